@@ -1,0 +1,115 @@
+//! `sluice-admin`: organisations and API keys, on either backend.
+//!
+//! Keys are shown once, when created; only their sha256 is stored.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use sluice::services::auth;
+use sluice::{AppContext, Config};
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Backend {
+    /// The embedded store of `sluice-local` (SQLite + files under --data-dir).
+    Local,
+    /// DynamoDB/S3/SQS/EventBridge named by SLUICE_* variables (AWS_ENDPOINT_URL for a stand-in).
+    Aws,
+}
+
+#[derive(Parser, Debug)]
+#[command(name = "sluice-admin", about = "Manage Sluice organisations and API keys")]
+struct Args {
+    #[arg(long, value_enum, env = "SLUICE_BACKEND", default_value = "local")]
+    backend: Backend,
+    #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./.sluice")]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Create the table, bucket, queues and event bus on an AWS stand-in (e.g. moto)
+    /// and print the SLUICE_* variables that name them.
+    Provision {
+        #[arg(long, default_value = "sluice-dev")]
+        prefix: String,
+    },
+    /// Create an organisation; prints its id.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+    },
+    /// Create an API key for an organisation; prints the key once.
+    CreateKey {
+        #[arg(long)]
+        org: String,
+        #[arg(long, default_value = "default")]
+        name: String,
+    },
+    /// List an organisation's keys (hints only, never the keys).
+    ListKeys {
+        #[arg(long)]
+        org: String,
+    },
+    /// Revoke a key by its id.
+    RevokeKey {
+        #[arg(long)]
+        org: String,
+        #[arg(long)]
+        key_id: String,
+    },
+}
+
+async fn context(args: &Args) -> anyhow::Result<AppContext> {
+    match args.backend {
+        Backend::Local => {
+            let (ctx, _) = sluice::adapters::local::context(&args.data_dir, "http://127.0.0.1:8080", Config::from_env())?;
+            Ok(ctx)
+        }
+        Backend::Aws => {
+            let names = sluice::adapters::aws::AwsNames::from_env()?;
+            Ok(sluice::adapters::aws::context(names, Config::from_env()).await)
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    if let Command::Provision { prefix } = &args.command {
+        let sdk = sluice::adapters::aws::sdk_config().await;
+        let names = sluice::adapters::aws::provision(&sdk, prefix).await?;
+        println!("SLUICE_TABLE={}", names.table);
+        println!("SLUICE_BUCKET={}", names.bucket);
+        println!("SLUICE_EVENT_BUS={}", names.event_bus);
+        for (q, url) in &names.queue_urls {
+            println!("SLUICE_{}_QUEUE_URL={url}", q.as_str().to_ascii_uppercase());
+        }
+        return Ok(());
+    }
+    let ctx = context(&args).await?;
+    let fail = |e: sluice::ApiError| anyhow::anyhow!("{e}");
+    match &args.command {
+        Command::Provision { .. } => unreachable!("handled above"),
+        Command::CreateOrg { name } => {
+            let org = auth::create_org(&ctx, name).await.map_err(fail)?;
+            println!("{}", org.org_id);
+        }
+        Command::CreateKey { org, name } => {
+            let (plaintext, key) = auth::create_api_key(&ctx, org, name, None).await.map_err(fail)?;
+            eprintln!("key id {} (the key below is shown once)", key.key_id);
+            println!("{plaintext}");
+        }
+        Command::ListKeys { org } => {
+            for key in auth::list_api_keys(&ctx, org).await.map_err(fail)? {
+                println!("{}", auth::key_json(&key));
+            }
+        }
+        Command::RevokeKey { org, key_id } => {
+            auth::revoke_api_key(&ctx, org, key_id).await.map_err(fail)?;
+            println!("revoked {key_id}");
+        }
+    }
+    Ok(())
+}

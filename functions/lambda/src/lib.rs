@@ -1,0 +1,93 @@
+//! What every Lambda entry point shares: building the context once per cold start,
+//! turning API Gateway events into `ApiRequest`s, and SQS batches into worker calls.
+
+use std::collections::HashMap;
+
+use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use lambda_http::{Body, Request, RequestExt, Response};
+use lambda_runtime::LambdaEvent;
+use sluice::api::{self, ApiRequest, Route};
+use sluice::ports::QueueName;
+use sluice::{AppContext, Config};
+
+pub type Error = lambda_http::Error;
+
+async fn context() -> Result<AppContext, Error> {
+    sluice::telemetry::init(true);
+    let names = sluice::adapters::aws::AwsNames::from_env()?;
+    Ok(sluice::adapters::aws::context(names, Config::from_env()).await)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+}
+
+fn to_api_request(event: Request) -> ApiRequest {
+    let request_id = event.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
+    let path_params = event.path_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let query = event.query_string_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let (parts, body) = event.into_parts();
+    let headers: HashMap<String, String> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .collect();
+    let body = match body {
+        Body::Empty => bytes::Bytes::new(),
+        Body::Text(t) => bytes::Bytes::from(t),
+        Body::Binary(b) => bytes::Bytes::from(b),
+        _ => bytes::Bytes::new(),
+    };
+    ApiRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), path_params, query, headers, body, request_id }
+}
+
+/// Serves one route of the table as an HTTP API Lambda.
+pub fn serve_route(route: &'static Route) -> Result<(), Error> {
+    runtime()?.block_on(async move {
+        let ctx = context().await?;
+        lambda_http::run(lambda_http::service_fn(move |event: Request| {
+            let ctx = ctx.clone();
+            async move {
+                let req = to_api_request(event);
+                let request_id = req.request_id.clone();
+                let resp = api::dispatch(&ctx, route, req).await;
+                Response::builder()
+                    .status(resp.status)
+                    .header("content-type", "application/json")
+                    .header("x-request-id", request_id)
+                    .body(Body::from(resp.body_bytes()))
+                    .map_err(Error::from)
+            }
+        }))
+        .await
+    })
+}
+
+/// Works an SQS queue: each record handled on its own; failures are reported per
+/// record (`ReportBatchItemFailures`) so only they are delivered again.
+pub fn work_queue(queue: QueueName) -> Result<(), Error> {
+    runtime()?.block_on(async move {
+        let ctx = context().await?;
+        lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
+            let ctx = ctx.clone();
+            async move {
+                let mut failures = Vec::new();
+                for record in event.payload.records {
+                    let id = record.message_id.clone().unwrap_or_default();
+                    let count = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
+                    let body = record.body.unwrap_or_default();
+                    if let Err(e) = sluice::worker::handle(&ctx, queue, &body, count).await {
+                        tracing::warn!(error = %e, message_id = %id, "message failed; will retry");
+                        let mut failure = BatchItemFailure::default();
+                        failure.item_identifier = id;
+                        failures.push(failure);
+                    }
+                }
+                let mut response = SqsBatchResponse::default();
+                response.batch_item_failures = failures;
+                Ok::<_, Error>(response)
+            }
+        }))
+        .await
+    })
+}

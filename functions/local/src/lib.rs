@@ -1,0 +1,238 @@
+//! The local server: the route table over HTTP, the presigned blob endpoint, and the
+//! queue pollers, all in one process.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sluice::adapters::local::{self, BlobAccessError, LocalBlobStore};
+use sluice::api::{self, ApiRequest, ApiResponse, Router, ROUTES};
+use sluice::ports::QueueName;
+use sluice::services::auth;
+use sluice::{AppContext, Config};
+use tokio::sync::watch;
+
+pub struct Options {
+    pub data_dir: PathBuf,
+    pub addr: SocketAddr,
+    pub api_key: Option<String>,
+}
+
+pub struct Server {
+    pub url: String,
+    pub api_key: String,
+    pub ctx: AppContext,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+struct Shared {
+    ctx: AppContext,
+    router: Router,
+    blobs: Arc<LocalBlobStore>,
+}
+
+const DEV_KEY_FILE: &str = "dev-api-key";
+
+/// The dev key: given, or the one made at first start (kept in a 0600 file beside
+/// the data; the table holds only its hash).
+fn dev_key(data_dir: &std::path::Path, given: Option<String>) -> anyhow::Result<String> {
+    if let Some(k) = given {
+        return Ok(k);
+    }
+    let path = data_dir.join(DEV_KEY_FILE);
+    if let Ok(k) = std::fs::read_to_string(&path) {
+        return Ok(k.trim().to_string());
+    }
+    let key = auth::generate_key();
+    std::fs::write(&path, &key)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
+    }
+    Ok(key)
+}
+
+impl Server {
+    pub async fn start(opts: Options) -> anyhow::Result<Server> {
+        std::fs::create_dir_all(&opts.data_dir)?;
+        let listener = tokio::net::TcpListener::bind(opts.addr).await?;
+        let bound = listener.local_addr()?;
+        let url = format!("http://{bound}");
+        let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env())?;
+        blobs.set_public_url(&url);
+        let api_key = dev_key(&opts.data_dir, opts.api_key)?;
+        auth::ensure_key(&ctx, "local", &api_key).await.map_err(|e| anyhow::anyhow!("registering the dev key: {e}"))?;
+
+        let (shutdown, rx) = watch::channel(false);
+        let mut tasks = Vec::new();
+        for q in QueueName::ALL {
+            tasks.push(tokio::spawn(sluice::worker::poll(ctx.clone(), q, rx.clone())));
+        }
+        let shared = Arc::new(Shared { ctx: ctx.clone(), router: Router::new(ROUTES), blobs });
+        let app = axum::Router::new().fallback(handle).with_state(shared);
+        let mut srx = rx.clone();
+        tasks.push(tokio::spawn(async move {
+            let stop = async move {
+                let _ = srx.wait_for(|v| *v).await;
+            };
+            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+                tracing::error!(error = %e, "server stopped");
+            }
+        }));
+        tracing::info!(%url, "sluice-local ready");
+        Ok(Server { url, api_key, ctx, shutdown, tasks })
+    }
+
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+    }
+
+    pub async fn run_until_signal(self) -> anyhow::Result<()> {
+        let ctrl_c = tokio::signal::ctrl_c();
+        #[cfg(unix)]
+        {
+            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            tokio::select! {
+                _ = ctrl_c => {}
+                _ = term.recv() => {}
+            }
+        }
+        #[cfg(not(unix))]
+        ctrl_c.await?;
+        tracing::info!("shutting down");
+        self.stop().await;
+        Ok(())
+    }
+}
+
+fn json_response(r: &ApiResponse, request_id: &str) -> Response {
+    let mut resp = (StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), r.body_bytes()).into_response();
+    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    if let Ok(v) = HeaderValue::from_str(request_id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// An S3-style refusal from the local blob endpoint, in the error envelope.
+fn error_response(status: u16, message: &str, request_id: &str) -> Response {
+    let kind = match status {
+        403 => "AccessDenied",
+        404 => "NoSuchKey",
+        400 => "BadRequest",
+        _ => "InternalError",
+    };
+    let body = serde_json::json!({
+        "success": false,
+        "status": status,
+        "error": {"type": kind, "message": message, "details": {}},
+    });
+    json_response(&ApiResponse { status, body }, request_id)
+}
+
+async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
+    let request_id = req
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
+        .unwrap_or_else(|| sluice::domain::ids::IdKind::Event.new_id().replacen("evt_", "req_", 1));
+    let (parts, body) = req.into_parts();
+    let path = parts.uri.path().to_string();
+    let query: Vec<(String, String)> =
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+    let headers: HashMap<String, String> = parts
+        .headers
+        .iter()
+        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .collect();
+    let limit = shared.ctx.config.max_body_bytes.max(shared.ctx.config.max_inline_bytes);
+    if let Some(key) = path.strip_prefix(local::BLOB_ROUTE) {
+        let key = percent(key);
+        return blob_request(&shared, parts.method.as_str(), &key, &query, &headers, body, &request_id).await;
+    }
+    let bytes = match axum::body::to_bytes(body, limit + 1).await {
+        Ok(b) if b.len() <= shared.ctx.config.max_body_bytes => b,
+        Ok(_) | Err(_) => {
+            let e = sluice::ApiError::PayloadTooLarge { limit: shared.ctx.config.max_body_bytes };
+            return json_response(&ApiResponse::error(&e), &request_id);
+        }
+    };
+    let api_req = ApiRequest {
+        method: parts.method.as_str().to_string(),
+        path,
+        path_params: HashMap::new(),
+        query: query.into_iter().collect(),
+        headers,
+        body: bytes,
+        request_id: request_id.clone(),
+    };
+    let resp = api::serve(&shared.ctx, &shared.router, api_req).await;
+    json_response(&resp, &request_id)
+}
+
+fn percent(s: &str) -> String {
+    url::form_urlencoded::parse(format!("k={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+}
+
+/// The local stand-in for S3 presigned URLs: signature, expiry and pinned fields checked.
+async fn blob_request(
+    shared: &Shared,
+    method: &str,
+    key: &str,
+    query: &[(String, String)],
+    headers: &HashMap<String, String>,
+    body: Body,
+    request_id: &str,
+) -> Response {
+    use sluice::ports::BlobStore;
+    let pinned = match shared.blobs.authorize(method, key, query) {
+        Ok(p) => p,
+        Err(e) => return error_response(e.status(), &e.to_string(), request_id),
+    };
+    match method {
+        "GET" => match shared.blobs.get(key).await {
+            Ok(Some(bytes)) => {
+                let meta = shared.blobs.head(key).await.ok().flatten();
+                let mut resp = (StatusCode::OK, bytes).into_response();
+                if let Some(ct) = meta.and_then(|m| m.content_type).and_then(|c| HeaderValue::from_str(&c).ok()) {
+                    resp.headers_mut().insert("content-type", ct);
+                }
+                resp
+            }
+            Ok(None) => error_response(404, "The specified key does not exist.", request_id),
+            Err(e) => error_response(500, &e.to_string(), request_id),
+        },
+        "PUT" => {
+            let limit = pinned.content_length.map(|l| l as usize + 1).unwrap_or(5 * 1024 * 1024 * 1024);
+            let bytes = match axum::body::to_bytes(body, limit).await {
+                Ok(b) => b,
+                Err(_) => return error_response(400, "body is larger than the signed length", request_id),
+            };
+            let ct = headers.get("content-type").map(String::as_str);
+            let checksum = headers.get("x-amz-checksum-sha256").map(String::as_str);
+            match shared.blobs.put_checked(key, bytes, &pinned, ct, checksum).await {
+                Ok(meta) => {
+                    let mut resp = StatusCode::OK.into_response();
+                    if let Some(etag) = meta.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
+                        resp.headers_mut().insert("etag", etag);
+                    }
+                    resp
+                }
+                Err(e @ BlobAccessError::BadRequest(_)) => error_response(400, &e.to_string(), request_id),
+                Err(e) => error_response(e.status(), &e.to_string(), request_id),
+            }
+        }
+        _ => error_response(403, "method not signed", request_id),
+    }
+}

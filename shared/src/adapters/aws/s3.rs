@@ -1,0 +1,169 @@
+//! Blob bytes in S3, with presigned URLs S3 itself enforces.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+use aws_sdk_s3::presigning::PresigningConfig;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::Client;
+use base64::Engine;
+use bytes::Bytes;
+use sha2::{Digest, Sha256};
+
+use crate::ports::{BlobMeta, BlobStore, PutConstraints, StoreError, StoreResult};
+
+/// Metadata key holding the hex sha256 of what Sluice stored.
+const SHA256_META: &str = "sha256";
+
+pub struct S3BlobStore {
+    client: Client,
+    bucket: String,
+}
+
+/// An S3 client; with a custom endpoint (a stand-in), path-style addressing.
+pub fn client(sdk: &aws_config::SdkConfig) -> Client {
+    let mut builder = aws_sdk_s3::config::Builder::from(sdk);
+    if sdk.endpoint_url().is_some() {
+        builder = builder.force_path_style(true);
+    }
+    Client::from_conf(builder.build())
+}
+
+fn err<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(e: SdkError<E, R>) -> StoreError {
+    StoreError::Backend(DisplayErrorContext(e).to_string())
+}
+
+impl S3BlobStore {
+    pub fn new(client: Client, bucket: String) -> Self {
+        S3BlobStore { client, bucket }
+    }
+}
+
+#[async_trait]
+impl BlobStore for S3BlobStore {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta> {
+        let sha = hex::encode(Sha256::digest(&bytes));
+        let size = bytes.len() as u64;
+        let out = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .body(ByteStream::from(bytes))
+            .set_content_type(content_type.map(str::to_string))
+            .metadata(SHA256_META, &sha)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(BlobMeta { size, content_type: content_type.map(str::to_string), etag: out.e_tag, sha256: Some(sha) })
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
+        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(Some(out.body.collect().await.map_err(StoreError::backend)?.into_bytes())),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+            Ok(out) => Ok(Some(BlobMeta {
+                size: out.content_length.unwrap_or(0).max(0) as u64,
+                content_type: out.content_type,
+                etag: out.e_tag,
+                sha256: out
+                    .metadata
+                    .as_ref()
+                    .and_then(|m| m.get(SHA256_META).cloned())
+                    .or_else(|| {
+                        out.checksum_sha256.as_deref().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()).map(hex::encode)
+                    }),
+            })),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(None),
+            Err(e) => Err(err(e)),
+        }
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .set_start_after(after)
+            .max_keys(limit.min(1000) as i32)
+            .send()
+            .await
+            .map_err(err)?;
+        let keys: Vec<String> = out.contents.unwrap_or_default().into_iter().filter_map(|o| o.key).collect();
+        let next = if out.is_truncated == Some(true) { keys.last().cloned() } else { None };
+        Ok((keys, next))
+    }
+
+    /// One `DeleteObjects` call per 1000 keys.
+    async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
+        let mut deleted = 0;
+        loop {
+            let (keys, _) = self.list(prefix, None, 1000).await?;
+            if keys.is_empty() {
+                return Ok(deleted);
+            }
+            let objects = keys
+                .iter()
+                .map(|k| ObjectIdentifier::builder().key(k).build().map_err(StoreError::backend))
+                .collect::<StoreResult<Vec<_>>>()?;
+            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(StoreError::backend)?;
+            self.client.delete_objects().bucket(&self.bucket).delete(delete).send().await.map_err(err)?;
+            deleted += keys.len() as u64;
+        }
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
+        let req = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(err)?;
+        Ok(req.uri().to_string())
+    }
+
+    /// Content type, length and sha256 become signed headers: S3 refuses a different file.
+    async fn presign_put(&self, key: &str, c: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+        let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
+        let checksum = c
+            .sha256
+            .as_deref()
+            .map(|h| hex::decode(h).map(|b| base64::engine::general_purpose::STANDARD.encode(b)).map_err(StoreError::backend))
+            .transpose()?;
+        let req = self
+            .client
+            .put_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .set_content_type(c.content_type.clone())
+            .set_content_length(c.content_length.map(|l| l as i64))
+            .set_checksum_sha256(checksum)
+            .presigned(config)
+            .await
+            .map_err(err)?;
+        Ok(req.uri().to_string())
+    }
+}
+
+pub async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> {
+    match client.create_bucket().bucket(bucket).send().await {
+        Ok(_) => Ok(()),
+        Err(e)
+            if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!("create bucket {bucket}: {}", DisplayErrorContext(e))),
+    }
+}

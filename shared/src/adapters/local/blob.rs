@@ -1,0 +1,327 @@
+//! Blob bytes as files, with presigned URLs this process signs and `sluice-local` serves.
+//!
+//! A URL pins its method, key, expiry and (for PUT) content type, length and sha256;
+//! the store refuses anything else the way S3 does: 403 for a bad signature or an
+//! expired URL, 400 for a body that does not match, and nothing is stored.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use hmac::{KeyInit, Mac};
+use sha2::{Digest, Sha256};
+
+use crate::ports::{BlobMeta, BlobStore, PutConstraints, StoreError, StoreResult};
+
+type HmacSha256 = hmac::Hmac<Sha256>;
+
+/// Route prefix under which `sluice-local` serves presigned blob URLs.
+pub const BLOB_ROUTE: &str = "/_blobs/";
+
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum BlobAccessError {
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("no such key")]
+    NotFound,
+}
+
+impl BlobAccessError {
+    pub fn status(&self) -> u16 {
+        match self {
+            BlobAccessError::Forbidden(_) => 403,
+            BlobAccessError::BadRequest(_) => 400,
+            BlobAccessError::NotFound => 404,
+        }
+    }
+}
+
+pub struct LocalBlobStore {
+    data: PathBuf,
+    meta: PathBuf,
+    secret: Vec<u8>,
+    public_url: std::sync::RwLock<String>,
+}
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct MetaFile {
+    content_type: Option<String>,
+    sha256: String,
+    size: u64,
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Keys are relative paths of plain segments: nothing can escape the root.
+fn check_key(key: &str) -> Result<(), BlobAccessError> {
+    let bad = key.is_empty()
+        || key.len() > 1024
+        || key.starts_with('/')
+        || key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        || key.chars().any(|c| c == '\\' || c == '\0' || c.is_control());
+    if bad {
+        Err(BlobAccessError::BadRequest(format!("invalid key {key:?}")))
+    } else {
+        Ok(())
+    }
+}
+
+impl LocalBlobStore {
+    pub fn open(root: &Path, public_url: &str) -> anyhow::Result<Self> {
+        let data = root.join("data");
+        let meta = root.join("meta");
+        std::fs::create_dir_all(&data)?;
+        std::fs::create_dir_all(&meta)?;
+        let secret_path = root.join("signing.key");
+        let secret = match std::fs::read(&secret_path) {
+            Ok(s) if s.len() >= 32 => s,
+            _ => {
+                let s: [u8; 32] = rand::random();
+                std::fs::write(&secret_path, s)?;
+                s.to_vec()
+            }
+        };
+        Ok(LocalBlobStore { data, meta, secret, public_url: std::sync::RwLock::new(public_url.to_string()) })
+    }
+
+    /// The base URL presigned links point at (known once the server has bound its port).
+    pub fn set_public_url(&self, url: &str) {
+        *self.public_url.write().unwrap_or_else(|p| p.into_inner()) = url.trim_end_matches('/').to_string();
+    }
+
+    fn paths(&self, key: &str) -> StoreResult<(PathBuf, PathBuf)> {
+        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
+        Ok((self.data.join(key), self.meta.join(format!("{key}.json"))))
+    }
+
+    fn sign(&self, canonical: &str) -> String {
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("hmac takes any key length");
+        mac.update(canonical.as_bytes());
+        hex::encode(mac.finalize().into_bytes())
+    }
+
+    fn canonical(method: &str, key: &str, expires: u64, c: &PutConstraints) -> String {
+        format!(
+            "{method}\n{key}\n{expires}\n{}\n{}\n{}",
+            c.content_type.as_deref().unwrap_or(""),
+            c.content_length.map(|l| l.to_string()).unwrap_or_default(),
+            c.sha256.as_deref().unwrap_or("")
+        )
+    }
+
+    fn presign(&self, method: &str, key: &str, c: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let expires = unix_now() + expires_in.as_secs();
+        let signature = self.sign(&Self::canonical(method, key, expires, c));
+        let base = self.public_url.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let mut url = url::Url::parse(&format!("{base}{BLOB_ROUTE}{key}")).map_err(StoreError::backend)?;
+        {
+            let mut q = url.query_pairs_mut();
+            q.append_pair("X-Sluice-Method", method);
+            q.append_pair("X-Sluice-Expires", &expires.to_string());
+            if let Some(ct) = &c.content_type {
+                q.append_pair("X-Sluice-Content-Type", ct);
+            }
+            if let Some(len) = c.content_length {
+                q.append_pair("X-Sluice-Content-Length", &len.to_string());
+            }
+            if let Some(sha) = &c.sha256 {
+                q.append_pair("X-Sluice-Checksum-Sha256", sha);
+            }
+            q.append_pair("X-Sluice-Signature", &signature);
+        }
+        Ok(url.to_string())
+    }
+
+    /// Checks a presigned request's signature and expiry; returns what the URL pins.
+    pub fn authorize(&self, method: &str, key: &str, query: &[(String, String)]) -> Result<PutConstraints, BlobAccessError> {
+        check_key(key)?;
+        let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let forbidden = |m: &str| BlobAccessError::Forbidden(m.to_string());
+        let signed_method = param("X-Sluice-Method").ok_or_else(|| forbidden("missing signature"))?;
+        let signature = param("X-Sluice-Signature").ok_or_else(|| forbidden("missing signature"))?;
+        let expires: u64 =
+            param("X-Sluice-Expires").and_then(|e| e.parse().ok()).ok_or_else(|| forbidden("missing expiry"))?;
+        let constraints = PutConstraints {
+            content_type: param("X-Sluice-Content-Type"),
+            content_length: param("X-Sluice-Content-Length").and_then(|l| l.parse().ok()),
+            sha256: param("X-Sluice-Checksum-Sha256"),
+        };
+        let sig_ok = hex::decode(&signature).ok().is_some_and(|given| {
+            let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("hmac key");
+            mac.update(Self::canonical(&signed_method, key, expires, &constraints).as_bytes());
+            mac.verify_slice(&given).is_ok()
+        });
+        if !sig_ok {
+            return Err(forbidden("SignatureDoesNotMatch: the request signature does not match"));
+        }
+        if signed_method != method {
+            return Err(forbidden("SignatureDoesNotMatch: URL was signed for another method"));
+        }
+        if unix_now() > expires {
+            return Err(forbidden("AccessDenied: request has expired"));
+        }
+        Ok(constraints)
+    }
+
+    /// Stores a presigned PUT's body after checking it against what the URL pins.
+    pub async fn put_checked(
+        &self,
+        key: &str,
+        body: Bytes,
+        pinned: &PutConstraints,
+        content_type: Option<&str>,
+        checksum_b64: Option<&str>,
+    ) -> Result<BlobMeta, BlobAccessError> {
+        if let Some(want) = &pinned.content_type {
+            if content_type != Some(want.as_str()) {
+                return Err(BlobAccessError::BadRequest(format!(
+                    "Content-Type {:?} does not match the signed {want:?}",
+                    content_type.unwrap_or("")
+                )));
+            }
+        }
+        if let Some(len) = pinned.content_length {
+            if body.len() as u64 != len {
+                return Err(BlobAccessError::BadRequest(format!(
+                    "body is {} bytes, the URL was signed for exactly {len}",
+                    body.len()
+                )));
+            }
+        }
+        let actual = hex::encode(Sha256::digest(&body));
+        if let Some(want) = &pinned.sha256 {
+            let header = checksum_b64.and_then(|b| {
+                use base64::Engine;
+                base64::engine::general_purpose::STANDARD.decode(b).ok().map(hex::encode)
+            });
+            if header.as_deref() != Some(want.as_str()) {
+                return Err(BlobAccessError::BadRequest(
+                    "x-amz-checksum-sha256 header is missing or differs from the signed checksum".into(),
+                ));
+            }
+            if &actual != want {
+                return Err(BlobAccessError::BadRequest("BadDigest: body does not match x-amz-checksum-sha256".into()));
+            }
+        }
+        self.put(key, body, content_type).await.map_err(|e| BlobAccessError::BadRequest(e.to_string()))
+    }
+}
+
+fn etag_of(sha256: &str) -> String {
+    format!("\"{}\"", &sha256[..32])
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta> {
+        let (path, meta_path) = self.paths(key)?;
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        let meta = MetaFile { content_type: content_type.map(str::to_string), sha256: sha256.clone(), size: bytes.len() as u64 };
+        let meta_json = serde_json::to_vec(&meta).map_err(StoreError::backend)?;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for p in [&path, &meta_path] {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            // Write then rename, so a reader never sees half a file.
+            let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
+            std::fs::write(&tmp, &bytes)?;
+            std::fs::write(&meta_path, &meta_json)?;
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(StoreError::backend)?
+        .map_err(StoreError::backend)?;
+        Ok(BlobMeta { size: meta.size, content_type: meta.content_type, etag: Some(etag_of(&sha256)), sha256: Some(sha256) })
+    }
+
+    async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
+        let (path, _) = self.paths(key)?;
+        match tokio::fs::read(&path).await {
+            Ok(b) => Ok(Some(Bytes::from(b))),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::backend(e)),
+        }
+    }
+
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
+        let (path, meta_path) = self.paths(key)?;
+        if !tokio::fs::try_exists(&path).await.map_err(StoreError::backend)? {
+            return Ok(None);
+        }
+        let meta: MetaFile = match tokio::fs::read(&meta_path).await {
+            Ok(b) => serde_json::from_slice(&b).map_err(StoreError::backend)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::backend(e)),
+        };
+        Ok(Some(BlobMeta { size: meta.size, content_type: meta.content_type, etag: Some(etag_of(&meta.sha256)), sha256: Some(meta.sha256) }))
+    }
+
+    async fn delete(&self, key: &str) -> StoreResult<()> {
+        let (path, meta_path) = self.paths(key)?;
+        for p in [path, meta_path] {
+            match tokio::fs::remove_file(&p).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::backend(e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)> {
+        let root = self.data.clone();
+        let prefix = prefix.to_string();
+        tokio::task::spawn_blocking(move || {
+            // Walk only the directory that holds the prefix.
+            let dir_part = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
+            let start = root.join(dir_part);
+            let mut keys = Vec::new();
+            let mut stack = vec![start];
+            while let Some(dir) = stack.pop() {
+                let entries = match std::fs::read_dir(&dir) {
+                    Ok(e) => e,
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::backend(e)),
+                };
+                for entry in entries {
+                    let entry = entry.map_err(StoreError::backend)?;
+                    let path = entry.path();
+                    if path.is_dir() {
+                        stack.push(path);
+                    } else if let Ok(rel) = path.strip_prefix(&root) {
+                        let key = rel.to_string_lossy().replace('\\', "/");
+                        if key.starts_with(&prefix) && !key.contains(".tmp-") && after.as_ref().is_none_or(|a| &key > a) {
+                            keys.push(key);
+                        }
+                    }
+                }
+            }
+            keys.sort();
+            let next = if keys.len() > limit {
+                keys.truncate(limit);
+                keys.last().cloned()
+            } else {
+                None
+            };
+            Ok((keys, next))
+        })
+        .await
+        .map_err(StoreError::backend)?
+    }
+
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
+        self.presign("GET", key, &PutConstraints::default(), expires_in)
+    }
+
+    async fn presign_put(&self, key: &str, constraints: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+        self.presign("PUT", key, constraints, expires_in)
+    }
+}

@@ -1,0 +1,29 @@
+//! Embedded backends for one machine: SQLite for the table and queues, files for blobs.
+
+mod blob;
+mod events;
+mod queue;
+mod sqlite;
+mod table;
+
+pub use blob::{BlobAccessError, LocalBlobStore, BLOB_ROUTE};
+pub use events::LocalEventBus;
+pub use queue::LocalQueue;
+pub use table::LocalTable;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use crate::context::{AppContext, Config};
+
+/// Builds a context on the embedded backends under `data_dir`.
+pub fn context(data_dir: &Path, public_url: &str, config: Config) -> anyhow::Result<(AppContext, Arc<LocalBlobStore>)> {
+    std::fs::create_dir_all(data_dir)?;
+    let db = data_dir.join("sluice.db");
+    let table = Arc::new(LocalTable::open(&db)?);
+    let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
+    let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
+    let events = Arc::new(LocalEventBus::new());
+    let ctx = AppContext::new(table, blobs.clone(), queue, events, config);
+    Ok((ctx, blobs))
+}

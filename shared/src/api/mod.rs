@@ -1,0 +1,227 @@
+//! The HTTP surface: one route table, one handler per route, one error mapping.
+//!
+//! `sluice-local` matches requests against [`ROUTES`]; each Lambda binary serves
+//! exactly one entry of it; the OpenAPI document and the template check read it.
+
+mod handlers;
+pub mod openapi;
+pub mod routes;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use bytes::Bytes;
+use serde::de::DeserializeOwned;
+use serde_json::Value;
+use tracing::Instrument;
+
+pub use routes::{Access, Route, ROUTES};
+
+use crate::context::AppContext;
+use crate::domain::entities::Namespace;
+use crate::error::ApiError;
+use crate::services::auth::{self, Principal};
+use crate::services::namespaces;
+
+/// A request as every entry point sees it, whatever carried it.
+#[derive(Debug, Clone, Default)]
+pub struct ApiRequest {
+    pub method: String,
+    pub path: String,
+    pub path_params: HashMap<String, String>,
+    pub query: HashMap<String, String>,
+    /// Header names in lower case.
+    pub headers: HashMap<String, String>,
+    pub body: Bytes,
+    pub request_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiResponse {
+    pub status: u16,
+    pub body: Value,
+}
+
+impl ApiResponse {
+    pub fn ok(body: Value) -> Self {
+        ApiResponse { status: 200, body }
+    }
+
+    pub fn error(e: &ApiError) -> Self {
+        ApiResponse { status: e.status(), body: e.envelope() }
+    }
+
+    pub fn body_bytes(&self) -> Vec<u8> {
+        serde_json::to_vec(&self.body).unwrap_or_default()
+    }
+}
+
+/// Who is calling, resolved before the handler runs.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    pub principal: Option<Principal>,
+    pub namespace: Option<Namespace>,
+}
+
+impl Caller {
+    pub fn org(&self) -> Result<&str, ApiError> {
+        self.principal.as_ref().map(|p| p.org_id.as_str()).ok_or(ApiError::Unauthorized)
+    }
+    pub fn namespace(&self) -> Result<&Namespace, ApiError> {
+        self.namespace.as_ref().ok_or_else(|| ApiError::BadRequest("X-Namespace header is required".into()))
+    }
+}
+
+pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send>>;
+pub type Handler = fn(AppContext, Caller, ApiRequest) -> HandlerFuture;
+
+fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
+    let path = e.path().to_string();
+    let inner = e.into_inner();
+    match inner.classify() {
+        serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
+            ApiError::BadRequest(format!("request body is not valid JSON: {inner}"))
+        }
+        _ => {
+            let message = inner.to_string();
+            // serde reports "missing field `x`" at the parent path: name the field itself.
+            let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+                Some(missing) if path == "." => missing.to_string(),
+                Some(missing) => format!("{path}.{missing}"),
+                None if path == "." => "body".to_string(),
+                None => path,
+            };
+            let reason = message.split(" at line ").next().unwrap_or(&message).to_string();
+            ApiError::field(field, reason)
+        }
+    }
+}
+
+impl ApiRequest {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).map(String::as_str)
+    }
+
+    pub fn param(&self, name: &str) -> Result<&str, ApiError> {
+        self.path_params.get(name).map(String::as_str).ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
+    }
+
+    /// The body as `T`; a body is required.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            return Err(ApiError::field("body", "a JSON request body is required"));
+        }
+        let de = &mut serde_json::Deserializer::from_slice(&self.body);
+        let value = serde_path_to_error::deserialize(de).map_err(classify)?;
+        Ok(value)
+    }
+
+    /// The body as `T`, or `T::default()` when there is none.
+    pub fn json_or_default<T: DeserializeOwned + Default>(&self) -> Result<T, ApiError> {
+        if self.body.iter().all(u8::is_ascii_whitespace) {
+            Ok(T::default())
+        } else {
+            self.json()
+        }
+    }
+}
+
+/// Runs a route: authentication, tenancy, the handler, and the error envelope.
+pub async fn dispatch(ctx: &AppContext, route: &Route, req: ApiRequest) -> ApiResponse {
+    let span = tracing::info_span!(
+        "request",
+        request_id = %req.request_id,
+        route = route.function,
+        namespace = tracing::field::Empty,
+    );
+    async move {
+        let started = std::time::Instant::now();
+        let result = run(ctx, route, req).await;
+        let response = match result {
+            Ok(r) => r,
+            Err(e) => {
+                if e.status() >= 500 {
+                    tracing::error!(error = ?e, "request failed");
+                }
+                ApiResponse::error(&e)
+            }
+        };
+        tracing::info!(status = response.status, elapsed_ms = started.elapsed().as_millis() as u64, "done");
+        response
+    }
+    .instrument(span)
+    .await
+}
+
+async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResponse, ApiError> {
+    if req.body.len() > ctx.config.max_body_bytes {
+        return Err(ApiError::PayloadTooLarge { limit: ctx.config.max_body_bytes });
+    }
+    let mut caller = Caller::default();
+    if route.access != Access::Public {
+        let principal = auth::authenticate(ctx, req.header("authorization")).await?;
+        if route.access == Access::Namespace {
+            let ident = req
+                .header("x-namespace")
+                .map(str::trim)
+                .filter(|s| !s.is_empty())
+                .ok_or_else(|| ApiError::BadRequest("X-Namespace header is required (a namespace id or name)".into()))?;
+            let ns = namespaces::resolve(ctx, &principal.org_id, ident).await?;
+            tracing::Span::current().record("namespace", ns.namespace_id.as_str());
+            caller.namespace = Some(ns);
+        }
+        caller.principal = Some(principal);
+    }
+    (route.handler)(ctx.clone(), caller, req).await
+}
+
+/// Matches method and path against the route table (the local server's router).
+pub struct Router {
+    paths: matchit::Router<Vec<&'static Route>>,
+}
+
+pub enum Matched {
+    Found(&'static Route, HashMap<String, String>),
+    MethodNotAllowed,
+    NotFound,
+}
+
+impl Router {
+    pub fn new(routes: &[&'static Route]) -> Self {
+        let mut by_path: Vec<(&'static str, Vec<&'static Route>)> = Vec::new();
+        for r in routes {
+            match by_path.iter_mut().find(|(p, _)| *p == r.path) {
+                Some((_, list)) => list.push(r),
+                None => by_path.push((r.path, vec![r])),
+            }
+        }
+        let mut paths = matchit::Router::new();
+        for (path, list) in by_path {
+            paths.insert(path, list).expect("route table paths are distinct and well formed");
+        }
+        Router { paths }
+    }
+
+    pub fn find(&self, method: &str, path: &str) -> Matched {
+        match self.paths.at(path) {
+            Ok(m) => match m.value.iter().find(|r| r.method.eq_ignore_ascii_case(method)) {
+                Some(r) => Matched::Found(r, m.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+                None => Matched::MethodNotAllowed,
+            },
+            Err(_) => Matched::NotFound,
+        }
+    }
+}
+
+/// Serves a request end to end against the route table (used by `sluice-local` and tests).
+pub async fn serve(ctx: &AppContext, router: &Router, mut req: ApiRequest) -> ApiResponse {
+    match router.find(&req.method, &req.path) {
+        Matched::Found(route, params) => {
+            req.path_params = params;
+            dispatch(ctx, route, req).await
+        }
+        Matched::MethodNotAllowed => ApiResponse::error(&ApiError::MethodNotAllowed),
+        Matched::NotFound => ApiResponse::error(&ApiError::not_found(format!("route {} {}", req.method, req.path))),
+    }
+}

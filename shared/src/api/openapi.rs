@@ -1,0 +1,83 @@
+//! The OpenAPI 3.1 document, generated from the route table and the request types
+//! that parse request bodies (so the document cannot drift from the parser).
+
+use serde_json::{json, Map, Value};
+
+use super::routes::{Access, ROUTES};
+
+fn error_schema() -> Value {
+    json!({
+        "type": "object",
+        "required": ["success", "status", "error"],
+        "properties": {
+            "success": {"type": "boolean", "const": false},
+            "status": {"type": "integer"},
+            "error": {
+                "type": "object",
+                "required": ["type", "message"],
+                "properties": {
+                    "type": {"type": "string"},
+                    "message": {"type": "string"},
+                    "details": {"type": "object"}
+                }
+            }
+        }
+    })
+}
+
+pub fn document() -> Value {
+    let mut settings = schemars::generate::SchemaSettings::draft2020_12();
+    settings.definitions_path = "/components/schemas".into();
+    let mut generator = settings.into_generator();
+    let mut paths: Map<String, Value> = Map::new();
+    for route in ROUTES {
+        let mut parameters: Vec<Value> = route
+            .path
+            .split('/')
+            .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
+            .collect();
+        if route.access == Access::Namespace {
+            parameters.push(json!({
+                "name": "X-Namespace", "in": "header", "required": true,
+                "description": "Namespace id or name", "schema": {"type": "string"}
+            }));
+        }
+        let mut op = json!({
+            "operationId": route.function,
+            "summary": route.summary,
+            "parameters": parameters,
+            "responses": {
+                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "4XX": {"description": "Client error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
+                "5XX": {"description": "Server error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+            }
+        });
+        if let Some(body) = route.request_body {
+            let schema = body(&mut generator);
+            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+        }
+        if route.access == Access::Public {
+            op["security"] = json!([]);
+        }
+        let entry = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
+        entry[route.method.to_ascii_lowercase()] = op;
+    }
+    let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
+    schemas.insert("Error".into(), error_schema());
+    json!({
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Sluice",
+            "version": env!("CARGO_PKG_VERSION"),
+            "description": "Self-hosted ingestion API compatible with Mixpeek's: namespaces, buckets, objects."
+        },
+        "servers": [{"url": "/"}],
+        "security": [{"bearer": []}],
+        "components": {
+            "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer", "description": "sk_... API key"}},
+            "schemas": schemas
+        },
+        "paths": paths
+    })
+}

@@ -1,0 +1,165 @@
+//! The records Sluice keeps. Counters (`*_count`, `total_size_bytes`) are maintained
+//! with atomic adds by the services; everything else is written whole.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+use super::extractors::ExtractorChoice;
+
+pub const ACTIVE: &str = "ACTIVE";
+pub const DELETING: &str = "DELETING";
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Org {
+    pub org_id: String,
+    pub name: String,
+    pub created_at: String,
+    #[serde(default)]
+    pub namespace_count: i64,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ApiKey {
+    pub key_id: String,
+    pub org_id: String,
+    pub name: String,
+    /// sha256 of the plaintext; the plaintext is shown once and never stored.
+    pub key_hash: String,
+    /// First characters of the plaintext, to recognise a key in a listing.
+    pub key_hint: String,
+    pub created_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Namespace {
+    pub namespace_id: String,
+    pub namespace_name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub feature_extractors: Vec<ExtractorChoice>,
+    pub org_id: String,
+    pub status: String,
+    #[serde(default)]
+    pub bucket_count: i64,
+    #[serde(default)]
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct UniqueKey {
+    pub fields: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub default_policy: Option<String>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Bucket {
+    pub bucket_id: String,
+    pub bucket_name: String,
+    pub namespace_id: String,
+    pub org_id: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub bucket_schema: Value,
+    #[serde(default)]
+    pub unique_key: Option<UniqueKey>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    pub status: String,
+    #[serde(default)]
+    pub object_count: i64,
+    #[serde(default)]
+    pub total_size_bytes: i64,
+    #[serde(default)]
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub last_upload_at: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BlobDetails {
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub size_bytes: Option<i64>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    /// sha256 hex of the bytes when known.
+    #[serde(default)]
+    pub hash: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Blob {
+    pub blob_id: String,
+    pub property: String,
+    #[serde(rename = "type")]
+    pub blob_type: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// Where the bytes are: `source` (`url` or `inline`), and `url` or `storage_key`.
+    #[serde(default)]
+    pub properties: Map<String, Value>,
+    #[serde(default)]
+    pub details: BlobDetails,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+impl Blob {
+    pub fn storage_key(&self) -> Option<&str> {
+        self.properties.get("storage_key").and_then(Value::as_str)
+    }
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Object {
+    pub object_id: String,
+    pub bucket_id: String,
+    pub namespace_id: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub blobs: Vec<Blob>,
+    #[serde(default)]
+    pub metadata: Map<String, Value>,
+    pub status: String,
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Content fingerprint for `skip_duplicates`.
+    pub fingerprint: String,
+    /// Hash of the bucket's unique-key values, when the bucket has one.
+    #[serde(default)]
+    pub unique_hash: Option<String>,
+    #[serde(default)]
+    pub size_bytes: i64,
+    #[serde(default)]
+    pub version: i64,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Task {
+    pub task_id: String,
+    pub task_type: String,
+    pub status: String,
+    pub org_id: String,
+    #[serde(default)]
+    pub namespace_id: Option<String>,
+    #[serde(default)]
+    pub inputs: Vec<Value>,
+    #[serde(default)]
+    pub outputs: Vec<Value>,
+    #[serde(default)]
+    pub additional_data: Map<String, Value>,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}

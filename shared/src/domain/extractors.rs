@@ -1,0 +1,123 @@
+//! The feature-extractor catalogue a namespace chooses from.
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::schema::FieldError;
+
+pub struct ExtractorSpec {
+    pub name: &'static str,
+    pub version: &'static str,
+    pub description: &'static str,
+    pub category: &'static str,
+    pub input_types: &'static [&'static str],
+}
+
+pub const CATALOGUE: &[ExtractorSpec] = &[
+    ExtractorSpec {
+        name: "multimodal_extractor",
+        version: "v1",
+        description: "Text, image, video, audio and PDF blobs into searchable documents with embeddings.",
+        category: "multimodal",
+        input_types: &["text", "image", "video", "audio", "pdf", "json", "binary"],
+    },
+    ExtractorSpec {
+        name: "text_extractor",
+        version: "v1",
+        description: "Chunks text and embeds each chunk (all-MiniLM-L6-v2, 384 dimensions).",
+        category: "text",
+        input_types: &["text", "json", "pdf"],
+    },
+    ExtractorSpec {
+        name: "passthrough_extractor",
+        version: "v1",
+        description: "One document per object holding its metadata, text content and blob details.",
+        category: "general",
+        input_types: &["text", "image", "video", "audio", "pdf", "json", "binary", "excel"],
+    },
+];
+
+impl ExtractorSpec {
+    pub fn id(&self) -> String {
+        format!("{}_{}", self.name, self.version)
+    }
+
+    /// The catalogue entry as `GET /v1/collections/features/extractors` returns it.
+    pub fn to_json(&self) -> Value {
+        json!({
+            "feature_extractor_name": self.name,
+            "version": self.version,
+            "feature_extractor_id": self.id(),
+            "description": self.description,
+            "icon": self.category,
+            "category": self.category,
+            "source": "builtin",
+            "type_mode": if self.input_types.len() > 1 { "multimodal" } else { "type_specific" },
+            "input_schema": { "type": "object", "properties": { "input": { "type": "string", "enum": self.input_types } } },
+            "output_schema": { "type": "object" },
+            "parameter_schema": null,
+            "supported_input_types": self.input_types,
+            "max_inputs": { "input": 1 },
+            "default_parameters": {},
+            "required_vector_indexes": null,
+            "required_payload_indexes": null,
+            "capabilities": ["batch"],
+        })
+    }
+}
+
+pub fn find(name: &str, version: &str) -> Option<&'static ExtractorSpec> {
+    CATALOGUE.iter().find(|e| e.name == name && e.version == version)
+}
+
+pub fn find_by_id(id: &str) -> Option<&'static ExtractorSpec> {
+    CATALOGUE.iter().find(|e| e.id() == id)
+}
+
+/// A namespace's chosen extractor, as stored and returned.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct ExtractorChoice {
+    pub feature_extractor_name: String,
+    pub version: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<serde_json::Map<String, Value>>,
+    #[serde(default)]
+    pub feature_extractor_id: String,
+}
+
+/// Checks choices against the catalogue and fills their ids; no duplicates.
+pub fn resolve(choices: &[ExtractorChoice], path: &str) -> Result<Vec<ExtractorChoice>, FieldError> {
+    let mut out: Vec<ExtractorChoice> = Vec::with_capacity(choices.len());
+    for (i, c) in choices.iter().enumerate() {
+        let spec = find(&c.feature_extractor_name, &c.version).ok_or_else(|| {
+            let known: Vec<String> = CATALOGUE.iter().map(|e| format!("{}@{}", e.name, e.version)).collect();
+            FieldError::new(
+                format!("{path}[{i}]"),
+                format!("unknown feature extractor {}@{}; available: {}", c.feature_extractor_name, c.version, known.join(", ")),
+            )
+        })?;
+        if out.iter().any(|o| o.feature_extractor_id == spec.id()) {
+            return Err(FieldError::new(format!("{path}[{i}]"), format!("{} is listed twice", spec.id())));
+        }
+        out.push(ExtractorChoice { feature_extractor_id: spec.id(), ..c.clone() });
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn choice(name: &str, version: &str) -> ExtractorChoice {
+        ExtractorChoice { feature_extractor_name: name.into(), version: version.into(), params: None, feature_extractor_id: String::new() }
+    }
+
+    #[test]
+    fn resolves_known_and_refuses_unknown() {
+        let ok = resolve(&[choice("multimodal_extractor", "v1")], "feature_extractors").unwrap();
+        assert_eq!(ok[0].feature_extractor_id, "multimodal_extractor_v1");
+        assert_eq!(resolve(&[choice("multimodal_extractor", "v9")], "fe").unwrap_err().field, "fe[0]");
+        assert_eq!(resolve(&[choice("text_extractor", "v1"), choice("nope", "v1")], "fe").unwrap_err().field, "fe[1]");
+        assert!(resolve(&[choice("text_extractor", "v1"), choice("text_extractor", "v1")], "fe").is_err());
+    }
+}

@@ -1,0 +1,8 @@
+//! Entities, validation and rules. No I/O.
+
+pub mod entities;
+pub mod extractors;
+pub mod ids;
+pub mod names;
+pub mod schema;
+pub mod time;

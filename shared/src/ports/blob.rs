@@ -1,0 +1,54 @@
+//! Object storage for blob bytes: S3, or files on disk with self-signed URLs.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BlobMeta {
+    pub size: u64,
+    pub content_type: Option<String>,
+    pub etag: Option<String>,
+    /// Hex sha256 when the store knows it (checksum recorded at PUT).
+    pub sha256: Option<String>,
+}
+
+/// What a presigned PUT pins: the store refuses a different file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PutConstraints {
+    pub content_type: Option<String>,
+    pub content_length: Option<u64>,
+    /// Hex sha256 of the exact bytes.
+    pub sha256: Option<String>,
+}
+
+#[async_trait]
+pub trait BlobStore: Send + Sync {
+    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta>;
+    async fn get(&self, key: &str) -> StoreResult<Option<Bytes>>;
+    async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>>;
+    async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// One page of keys under a prefix, in key order.
+    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)>;
+    /// Deletes every key under the prefix; returns how many went.
+    async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
+        let mut after = None;
+        let mut deleted = 0;
+        loop {
+            let (keys, next) = self.list(prefix, after, 1000).await?;
+            for key in &keys {
+                self.delete(key).await?;
+                deleted += 1;
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => return Ok(deleted),
+            }
+        }
+    }
+    async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
+    async fn presign_put(&self, key: &str, constraints: &PutConstraints, expires_in: Duration) -> StoreResult<String>;
+}

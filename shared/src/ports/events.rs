@@ -1,0 +1,23 @@
+//! Domain events: EventBridge in AWS, in-process subscribers locally.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use super::StoreResult;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub event_id: String,
+    /// e.g. `object.created`, `namespace.deleted`.
+    pub event_type: String,
+    pub org_id: String,
+    pub namespace_id: Option<String>,
+    pub created_at: String,
+    pub data: Value,
+}
+
+#[async_trait]
+pub trait EventBus: Send + Sync {
+    async fn publish(&self, events: Vec<Event>) -> StoreResult<()>;
+}

@@ -1,0 +1,36 @@
+//! The traits the core needs from the outside world. Adapters implement them.
+
+mod blob;
+mod events;
+mod queue;
+mod table;
+
+pub use blob::{BlobMeta, BlobStore, PutConstraints};
+pub use events::{Event, EventBus};
+pub use queue::{Queue, QueueName, Received};
+pub use table::{apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write};
+
+/// A failure of a storage port, in terms the core can act on.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The write's condition did not hold; `index` is the failing op in a transaction.
+    #[error("condition failed (op {index:?})")]
+    ConditionFailed { index: Option<usize> },
+    /// Another writer raced us, or the backend throttled: safe to retry.
+    #[error("busy: concurrent write or throttled")]
+    Busy,
+    #[error("invalid cursor")]
+    InvalidCursor,
+    #[error("not found")]
+    NotFound,
+    #[error("backend: {0}")]
+    Backend(String),
+}
+
+impl StoreError {
+    pub fn backend(e: impl std::fmt::Display) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;

@@ -1,0 +1,130 @@
+//! API keys and organisations: `Authorization: Bearer sk_...` → org.
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use super::{from_item, keys, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::{ApiKey, Org};
+use crate::domain::ids::IdKind;
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{Cond, Query, StoreError, Write};
+
+/// Who is calling: the org the API key belongs to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Principal {
+    pub org_id: String,
+    pub key_id: String,
+}
+
+pub fn hash_key(plaintext: &str) -> String {
+    hex::encode(Sha256::digest(plaintext.as_bytes()))
+}
+
+/// A new random API key: `sk_` + 48 hex characters (192 bits).
+pub fn generate_key() -> String {
+    let bytes: [u8; 24] = rand::random();
+    format!("sk_{}", hex::encode(bytes))
+}
+
+/// Resolves the `Authorization` header to a principal; anything wrong is a 401.
+pub async fn authenticate(ctx: &AppContext, authorization: Option<&str>) -> Result<Principal, ApiError> {
+    let token = authorization
+        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .map(str::trim)
+        .filter(|t| t.starts_with("sk_") && t.len() <= 256)
+        .ok_or(ApiError::Unauthorized)?;
+    let item = ctx.table.get(&keys::api_key(&hash_key(token))).await?.ok_or(ApiError::Unauthorized)?;
+    let key: ApiKey = from_item(item)?;
+    Ok(Principal { org_id: key.org_id, key_id: key.key_id })
+}
+
+pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, ApiError> {
+    let org = Org { org_id: IdKind::Org.new_id(), name: name.to_string(), created_at: now_rfc3339(), namespace_count: 0 };
+    ctx.table.write(Write::create(to_item(&keys::org(&org.org_id), &org))).await?;
+    Ok(org)
+}
+
+pub async fn get_org(ctx: &AppContext, org_id: &str) -> Result<Org, ApiError> {
+    let item = ctx.table.get(&keys::org(org_id)).await?.ok_or_else(|| ApiError::not_found(format!("org {org_id}")))?;
+    from_item(item)
+}
+
+/// Registers an API key for an org. `plaintext` is generated when not given.
+pub async fn create_api_key(
+    ctx: &AppContext,
+    org_id: &str,
+    name: &str,
+    plaintext: Option<String>,
+) -> Result<(String, ApiKey), ApiError> {
+    get_org(ctx, org_id).await?;
+    let plaintext = plaintext.unwrap_or_else(generate_key);
+    if !plaintext.starts_with("sk_") || plaintext.len() < 20 {
+        return Err(ApiError::validation("API keys start with 'sk_' and have at least 20 characters"));
+    }
+    let record = ApiKey {
+        key_id: IdKind::ApiKey.new_id(),
+        org_id: org_id.to_string(),
+        name: name.to_string(),
+        key_hash: hash_key(&plaintext),
+        key_hint: plaintext.chars().take(7).collect(),
+        created_at: now_rfc3339(),
+    };
+    let ops = vec![
+        Write::create(to_item(&keys::api_key(&record.key_hash), &record)),
+        Write::create(to_item(&keys::org_api_key(org_id, &record.key_id), &record)),
+    ];
+    match ctx.table.transact(ops).await {
+        Ok(()) => Ok((plaintext, record)),
+        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict("that API key is already registered".into())),
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx.table.query(&Query::partition(keys::org_pk(org_id)).prefix("APIKEY#").limit(100).cursor(cursor)).await?;
+        for item in page.items {
+            out.push(from_item(item)?);
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Result<(), ApiError> {
+    let listing_key = keys::org_api_key(org_id, key_id);
+    let item = ctx.table.get(&listing_key).await?.ok_or_else(|| ApiError::not_found(format!("api key {key_id}")))?;
+    let record: ApiKey = from_item(item)?;
+    ctx.table
+        .transact(vec![
+            Write::Delete { key: keys::api_key(&record.key_hash), cond: Cond::None },
+            Write::Delete { key: listing_key, cond: Cond::Exists },
+        ])
+        .await?;
+    Ok(())
+}
+
+/// Makes sure `plaintext` is a valid key, creating an org for it if it is new.
+/// Returns the org id. Used by `sluice-local` for its dev key.
+pub async fn ensure_key(ctx: &AppContext, org_name: &str, plaintext: &str) -> Result<String, ApiError> {
+    if let Some(item) = ctx.table.get(&keys::api_key(&hash_key(plaintext))).await? {
+        let key: ApiKey = from_item(item)?;
+        return Ok(key.org_id);
+    }
+    let org = create_org(ctx, org_name).await?;
+    create_api_key(ctx, &org.org_id, "dev", Some(plaintext.to_string())).await?;
+    Ok(org.org_id)
+}
+
+pub fn key_json(key: &ApiKey) -> Value {
+    serde_json::json!({
+        "key_id": key.key_id, "org_id": key.org_id, "name": key.name,
+        "key_hint": key.key_hint, "created_at": key.created_at,
+    })
+}

@@ -1,0 +1,66 @@
+//! The single-table layout: every partition and sort key Sluice writes.
+//!
+//! | entity      | pk              | sk                  |
+//! |-------------|-----------------|---------------------|
+//! | api key     | `KEY#<sha256>`  | `KEY`               |
+//! | org         | `ORG#<org>`     | `ORG`, `APIKEY#<id>`|
+//! | namespace   | `ORG#<org>`     | `NS#<id>`, `NSNAME#<name>` |
+//! | task        | `ORG#<org>`     | `TASK#<id>`         |
+//! | bucket      | `NS#<ns>`       | `BKT#<id>`, `BKTNAME#<name>` |
+//! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>` |
+
+use crate::ports::Key;
+
+pub fn api_key(hash: &str) -> Key {
+    Key::new(format!("KEY#{hash}"), "KEY")
+}
+pub fn org(org: &str) -> Key {
+    Key::new(org_pk(org), "ORG")
+}
+pub fn org_pk(org: &str) -> String {
+    format!("ORG#{org}")
+}
+pub fn org_api_key(org: &str, key_id: &str) -> Key {
+    Key::new(org_pk(org), format!("APIKEY#{key_id}"))
+}
+pub fn namespace(org: &str, ns: &str) -> Key {
+    Key::new(org_pk(org), format!("NS#{ns}"))
+}
+pub fn namespace_name(org: &str, name: &str) -> Key {
+    Key::new(org_pk(org), format!("NSNAME#{name}"))
+}
+pub fn task(org: &str, task: &str) -> Key {
+    Key::new(org_pk(org), format!("TASK#{task}"))
+}
+pub fn ns_pk(ns: &str) -> String {
+    format!("NS#{ns}")
+}
+pub fn bucket(ns: &str, bkt: &str) -> Key {
+    Key::new(ns_pk(ns), format!("BKT#{bkt}"))
+}
+pub fn bucket_name(ns: &str, name: &str) -> Key {
+    Key::new(ns_pk(ns), format!("BKTNAME#{name}"))
+}
+pub fn bkt_pk(bkt: &str) -> String {
+    format!("BKT#{bkt}")
+}
+pub fn object(bkt: &str, obj: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("OBJ#{obj}"))
+}
+pub fn fingerprint(bkt: &str, fp: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("FP#{fp}"))
+}
+pub fn unique(bkt: &str, hash: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("UK#{hash}"))
+}
+
+/// Blob-store key prefix for everything a bucket stores.
+pub fn bucket_blob_prefix(ns: &str, bkt: &str) -> String {
+    format!("{ns}/{bkt}/")
+}
+pub fn namespace_blob_prefix(ns: &str) -> String {
+    format!("{ns}/")
+}
+pub fn blob_storage_key(ns: &str, bkt: &str, obj: &str, blob: &str) -> String {
+    format!("{ns}/{bkt}/objects/{obj}/{blob}")
+}

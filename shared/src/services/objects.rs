@@ -1,0 +1,827 @@
+//! Objects: registered by URL or inline content, validated against the bucket schema.
+//!
+//! Inline bytes go to the blob store first; then each object is one table transaction
+//! (the object, its content fingerprint, its unique-key claim), many objects running
+//! together through `transact_each`. The bucket's counters move by one atomic add per
+//! request. A failed object's stored bytes are removed again.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::{stream, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::lists::{collect, page_json, ListRequest};
+use super::{from_item, keys, pointer, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
+use crate::domain::ids::IdKind;
+use crate::domain::schema::{BucketSchema, FieldError, FieldType};
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
+
+pub const MAX_BATCH: usize = 100;
+const MAX_BLOBS: usize = 64;
+const MAX_KEY_PREFIX: usize = 1024;
+const MAX_URL: usize = 2083;
+const PENDING: &str = "PENDING";
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct CreateBlob {
+    /// The bucket-schema property this blob fills.
+    pub property: String,
+    #[serde(rename = "type")]
+    pub blob_type: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// An http(s) or s3 URL, fetched when the object is processed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Inline content: text for text blobs, JSON for json blobs, base64 or a data URI otherwise.
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// The SDK's form: a URL, a data URI, `{base64, mime_type, filename}`, `{url}`, or text.
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default)]
+    pub upload_id: Option<String>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct CreateObject {
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub blobs: Vec<CreateBlob>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Return the existing object instead of creating one with the same content.
+    #[serde(default)]
+    pub skip_duplicates: bool,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+pub struct CreateObjectsBatch {
+    /// At most 100 objects; each succeeds or fails on its own.
+    #[schemars(with = "Vec<CreateObject>")]
+    pub objects: Vec<Value>,
+}
+
+/// `PATCH`: absent fields are kept, metadata is merged (null removes a key).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct PatchObject {
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub blobs: Option<Vec<CreateBlob>>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// How a write meets an existing object with the same unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Insert,
+    Update,
+    Upsert,
+}
+
+impl Policy {
+    pub fn choose(query: Option<&str>, bucket: &Bucket) -> Result<Policy, ApiError> {
+        let given = query.or_else(|| bucket.unique_key.as_ref().and_then(|u| u.default_policy.as_deref()));
+        match given.unwrap_or("insert") {
+            "insert" => Ok(Policy::Insert),
+            "update" => Ok(Policy::Update),
+            "upsert" => Ok(Policy::Upsert),
+            other => Err(ApiError::field("policy", format!("expected insert, update or upsert, got {other:?}"))),
+        }
+    }
+}
+
+struct Payload {
+    key: String,
+    bytes: Bytes,
+    content_type: Option<String>,
+}
+
+/// One object ready to write.
+struct Prepared {
+    object: Object,
+    payloads: Vec<Payload>,
+    /// The stored object this write replaces (same id), for update/upsert.
+    replaces: Option<Object>,
+    skip_duplicates: bool,
+}
+
+enum Outcome {
+    Write(Box<Prepared>),
+    /// An existing object returned unchanged (skip_duplicates matched).
+    Replay(Object),
+}
+
+fn field_err(e: FieldError) -> ApiError {
+    ApiError::field(e.field, e.reason)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
+    match p {
+        Some(s) if s.len() > MAX_KEY_PREFIX || s.chars().any(char::is_control) => {
+            Err(ApiError::field(path, format!("at most {MAX_KEY_PREFIX} characters, no control characters")))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a blob URL's syntax now; the bytes are fetched when the object is processed.
+fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
+    if raw.len() > MAX_URL {
+        return Err(ApiError::field(path, format!("URLs are at most {MAX_URL} characters")));
+    }
+    let url = url::Url::parse(raw).map_err(|e| ApiError::field(path, format!("not a valid URL: {e}")))?;
+    match url.scheme() {
+        "http" | "https" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(ApiError::field(path, "URL has no host"));
+            }
+        }
+        "s3" => {
+            if url.host_str().is_none_or(str::is_empty) || url.path().trim_start_matches('/').is_empty() {
+                return Err(ApiError::field(path, "s3 URLs are s3://<bucket>/<key>"));
+            }
+        }
+        other => return Err(ApiError::field(path, format!("unsupported URL scheme {other:?}: use http, https or s3"))),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::field(path, "URLs must not carry credentials"));
+    }
+    Ok(url)
+}
+
+enum Source {
+    Url(url::Url),
+    Bytes { bytes: Vec<u8>, mime: Option<String>, filename: Option<String> },
+}
+
+fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+    let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&cleaned)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&cleaned))
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&cleaned))
+        .map_err(|_| ApiError::field(path, "is not valid base64"))
+}
+
+fn decode_data_uri(s: &str, path: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    let rest = &s[5..];
+    let (head, payload) = rest.split_once(',').ok_or_else(|| ApiError::field(path, "data URI has no ','"))?;
+    let mime = head.split(';').next().filter(|m| !m.is_empty()).map(str::to_string);
+    if head.ends_with(";base64") {
+        Ok((decode_base64(payload, path)?, mime))
+    } else {
+        let text = percent_decode(payload);
+        Ok((text.into_bytes(), mime))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a blob's value in any accepted form.
+fn read_source(b: &CreateBlob, ty: FieldType, path: &str) -> Result<Source, ApiError> {
+    let given = [b.url.is_some(), b.content.is_some(), b.data.is_some(), b.upload_id.is_some()];
+    match given.iter().filter(|g| **g).count() {
+        0 => return Err(ApiError::field(path, "give one of url, content, data or upload_id")),
+        1 => {}
+        _ => return Err(ApiError::field(path, "give only one of url, content, data or upload_id")),
+    }
+    if let Some(upload_id) = &b.upload_id {
+        // No upload by that id exists in this bucket (uploads are a later feature).
+        return Err(ApiError::field(format!("{path}.upload_id"), format!("upload {upload_id:?} not found in this bucket")));
+    }
+    let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
+    if let Some(url) = &b.url {
+        return Ok(Source::Url(check_url(url, &format!("{path}.url"))?));
+    }
+    let (value, field) = match (&b.content, &b.data) {
+        (Some(v), _) => (v, format!("{path}.content")),
+        (_, Some(v)) => (v, format!("{path}.data")),
+        _ => unreachable!("one source is present"),
+    };
+    let text_like = matches!(ty, FieldType::Text);
+    match value {
+        Value::String(s) => {
+            if s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://") {
+                return Ok(Source::Url(check_url(s, &field)?));
+            }
+            if s.starts_with("file://") {
+                return Err(ApiError::field(field, "file:// URLs are not readable by the server"));
+            }
+            if s.starts_with("data:") {
+                let (bytes, m) = decode_data_uri(s, &field)?;
+                return Ok(Source::Bytes { bytes, mime: m.or(mime), filename: b.filename.clone() });
+            }
+            if text_like {
+                return Ok(Source::Bytes { bytes: s.clone().into_bytes(), mime: mime.or(Some("text/plain".into())), filename: b.filename.clone() });
+            }
+            if ty == FieldType::Json {
+                serde_json::from_str::<Value>(s).map_err(|e| ApiError::field(&field, format!("is not valid JSON: {e}")))?;
+                return Ok(Source::Bytes { bytes: s.clone().into_bytes(), mime: Some("application/json".into()), filename: b.filename.clone() });
+            }
+            Ok(Source::Bytes { bytes: decode_base64(s, &field)?, mime, filename: b.filename.clone() })
+        }
+        Value::Object(m) if m.contains_key("base64") => {
+            let encoded = m.get("base64").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "base64 must be a string"))?;
+            Ok(Source::Bytes {
+                bytes: decode_base64(encoded, &format!("{field}.base64"))?,
+                mime: m.get("mime_type").and_then(Value::as_str).map(str::to_string).or(mime),
+                filename: m.get("filename").and_then(Value::as_str).map(str::to_string).or_else(|| b.filename.clone()),
+            })
+        }
+        Value::Object(m) if m.contains_key("url") && m.len() <= 2 => {
+            let u = m.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "url must be a string"))?;
+            Ok(Source::Url(check_url(u, &format!("{field}.url"))?))
+        }
+        Value::Object(m) if text_like && m.contains_key("text") => {
+            let t = m.get("text").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "text must be a string"))?;
+            Ok(Source::Bytes { bytes: t.as_bytes().to_vec(), mime: Some("text/plain".into()), filename: b.filename.clone() })
+        }
+        v @ (Value::Object(_) | Value::Array(_)) if ty == FieldType::Json => Ok(Source::Bytes {
+            bytes: serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.into()))?,
+            mime: Some("application/json".into()),
+            filename: b.filename.clone(),
+        }),
+        _ => Err(ApiError::field(field, format!("is not a valid value for a {} blob", ty.as_str()))),
+    }
+}
+
+fn filename_of(url: &url::Url) -> Option<String> {
+    url.path_segments().and_then(|mut s| s.next_back()).filter(|s| !s.is_empty()).map(|s| percent_decode(s))
+}
+
+/// Validates one blob and lays out where its bytes go.
+fn build_blob(
+    ctx: &AppContext,
+    schema: &BucketSchema,
+    b: &CreateBlob,
+    path: &str,
+    ns: &str,
+    bkt: &str,
+    obj: &str,
+) -> Result<(Blob, Option<Payload>), ApiError> {
+    let ty = FieldType::parse(&b.blob_type)
+        .filter(|t| t.is_blob())
+        .ok_or_else(|| ApiError::field(format!("{path}.type"), format!("{:?} is not a blob type", b.blob_type)))?;
+    schema.blob_field(&b.property, ty, path).map_err(field_err)?;
+    check_key_prefix(&b.key_prefix, &format!("{path}.key_prefix"))?;
+    let blob_id = IdKind::Blob.new_id();
+    let mut properties = Map::new();
+    let mut details = BlobDetails::default();
+    let payload = match read_source(b, ty, path)? {
+        Source::Url(url) => {
+            details.filename = b.filename.clone().or_else(|| filename_of(&url));
+            details.mime_type = b.mime_type.clone().or_else(|| {
+                details.filename.as_deref().and_then(|f| mime_guess::from_path(f).first_raw()).map(str::to_string)
+            });
+            details.hash = b.checksum.clone();
+            properties.insert("source".into(), json!("url"));
+            properties.insert("url".into(), json!(url.as_str()));
+            None
+        }
+        Source::Bytes { bytes, mime, filename } => {
+            if bytes.len() > ctx.config.max_inline_bytes {
+                return Err(ApiError::field(
+                    path,
+                    format!(
+                        "inline content is {} bytes; the limit is {}: use a presigned upload for larger files",
+                        bytes.len(),
+                        ctx.config.max_inline_bytes
+                    ),
+                ));
+            }
+            let mime = mime.or_else(|| filename.as_deref().and_then(|f| mime_guess::from_path(f).first_raw()).map(str::to_string));
+            if let Some(m) = &mime {
+                if !ty.accepts_mime(m) {
+                    return Err(ApiError::field(path, format!("content type {m:?} does not fit a {} blob", ty.as_str())));
+                }
+            }
+            let hash = sha256_hex(&bytes);
+            if let Some(given) = &b.checksum {
+                let given = given.trim_start_matches("sha256:").to_ascii_lowercase();
+                if given != hash {
+                    return Err(ApiError::field(format!("{path}.checksum"), "does not match the sha256 of the content"));
+                }
+            }
+            let key = keys::blob_storage_key(ns, bkt, obj, &blob_id);
+            details.filename = filename;
+            details.size_bytes = Some(bytes.len() as i64);
+            details.mime_type = mime.clone();
+            details.hash = Some(hash);
+            properties.insert("source".into(), json!("inline"));
+            properties.insert("storage_key".into(), json!(key));
+            Some(Payload { key, bytes: Bytes::from(bytes), content_type: mime })
+        }
+    };
+    let blob = Blob {
+        blob_id,
+        property: b.property.clone(),
+        blob_type: ty.as_str().to_string(),
+        key_prefix: b.key_prefix.clone(),
+        properties,
+        details,
+        metadata: b.metadata.clone(),
+    };
+    Ok((blob, payload))
+}
+
+/// What makes two objects duplicates: their blobs' content (hash, or URL when not read
+/// yet), or their metadata when they hold no blobs.
+fn fingerprint(blobs: &[Blob], metadata: &Map<String, Value>) -> String {
+    let mut parts: Vec<Value> = blobs
+        .iter()
+        .map(|b| {
+            let what = b.details.hash.clone().or_else(|| b.properties.get("url").and_then(Value::as_str).map(str::to_string));
+            json!([b.property, b.blob_type, what])
+        })
+        .collect();
+    parts.sort_by_key(|v| v.to_string());
+    let basis = if parts.is_empty() { json!(["metadata", metadata]) } else { json!(parts) };
+    sha256_hex(basis.to_string().as_bytes())
+}
+
+fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let Some(uk) = &bucket.unique_key else { return Ok(None) };
+    let mut values = Vec::with_capacity(uk.fields.len());
+    for f in &uk.fields {
+        match metadata.get(f) {
+            Some(v) if !v.is_null() => values.push(v.clone()),
+            _ => return Err(ApiError::field(format!("metadata.{f}"), "is part of the bucket's unique key and is required")),
+        }
+    }
+    Ok(Some(sha256_hex(Value::Array(values).to_string().as_bytes())))
+}
+
+async fn load(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Option<Object>, ApiError> {
+    match ctx.table.get(&keys::object(&bucket.bucket_id, object_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+async fn load_pointer(ctx: &AppContext, bucket: &Bucket, key: crate::ports::Key) -> Result<Option<Object>, ApiError> {
+    let Some(ptr) = ctx.table.get(&key).await? else { return Ok(None) };
+    match ptr.get("object_id").and_then(Value::as_str) {
+        Some(id) => load(ctx, bucket, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Validates a create request and decides what it becomes: a new object, a
+/// replacement of the one holding its unique key, or a replay of a duplicate.
+async fn prepare(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    schema: &BucketSchema,
+    req: CreateObject,
+    policy: Policy,
+) -> Result<Outcome, ApiError> {
+    check_key_prefix(&req.key_prefix, "key_prefix")?;
+    if req.blobs.len() > MAX_BLOBS {
+        return Err(ApiError::field("blobs", format!("at most {MAX_BLOBS} blobs per object")));
+    }
+    // Blob properties and types first: a wrong blob is named before a missing one.
+    for (i, b) in req.blobs.iter().enumerate() {
+        let ty = FieldType::parse(&b.blob_type).filter(|t| t.is_blob()).ok_or_else(|| {
+            ApiError::field(format!("blobs[{i}].type"), format!("{:?} is not a blob type", b.blob_type))
+        })?;
+        schema.blob_field(&b.property, ty, &format!("blobs[{i}]")).map_err(field_err)?;
+    }
+    let mut metadata = req.metadata.unwrap_or_default();
+    schema.apply_defaults(&mut metadata);
+    schema.check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str())).map_err(field_err)?;
+    let uk = unique_hash(bucket, &metadata)?;
+    let mut replaces = None;
+    if let Some(hash) = &uk {
+        let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, hash)).await?;
+        match (policy, existing) {
+            (Policy::Insert, Some(e)) => {
+                return Err(ApiError::Conflict(format!("object {} already holds this unique key", e.object_id)))
+            }
+            (Policy::Update, None) => return Err(ApiError::not_found("object with this unique key")),
+            (_, e) => replaces = e,
+        }
+    }
+    // A replacement keeps the identity of the object it replaces.
+    let object_id = replaces.as_ref().map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
+    let mut blobs = Vec::with_capacity(req.blobs.len());
+    let mut payloads = Vec::new();
+    for (i, b) in req.blobs.iter().enumerate() {
+        let (blob, payload) = build_blob(ctx, schema, b, &format!("blobs[{i}]"), &bucket.namespace_id, &bucket.bucket_id, &object_id)?;
+        blobs.push(blob);
+        payloads.extend(payload);
+    }
+    let fp = fingerprint(&blobs, &metadata);
+    if req.skip_duplicates {
+        if let Some(existing) = load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await? {
+            return Ok(Outcome::Replay(existing));
+        }
+    }
+    let now = now_rfc3339();
+    let size: i64 = blobs.iter().filter_map(|b| b.details.size_bytes).sum();
+    let object = Object {
+        object_id,
+        bucket_id: bucket.bucket_id.clone(),
+        namespace_id: bucket.namespace_id.clone(),
+        key_prefix: req.key_prefix,
+        blobs,
+        metadata,
+        status: PENDING.into(),
+        error: None,
+        fingerprint: fp,
+        unique_hash: uk,
+        size_bytes: size,
+        version: replaces.as_ref().map_or(1, |o| o.version + 1),
+        created_at: replaces.as_ref().map_or_else(|| now.clone(), |o| o.created_at.clone()),
+        updated_at: now,
+    };
+    Ok(Outcome::Write(Box::new(Prepared { object, payloads, replaces, skip_duplicates: req.skip_duplicates })))
+}
+
+fn writes_for(p: &Prepared) -> Vec<Write> {
+    let o = &p.object;
+    let obj_key = keys::object(&o.bucket_id, &o.object_id);
+    let fp_ptr = pointer(&keys::fingerprint(&o.bucket_id, &o.fingerprint), "object_id", &o.object_id);
+    let mut ops = Vec::with_capacity(3);
+    match &p.replaces {
+        None => ops.push(Write::create(to_item(&obj_key, o))),
+        Some(old) => ops.push(Write::Put { item: to_item(&obj_key, o), cond: Cond::Equals("version".into(), json!(old.version)) }),
+    }
+    // With skip_duplicates the fingerprint is a claim (a racing twin loses and replays);
+    // otherwise it just points at the newest object with this content.
+    ops.push(if p.skip_duplicates { Write::create(fp_ptr) } else { Write::put(fp_ptr) });
+    if let (Some(hash), None) = (&o.unique_hash, &p.replaces) {
+        ops.push(Write::create(pointer(&keys::unique(&o.bucket_id, hash), "object_id", &o.object_id)));
+    }
+    ops
+}
+
+pub fn object_json(o: &Object) -> Value {
+    json!({
+        "object_id": o.object_id,
+        "bucket_id": o.bucket_id,
+        "namespace_id": o.namespace_id,
+        "key_prefix": o.key_prefix,
+        "blobs": o.blobs,
+        "metadata": o.metadata,
+        "status": o.status,
+        "error": o.error,
+        "created_at": o.created_at,
+        "updated_at": o.updated_at,
+        "document_count": 0,
+    })
+}
+
+/// The outcome of one object in a create request.
+pub type ItemResult = Result<(Object, bool), ApiError>;
+
+/// Creates objects; each succeeds or fails on its own. `true` marks a replay.
+pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result<CreateObject, ApiError>>, policy: Policy) -> Result<Vec<ItemResult>, ApiError> {
+    let schema = bucket.schema()?;
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(requests.len());
+    let mut pending: Vec<(usize, Prepared)> = Vec::new();
+    for req in requests {
+        let slot = results.len();
+        let outcome = match req {
+            Ok(r) => prepare(ctx, bucket, &schema, r, policy).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(Outcome::Replay(o)) => Some(Ok((o, true))),
+            Ok(Outcome::Write(p)) => {
+                pending.push((slot, *p));
+                None
+            }
+            Err(e) => Some(Err(e)),
+        });
+    }
+
+    // Bytes first, so no committed object points at missing bytes.
+    let uploads: Vec<_> = pending
+        .iter()
+        .flat_map(|(_, p)| p.payloads.iter())
+        .map(|p| {
+            let (blobs, key, bytes, content_type) = (ctx.blobs.clone(), p.key.clone(), p.bytes.clone(), p.content_type.clone());
+            async move { blobs.put(&key, bytes, content_type.as_deref()).await }
+        })
+        .collect();
+    stream::iter(uploads)
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+
+    let outcomes = ctx.table.transact_each(pending.iter().map(|(_, p)| writes_for(p)).collect()).await;
+    let (mut added, mut size_delta) = (0i64, 0i64);
+    let mut events = Vec::new();
+    let mut stale_keys = Vec::new();
+    for ((slot, p), outcome) in pending.into_iter().zip(outcomes) {
+        let result = match outcome {
+            Ok(()) => {
+                size_delta += p.object.size_bytes - p.replaces.as_ref().map_or(0, |o| o.size_bytes);
+                match &p.replaces {
+                    None => added += 1,
+                    Some(old) => stale_keys.extend(removed_keys(old, &p.object)),
+                }
+                events.push(object_event(if p.replaces.is_some() { "object.updated" } else { "object.created" }, &p.object));
+                Ok((p.object, false))
+            }
+            Err(e) => {
+                for payload in &p.payloads {
+                    let _ = ctx.blobs.delete(&payload.key).await;
+                }
+                Err(match (e, p.replaces.is_some()) {
+                    (StoreError::ConditionFailed { index: Some(1) }, false) => {
+                        // A twin with the same content committed first: replay it.
+                        match load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint)).await? {
+                            Some(o) => {
+                                results[slot] = Some(Ok((o, true)));
+                                continue;
+                            }
+                            None => ApiError::Conflict("a duplicate object was deleted while this one was created; retry".into()),
+                        }
+                    }
+                    (StoreError::ConditionFailed { index: Some(2) }, false) => {
+                        ApiError::Conflict("another object already holds this unique key".into())
+                    }
+                    (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict("the object changed while this request ran; retry".into()),
+                    (other, _) => other.into(),
+                })
+            }
+        };
+        results[slot] = Some(result);
+    }
+    if added != 0 || size_delta != 0 {
+        bump_bucket(ctx, bucket, added, size_delta).await?;
+    }
+    for key in stale_keys {
+        let _ = ctx.blobs.delete(&key).await;
+    }
+    if !events.is_empty() {
+        if let Err(e) = ctx.events.publish(events).await {
+            tracing::warn!(error = %e, "publishing object events failed");
+        }
+    }
+    Ok(results.into_iter().map(|r| r.expect("every slot is filled")).collect())
+}
+
+async fn bump_bucket(ctx: &AppContext, bucket: &Bucket, objects: i64, bytes: i64) -> Result<(), ApiError> {
+    let mut updates = vec![Update::Add("object_count".into(), objects), Update::Add("total_size_bytes".into(), bytes)];
+    if objects > 0 || bytes > 0 {
+        updates.push(Update::Set("last_upload_at".into(), json!(now_rfc3339())));
+    }
+    ctx.table
+        .write(Write::Update { key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id), updates, cond: Cond::Exists })
+        .await?;
+    Ok(())
+}
+
+fn object_event(event_type: &str, o: &Object) -> Event {
+    Event {
+        event_id: IdKind::Event.new_id(),
+        event_type: event_type.into(),
+        org_id: String::new(),
+        namespace_id: Some(o.namespace_id.clone()),
+        created_at: now_rfc3339(),
+        data: json!({"object_id": o.object_id, "bucket_id": o.bucket_id}),
+    }
+}
+
+/// Storage keys the old version used that the new one does not.
+fn removed_keys(old: &Object, new: &Object) -> Vec<String> {
+    let kept: Vec<&str> = new.blobs.iter().filter_map(Blob::storage_key).collect();
+    old.blobs.iter().filter_map(Blob::storage_key).filter(|k| !kept.contains(k)).map(str::to_string).collect()
+}
+
+pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, ApiError> {
+    load(ctx, bucket, object_id).await?.ok_or_else(|| ApiError::not_found(format!("object {object_id:?}")))
+}
+
+/// An object's JSON with short-lived GET URLs for its stored blobs.
+pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, ApiError> {
+    let mut value = object_json(o);
+    if let Some(blobs) = value.get_mut("blobs").and_then(Value::as_array_mut) {
+        for (blob, record) in blobs.iter_mut().zip(&o.blobs) {
+            let url = match record.storage_key() {
+                Some(k) => Some(ctx.blobs.presign_get(k, std::time::Duration::from_secs(3600)).await?),
+                None => record.properties.get("url").and_then(Value::as_str).map(str::to_string),
+            };
+            blob["presigned_url"] = json!(url);
+        }
+    }
+    Ok(value)
+}
+
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
+    let size = req.page_size()?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id)).prefix("OBJ#").cursor(req.cursor()?).descending(req.descending()?);
+    let filter = req.filter(&["key_prefix", "object_id"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let o: Object = from_item(item)?;
+        Ok(Some(object_json(&o)))
+    })
+    .await?;
+    let total = (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
+    let mut page = page_json(results, next, size, total);
+    if let Some(m) = page.as_object_mut() {
+        m.remove("total_count");
+    }
+    Ok(page)
+}
+
+/// PATCH (merge) or PUT (replace) one object, keeping its id.
+pub async fn update(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+    key_prefix: Option<String>,
+    blobs: Option<Vec<CreateBlob>>,
+    metadata: Option<Map<String, Value>>,
+    replace: bool,
+) -> Result<Object, ApiError> {
+    let schema = bucket.schema()?;
+    let current = get(ctx, bucket, object_id).await?;
+    check_key_prefix(&key_prefix, "key_prefix")?;
+    let mut next = current.clone();
+    let mut payloads = Vec::new();
+    if let Some(new_blobs) = blobs {
+        next.blobs.clear();
+        for (i, b) in new_blobs.iter().enumerate() {
+            let (blob, payload) =
+                build_blob(ctx, &schema, b, &format!("blobs[{i}]"), &bucket.namespace_id, &bucket.bucket_id, &current.object_id)?;
+            next.blobs.push(blob);
+            payloads.extend(payload);
+        }
+    } else if replace {
+        next.blobs.clear();
+    }
+    if replace {
+        next.key_prefix = key_prefix;
+        next.metadata = metadata.unwrap_or_default();
+    } else {
+        if key_prefix.is_some() {
+            next.key_prefix = key_prefix;
+        }
+        for (k, v) in metadata.unwrap_or_default() {
+            if v.is_null() {
+                next.metadata.remove(&k);
+            } else {
+                next.metadata.insert(k, v);
+            }
+        }
+    }
+    schema.apply_defaults(&mut next.metadata);
+    schema.check_object(&next.metadata, next.blobs.iter().map(|b| b.property.as_str())).map_err(field_err)?;
+    next.fingerprint = fingerprint(&next.blobs, &next.metadata);
+    next.unique_hash = unique_hash(bucket, &next.metadata)?;
+    next.size_bytes = next.blobs.iter().filter_map(|b| b.details.size_bytes).sum();
+    next.version = current.version + 1;
+    next.updated_at = now_rfc3339();
+
+    for p in &payloads {
+        ctx.blobs.put(&p.key, p.bytes.clone(), p.content_type.as_deref()).await?;
+    }
+    let obj_key = keys::object(&bucket.bucket_id, &current.object_id);
+    let mut ops = vec![
+        Write::Put { item: to_item(&obj_key, &next), cond: Cond::Equals("version".into(), json!(current.version)) },
+        Write::put(pointer(&keys::fingerprint(&bucket.bucket_id, &next.fingerprint), "object_id", &next.object_id)),
+    ];
+    if next.unique_hash != current.unique_hash {
+        if let Some(old) = &current.unique_hash {
+            ops.push(Write::Delete { key: keys::unique(&bucket.bucket_id, old), cond: Cond::Equals("object_id".into(), json!(current.object_id)) });
+        }
+        if let Some(new) = &next.unique_hash {
+            ops.push(Write::create(pointer(&keys::unique(&bucket.bucket_id, new), "object_id", &next.object_id)));
+        }
+    }
+    if let Err(e) = ctx.table.transact(ops).await {
+        for p in &payloads {
+            let _ = ctx.blobs.delete(&p.key).await;
+        }
+        return Err(match e {
+            StoreError::ConditionFailed { index: Some(i) } if i >= 2 && next.unique_hash.is_some() => {
+                ApiError::Conflict("another object already holds this unique key".into())
+            }
+            StoreError::ConditionFailed { .. } => ApiError::Conflict("the object changed while this request ran; retry".into()),
+            other => other.into(),
+        });
+    }
+    if next.size_bytes != current.size_bytes {
+        bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
+    }
+    for key in removed_keys(&current, &next) {
+        let _ = ctx.blobs.delete(&key).await;
+    }
+    let _ = ctx.events.publish(vec![object_event("object.updated", &next)]).await;
+    Ok(next)
+}
+
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Value, ApiError> {
+    let current = get(ctx, bucket, object_id).await?;
+    let mut ops = vec![Write::Delete {
+        key: keys::object(&bucket.bucket_id, &current.object_id),
+        cond: Cond::Equals("version".into(), json!(current.version)),
+    }];
+    if let Some(hash) = &current.unique_hash {
+        ops.push(Write::Delete { key: keys::unique(&bucket.bucket_id, hash), cond: Cond::Equals("object_id".into(), json!(current.object_id)) });
+    }
+    ops.push(Write::Update {
+        key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
+        updates: vec![Update::Add("object_count".into(), -1), Update::Add("total_size_bytes".into(), -current.size_bytes)],
+        cond: Cond::Exists,
+    });
+    match ctx.table.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Err(ApiError::Conflict("the object changed while this request ran; retry".into()))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // The fingerprint may point at a newer twin by now: remove it only if it is ours.
+    let _ = ctx
+        .table
+        .write(Write::Delete {
+            key: keys::fingerprint(&bucket.bucket_id, &current.fingerprint),
+            cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+        })
+        .await;
+    for key in current.blobs.iter().filter_map(Blob::storage_key) {
+        ctx.blobs.delete(key).await?;
+    }
+    let _ = ctx.events.publish(vec![object_event("object.deleted", &current)]).await;
+    Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
+}
+
+/// Parses one item of a batch on its own, so a bad item fails alone.
+pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::field(format!("objects[{index}].{path}"), e.into_inner().to_string())
+    })
+}
+
+pub fn batch_json(results: Vec<ItemResult>) -> Value {
+    let total = results.len();
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok((o, replayed)) => {
+                let mut v = object_json(&o);
+                v["object_index"] = json!(i);
+                v["replayed"] = json!(replayed);
+                if replayed {
+                    v["replayed_by"] = json!("skip_duplicates");
+                }
+                succeeded.push(v);
+            }
+            Err(e) => failed.push(json!({"object_index": i, "error": e.to_string(), "error_type": e.kind(), "status": e.status()})),
+        }
+    }
+    json!({
+        "succeeded_count": succeeded.len(),
+        "failed_count": failed.len(),
+        "total_requested": total,
+        "succeeded": succeeded,
+        "failed": failed,
+    })
+}
+
+/// Query parameters of the object routes.
+pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::field(name, format!("expected true or false, got {other:?}"))),
+    }
+}

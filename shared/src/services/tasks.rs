@@ -1,0 +1,79 @@
+//! Tasks: the record of an asynchronous operation, polled by clients.
+
+use serde_json::{json, Map, Value};
+
+use super::{from_item, keys, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::Task;
+use crate::domain::ids::IdKind;
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{Cond, Update, Write};
+
+pub const PENDING: &str = "PENDING";
+pub const IN_PROGRESS: &str = "IN_PROGRESS";
+pub const COMPLETED: &str = "COMPLETED";
+pub const FAILED: &str = "FAILED";
+
+pub fn new_task(org_id: &str, namespace_id: Option<&str>, task_type: &str, inputs: Vec<Value>) -> Task {
+    let now = now_rfc3339();
+    Task {
+        task_id: IdKind::Task.new_id(),
+        task_type: task_type.to_string(),
+        status: PENDING.to_string(),
+        org_id: org_id.to_string(),
+        namespace_id: namespace_id.map(str::to_string),
+        inputs,
+        outputs: Vec::new(),
+        additional_data: Map::new(),
+        error: None,
+        created_at: now.clone(),
+        updated_at: now,
+    }
+}
+
+pub fn create_write(task: &Task) -> Write {
+    Write::create(to_item(&keys::task(&task.org_id, &task.task_id), task))
+}
+
+pub async fn get(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Option<Task>, ApiError> {
+    match ctx.table.get(&keys::task(org_id, task_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+/// Moves a task to `status`; terminal statuses carry outputs or an error.
+pub async fn set_status(
+    ctx: &AppContext,
+    org_id: &str,
+    task_id: &str,
+    status: &str,
+    outputs: Option<Vec<Value>>,
+    error: Option<String>,
+) -> Result<(), ApiError> {
+    let mut updates = vec![Update::Set("status".into(), json!(status)), Update::Set("updated_at".into(), json!(now_rfc3339()))];
+    if let Some(o) = outputs {
+        updates.push(Update::Set("outputs".into(), json!(o)));
+    }
+    if let Some(e) = error {
+        updates.push(Update::Set("error".into(), json!(e)));
+    }
+    ctx.table.write(Write::Update { key: keys::task(org_id, task_id), updates, cond: Cond::Exists }).await?;
+    Ok(())
+}
+
+pub fn task_json(task: &Task) -> Value {
+    json!({
+        "task_id": task.task_id,
+        "task_type": task.task_type,
+        "status": task.status,
+        "namespace_id": task.namespace_id,
+        "inputs": task.inputs,
+        "outputs": task.outputs,
+        "additional_data": task.additional_data,
+        "error": task.error,
+        "created_at": task.created_at,
+        "updated_at": task.updated_at,
+    })
+}

@@ -1,0 +1,71 @@
+//! Queue workers: the same code runs in a Lambda (SQS event) and in `sluice-local`.
+
+use serde::{Deserialize, Serialize};
+
+use crate::context::AppContext;
+use crate::error::ApiError;
+use crate::ports::QueueName;
+use crate::services::purge::{self, PurgeMessage};
+
+/// Everything the tasks queue carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskMessage {
+    Purge(PurgeMessage),
+}
+
+impl TaskMessage {
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("task messages serialize")
+    }
+}
+
+/// Handles one message body; an error means "deliver it again later".
+pub async fn handle(ctx: &AppContext, queue: QueueName, body: &str, receive_count: u32) -> Result<(), ApiError> {
+    match queue {
+        QueueName::Tasks => {
+            let msg: TaskMessage = match serde_json::from_str(body) {
+                Ok(m) => m,
+                Err(e) => {
+                    // A body no version of this code can read will never succeed: drop it loudly.
+                    tracing::error!(error = %e, body, "unreadable task message dropped");
+                    return Ok(());
+                }
+            };
+            match msg {
+                TaskMessage::Purge(p) => purge::run(ctx, &p, receive_count).await,
+            }
+        }
+    }
+}
+
+/// Polls a queue until `shutdown` fires: the local stand-in for an SQS event source.
+pub async fn poll(ctx: AppContext, queue: QueueName, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let received = tokio::select! {
+            r = ctx.queue.receive(queue, 10, ctx.config.visibility_timeout) => r,
+            _ = shutdown.changed() => return,
+        };
+        match received {
+            Ok(messages) => {
+                for m in messages {
+                    match handle(&ctx, queue, &m.body, m.receive_count).await {
+                        Ok(()) => {
+                            if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
+                                tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+                            }
+                        }
+                        Err(e) => tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry"),
+                    }
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "queue receive failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}
