@@ -1,0 +1,90 @@
+"""Starts sluice-local on a free loopback port with a fresh data dir for the session."""
+
+import os
+import pathlib
+import subprocess
+import time
+
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+
+
+def binary(name: str) -> str:
+    target = pathlib.Path(os.environ.get("CARGO_TARGET_DIR", ROOT / "target"))
+    path = pathlib.Path(os.environ.get(f"SLUICE_{name.upper().replace('-', '_')}_BIN", target / "debug" / name))
+    if not path.exists():
+        pytest.fail(f"{path} is missing: build it first (cargo build --bin {name})")
+    return str(path)
+
+
+class Sluice:
+    def __init__(self, url: str, api_key: str, data_dir: pathlib.Path):
+        self.url = url
+        self.api_key = api_key
+        self.data_dir = data_dir
+
+    def call(self, method, path, ns=None, key=None, **kwargs):
+        headers = kwargs.pop("headers", {})
+        headers.setdefault("Authorization", f"Bearer {key or self.api_key}")
+        if ns is not None:
+            headers["X-Namespace"] = ns
+        return requests.request(method, self.url + path, headers=headers, timeout=30, **kwargs)
+
+    def admin(self, *args) -> str:
+        out = subprocess.run(
+            [binary("sluice-admin"), "--backend", "local", "--data-dir", str(self.data_dir), *args],
+            check=True, capture_output=True, text=True,
+        )
+        return out.stdout.strip()
+
+    def new_org_key(self, name: str) -> str:
+        org = self.admin("create-org", "--name", name)
+        return self.admin("create-key", "--org", org)
+
+    def wait_task(self, task_id, key=None, timeout=60):
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            task = self.call("GET", f"/v1/tasks/{task_id}", key=key).json()
+            if task["status"] in ("COMPLETED", "FAILED"):
+                return task
+            time.sleep(0.2)
+        raise AssertionError(f"task {task_id} did not finish: {task}")
+
+
+def start(data_dir: pathlib.Path, extra_env=None):
+    env = dict(os.environ, SLUICE_PURGE_SETTLE_SECS="1", SLUICE_LOG="warn", **(extra_env or {}))
+    env.pop("SLUICE_API_KEY", None)
+    proc = subprocess.Popen(
+        [binary("sluice-local"), "--port", "0", "--data-dir", str(data_dir)],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    url = key = None
+    deadline = time.time() + 30
+    while time.time() < deadline and not (url and key):
+        line = proc.stdout.readline()
+        if not line:
+            break
+        if line.startswith("SLUICE_URL="):
+            url = line.split("=", 1)[1].strip()
+        elif line.startswith("SLUICE_API_KEY="):
+            key = line.split("=", 1)[1].strip()
+    if not (url and key):
+        proc.kill()
+        raise RuntimeError("sluice-local did not print its URL and key")
+    return proc, url, key
+
+
+@pytest.fixture(scope="session")
+def sluice(tmp_path_factory):
+    data_dir = tmp_path_factory.mktemp("sluice-data")
+    proc, url, key = start(data_dir)
+    try:
+        yield Sluice(url, key, data_dir)
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            proc.kill()

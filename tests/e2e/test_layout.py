@@ -1,0 +1,61 @@
+"""One route table: every route has one Lambda binary and one template function with a
+matching HttpApi event, and nothing else is there."""
+
+import pathlib
+
+from cfnlint.decode import decode
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+WORKERS = {"tasks-worker"}
+
+
+def routes(sluice):
+    doc = sluice.call("GET", "/openapi.json").json()
+    return {
+        op["operationId"]: (method.upper(), path)
+        for path, item in doc["paths"].items()
+        for method, op in item.items()
+    }
+
+
+def template_functions():
+    template, errors = decode(str(ROOT / "template.yaml"))
+    assert not errors, errors
+    functions = {}
+    for name, res in template["Resources"].items():
+        if res["Type"] != "AWS::Serverless::Function":
+            continue
+        binary = res["Metadata"]["BuildProperties"]["Binary"]
+        events = [
+            (e["Properties"]["Method"], e["Properties"]["Path"])
+            for e in res["Properties"].get("Events", {}).values()
+            if e["Type"] == "HttpApi"
+        ]
+        assert binary not in functions, f"{binary} is built by two functions"
+        functions[binary] = events
+    return functions
+
+
+def test_route_table_binaries_and_template_agree(sluice):
+    table = routes(sluice)
+    assert len(table) >= 26
+    binaries = {p.stem for p in (ROOT / "functions" / "lambda" / "src" / "bin").glob("*.rs")}
+    assert binaries == set(table) | WORKERS, {
+        "routes without a binary": set(table) - binaries,
+        "binaries without a route": binaries - set(table) - WORKERS,
+    }
+    functions = template_functions()
+    assert set(functions) == set(table) | WORKERS, {
+        "routes without a function": set(table) - set(functions),
+        "functions without a route": set(functions) - set(table) - WORKERS,
+    }
+    for name, (method, path) in table.items():
+        assert functions[name] == [(method, path)], f"{name}: template has {functions[name]}, route table has {(method, path)}"
+    for worker in WORKERS:
+        assert functions[worker] == []
+
+
+def test_every_binary_is_a_thin_entry_point():
+    for path in (ROOT / "functions" / "lambda" / "src" / "bin").glob("*.rs"):
+        lines = [l for l in path.read_text().splitlines() if l.strip()]
+        assert len(lines) <= 10, f"{path.name} holds logic: entry points stay ~10 lines"
