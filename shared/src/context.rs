@@ -70,6 +70,12 @@ impl AppContext {
         events: Arc<dyn EventBus>,
         config: Config,
     ) -> Self {
-        AppContext { table, blobs, queue, events, config }
+        AppContext {
+            table,
+            blobs,
+            queue,
+            events,
+            config,
+        }
     }
 }

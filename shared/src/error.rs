@@ -38,7 +38,10 @@ impl ApiError {
     }
 
     pub fn validation(message: impl Into<String>) -> Self {
-        ApiError::Validation { message: message.into(), details: json!({}) }
+        ApiError::Validation {
+            message: message.into(),
+            details: json!({}),
+        }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
@@ -90,7 +93,9 @@ impl ApiError {
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {
-            StoreError::InvalidCursor => ApiError::BadRequest("cursor is not valid for this list".into()),
+            StoreError::InvalidCursor => {
+                ApiError::BadRequest("cursor is not valid for this list".into())
+            }
             StoreError::Busy => ApiError::Unavailable,
             other => ApiError::Internal(anyhow::Error::new(other)),
         }

@@ -21,7 +21,12 @@ impl TaskMessage {
 }
 
 /// Handles one message body; an error means "deliver it again later".
-pub async fn handle(ctx: &AppContext, queue: QueueName, body: &str, receive_count: u32) -> Result<(), ApiError> {
+pub async fn handle(
+    ctx: &AppContext,
+    queue: QueueName,
+    body: &str,
+    receive_count: u32,
+) -> Result<(), ApiError> {
     match queue {
         QueueName::Tasks => {
             let msg: TaskMessage = match serde_json::from_str(body) {
@@ -40,7 +45,11 @@ pub async fn handle(ctx: &AppContext, queue: QueueName, body: &str, receive_coun
 }
 
 /// Polls a queue until `shutdown` fires: the local stand-in for an SQS event source.
-pub async fn poll(ctx: AppContext, queue: QueueName, mut shutdown: tokio::sync::watch::Receiver<bool>) {
+pub async fn poll(
+    ctx: AppContext,
+    queue: QueueName,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
     loop {
         if *shutdown.borrow() {
             return;
@@ -58,7 +67,9 @@ pub async fn poll(ctx: AppContext, queue: QueueName, mut shutdown: tokio::sync::
                                 tracing::warn!(error = %e, "ack failed; the message will be delivered again");
                             }
                         }
-                        Err(e) => tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry"),
+                        Err(e) => {
+                            tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry")
+                        }
                     }
                 }
             }

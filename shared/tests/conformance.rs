@@ -15,25 +15,42 @@ use sluice::services::auth;
 use sluice::{AppContext, Config};
 
 fn test_config() -> Config {
-    Config { purge_settle: Duration::from_secs(1), visibility_timeout: Duration::from_secs(2), ..Config::default() }
+    Config {
+        purge_settle: Duration::from_secs(1),
+        visibility_timeout: Duration::from_secs(2),
+        ..Config::default()
+    }
 }
 
 fn local_ctx() -> (AppContext, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let (ctx, _) = sluice::adapters::local::context(dir.path(), "http://127.0.0.1:1", test_config()).unwrap();
+    let (ctx, _) =
+        sluice::adapters::local::context(dir.path(), "http://127.0.0.1:1", test_config()).unwrap();
     (ctx, dir)
 }
 
 async fn moto_ctx() -> Option<AppContext> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
-        assert!(std::env::var("SLUICE_REQUIRE_MOTO").is_err(), "SLUICE_REQUIRE_MOTO is set but AWS_ENDPOINT_URL is not");
+        assert!(
+            std::env::var("SLUICE_REQUIRE_MOTO").is_err(),
+            "SLUICE_REQUIRE_MOTO is set but AWS_ENDPOINT_URL is not"
+        );
         eprintln!("AWS_ENDPOINT_URL not set: AWS half of the conformance suite not run");
         return None;
     }
     let sdk = sluice::adapters::aws::sdk_config().await;
-    let prefix = format!("conf-{}", sluice::domain::ids::IdKind::Job.new_id().replace('_', "-"));
-    let names = sluice::adapters::aws::provision(&sdk, &prefix).await.expect("provision on moto");
-    Some(sluice::adapters::aws::context_from(&sdk, names, test_config()))
+    let prefix = format!(
+        "conf-{}",
+        sluice::domain::ids::IdKind::Job.new_id().replace('_', "-")
+    );
+    let names = sluice::adapters::aws::provision(&sdk, &prefix)
+        .await
+        .expect("provision on moto");
+    Some(sluice::adapters::aws::context_from(
+        &sdk,
+        names,
+        test_config(),
+    ))
 }
 
 /// Runs a conformance check on every backend available.
@@ -65,7 +82,9 @@ fn item(pk: &str, sk: &str, extra: Value) -> Item {
 async fn table_conditions(ctx: AppContext) {
     let t = ctx.table.as_ref();
     let k = Key::new("P#1", "A");
-    t.write(Write::create(item("P#1", "A", json!({"n": 1, "s": "x"})))).await.unwrap();
+    t.write(Write::create(item("P#1", "A", json!({"n": 1, "s": "x"}))))
+        .await
+        .unwrap();
     assert!(matches!(
         t.write(Write::create(item("P#1", "A", json!({})))).await,
         Err(StoreError::ConditionFailed { .. })
@@ -78,7 +97,11 @@ async fn table_conditions(ctx: AppContext) {
     let after = t
         .write(Write::Update {
             key: k.clone(),
-            updates: vec![Update::Add("n".into(), 5), Update::Set("s".into(), json!("y")), Update::Remove("gone".into())],
+            updates: vec![
+                Update::Add("n".into(), 5),
+                Update::Set("s".into(), json!("y")),
+                Update::Remove("gone".into()),
+            ],
             cond: Cond::Equals("s".into(), json!("x")),
         })
         .await
@@ -87,51 +110,85 @@ async fn table_conditions(ctx: AppContext) {
     assert_eq!(after["n"], json!(6));
     // Equals fails → nothing changes.
     let r = t
-        .write(Write::Update { key: k.clone(), updates: vec![Update::Add("n".into(), 1)], cond: Cond::Equals("s".into(), json!("x")) })
+        .write(Write::Update {
+            key: k.clone(),
+            updates: vec![Update::Add("n".into(), 1)],
+            cond: Cond::Equals("s".into(), json!("x")),
+        })
         .await;
     assert!(matches!(r, Err(StoreError::ConditionFailed { .. })));
     assert_eq!(t.get(&k).await.unwrap().unwrap()["n"], json!(6));
 
     // Update without a condition creates the item, counters start at zero.
     let fresh = t
-        .write(Write::Update { key: Key::new("P#1", "B"), updates: vec![Update::Add("count".into(), -2)], cond: Cond::None })
+        .write(Write::Update {
+            key: Key::new("P#1", "B"),
+            updates: vec![Update::Add("count".into(), -2)],
+            cond: Cond::None,
+        })
         .await
         .unwrap()
         .unwrap();
     assert_eq!(fresh["count"], json!(-2));
     assert!(matches!(
-        t.write(Write::Update { key: Key::new("P#1", "C"), updates: vec![Update::Add("c".into(), 1)], cond: Cond::Exists }).await,
+        t.write(Write::Update {
+            key: Key::new("P#1", "C"),
+            updates: vec![Update::Add("c".into(), 1)],
+            cond: Cond::Exists
+        })
+        .await,
         Err(StoreError::ConditionFailed { .. })
     ));
     assert!(t.get(&Key::new("P#1", "C")).await.unwrap().is_none());
 
     // Conditional delete.
     assert!(matches!(
-        t.write(Write::Delete { key: k.clone(), cond: Cond::Equals("s".into(), json!("nope")) }).await,
+        t.write(Write::Delete {
+            key: k.clone(),
+            cond: Cond::Equals("s".into(), json!("nope"))
+        })
+        .await,
         Err(StoreError::ConditionFailed { .. })
     ));
-    t.write(Write::Delete { key: k.clone(), cond: Cond::Exists }).await.unwrap();
+    t.write(Write::Delete {
+        key: k.clone(),
+        cond: Cond::Exists,
+    })
+    .await
+    .unwrap();
     assert!(t.get(&k).await.unwrap().is_none());
 }
 conformance!(table_conditions_on, table_conditions);
 
 async fn table_transactions(ctx: AppContext) {
     let t = ctx.table.as_ref();
-    t.write(Write::create(item("T#1", "taken", json!({})))).await.unwrap();
+    t.write(Write::create(item("T#1", "taken", json!({}))))
+        .await
+        .unwrap();
     // All or nothing, and the failing op is named.
     let r = t
         .transact(vec![
             Write::create(item("T#1", "new", json!({}))),
-            Write::Update { key: Key::new("T#1", "counter"), updates: vec![Update::Add("n".into(), 1)], cond: Cond::None },
+            Write::Update {
+                key: Key::new("T#1", "counter"),
+                updates: vec![Update::Add("n".into(), 1)],
+                cond: Cond::None,
+            },
             Write::create(item("T#1", "taken", json!({}))),
         ])
         .await;
-    assert!(matches!(r, Err(StoreError::ConditionFailed { index: Some(2) })), "{r:?}");
+    assert!(
+        matches!(r, Err(StoreError::ConditionFailed { index: Some(2) })),
+        "{r:?}"
+    );
     assert!(t.get(&Key::new("T#1", "new")).await.unwrap().is_none());
     assert!(t.get(&Key::new("T#1", "counter")).await.unwrap().is_none());
     t.transact(vec![
         Write::create(item("T#1", "new", json!({}))),
-        Write::Check { key: Key::new("T#1", "taken"), cond: Cond::Exists },
+        Write::Check {
+            key: Key::new("T#1", "taken"),
+            cond: Cond::Exists,
+        },
     ])
     .await
     .unwrap();
@@ -140,13 +197,26 @@ async fn table_transactions(ctx: AppContext) {
     // Independent groups: one failing does not undo the others.
     let results = t
         .transact_each(vec![
-            vec![Write::create(item("T#2", "a", json!({}))), Write::create(item("T#2", "a-extra", json!({})))],
-            vec![Write::create(item("T#2", "b", json!({}))), Write::create(item("T#1", "taken", json!({})))],
+            vec![
+                Write::create(item("T#2", "a", json!({}))),
+                Write::create(item("T#2", "a-extra", json!({}))),
+            ],
+            vec![
+                Write::create(item("T#2", "b", json!({}))),
+                Write::create(item("T#1", "taken", json!({}))),
+            ],
             vec![Write::create(item("T#2", "c", json!({})))],
         ])
         .await;
     assert!(results[0].is_ok());
-    assert!(matches!(results[1], Err(StoreError::ConditionFailed { index: Some(1) })), "{:?}", results[1]);
+    assert!(
+        matches!(
+            results[1],
+            Err(StoreError::ConditionFailed { index: Some(1) })
+        ),
+        "{:?}",
+        results[1]
+    );
     assert!(results[2].is_ok());
     assert!(t.get(&Key::new("T#2", "a-extra")).await.unwrap().is_some());
     assert!(t.get(&Key::new("T#2", "b")).await.unwrap().is_none());
@@ -157,11 +227,18 @@ async fn table_queries(ctx: AppContext) {
     let t = ctx.table.as_ref();
     let mut ops = Vec::new();
     for i in 0..25 {
-        ops.push(Write::create(item("Q#1", &format!("OBJ#{i:03}"), json!({"i": i, "gsi1pk": "DUE", "gsi1sk": format!("{:03}", 100 - i)}))));
+        ops.push(Write::create(item(
+            "Q#1",
+            &format!("OBJ#{i:03}"),
+            json!({"i": i, "gsi1pk": "DUE", "gsi1sk": format!("{:03}", 100 - i)}),
+        )));
     }
     ops.push(Write::create(item("Q#1", "OTHER#1", json!({}))));
     ops.push(Write::create(item("Q#2", "OBJ#000", json!({}))));
-    for r in t.transact_each(ops.into_iter().map(|w| vec![w]).collect()).await {
+    for r in t
+        .transact_each(ops.into_iter().map(|w| vec![w]).collect())
+        .await
+    {
         r.unwrap();
     }
     // Pages in order, the cursor picking up where the last page stopped.
@@ -169,7 +246,15 @@ async fn table_queries(ctx: AppContext) {
     let mut cursor = None;
     let mut pages = 0;
     loop {
-        let page = t.query(&Query::partition("Q#1").prefix("OBJ#").limit(10).cursor(cursor)).await.unwrap();
+        let page = t
+            .query(
+                &Query::partition("Q#1")
+                    .prefix("OBJ#")
+                    .limit(10)
+                    .cursor(cursor),
+            )
+            .await
+            .unwrap();
         pages += 1;
         seen.extend(page.items.iter().map(|i| i["i"].as_i64().unwrap()));
         cursor = page.cursor;
@@ -180,18 +265,49 @@ async fn table_queries(ctx: AppContext) {
     assert_eq!(seen, (0..25).collect::<Vec<_>>());
     assert_eq!(pages, 3);
     // Descending.
-    let page = t.query(&Query::partition("Q#1").prefix("OBJ#").limit(3).descending(true)).await.unwrap();
-    let got: Vec<i64> = page.items.iter().map(|i| i["i"].as_i64().unwrap()).collect();
+    let page = t
+        .query(
+            &Query::partition("Q#1")
+                .prefix("OBJ#")
+                .limit(3)
+                .descending(true),
+        )
+        .await
+        .unwrap();
+    let got: Vec<i64> = page
+        .items
+        .iter()
+        .map(|i| i["i"].as_i64().unwrap())
+        .collect();
     assert_eq!(got, vec![24, 23, 22]);
-    let next = t.query(&Query::partition("Q#1").prefix("OBJ#").limit(3).descending(true).cursor(page.cursor)).await.unwrap();
+    let next = t
+        .query(
+            &Query::partition("Q#1")
+                .prefix("OBJ#")
+                .limit(3)
+                .descending(true)
+                .cursor(page.cursor),
+        )
+        .await
+        .unwrap();
     assert_eq!(next.items[0]["i"], json!(21));
     // A cursor from another prefix is refused, not followed.
-    let other = t.query(&Query::partition("Q#1").prefix("OBJ#").limit(1)).await.unwrap().cursor.unwrap();
+    let other = t
+        .query(&Query::partition("Q#1").prefix("OBJ#").limit(1))
+        .await
+        .unwrap()
+        .cursor
+        .unwrap();
     assert!(matches!(
-        t.query(&Query::partition("Q#1").prefix("OTHER#").cursor(Some(other))).await,
+        t.query(&Query::partition("Q#1").prefix("OTHER#").cursor(Some(other)))
+            .await,
         Err(StoreError::InvalidCursor)
     ));
-    assert!(matches!(t.query(&Query::partition("Q#1").cursor(Some("!!".into()))).await, Err(StoreError::InvalidCursor)));
+    assert!(matches!(
+        t.query(&Query::partition("Q#1").cursor(Some("!!".into())))
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
     // The secondary index, with an upper bound on its sort key, paged.
     let mut q = Query::partition("DUE").on(Index::Gsi1).limit(4);
     q.sk_max = Some("080".into());
@@ -206,7 +322,9 @@ async fn table_queries(ctx: AppContext) {
     }
     assert_eq!(due, (20..25).rev().collect::<Vec<_>>());
     // Batched deletes.
-    let keys: Vec<Key> = (0..25).map(|i| Key::new("Q#1", format!("OBJ#{i:03}"))).collect();
+    let keys: Vec<Key> = (0..25)
+        .map(|i| Key::new("Q#1", format!("OBJ#{i:03}")))
+        .collect();
     t.delete_many(keys).await.unwrap();
     let left = t.query(&Query::partition("Q#1")).await.unwrap();
     assert_eq!(left.items.len(), 1);
@@ -215,10 +333,23 @@ conformance!(table_queries_on, table_queries);
 
 async fn blob_store(ctx: AppContext) {
     let b = ctx.blobs.as_ref();
-    let meta = b.put("ns/bkt/objects/o1/b1", Bytes::from_static(b"hello"), Some("text/plain")).await.unwrap();
+    let meta = b
+        .put(
+            "ns/bkt/objects/o1/b1",
+            Bytes::from_static(b"hello"),
+            Some("text/plain"),
+        )
+        .await
+        .unwrap();
     assert_eq!(meta.size, 5);
-    assert_eq!(meta.sha256.as_deref(), Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824"));
-    assert_eq!(b.get("ns/bkt/objects/o1/b1").await.unwrap().unwrap(), Bytes::from_static(b"hello"));
+    assert_eq!(
+        meta.sha256.as_deref(),
+        Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+    );
+    assert_eq!(
+        b.get("ns/bkt/objects/o1/b1").await.unwrap().unwrap(),
+        Bytes::from_static(b"hello")
+    );
     let head = b.head("ns/bkt/objects/o1/b1").await.unwrap().unwrap();
     assert_eq!(head.size, 5);
     assert_eq!(head.content_type.as_deref(), Some("text/plain"));
@@ -226,9 +357,17 @@ async fn blob_store(ctx: AppContext) {
     assert!(b.get("ns/bkt/nope").await.unwrap().is_none());
     assert!(b.head("ns/bkt/nope").await.unwrap().is_none());
     for i in 0..5 {
-        b.put(&format!("ns/bkt/objects/o{i}/x"), Bytes::from(vec![i as u8; 10]), None).await.unwrap();
+        b.put(
+            &format!("ns/bkt/objects/o{i}/x"),
+            Bytes::from(vec![i as u8; 10]),
+            None,
+        )
+        .await
+        .unwrap();
     }
-    b.put("ns/other/objects/k", Bytes::from_static(b"keep"), None).await.unwrap();
+    b.put("ns/other/objects/k", Bytes::from_static(b"keep"), None)
+        .await
+        .unwrap();
     let (page, next) = b.list("ns/bkt/", None, 3).await.unwrap();
     assert_eq!(page.len(), 3);
     let (rest, _) = b.list("ns/bkt/", next, 100).await.unwrap();
@@ -238,7 +377,10 @@ async fn blob_store(ctx: AppContext) {
     assert!(b.get("ns/other/objects/k").await.unwrap().is_some());
     b.delete("ns/other/objects/k").await.unwrap();
     b.delete("ns/other/objects/k").await.unwrap();
-    let url = b.presign_get("ns/other/objects/k", Duration::from_secs(60)).await.unwrap();
+    let url = b
+        .presign_get("ns/other/objects/k", Duration::from_secs(60))
+        .await
+        .unwrap();
     assert!(url.starts_with("http"), "{url}");
 }
 conformance!(blob_store_on, blob_store);
@@ -246,10 +388,20 @@ conformance!(blob_store_on, blob_store);
 async fn queue(ctx: AppContext) {
     let q = ctx.queue.as_ref();
     // Drain anything a previous test left (moto queues are fresh per run; local too).
-    q.send(QueueName::Tasks, (0..12).map(|i| format!("m{i}")).collect(), Duration::ZERO).await.unwrap();
+    q.send(
+        QueueName::Tasks,
+        (0..12).map(|i| format!("m{i}")).collect(),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
     let mut got = Vec::new();
     for _ in 0..10 {
-        for m in q.receive(QueueName::Tasks, 10, Duration::from_secs(30)).await.unwrap() {
+        for m in q
+            .receive(QueueName::Tasks, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
             assert_eq!(m.receive_count, 1);
             got.push(m);
         }
@@ -266,18 +418,32 @@ async fn queue(ctx: AppContext) {
         q.ack(QueueName::Tasks, &m.receipt).await.unwrap();
     }
     // Not acknowledged → delivered again after the visibility timeout, counted.
-    q.send(QueueName::Tasks, vec!["again".into()], Duration::ZERO).await.unwrap();
+    q.send(QueueName::Tasks, vec!["again".into()], Duration::ZERO)
+        .await
+        .unwrap();
     let first = loop {
-        let r = q.receive(QueueName::Tasks, 1, Duration::from_secs(1)).await.unwrap();
+        let r = q
+            .receive(QueueName::Tasks, 1, Duration::from_secs(1))
+            .await
+            .unwrap();
         if let Some(m) = r.into_iter().next() {
             break m;
         }
     };
     assert_eq!(first.body, "again");
-    assert!(q.receive(QueueName::Tasks, 1, Duration::from_secs(1)).await.unwrap().is_empty(), "hidden while held");
+    assert!(
+        q.receive(QueueName::Tasks, 1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "hidden while held"
+    );
     tokio::time::sleep(Duration::from_millis(1200)).await;
     let second = loop {
-        let r = q.receive(QueueName::Tasks, 1, Duration::from_secs(30)).await.unwrap();
+        let r = q
+            .receive(QueueName::Tasks, 1, Duration::from_secs(30))
+            .await
+            .unwrap();
         if let Some(m) = r.into_iter().next() {
             break m;
         }
@@ -286,11 +452,24 @@ async fn queue(ctx: AppContext) {
     assert_eq!(second.receive_count, 2);
     q.ack(QueueName::Tasks, &second.receipt).await.unwrap();
     // Delayed messages stay hidden until the delay passes.
-    q.send(QueueName::Tasks, vec!["later".into()], Duration::from_secs(2)).await.unwrap();
-    assert!(q.receive(QueueName::Tasks, 1, Duration::from_secs(30)).await.unwrap().is_empty());
+    q.send(
+        QueueName::Tasks,
+        vec!["later".into()],
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    assert!(q
+        .receive(QueueName::Tasks, 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_empty());
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let late = loop {
-        let r = q.receive(QueueName::Tasks, 1, Duration::from_secs(30)).await.unwrap();
+        let r = q
+            .receive(QueueName::Tasks, 1, Duration::from_secs(30))
+            .await
+            .unwrap();
         if let Some(m) = r.into_iter().next() {
             break m;
         }
@@ -324,19 +503,32 @@ impl Client {
     async fn new(ctx: AppContext) -> Self {
         let key = auth::generate_key();
         auth::ensure_key(&ctx, "conformance", &key).await.unwrap();
-        Client { ctx, router: Router::new(ROUTES), key }
+        Client {
+            ctx,
+            router: Router::new(ROUTES),
+            key,
+        }
     }
 
-    async fn call(&self, method: &str, path: &str, ns: Option<&str>, body: Option<Value>) -> (u16, Value) {
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        ns: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
-        let mut headers = HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key))]);
+        let mut headers =
+            HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key))]);
         if let Some(ns) = ns {
             headers.insert("x-namespace".into(), ns.into());
         }
         let req = ApiRequest {
             method: method.into(),
             path: path.into(),
-            query: url::form_urlencoded::parse(query.as_bytes()).into_owned().collect(),
+            query: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
             headers,
             body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
             ..Default::default()
@@ -352,8 +544,16 @@ async fn work_until(ctx: &AppContext, mut done: impl AsyncFnMut() -> bool) {
         if done().await {
             return;
         }
-        for m in ctx.queue.receive(QueueName::Tasks, 10, Duration::from_secs(5)).await.unwrap() {
-            if sluice::worker::handle(ctx, QueueName::Tasks, &m.body, m.receive_count).await.is_ok() {
+        for m in ctx
+            .queue
+            .receive(QueueName::Tasks, 10, Duration::from_secs(5))
+            .await
+            .unwrap()
+        {
+            if sluice::worker::handle(ctx, QueueName::Tasks, &m.body, m.receive_count)
+                .await
+                .is_ok()
+            {
                 ctx.queue.ack(QueueName::Tasks, &m.receipt).await.unwrap();
             }
         }
@@ -383,7 +583,14 @@ async fn api_flow(ctx: AppContext) {
     let mut with_bad = objects.clone();
     with_bad.push(json!({"blobs": [{"property": "body", "type": "image", "url": "https://x/y.png"}], "metadata": {"n": 99}}));
     with_bad.push(json!({"blobs": [{"property": "body", "type": "text", "content": "dup"}], "metadata": {"n": 0}}));
-    let (s, r) = c.call("POST", &format!("/v1/buckets/{bkt}/objects/batch"), Some(&ns_id), Some(json!({"objects": with_bad}))).await;
+    let (s, r) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects/batch"),
+            Some(&ns_id),
+            Some(json!({"objects": with_bad})),
+        )
+        .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["succeeded_count"], json!(30), "{r}");
     assert_eq!(r["failed_count"], json!(2));
@@ -394,28 +601,70 @@ async fn api_flow(ctx: AppContext) {
     let mut cursor: Option<String> = None;
     loop {
         let body = json!({"limit": 7, "cursor": cursor});
-        let (s, page) = c.call("POST", &format!("/v1/buckets/{bkt}/objects/list"), Some(&ns_id), Some(body)).await;
+        let (s, page) = c
+            .call(
+                "POST",
+                &format!("/v1/buckets/{bkt}/objects/list"),
+                Some(&ns_id),
+                Some(body),
+            )
+            .await;
         assert_eq!(s, 200, "{page}");
-        ids.extend(page["results"].as_array().unwrap().iter().map(|o| o["object_id"].as_str().unwrap().to_string()));
-        cursor = page["pagination"]["next_cursor"].as_str().map(str::to_string);
+        ids.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["object_id"].as_str().unwrap().to_string()),
+        );
+        cursor = page["pagination"]["next_cursor"]
+            .as_str()
+            .map(str::to_string);
         if cursor.is_none() {
             break;
         }
     }
     assert_eq!(ids.len(), 30);
-    let (_, bucket) = c.call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None).await;
+    let (_, bucket) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
     assert_eq!(bucket["object_count"], json!(30));
     // Delete the bucket: hidden at once, purged in the background, name reusable.
-    let (s, del) = c.call("DELETE", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None).await;
+    let (s, del) = c
+        .call("DELETE", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
     assert_eq!(s, 200, "{del}");
     let task_id = del["task_id"].as_str().unwrap().to_string();
-    let (s, _) = c.call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None).await;
+    let (s, _) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
     assert_eq!(s, 404);
-    work_until(&ctx, async || c.call("GET", &format!("/v1/tasks/{task_id}"), None, None).await.1["status"] == json!("COMPLETED")).await;
-    let left = ctx.table.query(&Query::partition(format!("BKT#{bkt}"))).await.unwrap();
+    work_until(&ctx, async || {
+        c.call("GET", &format!("/v1/tasks/{task_id}"), None, None)
+            .await
+            .1["status"]
+            == json!("COMPLETED")
+    })
+    .await;
+    let left = ctx
+        .table
+        .query(&Query::partition(format!("BKT#{bkt}")))
+        .await
+        .unwrap();
     assert!(left.items.is_empty(), "items left: {:?}", left.items);
-    assert!(ctx.blobs.list(&format!("{ns_id}/{bkt}/"), None, 10).await.unwrap().0.is_empty());
-    assert!(ctx.table.get(&Key::new(format!("NS#{ns_id}"), format!("BKT#{bkt}"))).await.unwrap().is_none());
+    assert!(ctx
+        .blobs
+        .list(&format!("{ns_id}/{bkt}/"), None, 10)
+        .await
+        .unwrap()
+        .0
+        .is_empty());
+    assert!(ctx
+        .table
+        .get(&Key::new(format!("NS#{ns_id}"), format!("BKT#{bkt}")))
+        .await
+        .unwrap()
+        .is_none());
     let (s, _) = c
         .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "docs", "bucket_schema": {"properties": {"t": {"type": "text"}}}})))
         .await;

@@ -17,7 +17,10 @@ enum Backend {
 }
 
 #[derive(Parser, Debug)]
-#[command(name = "sluice-admin", about = "Manage Sluice organisations and API keys")]
+#[command(
+    name = "sluice-admin",
+    about = "Manage Sluice organisations and API keys"
+)]
 struct Args {
     #[arg(long, value_enum, env = "SLUICE_BACKEND", default_value = "local")]
     backend: Backend,
@@ -64,7 +67,11 @@ enum Command {
 async fn context(args: &Args) -> anyhow::Result<AppContext> {
     match args.backend {
         Backend::Local => {
-            let (ctx, _) = sluice::adapters::local::context(&args.data_dir, "http://127.0.0.1:8080", Config::from_env())?;
+            let (ctx, _) = sluice::adapters::local::context(
+                &args.data_dir,
+                "http://127.0.0.1:8080",
+                Config::from_env(),
+            )?;
             Ok(ctx)
         }
         Backend::Aws => {
@@ -97,7 +104,9 @@ async fn main() -> anyhow::Result<()> {
             println!("{}", org.org_id);
         }
         Command::CreateKey { org, name } => {
-            let (plaintext, key) = auth::create_api_key(&ctx, org, name, None).await.map_err(fail)?;
+            let (plaintext, key) = auth::create_api_key(&ctx, org, name, None)
+                .await
+                .map_err(fail)?;
             eprintln!("key id {} (the key below is shown once)", key.key_id);
             println!("{plaintext}");
         }
@@ -107,7 +116,9 @@ async fn main() -> anyhow::Result<()> {
             }
         }
         Command::RevokeKey { org, key_id } => {
-            auth::revoke_api_key(&ctx, org, key_id).await.map_err(fail)?;
+            auth::revoke_api_key(&ctx, org, key_id)
+                .await
+                .map_err(fail)?;
             println!("revoked {key_id}");
         }
     }

@@ -19,18 +19,35 @@ async fn context() -> Result<AppContext, Error> {
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
-    Ok(tokio::runtime::Builder::new_multi_thread().enable_all().build()?)
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?)
 }
 
 fn to_api_request(event: Request) -> ApiRequest {
-    let request_id = event.lambda_context_ref().map(|c| c.request_id.clone()).unwrap_or_default();
-    let path_params = event.path_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
-    let query = event.query_string_parameters().iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+    let request_id = event
+        .lambda_context_ref()
+        .map(|c| c.request_id.clone())
+        .unwrap_or_default();
+    let path_params = event
+        .path_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    let query = event
+        .query_string_parameters()
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     let (parts, body) = event.into_parts();
     let headers: HashMap<String, String> = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+        })
         .collect();
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
@@ -38,7 +55,15 @@ fn to_api_request(event: Request) -> ApiRequest {
         Body::Binary(b) => bytes::Bytes::from(b),
         _ => bytes::Bytes::new(),
     };
-    ApiRequest { method: parts.method.to_string(), path: parts.uri.path().to_string(), path_params, query, headers, body, request_id }
+    ApiRequest {
+        method: parts.method.to_string(),
+        path: parts.uri.path().to_string(),
+        path_params,
+        query,
+        headers,
+        body,
+        request_id,
+    }
 }
 
 /// Serves one route of the table as an HTTP API Lambda.

@@ -68,26 +68,45 @@ impl Server {
         let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env())?;
         blobs.set_public_url(&url);
         let api_key = dev_key(&opts.data_dir, opts.api_key)?;
-        auth::ensure_key(&ctx, "local", &api_key).await.map_err(|e| anyhow::anyhow!("registering the dev key: {e}"))?;
+        auth::ensure_key(&ctx, "local", &api_key)
+            .await
+            .map_err(|e| anyhow::anyhow!("registering the dev key: {e}"))?;
 
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for q in QueueName::ALL {
-            tasks.push(tokio::spawn(sluice::worker::poll(ctx.clone(), q, rx.clone())));
+            tasks.push(tokio::spawn(sluice::worker::poll(
+                ctx.clone(),
+                q,
+                rx.clone(),
+            )));
         }
-        let shared = Arc::new(Shared { ctx: ctx.clone(), router: Router::new(ROUTES), blobs });
+        let shared = Arc::new(Shared {
+            ctx: ctx.clone(),
+            router: Router::new(ROUTES),
+            blobs,
+        });
         let app = axum::Router::new().fallback(handle).with_state(shared);
         let mut srx = rx.clone();
         tasks.push(tokio::spawn(async move {
             let stop = async move {
                 let _ = srx.wait_for(|v| *v).await;
             };
-            if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(stop).await {
+            if let Err(e) = axum::serve(listener, app)
+                .with_graceful_shutdown(stop)
+                .await
+            {
                 tracing::error!(error = %e, "server stopped");
             }
         }));
         tracing::info!(%url, "sluice-local ready");
-        Ok(Server { url, api_key, ctx, shutdown, tasks })
+        Ok(Server {
+            url,
+            api_key,
+            ctx,
+            shutdown,
+            tasks,
+        })
     }
 
     pub async fn stop(self) {
@@ -101,7 +120,8 @@ impl Server {
         let ctrl_c = tokio::signal::ctrl_c();
         #[cfg(unix)]
         {
-            let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+            let mut term =
+                tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
             tokio::select! {
                 _ = ctrl_c => {}
                 _ = term.recv() => {}
@@ -116,8 +136,13 @@ impl Server {
 }
 
 fn json_response(r: &ApiResponse, request_id: &str) -> Response {
-    let mut resp = (StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), r.body_bytes()).into_response();
-    resp.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    let mut resp = (
+        StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        r.body_bytes(),
+    )
+        .into_response();
+    resp.headers_mut()
+        .insert("content-type", HeaderValue::from_static("application/json"));
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
@@ -146,25 +171,50 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .unwrap_or_else(|| sluice::domain::ids::IdKind::Event.new_id().replacen("evt_", "req_", 1));
+        .unwrap_or_else(|| {
+            sluice::domain::ids::IdKind::Event
+                .new_id()
+                .replacen("evt_", "req_", 1)
+        });
     let (parts, body) = req.into_parts();
     let path = parts.uri.path().to_string();
     let query: Vec<(String, String)> =
-        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes()).into_owned().collect();
+        url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
+            .into_owned()
+            .collect();
     let headers: HashMap<String, String> = parts
         .headers
         .iter()
-        .filter_map(|(k, v)| v.to_str().ok().map(|v| (k.as_str().to_ascii_lowercase(), v.to_string())))
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+        })
         .collect();
-    let limit = shared.ctx.config.max_body_bytes.max(shared.ctx.config.max_inline_bytes);
+    let limit = shared
+        .ctx
+        .config
+        .max_body_bytes
+        .max(shared.ctx.config.max_inline_bytes);
     if let Some(key) = path.strip_prefix(local::BLOB_ROUTE) {
         let key = percent(key);
-        return blob_request(&shared, parts.method.as_str(), &key, &query, &headers, body, &request_id).await;
+        return blob_request(
+            &shared,
+            parts.method.as_str(),
+            &key,
+            &query,
+            &headers,
+            body,
+            &request_id,
+        )
+        .await;
     }
     let bytes = match axum::body::to_bytes(body, limit + 1).await {
         Ok(b) if b.len() <= shared.ctx.config.max_body_bytes => b,
         Ok(_) | Err(_) => {
-            let e = sluice::ApiError::PayloadTooLarge { limit: shared.ctx.config.max_body_bytes };
+            let e = sluice::ApiError::PayloadTooLarge {
+                limit: shared.ctx.config.max_body_bytes,
+            };
             return json_response(&ApiResponse::error(&e), &request_id);
         }
     };
@@ -182,7 +232,10 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
 }
 
 fn percent(s: &str) -> String {
-    url::form_urlencoded::parse(format!("k={}", s.replace('+', "%2B")).as_bytes()).next().map(|(_, v)| v.into_owned()).unwrap_or_default()
+    url::form_urlencoded::parse(format!("k={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
 }
 
 /// The local stand-in for S3 presigned URLs: signature, expiry and pinned fields checked.
@@ -205,7 +258,10 @@ async fn blob_request(
             Ok(Some(bytes)) => {
                 let meta = shared.blobs.head(key).await.ok().flatten();
                 let mut resp = (StatusCode::OK, bytes).into_response();
-                if let Some(ct) = meta.and_then(|m| m.content_type).and_then(|c| HeaderValue::from_str(&c).ok()) {
+                if let Some(ct) = meta
+                    .and_then(|m| m.content_type)
+                    .and_then(|c| HeaderValue::from_str(&c).ok())
+                {
                     resp.headers_mut().insert("content-type", ct);
                 }
                 resp
@@ -214,14 +270,23 @@ async fn blob_request(
             Err(e) => error_response(500, &e.to_string(), request_id),
         },
         "PUT" => {
-            let limit = pinned.content_length.map(|l| l as usize + 1).unwrap_or(5 * 1024 * 1024 * 1024);
+            let limit = pinned
+                .content_length
+                .map(|l| l as usize + 1)
+                .unwrap_or(5 * 1024 * 1024 * 1024);
             let bytes = match axum::body::to_bytes(body, limit).await {
                 Ok(b) => b,
-                Err(_) => return error_response(400, "body is larger than the signed length", request_id),
+                Err(_) => {
+                    return error_response(400, "body is larger than the signed length", request_id)
+                }
             };
             let ct = headers.get("content-type").map(String::as_str);
             let checksum = headers.get("x-amz-checksum-sha256").map(String::as_str);
-            match shared.blobs.put_checked(key, bytes, &pinned, ct, checksum).await {
+            match shared
+                .blobs
+                .put_checked(key, bytes, &pinned, ct, checksum)
+                .await
+            {
                 Ok(meta) => {
                     let mut resp = StatusCode::OK.into_response();
                     if let Some(etag) = meta.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
@@ -229,7 +294,9 @@ async fn blob_request(
                     }
                     resp
                 }
-                Err(e @ BlobAccessError::BadRequest(_)) => error_response(400, &e.to_string(), request_id),
+                Err(e @ BlobAccessError::BadRequest(_)) => {
+                    error_response(400, &e.to_string(), request_id)
+                }
                 Err(e) => error_response(e.status(), &e.to_string(), request_id),
             }
         }

@@ -6,7 +6,10 @@ use std::path::PathBuf;
 use clap::Parser;
 
 #[derive(Parser, Debug)]
-#[command(name = "sluice-local", about = "The whole Sluice API on this machine, with embedded storage")]
+#[command(
+    name = "sluice-local",
+    about = "The whole Sluice API on this machine, with embedded storage"
+)]
 struct Args {
     /// Where the SQLite database and blob files live.
     #[arg(long, env = "SLUICE_DATA_DIR", default_value = "./.sluice")]
@@ -30,7 +33,12 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     sluice::telemetry::init(args.log_json);
     let addr = SocketAddr::new(args.host, args.port);
-    let server = sluice_local::Server::start(sluice_local::Options { data_dir: args.data_dir, addr, api_key: args.api_key }).await?;
+    let server = sluice_local::Server::start(sluice_local::Options {
+        data_dir: args.data_dir,
+        addr,
+        api_key: args.api_key,
+    })
+    .await?;
     println!("Sluice is listening on {}", server.url);
     println!("API key: {}", server.api_key);
     println!("SLUICE_URL={}", server.url);

@@ -20,12 +20,15 @@ pub async fn openapi(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Res {
 }
 
 pub async fn extractors_list(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(Value::Array(extractors::CATALOGUE.iter().map(|e| e.to_json()).collect())))
+    Ok(ApiResponse::ok(Value::Array(
+        extractors::CATALOGUE.iter().map(|e| e.to_json()).collect(),
+    )))
 }
 
 pub async fn extractors_get(_ctx: AppContext, _c: Caller, req: ApiRequest) -> Res {
     let id = req.param("feature_extractor_id")?;
-    let spec = extractors::find_by_id(id).ok_or_else(|| ApiError::not_found(format!("feature extractor {id:?}")))?;
+    let spec = extractors::find_by_id(id)
+        .ok_or_else(|| ApiError::not_found(format!("feature extractor {id:?}")))?;
     Ok(ApiResponse::ok(spec.to_json()))
 }
 
@@ -37,12 +40,18 @@ pub async fn namespaces_create(ctx: AppContext, c: Caller, req: ApiRequest) -> R
 
 pub async fn namespaces_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(namespaces::list(&ctx, c.org()?, &list).await?))
+    Ok(ApiResponse::ok(
+        namespaces::list(&ctx, c.org()?, &list).await?,
+    ))
 }
 
 pub async fn namespaces_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let list = req.json_or_default::<ListRequest>()?.merge_query(&req.query)?;
-    Ok(ApiResponse::ok(namespaces::list(&ctx, c.org()?, &list).await?))
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
+    Ok(ApiResponse::ok(
+        namespaces::list(&ctx, c.org()?, &list).await?,
+    ))
 }
 
 pub async fn namespaces_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -52,7 +61,14 @@ pub async fn namespaces_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 
 async fn namespaces_change(ctx: AppContext, c: Caller, req: ApiRequest, replace: bool) -> Res {
     let body: UpdateNamespace = req.json()?;
-    let ns = namespaces::update(&ctx, c.org()?, req.param("namespace_identifier")?, body, replace).await?;
+    let ns = namespaces::update(
+        &ctx,
+        c.org()?,
+        req.param("namespace_identifier")?,
+        body,
+        replace,
+    )
+    .await?;
     Ok(ApiResponse::ok(namespaces::namespace_json(&ns)))
 }
 
@@ -65,7 +81,9 @@ pub async fn namespaces_update(ctx: AppContext, c: Caller, req: ApiRequest) -> R
 }
 
 pub async fn namespaces_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(namespaces::delete(&ctx, c.org()?, req.param("namespace_identifier")?).await?))
+    Ok(ApiResponse::ok(
+        namespaces::delete(&ctx, c.org()?, req.param("namespace_identifier")?).await?,
+    ))
 }
 
 pub async fn buckets_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -76,12 +94,18 @@ pub async fn buckets_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 
 pub async fn buckets_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(buckets::list(&ctx, c.namespace()?, &list).await?))
+    Ok(ApiResponse::ok(
+        buckets::list(&ctx, c.namespace()?, &list).await?,
+    ))
 }
 
 pub async fn buckets_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let list = req.json_or_default::<ListRequest>()?.merge_query(&req.query)?;
-    Ok(ApiResponse::ok(buckets::list(&ctx, c.namespace()?, &list).await?))
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
+    Ok(ApiResponse::ok(
+        buckets::list(&ctx, c.namespace()?, &list).await?,
+    ))
 }
 
 pub async fn buckets_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -91,7 +115,14 @@ pub async fn buckets_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
 
 async fn buckets_change(ctx: AppContext, c: Caller, req: ApiRequest, replace: bool) -> Res {
     let body: UpdateBucket = req.json()?;
-    let bucket = buckets::update(&ctx, c.namespace()?, req.param("bucket_identifier")?, body, replace).await?;
+    let bucket = buckets::update(
+        &ctx,
+        c.namespace()?,
+        req.param("bucket_identifier")?,
+        body,
+        replace,
+    )
+    .await?;
     Ok(ApiResponse::ok(buckets::bucket_json(&bucket)))
 }
 
@@ -104,7 +135,9 @@ pub async fn buckets_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 }
 
 pub async fn buckets_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(buckets::delete(&ctx, c.namespace()?, req.param("bucket_identifier")?).await?))
+    Ok(ApiResponse::ok(
+        buckets::delete(&ctx, c.namespace()?, req.param("bucket_identifier")?).await?,
+    ))
 }
 
 async fn bucket_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Result<Bucket, ApiError> {
@@ -114,7 +147,10 @@ async fn bucket_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Result<Buc
 /// Batches (and so `auto_process`) are not served by this build: say so, never pretend.
 fn refuse_auto_process(req: &ApiRequest) -> Result<(), ApiError> {
     if objects::flag(&req.query, "auto_process")? {
-        return Err(ApiError::field("auto_process", "batch processing is not available on this server yet"));
+        return Err(ApiError::field(
+            "auto_process",
+            "batch processing is not available on this server yet",
+        ));
     }
     Ok(())
 }
@@ -133,17 +169,27 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
     refuse_auto_process(&req)?;
     let body: CreateObjectsBatch = req.json()?;
     if body.objects.is_empty() || body.objects.len() > objects::MAX_BATCH {
-        return Err(ApiError::field("objects", format!("must hold 1 to {} objects", objects::MAX_BATCH)));
+        return Err(ApiError::field(
+            "objects",
+            format!("must hold 1 to {} objects", objects::MAX_BATCH),
+        ));
     }
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
-    let parsed = body.objects.into_iter().enumerate().map(|(i, v)| objects::parse_batch_item(v, i)).collect();
+    let parsed = body
+        .objects
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| objects::parse_batch_item(v, i))
+        .collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy).await?;
     Ok(ApiResponse::ok(objects::batch_json(results)))
 }
 
 pub async fn objects_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let list = req.json_or_default::<ListRequest>()?.merge_query(&req.query)?;
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(ApiResponse::ok(objects::list(&ctx, &bucket, &list).await?))
 }
@@ -158,7 +204,9 @@ pub async fn objects_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let object = objects::get(&ctx, &bucket, req.param("object_identifier")?).await?;
     if objects::flag(&req.query, "return_presigned_urls")? {
-        return Ok(ApiResponse::ok(objects::with_presigned_urls(&ctx, &object).await?));
+        return Ok(ApiResponse::ok(
+            objects::with_presigned_urls(&ctx, &object).await?,
+        ));
     }
     Ok(ApiResponse::ok(objects::object_json(&object)))
 }
@@ -167,7 +215,16 @@ pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: PatchObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let id = req.param("object_identifier")?;
-    let object = objects::update(&ctx, &bucket, id, body.key_prefix, body.blobs, body.metadata, false).await?;
+    let object = objects::update(
+        &ctx,
+        &bucket,
+        id,
+        body.key_prefix,
+        body.blobs,
+        body.metadata,
+        false,
+    )
+    .await?;
     Ok(ApiResponse::ok(objects::object_json(&object)))
 }
 
@@ -175,17 +232,30 @@ pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
     let body: CreateObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let id = req.param("object_identifier")?;
-    let object = objects::update(&ctx, &bucket, id, body.key_prefix, Some(body.blobs), body.metadata, true).await?;
+    let object = objects::update(
+        &ctx,
+        &bucket,
+        id,
+        body.key_prefix,
+        Some(body.blobs),
+        body.metadata,
+        true,
+    )
+    .await?;
     Ok(ApiResponse::ok(objects::object_json(&object)))
 }
 
 pub async fn objects_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(objects::delete(&ctx, &bucket, req.param("object_identifier")?).await?))
+    Ok(ApiResponse::ok(
+        objects::delete(&ctx, &bucket, req.param("object_identifier")?).await?,
+    ))
 }
 
 pub async fn tasks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let id = req.param("task_id")?;
-    let task = tasks::get(&ctx, c.org()?, id).await?.ok_or_else(|| ApiError::not_found(format!("task {id:?}")))?;
+    let task = tasks::get(&ctx, c.org()?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {id:?}")))?;
     Ok(ApiResponse::ok(tasks::task_json(&task)))
 }

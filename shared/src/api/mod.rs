@@ -49,7 +49,10 @@ impl ApiResponse {
     }
 
     pub fn error(e: &ApiError) -> Self {
-        ApiResponse { status: e.status(), body: e.envelope() }
+        ApiResponse {
+            status: e.status(),
+            body: e.envelope(),
+        }
     }
 
     pub fn body_bytes(&self) -> Vec<u8> {
@@ -66,10 +69,15 @@ pub struct Caller {
 
 impl Caller {
     pub fn org(&self) -> Result<&str, ApiError> {
-        self.principal.as_ref().map(|p| p.org_id.as_str()).ok_or(ApiError::Unauthorized)
+        self.principal
+            .as_ref()
+            .map(|p| p.org_id.as_str())
+            .ok_or(ApiError::Unauthorized)
     }
     pub fn namespace(&self) -> Result<&Namespace, ApiError> {
-        self.namespace.as_ref().ok_or_else(|| ApiError::BadRequest("X-Namespace header is required".into()))
+        self.namespace
+            .as_ref()
+            .ok_or_else(|| ApiError::BadRequest("X-Namespace header is required".into()))
     }
 }
 
@@ -86,13 +94,20 @@ fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         _ => {
             let message = inner.to_string();
             // serde reports "missing field `x`" at the parent path: name the field itself.
-            let field = match message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            let field = match message
+                .strip_prefix("missing field `")
+                .and_then(|m| m.split('`').next())
+            {
                 Some(missing) if path == "." => missing.to_string(),
                 Some(missing) => format!("{path}.{missing}"),
                 None if path == "." => "body".to_string(),
                 None => path,
             };
-            let reason = message.split(" at line ").next().unwrap_or(&message).to_string();
+            let reason = message
+                .split(" at line ")
+                .next()
+                .unwrap_or(&message)
+                .to_string();
             ApiError::field(field, reason)
         }
     }
@@ -104,7 +119,10 @@ impl ApiRequest {
     }
 
     pub fn param(&self, name: &str) -> Result<&str, ApiError> {
-        self.path_params.get(name).map(String::as_str).ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
+        self.path_params
+            .get(name)
+            .map(String::as_str)
+            .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
     }
 
     /// The body as `T`; a body is required.
@@ -147,7 +165,11 @@ pub async fn dispatch(ctx: &AppContext, route: &Route, req: ApiRequest) -> ApiRe
                 ApiResponse::error(&e)
             }
         };
-        tracing::info!(status = response.status, elapsed_ms = started.elapsed().as_millis() as u64, "done");
+        tracing::info!(
+            status = response.status,
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "done"
+        );
         response
     }
     .instrument(span)
@@ -156,7 +178,9 @@ pub async fn dispatch(ctx: &AppContext, route: &Route, req: ApiRequest) -> ApiRe
 
 async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResponse, ApiError> {
     if req.body.len() > ctx.config.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge { limit: ctx.config.max_body_bytes });
+        return Err(ApiError::PayloadTooLarge {
+            limit: ctx.config.max_body_bytes,
+        });
     }
     let mut caller = Caller::default();
     if route.access != Access::Public {
@@ -166,7 +190,11 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
                 .header("x-namespace")
                 .map(str::trim)
                 .filter(|s| !s.is_empty())
-                .ok_or_else(|| ApiError::BadRequest("X-Namespace header is required (a namespace id or name)".into()))?;
+                .ok_or_else(|| {
+                    ApiError::BadRequest(
+                        "X-Namespace header is required (a namespace id or name)".into(),
+                    )
+                })?;
             let ns = namespaces::resolve(ctx, &principal.org_id, ident).await?;
             tracing::Span::current().record("namespace", ns.namespace_id.as_str());
             caller.namespace = Some(ns);
@@ -198,15 +226,27 @@ impl Router {
         }
         let mut paths = matchit::Router::new();
         for (path, list) in by_path {
-            paths.insert(path, list).expect("route table paths are distinct and well formed");
+            paths
+                .insert(path, list)
+                .expect("route table paths are distinct and well formed");
         }
         Router { paths }
     }
 
     pub fn find(&self, method: &str, path: &str) -> Matched {
         match self.paths.at(path) {
-            Ok(m) => match m.value.iter().find(|r| r.method.eq_ignore_ascii_case(method)) {
-                Some(r) => Matched::Found(r, m.params.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()),
+            Ok(m) => match m
+                .value
+                .iter()
+                .find(|r| r.method.eq_ignore_ascii_case(method))
+            {
+                Some(r) => Matched::Found(
+                    r,
+                    m.params
+                        .iter()
+                        .map(|(k, v)| (k.to_string(), v.to_string()))
+                        .collect(),
+                ),
                 None => Matched::MethodNotAllowed,
             },
             Err(_) => Matched::NotFound,
@@ -222,6 +262,9 @@ pub async fn serve(ctx: &AppContext, router: &Router, mut req: ApiRequest) -> Ap
             dispatch(ctx, route, req).await
         }
         Matched::MethodNotAllowed => ApiResponse::error(&ApiError::MethodNotAllowed),
-        Matched::NotFound => ApiResponse::error(&ApiError::not_found(format!("route {} {}", req.method, req.path))),
+        Matched::NotFound => ApiResponse::error(&ApiError::not_found(format!(
+            "route {} {}",
+            req.method, req.path
+        ))),
     }
 }

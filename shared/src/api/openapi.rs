@@ -55,12 +55,15 @@ pub fn document() -> Value {
         });
         if let Some(body) = route.request_body {
             let schema = body(&mut generator);
-            op["requestBody"] = json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            op["requestBody"] =
+                json!({"required": true, "content": {"application/json": {"schema": schema}}});
         }
         if route.access == Access::Public {
             op["security"] = json!([]);
         }
-        let entry = paths.entry(route.path.to_string()).or_insert_with(|| json!({}));
+        let entry = paths
+            .entry(route.path.to_string())
+            .or_insert_with(|| json!({}));
         entry[route.method.to_ascii_lowercase()] = op;
     }
     let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();

@@ -63,36 +63,270 @@ macro_rules! route {
     };
 }
 
-route!(OPENAPI, "openapi", "GET", "/openapi.json", Public, "The OpenAPI 3.1 document of this API", None, h::openapi);
-route!(EXTRACTORS_LIST, "extractors-list", "GET", "/v1/collections/features/extractors", Org, "List the feature-extractor catalogue", None, h::extractors_list);
-route!(EXTRACTORS_GET, "extractors-get", "GET", "/v1/collections/features/extractors/{feature_extractor_id}", Org, "Get one feature extractor", None, h::extractors_get);
+route!(
+    OPENAPI,
+    "openapi",
+    "GET",
+    "/openapi.json",
+    Public,
+    "The OpenAPI 3.1 document of this API",
+    None,
+    h::openapi
+);
+route!(
+    EXTRACTORS_LIST,
+    "extractors-list",
+    "GET",
+    "/v1/collections/features/extractors",
+    Org,
+    "List the feature-extractor catalogue",
+    None,
+    h::extractors_list
+);
+route!(
+    EXTRACTORS_GET,
+    "extractors-get",
+    "GET",
+    "/v1/collections/features/extractors/{feature_extractor_id}",
+    Org,
+    "Get one feature extractor",
+    None,
+    h::extractors_get
+);
 
-route!(NAMESPACES_CREATE, "namespaces-create", "POST", "/v1/namespaces", Org, "Create a namespace", Some(body::<CreateNamespace>), h::namespaces_create);
-route!(NAMESPACES_LIST_GET, "namespaces-list-get", "GET", "/v1/namespaces", Org, "List namespaces", None, h::namespaces_list_get);
-route!(NAMESPACES_LIST, "namespaces-list", "POST", "/v1/namespaces/list", Org, "List namespaces with filters", Some(body::<ListRequest>), h::namespaces_list);
-route!(NAMESPACES_GET, "namespaces-get", "GET", "/v1/namespaces/{namespace_identifier}", Org, "Get a namespace by id or name", None, h::namespaces_get);
-route!(NAMESPACES_PATCH, "namespaces-patch", "PATCH", "/v1/namespaces/{namespace_identifier}", Org, "Change some fields of a namespace", Some(body::<UpdateNamespace>), h::namespaces_patch);
-route!(NAMESPACES_UPDATE, "namespaces-update", "PUT", "/v1/namespaces/{namespace_identifier}", Org, "Replace a namespace's fields", Some(body::<UpdateNamespace>), h::namespaces_update);
-route!(NAMESPACES_DELETE, "namespaces-delete", "DELETE", "/v1/namespaces/{namespace_identifier}", Org, "Delete a namespace and everything in it", None, h::namespaces_delete);
+route!(
+    NAMESPACES_CREATE,
+    "namespaces-create",
+    "POST",
+    "/v1/namespaces",
+    Org,
+    "Create a namespace",
+    Some(body::<CreateNamespace>),
+    h::namespaces_create
+);
+route!(
+    NAMESPACES_LIST_GET,
+    "namespaces-list-get",
+    "GET",
+    "/v1/namespaces",
+    Org,
+    "List namespaces",
+    None,
+    h::namespaces_list_get
+);
+route!(
+    NAMESPACES_LIST,
+    "namespaces-list",
+    "POST",
+    "/v1/namespaces/list",
+    Org,
+    "List namespaces with filters",
+    Some(body::<ListRequest>),
+    h::namespaces_list
+);
+route!(
+    NAMESPACES_GET,
+    "namespaces-get",
+    "GET",
+    "/v1/namespaces/{namespace_identifier}",
+    Org,
+    "Get a namespace by id or name",
+    None,
+    h::namespaces_get
+);
+route!(
+    NAMESPACES_PATCH,
+    "namespaces-patch",
+    "PATCH",
+    "/v1/namespaces/{namespace_identifier}",
+    Org,
+    "Change some fields of a namespace",
+    Some(body::<UpdateNamespace>),
+    h::namespaces_patch
+);
+route!(
+    NAMESPACES_UPDATE,
+    "namespaces-update",
+    "PUT",
+    "/v1/namespaces/{namespace_identifier}",
+    Org,
+    "Replace a namespace's fields",
+    Some(body::<UpdateNamespace>),
+    h::namespaces_update
+);
+route!(
+    NAMESPACES_DELETE,
+    "namespaces-delete",
+    "DELETE",
+    "/v1/namespaces/{namespace_identifier}",
+    Org,
+    "Delete a namespace and everything in it",
+    None,
+    h::namespaces_delete
+);
 
-route!(BUCKETS_CREATE, "buckets-create", "POST", "/v1/buckets", Namespace, "Create a bucket", Some(body::<CreateBucket>), h::buckets_create);
-route!(BUCKETS_LIST_GET, "buckets-list-get", "GET", "/v1/buckets", Namespace, "List buckets", None, h::buckets_list_get);
-route!(BUCKETS_LIST, "buckets-list", "POST", "/v1/buckets/list", Namespace, "List buckets with filters", Some(body::<ListRequest>), h::buckets_list);
-route!(BUCKETS_GET, "buckets-get", "GET", "/v1/buckets/{bucket_identifier}", Namespace, "Get a bucket by id or name", None, h::buckets_get);
-route!(BUCKETS_PATCH, "buckets-patch", "PATCH", "/v1/buckets/{bucket_identifier}", Namespace, "Change some fields of a bucket", Some(body::<UpdateBucket>), h::buckets_patch);
-route!(BUCKETS_UPDATE, "buckets-update", "PUT", "/v1/buckets/{bucket_identifier}", Namespace, "Replace a bucket's fields", Some(body::<UpdateBucket>), h::buckets_update);
-route!(BUCKETS_DELETE, "buckets-delete", "DELETE", "/v1/buckets/{bucket_identifier}", Namespace, "Delete a bucket and everything in it", None, h::buckets_delete);
+route!(
+    BUCKETS_CREATE,
+    "buckets-create",
+    "POST",
+    "/v1/buckets",
+    Namespace,
+    "Create a bucket",
+    Some(body::<CreateBucket>),
+    h::buckets_create
+);
+route!(
+    BUCKETS_LIST_GET,
+    "buckets-list-get",
+    "GET",
+    "/v1/buckets",
+    Namespace,
+    "List buckets",
+    None,
+    h::buckets_list_get
+);
+route!(
+    BUCKETS_LIST,
+    "buckets-list",
+    "POST",
+    "/v1/buckets/list",
+    Namespace,
+    "List buckets with filters",
+    Some(body::<ListRequest>),
+    h::buckets_list
+);
+route!(
+    BUCKETS_GET,
+    "buckets-get",
+    "GET",
+    "/v1/buckets/{bucket_identifier}",
+    Namespace,
+    "Get a bucket by id or name",
+    None,
+    h::buckets_get
+);
+route!(
+    BUCKETS_PATCH,
+    "buckets-patch",
+    "PATCH",
+    "/v1/buckets/{bucket_identifier}",
+    Namespace,
+    "Change some fields of a bucket",
+    Some(body::<UpdateBucket>),
+    h::buckets_patch
+);
+route!(
+    BUCKETS_UPDATE,
+    "buckets-update",
+    "PUT",
+    "/v1/buckets/{bucket_identifier}",
+    Namespace,
+    "Replace a bucket's fields",
+    Some(body::<UpdateBucket>),
+    h::buckets_update
+);
+route!(
+    BUCKETS_DELETE,
+    "buckets-delete",
+    "DELETE",
+    "/v1/buckets/{bucket_identifier}",
+    Namespace,
+    "Delete a bucket and everything in it",
+    None,
+    h::buckets_delete
+);
 
-route!(OBJECTS_CREATE, "objects-create", "POST", "/v1/buckets/{bucket_identifier}/objects", Namespace, "Register an object", Some(body::<CreateObject>), h::objects_create);
-route!(OBJECTS_CREATE_BATCH, "objects-create-batch", "POST", "/v1/buckets/{bucket_identifier}/objects/batch", Namespace, "Register up to 100 objects, each on its own", Some(body::<CreateObjectsBatch>), h::objects_create_batch);
-route!(OBJECTS_LIST, "objects-list", "POST", "/v1/buckets/{bucket_identifier}/objects/list", Namespace, "List objects with filters", Some(body::<ListRequest>), h::objects_list);
-route!(OBJECTS_LIST_GET, "objects-list-get", "GET", "/v1/buckets/{bucket_identifier}/objects", Namespace, "List objects", None, h::objects_list_get);
-route!(OBJECTS_GET, "objects-get", "GET", "/v1/buckets/{bucket_identifier}/objects/{object_identifier}", Namespace, "Get an object", None, h::objects_get);
-route!(OBJECTS_PATCH, "objects-patch", "PATCH", "/v1/buckets/{bucket_identifier}/objects/{object_identifier}", Namespace, "Change some fields of an object", Some(body::<PatchObject>), h::objects_patch);
-route!(OBJECTS_UPDATE, "objects-update", "PUT", "/v1/buckets/{bucket_identifier}/objects/{object_identifier}", Namespace, "Replace an object", Some(body::<CreateObject>), h::objects_update);
-route!(OBJECTS_DELETE, "objects-delete", "DELETE", "/v1/buckets/{bucket_identifier}/objects/{object_identifier}", Namespace, "Delete an object and its stored blobs", None, h::objects_delete);
+route!(
+    OBJECTS_CREATE,
+    "objects-create",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/objects",
+    Namespace,
+    "Register an object",
+    Some(body::<CreateObject>),
+    h::objects_create
+);
+route!(
+    OBJECTS_CREATE_BATCH,
+    "objects-create-batch",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/objects/batch",
+    Namespace,
+    "Register up to 100 objects, each on its own",
+    Some(body::<CreateObjectsBatch>),
+    h::objects_create_batch
+);
+route!(
+    OBJECTS_LIST,
+    "objects-list",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/objects/list",
+    Namespace,
+    "List objects with filters",
+    Some(body::<ListRequest>),
+    h::objects_list
+);
+route!(
+    OBJECTS_LIST_GET,
+    "objects-list-get",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/objects",
+    Namespace,
+    "List objects",
+    None,
+    h::objects_list_get
+);
+route!(
+    OBJECTS_GET,
+    "objects-get",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+    Namespace,
+    "Get an object",
+    None,
+    h::objects_get
+);
+route!(
+    OBJECTS_PATCH,
+    "objects-patch",
+    "PATCH",
+    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+    Namespace,
+    "Change some fields of an object",
+    Some(body::<PatchObject>),
+    h::objects_patch
+);
+route!(
+    OBJECTS_UPDATE,
+    "objects-update",
+    "PUT",
+    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+    Namespace,
+    "Replace an object",
+    Some(body::<CreateObject>),
+    h::objects_update
+);
+route!(
+    OBJECTS_DELETE,
+    "objects-delete",
+    "DELETE",
+    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+    Namespace,
+    "Delete an object and its stored blobs",
+    None,
+    h::objects_delete
+);
 
-route!(TASKS_GET, "tasks-get", "GET", "/v1/tasks/{task_id}", Org, "Get an asynchronous task", None, h::tasks_get);
+route!(
+    TASKS_GET,
+    "tasks-get",
+    "GET",
+    "/v1/tasks/{task_id}",
+    Org,
+    "Get an asynchronous task",
+    None,
+    h::tasks_get
+);
 
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[

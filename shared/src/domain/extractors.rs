@@ -17,7 +17,8 @@ pub const CATALOGUE: &[ExtractorSpec] = &[
     ExtractorSpec {
         name: "multimodal_extractor",
         version: "v1",
-        description: "Text, image, video, audio and PDF blobs into searchable documents with embeddings.",
+        description:
+            "Text, image, video, audio and PDF blobs into searchable documents with embeddings.",
         category: "multimodal",
         input_types: &["text", "image", "video", "audio", "pdf", "json", "binary"],
     },
@@ -33,7 +34,9 @@ pub const CATALOGUE: &[ExtractorSpec] = &[
         version: "v1",
         description: "One document per object holding its metadata, text content and blob details.",
         category: "general",
-        input_types: &["text", "image", "video", "audio", "pdf", "json", "binary", "excel"],
+        input_types: &[
+            "text", "image", "video", "audio", "pdf", "json", "binary", "excel",
+        ],
     },
 ];
 
@@ -67,7 +70,9 @@ impl ExtractorSpec {
 }
 
 pub fn find(name: &str, version: &str) -> Option<&'static ExtractorSpec> {
-    CATALOGUE.iter().find(|e| e.name == name && e.version == version)
+    CATALOGUE
+        .iter()
+        .find(|e| e.name == name && e.version == version)
 }
 
 pub fn find_by_id(id: &str) -> Option<&'static ExtractorSpec> {
@@ -86,20 +91,37 @@ pub struct ExtractorChoice {
 }
 
 /// Checks choices against the catalogue and fills their ids; no duplicates.
-pub fn resolve(choices: &[ExtractorChoice], path: &str) -> Result<Vec<ExtractorChoice>, FieldError> {
+pub fn resolve(
+    choices: &[ExtractorChoice],
+    path: &str,
+) -> Result<Vec<ExtractorChoice>, FieldError> {
     let mut out: Vec<ExtractorChoice> = Vec::with_capacity(choices.len());
     for (i, c) in choices.iter().enumerate() {
         let spec = find(&c.feature_extractor_name, &c.version).ok_or_else(|| {
-            let known: Vec<String> = CATALOGUE.iter().map(|e| format!("{}@{}", e.name, e.version)).collect();
+            let known: Vec<String> = CATALOGUE
+                .iter()
+                .map(|e| format!("{}@{}", e.name, e.version))
+                .collect();
             FieldError::new(
                 format!("{path}[{i}]"),
-                format!("unknown feature extractor {}@{}; available: {}", c.feature_extractor_name, c.version, known.join(", ")),
+                format!(
+                    "unknown feature extractor {}@{}; available: {}",
+                    c.feature_extractor_name,
+                    c.version,
+                    known.join(", ")
+                ),
             )
         })?;
         if out.iter().any(|o| o.feature_extractor_id == spec.id()) {
-            return Err(FieldError::new(format!("{path}[{i}]"), format!("{} is listed twice", spec.id())));
+            return Err(FieldError::new(
+                format!("{path}[{i}]"),
+                format!("{} is listed twice", spec.id()),
+            ));
         }
-        out.push(ExtractorChoice { feature_extractor_id: spec.id(), ..c.clone() });
+        out.push(ExtractorChoice {
+            feature_extractor_id: spec.id(),
+            ..c.clone()
+        });
     }
     Ok(out)
 }
@@ -109,15 +131,44 @@ mod tests {
     use super::*;
 
     fn choice(name: &str, version: &str) -> ExtractorChoice {
-        ExtractorChoice { feature_extractor_name: name.into(), version: version.into(), params: None, feature_extractor_id: String::new() }
+        ExtractorChoice {
+            feature_extractor_name: name.into(),
+            version: version.into(),
+            params: None,
+            feature_extractor_id: String::new(),
+        }
     }
 
     #[test]
     fn resolves_known_and_refuses_unknown() {
-        let ok = resolve(&[choice("multimodal_extractor", "v1")], "feature_extractors").unwrap();
+        let ok = resolve(
+            &[choice("multimodal_extractor", "v1")],
+            "feature_extractors",
+        )
+        .unwrap();
         assert_eq!(ok[0].feature_extractor_id, "multimodal_extractor_v1");
-        assert_eq!(resolve(&[choice("multimodal_extractor", "v9")], "fe").unwrap_err().field, "fe[0]");
-        assert_eq!(resolve(&[choice("text_extractor", "v1"), choice("nope", "v1")], "fe").unwrap_err().field, "fe[1]");
-        assert!(resolve(&[choice("text_extractor", "v1"), choice("text_extractor", "v1")], "fe").is_err());
+        assert_eq!(
+            resolve(&[choice("multimodal_extractor", "v9")], "fe")
+                .unwrap_err()
+                .field,
+            "fe[0]"
+        );
+        assert_eq!(
+            resolve(
+                &[choice("text_extractor", "v1"), choice("nope", "v1")],
+                "fe"
+            )
+            .unwrap_err()
+            .field,
+            "fe[1]"
+        );
+        assert!(resolve(
+            &[
+                choice("text_extractor", "v1"),
+                choice("text_extractor", "v1")
+            ],
+            "fe"
+        )
+        .is_err());
     }
 }

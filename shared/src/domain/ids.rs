@@ -52,7 +52,9 @@ impl IdKind {
             let mut guard = GENERATOR.lock().unwrap_or_else(|p| p.into_inner());
             let generator = guard.get_or_insert_with(ulid::Generator::new);
             // Overflow (2^80 ids in one millisecond) moves on to the next millisecond.
-            generator.generate().unwrap_or_else(|overflow| overflow.commit_overflow_increment())
+            generator
+                .generate()
+                .unwrap_or_else(|overflow| overflow.commit_overflow_increment())
         };
         format!("{}_{}", self.prefix(), ulid.to_string().to_lowercase())
     }
@@ -72,7 +74,9 @@ mod tests {
     #[test]
     fn ids_are_prefixed_and_sort_by_creation() {
         let ids: Vec<String> = (0..1000).map(|_| IdKind::Object.new_id()).collect();
-        assert!(ids.iter().all(|i| i.starts_with("obj_") && IdKind::Object.matches(i)));
+        assert!(ids
+            .iter()
+            .all(|i| i.starts_with("obj_") && IdKind::Object.matches(i)));
         let mut sorted = ids.clone();
         sorted.sort();
         assert_eq!(ids, sorted);

@@ -7,11 +7,17 @@ pub fn check(name: &str, min: usize, max: usize, id_kind: IdKind) -> Result<(), 
     if name.len() < min || name.len() > max {
         return Err(format!("must be {min} to {max} characters"));
     }
-    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.') {
+    if !name
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || c == '.')
+    {
         return Err("may hold only letters, digits, '-', '_' and '.'".into());
     }
     if name.starts_with(&format!("{}_", id_kind.prefix())) {
-        return Err(format!("must not start with '{}_' (reserved for ids)", id_kind.prefix()));
+        return Err(format!(
+            "must not start with '{}_' (reserved for ids)",
+            id_kind.prefix()
+        ));
     }
     Ok(())
 }

@@ -17,7 +17,10 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, reason: impl Into<String>) -> Self {
-        FieldError { field: field.into(), reason: reason.into() }
+        FieldError {
+            field: field.into(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -106,15 +109,23 @@ impl FieldType {
 
     /// Whether a MIME type fits this blob type (`binary` takes anything).
     pub fn accepts_mime(self, mime: &str) -> bool {
-        let mime = mime.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let mime = mime
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         match self {
             FieldType::Image => mime.starts_with("image/"),
             FieldType::Audio => mime.starts_with("audio/"),
             FieldType::Video => mime.starts_with("video/"),
             FieldType::Text => {
-                mime.starts_with("text/") || matches!(mime.as_str(), "application/json" | "application/xml")
+                mime.starts_with("text/")
+                    || matches!(mime.as_str(), "application/json" | "application/xml")
             }
-            FieldType::Json => mime == "application/json" || mime.ends_with("+json") || mime == "text/json",
+            FieldType::Json => {
+                mime == "application/json" || mime.ends_with("+json") || mime == "text/json"
+            }
             FieldType::Pdf => mime == "application/pdf",
             FieldType::Excel => matches!(
                 mime.as_str(),
@@ -155,18 +166,32 @@ const MAX_PROPERTIES: usize = 256;
 fn check_property_name(name: &str, path: &str) -> Result<(), FieldError> {
     let ok = !name.is_empty()
         && name.len() <= 100
-        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
     if ok {
         Ok(())
     } else {
-        Err(FieldError::new(path, "property names are 1-100 letters, digits, '_' or '-'"))
+        Err(FieldError::new(
+            path,
+            "property names are 1-100 letters, digits, '_' or '-'",
+        ))
     }
 }
 
-fn parse_properties(value: &Value, path: &str, depth: usize) -> Result<BTreeMap<String, FieldSpec>, FieldError> {
-    let map = value.as_object().ok_or_else(|| FieldError::new(path, "must be an object of property definitions"))?;
+fn parse_properties(
+    value: &Value,
+    path: &str,
+    depth: usize,
+) -> Result<BTreeMap<String, FieldSpec>, FieldError> {
+    let map = value
+        .as_object()
+        .ok_or_else(|| FieldError::new(path, "must be an object of property definitions"))?;
     if map.len() > MAX_PROPERTIES {
-        return Err(FieldError::new(path, format!("at most {MAX_PROPERTIES} properties")));
+        return Err(FieldError::new(
+            path,
+            format!("at most {MAX_PROPERTIES} properties"),
+        ));
     }
     let mut out = BTreeMap::new();
     for (name, def) in map {
@@ -179,9 +204,14 @@ fn parse_properties(value: &Value, path: &str, depth: usize) -> Result<BTreeMap<
 
 fn parse_field(def: &Value, path: &str, depth: usize) -> Result<FieldSpec, FieldError> {
     if depth > MAX_DEPTH {
-        return Err(FieldError::new(path, format!("nesting deeper than {MAX_DEPTH} levels")));
+        return Err(FieldError::new(
+            path,
+            format!("nesting deeper than {MAX_DEPTH} levels"),
+        ));
     }
-    let obj = def.as_object().ok_or_else(|| FieldError::new(path, "must be an object with a 'type'"))?;
+    let obj = def
+        .as_object()
+        .ok_or_else(|| FieldError::new(path, "must be an object with a 'type'"))?;
     let type_name = obj
         .get("type")
         .and_then(Value::as_str)
@@ -189,32 +219,59 @@ fn parse_field(def: &Value, path: &str, depth: usize) -> Result<FieldSpec, Field
     let ty = FieldType::parse(type_name).ok_or_else(|| {
         FieldError::new(
             format!("{path}.type"),
-            format!("unknown type {type_name:?}; expected one of {}", FieldType::all_names().join(", ")),
+            format!(
+                "unknown type {type_name:?}; expected one of {}",
+                FieldType::all_names().join(", ")
+            ),
         )
     })?;
     let required = match obj.get("required") {
         None | Some(Value::Null) => false,
         Some(Value::Bool(b)) => *b,
-        Some(_) => return Err(FieldError::new(format!("{path}.required"), "must be a boolean")),
+        Some(_) => {
+            return Err(FieldError::new(
+                format!("{path}.required"),
+                "must be a boolean",
+            ))
+        }
     };
     let items = match obj.get("items") {
         None | Some(Value::Null) => None,
         Some(_) if ty != FieldType::Array => {
-            return Err(FieldError::new(format!("{path}.items"), "only an array has items"))
+            return Err(FieldError::new(
+                format!("{path}.items"),
+                "only an array has items",
+            ))
         }
-        Some(v) => Some(Box::new(parse_field(v, &format!("{path}.items"), depth + 1)?)),
+        Some(v) => Some(Box::new(parse_field(
+            v,
+            &format!("{path}.items"),
+            depth + 1,
+        )?)),
     };
     let properties = match obj.get("properties") {
         None | Some(Value::Null) => None,
         Some(_) if ty != FieldType::Object => {
-            return Err(FieldError::new(format!("{path}.properties"), "only an object has properties"))
+            return Err(FieldError::new(
+                format!("{path}.properties"),
+                "only an object has properties",
+            ))
         }
-        Some(v) => Some(parse_properties(v, &format!("{path}.properties"), depth + 1)?),
+        Some(v) => Some(parse_properties(
+            v,
+            &format!("{path}.properties"),
+            depth + 1,
+        )?),
     };
     let description = match obj.get("description") {
         None | Some(Value::Null) => None,
         Some(Value::String(s)) => Some(s.clone()),
-        Some(_) => return Err(FieldError::new(format!("{path}.description"), "must be a string")),
+        Some(_) => {
+            return Err(FieldError::new(
+                format!("{path}.description"),
+                "must be a string",
+            ))
+        }
     };
     let list = |key: &str| -> Result<Option<Vec<Value>>, FieldError> {
         match obj.get(key) {
@@ -235,19 +292,31 @@ fn parse_field(def: &Value, path: &str, depth: usize) -> Result<FieldSpec, Field
     };
     if let Some(values) = &spec.enum_values {
         if ty.is_blob() {
-            return Err(FieldError::new(format!("{path}.enum"), "blob properties take no enum"));
+            return Err(FieldError::new(
+                format!("{path}.enum"),
+                "blob properties take no enum",
+            ));
         }
         if values.is_empty() {
-            return Err(FieldError::new(format!("{path}.enum"), "must list at least one value"));
+            return Err(FieldError::new(
+                format!("{path}.enum"),
+                "must list at least one value",
+            ));
         }
-        let bare = FieldSpec { enum_values: None, ..spec.clone() };
+        let bare = FieldSpec {
+            enum_values: None,
+            ..spec.clone()
+        };
         for (i, v) in values.iter().enumerate() {
             bare.check_value(v, &format!("{path}.enum[{i}]"))?;
         }
     }
     if let Some(default) = &spec.default {
         if ty.is_blob() {
-            return Err(FieldError::new(format!("{path}.default"), "blob properties take no default"));
+            return Err(FieldError::new(
+                format!("{path}.default"),
+                "blob properties take no default",
+            ));
         }
         spec.check_value(default, &format!("{path}.default"))?;
     }
@@ -277,7 +346,12 @@ fn type_name_of(v: &Value) -> &'static str {
 impl FieldSpec {
     /// Checks a metadata value against this field (type, enum, nested items/properties).
     pub fn check_value(&self, v: &Value, path: &str) -> Result<(), FieldError> {
-        let wrong = || FieldError::new(path, format!("expected {}, got {}", self.ty.as_str(), type_name_of(v)));
+        let wrong = || {
+            FieldError::new(
+                path,
+                format!("expected {}, got {}", self.ty.as_str(), type_name_of(v)),
+            )
+        };
         match self.ty {
             FieldType::String => v.as_str().map(|_| ()).ok_or_else(wrong)?,
             FieldType::Number | FieldType::Float => v.as_f64().map(|_| ()).ok_or_else(wrong)?,
@@ -308,12 +382,18 @@ impl FieldSpec {
                 }
             }
             blob => {
-                return Err(FieldError::new(path, format!("is a {} blob property: send it in 'blobs'", blob.as_str())))
+                return Err(FieldError::new(
+                    path,
+                    format!("is a {} blob property: send it in 'blobs'", blob.as_str()),
+                ))
             }
         }
         if let Some(values) = &self.enum_values {
             if !values.contains(v) {
-                return Err(FieldError::new(path, format!("must be one of {}", Value::Array(values.clone()))));
+                return Err(FieldError::new(
+                    path,
+                    format!("must be one of {}", Value::Array(values.clone())),
+                ));
             }
         }
         Ok(())
@@ -346,14 +426,31 @@ impl FieldSpec {
 }
 
 fn props_json(props: &BTreeMap<String, FieldSpec>) -> Value {
-    Value::Object(props.iter().map(|(k, v)| (k.clone(), v.to_json())).collect())
+    Value::Object(
+        props
+            .iter()
+            .map(|(k, v)| (k.clone(), v.to_json()))
+            .collect(),
+    )
 }
 
 /// Checks a map of metadata values: no unknown keys, types, and required fields.
-fn check_map(props: &BTreeMap<String, FieldSpec>, map: &Map<String, Value>, path: &str) -> Result<(), FieldError> {
-    let join = |k: &str| if path.is_empty() { k.to_string() } else { format!("{path}.{k}") };
+fn check_map(
+    props: &BTreeMap<String, FieldSpec>,
+    map: &Map<String, Value>,
+    path: &str,
+) -> Result<(), FieldError> {
+    let join = |k: &str| {
+        if path.is_empty() {
+            k.to_string()
+        } else {
+            format!("{path}.{k}")
+        }
+    };
     for (k, v) in map {
-        let spec = props.get(k).ok_or_else(|| FieldError::new(join(k), "is not a property of the schema"))?;
+        let spec = props
+            .get(k)
+            .ok_or_else(|| FieldError::new(join(k), "is not a property of the schema"))?;
         if v.is_null() && !spec.required {
             continue;
         }
@@ -370,11 +467,18 @@ fn check_map(props: &BTreeMap<String, FieldSpec>, map: &Map<String, Value>, path
 impl BucketSchema {
     /// Parses a bucket schema as clients send it (`{"properties": {...}}`).
     pub fn parse(value: &Value) -> Result<Self, FieldError> {
-        let obj = value.as_object().ok_or_else(|| FieldError::new("bucket_schema", "must be an object"))?;
-        let props = obj.get("properties").ok_or_else(|| FieldError::new("bucket_schema.properties", "is required"))?;
+        let obj = value
+            .as_object()
+            .ok_or_else(|| FieldError::new("bucket_schema", "must be an object"))?;
+        let props = obj
+            .get("properties")
+            .ok_or_else(|| FieldError::new("bucket_schema.properties", "is required"))?;
         let properties = parse_properties(props, "bucket_schema.properties", 0)?;
         if properties.is_empty() {
-            return Err(FieldError::new("bucket_schema.properties", "must define at least one property"));
+            return Err(FieldError::new(
+                "bucket_schema.properties",
+                "must define at least one property",
+            ));
         }
         Ok(BucketSchema { properties })
     }
@@ -384,21 +488,35 @@ impl BucketSchema {
     }
 
     /// The schema field a blob names, which must be a blob property of that type.
-    pub fn blob_field(&self, property: &str, ty: FieldType, path: &str) -> Result<&FieldSpec, FieldError> {
-        let spec = self
-            .properties
-            .get(property)
-            .ok_or_else(|| FieldError::new(format!("{path}.property"), format!("{property:?} is not a property of the bucket schema")))?;
+    pub fn blob_field(
+        &self,
+        property: &str,
+        ty: FieldType,
+        path: &str,
+    ) -> Result<&FieldSpec, FieldError> {
+        let spec = self.properties.get(property).ok_or_else(|| {
+            FieldError::new(
+                format!("{path}.property"),
+                format!("{property:?} is not a property of the bucket schema"),
+            )
+        })?;
         if !spec.ty.is_blob() {
             return Err(FieldError::new(
                 format!("{path}.property"),
-                format!("{property:?} is a {} metadata property, not a blob", spec.ty.as_str()),
+                format!(
+                    "{property:?} is a {} metadata property, not a blob",
+                    spec.ty.as_str()
+                ),
             ));
         }
         if spec.ty != ty {
             return Err(FieldError::new(
                 format!("{path}.type"),
-                format!("{property:?} takes {} blobs, got {}", spec.ty.as_str(), ty.as_str()),
+                format!(
+                    "{property:?} takes {} blobs, got {}",
+                    spec.ty.as_str(),
+                    ty.as_str()
+                ),
             ));
         }
         Ok(spec)
@@ -414,7 +532,10 @@ impl BucketSchema {
         let present: Vec<&str> = blob_properties.into_iter().collect();
         for (name, spec) in &self.properties {
             if spec.ty.is_blob() && spec.required && !present.contains(&name.as_str()) {
-                return Err(FieldError::new(format!("blobs.{name}"), "is required by the bucket schema"));
+                return Err(FieldError::new(
+                    format!("blobs.{name}"),
+                    "is required by the bucket schema",
+                ));
             }
         }
         Ok(())
@@ -424,15 +545,22 @@ impl BucketSchema {
     pub fn apply_defaults(&self, metadata: &mut Map<String, Value>) {
         for (name, spec) in &self.properties {
             if let Some(default) = &spec.default {
-                metadata.entry(name.clone()).or_insert_with(|| default.clone());
+                metadata
+                    .entry(name.clone())
+                    .or_insert_with(|| default.clone());
             }
         }
     }
 
     /// Whether `next` only adds optional properties to `self` (safe with objects present).
     pub fn is_additive_change(&self, next: &BucketSchema) -> bool {
-        self.properties.iter().all(|(k, v)| next.properties.get(k) == Some(v))
-            && next.properties.iter().all(|(k, v)| self.properties.contains_key(k) || !v.required)
+        self.properties
+            .iter()
+            .all(|(k, v)| next.properties.get(k) == Some(v))
+            && next
+                .properties
+                .iter()
+                .all(|(k, v)| self.properties.contains_key(k) || !v.required)
     }
 }
 
@@ -461,8 +589,10 @@ mod tests {
     #[test]
     fn accepts_valid_object() {
         let s = seed();
-        let m = meta(json!({"sku": "a1", "price": 3.5, "tier": "gold", "released": "2024-02-29",
-                            "tags": ["x"], "dims": {"w": 3}}));
+        let m = meta(
+            json!({"sku": "a1", "price": 3.5, "tier": "gold", "released": "2024-02-29",
+                            "tags": ["x"], "dims": {"w": 3}}),
+        );
         s.check_object(&m, ["product_text"]).unwrap();
     }
 
@@ -474,13 +604,21 @@ mod tests {
             (json!({"sku": 5}), "metadata.sku"),
             (json!({}), "metadata.sku"),
             (json!({"sku": "a", "tier": "bronze"}), "metadata.tier"),
-            (json!({"sku": "a", "released": "2023-02-29"}), "metadata.released"),
+            (
+                json!({"sku": "a", "released": "2023-02-29"}),
+                "metadata.released",
+            ),
             (json!({"sku": "a", "tags": ["x", 2]}), "metadata.tags[1]"),
             (json!({"sku": "a", "dims": {}}), "metadata.dims.w"),
-            (json!({"sku": "a", "hero_image": "x"}), "metadata.hero_image"),
+            (
+                json!({"sku": "a", "hero_image": "x"}),
+                "metadata.hero_image",
+            ),
         ];
         for (m, field) in cases {
-            let err = s.check_object(&meta(m.clone()), ["product_text"]).unwrap_err();
+            let err = s
+                .check_object(&meta(m.clone()), ["product_text"])
+                .unwrap_err();
             assert_eq!(err.field, field, "{m}: {err:?}");
         }
         let err = s.check_object(&meta(json!({"sku": "a"})), []).unwrap_err();
@@ -490,10 +628,27 @@ mod tests {
     #[test]
     fn blob_fields_check_property_and_type() {
         let s = seed();
-        assert!(s.blob_field("hero_image", FieldType::Image, "blobs[0]").is_ok());
-        assert_eq!(s.blob_field("hero_image", FieldType::Video, "blobs[0]").unwrap_err().field, "blobs[0].type");
-        assert_eq!(s.blob_field("price", FieldType::Text, "blobs[0]").unwrap_err().field, "blobs[0].property");
-        assert_eq!(s.blob_field("ghost", FieldType::Text, "blobs[0]").unwrap_err().field, "blobs[0].property");
+        assert!(s
+            .blob_field("hero_image", FieldType::Image, "blobs[0]")
+            .is_ok());
+        assert_eq!(
+            s.blob_field("hero_image", FieldType::Video, "blobs[0]")
+                .unwrap_err()
+                .field,
+            "blobs[0].type"
+        );
+        assert_eq!(
+            s.blob_field("price", FieldType::Text, "blobs[0]")
+                .unwrap_err()
+                .field,
+            "blobs[0].property"
+        );
+        assert_eq!(
+            s.blob_field("ghost", FieldType::Text, "blobs[0]")
+                .unwrap_err()
+                .field,
+            "blobs[0].property"
+        );
     }
 
     #[test]
@@ -501,13 +656,29 @@ mod tests {
         let bad = [
             (json!({}), "bucket_schema.properties"),
             (json!({"properties": {}}), "bucket_schema.properties"),
-            (json!({"properties": {"a": {"type": "weird"}}}), "bucket_schema.properties.a.type"),
-            (json!({"properties": {"a": {"type": "string", "enum": [1]}}}), "bucket_schema.properties.a.enum[0]"),
-            (json!({"properties": {"a b": {"type": "string"}}}), "bucket_schema.properties.a b"),
-            (json!({"properties": {"a": {"type": "string", "items": {"type": "string"}}}}), "bucket_schema.properties.a.items"),
+            (
+                json!({"properties": {"a": {"type": "weird"}}}),
+                "bucket_schema.properties.a.type",
+            ),
+            (
+                json!({"properties": {"a": {"type": "string", "enum": [1]}}}),
+                "bucket_schema.properties.a.enum[0]",
+            ),
+            (
+                json!({"properties": {"a b": {"type": "string"}}}),
+                "bucket_schema.properties.a b",
+            ),
+            (
+                json!({"properties": {"a": {"type": "string", "items": {"type": "string"}}}}),
+                "bucket_schema.properties.a.items",
+            ),
         ];
         for (schema, field) in bad {
-            assert_eq!(BucketSchema::parse(&schema).unwrap_err().field, field, "{schema}");
+            assert_eq!(
+                BucketSchema::parse(&schema).unwrap_err().field,
+                field,
+                "{schema}"
+            );
         }
     }
 
@@ -515,10 +686,16 @@ mod tests {
     fn additive_changes_are_recognised() {
         let s = seed();
         let mut more = s.clone();
-        more.properties.insert("extra".into(), parse_field(&json!({"type": "string"}), "x", 0).unwrap());
+        more.properties.insert(
+            "extra".into(),
+            parse_field(&json!({"type": "string"}), "x", 0).unwrap(),
+        );
         assert!(s.is_additive_change(&more));
         let mut required = s.clone();
-        required.properties.insert("extra".into(), parse_field(&json!({"type": "string", "required": true}), "x", 0).unwrap());
+        required.properties.insert(
+            "extra".into(),
+            parse_field(&json!({"type": "string", "required": true}), "x", 0).unwrap(),
+        );
         assert!(!s.is_additive_change(&required));
         assert!(!more.is_additive_change(&s));
     }

@@ -27,12 +27,22 @@ pub struct PutConstraints {
 
 #[async_trait]
 pub trait BlobStore: Send + Sync {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta>;
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> StoreResult<BlobMeta>;
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>>;
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
     /// One page of keys under a prefix, in key order.
-    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)>;
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<(Vec<String>, Option<String>)>;
     /// Deletes every key under the prefix; returns how many went.
     async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
         let mut after = None;
@@ -50,5 +60,10 @@ pub trait BlobStore: Send + Sync {
         }
     }
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
-    async fn presign_put(&self, key: &str, constraints: &PutConstraints, expires_in: Duration) -> StoreResult<String>;
+    async fn presign_put(
+        &self,
+        key: &str,
+        constraints: &PutConstraints,
+        expires_in: Duration,
+    ) -> StoreResult<String>;
 }

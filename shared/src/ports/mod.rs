@@ -8,7 +8,9 @@ mod table;
 pub use blob::{BlobMeta, BlobStore, PutConstraints};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
-pub use table::{apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write};
+pub use table::{
+    apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,
+};
 
 /// A failure of a storage port, in terms the core can act on.
 #[derive(Debug, thiserror::Error)]

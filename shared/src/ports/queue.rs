@@ -35,8 +35,14 @@ pub struct Received {
 #[async_trait]
 pub trait Queue: Send + Sync {
     /// Sends bodies, batched by the adapter; `delay` postpones visibility (≤ 15 min).
-    async fn send(&self, queue: QueueName, bodies: Vec<String>, delay: Duration) -> StoreResult<()>;
+    async fn send(&self, queue: QueueName, bodies: Vec<String>, delay: Duration)
+        -> StoreResult<()>;
     /// Up to `max` messages, hidden for `visibility` unless acknowledged. May wait briefly.
-    async fn receive(&self, queue: QueueName, max: usize, visibility: Duration) -> StoreResult<Vec<Received>>;
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>>;
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()>;
 }

@@ -17,12 +17,18 @@ pub struct Key {
 
 impl Key {
     pub fn new(pk: impl Into<String>, sk: impl Into<String>) -> Self {
-        Key { pk: pk.into(), sk: sk.into() }
+        Key {
+            pk: pk.into(),
+            sk: sk.into(),
+        }
     }
 
     /// Reads the key attributes of an item.
     pub fn of(item: &Item) -> Option<Key> {
-        Some(Key::new(item.get("pk")?.as_str()?, item.get("sk")?.as_str()?))
+        Some(Key::new(
+            item.get("pk")?.as_str()?,
+            item.get("sk")?.as_str()?,
+        ))
     }
 }
 
@@ -46,27 +52,51 @@ pub enum Update {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Write {
-    Put { item: Item, cond: Cond },
+    Put {
+        item: Item,
+        cond: Cond,
+    },
     /// Creates the item when missing (unless the condition says otherwise), as DynamoDB does.
-    Update { key: Key, updates: Vec<Update>, cond: Cond },
-    Delete { key: Key, cond: Cond },
-    Check { key: Key, cond: Cond },
+    Update {
+        key: Key,
+        updates: Vec<Update>,
+        cond: Cond,
+    },
+    Delete {
+        key: Key,
+        cond: Cond,
+    },
+    Check {
+        key: Key,
+        cond: Cond,
+    },
 }
 
 impl Write {
     pub fn put(item: Item) -> Self {
-        Write::Put { item, cond: Cond::None }
+        Write::Put {
+            item,
+            cond: Cond::None,
+        }
     }
     pub fn create(item: Item) -> Self {
-        Write::Put { item, cond: Cond::NotExists }
+        Write::Put {
+            item,
+            cond: Cond::NotExists,
+        }
     }
     pub fn delete(key: Key) -> Self {
-        Write::Delete { key, cond: Cond::None }
+        Write::Delete {
+            key,
+            cond: Cond::None,
+        }
     }
     pub fn key(&self) -> Option<Key> {
         match self {
             Write::Put { item, .. } => Key::of(item),
-            Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => Some(key.clone()),
+            Write::Update { key, .. } | Write::Delete { key, .. } | Write::Check { key, .. } => {
+                Some(key.clone())
+            }
         }
     }
 }
@@ -91,7 +121,15 @@ pub struct Query {
 
 impl Query {
     pub fn partition(pk: impl Into<String>) -> Self {
-        Query { index: None, pk: pk.into(), sk_prefix: None, sk_max: None, limit: 100, cursor: None, descending: false }
+        Query {
+            index: None,
+            pk: pk.into(),
+            sk_prefix: None,
+            sk_max: None,
+            limit: 100,
+            cursor: None,
+            descending: false,
+        }
     }
     pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
         self.sk_prefix = Some(prefix.into());
@@ -148,7 +186,11 @@ impl CursorPos {
     pub fn after(item: &Item, query: &Query) -> Option<Self> {
         let sk = item.get("sk")?.as_str()?.to_string();
         Some(match query.index {
-            None => CursorPos { sk, pk: None, isk: None },
+            None => CursorPos {
+                sk,
+                pk: None,
+                isk: None,
+            },
             Some(_) => CursorPos {
                 sk,
                 pk: Some(item.get("pk")?.as_str()?.to_string()),
@@ -164,9 +206,11 @@ impl CursorPos {
 
     /// Decodes a client's cursor and checks it belongs to this query.
     pub fn decode(cursor: &str, query: &Query) -> StoreResult<Self> {
-        let bytes =
-            base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(cursor).map_err(|_| StoreError::InvalidCursor)?;
-        let pos: CursorPos = serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(cursor)
+            .map_err(|_| StoreError::InvalidCursor)?;
+        let pos: CursorPos =
+            serde_json::from_slice(&bytes).map_err(|_| StoreError::InvalidCursor)?;
         let sort_value = match query.index {
             None => &pos.sk,
             Some(_) => pos.isk.as_ref().ok_or(StoreError::InvalidCursor)?,

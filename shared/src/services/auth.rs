@@ -29,25 +29,49 @@ pub fn generate_key() -> String {
 }
 
 /// Resolves the `Authorization` header to a principal; anything wrong is a 401.
-pub async fn authenticate(ctx: &AppContext, authorization: Option<&str>) -> Result<Principal, ApiError> {
+pub async fn authenticate(
+    ctx: &AppContext,
+    authorization: Option<&str>,
+) -> Result<Principal, ApiError> {
     let token = authorization
-        .and_then(|h| h.strip_prefix("Bearer ").or_else(|| h.strip_prefix("bearer ")))
+        .and_then(|h| {
+            h.strip_prefix("Bearer ")
+                .or_else(|| h.strip_prefix("bearer "))
+        })
         .map(str::trim)
         .filter(|t| t.starts_with("sk_") && t.len() <= 256)
         .ok_or(ApiError::Unauthorized)?;
-    let item = ctx.table.get(&keys::api_key(&hash_key(token))).await?.ok_or(ApiError::Unauthorized)?;
+    let item = ctx
+        .table
+        .get(&keys::api_key(&hash_key(token)))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     let key: ApiKey = from_item(item)?;
-    Ok(Principal { org_id: key.org_id, key_id: key.key_id })
+    Ok(Principal {
+        org_id: key.org_id,
+        key_id: key.key_id,
+    })
 }
 
 pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, ApiError> {
-    let org = Org { org_id: IdKind::Org.new_id(), name: name.to_string(), created_at: now_rfc3339(), namespace_count: 0 };
-    ctx.table.write(Write::create(to_item(&keys::org(&org.org_id), &org))).await?;
+    let org = Org {
+        org_id: IdKind::Org.new_id(),
+        name: name.to_string(),
+        created_at: now_rfc3339(),
+        namespace_count: 0,
+    };
+    ctx.table
+        .write(Write::create(to_item(&keys::org(&org.org_id), &org)))
+        .await?;
     Ok(org)
 }
 
 pub async fn get_org(ctx: &AppContext, org_id: &str) -> Result<Org, ApiError> {
-    let item = ctx.table.get(&keys::org(org_id)).await?.ok_or_else(|| ApiError::not_found(format!("org {org_id}")))?;
+    let item = ctx
+        .table
+        .get(&keys::org(org_id))
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("org {org_id}")))?;
     from_item(item)
 }
 
@@ -61,7 +85,9 @@ pub async fn create_api_key(
     get_org(ctx, org_id).await?;
     let plaintext = plaintext.unwrap_or_else(generate_key);
     if !plaintext.starts_with("sk_") || plaintext.len() < 20 {
-        return Err(ApiError::validation("API keys start with 'sk_' and have at least 20 characters"));
+        return Err(ApiError::validation(
+            "API keys start with 'sk_' and have at least 20 characters",
+        ));
     }
     let record = ApiKey {
         key_id: IdKind::ApiKey.new_id(),
@@ -77,7 +103,9 @@ pub async fn create_api_key(
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok((plaintext, record)),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict("that API key is already registered".into())),
+        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(
+            "that API key is already registered".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -86,7 +114,15 @@ pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>
     let mut out = Vec::new();
     let mut cursor = None;
     loop {
-        let page = ctx.table.query(&Query::partition(keys::org_pk(org_id)).prefix("APIKEY#").limit(100).cursor(cursor)).await?;
+        let page = ctx
+            .table
+            .query(
+                &Query::partition(keys::org_pk(org_id))
+                    .prefix("APIKEY#")
+                    .limit(100)
+                    .cursor(cursor),
+            )
+            .await?;
         for item in page.items {
             out.push(from_item(item)?);
         }
@@ -99,12 +135,22 @@ pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>
 
 pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Result<(), ApiError> {
     let listing_key = keys::org_api_key(org_id, key_id);
-    let item = ctx.table.get(&listing_key).await?.ok_or_else(|| ApiError::not_found(format!("api key {key_id}")))?;
+    let item = ctx
+        .table
+        .get(&listing_key)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("api key {key_id}")))?;
     let record: ApiKey = from_item(item)?;
     ctx.table
         .transact(vec![
-            Write::Delete { key: keys::api_key(&record.key_hash), cond: Cond::None },
-            Write::Delete { key: listing_key, cond: Cond::Exists },
+            Write::Delete {
+                key: keys::api_key(&record.key_hash),
+                cond: Cond::None,
+            },
+            Write::Delete {
+                key: listing_key,
+                cond: Cond::Exists,
+            },
         ])
         .await?;
     Ok(())
@@ -112,7 +158,11 @@ pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Res
 
 /// Makes sure `plaintext` is a valid key, creating an org for it if it is new.
 /// Returns the org id. Used by `sluice-local` for its dev key.
-pub async fn ensure_key(ctx: &AppContext, org_name: &str, plaintext: &str) -> Result<String, ApiError> {
+pub async fn ensure_key(
+    ctx: &AppContext,
+    org_name: &str,
+    plaintext: &str,
+) -> Result<String, ApiError> {
     if let Some(item) = ctx.table.get(&keys::api_key(&hash_key(plaintext))).await? {
         let key: ApiKey = from_item(item)?;
         return Ok(key.org_id);

@@ -50,23 +50,40 @@ fn field_err(e: FieldError) -> ApiError {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    names::check(name, 1, 128, IdKind::Bucket).map_err(|reason| ApiError::field("bucket_name", reason))
+    names::check(name, 1, 128, IdKind::Bucket)
+        .map_err(|reason| ApiError::field("bucket_name", reason))
 }
 
 fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), ApiError> {
     if uk.fields.is_empty() {
-        return Err(ApiError::field("unique_key.fields", "must name at least one field"));
+        return Err(ApiError::field(
+            "unique_key.fields",
+            "must name at least one field",
+        ));
     }
     for (i, f) in uk.fields.iter().enumerate() {
         match schema.properties.get(f) {
             Some(spec) if !spec.ty.is_blob() => {}
-            Some(_) => return Err(ApiError::field(format!("unique_key.fields[{i}]"), format!("{f:?} is a blob property"))),
-            None => return Err(ApiError::field(format!("unique_key.fields[{i}]"), format!("{f:?} is not in the bucket schema"))),
+            Some(_) => {
+                return Err(ApiError::field(
+                    format!("unique_key.fields[{i}]"),
+                    format!("{f:?} is a blob property"),
+                ))
+            }
+            None => {
+                return Err(ApiError::field(
+                    format!("unique_key.fields[{i}]"),
+                    format!("{f:?} is not in the bucket schema"),
+                ))
+            }
         }
     }
     if let Some(p) = &uk.default_policy {
         if !POLICIES.contains(&p.as_str()) {
-            return Err(ApiError::field("unique_key.default_policy", "must be insert, update or upsert"));
+            return Err(ApiError::field(
+                "unique_key.default_policy",
+                "must be insert, update or upsert",
+            ));
         }
     }
     Ok(())
@@ -92,7 +109,8 @@ pub fn bucket_json(b: &Bucket) -> Value {
 
 impl Bucket {
     pub fn schema(&self) -> Result<BucketSchema, ApiError> {
-        BucketSchema::parse(&self.bucket_schema).map_err(|e| ApiError::Internal(anyhow::anyhow!("stored schema invalid: {e:?}")))
+        BucketSchema::parse(&self.bucket_schema)
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored schema invalid: {e:?}")))
     }
 }
 
@@ -102,10 +120,21 @@ pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bu
     let id = if IdKind::Bucket.matches(ident) {
         ident.to_string()
     } else {
-        let ptr = ctx.table.get(&keys::bucket_name(&ns.namespace_id, ident)).await?.ok_or_else(not_found)?;
-        ptr.get("bucket_id").and_then(Value::as_str).ok_or_else(not_found)?.to_string()
+        let ptr = ctx
+            .table
+            .get(&keys::bucket_name(&ns.namespace_id, ident))
+            .await?
+            .ok_or_else(not_found)?;
+        ptr.get("bucket_id")
+            .and_then(Value::as_str)
+            .ok_or_else(not_found)?
+            .to_string()
     };
-    let item = ctx.table.get(&keys::bucket(&ns.namespace_id, &id)).await?.ok_or_else(not_found)?;
+    let item = ctx
+        .table
+        .get(&keys::bucket(&ns.namespace_id, &id))
+        .await?
+        .ok_or_else(not_found)?;
     let bucket: Bucket = from_item(item)?;
     if bucket.status != ACTIVE {
         return Err(not_found());
@@ -113,7 +142,11 @@ pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bu
     Ok(bucket)
 }
 
-pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Result<Bucket, ApiError> {
+pub async fn create(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: CreateBucket,
+) -> Result<Bucket, ApiError> {
     check_name(&req.bucket_name)?;
     let schema = BucketSchema::parse(&req.bucket_schema).map_err(field_err)?;
     if let Some(uk) = &req.unique_key {
@@ -144,22 +177,36 @@ pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Resu
             updates: vec![Update::Add("bucket_count".into(), 1)],
             cond: Cond::Equals("status".into(), json!(ACTIVE)),
         },
-        Write::create(to_item(&keys::bucket(&ns.namespace_id, &bucket.bucket_id), &bucket)),
-        Write::create(pointer(&keys::bucket_name(&ns.namespace_id, &bucket.bucket_name), "bucket_id", &bucket.bucket_id)),
+        Write::create(to_item(
+            &keys::bucket(&ns.namespace_id, &bucket.bucket_id),
+            &bucket,
+        )),
+        Write::create(pointer(
+            &keys::bucket_name(&ns.namespace_id, &bucket.bucket_name),
+            "bucket_id",
+            &bucket.bucket_id,
+        )),
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(bucket),
-        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(ApiError::not_found(format!("namespace {}", ns.namespace_id))),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(ApiError::Conflict(format!("a bucket named {:?} already exists in this namespace", bucket.bucket_name)))
-        }
+        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(ApiError::not_found(format!(
+            "namespace {}",
+            ns.namespace_id
+        ))),
+        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(format!(
+            "a bucket named {:?} already exists in this namespace",
+            bucket.bucket_name
+        ))),
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, ApiError> {
     let size = req.page_size()?;
-    let query = Query::partition(keys::ns_pk(&ns.namespace_id)).prefix("BKT#").cursor(req.cursor()?).descending(req.descending()?);
+    let query = Query::partition(keys::ns_pk(&ns.namespace_id))
+        .prefix("BKT#")
+        .cursor(req.cursor()?)
+        .descending(req.descending()?);
     let filter = req.filter(&["bucket_name", "bucket_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let b: Bucket = from_item(item)?;
@@ -172,7 +219,13 @@ pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result
 
 /// PATCH (`replace = false`) or PUT (`replace = true`). A schema change must only add
 /// optional properties once the bucket holds objects, so no stored object turns invalid.
-pub async fn update(ctx: &AppContext, ns: &Namespace, ident: &str, req: UpdateBucket, replace: bool) -> Result<Bucket, ApiError> {
+pub async fn update(
+    ctx: &AppContext,
+    ns: &Namespace,
+    ident: &str,
+    req: UpdateBucket,
+    replace: bool,
+) -> Result<Bucket, ApiError> {
     let current = resolve(ctx, ns, ident).await?;
     let mut next = current.clone();
     if let Some(name) = req.bucket_name {
@@ -205,7 +258,10 @@ pub async fn update(ctx: &AppContext, ns: &Namespace, ident: &str, req: UpdateBu
     }
     if req.unique_key.is_some() || replace {
         if req.unique_key != current.unique_key && current.object_count > 0 {
-            return Err(ApiError::field("unique_key", "cannot change once the bucket holds objects"));
+            return Err(ApiError::field(
+                "unique_key",
+                "cannot change once the bucket holds objects",
+            ));
         }
         next.unique_key = req.unique_key;
     }
@@ -227,21 +283,34 @@ pub async fn update(ctx: &AppContext, ns: &Namespace, ident: &str, req: UpdateBu
         Update::Add("version".into(), 1),
     ];
     updates.retain(|u| !matches!(u, Update::Set(_, Value::Null)) || replace);
-    let mut ops = vec![Write::Update { key, updates, cond: Cond::Equals("version".into(), json!(current.version)) }];
+    let mut ops = vec![Write::Update {
+        key,
+        updates,
+        cond: Cond::Equals("version".into(), json!(current.version)),
+    }];
     if next.bucket_name != current.bucket_name {
         ops.push(Write::Delete {
             key: keys::bucket_name(&ns.namespace_id, &current.bucket_name),
             cond: Cond::Equals("bucket_id".into(), json!(current.bucket_id)),
         });
-        ops.push(Write::create(pointer(&keys::bucket_name(&ns.namespace_id, &next.bucket_name), "bucket_id", &next.bucket_id)));
+        ops.push(Write::create(pointer(
+            &keys::bucket_name(&ns.namespace_id, &next.bucket_name),
+            "bucket_id",
+            &next.bucket_id,
+        )));
     }
     match ctx.table.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
-            return Err(ApiError::Conflict(format!("a bucket named {:?} already exists in this namespace", next.bucket_name)))
+            return Err(ApiError::Conflict(format!(
+                "a bucket named {:?} already exists in this namespace",
+                next.bucket_name
+            )))
         }
         Err(StoreError::ConditionFailed { .. }) => {
-            return Err(ApiError::Conflict("the bucket changed while this request ran; retry".into()))
+            return Err(ApiError::Conflict(
+                "the bucket changed while this request ran; retry".into(),
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -251,13 +320,24 @@ pub async fn update(ctx: &AppContext, ns: &Namespace, ident: &str, req: UpdateBu
 /// Hides the bucket and frees its name at once, then purges it in the background.
 pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, ApiError> {
     let bucket = resolve(ctx, ns, ident).await?;
-    let task = tasks::new_task(&ns.org_id, Some(&ns.namespace_id), "api_buckets_delete", vec![json!({"bucket_id": bucket.bucket_id})]);
-    let scope = PurgeScope::Bucket { namespace_id: ns.namespace_id.clone(), bucket_id: bucket.bucket_id.clone() };
+    let task = tasks::new_task(
+        &ns.org_id,
+        Some(&ns.namespace_id),
+        "api_buckets_delete",
+        vec![json!({"bucket_id": bucket.bucket_id})],
+    );
+    let scope = PurgeScope::Bucket {
+        namespace_id: ns.namespace_id.clone(),
+        bucket_id: bucket.bucket_id.clone(),
+    };
     purge::enqueue(ctx, &ns.org_id, &task.task_id, &scope).await?;
     let ops = vec![
         Write::Update {
             key: keys::bucket(&ns.namespace_id, &bucket.bucket_id),
-            updates: vec![Update::Set("status".into(), json!(DELETING)), Update::Set("updated_at".into(), json!(now_rfc3339()))],
+            updates: vec![
+                Update::Set("status".into(), json!(DELETING)),
+                Update::Set("updated_at".into(), json!(now_rfc3339())),
+            ],
             cond: Cond::Equals("status".into(), json!(ACTIVE)),
         },
         Write::Delete {
@@ -279,7 +359,9 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
             "task_id": task.task_id,
             "status": tasks::PENDING,
         })),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::not_found(format!("bucket {ident:?}"))),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(ApiError::not_found(format!("bucket {ident:?}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -45,14 +45,21 @@ impl ListRequest {
         let int = |name: &str| -> Result<Option<i64>, ApiError> {
             query
                 .get(name)
-                .map(|v| v.parse::<i64>().map_err(|_| ApiError::field(name, "must be an integer")))
+                .map(|v| {
+                    v.parse::<i64>()
+                        .map_err(|_| ApiError::field(name, "must be an integer"))
+                })
                 .transpose()
         };
         self.limit = self.limit.or(int("limit")?);
         self.page_size = self.page_size.or(int("page_size")?);
         self.offset = self.offset.or(int("offset")?);
         self.page = self.page.or(int("page")?);
-        for (field, name) in [(&mut self.cursor, "cursor"), (&mut self.next_cursor, "next_cursor"), (&mut self.after, "after")] {
+        for (field, name) in [
+            (&mut self.cursor, "cursor"),
+            (&mut self.next_cursor, "next_cursor"),
+            (&mut self.after, "after"),
+        ] {
             if field.is_none() {
                 *field = query.get(name).cloned();
             }
@@ -73,30 +80,64 @@ impl ListRequest {
             (None, None) => return Ok(DEFAULT_PAGE_SIZE),
         };
         if !(1..=MAX_PAGE_SIZE as i64).contains(&size) {
-            return Err(ApiError::field(field, format!("must be between 1 and {MAX_PAGE_SIZE}")));
+            return Err(ApiError::field(
+                field,
+                format!("must be between 1 and {MAX_PAGE_SIZE}"),
+            ));
         }
         Ok(size as usize)
     }
 
     pub fn cursor(&self) -> Result<Option<String>, ApiError> {
         if self.offset.is_some_and(|o| o > 0) || self.page.is_some_and(|p| p > 1) {
-            return Err(ApiError::field("offset", "offset and page are not supported: pass the previous page's next_cursor"));
+            return Err(ApiError::field(
+                "offset",
+                "offset and page are not supported: pass the previous page's next_cursor",
+            ));
         }
-        Ok(self.cursor.clone().or_else(|| self.next_cursor.clone()).or_else(|| self.after.clone()).filter(|c| !c.is_empty()))
+        Ok(self
+            .cursor
+            .clone()
+            .or_else(|| self.next_cursor.clone())
+            .or_else(|| self.after.clone())
+            .filter(|c| !c.is_empty()))
     }
 
     /// Lists are in creation order; `sort` may only flip the direction.
     pub fn descending(&self) -> Result<bool, ApiError> {
-        let sort = self.sort.clone().or_else(|| self.sorts.as_ref().and_then(|s| s.first().cloned()));
-        let Some(sort) = sort.filter(|s| !s.is_null()) else { return Ok(false) };
-        let field = sort.get("field").and_then(Value::as_str).unwrap_or("created_at");
-        if !matches!(field, "created_at" | "namespace_id" | "bucket_id" | "object_id") {
-            return Err(ApiError::field("sort.field", "lists are ordered by creation: sort by created_at"));
+        let sort = self
+            .sort
+            .clone()
+            .or_else(|| self.sorts.as_ref().and_then(|s| s.first().cloned()));
+        let Some(sort) = sort.filter(|s| !s.is_null()) else {
+            return Ok(false);
+        };
+        let field = sort
+            .get("field")
+            .and_then(Value::as_str)
+            .unwrap_or("created_at");
+        if !matches!(
+            field,
+            "created_at" | "namespace_id" | "bucket_id" | "object_id"
+        ) {
+            return Err(ApiError::field(
+                "sort.field",
+                "lists are ordered by creation: sort by created_at",
+            ));
         }
-        match sort.get("direction").and_then(Value::as_str).unwrap_or("asc").to_ascii_lowercase().as_str() {
+        match sort
+            .get("direction")
+            .and_then(Value::as_str)
+            .unwrap_or("asc")
+            .to_ascii_lowercase()
+            .as_str()
+        {
             "asc" | "ascending" => Ok(false),
             "desc" | "descending" => Ok(true),
-            other => Err(ApiError::field("sort.direction", format!("expected asc or desc, got {other:?}"))),
+            other => Err(ApiError::field(
+                "sort.direction",
+                format!("expected asc or desc, got {other:?}"),
+            )),
         }
     }
 
@@ -109,7 +150,12 @@ impl ListRequest {
         if let Some(term) = self.search.as_ref().filter(|s| !s.is_empty()) {
             let any = search_fields
                 .iter()
-                .map(|f| Filter::Cond { field: f.to_string(), op: Op::Contains, value: json!(term), case_sensitive })
+                .map(|f| Filter::Cond {
+                    field: f.to_string(),
+                    op: Op::Contains,
+                    value: json!(term),
+                    case_sensitive,
+                })
                 .collect();
             parts.push(Filter::Or(any));
         }
@@ -136,13 +182,22 @@ pub enum Filter {
     And(Vec<Filter>),
     Or(Vec<Filter>),
     Not(Vec<Filter>),
-    Cond { field: String, op: Op, value: Value, case_sensitive: bool },
+    Cond {
+        field: String,
+        op: Op,
+        value: Value,
+        case_sensitive: bool,
+    },
 }
 
 fn lookup<'a>(record: &'a Value, path: &str) -> Option<&'a Value> {
     let direct = path.split('.').try_fold(record, |v, seg| v.get(seg));
     // Object metadata fields may be named without the `metadata.` prefix.
-    direct.or_else(|| record.get("metadata").and_then(|m| path.split('.').try_fold(m, |v, seg| v.get(seg))))
+    direct.or_else(|| {
+        record
+            .get("metadata")
+            .and_then(|m| path.split('.').try_fold(m, |v, seg| v.get(seg)))
+    })
 }
 
 fn fold(v: &Value, case_sensitive: bool) -> Value {
@@ -162,8 +217,13 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 
 impl Filter {
     pub fn parse(v: &Value, case_sensitive: bool) -> Result<Filter, ApiError> {
-        let obj = v.as_object().ok_or_else(|| ApiError::field("filters", "must be an object"))?;
-        let case_sensitive = obj.get("case_sensitive").and_then(Value::as_bool).unwrap_or(case_sensitive);
+        let obj = v
+            .as_object()
+            .ok_or_else(|| ApiError::field("filters", "must be an object"))?;
+        let case_sensitive = obj
+            .get("case_sensitive")
+            .and_then(Value::as_bool)
+            .unwrap_or(case_sensitive);
         let mut parts = Vec::new();
         for (k, val) in obj {
             let list = || -> Result<Vec<Filter>, ApiError> {
@@ -178,7 +238,12 @@ impl Filter {
                 "OR" | "or" => parts.push(Filter::Or(list()?)),
                 "NOT" | "not" => parts.push(Filter::Not(list()?)),
                 "case_sensitive" => {}
-                field => parts.push(Filter::Cond { field: field.to_string(), op: Op::Eq, value: val.clone(), case_sensitive }),
+                field => parts.push(Filter::Cond {
+                    field: field.to_string(),
+                    op: Op::Eq,
+                    value: val.clone(),
+                    case_sensitive,
+                }),
             }
         }
         Ok(Filter::And(parts))
@@ -199,9 +264,19 @@ impl Filter {
             "nin" | "not_in" => Op::Nin,
             "contains" | "like" | "text" => Op::Contains,
             "exists" => Op::Exists,
-            other => return Err(ApiError::field("filters.operator", format!("unsupported operator {other:?}"))),
+            other => {
+                return Err(ApiError::field(
+                    "filters.operator",
+                    format!("unsupported operator {other:?}"),
+                ))
+            }
         };
-        Ok(Filter::Cond { field: field.to_string(), op, value: v.get("value").cloned().unwrap_or(Value::Null), case_sensitive })
+        Ok(Filter::Cond {
+            field: field.to_string(),
+            op,
+            value: v.get("value").cloned().unwrap_or(Value::Null),
+            case_sensitive,
+        })
     }
 
     pub fn matches(&self, record: &Value) -> bool {
@@ -209,23 +284,38 @@ impl Filter {
             Filter::And(parts) => parts.iter().all(|p| p.matches(record)),
             Filter::Or(parts) => parts.is_empty() || parts.iter().any(|p| p.matches(record)),
             Filter::Not(parts) => !parts.iter().any(|p| p.matches(record)),
-            Filter::Cond { field, op, value, case_sensitive } => {
+            Filter::Cond {
+                field,
+                op,
+                value,
+                case_sensitive,
+            } => {
                 let actual = lookup(record, field).map(|a| fold(a, *case_sensitive));
                 let want = fold(value, *case_sensitive);
                 match (op, actual) {
                     (Op::Exists, a) => a.is_some() == value.as_bool().unwrap_or(true),
                     (Op::Ne, a) => a.as_ref() != Some(&want),
-                    (Op::Nin, a) => !want.as_array().is_some_and(|l| a.is_some_and(|a| l.iter().any(|w| fold(w, *case_sensitive) == a))),
+                    (Op::Nin, a) => !want.as_array().is_some_and(|l| {
+                        a.is_some_and(|a| l.iter().any(|w| fold(w, *case_sensitive) == a))
+                    }),
                     (_, None) => false,
                     (Op::Eq, Some(a)) => a == want,
-                    (Op::In, Some(a)) => want.as_array().is_some_and(|l| l.iter().any(|w| fold(w, *case_sensitive) == a)),
-                    (Op::Contains, Some(Value::String(a))) => want.as_str().is_some_and(|w| a.contains(w)),
+                    (Op::In, Some(a)) => want
+                        .as_array()
+                        .is_some_and(|l| l.iter().any(|w| fold(w, *case_sensitive) == a)),
+                    (Op::Contains, Some(Value::String(a))) => {
+                        want.as_str().is_some_and(|w| a.contains(w))
+                    }
                     (Op::Contains, Some(Value::Array(a))) => a.contains(&want),
                     (Op::Contains, Some(_)) => false,
                     (Op::Gt, Some(a)) => compare(&a, &want) == Some(std::cmp::Ordering::Greater),
-                    (Op::Gte, Some(a)) => compare(&a, &want).is_some_and(|o| o != std::cmp::Ordering::Less),
+                    (Op::Gte, Some(a)) => {
+                        compare(&a, &want).is_some_and(|o| o != std::cmp::Ordering::Less)
+                    }
                     (Op::Lt, Some(a)) => compare(&a, &want) == Some(std::cmp::Ordering::Less),
-                    (Op::Lte, Some(a)) => compare(&a, &want).is_some_and(|o| o != std::cmp::Ordering::Greater),
+                    (Op::Lte, Some(a)) => {
+                        compare(&a, &want).is_some_and(|o| o != std::cmp::Ordering::Greater)
+                    }
                 }
             }
         }
@@ -265,7 +355,12 @@ pub async fn collect(
 }
 
 /// The list response shape the SDK reads.
-pub fn page_json(results: Vec<Value>, next_cursor: Option<String>, page_size: usize, total: Option<i64>) -> Value {
+pub fn page_json(
+    results: Vec<Value>,
+    next_cursor: Option<String>,
+    page_size: usize,
+    total: Option<i64>,
+) -> Value {
     let count = results.len() as i64;
     json!({
         "results": results,
@@ -288,20 +383,50 @@ mod tests {
         let rec = json!({"bucket_name": "Photos", "metadata": {"price": 5, "tag": "a"}, "status": "PENDING"});
         let f = |v: Value| Filter::parse(&v, false).unwrap().matches(&rec);
         assert!(f(json!({"bucket_name": "photos"})));
-        assert!(!Filter::parse(&json!({"bucket_name": "photos"}), true).unwrap().matches(&rec));
+        assert!(!Filter::parse(&json!({"bucket_name": "photos"}), true)
+            .unwrap()
+            .matches(&rec));
         assert!(f(json!({"metadata.price": 5})));
         assert!(f(json!({"price": 5})));
-        assert!(f(json!({"AND": [{"field": "price", "operator": "gte", "value": 5}, {"field": "tag", "operator": "in", "value": ["a", "b"]}]})));
-        assert!(!f(json!({"OR": [{"field": "price", "operator": "lt", "value": 5}]})));
-        assert!(f(json!({"NOT": [{"field": "status", "operator": "eq", "value": "FAILED"}]})));
-        assert!(Filter::parse(&json!({"AND": [{"field": "x", "operator": "regex", "value": 1}]}), false).is_err());
+        assert!(f(
+            json!({"AND": [{"field": "price", "operator": "gte", "value": 5}, {"field": "tag", "operator": "in", "value": ["a", "b"]}]})
+        ));
+        assert!(!f(
+            json!({"OR": [{"field": "price", "operator": "lt", "value": 5}]})
+        ));
+        assert!(f(
+            json!({"NOT": [{"field": "status", "operator": "eq", "value": "FAILED"}]})
+        ));
+        assert!(Filter::parse(
+            &json!({"AND": [{"field": "x", "operator": "regex", "value": 1}]}),
+            false
+        )
+        .is_err());
     }
 
     #[test]
     fn page_sizes_are_bounded() {
-        assert_eq!(ListRequest::default().page_size().unwrap(), DEFAULT_PAGE_SIZE);
-        assert!(ListRequest { limit: Some(0), ..Default::default() }.page_size().is_err());
-        assert!(ListRequest { page_size: Some(1001), ..Default::default() }.page_size().is_err());
-        assert!(ListRequest { offset: Some(10), ..Default::default() }.cursor().is_err());
+        assert_eq!(
+            ListRequest::default().page_size().unwrap(),
+            DEFAULT_PAGE_SIZE
+        );
+        assert!(ListRequest {
+            limit: Some(0),
+            ..Default::default()
+        }
+        .page_size()
+        .is_err());
+        assert!(ListRequest {
+            page_size: Some(1001),
+            ..Default::default()
+        }
+        .page_size()
+        .is_err());
+        assert!(ListRequest {
+            offset: Some(10),
+            ..Default::default()
+        }
+        .cursor()
+        .is_err());
     }
 }

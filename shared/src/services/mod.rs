@@ -28,7 +28,8 @@ pub fn to_item<T: Serialize>(key: &Key, record: &T) -> Item {
 
 /// A table item as a record (key attributes are ignored).
 pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
-    serde_json::from_value(Value::Object(item)).map_err(|e| ApiError::Internal(anyhow::anyhow!("corrupt item: {e}")))
+    serde_json::from_value(Value::Object(item))
+        .map_err(|e| ApiError::Internal(anyhow::anyhow!("corrupt item: {e}")))
 }
 
 /// A small pointer item: `{pk, sk, <attr>: value}`.

@@ -37,7 +37,8 @@ pub struct UpdateNamespace {
 }
 
 fn check_name(name: &str) -> Result<(), ApiError> {
-    names::check(name, 3, 64, IdKind::Namespace).map_err(|reason| ApiError::field("namespace_name", reason))
+    names::check(name, 3, 64, IdKind::Namespace)
+        .map_err(|reason| ApiError::field("namespace_name", reason))
 }
 
 pub fn namespace_json(ns: &Namespace) -> Value {
@@ -61,10 +62,21 @@ pub async fn resolve(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Name
     let id = if IdKind::Namespace.matches(ident) {
         ident.to_string()
     } else {
-        let ptr = ctx.table.get(&keys::namespace_name(org_id, ident)).await?.ok_or_else(not_found)?;
-        ptr.get("namespace_id").and_then(Value::as_str).ok_or_else(not_found)?.to_string()
+        let ptr = ctx
+            .table
+            .get(&keys::namespace_name(org_id, ident))
+            .await?
+            .ok_or_else(not_found)?;
+        ptr.get("namespace_id")
+            .and_then(Value::as_str)
+            .ok_or_else(not_found)?
+            .to_string()
     };
-    let item = ctx.table.get(&keys::namespace(org_id, &id)).await?.ok_or_else(not_found)?;
+    let item = ctx
+        .table
+        .get(&keys::namespace(org_id, &id))
+        .await?
+        .ok_or_else(not_found)?;
     let ns: Namespace = from_item(item)?;
     if ns.status != ACTIVE {
         return Err(not_found());
@@ -72,10 +84,17 @@ pub async fn resolve(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Name
     Ok(ns)
 }
 
-pub async fn create(ctx: &AppContext, org_id: &str, req: CreateNamespace) -> Result<Namespace, ApiError> {
+pub async fn create(
+    ctx: &AppContext,
+    org_id: &str,
+    req: CreateNamespace,
+) -> Result<Namespace, ApiError> {
     check_name(&req.namespace_name)?;
-    let chosen = extractors::resolve(req.feature_extractors.as_deref().unwrap_or_default(), "feature_extractors")
-        .map_err(|e| ApiError::field(e.field, e.reason))?;
+    let chosen = extractors::resolve(
+        req.feature_extractors.as_deref().unwrap_or_default(),
+        "feature_extractors",
+    )
+    .map_err(|e| ApiError::field(e.field, e.reason))?;
     let now = now_rfc3339();
     let ns = Namespace {
         namespace_id: IdKind::Namespace.new_id(),
@@ -91,21 +110,33 @@ pub async fn create(ctx: &AppContext, org_id: &str, req: CreateNamespace) -> Res
     };
     let ops = vec![
         Write::create(to_item(&keys::namespace(org_id, &ns.namespace_id), &ns)),
-        Write::create(pointer(&keys::namespace_name(org_id, &ns.namespace_name), "namespace_id", &ns.namespace_id)),
-        Write::Update { key: keys::org(org_id), updates: vec![Update::Add("namespace_count".into(), 1)], cond: Cond::Exists },
+        Write::create(pointer(
+            &keys::namespace_name(org_id, &ns.namespace_name),
+            "namespace_id",
+            &ns.namespace_id,
+        )),
+        Write::Update {
+            key: keys::org(org_id),
+            updates: vec![Update::Add("namespace_count".into(), 1)],
+            cond: Cond::Exists,
+        },
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(ns),
-        Err(StoreError::ConditionFailed { index: Some(1) }) => {
-            Err(ApiError::Conflict(format!("a namespace named {:?} already exists", ns.namespace_name)))
-        }
+        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(ApiError::Conflict(format!(
+            "a namespace named {:?} already exists",
+            ns.namespace_name
+        ))),
         Err(e) => Err(e.into()),
     }
 }
 
 pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<Value, ApiError> {
     let size = req.page_size()?;
-    let query = Query::partition(keys::org_pk(org_id)).prefix("NS#").cursor(req.cursor()?).descending(req.descending()?);
+    let query = Query::partition(keys::org_pk(org_id))
+        .prefix("NS#")
+        .cursor(req.cursor()?)
+        .descending(req.descending()?);
     let filter = req.filter(&["namespace_name", "namespace_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let ns: Namespace = from_item(item)?;
@@ -122,7 +153,13 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<V
 }
 
 /// Applies a PATCH (`replace = false`) or PUT (`replace = true`).
-pub async fn update(ctx: &AppContext, org_id: &str, ident: &str, req: UpdateNamespace, replace: bool) -> Result<Namespace, ApiError> {
+pub async fn update(
+    ctx: &AppContext,
+    org_id: &str,
+    ident: &str,
+    req: UpdateNamespace,
+    replace: bool,
+) -> Result<Namespace, ApiError> {
     let current = resolve(ctx, org_id, ident).await?;
     let mut next = current.clone();
     if let Some(name) = req.namespace_name {
@@ -135,12 +172,17 @@ pub async fn update(ctx: &AppContext, org_id: &str, ident: &str, req: UpdateName
         next.description = req.description;
     }
     if let Some(given) = req.feature_extractors {
-        let resolved = extractors::resolve(&given, "feature_extractors").map_err(|e| ApiError::field(e.field, e.reason))?;
+        let resolved = extractors::resolve(&given, "feature_extractors")
+            .map_err(|e| ApiError::field(e.field, e.reason))?;
         if replace {
             next.feature_extractors = resolved;
         } else {
             for choice in resolved {
-                if !next.feature_extractors.iter().any(|c| c.feature_extractor_id == choice.feature_extractor_id) {
+                if !next
+                    .feature_extractors
+                    .iter()
+                    .any(|c| c.feature_extractor_id == choice.feature_extractor_id)
+                {
                     next.feature_extractors.push(choice);
                 }
             }
@@ -152,22 +194,30 @@ pub async fn update(ctx: &AppContext, org_id: &str, ident: &str, req: UpdateName
     next.version = current.version + 1;
 
     let key = keys::namespace(org_id, &current.namespace_id);
-    let mut ops = vec![Write::Put { item: to_item(&key, &next), cond: Cond::Equals("version".into(), json!(current.version)) }];
+    let mut ops = vec![Write::Put {
+        item: to_item(&key, &next),
+        cond: Cond::Equals("version".into(), json!(current.version)),
+    }];
     if next.namespace_name != current.namespace_name {
         ops.push(Write::Delete {
             key: keys::namespace_name(org_id, &current.namespace_name),
             cond: Cond::Equals("namespace_id".into(), json!(current.namespace_id)),
         });
-        ops.push(Write::create(pointer(&keys::namespace_name(org_id, &next.namespace_name), "namespace_id", &next.namespace_id)));
+        ops.push(Write::create(pointer(
+            &keys::namespace_name(org_id, &next.namespace_name),
+            "namespace_id",
+            &next.namespace_id,
+        )));
     }
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(next),
-        Err(StoreError::ConditionFailed { index: Some(2) }) => {
-            Err(ApiError::Conflict(format!("a namespace named {:?} already exists", next.namespace_name)))
-        }
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(ApiError::Conflict("the namespace changed while this request ran; retry".into()))
-        }
+        Err(StoreError::ConditionFailed { index: Some(2) }) => Err(ApiError::Conflict(format!(
+            "a namespace named {:?} already exists",
+            next.namespace_name
+        ))),
+        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(
+            "the namespace changed while this request ran; retry".into(),
+        )),
         Err(e) => Err(e.into()),
     }
 }
@@ -175,14 +225,24 @@ pub async fn update(ctx: &AppContext, org_id: &str, ident: &str, req: UpdateName
 /// Hides the namespace and frees its name at once, then purges it in the background.
 pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value, ApiError> {
     let ns = resolve(ctx, org_id, ident).await?;
-    let task = tasks::new_task(org_id, Some(&ns.namespace_id), "api_namespaces_delete", vec![json!({"namespace_id": ns.namespace_id})]);
-    let scope = PurgeScope::Namespace { namespace_id: ns.namespace_id.clone() };
+    let task = tasks::new_task(
+        org_id,
+        Some(&ns.namespace_id),
+        "api_namespaces_delete",
+        vec![json!({"namespace_id": ns.namespace_id})],
+    );
+    let scope = PurgeScope::Namespace {
+        namespace_id: ns.namespace_id.clone(),
+    };
     // The message goes first; the task record committed below is what makes it real.
     purge::enqueue(ctx, org_id, &task.task_id, &scope).await?;
     let ops = vec![
         Write::Update {
             key: keys::namespace(org_id, &ns.namespace_id),
-            updates: vec![Update::Set("status".into(), json!(DELETING)), Update::Set("updated_at".into(), json!(now_rfc3339()))],
+            updates: vec![
+                Update::Set("status".into(), json!(DELETING)),
+                Update::Set("updated_at".into(), json!(now_rfc3339())),
+            ],
             cond: Cond::Equals("status".into(), json!(ACTIVE)),
         },
         Write::Delete {
@@ -190,7 +250,11 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value
             cond: Cond::Equals("namespace_id".into(), json!(ns.namespace_id)),
         },
         tasks::create_write(&task),
-        Write::Update { key: keys::org(org_id), updates: vec![Update::Add("namespace_count".into(), -1)], cond: Cond::Exists },
+        Write::Update {
+            key: keys::org(org_id),
+            updates: vec![Update::Add("namespace_count".into(), -1)],
+            cond: Cond::Exists,
+        },
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(json!({
@@ -200,7 +264,9 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value
             "task_id": task.task_id,
             "status": tasks::PENDING,
         })),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::not_found(format!("namespace {ident:?}"))),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(ApiError::not_found(format!("namespace {ident:?}")))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -103,12 +103,20 @@ pub enum Policy {
 
 impl Policy {
     pub fn choose(query: Option<&str>, bucket: &Bucket) -> Result<Policy, ApiError> {
-        let given = query.or_else(|| bucket.unique_key.as_ref().and_then(|u| u.default_policy.as_deref()));
+        let given = query.or_else(|| {
+            bucket
+                .unique_key
+                .as_ref()
+                .and_then(|u| u.default_policy.as_deref())
+        });
         match given.unwrap_or("insert") {
             "insert" => Ok(Policy::Insert),
             "update" => Ok(Policy::Update),
             "upsert" => Ok(Policy::Upsert),
-            other => Err(ApiError::field("policy", format!("expected insert, update or upsert, got {other:?}"))),
+            other => Err(ApiError::field(
+                "policy",
+                format!("expected insert, update or upsert, got {other:?}"),
+            )),
         }
     }
 }
@@ -145,7 +153,10 @@ fn sha256_hex(bytes: &[u8]) -> String {
 fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
     match p {
         Some(s) if s.len() > MAX_KEY_PREFIX || s.chars().any(char::is_control) => {
-            Err(ApiError::field(path, format!("at most {MAX_KEY_PREFIX} characters, no control characters")))
+            Err(ApiError::field(
+                path,
+                format!("at most {MAX_KEY_PREFIX} characters, no control characters"),
+            ))
         }
         _ => Ok(()),
     }
@@ -154,9 +165,13 @@ fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
 /// Checks a blob URL's syntax now; the bytes are fetched when the object is processed.
 fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
     if raw.len() > MAX_URL {
-        return Err(ApiError::field(path, format!("URLs are at most {MAX_URL} characters")));
+        return Err(ApiError::field(
+            path,
+            format!("URLs are at most {MAX_URL} characters"),
+        ));
     }
-    let url = url::Url::parse(raw).map_err(|e| ApiError::field(path, format!("not a valid URL: {e}")))?;
+    let url =
+        url::Url::parse(raw).map_err(|e| ApiError::field(path, format!("not a valid URL: {e}")))?;
     match url.scheme() {
         "http" | "https" => {
             if url.host_str().is_none_or(str::is_empty) {
@@ -164,11 +179,18 @@ fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
             }
         }
         "s3" => {
-            if url.host_str().is_none_or(str::is_empty) || url.path().trim_start_matches('/').is_empty() {
+            if url.host_str().is_none_or(str::is_empty)
+                || url.path().trim_start_matches('/').is_empty()
+            {
                 return Err(ApiError::field(path, "s3 URLs are s3://<bucket>/<key>"));
             }
         }
-        other => return Err(ApiError::field(path, format!("unsupported URL scheme {other:?}: use http, https or s3"))),
+        other => {
+            return Err(ApiError::field(
+                path,
+                format!("unsupported URL scheme {other:?}: use http, https or s3"),
+            ))
+        }
     }
     if !url.username().is_empty() || url.password().is_some() {
         return Err(ApiError::field(path, "URLs must not carry credentials"));
@@ -178,7 +200,11 @@ fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
 
 enum Source {
     Url(url::Url),
-    Bytes { bytes: Vec<u8>, mime: Option<String>, filename: Option<String> },
+    Bytes {
+        bytes: Vec<u8>,
+        mime: Option<String>,
+        filename: Option<String>,
+    },
 }
 
 fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, ApiError> {
@@ -192,8 +218,14 @@ fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, ApiError> {
 
 fn decode_data_uri(s: &str, path: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
     let rest = &s[5..];
-    let (head, payload) = rest.split_once(',').ok_or_else(|| ApiError::field(path, "data URI has no ','"))?;
-    let mime = head.split(';').next().filter(|m| !m.is_empty()).map(str::to_string);
+    let (head, payload) = rest
+        .split_once(',')
+        .ok_or_else(|| ApiError::field(path, "data URI has no ','"))?;
+    let mime = head
+        .split(';')
+        .next()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
     if head.ends_with(";base64") {
         Ok((decode_base64(payload, path)?, mime))
     } else {
@@ -211,15 +243,33 @@ fn percent_decode(s: &str) -> String {
 
 /// Reads a blob's value in any accepted form.
 fn read_source(b: &CreateBlob, ty: FieldType, path: &str) -> Result<Source, ApiError> {
-    let given = [b.url.is_some(), b.content.is_some(), b.data.is_some(), b.upload_id.is_some()];
+    let given = [
+        b.url.is_some(),
+        b.content.is_some(),
+        b.data.is_some(),
+        b.upload_id.is_some(),
+    ];
     match given.iter().filter(|g| **g).count() {
-        0 => return Err(ApiError::field(path, "give one of url, content, data or upload_id")),
+        0 => {
+            return Err(ApiError::field(
+                path,
+                "give one of url, content, data or upload_id",
+            ))
+        }
         1 => {}
-        _ => return Err(ApiError::field(path, "give only one of url, content, data or upload_id")),
+        _ => {
+            return Err(ApiError::field(
+                path,
+                "give only one of url, content, data or upload_id",
+            ))
+        }
     }
     if let Some(upload_id) = &b.upload_id {
         // No upload by that id exists in this bucket (uploads are a later feature).
-        return Err(ApiError::field(format!("{path}.upload_id"), format!("upload {upload_id:?} not found in this bucket")));
+        return Err(ApiError::field(
+            format!("{path}.upload_id"),
+            format!("upload {upload_id:?} not found in this bucket"),
+        ));
     }
     let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
     if let Some(url) = &b.url {
@@ -237,48 +287,95 @@ fn read_source(b: &CreateBlob, ty: FieldType, path: &str) -> Result<Source, ApiE
                 return Ok(Source::Url(check_url(s, &field)?));
             }
             if s.starts_with("file://") {
-                return Err(ApiError::field(field, "file:// URLs are not readable by the server"));
+                return Err(ApiError::field(
+                    field,
+                    "file:// URLs are not readable by the server",
+                ));
             }
             if s.starts_with("data:") {
                 let (bytes, m) = decode_data_uri(s, &field)?;
-                return Ok(Source::Bytes { bytes, mime: m.or(mime), filename: b.filename.clone() });
+                return Ok(Source::Bytes {
+                    bytes,
+                    mime: m.or(mime),
+                    filename: b.filename.clone(),
+                });
             }
             if text_like {
-                return Ok(Source::Bytes { bytes: s.clone().into_bytes(), mime: mime.or(Some("text/plain".into())), filename: b.filename.clone() });
+                return Ok(Source::Bytes {
+                    bytes: s.clone().into_bytes(),
+                    mime: mime.or(Some("text/plain".into())),
+                    filename: b.filename.clone(),
+                });
             }
             if ty == FieldType::Json {
-                serde_json::from_str::<Value>(s).map_err(|e| ApiError::field(&field, format!("is not valid JSON: {e}")))?;
-                return Ok(Source::Bytes { bytes: s.clone().into_bytes(), mime: Some("application/json".into()), filename: b.filename.clone() });
+                serde_json::from_str::<Value>(s)
+                    .map_err(|e| ApiError::field(&field, format!("is not valid JSON: {e}")))?;
+                return Ok(Source::Bytes {
+                    bytes: s.clone().into_bytes(),
+                    mime: Some("application/json".into()),
+                    filename: b.filename.clone(),
+                });
             }
-            Ok(Source::Bytes { bytes: decode_base64(s, &field)?, mime, filename: b.filename.clone() })
+            Ok(Source::Bytes {
+                bytes: decode_base64(s, &field)?,
+                mime,
+                filename: b.filename.clone(),
+            })
         }
         Value::Object(m) if m.contains_key("base64") => {
-            let encoded = m.get("base64").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "base64 must be a string"))?;
+            let encoded = m
+                .get("base64")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "base64 must be a string"))?;
             Ok(Source::Bytes {
                 bytes: decode_base64(encoded, &format!("{field}.base64"))?,
-                mime: m.get("mime_type").and_then(Value::as_str).map(str::to_string).or(mime),
-                filename: m.get("filename").and_then(Value::as_str).map(str::to_string).or_else(|| b.filename.clone()),
+                mime: m
+                    .get("mime_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or(mime),
+                filename: m
+                    .get("filename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| b.filename.clone()),
             })
         }
         Value::Object(m) if m.contains_key("url") && m.len() <= 2 => {
-            let u = m.get("url").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "url must be a string"))?;
+            let u = m
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "url must be a string"))?;
             Ok(Source::Url(check_url(u, &format!("{field}.url"))?))
         }
         Value::Object(m) if text_like && m.contains_key("text") => {
-            let t = m.get("text").and_then(Value::as_str).ok_or_else(|| ApiError::field(&field, "text must be a string"))?;
-            Ok(Source::Bytes { bytes: t.as_bytes().to_vec(), mime: Some("text/plain".into()), filename: b.filename.clone() })
+            let t = m
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "text must be a string"))?;
+            Ok(Source::Bytes {
+                bytes: t.as_bytes().to_vec(),
+                mime: Some("text/plain".into()),
+                filename: b.filename.clone(),
+            })
         }
         v @ (Value::Object(_) | Value::Array(_)) if ty == FieldType::Json => Ok(Source::Bytes {
             bytes: serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.into()))?,
             mime: Some("application/json".into()),
             filename: b.filename.clone(),
         }),
-        _ => Err(ApiError::field(field, format!("is not a valid value for a {} blob", ty.as_str()))),
+        _ => Err(ApiError::field(
+            field,
+            format!("is not a valid value for a {} blob", ty.as_str()),
+        )),
     }
 }
 
 fn filename_of(url: &url::Url) -> Option<String> {
-    url.path_segments().and_then(|mut s| s.next_back()).filter(|s| !s.is_empty()).map(|s| percent_decode(s))
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty())
+        .map(|s| percent_decode(s))
 }
 
 /// Validates one blob and lays out where its bytes go.
@@ -293,8 +390,15 @@ fn build_blob(
 ) -> Result<(Blob, Option<Payload>), ApiError> {
     let ty = FieldType::parse(&b.blob_type)
         .filter(|t| t.is_blob())
-        .ok_or_else(|| ApiError::field(format!("{path}.type"), format!("{:?} is not a blob type", b.blob_type)))?;
-    schema.blob_field(&b.property, ty, path).map_err(field_err)?;
+        .ok_or_else(|| {
+            ApiError::field(
+                format!("{path}.type"),
+                format!("{:?} is not a blob type", b.blob_type),
+            )
+        })?;
+    schema
+        .blob_field(&b.property, ty, path)
+        .map_err(field_err)?;
     check_key_prefix(&b.key_prefix, &format!("{path}.key_prefix"))?;
     let blob_id = IdKind::Blob.new_id();
     let mut properties = Map::new();
@@ -303,14 +407,22 @@ fn build_blob(
         Source::Url(url) => {
             details.filename = b.filename.clone().or_else(|| filename_of(&url));
             details.mime_type = b.mime_type.clone().or_else(|| {
-                details.filename.as_deref().and_then(|f| mime_guess::from_path(f).first_raw()).map(str::to_string)
+                details
+                    .filename
+                    .as_deref()
+                    .and_then(|f| mime_guess::from_path(f).first_raw())
+                    .map(str::to_string)
             });
             details.hash = b.checksum.clone();
             properties.insert("source".into(), json!("url"));
             properties.insert("url".into(), json!(url.as_str()));
             None
         }
-        Source::Bytes { bytes, mime, filename } => {
+        Source::Bytes {
+            bytes,
+            mime,
+            filename,
+        } => {
             if bytes.len() > ctx.config.max_inline_bytes {
                 return Err(ApiError::field(
                     path,
@@ -321,17 +433,28 @@ fn build_blob(
                     ),
                 ));
             }
-            let mime = mime.or_else(|| filename.as_deref().and_then(|f| mime_guess::from_path(f).first_raw()).map(str::to_string));
+            let mime = mime.or_else(|| {
+                filename
+                    .as_deref()
+                    .and_then(|f| mime_guess::from_path(f).first_raw())
+                    .map(str::to_string)
+            });
             if let Some(m) = &mime {
                 if !ty.accepts_mime(m) {
-                    return Err(ApiError::field(path, format!("content type {m:?} does not fit a {} blob", ty.as_str())));
+                    return Err(ApiError::field(
+                        path,
+                        format!("content type {m:?} does not fit a {} blob", ty.as_str()),
+                    ));
                 }
             }
             let hash = sha256_hex(&bytes);
             if let Some(given) = &b.checksum {
                 let given = given.trim_start_matches("sha256:").to_ascii_lowercase();
                 if given != hash {
-                    return Err(ApiError::field(format!("{path}.checksum"), "does not match the sha256 of the content"));
+                    return Err(ApiError::field(
+                        format!("{path}.checksum"),
+                        "does not match the sha256 of the content",
+                    ));
                 }
             }
             let key = keys::blob_storage_key(ns, bkt, obj, &blob_id);
@@ -341,7 +464,11 @@ fn build_blob(
             details.hash = Some(hash);
             properties.insert("source".into(), json!("inline"));
             properties.insert("storage_key".into(), json!(key));
-            Some(Payload { key, bytes: Bytes::from(bytes), content_type: mime })
+            Some(Payload {
+                key,
+                bytes: Bytes::from(bytes),
+                content_type: mime,
+            })
         }
     };
     let blob = Blob {
@@ -362,36 +489,68 @@ fn fingerprint(blobs: &[Blob], metadata: &Map<String, Value>) -> String {
     let mut parts: Vec<Value> = blobs
         .iter()
         .map(|b| {
-            let what = b.details.hash.clone().or_else(|| b.properties.get("url").and_then(Value::as_str).map(str::to_string));
+            let what = b.details.hash.clone().or_else(|| {
+                b.properties
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
             json!([b.property, b.blob_type, what])
         })
         .collect();
     parts.sort_by_key(|v| v.to_string());
-    let basis = if parts.is_empty() { json!(["metadata", metadata]) } else { json!(parts) };
+    let basis = if parts.is_empty() {
+        json!(["metadata", metadata])
+    } else {
+        json!(parts)
+    };
     sha256_hex(basis.to_string().as_bytes())
 }
 
 fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<String>, ApiError> {
-    let Some(uk) = &bucket.unique_key else { return Ok(None) };
+    let Some(uk) = &bucket.unique_key else {
+        return Ok(None);
+    };
     let mut values = Vec::with_capacity(uk.fields.len());
     for f in &uk.fields {
         match metadata.get(f) {
             Some(v) if !v.is_null() => values.push(v.clone()),
-            _ => return Err(ApiError::field(format!("metadata.{f}"), "is part of the bucket's unique key and is required")),
+            _ => {
+                return Err(ApiError::field(
+                    format!("metadata.{f}"),
+                    "is part of the bucket's unique key and is required",
+                ))
+            }
         }
     }
-    Ok(Some(sha256_hex(Value::Array(values).to_string().as_bytes())))
+    Ok(Some(sha256_hex(
+        Value::Array(values).to_string().as_bytes(),
+    )))
 }
 
-async fn load(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Option<Object>, ApiError> {
-    match ctx.table.get(&keys::object(&bucket.bucket_id, object_id)).await? {
+async fn load(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+) -> Result<Option<Object>, ApiError> {
+    match ctx
+        .table
+        .get(&keys::object(&bucket.bucket_id, object_id))
+        .await?
+    {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
     }
 }
 
-async fn load_pointer(ctx: &AppContext, bucket: &Bucket, key: crate::ports::Key) -> Result<Option<Object>, ApiError> {
-    let Some(ptr) = ctx.table.get(&key).await? else { return Ok(None) };
+async fn load_pointer(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    key: crate::ports::Key,
+) -> Result<Option<Object>, ApiError> {
+    let Some(ptr) = ctx.table.get(&key).await? else {
+        return Ok(None);
+    };
     match ptr.get("object_id").and_then(Value::as_str) {
         Some(id) => load(ctx, bucket, id).await,
         None => Ok(None),
@@ -409,42 +568,71 @@ async fn prepare(
 ) -> Result<Outcome, ApiError> {
     check_key_prefix(&req.key_prefix, "key_prefix")?;
     if req.blobs.len() > MAX_BLOBS {
-        return Err(ApiError::field("blobs", format!("at most {MAX_BLOBS} blobs per object")));
+        return Err(ApiError::field(
+            "blobs",
+            format!("at most {MAX_BLOBS} blobs per object"),
+        ));
     }
     // Blob properties and types first: a wrong blob is named before a missing one.
     for (i, b) in req.blobs.iter().enumerate() {
-        let ty = FieldType::parse(&b.blob_type).filter(|t| t.is_blob()).ok_or_else(|| {
-            ApiError::field(format!("blobs[{i}].type"), format!("{:?} is not a blob type", b.blob_type))
-        })?;
-        schema.blob_field(&b.property, ty, &format!("blobs[{i}]")).map_err(field_err)?;
+        let ty = FieldType::parse(&b.blob_type)
+            .filter(|t| t.is_blob())
+            .ok_or_else(|| {
+                ApiError::field(
+                    format!("blobs[{i}].type"),
+                    format!("{:?} is not a blob type", b.blob_type),
+                )
+            })?;
+        schema
+            .blob_field(&b.property, ty, &format!("blobs[{i}]"))
+            .map_err(field_err)?;
     }
     let mut metadata = req.metadata.unwrap_or_default();
     schema.apply_defaults(&mut metadata);
-    schema.check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str())).map_err(field_err)?;
+    schema
+        .check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str()))
+        .map_err(field_err)?;
     let uk = unique_hash(bucket, &metadata)?;
     let mut replaces = None;
     if let Some(hash) = &uk {
         let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, hash)).await?;
         match (policy, existing) {
             (Policy::Insert, Some(e)) => {
-                return Err(ApiError::Conflict(format!("object {} already holds this unique key", e.object_id)))
+                return Err(ApiError::Conflict(format!(
+                    "object {} already holds this unique key",
+                    e.object_id
+                )))
             }
-            (Policy::Update, None) => return Err(ApiError::not_found("object with this unique key")),
+            (Policy::Update, None) => {
+                return Err(ApiError::not_found("object with this unique key"))
+            }
             (_, e) => replaces = e,
         }
     }
     // A replacement keeps the identity of the object it replaces.
-    let object_id = replaces.as_ref().map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
+    let object_id = replaces
+        .as_ref()
+        .map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
     let mut blobs = Vec::with_capacity(req.blobs.len());
     let mut payloads = Vec::new();
     for (i, b) in req.blobs.iter().enumerate() {
-        let (blob, payload) = build_blob(ctx, schema, b, &format!("blobs[{i}]"), &bucket.namespace_id, &bucket.bucket_id, &object_id)?;
+        let (blob, payload) = build_blob(
+            ctx,
+            schema,
+            b,
+            &format!("blobs[{i}]"),
+            &bucket.namespace_id,
+            &bucket.bucket_id,
+            &object_id,
+        )?;
         blobs.push(blob);
         payloads.extend(payload);
     }
     let fp = fingerprint(&blobs, &metadata);
     if req.skip_duplicates {
-        if let Some(existing) = load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await? {
+        if let Some(existing) =
+            load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await?
+        {
             return Ok(Outcome::Replay(existing));
         }
     }
@@ -463,26 +651,48 @@ async fn prepare(
         unique_hash: uk,
         size_bytes: size,
         version: replaces.as_ref().map_or(1, |o| o.version + 1),
-        created_at: replaces.as_ref().map_or_else(|| now.clone(), |o| o.created_at.clone()),
+        created_at: replaces
+            .as_ref()
+            .map_or_else(|| now.clone(), |o| o.created_at.clone()),
         updated_at: now,
     };
-    Ok(Outcome::Write(Box::new(Prepared { object, payloads, replaces, skip_duplicates: req.skip_duplicates })))
+    Ok(Outcome::Write(Box::new(Prepared {
+        object,
+        payloads,
+        replaces,
+        skip_duplicates: req.skip_duplicates,
+    })))
 }
 
 fn writes_for(p: &Prepared) -> Vec<Write> {
     let o = &p.object;
     let obj_key = keys::object(&o.bucket_id, &o.object_id);
-    let fp_ptr = pointer(&keys::fingerprint(&o.bucket_id, &o.fingerprint), "object_id", &o.object_id);
+    let fp_ptr = pointer(
+        &keys::fingerprint(&o.bucket_id, &o.fingerprint),
+        "object_id",
+        &o.object_id,
+    );
     let mut ops = Vec::with_capacity(3);
     match &p.replaces {
         None => ops.push(Write::create(to_item(&obj_key, o))),
-        Some(old) => ops.push(Write::Put { item: to_item(&obj_key, o), cond: Cond::Equals("version".into(), json!(old.version)) }),
+        Some(old) => ops.push(Write::Put {
+            item: to_item(&obj_key, o),
+            cond: Cond::Equals("version".into(), json!(old.version)),
+        }),
     }
     // With skip_duplicates the fingerprint is a claim (a racing twin loses and replays);
     // otherwise it just points at the newest object with this content.
-    ops.push(if p.skip_duplicates { Write::create(fp_ptr) } else { Write::put(fp_ptr) });
+    ops.push(if p.skip_duplicates {
+        Write::create(fp_ptr)
+    } else {
+        Write::put(fp_ptr)
+    });
     if let (Some(hash), None) = (&o.unique_hash, &p.replaces) {
-        ops.push(Write::create(pointer(&keys::unique(&o.bucket_id, hash), "object_id", &o.object_id)));
+        ops.push(Write::create(pointer(
+            &keys::unique(&o.bucket_id, hash),
+            "object_id",
+            &o.object_id,
+        )));
     }
     ops
 }
@@ -507,7 +717,12 @@ pub fn object_json(o: &Object) -> Value {
 pub type ItemResult = Result<(Object, bool), ApiError>;
 
 /// Creates objects; each succeeds or fails on its own. `true` marks a replay.
-pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result<CreateObject, ApiError>>, policy: Policy) -> Result<Vec<ItemResult>, ApiError> {
+pub async fn create_many(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    requests: Vec<Result<CreateObject, ApiError>>,
+    policy: Policy,
+) -> Result<Vec<ItemResult>, ApiError> {
     let schema = bucket.schema()?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(requests.len());
     let mut pending: Vec<(usize, Prepared)> = Vec::new();
@@ -532,7 +747,12 @@ pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result
         .iter()
         .flat_map(|(_, p)| p.payloads.iter())
         .map(|p| {
-            let (blobs, key, bytes, content_type) = (ctx.blobs.clone(), p.key.clone(), p.bytes.clone(), p.content_type.clone());
+            let (blobs, key, bytes, content_type) = (
+                ctx.blobs.clone(),
+                p.key.clone(),
+                p.bytes.clone(),
+                p.content_type.clone(),
+            );
             async move { blobs.put(&key, bytes, content_type.as_deref()).await }
         })
         .collect();
@@ -541,7 +761,10 @@ pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result
         .try_collect::<Vec<_>>()
         .await?;
 
-    let outcomes = ctx.table.transact_each(pending.iter().map(|(_, p)| writes_for(p)).collect()).await;
+    let outcomes = ctx
+        .table
+        .transact_each(pending.iter().map(|(_, p)| writes_for(p)).collect())
+        .await;
     let (mut added, mut size_delta) = (0i64, 0i64);
     let mut events = Vec::new();
     let mut stale_keys = Vec::new();
@@ -553,7 +776,14 @@ pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result
                     None => added += 1,
                     Some(old) => stale_keys.extend(removed_keys(old, &p.object)),
                 }
-                events.push(object_event(if p.replaces.is_some() { "object.updated" } else { "object.created" }, &p.object));
+                events.push(object_event(
+                    if p.replaces.is_some() {
+                        "object.updated"
+                    } else {
+                        "object.created"
+                    },
+                    &p.object,
+                ));
                 Ok((p.object, false))
             }
             Err(e) => {
@@ -563,18 +793,29 @@ pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result
                 Err(match (e, p.replaces.is_some()) {
                     (StoreError::ConditionFailed { index: Some(1) }, false) => {
                         // A twin with the same content committed first: replay it.
-                        match load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint)).await? {
+                        match load_pointer(
+                            ctx,
+                            bucket,
+                            keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
+                        )
+                        .await?
+                        {
                             Some(o) => {
                                 results[slot] = Some(Ok((o, true)));
                                 continue;
                             }
-                            None => ApiError::Conflict("a duplicate object was deleted while this one was created; retry".into()),
+                            None => ApiError::Conflict(
+                                "a duplicate object was deleted while this one was created; retry"
+                                    .into(),
+                            ),
                         }
                     }
                     (StoreError::ConditionFailed { index: Some(2) }, false) => {
                         ApiError::Conflict("another object already holds this unique key".into())
                     }
-                    (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict("the object changed while this request ran; retry".into()),
+                    (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict(
+                        "the object changed while this request ran; retry".into(),
+                    ),
                     (other, _) => other.into(),
                 })
             }
@@ -592,16 +833,31 @@ pub async fn create_many(ctx: &AppContext, bucket: &Bucket, requests: Vec<Result
             tracing::warn!(error = %e, "publishing object events failed");
         }
     }
-    Ok(results.into_iter().map(|r| r.expect("every slot is filled")).collect())
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect())
 }
 
-async fn bump_bucket(ctx: &AppContext, bucket: &Bucket, objects: i64, bytes: i64) -> Result<(), ApiError> {
-    let mut updates = vec![Update::Add("object_count".into(), objects), Update::Add("total_size_bytes".into(), bytes)];
+async fn bump_bucket(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    objects: i64,
+    bytes: i64,
+) -> Result<(), ApiError> {
+    let mut updates = vec![
+        Update::Add("object_count".into(), objects),
+        Update::Add("total_size_bytes".into(), bytes),
+    ];
     if objects > 0 || bytes > 0 {
         updates.push(Update::Set("last_upload_at".into(), json!(now_rfc3339())));
     }
     ctx.table
-        .write(Write::Update { key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id), updates, cond: Cond::Exists })
+        .write(Write::Update {
+            key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
+            updates,
+            cond: Cond::Exists,
+        })
         .await?;
     Ok(())
 }
@@ -620,11 +876,18 @@ fn object_event(event_type: &str, o: &Object) -> Event {
 /// Storage keys the old version used that the new one does not.
 fn removed_keys(old: &Object, new: &Object) -> Vec<String> {
     let kept: Vec<&str> = new.blobs.iter().filter_map(Blob::storage_key).collect();
-    old.blobs.iter().filter_map(Blob::storage_key).filter(|k| !kept.contains(k)).map(str::to_string).collect()
+    old.blobs
+        .iter()
+        .filter_map(Blob::storage_key)
+        .filter(|k| !kept.contains(k))
+        .map(str::to_string)
+        .collect()
 }
 
 pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, ApiError> {
-    load(ctx, bucket, object_id).await?.ok_or_else(|| ApiError::not_found(format!("object {object_id:?}")))
+    load(ctx, bucket, object_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("object {object_id:?}")))
 }
 
 /// An object's JSON with short-lived GET URLs for its stored blobs.
@@ -633,8 +896,16 @@ pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, 
     if let Some(blobs) = value.get_mut("blobs").and_then(Value::as_array_mut) {
         for (blob, record) in blobs.iter_mut().zip(&o.blobs) {
             let url = match record.storage_key() {
-                Some(k) => Some(ctx.blobs.presign_get(k, std::time::Duration::from_secs(3600)).await?),
-                None => record.properties.get("url").and_then(Value::as_str).map(str::to_string),
+                Some(k) => Some(
+                    ctx.blobs
+                        .presign_get(k, std::time::Duration::from_secs(3600))
+                        .await?,
+                ),
+                None => record
+                    .properties
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
             };
             blob["presigned_url"] = json!(url);
         }
@@ -644,14 +915,18 @@ pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, 
 
 pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
     let size = req.page_size()?;
-    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id)).prefix("OBJ#").cursor(req.cursor()?).descending(req.descending()?);
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix("OBJ#")
+        .cursor(req.cursor()?)
+        .descending(req.descending()?);
     let filter = req.filter(&["key_prefix", "object_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let o: Object = from_item(item)?;
         Ok(Some(object_json(&o)))
     })
     .await?;
-    let total = (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
+    let total =
+        (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
     let mut page = page_json(results, next, size, total);
     if let Some(m) = page.as_object_mut() {
         m.remove("total_count");
@@ -677,8 +952,15 @@ pub async fn update(
     if let Some(new_blobs) = blobs {
         next.blobs.clear();
         for (i, b) in new_blobs.iter().enumerate() {
-            let (blob, payload) =
-                build_blob(ctx, &schema, b, &format!("blobs[{i}]"), &bucket.namespace_id, &bucket.bucket_id, &current.object_id)?;
+            let (blob, payload) = build_blob(
+                ctx,
+                &schema,
+                b,
+                &format!("blobs[{i}]"),
+                &bucket.namespace_id,
+                &bucket.bucket_id,
+                &current.object_id,
+            )?;
             next.blobs.push(blob);
             payloads.extend(payload);
         }
@@ -701,7 +983,12 @@ pub async fn update(
         }
     }
     schema.apply_defaults(&mut next.metadata);
-    schema.check_object(&next.metadata, next.blobs.iter().map(|b| b.property.as_str())).map_err(field_err)?;
+    schema
+        .check_object(
+            &next.metadata,
+            next.blobs.iter().map(|b| b.property.as_str()),
+        )
+        .map_err(field_err)?;
     next.fingerprint = fingerprint(&next.blobs, &next.metadata);
     next.unique_hash = unique_hash(bucket, &next.metadata)?;
     next.size_bytes = next.blobs.iter().filter_map(|b| b.details.size_bytes).sum();
@@ -709,19 +996,35 @@ pub async fn update(
     next.updated_at = now_rfc3339();
 
     for p in &payloads {
-        ctx.blobs.put(&p.key, p.bytes.clone(), p.content_type.as_deref()).await?;
+        ctx.blobs
+            .put(&p.key, p.bytes.clone(), p.content_type.as_deref())
+            .await?;
     }
     let obj_key = keys::object(&bucket.bucket_id, &current.object_id);
     let mut ops = vec![
-        Write::Put { item: to_item(&obj_key, &next), cond: Cond::Equals("version".into(), json!(current.version)) },
-        Write::put(pointer(&keys::fingerprint(&bucket.bucket_id, &next.fingerprint), "object_id", &next.object_id)),
+        Write::Put {
+            item: to_item(&obj_key, &next),
+            cond: Cond::Equals("version".into(), json!(current.version)),
+        },
+        Write::put(pointer(
+            &keys::fingerprint(&bucket.bucket_id, &next.fingerprint),
+            "object_id",
+            &next.object_id,
+        )),
     ];
     if next.unique_hash != current.unique_hash {
         if let Some(old) = &current.unique_hash {
-            ops.push(Write::Delete { key: keys::unique(&bucket.bucket_id, old), cond: Cond::Equals("object_id".into(), json!(current.object_id)) });
+            ops.push(Write::Delete {
+                key: keys::unique(&bucket.bucket_id, old),
+                cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+            });
         }
         if let Some(new) = &next.unique_hash {
-            ops.push(Write::create(pointer(&keys::unique(&bucket.bucket_id, new), "object_id", &next.object_id)));
+            ops.push(Write::create(pointer(
+                &keys::unique(&bucket.bucket_id, new),
+                "object_id",
+                &next.object_id,
+            )));
         }
     }
     if let Err(e) = ctx.table.transact(ops).await {
@@ -729,10 +1032,14 @@ pub async fn update(
             let _ = ctx.blobs.delete(&p.key).await;
         }
         return Err(match e {
-            StoreError::ConditionFailed { index: Some(i) } if i >= 2 && next.unique_hash.is_some() => {
+            StoreError::ConditionFailed { index: Some(i) }
+                if i >= 2 && next.unique_hash.is_some() =>
+            {
                 ApiError::Conflict("another object already holds this unique key".into())
             }
-            StoreError::ConditionFailed { .. } => ApiError::Conflict("the object changed while this request ran; retry".into()),
+            StoreError::ConditionFailed { .. } => {
+                ApiError::Conflict("the object changed while this request ran; retry".into())
+            }
             other => other.into(),
         });
     }
@@ -742,7 +1049,10 @@ pub async fn update(
     for key in removed_keys(&current, &next) {
         let _ = ctx.blobs.delete(&key).await;
     }
-    let _ = ctx.events.publish(vec![object_event("object.updated", &next)]).await;
+    let _ = ctx
+        .events
+        .publish(vec![object_event("object.updated", &next)])
+        .await;
     Ok(next)
 }
 
@@ -753,17 +1063,25 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
         cond: Cond::Equals("version".into(), json!(current.version)),
     }];
     if let Some(hash) = &current.unique_hash {
-        ops.push(Write::Delete { key: keys::unique(&bucket.bucket_id, hash), cond: Cond::Equals("object_id".into(), json!(current.object_id)) });
+        ops.push(Write::Delete {
+            key: keys::unique(&bucket.bucket_id, hash),
+            cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+        });
     }
     ops.push(Write::Update {
         key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
-        updates: vec![Update::Add("object_count".into(), -1), Update::Add("total_size_bytes".into(), -current.size_bytes)],
+        updates: vec![
+            Update::Add("object_count".into(), -1),
+            Update::Add("total_size_bytes".into(), -current.size_bytes),
+        ],
         cond: Cond::Exists,
     });
     match ctx.table.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { .. }) => {
-            return Err(ApiError::Conflict("the object changed while this request ran; retry".into()))
+            return Err(ApiError::Conflict(
+                "the object changed while this request ran; retry".into(),
+            ))
         }
         Err(e) => return Err(e.into()),
     }
@@ -778,7 +1096,10 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     for key in current.blobs.iter().filter_map(Blob::storage_key) {
         ctx.blobs.delete(key).await?;
     }
-    let _ = ctx.events.publish(vec![object_event("object.deleted", &current)]).await;
+    let _ = ctx
+        .events
+        .publish(vec![object_event("object.deleted", &current)])
+        .await;
     Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
 }
 
@@ -786,7 +1107,10 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
 pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, ApiError> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::field(format!("objects[{index}].{path}"), e.into_inner().to_string())
+        ApiError::field(
+            format!("objects[{index}].{path}"),
+            e.into_inner().to_string(),
+        )
     })
 }
 
@@ -822,6 +1146,9 @@ pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiErro
     match query.get(name).map(String::as_str) {
         None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(ApiError::field(name, format!("expected true or false, got {other:?}"))),
+        Some(other) => Err(ApiError::field(
+            name,
+            format!("expected true or false, got {other:?}"),
+        )),
     }
 }

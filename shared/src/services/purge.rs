@@ -26,8 +26,13 @@ const ORPHAN_AFTER_RECEIVES: u32 = 3;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum PurgeScope {
-    Namespace { namespace_id: String },
-    Bucket { namespace_id: String, bucket_id: String },
+    Namespace {
+        namespace_id: String,
+    },
+    Bucket {
+        namespace_id: String,
+        bucket_id: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -39,9 +44,21 @@ pub struct PurgeMessage {
     pub pass: u8,
 }
 
-pub async fn enqueue(ctx: &AppContext, org_id: &str, task_id: &str, scope: &PurgeScope) -> Result<(), ApiError> {
-    let msg = TaskMessage::Purge(PurgeMessage { task_id: task_id.into(), org_id: org_id.into(), scope: scope.clone(), pass: 1 });
-    ctx.queue.send(QueueName::Tasks, vec![msg.to_body()], FIRST_DELAY).await?;
+pub async fn enqueue(
+    ctx: &AppContext,
+    org_id: &str,
+    task_id: &str,
+    scope: &PurgeScope,
+) -> Result<(), ApiError> {
+    let msg = TaskMessage::Purge(PurgeMessage {
+        task_id: task_id.into(),
+        org_id: org_id.into(),
+        scope: scope.clone(),
+        pass: 1,
+    });
+    ctx.queue
+        .send(QueueName::Tasks, vec![msg.to_body()], FIRST_DELAY)
+        .await?;
     Ok(())
 }
 
@@ -49,7 +66,10 @@ pub async fn enqueue(ctx: &AppContext, org_id: &str, task_id: &str, scope: &Purg
 async fn purge_partition(ctx: &AppContext, pk: String) -> Result<u64, ApiError> {
     let mut deleted = 0;
     loop {
-        let page = ctx.table.query(&Query::partition(pk.clone()).limit(100)).await?;
+        let page = ctx
+            .table
+            .query(&Query::partition(pk.clone()).limit(100))
+            .await?;
         if page.items.is_empty() {
             return Ok(deleted);
         }
@@ -59,9 +79,15 @@ async fn purge_partition(ctx: &AppContext, pk: String) -> Result<u64, ApiError> 
     }
 }
 
-async fn purge_bucket_contents(ctx: &AppContext, namespace_id: &str, bucket_id: &str) -> Result<u64, ApiError> {
+async fn purge_bucket_contents(
+    ctx: &AppContext,
+    namespace_id: &str,
+    bucket_id: &str,
+) -> Result<u64, ApiError> {
     let items = purge_partition(ctx, keys::bkt_pk(bucket_id)).await?;
-    ctx.blobs.delete_prefix(&keys::bucket_blob_prefix(namespace_id, bucket_id)).await?;
+    ctx.blobs
+        .delete_prefix(&keys::bucket_blob_prefix(namespace_id, bucket_id))
+        .await?;
     Ok(items)
 }
 
@@ -73,19 +99,37 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
             tracing::warn!(task_id = %msg.task_id, "purge message without a task: its request never committed; dropped");
             return Ok(());
         }
-        return Err(ApiError::Conflict(format!("task {} is not committed yet", msg.task_id)));
+        return Err(ApiError::Conflict(format!(
+            "task {} is not committed yet",
+            msg.task_id
+        )));
     };
     if task.status == tasks::COMPLETED {
         return Ok(());
     }
     if msg.pass == 1 {
-        tasks::set_status(ctx, &msg.org_id, &msg.task_id, tasks::IN_PROGRESS, None, None).await?;
+        tasks::set_status(
+            ctx,
+            &msg.org_id,
+            &msg.task_id,
+            tasks::IN_PROGRESS,
+            None,
+            None,
+        )
+        .await?;
     }
     let mut items = 0;
     match &msg.scope {
         PurgeScope::Namespace { namespace_id } => {
             loop {
-                let page = ctx.table.query(&Query::partition(keys::ns_pk(namespace_id)).prefix("BKT#").limit(100)).await?;
+                let page = ctx
+                    .table
+                    .query(
+                        &Query::partition(keys::ns_pk(namespace_id))
+                            .prefix("BKT#")
+                            .limit(100),
+                    )
+                    .await?;
                 if page.items.is_empty() {
                     break;
                 }
@@ -98,24 +142,57 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
                 ctx.table.delete_many(keys).await?;
             }
             items += purge_partition(ctx, keys::ns_pk(namespace_id)).await?;
-            ctx.blobs.delete_prefix(&keys::namespace_blob_prefix(namespace_id)).await?;
+            ctx.blobs
+                .delete_prefix(&keys::namespace_blob_prefix(namespace_id))
+                .await?;
         }
-        PurgeScope::Bucket { namespace_id, bucket_id } => {
+        PurgeScope::Bucket {
+            namespace_id,
+            bucket_id,
+        } => {
             items += purge_bucket_contents(ctx, namespace_id, bucket_id).await?;
         }
     }
     if msg.pass == 1 {
-        let next = TaskMessage::Purge(PurgeMessage { pass: 2, ..msg.clone() });
-        ctx.queue.send(QueueName::Tasks, vec![next.to_body()], ctx.config.purge_settle.min(Duration::from_secs(900))).await?;
+        let next = TaskMessage::Purge(PurgeMessage {
+            pass: 2,
+            ..msg.clone()
+        });
+        ctx.queue
+            .send(
+                QueueName::Tasks,
+                vec![next.to_body()],
+                ctx.config.purge_settle.min(Duration::from_secs(900)),
+            )
+            .await?;
         tracing::info!(task_id = %msg.task_id, items, "purge sweep done; final sweep scheduled");
         return Ok(());
     }
     let (record_key, event_type, namespace_id) = match &msg.scope {
-        PurgeScope::Namespace { namespace_id } => (keys::namespace(&msg.org_id, namespace_id), "namespace.deleted", namespace_id),
-        PurgeScope::Bucket { namespace_id, bucket_id } => (keys::bucket(namespace_id, bucket_id), "bucket.deleted", namespace_id),
+        PurgeScope::Namespace { namespace_id } => (
+            keys::namespace(&msg.org_id, namespace_id),
+            "namespace.deleted",
+            namespace_id,
+        ),
+        PurgeScope::Bucket {
+            namespace_id,
+            bucket_id,
+        } => (
+            keys::bucket(namespace_id, bucket_id),
+            "bucket.deleted",
+            namespace_id,
+        ),
     };
     ctx.table.delete_many(vec![record_key]).await?;
-    tasks::set_status(ctx, &msg.org_id, &msg.task_id, tasks::COMPLETED, Some(vec![json!({"items_deleted": items})]), None).await?;
+    tasks::set_status(
+        ctx,
+        &msg.org_id,
+        &msg.task_id,
+        tasks::COMPLETED,
+        Some(vec![json!({"items_deleted": items})]),
+        None,
+    )
+    .await?;
     ctx.events
         .publish(vec![Event {
             event_id: IdKind::Event.new_id(),

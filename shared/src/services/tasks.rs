@@ -15,7 +15,12 @@ pub const IN_PROGRESS: &str = "IN_PROGRESS";
 pub const COMPLETED: &str = "COMPLETED";
 pub const FAILED: &str = "FAILED";
 
-pub fn new_task(org_id: &str, namespace_id: Option<&str>, task_type: &str, inputs: Vec<Value>) -> Task {
+pub fn new_task(
+    org_id: &str,
+    namespace_id: Option<&str>,
+    task_type: &str,
+    inputs: Vec<Value>,
+) -> Task {
     let now = now_rfc3339();
     Task {
         task_id: IdKind::Task.new_id(),
@@ -52,14 +57,23 @@ pub async fn set_status(
     outputs: Option<Vec<Value>>,
     error: Option<String>,
 ) -> Result<(), ApiError> {
-    let mut updates = vec![Update::Set("status".into(), json!(status)), Update::Set("updated_at".into(), json!(now_rfc3339()))];
+    let mut updates = vec![
+        Update::Set("status".into(), json!(status)),
+        Update::Set("updated_at".into(), json!(now_rfc3339())),
+    ];
     if let Some(o) = outputs {
         updates.push(Update::Set("outputs".into(), json!(o)));
     }
     if let Some(e) = error {
         updates.push(Update::Set("error".into(), json!(e)));
     }
-    ctx.table.write(Write::Update { key: keys::task(org_id, task_id), updates, cond: Cond::Exists }).await?;
+    ctx.table
+        .write(Write::Update {
+            key: keys::task(org_id, task_id),
+            updates,
+            cond: Cond::Exists,
+        })
+        .await?;
     Ok(())
 }
 

@@ -5,15 +5,17 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, GlobalSecondaryIndex,
-    KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue, ScalarAttributeType, TransactWriteItem,
-    Update as DdbUpdate, WriteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest,
+    GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
+    ScalarAttributeType, TransactWriteItem, Update as DdbUpdate, WriteRequest,
 };
 use aws_sdk_dynamodb::Client;
 use futures::{stream, StreamExt};
 use serde_json::Value;
 
-use crate::ports::{Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult, Table, Update, Write};
+use crate::ports::{
+    Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult, Table, Update, Write,
+};
 
 type Attrs = HashMap<String, AttributeValue>;
 
@@ -44,7 +46,10 @@ fn to_attr(v: &Value) -> StoreResult<AttributeValue> {
 }
 
 fn key_attrs(key: &Key) -> Attrs {
-    HashMap::from([("pk".to_string(), AttributeValue::S(key.pk.clone())), ("sk".to_string(), AttributeValue::S(key.sk.clone()))])
+    HashMap::from([
+        ("pk".to_string(), AttributeValue::S(key.pk.clone())),
+        ("sk".to_string(), AttributeValue::S(key.sk.clone())),
+    ])
 }
 
 /// Names and values of one expression (DynamoDB wants placeholders for both).
@@ -120,13 +125,22 @@ where
     E: aws_sdk_dynamodb::error::ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + Send + Sync + 'static,
 {
-    let code = e.as_service_error().and_then(|s| s.code()).map(str::to_string);
+    let code = e
+        .as_service_error()
+        .and_then(|s| s.code())
+        .map(str::to_string);
     match code.as_deref() {
         Some("ConditionalCheckFailedException") => StoreError::ConditionFailed { index: None },
-        Some("ProvisionedThroughputExceededException" | "ThrottlingException" | "RequestLimitExceeded" | "TransactionConflictException") => {
-            StoreError::Busy
-        }
-        _ => StoreError::Backend(format!("{}", aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        Some(
+            "ProvisionedThroughputExceededException"
+            | "ThrottlingException"
+            | "RequestLimitExceeded"
+            | "TransactionConflictException",
+        ) => StoreError::Busy,
+        _ => StoreError::Backend(format!(
+            "{}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        )),
     }
 }
 
@@ -172,7 +186,9 @@ fn transact_item(table: &str, op: &Write) -> StoreResult<TransactWriteItem> {
             TransactWriteItem::builder().delete(delete).build()
         }
         Write::Check { key, cond } => {
-            let c = e.condition(cond)?.unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
+            let c = e
+                .condition(cond)?
+                .unwrap_or_else(|| "attribute_exists(pk) OR attribute_not_exists(pk)".into());
             let check = ConditionCheck::builder()
                 .table_name(table)
                 .set_key(Some(key_attrs(key)))
@@ -256,8 +272,16 @@ impl Table for DynamoTable {
     }
 
     async fn transact(&self, ops: Vec<Write>) -> StoreResult<()> {
-        let items = ops.iter().map(|op| transact_item(&self.table, op)).collect::<StoreResult<Vec<_>>>()?;
-        let result = self.client.transact_write_items().set_transact_items(Some(items)).send().await;
+        let items = ops
+            .iter()
+            .map(|op| transact_item(&self.table, op))
+            .collect::<StoreResult<Vec<_>>>()?;
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
         match result {
             Ok(_) => Ok(()),
             Err(err) => {
@@ -283,7 +307,9 @@ impl Table for DynamoTable {
                 // One write needs no transaction (and costs half as much).
                 let op = group.into_iter().next().expect("one op");
                 self.write(op).await.map(|_| ()).map_err(|e| match e {
-                    StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { index: Some(0) },
+                    StoreError::ConditionFailed { .. } => {
+                        StoreError::ConditionFailed { index: Some(0) }
+                    }
                     other => other,
                 })
             } else {
@@ -331,9 +357,15 @@ impl Table for DynamoTable {
                         k.insert("pk".into(), AttributeValue::S(q.pk.clone()));
                     }
                     Some(_) => {
-                        k.insert("pk".into(), AttributeValue::S(pos.pk.clone().unwrap_or_default()));
+                        k.insert(
+                            "pk".into(),
+                            AttributeValue::S(pos.pk.clone().unwrap_or_default()),
+                        );
                         k.insert(q.partition_attr().into(), AttributeValue::S(q.pk.clone()));
-                        k.insert(q.sort_key_attr().into(), AttributeValue::S(pos.isk.clone().unwrap_or_default()));
+                        k.insert(
+                            q.sort_key_attr().into(),
+                            AttributeValue::S(pos.isk.clone().unwrap_or_default()),
+                        );
                     }
                 }
                 Some(k)
@@ -356,13 +388,24 @@ impl Table for DynamoTable {
             .await
             .map_err(map_err)?;
         let more_upstream = out.last_evaluated_key.is_some();
-        let mut items = out.items.unwrap_or_default().into_iter().map(from_attrs).collect::<StoreResult<Vec<_>>>()?;
+        let mut items = out
+            .items
+            .unwrap_or_default()
+            .into_iter()
+            .map(from_attrs)
+            .collect::<StoreResult<Vec<_>>>()?;
         let cursor = if items.len() > q.limit {
             items.truncate(q.limit);
-            items.last().and_then(|l| CursorPos::after(l, q)).map(|p| p.encode())
+            items
+                .last()
+                .and_then(|l| CursorPos::after(l, q))
+                .map(|p| p.encode())
         } else if more_upstream {
             // DynamoDB stopped at its 1 MB page: continue after what it returned.
-            items.last().and_then(|l| CursorPos::after(l, q)).map(|p| p.encode())
+            items
+                .last()
+                .and_then(|l| CursorPos::after(l, q))
+                .map(|p| p.encode())
         } else {
             None
         };
@@ -375,7 +418,12 @@ impl Table for DynamoTable {
                 .iter()
                 .map(|k| {
                     WriteRequest::builder()
-                        .delete_request(DeleteRequest::builder().set_key(Some(key_attrs(k))).build().expect("key set"))
+                        .delete_request(
+                            DeleteRequest::builder()
+                                .set_key(Some(key_attrs(k)))
+                                .build()
+                                .expect("key set"),
+                        )
                         .build()
                 })
                 .collect();
@@ -388,7 +436,10 @@ impl Table for DynamoTable {
                     .send()
                     .await
                     .map_err(map_err)?;
-                requests = out.unprocessed_items.and_then(|mut m| m.remove(&self.table)).unwrap_or_default();
+                requests = out
+                    .unprocessed_items
+                    .and_then(|mut m| m.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }
@@ -405,8 +456,18 @@ impl Table for DynamoTable {
 
 /// Creates the table as the SAM template declares it (for stand-ins and the admin CLI).
 pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
-    let attr = |name: &str| AttributeDefinition::builder().attribute_name(name).attribute_type(ScalarAttributeType::S).build();
-    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build();
+    let attr = |name: &str| {
+        AttributeDefinition::builder()
+            .attribute_name(name)
+            .attribute_type(ScalarAttributeType::S)
+            .build()
+    };
+    let key = |name: &str, kind: KeyType| {
+        KeySchemaElement::builder()
+            .attribute_name(name)
+            .key_type(kind)
+            .build()
+    };
     let result = client
         .create_table()
         .table_name(table)
@@ -422,14 +483,26 @@ pub async fn create_table(client: &Client, table: &str) -> anyhow::Result<()> {
                 .index_name(GSI1)
                 .key_schema(key("gsi1pk", KeyType::Hash)?)
                 .key_schema(key("gsi1sk", KeyType::Range)?)
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
                 .build()?,
         )
         .send()
         .await;
     match result {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_in_use_exception()) => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("create table {table}: {}", aws_sdk_dynamodb::error::DisplayErrorContext(e))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_in_use_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "create table {table}: {}",
+            aws_sdk_dynamodb::error::DisplayErrorContext(e)
+        )),
     }
 }

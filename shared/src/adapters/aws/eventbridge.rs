@@ -43,7 +43,10 @@ impl EventBus for EventBridgeBus {
                 .await
                 .map_err(|e| StoreError::Backend(DisplayErrorContext(e).to_string()))?;
             if out.failed_entry_count > 0 {
-                return Err(StoreError::Backend(format!("EventBridge refused {} events", out.failed_entry_count)));
+                return Err(StoreError::Backend(format!(
+                    "EventBridge refused {} events",
+                    out.failed_entry_count
+                )));
             }
         }
         Ok(())
@@ -53,7 +56,15 @@ impl EventBus for EventBridgeBus {
 pub async fn create_bus(client: &Client, name: &str) -> anyhow::Result<()> {
     match client.create_event_bus().name(name).send().await {
         Ok(_) => Ok(()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_resource_already_exists_exception()) => Ok(()),
-        Err(e) => Err(anyhow::anyhow!("create event bus {name}: {}", DisplayErrorContext(e))),
+        Err(e)
+            if e.as_service_error()
+                .is_some_and(|s| s.is_resource_already_exists_exception()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(anyhow::anyhow!(
+            "create event bus {name}: {}",
+            DisplayErrorContext(e)
+        )),
     }
 }

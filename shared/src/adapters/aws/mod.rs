@@ -32,13 +32,20 @@ pub struct AwsNames {
 
 impl AwsNames {
     pub fn from_env() -> anyhow::Result<Self> {
-        let var = |name: &str| std::env::var(name).with_context(|| format!("environment variable {name} is not set"));
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
+        };
         let mut queue_urls = HashMap::new();
         for q in QueueName::ALL {
             let name = format!("SLUICE_{}_QUEUE_URL", q.as_str().to_ascii_uppercase());
             queue_urls.insert(q, var(&name)?);
         }
-        Ok(AwsNames { table: var("SLUICE_TABLE")?, bucket: var("SLUICE_BUCKET")?, event_bus: var("SLUICE_EVENT_BUS")?, queue_urls })
+        Ok(AwsNames {
+            table: var("SLUICE_TABLE")?,
+            bucket: var("SLUICE_BUCKET")?,
+            event_bus: var("SLUICE_EVENT_BUS")?,
+            queue_urls,
+        })
     }
 }
 
@@ -53,10 +60,19 @@ pub async fn context(names: AwsNames, config: Config) -> AppContext {
 }
 
 pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config) -> AppContext {
-    let table = Arc::new(DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table));
+    let table = Arc::new(DynamoTable::new(
+        aws_sdk_dynamodb::Client::new(sdk),
+        names.table,
+    ));
     let blobs = Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket));
-    let queue = Arc::new(SqsQueue::new(aws_sdk_sqs::Client::new(sdk), names.queue_urls));
-    let events = Arc::new(EventBridgeBus::new(aws_sdk_eventbridge::Client::new(sdk), names.event_bus));
+    let queue = Arc::new(SqsQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        names.queue_urls,
+    ));
+    let events = Arc::new(EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        names.event_bus,
+    ));
     AppContext::new(table, blobs, queue, events, config)
 }
 
@@ -70,9 +86,17 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Res
     let sqs_client = aws_sdk_sqs::Client::new(sdk);
     let mut queue_urls = HashMap::new();
     for q in QueueName::ALL {
-        queue_urls.insert(q, sqs::create_queue(&sqs_client, &format!("{prefix}-{}", q.as_str())).await?);
+        queue_urls.insert(
+            q,
+            sqs::create_queue(&sqs_client, &format!("{prefix}-{}", q.as_str())).await?,
+        );
     }
     let event_bus = format!("{prefix}-events");
     eventbridge::create_bus(&aws_sdk_eventbridge::Client::new(sdk), &event_bus).await?;
-    Ok(AwsNames { table, bucket, event_bus, queue_urls })
+    Ok(AwsNames {
+        table,
+        bucket,
+        event_bus,
+        queue_urls,
+    })
 }

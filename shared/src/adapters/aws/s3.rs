@@ -31,7 +31,9 @@ pub fn client(sdk: &aws_config::SdkConfig) -> Client {
     Client::from_conf(builder.build())
 }
 
-fn err<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(e: SdkError<E, R>) -> StoreError {
+fn err<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send + Sync + 'static>(
+    e: SdkError<E, R>,
+) -> StoreError {
     StoreError::Backend(DisplayErrorContext(e).to_string())
 }
 
@@ -43,7 +45,12 @@ impl S3BlobStore {
 
 #[async_trait]
 impl BlobStore for S3BlobStore {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta> {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> StoreResult<BlobMeta> {
         let sha = hex::encode(Sha256::digest(&bytes));
         let size = bytes.len() as u64;
         let out = self
@@ -57,19 +64,44 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
             .map_err(err)?;
-        Ok(BlobMeta { size, content_type: content_type.map(str::to_string), etag: out.e_tag, sha256: Some(sha) })
+        Ok(BlobMeta {
+            size,
+            content_type: content_type.map(str::to_string),
+            etag: out.e_tag,
+            sha256: Some(sha),
+        })
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
-        match self.client.get_object().bucket(&self.bucket).key(key).send().await {
-            Ok(out) => Ok(Some(out.body.collect().await.map_err(StoreError::backend)?.into_bytes())),
+        match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => Ok(Some(
+                out.body
+                    .collect()
+                    .await
+                    .map_err(StoreError::backend)?
+                    .into_bytes(),
+            )),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => Ok(None),
             Err(e) => Err(err(e)),
         }
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-        match self.client.head_object().bucket(&self.bucket).key(key).send().await {
+        match self
+            .client
+            .head_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
             Ok(out) => Ok(Some(BlobMeta {
                 size: out.content_length.unwrap_or(0).max(0) as u64,
                 content_type: out.content_type,
@@ -79,7 +111,10 @@ impl BlobStore for S3BlobStore {
                     .as_ref()
                     .and_then(|m| m.get(SHA256_META).cloned())
                     .or_else(|| {
-                        out.checksum_sha256.as_deref().and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok()).map(hex::encode)
+                        out.checksum_sha256
+                            .as_deref()
+                            .and_then(|b| base64::engine::general_purpose::STANDARD.decode(b).ok())
+                            .map(hex::encode)
                     }),
             })),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
@@ -89,11 +124,22 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        self.client.delete_object().bucket(&self.bucket).key(key).send().await.map_err(err)?;
+        self.client
+            .delete_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+            .map_err(err)?;
         Ok(())
     }
 
-    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)> {
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<(Vec<String>, Option<String>)> {
         let out = self
             .client
             .list_objects_v2()
@@ -104,8 +150,17 @@ impl BlobStore for S3BlobStore {
             .send()
             .await
             .map_err(err)?;
-        let keys: Vec<String> = out.contents.unwrap_or_default().into_iter().filter_map(|o| o.key).collect();
-        let next = if out.is_truncated == Some(true) { keys.last().cloned() } else { None };
+        let keys: Vec<String> = out
+            .contents
+            .unwrap_or_default()
+            .into_iter()
+            .filter_map(|o| o.key)
+            .collect();
+        let next = if out.is_truncated == Some(true) {
+            keys.last().cloned()
+        } else {
+            None
+        };
         Ok((keys, next))
     }
 
@@ -119,27 +174,58 @@ impl BlobStore for S3BlobStore {
             }
             let objects = keys
                 .iter()
-                .map(|k| ObjectIdentifier::builder().key(k).build().map_err(StoreError::backend))
+                .map(|k| {
+                    ObjectIdentifier::builder()
+                        .key(k)
+                        .build()
+                        .map_err(StoreError::backend)
+                })
                 .collect::<StoreResult<Vec<_>>>()?;
-            let delete = Delete::builder().set_objects(Some(objects)).quiet(true).build().map_err(StoreError::backend)?;
-            self.client.delete_objects().bucket(&self.bucket).delete(delete).send().await.map_err(err)?;
+            let delete = Delete::builder()
+                .set_objects(Some(objects))
+                .quiet(true)
+                .build()
+                .map_err(StoreError::backend)?;
+            self.client
+                .delete_objects()
+                .bucket(&self.bucket)
+                .delete(delete)
+                .send()
+                .await
+                .map_err(err)?;
             deleted += keys.len() as u64;
         }
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
         let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
-        let req = self.client.get_object().bucket(&self.bucket).key(key).presigned(config).await.map_err(err)?;
+        let req = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(err)?;
         Ok(req.uri().to_string())
     }
 
     /// Content type, length and sha256 become signed headers: S3 refuses a different file.
-    async fn presign_put(&self, key: &str, c: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        c: &PutConstraints,
+        expires_in: Duration,
+    ) -> StoreResult<String> {
         let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
         let checksum = c
             .sha256
             .as_deref()
-            .map(|h| hex::decode(h).map(|b| base64::engine::general_purpose::STANDARD.encode(b)).map_err(StoreError::backend))
+            .map(|h| {
+                hex::decode(h)
+                    .map(|b| base64::engine::general_purpose::STANDARD.encode(b))
+                    .map_err(StoreError::backend)
+            })
             .transpose()?;
         let req = self
             .client
@@ -160,10 +246,15 @@ pub async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> 
     match client.create_bucket().bucket(bucket).send().await {
         Ok(_) => Ok(()),
         Err(e)
-            if e.as_service_error().is_some_and(|s| s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()) =>
+            if e.as_service_error().is_some_and(|s| {
+                s.is_bucket_already_owned_by_you() || s.is_bucket_already_exists()
+            }) =>
         {
             Ok(())
         }
-        Err(e) => Err(anyhow::anyhow!("create bucket {bucket}: {}", DisplayErrorContext(e))),
+        Err(e) => Err(anyhow::anyhow!(
+            "create bucket {bucket}: {}",
+            DisplayErrorContext(e)
+        )),
     }
 }

@@ -21,7 +21,10 @@ impl SqsQueue {
     }
 
     fn url(&self, q: QueueName) -> StoreResult<&str> {
-        self.urls.get(&q).map(String::as_str).ok_or_else(|| StoreError::Backend(format!("no URL for queue {}", q.as_str())))
+        self.urls
+            .get(&q)
+            .map(String::as_str)
+            .ok_or_else(|| StoreError::Backend(format!("no URL for queue {}", q.as_str())))
     }
 }
 
@@ -31,7 +34,12 @@ fn err(e: impl std::error::Error + Send + Sync + 'static) -> StoreError {
 
 #[async_trait]
 impl Queue for SqsQueue {
-    async fn send(&self, queue: QueueName, bodies: Vec<String>, delay: Duration) -> StoreResult<()> {
+    async fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> StoreResult<()> {
         let url = self.url(queue)?;
         for chunk in bodies.chunks(10) {
             let entries = chunk
@@ -46,15 +54,30 @@ impl Queue for SqsQueue {
                         .map_err(StoreError::backend)
                 })
                 .collect::<StoreResult<Vec<_>>>()?;
-            let out = self.client.send_message_batch().queue_url(url).set_entries(Some(entries)).send().await.map_err(err)?;
+            let out = self
+                .client
+                .send_message_batch()
+                .queue_url(url)
+                .set_entries(Some(entries))
+                .send()
+                .await
+                .map_err(err)?;
             if let Some(failed) = out.failed.first() {
-                return Err(StoreError::Backend(format!("SQS refused a message: {:?}", failed.message)));
+                return Err(StoreError::Backend(format!(
+                    "SQS refused a message: {:?}",
+                    failed.message
+                )));
             }
         }
         Ok(())
     }
 
-    async fn receive(&self, queue: QueueName, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
         let out = self
             .client
             .receive_message()
@@ -77,13 +100,23 @@ impl Queue for SqsQueue {
                     .and_then(|a| a.get(&MessageSystemAttributeName::ApproximateReceiveCount))
                     .and_then(|c| c.parse().ok())
                     .unwrap_or(1);
-                Some(Received { body: m.body?, receipt: m.receipt_handle?, receive_count: count })
+                Some(Received {
+                    body: m.body?,
+                    receipt: m.receipt_handle?,
+                    receive_count: count,
+                })
             })
             .collect())
     }
 
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()> {
-        self.client.delete_message().queue_url(self.url(queue)?).receipt_handle(receipt).send().await.map_err(err)?;
+        self.client
+            .delete_message()
+            .queue_url(self.url(queue)?)
+            .receipt_handle(receipt)
+            .send()
+            .await
+            .map_err(err)?;
         Ok(())
     }
 }
@@ -95,5 +128,6 @@ pub async fn create_queue(client: &Client, name: &str) -> anyhow::Result<String>
         .send()
         .await
         .map_err(|e| anyhow::anyhow!("create queue {name}: {}", DisplayErrorContext(e)))?;
-    out.queue_url.ok_or_else(|| anyhow::anyhow!("create queue {name}: no URL returned"))
+    out.queue_url
+        .ok_or_else(|| anyhow::anyhow!("create queue {name}: no URL returned"))
 }

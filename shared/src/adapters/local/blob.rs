@@ -54,7 +54,10 @@ struct MetaFile {
 }
 
 fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Keys are relative paths of plain segments: nothing can escape the root.
@@ -62,8 +65,12 @@ fn check_key(key: &str) -> Result<(), BlobAccessError> {
     let bad = key.is_empty()
         || key.len() > 1024
         || key.starts_with('/')
-        || key.split('/').any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        || key.chars().any(|c| c == '\\' || c == '\0' || c.is_control());
+        || key
+            .split('/')
+            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
+        || key
+            .chars()
+            .any(|c| c == '\\' || c == '\0' || c.is_control());
     if bad {
         Err(BlobAccessError::BadRequest(format!("invalid key {key:?}")))
     } else {
@@ -86,12 +93,18 @@ impl LocalBlobStore {
                 s.to_vec()
             }
         };
-        Ok(LocalBlobStore { data, meta, secret, public_url: std::sync::RwLock::new(public_url.to_string()) })
+        Ok(LocalBlobStore {
+            data,
+            meta,
+            secret,
+            public_url: std::sync::RwLock::new(public_url.to_string()),
+        })
     }
 
     /// The base URL presigned links point at (known once the server has bound its port).
     pub fn set_public_url(&self, url: &str) {
-        *self.public_url.write().unwrap_or_else(|p| p.into_inner()) = url.trim_end_matches('/').to_string();
+        *self.public_url.write().unwrap_or_else(|p| p.into_inner()) =
+            url.trim_end_matches('/').to_string();
     }
 
     fn paths(&self, key: &str) -> StoreResult<(PathBuf, PathBuf)> {
@@ -100,7 +113,8 @@ impl LocalBlobStore {
     }
 
     fn sign(&self, canonical: &str) -> String {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("hmac takes any key length");
+        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
+            .expect("hmac takes any key length");
         mac.update(canonical.as_bytes());
         hex::encode(mac.finalize().into_bytes())
     }
@@ -114,12 +128,23 @@ impl LocalBlobStore {
         )
     }
 
-    fn presign(&self, method: &str, key: &str, c: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+    fn presign(
+        &self,
+        method: &str,
+        key: &str,
+        c: &PutConstraints,
+        expires_in: Duration,
+    ) -> StoreResult<String> {
         check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
         let expires = unix_now() + expires_in.as_secs();
         let signature = self.sign(&Self::canonical(method, key, expires, c));
-        let base = self.public_url.read().unwrap_or_else(|p| p.into_inner()).clone();
-        let mut url = url::Url::parse(&format!("{base}{BLOB_ROUTE}{key}")).map_err(StoreError::backend)?;
+        let base = self
+            .public_url
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone();
+        let mut url =
+            url::Url::parse(&format!("{base}{BLOB_ROUTE}{key}")).map_err(StoreError::backend)?;
         {
             let mut q = url.query_pairs_mut();
             q.append_pair("X-Sluice-Method", method);
@@ -139,14 +164,27 @@ impl LocalBlobStore {
     }
 
     /// Checks a presigned request's signature and expiry; returns what the URL pins.
-    pub fn authorize(&self, method: &str, key: &str, query: &[(String, String)]) -> Result<PutConstraints, BlobAccessError> {
+    pub fn authorize(
+        &self,
+        method: &str,
+        key: &str,
+        query: &[(String, String)],
+    ) -> Result<PutConstraints, BlobAccessError> {
         check_key(key)?;
-        let param = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone());
+        let param = |name: &str| {
+            query
+                .iter()
+                .find(|(k, _)| k == name)
+                .map(|(_, v)| v.clone())
+        };
         let forbidden = |m: &str| BlobAccessError::Forbidden(m.to_string());
-        let signed_method = param("X-Sluice-Method").ok_or_else(|| forbidden("missing signature"))?;
-        let signature = param("X-Sluice-Signature").ok_or_else(|| forbidden("missing signature"))?;
-        let expires: u64 =
-            param("X-Sluice-Expires").and_then(|e| e.parse().ok()).ok_or_else(|| forbidden("missing expiry"))?;
+        let signed_method =
+            param("X-Sluice-Method").ok_or_else(|| forbidden("missing signature"))?;
+        let signature =
+            param("X-Sluice-Signature").ok_or_else(|| forbidden("missing signature"))?;
+        let expires: u64 = param("X-Sluice-Expires")
+            .and_then(|e| e.parse().ok())
+            .ok_or_else(|| forbidden("missing expiry"))?;
         let constraints = PutConstraints {
             content_type: param("X-Sluice-Content-Type"),
             content_length: param("X-Sluice-Content-Length").and_then(|l| l.parse().ok()),
@@ -158,10 +196,14 @@ impl LocalBlobStore {
             mac.verify_slice(&given).is_ok()
         });
         if !sig_ok {
-            return Err(forbidden("SignatureDoesNotMatch: the request signature does not match"));
+            return Err(forbidden(
+                "SignatureDoesNotMatch: the request signature does not match",
+            ));
         }
         if signed_method != method {
-            return Err(forbidden("SignatureDoesNotMatch: URL was signed for another method"));
+            return Err(forbidden(
+                "SignatureDoesNotMatch: URL was signed for another method",
+            ));
         }
         if unix_now() > expires {
             return Err(forbidden("AccessDenied: request has expired"));
@@ -198,18 +240,26 @@ impl LocalBlobStore {
         if let Some(want) = &pinned.sha256 {
             let header = checksum_b64.and_then(|b| {
                 use base64::Engine;
-                base64::engine::general_purpose::STANDARD.decode(b).ok().map(hex::encode)
+                base64::engine::general_purpose::STANDARD
+                    .decode(b)
+                    .ok()
+                    .map(hex::encode)
             });
             if header.as_deref() != Some(want.as_str()) {
                 return Err(BlobAccessError::BadRequest(
-                    "x-amz-checksum-sha256 header is missing or differs from the signed checksum".into(),
+                    "x-amz-checksum-sha256 header is missing or differs from the signed checksum"
+                        .into(),
                 ));
             }
             if &actual != want {
-                return Err(BlobAccessError::BadRequest("BadDigest: body does not match x-amz-checksum-sha256".into()));
+                return Err(BlobAccessError::BadRequest(
+                    "BadDigest: body does not match x-amz-checksum-sha256".into(),
+                ));
             }
         }
-        self.put(key, body, content_type).await.map_err(|e| BlobAccessError::BadRequest(e.to_string()))
+        self.put(key, body, content_type)
+            .await
+            .map_err(|e| BlobAccessError::BadRequest(e.to_string()))
     }
 }
 
@@ -219,10 +269,19 @@ fn etag_of(sha256: &str) -> String {
 
 #[async_trait]
 impl BlobStore for LocalBlobStore {
-    async fn put(&self, key: &str, bytes: Bytes, content_type: Option<&str>) -> StoreResult<BlobMeta> {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> StoreResult<BlobMeta> {
         let (path, meta_path) = self.paths(key)?;
         let sha256 = hex::encode(Sha256::digest(&bytes));
-        let meta = MetaFile { content_type: content_type.map(str::to_string), sha256: sha256.clone(), size: bytes.len() as u64 };
+        let meta = MetaFile {
+            content_type: content_type.map(str::to_string),
+            sha256: sha256.clone(),
+            size: bytes.len() as u64,
+        };
         let meta_json = serde_json::to_vec(&meta).map_err(StoreError::backend)?;
         tokio::task::spawn_blocking(move || -> std::io::Result<()> {
             for p in [&path, &meta_path] {
@@ -239,7 +298,12 @@ impl BlobStore for LocalBlobStore {
         .await
         .map_err(StoreError::backend)?
         .map_err(StoreError::backend)?;
-        Ok(BlobMeta { size: meta.size, content_type: meta.content_type, etag: Some(etag_of(&sha256)), sha256: Some(sha256) })
+        Ok(BlobMeta {
+            size: meta.size,
+            content_type: meta.content_type,
+            etag: Some(etag_of(&sha256)),
+            sha256: Some(sha256),
+        })
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
@@ -253,7 +317,10 @@ impl BlobStore for LocalBlobStore {
 
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
         let (path, meta_path) = self.paths(key)?;
-        if !tokio::fs::try_exists(&path).await.map_err(StoreError::backend)? {
+        if !tokio::fs::try_exists(&path)
+            .await
+            .map_err(StoreError::backend)?
+        {
             return Ok(None);
         }
         let meta: MetaFile = match tokio::fs::read(&meta_path).await {
@@ -261,7 +328,12 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::backend(e)),
         };
-        Ok(Some(BlobMeta { size: meta.size, content_type: meta.content_type, etag: Some(etag_of(&meta.sha256)), sha256: Some(meta.sha256) }))
+        Ok(Some(BlobMeta {
+            size: meta.size,
+            content_type: meta.content_type,
+            etag: Some(etag_of(&meta.sha256)),
+            sha256: Some(meta.sha256),
+        }))
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
@@ -276,7 +348,12 @@ impl BlobStore for LocalBlobStore {
         Ok(())
     }
 
-    async fn list(&self, prefix: &str, after: Option<String>, limit: usize) -> StoreResult<(Vec<String>, Option<String>)> {
+    async fn list(
+        &self,
+        prefix: &str,
+        after: Option<String>,
+        limit: usize,
+    ) -> StoreResult<(Vec<String>, Option<String>)> {
         let root = self.data.clone();
         let prefix = prefix.to_string();
         tokio::task::spawn_blocking(move || {
@@ -298,7 +375,10 @@ impl BlobStore for LocalBlobStore {
                         stack.push(path);
                     } else if let Ok(rel) = path.strip_prefix(&root) {
                         let key = rel.to_string_lossy().replace('\\', "/");
-                        if key.starts_with(&prefix) && !key.contains(".tmp-") && after.as_ref().is_none_or(|a| &key > a) {
+                        if key.starts_with(&prefix)
+                            && !key.contains(".tmp-")
+                            && after.as_ref().is_none_or(|a| &key > a)
+                        {
                             keys.push(key);
                         }
                     }
@@ -321,7 +401,12 @@ impl BlobStore for LocalBlobStore {
         self.presign("GET", key, &PutConstraints::default(), expires_in)
     }
 
-    async fn presign_put(&self, key: &str, constraints: &PutConstraints, expires_in: Duration) -> StoreResult<String> {
+    async fn presign_put(
+        &self,
+        key: &str,
+        constraints: &PutConstraints,
+        expires_in: Duration,
+    ) -> StoreResult<String> {
         self.presign("PUT", key, constraints, expires_in)
     }
 }

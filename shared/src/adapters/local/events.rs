@@ -11,7 +11,9 @@ pub struct LocalEventBus {
 
 impl LocalEventBus {
     pub fn new() -> Self {
-        LocalEventBus { tx: broadcast::channel(4096).0 }
+        LocalEventBus {
+            tx: broadcast::channel(4096).0,
+        }
     }
 
     pub fn subscribe(&self) -> broadcast::Receiver<Event> {

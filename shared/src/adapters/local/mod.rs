@@ -17,7 +17,11 @@ use std::sync::Arc;
 use crate::context::{AppContext, Config};
 
 /// Builds a context on the embedded backends under `data_dir`.
-pub fn context(data_dir: &Path, public_url: &str, config: Config) -> anyhow::Result<(AppContext, Arc<LocalBlobStore>)> {
+pub fn context(
+    data_dir: &Path,
+    public_url: &str,
+    config: Config,
+) -> anyhow::Result<(AppContext, Arc<LocalBlobStore>)> {
     std::fs::create_dir_all(data_dir)?;
     let db = data_dir.join("sluice.db");
     let table = Arc::new(LocalTable::open(&db)?);

@@ -30,13 +30,20 @@ pub struct LocalQueue {
 }
 
 fn now_ms() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }
 
 impl LocalQueue {
     /// `max_receives`: deliveries before a message moves to the dead-letter table.
     pub fn open(path: &Path, max_receives: u32) -> anyhow::Result<Self> {
-        Ok(LocalQueue { db: Db::open(path, SCHEMA)?, max_receives, sent: Notify::new() })
+        Ok(LocalQueue {
+            db: Db::open(path, SCHEMA)?,
+            max_receives,
+            sent: Notify::new(),
+        })
     }
 
     /// Messages that exhausted their deliveries, oldest first.
@@ -44,14 +51,23 @@ impl LocalQueue {
         let name = queue.as_str();
         self.db
             .run(move |conn| {
-                let mut stmt = conn.prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id").map_err(sql_err)?;
-                let rows = stmt.query_map(params![name], |r| r.get(0)).map_err(sql_err)?;
+                let mut stmt = conn
+                    .prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id")
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![name], |r| r.get(0))
+                    .map_err(sql_err)?;
                 rows.collect::<Result<Vec<String>, _>>().map_err(sql_err)
             })
             .await
     }
 
-    async fn take(&self, queue: QueueName, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
+    async fn take(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
         let name = queue.as_str();
         let max_receives = self.max_receives;
         self.db
@@ -99,7 +115,12 @@ impl LocalQueue {
 
 #[async_trait]
 impl Queue for LocalQueue {
-    async fn send(&self, queue: QueueName, bodies: Vec<String>, delay: Duration) -> StoreResult<()> {
+    async fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> StoreResult<()> {
         let name = queue.as_str();
         self.db
             .run(move |conn| {
@@ -120,7 +141,12 @@ impl Queue for LocalQueue {
         Ok(())
     }
 
-    async fn receive(&self, queue: QueueName, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
         let woken = self.sent.notified();
         let got = self.take(queue, max, visibility).await?;
         if !got.is_empty() {
@@ -132,11 +158,18 @@ impl Queue for LocalQueue {
 
     async fn ack(&self, _queue: QueueName, receipt: &str) -> StoreResult<()> {
         let receipt = receipt.to_string();
-        let id: i64 = receipt.split(':').next().and_then(|s| s.parse().ok()).ok_or(StoreError::NotFound)?;
+        let id: i64 = receipt
+            .split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(StoreError::NotFound)?;
         self.db
             .run(move |conn| {
-                conn.execute("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2", params![id, receipt])
-                    .map_err(sql_err)?;
+                conn.execute(
+                    "DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2",
+                    params![id, receipt],
+                )
+                .map_err(sql_err)?;
                 Ok(())
             })
             .await

@@ -17,9 +17,13 @@ impl Db {
         let conn = Connection::open(path)?;
         // WAL lets the table and the queue connections work side by side; NORMAL sync
         // is durable across process crashes (the local tier's promise), not power loss.
-        conn.execute_batch("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;")?;
+        conn.execute_batch(
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;",
+        )?;
         conn.execute_batch(schema)?;
-        Ok(Db { conn: Arc::new(Mutex::new(conn)) })
+        Ok(Db {
+            conn: Arc::new(Mutex::new(conn)),
+        })
     }
 
     /// Runs `f` on the connection off the async threads.
@@ -40,7 +44,9 @@ impl Db {
 
 pub fn sql_err(e: rusqlite::Error) -> StoreError {
     match e {
-        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => StoreError::Busy,
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::DatabaseBusy => {
+            StoreError::Busy
+        }
         other => StoreError::backend(other),
     }
 }

@@ -7,7 +7,10 @@ use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
 use super::sqlite::{sql_err, Db};
-use crate::ports::{apply_updates, cond_holds, Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult, Table, Write};
+use crate::ports::{
+    apply_updates, cond_holds, Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult,
+    Table, Write,
+};
 
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
@@ -25,16 +28,22 @@ pub struct LocalTable {
 
 impl LocalTable {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(LocalTable { db: Db::open(path, SCHEMA)? })
+        Ok(LocalTable {
+            db: Db::open(path, SCHEMA)?,
+        })
     }
 }
 
 fn read(conn: &Connection, key: &Key) -> StoreResult<Option<Item>> {
     let doc: Option<String> = conn
         .prepare_cached("SELECT doc FROM items WHERE pk = ?1 AND sk = ?2")
-        .and_then(|mut s| s.query_row(params![key.pk, key.sk], |r| r.get(0)).optional())
+        .and_then(|mut s| {
+            s.query_row(params![key.pk, key.sk], |r| r.get(0))
+                .optional()
+        })
         .map_err(sql_err)?;
-    doc.map(|d| serde_json::from_str(&d).map_err(StoreError::backend)).transpose()
+    doc.map(|d| serde_json::from_str(&d).map_err(StoreError::backend))
+        .transpose()
 }
 
 fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -49,12 +58,20 @@ fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
     } else {
         "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
     };
-    let result = conn
-        .prepare_cached(sql)
-        .and_then(|mut s| s.execute(params![key.pk, key.sk, str_attr(item, "gsi1pk"), str_attr(item, "gsi1sk"), doc]));
+    let result = conn.prepare_cached(sql).and_then(|mut s| {
+        s.execute(params![
+            key.pk,
+            key.sk,
+            str_attr(item, "gsi1pk"),
+            str_attr(item, "gsi1sk"),
+            doc
+        ])
+    });
     match result {
         Ok(_) => Ok(()),
-        Err(rusqlite::Error::SqliteFailure(f, _)) if insert_only && f.code == rusqlite::ErrorCode::ConstraintViolation => {
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if insert_only && f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
             Err(StoreError::ConditionFailed { index: None })
         }
         Err(e) => Err(sql_err(e)),
@@ -74,7 +91,10 @@ fn check(conn: &Connection, key: &Key, cond: &Cond) -> StoreResult<Option<Item>>
 fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
     match op {
         // A fresh insert needs no read: the primary key refuses a duplicate.
-        Write::Put { item, cond: Cond::NotExists } => store(conn, item, true).map(|_| None),
+        Write::Put {
+            item,
+            cond: Cond::NotExists,
+        } => store(conn, item, true).map(|_| None),
         Write::Put { item, cond } => {
             let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
             check(conn, &key, cond)?;
@@ -112,7 +132,11 @@ fn with_index(e: StoreError, index: usize) -> StoreError {
 }
 
 fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
-    let cursor = q.cursor.as_deref().map(|c| CursorPos::decode(c, q)).transpose()?;
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| CursorPos::decode(c, q))
+        .transpose()?;
     let (pk_col, sk_col) = (q.partition_attr(), q.sort_key_attr());
     let mut sql = format!("SELECT doc FROM items WHERE {pk_col} = ?1");
     let mut args: Vec<String> = vec![q.pk.clone()];
@@ -122,7 +146,11 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
     };
     if let Some(prefix) = &q.sk_prefix {
         bind(&mut sql, &format!(" AND {sk_col} >= ?"), prefix.clone());
-        bind(&mut sql, &format!(" AND {sk_col} < ?"), format!("{prefix}{PREFIX_END}"));
+        bind(
+            &mut sql,
+            &format!(" AND {sk_col} < ?"),
+            format!("{prefix}{PREFIX_END}"),
+        );
     }
     if let Some(max) = &q.sk_max {
         bind(&mut sql, &format!(" AND {sk_col} <= ?"), max.clone());
@@ -138,7 +166,12 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
                 args.push(pk);
                 args.push(pos.sk.clone());
                 let n = args.len();
-                sql.push_str(&format!(" AND ({sk_col}, pk, sk) {op} (?{}, ?{}, ?{})", n - 2, n - 1, n));
+                sql.push_str(&format!(
+                    " AND ({sk_col}, pk, sk) {op} (?{}, ?{}, ?{})",
+                    n - 2,
+                    n - 1,
+                    n
+                ));
             }
         }
     }
@@ -151,7 +184,9 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
 
     let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
     let docs = stmt
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| r.get::<_, String>(0))
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            r.get::<_, String>(0)
+        })
         .map_err(sql_err)?
         .collect::<Result<Vec<_>, _>>()
         .map_err(sql_err)?;
@@ -161,7 +196,10 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
         .collect::<StoreResult<Vec<_>>>()?;
     let cursor = if items.len() > q.limit {
         items.truncate(q.limit);
-        items.last().and_then(|last| CursorPos::after(last, q)).map(|p| p.encode())
+        items
+            .last()
+            .and_then(|last| CursorPos::after(last, q))
+            .map(|p| p.encode())
     } else {
         None
     };
@@ -188,7 +226,9 @@ impl Table for LocalTable {
 
     async fn transact(&self, ops: Vec<Write>) -> StoreResult<()> {
         if ops.len() > 100 {
-            return Err(StoreError::backend("a transaction holds at most 100 writes"));
+            return Err(StoreError::backend(
+                "a transaction holds at most 100 writes",
+            ));
         }
         self.db
             .run(move |conn| {
@@ -230,7 +270,9 @@ impl Table for LocalTable {
             .await;
         match outcome {
             Ok(results) => results,
-            Err(e) => (0..count).map(|_| Err(StoreError::Backend(e.to_string()))).collect(),
+            Err(e) => (0..count)
+                .map(|_| Err(StoreError::Backend(e.to_string())))
+                .collect(),
         }
     }
 
@@ -244,7 +286,9 @@ impl Table for LocalTable {
             .run(move |conn| {
                 let tx = conn.transaction().map_err(sql_err)?;
                 {
-                    let mut stmt = tx.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2").map_err(sql_err)?;
+                    let mut stmt = tx
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                        .map_err(sql_err)?;
                     for key in &keys {
                         stmt.execute(params![key.pk, key.sk]).map_err(sql_err)?;
                     }
