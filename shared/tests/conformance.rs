@@ -10,7 +10,9 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 use sluice::api::{self, ApiRequest, Router, ROUTES};
-use sluice::ports::{Cond, Index, Item, Key, Query, QueueName, StoreError, Update, Write};
+use sluice::ports::{
+    Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, Update, Write,
+};
 use sluice::services::auth;
 use sluice::{AppContext, Config};
 
@@ -385,6 +387,17 @@ async fn blob_store(ctx: AppContext) {
 }
 conformance!(blob_store_on, blob_store);
 
+/// The next message, waiting a bounded while for one to become visible.
+async fn next_message(q: &dyn Queue, visibility: Duration) -> Received {
+    for _ in 0..20 {
+        let got = q.receive(QueueName::Tasks, 1, visibility).await.unwrap();
+        if let Some(m) = got.into_iter().next() {
+            return m;
+        }
+    }
+    panic!("no message became visible");
+}
+
 async fn queue(ctx: AppContext) {
     let q = ctx.queue.as_ref();
     // Drain anything a previous test left (moto queues are fresh per run; local too).
@@ -421,15 +434,7 @@ async fn queue(ctx: AppContext) {
     q.send(QueueName::Tasks, vec!["again".into()], Duration::ZERO)
         .await
         .unwrap();
-    let first = loop {
-        let r = q
-            .receive(QueueName::Tasks, 1, Duration::from_secs(1))
-            .await
-            .unwrap();
-        if let Some(m) = r.into_iter().next() {
-            break m;
-        }
-    };
+    let first = next_message(q, Duration::from_secs(1)).await;
     assert_eq!(first.body, "again");
     assert!(
         q.receive(QueueName::Tasks, 1, Duration::from_secs(1))
@@ -439,15 +444,7 @@ async fn queue(ctx: AppContext) {
         "hidden while held"
     );
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    let second = loop {
-        let r = q
-            .receive(QueueName::Tasks, 1, Duration::from_secs(30))
-            .await
-            .unwrap();
-        if let Some(m) = r.into_iter().next() {
-            break m;
-        }
-    };
+    let second = next_message(q, Duration::from_secs(30)).await;
     assert_eq!(second.body, "again");
     assert_eq!(second.receive_count, 2);
     q.ack(QueueName::Tasks, &second.receipt).await.unwrap();
@@ -465,15 +462,7 @@ async fn queue(ctx: AppContext) {
         .unwrap()
         .is_empty());
     tokio::time::sleep(Duration::from_millis(2100)).await;
-    let late = loop {
-        let r = q
-            .receive(QueueName::Tasks, 1, Duration::from_secs(30))
-            .await
-            .unwrap();
-        if let Some(m) = r.into_iter().next() {
-            break m;
-        }
-    };
+    let late = next_message(q, Duration::from_secs(30)).await;
     assert_eq!(late.body, "later");
     q.ack(QueueName::Tasks, &late.receipt).await.unwrap();
 }
@@ -534,7 +523,7 @@ impl Client {
             ..Default::default()
         };
         let resp = api::serve(&self.ctx, &self.router, req).await;
-        (resp.status, resp.body)
+        (resp.status, resp.value())
     }
 }
 

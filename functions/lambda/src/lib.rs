@@ -1,8 +1,6 @@
 //! What every Lambda entry point shares: building the context once per cold start,
 //! turning API Gateway events into `ApiRequest`s, and SQS batches into worker calls.
 
-use std::collections::HashMap;
-
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
 use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
@@ -40,15 +38,7 @@ fn to_api_request(event: Request) -> ApiRequest {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let (parts, body) = event.into_parts();
-    let headers: HashMap<String, String> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
+    let headers = api::header_map(&parts.headers);
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
         Body::Text(t) => bytes::Bytes::from(t),
@@ -80,7 +70,7 @@ pub fn serve_route(route: &'static Route) -> Result<(), Error> {
                     .status(resp.status)
                     .header("content-type", "application/json")
                     .header("x-request-id", request_id)
-                    .body(Body::from(resp.body_bytes()))
+                    .body(Body::from(resp.body.to_vec()))
                     .map_err(Error::from)
             }
         }))

@@ -138,7 +138,7 @@ impl Server {
 fn json_response(r: &ApiResponse, request_id: &str) -> Response {
     let mut resp = (
         StatusCode::from_u16(r.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        r.body_bytes(),
+        r.body.clone(),
     )
         .into_response();
     resp.headers_mut()
@@ -162,7 +162,13 @@ fn error_response(status: u16, message: &str, request_id: &str) -> Response {
         "status": status,
         "error": {"type": kind, "message": message, "details": {}},
     });
-    json_response(&ApiResponse { status, body }, request_id)
+    json_response(
+        &ApiResponse {
+            status,
+            body: serde_json::to_vec(&body).unwrap_or_default().into(),
+        },
+        request_id,
+    )
 }
 
 async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
@@ -182,15 +188,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let headers: HashMap<String, String> = parts
-        .headers
-        .iter()
-        .filter_map(|(k, v)| {
-            v.to_str()
-                .ok()
-                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
-        })
-        .collect();
+    let headers = api::header_map(&parts.headers);
     let limit = shared
         .ctx
         .config

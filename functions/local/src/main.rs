@@ -5,6 +5,10 @@ use std::path::PathBuf;
 
 use clap::Parser;
 
+// Many small JSON allocations per request: mimalloc handles them better than glibc.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "sluice-local",

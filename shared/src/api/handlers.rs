@@ -10,7 +10,9 @@ use crate::error::ApiError;
 use crate::services::buckets::{self, CreateBucket, UpdateBucket};
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{self, CreateNamespace, UpdateNamespace};
-use crate::services::objects::{self, CreateObject, CreateObjectsBatch, PatchObject, Policy};
+use crate::services::objects::{
+    self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
+};
 use crate::services::tasks;
 
 type Res = Result<ApiResponse, ApiError>;
@@ -162,7 +164,7 @@ pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
     let mut results = objects::create_many(&ctx, &bucket, vec![Ok(body)], policy).await?;
     let (object, _replayed) = results.pop().expect("one result per request")?;
-    Ok(ApiResponse::ok(objects::object_json(&object)))
+    Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
 
 pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -183,7 +185,7 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
         .map(|(i, v)| objects::parse_batch_item(v, i))
         .collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy).await?;
-    Ok(ApiResponse::ok(objects::batch_json(results)))
+    Ok(objects::batch_response(&results))
 }
 
 pub async fn objects_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -208,7 +210,7 @@ pub async fn objects_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
             objects::with_presigned_urls(&ctx, &object).await?,
         ));
     }
-    Ok(ApiResponse::ok(objects::object_json(&object)))
+    Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
 
 pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -225,7 +227,7 @@ pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
         false,
     )
     .await?;
-    Ok(ApiResponse::ok(objects::object_json(&object)))
+    Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
 
 pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -242,7 +244,7 @@ pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
         true,
     )
     .await?;
-    Ok(ApiResponse::ok(objects::object_json(&object)))
+    Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
 
 pub async fn objects_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {

@@ -37,26 +37,36 @@ pub struct ApiRequest {
     pub request_id: String,
 }
 
+/// A response: a status and its JSON body, already serialized.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ApiResponse {
     pub status: u16,
-    pub body: Value,
+    pub body: Bytes,
 }
 
 impl ApiResponse {
     pub fn ok(body: Value) -> Self {
-        ApiResponse { status: 200, body }
+        Self::json(&body)
+    }
+
+    /// A 200 serialized straight from a typed view (no intermediate JSON tree).
+    pub fn json<T: serde::Serialize + ?Sized>(body: &T) -> Self {
+        ApiResponse {
+            status: 200,
+            body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+        }
     }
 
     pub fn error(e: &ApiError) -> Self {
         ApiResponse {
             status: e.status(),
-            body: e.envelope(),
+            body: Bytes::from(serde_json::to_vec(&e.envelope()).unwrap_or_default()),
         }
     }
 
-    pub fn body_bytes(&self) -> Vec<u8> {
-        serde_json::to_vec(&self.body).unwrap_or_default()
+    /// The body parsed back (for tests and tools).
+    pub fn value(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or(Value::Null)
     }
 }
 
@@ -111,6 +121,18 @@ fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
             ApiError::field(field, reason)
         }
     }
+}
+
+/// Header names in lower case, values that are valid text (what handlers read).
+pub fn header_map(headers: &http::HeaderMap) -> HashMap<String, String> {
+    headers
+        .iter()
+        .filter_map(|(k, v)| {
+            v.to_str()
+                .ok()
+                .map(|v| (k.as_str().to_ascii_lowercase(), v.to_string()))
+        })
+        .collect()
 }
 
 impl ApiRequest {

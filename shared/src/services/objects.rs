@@ -11,12 +11,13 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::lists::{collect, page_json, ListRequest};
 use super::{from_item, keys, pointer, to_item};
+use crate::api::ApiResponse;
 use crate::context::AppContext;
 use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
 use crate::domain::ids::IdKind;
@@ -697,20 +698,52 @@ fn writes_for(p: &Prepared) -> Vec<Write> {
     ops
 }
 
+/// An object as the API returns it, serialized without an intermediate JSON tree.
+#[derive(Debug, Serialize)]
+pub struct ObjectView<'a> {
+    object_id: &'a str,
+    bucket_id: &'a str,
+    namespace_id: &'a str,
+    key_prefix: &'a Option<String>,
+    blobs: &'a [Blob],
+    metadata: &'a Map<String, Value>,
+    status: &'a str,
+    error: &'a Option<String>,
+    created_at: &'a str,
+    updated_at: &'a str,
+    document_count: u64,
+    /// Batch rows only: the request position this row answers, and whether it replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed_by: Option<&'static str>,
+}
+
+impl<'a> From<&'a Object> for ObjectView<'a> {
+    fn from(o: &'a Object) -> Self {
+        ObjectView {
+            object_id: &o.object_id,
+            bucket_id: &o.bucket_id,
+            namespace_id: &o.namespace_id,
+            key_prefix: &o.key_prefix,
+            blobs: &o.blobs,
+            metadata: &o.metadata,
+            status: &o.status,
+            error: &o.error,
+            created_at: &o.created_at,
+            updated_at: &o.updated_at,
+            document_count: 0,
+            object_index: None,
+            replayed: None,
+            replayed_by: None,
+        }
+    }
+}
+
 pub fn object_json(o: &Object) -> Value {
-    json!({
-        "object_id": o.object_id,
-        "bucket_id": o.bucket_id,
-        "namespace_id": o.namespace_id,
-        "key_prefix": o.key_prefix,
-        "blobs": o.blobs,
-        "metadata": o.metadata,
-        "status": o.status,
-        "error": o.error,
-        "created_at": o.created_at,
-        "updated_at": o.updated_at,
-        "document_count": 0,
-    })
+    serde_json::to_value(ObjectView::from(o)).unwrap_or_default()
 }
 
 /// The outcome of one object in a create request.
@@ -1114,30 +1147,49 @@ pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, ApiError
     })
 }
 
-pub fn batch_json(results: Vec<ItemResult>) -> Value {
-    let total = results.len();
+#[derive(Serialize)]
+struct FailedRow {
+    object_index: usize,
+    error: String,
+    error_type: &'static str,
+    status: u16,
+}
+
+#[derive(Serialize)]
+struct BatchView<'a> {
+    succeeded_count: usize,
+    failed_count: usize,
+    total_requested: usize,
+    succeeded: Vec<ObjectView<'a>>,
+    failed: Vec<FailedRow>,
+}
+
+/// The batch response: successes in request order, then each failure with its index.
+pub fn batch_response(results: &[ItemResult]) -> ApiResponse {
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, r) in results.iter().enumerate() {
         match r {
-            Ok((o, replayed)) => {
-                let mut v = object_json(&o);
-                v["object_index"] = json!(i);
-                v["replayed"] = json!(replayed);
-                if replayed {
-                    v["replayed_by"] = json!("skip_duplicates");
-                }
-                succeeded.push(v);
-            }
-            Err(e) => failed.push(json!({"object_index": i, "error": e.to_string(), "error_type": e.kind(), "status": e.status()})),
+            Ok((o, replayed)) => succeeded.push(ObjectView {
+                object_index: Some(i),
+                replayed: Some(*replayed),
+                replayed_by: replayed.then_some("skip_duplicates"),
+                ..ObjectView::from(o)
+            }),
+            Err(e) => failed.push(FailedRow {
+                object_index: i,
+                error: e.to_string(),
+                error_type: e.kind(),
+                status: e.status(),
+            }),
         }
     }
-    json!({
-        "succeeded_count": succeeded.len(),
-        "failed_count": failed.len(),
-        "total_requested": total,
-        "succeeded": succeeded,
-        "failed": failed,
+    ApiResponse::json(&BatchView {
+        succeeded_count: succeeded.len(),
+        failed_count: failed.len(),
+        total_requested: results.len(),
+        succeeded,
+        failed,
     })
 }
 

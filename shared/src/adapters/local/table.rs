@@ -95,6 +95,10 @@ fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
             item,
             cond: Cond::NotExists,
         } => store(conn, item, true).map(|_| None),
+        Write::Put {
+            item,
+            cond: Cond::None,
+        } => store(conn, item, false).map(|_| None),
         Write::Put { item, cond } => {
             let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
             check(conn, &key, cond)?;
@@ -122,6 +126,13 @@ fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
         }
         Write::Check { key, cond } => check(conn, key, cond).map(|_| None),
     }
+}
+
+fn savepoint(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(sql_err)
 }
 
 fn with_index(e: StoreError, index: usize) -> StoreError {
@@ -246,22 +257,22 @@ impl Table for LocalTable {
         let outcome = self
             .db
             .run(move |conn| {
-                let mut tx = conn.transaction().map_err(sql_err)?;
+                let tx = conn.transaction().map_err(sql_err)?;
                 let mut results = Vec::with_capacity(groups.len());
                 for group in &groups {
-                    let mut sp = tx.savepoint().map_err(sql_err)?;
+                    // Cached statements: a savepoint per group must not cost a parse.
+                    savepoint(&tx, "SAVEPOINT grp")?;
                     let mut result = Ok(());
                     for (i, op) in group.iter().enumerate() {
-                        if let Err(e) = apply(&sp, op) {
+                        if let Err(e) = apply(&tx, op) {
                             result = Err(with_index(e, i));
                             break;
                         }
                     }
-                    if result.is_ok() {
-                        sp.commit().map_err(sql_err)?;
-                    } else {
-                        sp.rollback().map_err(sql_err)?;
+                    if result.is_err() {
+                        savepoint(&tx, "ROLLBACK TO grp")?;
                     }
+                    savepoint(&tx, "RELEASE grp")?;
                     results.push(result);
                 }
                 tx.commit().map_err(sql_err)?;
