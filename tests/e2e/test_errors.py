@@ -212,3 +212,44 @@ def test_other_tenants_see_nothing(sluice, space):
     assert listed["total_count"] == 1
     # And the first org's object is untouched.
     assert sluice.call("GET", f"/v1/buckets/{bkt}/objects/{o['object_id']}", ns=ns).status_code == 200
+
+
+def test_undeclared_keys_are_refused(sluice, space):
+    ns, bkt = space
+    err = envelope(sluice.call("POST", "/v1/namespaces", json={"namespace_name": "extra-keys", "colour": "red"}), 422)
+    assert err["details"]["code"] == "extra_forbidden" and err["details"]["field"] == "colour"
+    assert "namespace_name" in err["message"]  # names the accepted keys
+    err = envelope(sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "x", "bucket_schema": {"properties": {"a": {"type": "text"}}}, "shape": 1}), 422)
+    assert err["details"]["field"] == "shape"
+    err = envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json={
+        "blobs": [{"property": "body", "type": "text", "content": "t", "colour": 1}], "metadata": {"sku": "k"}}), 422)
+    assert err["details"]["field"] == "blobs[0].colour"
+    envelope(sluice.call("POST", "/v1/namespaces", json={"namespace_name": "standalone-ns", "mode": "standalone"}), 422)
+
+
+def test_top_level_metadata_and_idempotency(sluice, space):
+    ns, bkt = space
+    # Undeclared top-level keys of an object are metadata fields, validated like them.
+    o = sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json={
+        "blobs": [{"property": "body", "type": "text", "content": "t"}], "sku": "top-1", "price": 2.5}).json()
+    assert o["metadata"] == {"sku": "top-1", "price": 2.5}
+    err = envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json={
+        "blobs": [{"property": "body", "type": "text", "content": "t"}], "sku": "top-2", "weight": 1}), 422)
+    assert err["details"]["field"] == "metadata.weight"
+    body = {"blobs": [{"property": "body", "type": "text", "content": "idem"}], "metadata": {"sku": "idem-1"},
+            "idempotency_key": "retry-me"}
+    first = sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json=body).json()
+    again = sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json=body).json()
+    assert again["object_id"] == first["object_id"]
+    batch = sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [body]}).json()
+    assert batch["succeeded"][0]["object_id"] == first["object_id"]
+    assert batch["succeeded"][0]["replayed_by"] == "idempotency_key"
+
+
+def test_list_select(sluice, space):
+    ns, bkt = space
+    page = sluice.call("POST", f"/v1/buckets/{bkt}/objects/list", ns=ns, json={"select": ["metadata.sku"], "limit": 2}).json()
+    for row in page["results"]:
+        assert set(row) == {"object_id", "bucket_id", "namespace_id", "metadata"}
+        assert set(row["metadata"]) <= {"sku"}

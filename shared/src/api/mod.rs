@@ -104,20 +104,41 @@ fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
         _ => {
             let message = inner.to_string();
             // serde reports "missing field `x`" at the parent path: name the field itself.
-            let field = match message
-                .strip_prefix("missing field `")
-                .and_then(|m| m.split('`').next())
-            {
-                Some(missing) if path == "." => missing.to_string(),
-                Some(missing) => format!("{path}.{missing}"),
-                None if path == "." => "body".to_string(),
-                None => path,
+            let named = |prefix: &str| {
+                message
+                    .strip_prefix(prefix)
+                    .and_then(|m| m.split('`').next())
+                    .map(str::to_string)
+            };
+            let join = |name: String| {
+                if path == "." || path == name || path.ends_with(&format!(".{name}")) {
+                    if path == "." {
+                        name
+                    } else {
+                        path.clone()
+                    }
+                } else {
+                    format!("{path}.{name}")
+                }
+            };
+            let field = match (named("missing field `"), named("unknown field `")) {
+                (Some(missing), _) => join(missing),
+                (_, Some(unknown)) => join(unknown),
+                _ if path == "." => "body".to_string(),
+                _ => path.clone(),
             };
             let reason = message
                 .split(" at line ")
                 .next()
                 .unwrap_or(&message)
                 .to_string();
+            if named("unknown field `").is_some() {
+                // Bodies refuse keys they do not declare (the API's `extra_forbidden`).
+                return ApiError::Validation {
+                    message: format!("{field}: extra_forbidden: {reason}"),
+                    details: serde_json::json!({"field": field, "reason": reason, "code": "extra_forbidden"}),
+                };
+            }
             ApiError::field(field, reason)
         }
     }

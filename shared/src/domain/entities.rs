@@ -49,6 +49,7 @@ pub struct Namespace {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UniqueKey {
     pub fields: Vec<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]

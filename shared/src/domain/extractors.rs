@@ -81,6 +81,7 @@ pub fn find_by_id(id: &str) -> Option<&'static ExtractorSpec> {
 
 /// A namespace's chosen extractor, as stored and returned.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ExtractorChoice {
     pub feature_extractor_name: String,
     pub version: String,

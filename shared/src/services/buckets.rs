@@ -19,6 +19,7 @@ use crate::ports::{Cond, Query, StoreError, Update, Write};
 pub const POLICIES: [&str; 3] = ["insert", "update", "upsert"];
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBucket {
     pub bucket_name: String,
     #[serde(default)]
@@ -32,6 +33,7 @@ pub struct CreateBucket {
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateBucket {
     #[serde(default)]
     pub bucket_name: Option<String>,
@@ -214,7 +216,7 @@ pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result
     })
     .await?;
     let total = filter.is_empty().then_some(ns.bucket_count);
-    Ok(page_json(results, next, size, total))
+    Ok(page_json(req.project(results), next, size, total))
 }
 
 /// PATCH (`replace = false`) or PUT (`replace = true`). A schema change must only add

@@ -7,7 +7,7 @@
 //! | namespace   | `ORG#<org>`     | `NS#<id>`, `NSNAME#<name>` |
 //! | task        | `ORG#<org>`     | `TASK#<id>`         |
 //! | bucket      | `NS#<ns>`       | `BKT#<id>`, `BKTNAME#<name>` |
-//! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>` |
+//! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>`, `IDEM#<hash>` |
 
 use crate::ports::Key;
 
@@ -49,6 +49,9 @@ pub fn object(bkt: &str, obj: &str) -> Key {
 }
 pub fn fingerprint(bkt: &str, fp: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("FP#{fp}"))
+}
+pub fn idempotency(bkt: &str, hash: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("IDEM#{hash}"))
 }
 pub fn unique(bkt: &str, hash: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("UK#{hash}"))

@@ -19,6 +19,7 @@ pub const MAX_PAGE_SIZE: usize = 1000;
 const MAX_PAGES_PER_REQUEST: usize = 10;
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct ListRequest {
     pub limit: Option<i64>,
     pub page_size: Option<i64>,
@@ -37,6 +38,8 @@ pub struct ListRequest {
     pub include_total: Option<bool>,
     pub case_sensitive: Option<bool>,
     pub return_presigned_urls: Option<bool>,
+    /// Top-level fields to keep in each result (ids are always kept).
+    pub select: Option<Vec<String>>,
 }
 
 impl ListRequest {
@@ -141,6 +144,28 @@ impl ListRequest {
         }
     }
 
+    /// Keeps only the `select`ed fields (dot paths; ids always stay).
+    pub fn project(&self, results: Vec<Value>) -> Vec<Value> {
+        let Some(select) = self.select.as_ref().filter(|s| !s.is_empty()) else {
+            return results;
+        };
+        results
+            .into_iter()
+            .map(|record| {
+                let mut out = serde_json::Map::new();
+                if let Value::Object(m) = &record {
+                    for (k, v) in m.iter().filter(|(k, _)| k.ends_with("_id")) {
+                        out.insert(k.clone(), v.clone());
+                    }
+                }
+                for path in select {
+                    copy_path(&record, &mut out, &path.split('.').collect::<Vec<_>>());
+                }
+                Value::Object(out)
+            })
+            .collect()
+    }
+
     pub fn filter(&self, search_fields: &'static [&'static str]) -> Result<Filter, ApiError> {
         let case_sensitive = self.case_sensitive.unwrap_or(false);
         let mut parts = Vec::new();
@@ -160,6 +185,22 @@ impl ListRequest {
             parts.push(Filter::Or(any));
         }
         Ok(Filter::And(parts))
+    }
+}
+
+/// Copies the value at `path` (if any) from `from` into `to`, creating parents.
+fn copy_path(from: &Value, to: &mut serde_json::Map<String, Value>, path: &[&str]) {
+    let Some((first, rest)) = path.split_first() else {
+        return;
+    };
+    let Some(v) = from.get(*first) else { return };
+    if rest.is_empty() {
+        to.insert(first.to_string(), v.clone());
+    } else if let Value::Object(child) = to
+        .entry(first.to_string())
+        .or_insert_with(|| Value::Object(Default::default()))
+    {
+        copy_path(v, child, rest);
     }
 }
 

@@ -17,16 +17,21 @@ use crate::error::ApiError;
 use crate::ports::{Cond, Query, StoreError, Update, Write};
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateNamespace {
     pub namespace_name: String,
     #[serde(default)]
     pub description: Option<String>,
     #[serde(default)]
     pub feature_extractors: Option<Vec<ExtractorChoice>>,
+    /// Only `managed` (extractors write the vectors) is served.
+    #[serde(default)]
+    pub mode: Option<String>,
 }
 
 /// `PATCH` (absent fields are kept; extractors are appended) and `PUT` (replaced).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct UpdateNamespace {
     #[serde(default)]
     pub namespace_name: Option<String>,
@@ -90,6 +95,12 @@ pub async fn create(
     req: CreateNamespace,
 ) -> Result<Namespace, ApiError> {
     check_name(&req.namespace_name)?;
+    if req.mode.as_deref().is_some_and(|m| m != "managed") {
+        return Err(ApiError::field(
+            "mode",
+            "only 'managed' namespaces are supported",
+        ));
+    }
     let chosen = extractors::resolve(
         req.feature_extractors.as_deref().unwrap_or_default(),
         "feature_extractors",
@@ -149,7 +160,7 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<V
     } else {
         None
     };
-    Ok(page_json(results, next, size, total))
+    Ok(page_json(req.project(results), next, size, total))
 }
 
 /// Applies a PATCH (`replace = false`) or PUT (`replace = true`).

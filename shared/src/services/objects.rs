@@ -33,6 +33,7 @@ const MAX_URL: usize = 2083;
 const PENDING: &str = "PENDING";
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateBlob {
     /// The bucket-schema property this blob fills.
     pub property: String,
@@ -74,9 +75,24 @@ pub struct CreateObject {
     /// Return the existing object instead of creating one with the same content.
     #[serde(default)]
     pub skip_duplicates: bool,
+    /// A retry with the same key returns the object the first attempt created.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Accepted for compatibility: URL sources are always read when processed.
+    #[serde(default)]
+    pub canonicalize_source: Option<bool>,
+    #[serde(default)]
+    pub force_remirror: Option<bool>,
+    /// Relationships between objects are not supported: only an empty list is accepted.
+    #[serde(default)]
+    pub edges: Option<Vec<Value>>,
+    /// Other top-level keys are metadata fields, as the API allows.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct CreateObjectsBatch {
     /// At most 100 objects; each succeeds or fails on its own.
     #[schemars(with = "Vec<CreateObject>")]
@@ -85,6 +101,7 @@ pub struct CreateObjectsBatch {
 
 /// `PATCH`: absent fields are kept, metadata is merged (null removes a key).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
 pub struct PatchObject {
     #[serde(default)]
     pub key_prefix: Option<String>,
@@ -135,12 +152,39 @@ struct Prepared {
     /// The stored object this write replaces (same id), for update/upsert.
     replaces: Option<Object>,
     skip_duplicates: bool,
+    /// sha256 of the request's idempotency key, claimed with the object.
+    idempotency: Option<String>,
+}
+
+/// Why an existing object was returned instead of a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replayed {
+    SkipDuplicates,
+    IdempotencyKey,
+}
+
+impl Replayed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replayed::SkipDuplicates => "skip_duplicates",
+            Replayed::IdempotencyKey => "idempotency_key",
+        }
+    }
+}
+
+/// What each write of an object's transaction claims, to explain a failed condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Object,
+    Fingerprint,
+    UniqueKey,
+    Idempotency,
 }
 
 enum Outcome {
     Write(Box<Prepared>),
     /// An existing object returned unchanged (skip_duplicates matched).
-    Replay(Object),
+    Replay(Object, Replayed),
 }
 
 fn field_err(e: FieldError) -> ApiError {
@@ -588,7 +632,39 @@ async fn prepare(
             .blob_field(&b.property, ty, &format!("blobs[{i}]"))
             .map_err(field_err)?;
     }
+    if req.edges.as_ref().is_some_and(|e| !e.is_empty()) {
+        return Err(ApiError::field(
+            "edges",
+            "relationships between objects are not supported",
+        ));
+    }
     let mut metadata = req.metadata.unwrap_or_default();
+    for (k, v) in req.extra {
+        if metadata.contains_key(&k) {
+            return Err(ApiError::field(
+                format!("metadata.{k}"),
+                "is given both at the top level and in metadata",
+            ));
+        }
+        metadata.insert(k, v);
+    }
+    let idempotency = match &req.idempotency_key {
+        Some(k) if k.is_empty() || k.len() > 255 => {
+            return Err(ApiError::field(
+                "idempotency_key",
+                "must be 1 to 255 characters",
+            ))
+        }
+        Some(k) => Some(sha256_hex(k.as_bytes())),
+        None => None,
+    };
+    if let Some(hash) = &idempotency {
+        if let Some(existing) =
+            load_pointer(ctx, bucket, keys::idempotency(&bucket.bucket_id, hash)).await?
+        {
+            return Ok(Outcome::Replay(existing, Replayed::IdempotencyKey));
+        }
+    }
     schema.apply_defaults(&mut metadata);
     schema
         .check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str()))
@@ -634,7 +710,7 @@ async fn prepare(
         if let Some(existing) =
             load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await?
         {
-            return Ok(Outcome::Replay(existing));
+            return Ok(Outcome::Replay(existing, Replayed::SkipDuplicates));
         }
     }
     let now = now_rfc3339();
@@ -662,10 +738,12 @@ async fn prepare(
         payloads,
         replaces,
         skip_duplicates: req.skip_duplicates,
+        idempotency,
     })))
 }
 
-fn writes_for(p: &Prepared) -> Vec<Write> {
+/// The object's transaction, each write beside what it claims.
+fn writes_for(p: &Prepared) -> Vec<(Write, Claim)> {
     let o = &p.object;
     let obj_key = keys::object(&o.bucket_id, &o.object_id);
     let fp_ptr = pointer(
@@ -673,27 +751,44 @@ fn writes_for(p: &Prepared) -> Vec<Write> {
         "object_id",
         &o.object_id,
     );
-    let mut ops = Vec::with_capacity(3);
+    let mut ops = Vec::with_capacity(4);
     match &p.replaces {
-        None => ops.push(Write::create(to_item(&obj_key, o))),
-        Some(old) => ops.push(Write::Put {
-            item: to_item(&obj_key, o),
-            cond: Cond::Equals("version".into(), json!(old.version)),
-        }),
+        None => ops.push((Write::create(to_item(&obj_key, o)), Claim::Object)),
+        Some(old) => ops.push((
+            Write::Put {
+                item: to_item(&obj_key, o),
+                cond: Cond::Equals("version".into(), json!(old.version)),
+            },
+            Claim::Object,
+        )),
     }
     // With skip_duplicates the fingerprint is a claim (a racing twin loses and replays);
     // otherwise it just points at the newest object with this content.
-    ops.push(if p.skip_duplicates {
+    let fp = if p.skip_duplicates {
         Write::create(fp_ptr)
     } else {
         Write::put(fp_ptr)
-    });
+    };
+    ops.push((fp, Claim::Fingerprint));
     if let (Some(hash), None) = (&o.unique_hash, &p.replaces) {
-        ops.push(Write::create(pointer(
-            &keys::unique(&o.bucket_id, hash),
-            "object_id",
-            &o.object_id,
-        )));
+        ops.push((
+            Write::create(pointer(
+                &keys::unique(&o.bucket_id, hash),
+                "object_id",
+                &o.object_id,
+            )),
+            Claim::UniqueKey,
+        ));
+    }
+    if let Some(hash) = &p.idempotency {
+        ops.push((
+            Write::create(pointer(
+                &keys::idempotency(&o.bucket_id, hash),
+                "object_id",
+                &o.object_id,
+            )),
+            Claim::Idempotency,
+        ));
     }
     ops
 }
@@ -747,7 +842,7 @@ pub fn object_json(o: &Object) -> Value {
 }
 
 /// The outcome of one object in a create request.
-pub type ItemResult = Result<(Object, bool), ApiError>;
+pub type ItemResult = Result<(Object, Option<Replayed>), ApiError>;
 
 /// Creates objects; each succeeds or fails on its own. `true` marks a replay.
 pub async fn create_many(
@@ -766,7 +861,7 @@ pub async fn create_many(
             Err(e) => Err(e),
         };
         results.push(match outcome {
-            Ok(Outcome::Replay(o)) => Some(Ok((o, true))),
+            Ok(Outcome::Replay(o, why)) => Some(Ok((o, Some(why)))),
             Ok(Outcome::Write(p)) => {
                 pending.push((slot, *p));
                 None
@@ -794,14 +889,15 @@ pub async fn create_many(
         .try_collect::<Vec<_>>()
         .await?;
 
-    let outcomes = ctx
-        .table
-        .transact_each(pending.iter().map(|(_, p)| writes_for(p)).collect())
-        .await;
+    let (groups, claims): (Vec<Vec<Write>>, Vec<Vec<Claim>>) = pending
+        .iter()
+        .map(|(_, p)| writes_for(p).into_iter().unzip())
+        .unzip();
+    let outcomes = ctx.table.transact_each(groups).await;
     let (mut added, mut size_delta) = (0i64, 0i64);
     let mut events = Vec::new();
     let mut stale_keys = Vec::new();
-    for ((slot, p), outcome) in pending.into_iter().zip(outcomes) {
+    for (((slot, p), outcome), claims) in pending.into_iter().zip(outcomes).zip(claims) {
         let result = match outcome {
             Ok(()) => {
                 size_delta += p.object.size_bytes - p.replaces.as_ref().map_or(0, |o| o.size_bytes);
@@ -809,41 +905,44 @@ pub async fn create_many(
                     None => added += 1,
                     Some(old) => stale_keys.extend(removed_keys(old, &p.object)),
                 }
-                events.push(object_event(
-                    if p.replaces.is_some() {
-                        "object.updated"
-                    } else {
-                        "object.created"
-                    },
-                    &p.object,
-                ));
-                Ok((p.object, false))
+                let kind = if p.replaces.is_some() {
+                    "object.updated"
+                } else {
+                    "object.created"
+                };
+                events.push(object_event(kind, &p.object));
+                Ok((p.object, None))
             }
             Err(e) => {
                 for payload in &p.payloads {
                     let _ = ctx.blobs.delete(&payload.key).await;
                 }
-                Err(match (e, p.replaces.is_some()) {
-                    (StoreError::ConditionFailed { index: Some(1) }, false) => {
-                        // A twin with the same content committed first: replay it.
-                        match load_pointer(
-                            ctx,
-                            bucket,
-                            keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
+                let claim = match &e {
+                    StoreError::ConditionFailed { index: Some(i) } => claims.get(*i).copied(),
+                    _ => None,
+                };
+                // A twin that committed first wins a claim: replay it when the request asked.
+                let replay = match claim {
+                    Some(Claim::Fingerprint) => Some((
+                        keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
+                        Replayed::SkipDuplicates,
+                    )),
+                    Some(Claim::Idempotency) => p.idempotency.as_ref().map(|h| {
+                        (
+                            keys::idempotency(&bucket.bucket_id, h),
+                            Replayed::IdempotencyKey,
                         )
-                        .await?
-                        {
-                            Some(o) => {
-                                results[slot] = Some(Ok((o, true)));
-                                continue;
-                            }
-                            None => ApiError::Conflict(
-                                "a duplicate object was deleted while this one was created; retry"
-                                    .into(),
-                            ),
-                        }
+                    }),
+                    _ => None,
+                };
+                if let Some((key, why)) = replay {
+                    if let Some(o) = load_pointer(ctx, bucket, key).await? {
+                        results[slot] = Some(Ok((o, Some(why))));
+                        continue;
                     }
-                    (StoreError::ConditionFailed { index: Some(2) }, false) => {
+                }
+                Err(match (e, claim) {
+                    (_, Some(Claim::UniqueKey)) => {
                         ApiError::Conflict("another object already holds this unique key".into())
                     }
                     (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict(
@@ -960,7 +1059,7 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Resul
     .await?;
     let total =
         (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
-    let mut page = page_json(results, next, size, total);
+    let mut page = page_json(req.project(results), next, size, total);
     if let Some(m) = page.as_object_mut() {
         m.remove("total_count");
     }
@@ -1172,8 +1271,8 @@ pub fn batch_response(results: &[ItemResult]) -> ApiResponse {
         match r {
             Ok((o, replayed)) => succeeded.push(ObjectView {
                 object_index: Some(i),
-                replayed: Some(*replayed),
-                replayed_by: replayed.then_some("skip_duplicates"),
+                replayed: Some(replayed.is_some()),
+                replayed_by: replayed.map(Replayed::as_str),
                 ..ObjectView::from(o)
             }),
             Err(e) => failed.push(FailedRow {
