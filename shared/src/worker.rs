@@ -6,12 +6,14 @@ use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::ports::QueueName;
 use crate::services::purge::{self, PurgeMessage};
+use crate::services::uploads::{self, ConfirmBatchMessage};
 
 /// Everything the tasks queue carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskMessage {
     Purge(PurgeMessage),
+    ConfirmUploads(ConfirmBatchMessage),
 }
 
 impl TaskMessage {
@@ -39,6 +41,9 @@ pub async fn handle(
             };
             match msg {
                 TaskMessage::Purge(p) => purge::run(ctx, &p, receive_count).await,
+                TaskMessage::ConfirmUploads(c) => {
+                    uploads::run_confirm_batch(ctx, &c, receive_count).await
+                }
             }
         }
     }

@@ -660,3 +660,199 @@ async fn api_flow(ctx: AppContext) {
     assert_eq!(s, 200);
 }
 conformance!(api_flow_on, api_flow);
+
+/// Uploads on both backends: issue → bytes land (as a presigned PUT would store them)
+/// → confirm → object; then double confirm, expiry and the sweeper.
+async fn upload_flow(ctx: AppContext) {
+    use sha2::Digest;
+    let c = Client::new(ctx.clone()).await;
+    let (_, ns) = c
+        .call(
+            "POST",
+            "/v1/namespaces",
+            None,
+            Some(json!({"namespace_name": "uploads"})),
+        )
+        .await;
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (s, b) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "pics", "bucket_schema": {"properties": {"photo": {"type": "image"}}}})))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let bytes = Bytes::from_static(b"\x89PNG\r\n\x1a\nnot really a png");
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let (s, up) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "a.png", "content_type": "image/png", "file_size_bytes": bytes.len(), "file_hash": sha})),
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    let upl = up["upload_id"].as_str().unwrap().to_string();
+    let url = up["presigned_url"].as_str().unwrap();
+    assert_eq!(up["status"], json!("PENDING"));
+    assert_eq!(up["blob_property"], json!("photo"));
+    if url.contains("X-Amz-SignedHeaders") {
+        // S3 signs what it must enforce.
+        let signed = url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "X-Amz-SignedHeaders")
+            .unwrap()
+            .1
+            .to_string();
+        for h in ["content-type", "content-length", "x-amz-checksum-sha256"] {
+            assert!(signed.contains(h), "{h} not signed: {signed}");
+        }
+    }
+    // Confirming before the bytes arrive is refused, and changes nothing.
+    let confirm = format!("/v1/buckets/{bkt}/uploads/{upl}/confirm");
+    let (s, e) = c.call("POST", &confirm, Some(&ns_id), None).await;
+    assert_eq!(s, 409, "{e}");
+    let key = format!("{ns_id}/{bkt}/uploads/{upl}/a.png");
+    ctx.blobs
+        .put(&key, bytes.clone(), Some("image/png"))
+        .await
+        .unwrap();
+    let (s, done) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"file_size_bytes": bytes.len()})),
+        )
+        .await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(done["status"], json!("COMPLETED"));
+    assert_eq!(done["file_hash"], json!(sha));
+    let object_id = done["object_id"].as_str().unwrap().to_string();
+    let (_, again) = c.call("POST", &confirm, Some(&ns_id), None).await;
+    assert_eq!(again["object_id"], json!(object_id));
+    let (_, obj) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/objects/{object_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(obj["blobs"][0]["properties"]["storage_key"], json!(key));
+    assert_eq!(obj["blobs"][0]["details"]["hash"], json!(sha));
+    let (_, bucket) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
+    assert_eq!(bucket["object_count"], json!(1));
+    // Same bytes again: the completed upload is returned, and no URL.
+    let (_, dup) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "b.png", "content_type": "image/png", "file_hash": sha})),
+        )
+        .await;
+    assert_eq!(dup["is_duplicate"], json!(true));
+    assert_eq!(dup["duplicate_of_upload_id"], json!(upl));
+    assert!(dup["presigned_url"].is_null());
+
+    // Expiry: an upload whose time has passed fails on read and loses its bytes...
+    let (_, late) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "late.png", "content_type": "image/png"})),
+        )
+        .await;
+    let late_id = late["upload_id"].as_str().unwrap().to_string();
+    let late_key = format!("{ns_id}/{bkt}/uploads/{late_id}/late.png");
+    ctx.blobs
+        .put(&late_key, bytes.clone(), Some("image/png"))
+        .await
+        .unwrap();
+    let upload_key = Key::new(format!("BKT#{bkt}"), format!("UPL#{late_id}"));
+    let past = Write::Update {
+        key: upload_key.clone(),
+        updates: vec![
+            Update::Set("expires_at".into(), json!("2020-01-01T00:00:00Z")),
+            Update::Set(
+                "gsi1sk".into(),
+                json!(format!("{:012}#{late_id}", 1577836800)),
+            ),
+        ],
+        cond: Cond::Exists,
+    };
+    ctx.table.write(past.clone()).await.unwrap();
+    let (_, got) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/uploads/{late_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(got["status"], json!("FAILED"), "{got}");
+    assert!(ctx.blobs.head(&late_key).await.unwrap().is_none());
+    let (s, _) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads/{late_id}/confirm"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+    // ...and the sweeper finds the ones nobody reads.
+    let (_, swept) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "swept.png", "content_type": "image/png"})),
+        )
+        .await;
+    let swept_id = swept["upload_id"].as_str().unwrap().to_string();
+    ctx.table
+        .write(Write::Update {
+            key: Key::new(format!("BKT#{bkt}"), format!("UPL#{swept_id}")),
+            updates: vec![
+                Update::Set("expires_at".into(), json!("2020-01-01T00:00:00Z")),
+                Update::Set(
+                    "gsi1sk".into(),
+                    json!(format!("{:012}#{swept_id}", 1577836800)),
+                ),
+            ],
+            cond: Cond::Exists,
+        })
+        .await
+        .unwrap();
+    assert!(
+        sluice::services::uploads::sweep_expired(&ctx)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let (_, gone) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/uploads/{swept_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(gone["status"], json!("FAILED"));
+    // Completed uploads cannot be deleted; pending ones are canceled.
+    let (s, _) = c
+        .call(
+            "DELETE",
+            &format!("/v1/buckets/{bkt}/uploads/{upl}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+}
+conformance!(upload_flow_on, upload_flow);

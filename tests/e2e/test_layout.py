@@ -6,7 +6,7 @@ import pathlib
 from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WORKERS = {"tasks-worker"}
+WORKERS = {"tasks-worker", "upload-events", "upload-sweeper"}
 
 
 def routes(sluice):

@@ -106,3 +106,46 @@ pub fn work_queue(queue: QueueName) -> Result<(), Error> {
         .await
     })
 }
+
+/// Confirms uploads from S3 `Object Created` events (EventBridge): the store itself
+/// tells Sluice the bytes arrived, so an upload completes without a client confirm.
+pub fn confirm_stored_uploads() -> Result<(), Error> {
+    runtime()?.block_on(async move {
+        let ctx = context().await?;
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<serde_json::Value>| {
+                let ctx = ctx.clone();
+                async move {
+                    let key = event.payload["detail"]["object"]["key"]
+                        .as_str()
+                        .unwrap_or_default()
+                        .to_string();
+                    sluice::services::uploads::on_stored(&ctx, &key)
+                        .await
+                        .map_err(|e| Error::from(e.to_string()))
+                }
+            },
+        ))
+        .await
+    })
+}
+
+/// On a schedule: fails expired pending uploads and removes their bytes.
+pub fn sweep_uploads() -> Result<(), Error> {
+    runtime()?.block_on(async move {
+        let ctx = context().await?;
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |_event: LambdaEvent<serde_json::Value>| {
+                let ctx = ctx.clone();
+                async move {
+                    let swept = sluice::services::uploads::sweep_expired(&ctx)
+                        .await
+                        .map_err(|e| Error::from(e.to_string()))?;
+                    tracing::info!(swept, "expired uploads swept");
+                    Ok::<_, Error>(serde_json::json!({ "swept": swept }))
+                }
+            },
+        ))
+        .await
+    })
+}

@@ -13,7 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sluice::adapters::local::{self, BlobAccessError, LocalBlobStore};
 use sluice::api::{self, ApiRequest, ApiResponse, Router, ROUTES};
 use sluice::ports::QueueName;
-use sluice::services::auth;
+use sluice::services::{auth, uploads};
 use sluice::{AppContext, Config};
 use tokio::sync::watch;
 
@@ -81,6 +81,7 @@ impl Server {
                 rx.clone(),
             )));
         }
+        tasks.push(tokio::spawn(sweep_uploads(ctx.clone(), rx.clone())));
         let shared = Arc::new(Shared {
             ctx: ctx.clone(),
             router: Router::new(ROUTES),
@@ -132,6 +133,26 @@ impl Server {
         tracing::info!("shutting down");
         self.stop().await;
         Ok(())
+    }
+}
+
+/// The local stand-in for the scheduled upload sweeper.
+async fn sweep_uploads(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
+    let every = std::env::var("SLUICE_SWEEP_SECS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(30);
+    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        match uploads::sweep_expired(&ctx).await {
+            Ok(0) => {}
+            Ok(n) => tracing::info!(swept = n, "expired uploads swept"),
+            Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+        }
     }
 }
 
@@ -286,6 +307,14 @@ async fn blob_request(
                 .await
             {
                 Ok(meta) => {
+                    // As S3 notifies EventBridge: the upload confirms itself, racing any
+                    // explicit confirm (the conditional completion lets exactly one win).
+                    let (ctx, key) = (shared.ctx.clone(), key.to_string());
+                    tokio::spawn(async move {
+                        if let Err(e) = uploads::on_stored(&ctx, &key).await {
+                            tracing::warn!(error = %e, key, "confirming a stored upload failed");
+                        }
+                    });
                     let mut resp = StatusCode::OK.into_response();
                     if let Some(etag) = meta.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
                         resp.headers_mut().insert("etag", etag);

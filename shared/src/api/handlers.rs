@@ -14,6 +14,9 @@ use crate::services::objects::{
     self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
 };
 use crate::services::tasks;
+use crate::services::uploads::{
+    self, ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch,
+};
 
 type Res = Result<ApiResponse, ApiError>;
 
@@ -162,7 +165,7 @@ pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
     let body: CreateObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
-    let mut results = objects::create_many(&ctx, &bucket, vec![Ok(body)], policy).await?;
+    let mut results = objects::create_many(&ctx, &bucket, vec![Ok(body)], policy, None).await?;
     let (object, _replayed) = results.pop().expect("one result per request")?;
     Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
@@ -184,7 +187,7 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
         .enumerate()
         .map(|(i, v)| objects::parse_batch_item(v, i))
         .collect();
-    let results = objects::create_many(&ctx, &bucket, parsed, policy).await?;
+    let results = objects::create_many(&ctx, &bucket, parsed, policy, None).await?;
     Ok(objects::batch_response(&results))
 }
 
@@ -260,4 +263,53 @@ pub async fn tasks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {id:?}")))?;
     Ok(ApiResponse::ok(tasks::task_json(&task)))
+}
+
+pub async fn uploads_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: CreateUpload = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(uploads::create(&ctx, &bucket, body).await?))
+}
+
+pub async fn uploads_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: CreateUploadsBatch = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(
+        uploads::create_batch(&ctx, &bucket, body).await?,
+    ))
+}
+
+pub async fn uploads_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let (upload, url) = uploads::get(&ctx, &bucket, req.param("upload_id")?).await?;
+    Ok(ApiResponse::ok(uploads::upload_json(&upload, url, None)))
+}
+
+pub async fn uploads_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let upload = uploads::cancel(&ctx, &bucket, req.param("upload_id")?).await?;
+    Ok(ApiResponse::ok(uploads::upload_json(&upload, None, None)))
+}
+
+pub async fn uploads_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(uploads::list(&ctx, &bucket, &list).await?))
+}
+
+pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ConfirmUpload = req.json_or_default()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let upload = uploads::confirm(&ctx, &bucket, req.param("upload_id")?, &body).await?;
+    Ok(ApiResponse::ok(uploads::confirm_json(&upload)))
+}
+
+pub async fn uploads_confirm_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ConfirmBatch = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(
+        uploads::confirm_batch(&ctx, c.namespace()?, &bucket, body).await?,
+    ))
 }

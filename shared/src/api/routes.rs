@@ -11,6 +11,7 @@ use crate::services::buckets::{CreateBucket, UpdateBucket};
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{CreateNamespace, UpdateNamespace};
 use crate::services::objects::{CreateObject, CreateObjectsBatch, PatchObject};
+use crate::services::uploads::{ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -318,6 +319,76 @@ route!(
 );
 
 route!(
+    UPLOADS_CREATE,
+    "uploads-create",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/uploads",
+    Namespace,
+    "Start a direct upload: a presigned PUT URL that pins type, length and sha256",
+    Some(body::<CreateUpload>),
+    h::uploads_create
+);
+route!(
+    UPLOADS_CREATE_BATCH,
+    "uploads-create-batch",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/uploads/batch",
+    Namespace,
+    "Start up to 100 direct uploads (all are checked before any is issued)",
+    Some(body::<CreateUploadsBatch>),
+    h::uploads_create_batch
+);
+route!(
+    UPLOADS_LIST,
+    "uploads-list",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/uploads/list",
+    Namespace,
+    "List uploads (filter by status)",
+    Some(body::<ListRequest>),
+    h::uploads_list
+);
+route!(
+    UPLOADS_GET,
+    "uploads-get",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
+    Namespace,
+    "Get an upload (a pending one gets a fresh URL for its remaining time)",
+    None,
+    h::uploads_get
+);
+route!(
+    UPLOADS_DELETE,
+    "uploads-delete",
+    "DELETE",
+    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
+    Namespace,
+    "Cancel a pending upload and remove its bytes",
+    None,
+    h::uploads_delete
+);
+route!(
+    UPLOADS_CONFIRM,
+    "uploads-confirm",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}/confirm",
+    Namespace,
+    "Confirm an upload: verify the stored file and create its object",
+    Some(body::<ConfirmUpload>),
+    h::uploads_confirm
+);
+route!(
+    UPLOADS_CONFIRM_BATCH,
+    "uploads-confirm-batch",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/uploads/confirm/batch",
+    Namespace,
+    "Confirm up to 100 uploads in the background (returns a task)",
+    Some(body::<ConfirmBatch>),
+    h::uploads_confirm_batch
+);
+route!(
     TASKS_GET,
     "tasks-get",
     "GET",
@@ -355,6 +426,13 @@ pub static ROUTES: &[&Route] = &[
     &OBJECTS_PATCH,
     &OBJECTS_UPDATE,
     &OBJECTS_DELETE,
+    &UPLOADS_CREATE,
+    &UPLOADS_CREATE_BATCH,
+    &UPLOADS_LIST,
+    &UPLOADS_GET,
+    &UPLOADS_DELETE,
+    &UPLOADS_CONFIRM,
+    &UPLOADS_CONFIRM_BATCH,
     &TASKS_GET,
 ];
 

@@ -164,3 +164,48 @@ pub struct Task {
     pub created_at: String,
     pub updated_at: String,
 }
+
+/// A presigned upload: the bytes go straight to the blob store, then a confirm (or the
+/// store's own notification) turns them into an object.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Upload {
+    pub upload_id: String,
+    pub bucket_id: String,
+    pub namespace_id: String,
+    pub filename: String,
+    pub content_type: String,
+    #[serde(default)]
+    pub file_size_bytes: Option<i64>,
+    pub presigned_url_expiration: i64,
+    pub create_object_on_confirm: bool,
+    #[serde(default)]
+    pub object_metadata: Option<Map<String, Value>>,
+    pub blob_property: String,
+    pub blob_type: String,
+    /// Declared sha256 (pinned into the URL), then the stored bytes' sha256 once confirmed.
+    #[serde(default)]
+    pub file_hash: Option<String>,
+    pub skip_duplicates: bool,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// PENDING → COMPLETED, or FAILED (expired) / CANCELED.
+    pub status: String,
+    #[serde(default)]
+    pub message: Option<String>,
+    pub storage_key: String,
+    /// Whether an object holds these bytes (an upload backs at most one object).
+    #[serde(default)]
+    pub linked: bool,
+    #[serde(default)]
+    pub object_id: Option<String>,
+    #[serde(default)]
+    pub etag: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    #[serde(default)]
+    pub verified_at: Option<String>,
+    #[serde(default)]
+    pub version: i64,
+}

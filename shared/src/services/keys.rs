@@ -8,6 +8,7 @@
 //! | task        | `ORG#<org>`     | `TASK#<id>`         |
 //! | bucket      | `NS#<ns>`       | `BKT#<id>`, `BKTNAME#<name>` |
 //! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>`, `IDEM#<hash>` |
+//! | upload      | `BKT#<bkt>`     | `UPL#<id>`, `UPLHASH#<sha256>`; pending ones in gsi1 `UPLOADS#PENDING` / `<expires_at>#<id>` |
 
 use crate::ports::Key;
 
@@ -49,6 +50,25 @@ pub fn object(bkt: &str, obj: &str) -> Key {
 }
 pub fn fingerprint(bkt: &str, fp: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("FP#{fp}"))
+}
+pub fn upload(bkt: &str, upl: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("UPL#{upl}"))
+}
+/// A completed upload's content hash, for `skip_duplicates`.
+pub fn upload_hash(bkt: &str, sha256: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("UPLHASH#{sha256}"))
+}
+/// The index partition of pending uploads, sorted by expiry, for the sweeper.
+pub const PENDING_UPLOADS: &str = "UPLOADS#PENDING";
+pub fn upload_storage_key(ns: &str, bkt: &str, upl: &str, filename: &str) -> String {
+    format!("{ns}/{bkt}/uploads/{upl}/{filename}")
+}
+/// Reads `(bucket_id, upload_id)` back from an upload's storage key.
+pub fn parse_upload_storage_key(key: &str) -> Option<(&str, &str)> {
+    let mut parts = key.splitn(5, '/');
+    let (_ns, bkt, kind, upl) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    parts.next()?;
+    (kind == "uploads" && bkt.starts_with("bkt_") && upl.starts_with("upl_")).then_some((bkt, upl))
 }
 pub fn idempotency(bkt: &str, hash: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("IDEM#{hash}"))

@@ -8,6 +8,7 @@ pub mod namespaces;
 pub mod objects;
 pub mod purge;
 pub mod tasks;
+pub mod uploads;
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;

@@ -154,6 +154,8 @@ struct Prepared {
     skip_duplicates: bool,
     /// sha256 of the request's idempotency key, claimed with the object.
     idempotency: Option<String>,
+    /// Uploads whose bytes the object takes, claimed with it.
+    links: Vec<(Write, Claim)>,
 }
 
 /// Why an existing object was returned instead of a new one.
@@ -179,6 +181,10 @@ enum Claim {
     Fingerprint,
     UniqueKey,
     Idempotency,
+    /// A completed upload this object takes the bytes of.
+    Upload,
+    /// The upload being confirmed into this object.
+    Confirming,
 }
 
 enum Outcome {
@@ -243,8 +249,27 @@ fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
     Ok(url)
 }
 
+/// Bytes already in the blob store under an upload, ready to back a blob.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub upload_id: String,
+    pub storage_key: String,
+    pub size: i64,
+    pub mime: String,
+    pub hash: Option<String>,
+    pub filename: String,
+}
+
+/// An upload being confirmed into this object: its file, and the write that moves it to
+/// COMPLETED (committed with the object, so a racing confirm cannot make a second one).
+pub struct Confirming {
+    pub file: StoredFile,
+    pub write: Write,
+}
+
 enum Source {
     Url(url::Url),
+    Stored(StoredFile),
     Bytes {
         bytes: Vec<u8>,
         mime: Option<String>,
@@ -287,7 +312,12 @@ fn percent_decode(s: &str) -> String {
 }
 
 /// Reads a blob's value in any accepted form.
-fn read_source(b: &CreateBlob, ty: FieldType, path: &str) -> Result<Source, ApiError> {
+fn read_source(
+    b: &CreateBlob,
+    ty: FieldType,
+    path: &str,
+    uploads: &HashMap<String, StoredFile>,
+) -> Result<Source, ApiError> {
     let given = [
         b.url.is_some(),
         b.content.is_some(),
@@ -310,11 +340,16 @@ fn read_source(b: &CreateBlob, ty: FieldType, path: &str) -> Result<Source, ApiE
         }
     }
     if let Some(upload_id) = &b.upload_id {
-        // No upload by that id exists in this bucket (uploads are a later feature).
-        return Err(ApiError::field(
-            format!("{path}.upload_id"),
-            format!("upload {upload_id:?} not found in this bucket"),
-        ));
+        return uploads
+            .get(upload_id)
+            .cloned()
+            .map(Source::Stored)
+            .ok_or_else(|| {
+                ApiError::field(
+                    format!("{path}.upload_id"),
+                    format!("upload {upload_id:?} not found in this bucket"),
+                )
+            });
     }
     let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
     if let Some(url) = &b.url {
@@ -432,6 +467,7 @@ fn build_blob(
     ns: &str,
     bkt: &str,
     obj: &str,
+    uploads: &HashMap<String, StoredFile>,
 ) -> Result<(Blob, Option<Payload>), ApiError> {
     let ty = FieldType::parse(&b.blob_type)
         .filter(|t| t.is_blob())
@@ -448,7 +484,27 @@ fn build_blob(
     let blob_id = IdKind::Blob.new_id();
     let mut properties = Map::new();
     let mut details = BlobDetails::default();
-    let payload = match read_source(b, ty, path)? {
+    let payload = match read_source(b, ty, path, uploads)? {
+        Source::Stored(file) => {
+            if !ty.accepts_mime(&file.mime) {
+                return Err(ApiError::field(
+                    format!("{path}.upload_id"),
+                    format!(
+                        "the upload's content type {:?} does not fit a {} blob",
+                        file.mime,
+                        ty.as_str()
+                    ),
+                ));
+            }
+            details.filename = Some(file.filename);
+            details.size_bytes = Some(file.size);
+            details.mime_type = Some(file.mime);
+            details.hash = file.hash;
+            properties.insert("source".into(), json!("upload"));
+            properties.insert("upload_id".into(), json!(file.upload_id));
+            properties.insert("storage_key".into(), json!(file.storage_key));
+            None
+        }
         Source::Url(url) => {
             details.filename = b.filename.clone().or_else(|| filename_of(&url));
             details.mime_type = b.mime_type.clone().or_else(|| {
@@ -604,12 +660,91 @@ async fn load_pointer(
 
 /// Validates a create request and decides what it becomes: a new object, a
 /// replacement of the one holding its unique key, or a replay of a duplicate.
+/// The uploads an object's blobs name: their files, and the writes that link each to
+/// the object (an upload backs at most one object, so deleting it cannot strand another).
+async fn link_uploads(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    blobs: &[CreateBlob],
+    object_id: &str,
+    confirming: Option<&Confirming>,
+) -> Result<(HashMap<String, StoredFile>, Vec<(Write, Claim)>), ApiError> {
+    let mut files = HashMap::new();
+    let mut writes = Vec::new();
+    for (i, id) in blobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.upload_id.as_ref().map(|u| (i, u)))
+    {
+        if files.contains_key(id) {
+            return Err(ApiError::field(
+                format!("blobs[{i}].upload_id"),
+                "an upload can back only one blob",
+            ));
+        }
+        if let Some(c) = confirming.filter(|c| &c.file.upload_id == id) {
+            files.insert(id.clone(), c.file.clone());
+            let mut write = c.write.clone();
+            if let Write::Update { updates, .. } = &mut write {
+                updates.push(Update::Set("linked".into(), json!(true)));
+                updates.push(Update::Set("object_id".into(), json!(object_id)));
+            }
+            writes.push((write, Claim::Confirming));
+            continue;
+        }
+        let Some(item) = ctx.table.get(&keys::upload(&bucket.bucket_id, id)).await? else {
+            continue;
+        };
+        let upload: crate::domain::entities::Upload = from_item(item)?;
+        let field = format!("blobs[{i}].upload_id");
+        if upload.status != "COMPLETED" {
+            return Err(ApiError::field(
+                field,
+                format!("upload {id} is {}: confirm it first", upload.status),
+            ));
+        }
+        if upload.linked {
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "upload {id} already backs object {}",
+                    upload.object_id.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+        files.insert(
+            id.clone(),
+            StoredFile {
+                upload_id: id.clone(),
+                storage_key: upload.storage_key.clone(),
+                size: upload.file_size_bytes.unwrap_or(0),
+                mime: upload.content_type.clone(),
+                hash: upload.file_hash.clone(),
+                filename: upload.filename.clone(),
+            },
+        );
+        writes.push((
+            Write::Update {
+                key: keys::upload(&bucket.bucket_id, id),
+                updates: vec![
+                    Update::Set("linked".into(), json!(true)),
+                    Update::Set("object_id".into(), json!(object_id)),
+                ],
+                cond: Cond::Equals("linked".into(), json!(false)),
+            },
+            Claim::Upload,
+        ));
+    }
+    Ok((files, writes))
+}
+
 async fn prepare(
     ctx: &AppContext,
     bucket: &Bucket,
     schema: &BucketSchema,
     req: CreateObject,
     policy: Policy,
+    confirming: Option<&Confirming>,
 ) -> Result<Outcome, ApiError> {
     check_key_prefix(&req.key_prefix, "key_prefix")?;
     if req.blobs.len() > MAX_BLOBS {
@@ -690,6 +825,7 @@ async fn prepare(
     let object_id = replaces
         .as_ref()
         .map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
+    let (files, links) = link_uploads(ctx, bucket, &req.blobs, &object_id, confirming).await?;
     let mut blobs = Vec::with_capacity(req.blobs.len());
     let mut payloads = Vec::new();
     for (i, b) in req.blobs.iter().enumerate() {
@@ -701,6 +837,7 @@ async fn prepare(
             &bucket.namespace_id,
             &bucket.bucket_id,
             &object_id,
+            &files,
         )?;
         blobs.push(blob);
         payloads.extend(payload);
@@ -739,6 +876,7 @@ async fn prepare(
         replaces,
         skip_duplicates: req.skip_duplicates,
         idempotency,
+        links,
     })))
 }
 
@@ -790,6 +928,7 @@ fn writes_for(p: &Prepared) -> Vec<(Write, Claim)> {
             Claim::Idempotency,
         ));
     }
+    ops.extend(p.links.iter().cloned());
     ops
 }
 
@@ -850,6 +989,7 @@ pub async fn create_many(
     bucket: &Bucket,
     requests: Vec<Result<CreateObject, ApiError>>,
     policy: Policy,
+    confirming: Option<&Confirming>,
 ) -> Result<Vec<ItemResult>, ApiError> {
     let schema = bucket.schema()?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(requests.len());
@@ -857,7 +997,7 @@ pub async fn create_many(
     for req in requests {
         let slot = results.len();
         let outcome = match req {
-            Ok(r) => prepare(ctx, bucket, &schema, r, policy).await,
+            Ok(r) => prepare(ctx, bucket, &schema, r, policy, confirming).await,
             Err(e) => Err(e),
         };
         results.push(match outcome {
@@ -944,6 +1084,12 @@ pub async fn create_many(
                 Err(match (e, claim) {
                     (_, Some(Claim::UniqueKey)) => {
                         ApiError::Conflict("another object already holds this unique key".into())
+                    }
+                    (_, Some(Claim::Upload)) => ApiError::Conflict(
+                        "an upload this object names was linked to another object".into(),
+                    ),
+                    (_, Some(Claim::Confirming)) => {
+                        ApiError::Conflict("the upload was confirmed by another request".into())
                     }
                     (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict(
                         "the object changed while this request ran; retry".into(),
@@ -1081,7 +1227,11 @@ pub async fn update(
     check_key_prefix(&key_prefix, "key_prefix")?;
     let mut next = current.clone();
     let mut payloads = Vec::new();
+    let mut links = Vec::new();
     if let Some(new_blobs) = blobs {
+        let (files, writes) =
+            link_uploads(ctx, bucket, &new_blobs, &current.object_id, None).await?;
+        links = writes;
         next.blobs.clear();
         for (i, b) in new_blobs.iter().enumerate() {
             let (blob, payload) = build_blob(
@@ -1092,6 +1242,7 @@ pub async fn update(
                 &bucket.namespace_id,
                 &bucket.bucket_id,
                 &current.object_id,
+                &files,
             )?;
             next.blobs.push(blob);
             payloads.extend(payload);
@@ -1159,11 +1310,18 @@ pub async fn update(
             )));
         }
     }
+    let links_start = ops.len();
+    ops.extend(links.into_iter().map(|(w, _)| w));
     if let Err(e) = ctx.table.transact(ops).await {
         for p in &payloads {
             let _ = ctx.blobs.delete(&p.key).await;
         }
         return Err(match e {
+            StoreError::ConditionFailed { index: Some(i) } if i >= links_start => {
+                ApiError::Conflict(
+                    "an upload this object names was linked to another object".into(),
+                )
+            }
             StoreError::ConditionFailed { index: Some(i) }
                 if i >= 2 && next.unique_hash.is_some() =>
             {

@@ -94,11 +94,10 @@ impl BlobStore for S3BlobStore {
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-        match self
-            .client
-            .head_object()
-            .bucket(&self.bucket)
-            .key(key)
+        // Checksum mode returns the sha256 S3 verified at PUT (x-amz-checksum-sha256).
+        let head = self.client.head_object().bucket(&self.bucket).key(key);
+        match head
+            .checksum_mode(aws_sdk_s3::types::ChecksumMode::Enabled)
             .send()
             .await
         {

@@ -410,3 +410,141 @@ impl BlobStore for LocalBlobStore {
         self.presign("PUT", key, constraints, expires_in)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use base64::Engine;
+
+    use super::*;
+
+    fn store() -> (LocalBlobStore, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        (
+            LocalBlobStore::open(dir.path(), "http://127.0.0.1:1").unwrap(),
+            dir,
+        )
+    }
+
+    fn query_of(url: &str) -> Vec<(String, String)> {
+        url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .into_owned()
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn presigned_urls_pin_what_they_sign() {
+        let (s, _d) = store();
+        let body = Bytes::from_static(b"hello world");
+        let sha = hex::encode(Sha256::digest(&body));
+        let pinned = PutConstraints {
+            content_type: Some("text/plain".into()),
+            content_length: Some(11),
+            sha256: Some(sha.clone()),
+        };
+        let url = s
+            .presign_put("a/b/uploads/upl_1/f.txt", &pinned, Duration::from_secs(60))
+            .await
+            .unwrap();
+        let q = query_of(&url);
+        let got = s.authorize("PUT", "a/b/uploads/upl_1/f.txt", &q).unwrap();
+        assert_eq!(got, pinned);
+        // Another key, another method, or any changed parameter breaks the signature.
+        assert!(matches!(
+            s.authorize("PUT", "a/b/uploads/upl_1/g.txt", &q),
+            Err(BlobAccessError::Forbidden(_))
+        ));
+        assert!(matches!(
+            s.authorize("GET", "a/b/uploads/upl_1/f.txt", &q),
+            Err(BlobAccessError::Forbidden(_))
+        ));
+        let tampered: Vec<(String, String)> = q
+            .iter()
+            .map(|(k, v)| {
+                if k == "X-Sluice-Content-Length" {
+                    (k.clone(), "12".into())
+                } else {
+                    (k.clone(), v.clone())
+                }
+            })
+            .collect();
+        assert!(matches!(
+            s.authorize("PUT", "a/b/uploads/upl_1/f.txt", &tampered),
+            Err(BlobAccessError::Forbidden(_))
+        ));
+        // The body must be exactly what was signed; nothing is stored otherwise.
+        let b64 = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(Sha256::digest(b));
+        let key = "a/b/uploads/upl_1/f.txt";
+        let wrong_len = s
+            .put_checked(
+                key,
+                Bytes::from_static(b"hello"),
+                &got,
+                Some("text/plain"),
+                Some(&b64(b"hello")),
+            )
+            .await;
+        assert!(matches!(wrong_len, Err(BlobAccessError::BadRequest(_))));
+        let wrong_type = s
+            .put_checked(
+                key,
+                body.clone(),
+                &got,
+                Some("image/png"),
+                Some(&b64(&body)),
+            )
+            .await;
+        assert!(matches!(wrong_type, Err(BlobAccessError::BadRequest(_))));
+        let no_sum = s
+            .put_checked(key, body.clone(), &got, Some("text/plain"), None)
+            .await;
+        assert!(matches!(no_sum, Err(BlobAccessError::BadRequest(_))));
+        let other = Bytes::from_static(b"HELLO WORLD");
+        let lying_sum = s
+            .put_checked(
+                key,
+                other.clone(),
+                &got,
+                Some("text/plain"),
+                Some(&b64(&body)),
+            )
+            .await;
+        assert!(matches!(lying_sum, Err(BlobAccessError::BadRequest(_))));
+        assert!(s.head(key).await.unwrap().is_none());
+        let meta = s
+            .put_checked(
+                key,
+                body.clone(),
+                &got,
+                Some("text/plain"),
+                Some(&b64(&body)),
+            )
+            .await
+            .unwrap();
+        assert_eq!(meta.sha256.as_deref(), Some(sha.as_str()));
+    }
+
+    #[tokio::test]
+    async fn presigned_urls_expire() {
+        let (s, _d) = store();
+        let url = s
+            .presign_get("a/b/c", Duration::from_secs(1))
+            .await
+            .unwrap();
+        assert!(s.authorize("GET", "a/b/c", &query_of(&url)).is_ok());
+        tokio::time::sleep(Duration::from_millis(2100)).await;
+        let err = s.authorize("GET", "a/b/c", &query_of(&url)).unwrap_err();
+        assert!(
+            matches!(err, BlobAccessError::Forbidden(ref m) if m.contains("expired")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn keys_cannot_escape_the_root() {
+        for bad in ["", "/etc/passwd", "a/../../x", "a//b", "./a", "a\\b"] {
+            assert!(check_key(bad).is_err(), "{bad:?}");
+        }
+    }
+}
