@@ -717,6 +717,33 @@ async fn upload_flow(ctx: AppContext) {
         .put(&key, bytes.clone(), Some("image/png"))
         .await
         .unwrap();
+    // A size or ETag that differs from the stored file is refused; the upload stays pending.
+    let (s, e) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"file_size_bytes": 5})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].clone()),
+        (422, json!("file_size_bytes")),
+        "{e}"
+    );
+    let (s, e) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"etag": "\"0000\""})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].clone()),
+        (422, json!("etag")),
+        "{e}"
+    );
     let (s, done) = c
         .call(
             "POST",

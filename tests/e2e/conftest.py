@@ -47,7 +47,7 @@ class Sluice:
         deadline = time.time() + timeout
         while time.time() < deadline:
             task = self.call("GET", f"/v1/tasks/{task_id}", key=key).json()
-            if task["status"] in ("COMPLETED", "FAILED"):
+            if task["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED"):
                 return task
             time.sleep(0.2)
         raise AssertionError(f"task {task_id} did not finish: {task}")

@@ -302,7 +302,27 @@ pub async fn uploads_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
 pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: ConfirmUpload = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    let upload = uploads::confirm(&ctx, &bucket, req.param("upload_id")?, &body).await?;
+    let upload_id = req.param("upload_id")?;
+    if objects::flag(&req.query, "async")? {
+        // The same work as a batch confirm of one, in the background.
+        let item = uploads::ConfirmItem {
+            upload_id: upload_id.to_string(),
+            etag: body.etag,
+            file_size_bytes: body.file_size_bytes,
+        };
+        let batch = ConfirmBatch {
+            confirmations: vec![item],
+        };
+        let queued = uploads::confirm_batch(&ctx, c.namespace()?, &bucket, batch).await?;
+        return Ok(ApiResponse::ok(serde_json::json!({
+            "upload_id": upload_id,
+            "status": "PROCESSING",
+            "task_id": queued["task_id"],
+            "message": "confirmation is being processed in the background",
+        })));
+    }
+    let policy = req.query.get("policy").map(String::as_str);
+    let upload = uploads::confirm(&ctx, &bucket, upload_id, &body, policy).await?;
     Ok(ApiResponse::ok(uploads::confirm_json(&upload)))
 }
 

@@ -397,6 +397,7 @@ pub fn upload_json(
         "file_size_bytes": up.file_size_bytes,
         "presigned_url": presigned_url,
         "presigned_url_expiration": up.presigned_url_expiration,
+        "s3_key": up.storage_key,
         "status": up.status,
         "message": up.message,
         "metadata": up.metadata,
@@ -635,6 +636,7 @@ pub async fn confirm(
     bucket: &Bucket,
     upload_id: &str,
     req: &ConfirmUpload,
+    policy: Option<&str>,
 ) -> Result<Upload, ApiError> {
     if req.auto_submit_batch == Some(true) {
         return Err(ApiError::field(
@@ -759,7 +761,7 @@ pub async fn confirm(
             metadata: up.object_metadata.clone(),
             ..CreateObject::default()
         };
-        let policy = Policy::choose(None, bucket)?;
+        let policy = Policy::choose(policy, bucket)?;
         let mut results =
             objects::create_many(ctx, bucket, vec![Ok(request)], policy, Some(&confirming)).await?;
         results.pop().expect("one result per request").map(|_| ())
@@ -820,7 +822,7 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
     if bucket.status != ACTIVE {
         return Ok(());
     }
-    match confirm(ctx, &bucket, upload_id, &ConfirmUpload::default()).await {
+    match confirm(ctx, &bucket, upload_id, &ConfirmUpload::default(), None).await {
         Ok(up) => {
             tracing::info!(upload_id, object_id = ?up.object_id, "upload confirmed by the store's notification");
             Ok(())
@@ -1010,7 +1012,7 @@ pub async fn run_confirm_batch(
             file_size_bytes: c.file_size_bytes,
             auto_submit_batch: None,
         };
-        match confirm(ctx, &bucket, &c.upload_id, &req).await {
+        match confirm(ctx, &bucket, &c.upload_id, &req, None).await {
             Ok(up) => outputs.push(
                 json!({"upload_id": c.upload_id, "status": up.status, "object_id": up.object_id}),
             ),
