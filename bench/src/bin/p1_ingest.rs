@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use serde_json::{json, Value};
+use sluice_bench::start_local;
 
 const BATCH: usize = 100;
 const WARMUP_BATCHES: usize = 5;
@@ -30,34 +31,6 @@ fn batch_body(start: usize, inline: bool) -> Value {
         })
         .collect();
     json!({ "objects": objects })
-}
-
-/// The real `sluice-local` binary on a free port, with its URL and key.
-struct Local {
-    child: tokio::process::Child,
-    url: String,
-}
-
-async fn start_local(binary: &str, data_dir: &std::path::Path, key: &str) -> anyhow::Result<Local> {
-    use tokio::io::AsyncBufReadExt;
-    let mut child = tokio::process::Command::new(binary)
-        .args(["--port", "0", "--data-dir"])
-        .arg(data_dir)
-        .env("SLUICE_API_KEY", key)
-        .env("SLUICE_LOG", "warn")
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::null())
-        .kill_on_drop(true)
-        .spawn()?;
-    let mut lines = tokio::io::BufReader::new(child.stdout.take().expect("piped")).lines();
-    while let Some(line) = lines.next_line().await? {
-        if let Some(url) = line.strip_prefix("SLUICE_URL=") {
-            let url = url.to_string();
-            tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-            return Ok(Local { child, url });
-        }
-    }
-    anyhow::bail!("sluice-local did not print its URL")
 }
 
 async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64, f64)> {
@@ -166,7 +139,7 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
     let raw_dir = tempfile::tempdir()?;
     let mut raw = rusqlite::Connection::open(raw_dir.path().join("raw.db"))?;
     raw.execute_batch(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;
          CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
            PRIMARY KEY (pk, sk)) WITHOUT ROWID;
          CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",

@@ -307,14 +307,13 @@ async fn blob_request(
                 .await
             {
                 Ok(meta) => {
-                    // As S3 notifies EventBridge: the upload confirms itself, racing any
-                    // explicit confirm (the conditional completion lets exactly one win).
-                    let (ctx, key) = (shared.ctx.clone(), key.to_string());
-                    tokio::spawn(async move {
-                        if let Err(e) = uploads::on_stored(&ctx, &key).await {
-                            tracing::warn!(error = %e, key, "confirming a stored upload failed");
-                        }
-                    });
+                    // Where S3 notifies EventBridge, the local PUT handler confirms the
+                    // upload itself before answering, so a client's confirm that follows
+                    // is a cheap read. A concurrent confirm still races it safely: the
+                    // completion is conditional, exactly one wins.
+                    if let Err(e) = uploads::on_stored(&shared.ctx, key).await {
+                        tracing::warn!(error = %e, key, "confirming a stored upload failed");
+                    }
                     let mut resp = StatusCode::OK.into_response();
                     if let Some(etag) = meta.etag.and_then(|e| HeaderValue::from_str(&e).ok()) {
                         resp.headers_mut().insert("etag", etag);

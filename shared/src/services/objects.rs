@@ -265,6 +265,8 @@ pub struct StoredFile {
 pub struct Confirming {
     pub file: StoredFile,
     pub write: Write,
+    /// Unconditional writes that go with the completion (e.g. the content-hash index).
+    pub also: Vec<Write>,
 }
 
 enum Source {
@@ -690,6 +692,7 @@ async fn link_uploads(
                 updates.push(Update::Set("object_id".into(), json!(object_id)));
             }
             writes.push((write, Claim::Confirming));
+            writes.extend(c.also.iter().cloned().map(|w| (w, Claim::Confirming)));
             continue;
         }
         let Some(item) = ctx.table.get(&keys::upload(&bucket.bucket_id, id)).await? else {

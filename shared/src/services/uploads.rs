@@ -739,6 +739,17 @@ pub async fn confirm(
         updates,
         cond: Cond::Equals("status".into(), json!(PENDING)),
     };
+    // The content-hash index (for skip_duplicates) is written with the completion.
+    let hash_index: Vec<Write> = sha256
+        .iter()
+        .map(|h| {
+            Write::put(pointer(
+                &keys::upload_hash(&bucket.bucket_id, h),
+                "upload_id",
+                upload_id,
+            ))
+        })
+        .collect();
     let outcome = if up.create_object_on_confirm {
         let confirming = Confirming {
             file: StoredFile {
@@ -750,6 +761,7 @@ pub async fn confirm(
                 filename: up.filename.clone(),
             },
             write: complete,
+            also: hash_index,
         };
         let request = CreateObject {
             blobs: vec![CreateBlob {
@@ -766,11 +778,9 @@ pub async fn confirm(
             objects::create_many(ctx, bucket, vec![Ok(request)], policy, Some(&confirming)).await?;
         results.pop().expect("one result per request").map(|_| ())
     } else {
-        ctx.table
-            .write(complete)
-            .await
-            .map(|_| ())
-            .map_err(ApiError::from)
+        let mut ops = vec![complete];
+        ops.extend(hash_index);
+        ctx.table.transact(ops).await.map_err(ApiError::from)
     };
     let after = must_load(ctx, bucket, upload_id).await?;
     match outcome {
@@ -784,15 +794,6 @@ pub async fn confirm(
             )))
         }
         Err(e) => return Err(e),
-    }
-    if let Some(hash) = &after.file_hash {
-        ctx.table
-            .write(Write::put(pointer(
-                &keys::upload_hash(&bucket.bucket_id, hash),
-                "upload_id",
-                upload_id,
-            )))
-            .await?;
     }
     let event = Event {
         event_id: IdKind::Event.new_id(),

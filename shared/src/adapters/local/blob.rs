@@ -257,26 +257,20 @@ impl LocalBlobStore {
                 ));
             }
         }
-        self.put(key, body, content_type)
+        self.store(key, body, content_type, actual)
             .await
             .map_err(|e| BlobAccessError::BadRequest(e.to_string()))
     }
-}
 
-fn etag_of(sha256: &str) -> String {
-    format!("\"{}\"", &sha256[..32])
-}
-
-#[async_trait]
-impl BlobStore for LocalBlobStore {
-    async fn put(
+    /// Writes bytes whose sha256 is already known (a PUT hashes them once, to check).
+    async fn store(
         &self,
         key: &str,
         bytes: Bytes,
         content_type: Option<&str>,
+        sha256: String,
     ) -> StoreResult<BlobMeta> {
         let (path, meta_path) = self.paths(key)?;
-        let sha256 = hex::encode(Sha256::digest(&bytes));
         let meta = MetaFile {
             content_type: content_type.map(str::to_string),
             sha256: sha256.clone(),
@@ -304,6 +298,23 @@ impl BlobStore for LocalBlobStore {
             etag: Some(etag_of(&sha256)),
             sha256: Some(sha256),
         })
+    }
+}
+
+fn etag_of(sha256: &str) -> String {
+    format!("\"{}\"", &sha256[..32])
+}
+
+#[async_trait]
+impl BlobStore for LocalBlobStore {
+    async fn put(
+        &self,
+        key: &str,
+        bytes: Bytes,
+        content_type: Option<&str>,
+    ) -> StoreResult<BlobMeta> {
+        let sha256 = hex::encode(Sha256::digest(&bytes));
+        self.store(key, bytes, content_type, sha256).await
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
