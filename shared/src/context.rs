@@ -18,6 +18,10 @@ pub struct Config {
     /// Delay before a purge's final sweep: longer than any request that could still be
     /// writing into the namespace or bucket being deleted.
     pub purge_settle: Duration,
+    /// Uploads declared larger than this get presigned multipart part URLs.
+    pub multipart_threshold: u64,
+    /// Part size for multipart uploads (at least S3's 5 MiB minimum).
+    pub multipart_part_size: u64,
 }
 
 impl Default for Config {
@@ -28,6 +32,8 @@ impl Default for Config {
             max_receives: 5,
             visibility_timeout: Duration::from_secs(120),
             purge_settle: Duration::from_secs(60),
+            multipart_threshold: 100 * 1024 * 1024,
+            multipart_part_size: 64 * 1024 * 1024,
         }
     }
 }
@@ -48,6 +54,12 @@ impl Config {
         }
         if let Some(v) = num("SLUICE_PURGE_SETTLE_SECS") {
             c.purge_settle = Duration::from_secs(v);
+        }
+        if let Some(v) = num("SLUICE_MULTIPART_THRESHOLD") {
+            c.multipart_threshold = v;
+        }
+        if let Some(v) = num("SLUICE_MULTIPART_PART_SIZE") {
+            c.multipart_part_size = v.max(5 * 1024 * 1024);
         }
         c
     }

@@ -250,3 +250,36 @@ def test_batches_of_uploads(sluice, photos):
     pending = sluice.call("POST", f"/v1/buckets/{bkt}/uploads/list", ns=ns, json={"filters": {"status": "PENDING"}}).json()
     assert [u["upload_id"] for u in pending["results"]] == [ids[2]]
     assert pending["stats"]["uploads_by_status"] == {"PENDING": 1}
+
+
+def test_large_files_go_in_parts(tmp_path_factory):
+    from conftest import Sluice, start
+    data_dir = tmp_path_factory.mktemp("multipart")
+    proc, url, key = start(data_dir, {"SLUICE_MULTIPART_THRESHOLD": str(6 * 1024 * 1024), "SLUICE_MULTIPART_PART_SIZE": str(5 * 1024 * 1024)})
+    try:
+        s = Sluice(url, key, data_dir)
+        ns = s.call("POST", "/v1/namespaces", json={"namespace_name": "multipart"}).json()["namespace_id"]
+        bkt = s.call("POST", "/v1/buckets", ns=ns, json={"bucket_name": "videos", "bucket_schema": {"properties": {"clip": {"type": "video"}}}}).json()["bucket_id"]
+        data = os.urandom(12 * 1024 * 1024 + 123)
+        up = s.call("POST", f"/v1/buckets/{bkt}/uploads", ns=ns, json={
+            "filename": "clip.mp4", "content_type": "video/mp4", "file_size_bytes": len(data)}).json()
+        assert up["presigned_url"] is None
+        parts = up["multipart"]["parts"]
+        assert [p["part_number"] for p in parts] == [1, 2, 3] and sum(p["size"] for p in parts) == len(data)
+        size = up["multipart"]["part_size"]
+        chunk = lambda p: data[(p["part_number"] - 1) * size:(p["part_number"] - 1) * size + p["size"]]
+        assert requests.put(parts[0]["presigned_url"], data=chunk(parts[0])[:-1], timeout=30).status_code == 400  # exact length
+        for p in parts[:2]:
+            assert requests.put(p["presigned_url"], data=chunk(p), timeout=30).status_code == 200
+        confirm = f"/v1/buckets/{bkt}/uploads/{up['upload_id']}/confirm"
+        r = s.call("POST", confirm, ns=ns)
+        assert r.status_code == 409 and "2 of its 3 parts" in r.json()["error"]["message"]
+        assert requests.put(parts[2]["presigned_url"], data=chunk(parts[2]), timeout=30).status_code == 200
+        done = s.call("POST", confirm, ns=ns).json()
+        assert done["status"] == "COMPLETED" and done["file_size_bytes"] == len(data)
+        assert done["file_hash"] == hashlib.sha256(data).hexdigest()
+        obj = s.call("GET", f"/v1/buckets/{bkt}/objects/{done['object_id']}?return_presigned_urls=true", ns=ns).json()
+        assert requests.get(obj["blobs"][0]["presigned_url"], timeout=30).content == data
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -80,7 +80,7 @@ async fn main() -> anyhow::Result<()> {
     let store = LocalBlobStore::open(&dir.path().join("blobs"), &server.url)?;
     let mut urls = Vec::with_capacity(files);
     for i in 0..files {
-        let pinned = PutConstraints { content_type: Some(CONTENT_TYPE.into()), content_length: Some(size as u64), sha256: None };
+        let pinned = PutConstraints { content_type: Some(CONTENT_TYPE.into()), content_length: Some(size as u64), sha256: None, part: None };
         // The same layout as upload keys (a folder per file), outside `uploads/`.
         let key = format!("{ns_id}/{bkt}/plain/upl_{i:06}/f{i}.bin");
         urls.push(store.presign_put(&key, &pinned, Duration::from_secs(3600)).await?);

@@ -200,6 +200,11 @@ pub struct Upload {
     pub object_id: Option<String>,
     #[serde(default)]
     pub etag: Option<String>,
+    /// For files above the multipart threshold: the store's multipart upload and part size.
+    #[serde(default)]
+    pub multipart_id: Option<String>,
+    #[serde(default)]
+    pub part_size: Option<i64>,
     pub created_at: String,
     pub expires_at: String,
     #[serde(default)]

@@ -23,6 +23,23 @@ pub struct PutConstraints {
     pub content_length: Option<u64>,
     /// Hex sha256 of the exact bytes.
     pub sha256: Option<String>,
+    /// For one part of a multipart upload: which upload, which part.
+    pub part: Option<PartRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PartRef {
+    pub multipart_id: String,
+    /// 1-based, as S3 numbers parts.
+    pub number: u32,
+}
+
+/// A part the store holds for an unfinished multipart upload.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredPart {
+    pub number: u32,
+    pub etag: String,
+    pub size: u64,
 }
 
 #[async_trait]
@@ -60,6 +77,18 @@ pub trait BlobStore: Send + Sync {
         }
     }
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
+    /// Starts a multipart upload (for files above one PUT's limit); returns its id.
+    async fn create_multipart(&self, key: &str, content_type: &str) -> StoreResult<String>;
+    /// The parts received so far, in part order.
+    async fn list_parts(&self, key: &str, multipart_id: &str) -> StoreResult<Vec<StoredPart>>;
+    /// Joins the parts into the object at `key`.
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        multipart_id: &str,
+        parts: &[StoredPart],
+    ) -> StoreResult<()>;
+    async fn abort_multipart(&self, key: &str, multipart_id: &str) -> StoreResult<()>;
     async fn presign_put(
         &self,
         key: &str,

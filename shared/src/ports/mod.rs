@@ -5,7 +5,7 @@ mod events;
 mod queue;
 mod table;
 
-pub use blob::{BlobMeta, BlobStore, PutConstraints};
+pub use blob::{BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
 pub use table::{

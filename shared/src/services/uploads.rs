@@ -24,7 +24,7 @@ use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::time::{now, rfc3339};
 use crate::error::ApiError;
 use crate::ports::{
-    Cond, Event, Index, PutConstraints, Query, QueueName, StoreError, Update, Write,
+    Cond, Event, Index, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
 };
 use crate::worker::TaskMessage;
 
@@ -33,8 +33,12 @@ pub const COMPLETED: &str = "COMPLETED";
 pub const FAILED: &str = "FAILED";
 pub const CANCELED: &str = "CANCELED";
 
-/// S3 takes at most 5 GiB in one PUT.
+/// S3 takes at most 5 GiB in one PUT; larger files go in parts.
 pub const MAX_SINGLE_PUT: i64 = 5 * 1024 * 1024 * 1024;
+/// S3's largest object (10 000 parts of at most 5 GiB, capped at 5 TiB).
+pub const MAX_OBJECT: i64 = 5 * 1024 * 1024 * 1024 * 1024;
+const MAX_PARTS: i64 = 10_000;
+const MIB: i64 = 1024 * 1024;
 pub const MAX_BATCH: usize = 100;
 /// Completed records stay this long after their URL expired (DynamoDB TTL).
 const RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
@@ -239,10 +243,10 @@ fn draft(
         if size < 1 {
             return Err(ApiError::field(f("file_size_bytes"), "must be at least 1"));
         }
-        if size > MAX_SINGLE_PUT {
+        if size > MAX_OBJECT {
             return Err(ApiError::field(
                 f("file_size_bytes"),
-                format!("files above {MAX_SINGLE_PUT} bytes need multipart uploads, which this server does not issue yet"),
+                format!("files are at most {MAX_OBJECT} bytes"),
             ));
         }
     }
@@ -336,6 +340,8 @@ fn draft(
         linked: false,
         object_id: None,
         etag: None,
+        multipart_id: None,
+        part_size: None,
         created_at: rfc3339(created),
         expires_at: rfc3339(expires),
         completed_at: None,
@@ -383,12 +389,25 @@ fn leave_pending(status: &str, mut updates: Vec<Update>) -> Vec<Update> {
     updates
 }
 
-pub fn upload_json(
-    up: &Upload,
-    presigned_url: Option<String>,
-    duplicate_of: Option<&str>,
-) -> Value {
+pub fn upload_json(up: &Upload, target: Option<Target>, duplicate_of: Option<&str>) -> Value {
+    let (presigned_url, multipart) = match target {
+        Some(Target::Single(url)) => (Some(url), Value::Null),
+        Some(Target::Parts {
+            multipart_id,
+            part_size,
+            urls,
+        }) => (
+            None,
+            json!({
+                "multipart_upload_id": multipart_id,
+                "part_size": part_size,
+                "parts": urls.into_iter().map(|(n, size, url)| json!({"part_number": n, "size": size, "presigned_url": url})).collect::<Vec<_>>(),
+            }),
+        ),
+        None => (None, Value::Null),
+    };
     json!({
+        "multipart": multipart,
         "upload_id": up.upload_id,
         "bucket_id": up.bucket_id,
         "namespace_id": up.namespace_id,
@@ -432,17 +451,71 @@ pub fn confirm_json(up: &Upload) -> Value {
     })
 }
 
-async fn presign(ctx: &AppContext, up: &Upload) -> Result<String, ApiError> {
-    let left = (expires_epoch(up) - epoch(now())).max(1) as u64;
-    let constraints = PutConstraints {
+/// Where the client sends the bytes: one URL, or one per part.
+pub enum Target {
+    Single(String),
+    Parts {
+        multipart_id: String,
+        part_size: i64,
+        urls: Vec<(u32, i64, String)>,
+    },
+}
+
+/// Fresh URLs for a pending upload, valid for the rest of its time.
+async fn presign(ctx: &AppContext, up: &Upload) -> Result<Target, ApiError> {
+    let left = Duration::from_secs((expires_epoch(up) - epoch(now())).max(1) as u64);
+    if let (Some(multipart_id), Some(part_size), Some(size)) =
+        (&up.multipart_id, up.part_size, up.file_size_bytes)
+    {
+        let count = (size + part_size - 1) / part_size;
+        let mut urls = Vec::with_capacity(count as usize);
+        for n in 1..=count {
+            let len = part_size.min(size - (n - 1) * part_size);
+            let pinned = PutConstraints {
+                content_length: Some(len as u64),
+                part: Some(PartRef {
+                    multipart_id: multipart_id.clone(),
+                    number: n as u32,
+                }),
+                ..PutConstraints::default()
+            };
+            urls.push((
+                n as u32,
+                len,
+                ctx.blobs
+                    .presign_put(&up.storage_key, &pinned, left)
+                    .await?,
+            ));
+        }
+        return Ok(Target::Parts {
+            multipart_id: multipart_id.clone(),
+            part_size,
+            urls,
+        });
+    }
+    let pinned = PutConstraints {
         content_type: Some(up.content_type.clone()),
         content_length: up.file_size_bytes.map(|s| s as u64),
         sha256: up.file_hash.clone(),
+        part: None,
     };
-    Ok(ctx
-        .blobs
-        .presign_put(&up.storage_key, &constraints, Duration::from_secs(left))
-        .await?)
+    Ok(Target::Single(
+        ctx.blobs
+            .presign_put(&up.storage_key, &pinned, left)
+            .await?,
+    ))
+}
+
+/// Above the threshold (and always above one PUT's limit) a file goes in parts.
+fn part_size_for(ctx: &AppContext, size: Option<i64>) -> Option<i64> {
+    let size = size?;
+    if size <= MAX_SINGLE_PUT && size as u64 <= ctx.config.multipart_threshold {
+        return None;
+    }
+    let wanted = (ctx.config.multipart_part_size as i64)
+        .max(5 * MIB)
+        .max((size + MAX_PARTS - 1) / MAX_PARTS);
+    Some((wanted + MIB - 1) / MIB * MIB)
 }
 
 /// A completed upload of this bucket with the same bytes, if `skip_duplicates` finds one.
@@ -484,9 +557,18 @@ async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, A
     if let Some(existing) = duplicate_of(ctx, bucket, &up).await? {
         return Ok(upload_json(&existing, None, Some(&existing.upload_id)));
     }
+    let mut up = up;
+    if let Some(part_size) = part_size_for(ctx, up.file_size_bytes) {
+        up.multipart_id = Some(
+            ctx.blobs
+                .create_multipart(&up.storage_key, &up.content_type)
+                .await?,
+        );
+        up.part_size = Some(part_size);
+    }
     ctx.table.write(Write::create(record_item(&up))).await?;
-    let url = presign(ctx, &up).await?;
-    Ok(upload_json(&up, Some(url), None))
+    let target = presign(ctx, &up).await?;
+    Ok(upload_json(&up, Some(target), None))
 }
 
 pub async fn create_batch(
@@ -564,6 +646,9 @@ async fn end_pending(
     match ctx.table.write(write).await {
         Ok(_) => {
             ctx.blobs.delete(&up.storage_key).await?;
+            if let Some(m) = &up.multipart_id {
+                ctx.blobs.abort_multipart(&up.storage_key, m).await?;
+            }
             tracing::info!(upload_id = %up.upload_id, status, "upload ended");
         }
         Err(StoreError::ConditionFailed { .. }) => {}
@@ -577,7 +662,7 @@ pub async fn get(
     ctx: &AppContext,
     bucket: &Bucket,
     upload_id: &str,
-) -> Result<(Upload, Option<String>), ApiError> {
+) -> Result<(Upload, Option<Target>), ApiError> {
     let up = must_load(ctx, bucket, upload_id).await?;
     if is_due(&up) {
         return Ok((
@@ -629,6 +714,37 @@ fn same_etag(a: &str, b: &str) -> bool {
     a.trim().trim_matches('"') == b.trim().trim_matches('"')
 }
 
+/// Joins a multipart upload's parts, once every part has arrived at its exact size.
+async fn assemble(ctx: &AppContext, up: &Upload, multipart_id: &str) -> Result<(), ApiError> {
+    let (Some(size), Some(part_size)) = (up.file_size_bytes, up.part_size) else {
+        return Ok(());
+    };
+    let expected = (size + part_size - 1) / part_size;
+    let parts = ctx.blobs.list_parts(&up.storage_key, multipart_id).await?;
+    let complete = parts.len() as i64 == expected
+        && parts.iter().enumerate().all(|(i, p)| {
+            let n = i as i64 + 1;
+            p.number as i64 == n && p.size as i64 == part_size.min(size - (n - 1) * part_size)
+        });
+    if !complete {
+        return Err(ApiError::Conflict(format!(
+            "upload {} has {} of its {expected} parts: PUT every part to its URL, then confirm",
+            up.upload_id,
+            parts.len()
+        )));
+    }
+    match ctx
+        .blobs
+        .complete_multipart(&up.storage_key, multipart_id, &parts)
+        .await
+    {
+        Ok(()) => Ok(()),
+        // A racing confirm completed it first: the object is there now.
+        Err(_) if ctx.blobs.head(&up.storage_key).await?.is_some() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
 /// Confirms an upload: checks the stored bytes, completes it and (unless asked not
 /// to) creates its object, all at once. Confirming again returns the same result.
 pub async fn confirm(
@@ -675,7 +791,12 @@ pub async fn confirm(
             up.expires_at
         )));
     }
-    let Some(head) = ctx.blobs.head(&up.storage_key).await? else {
+    let mut head = ctx.blobs.head(&up.storage_key).await?;
+    if let (None, Some(multipart_id)) = (&head, &up.multipart_id) {
+        assemble(ctx, &up, multipart_id).await?;
+        head = ctx.blobs.head(&up.storage_key).await?;
+    }
+    let Some(head) = head else {
         return Err(ApiError::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
         )));

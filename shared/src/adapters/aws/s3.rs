@@ -6,13 +6,13 @@ use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::{CompletedMultipartUpload, CompletedPart, Delete, ObjectIdentifier};
 use aws_sdk_s3::Client;
 use base64::Engine;
 use bytes::Bytes;
 use sha2::{Digest, Sha256};
 
-use crate::ports::{BlobMeta, BlobStore, PutConstraints, StoreError, StoreResult};
+use crate::ports::{BlobMeta, BlobStore, PutConstraints, StoreError, StoreResult, StoredPart};
 
 /// Metadata key holding the hex sha256 of what Sluice stored.
 const SHA256_META: &str = "sha256";
@@ -196,6 +196,97 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn create_multipart(&self, key: &str, content_type: &str) -> StoreResult<String> {
+        let out = self
+            .client
+            .create_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .content_type(content_type)
+            .send()
+            .await
+            .map_err(err)?;
+        out.upload_id
+            .ok_or_else(|| StoreError::Backend("S3 returned no multipart upload id".into()))
+    }
+
+    async fn list_parts(&self, key: &str, multipart_id: &str) -> StoreResult<Vec<StoredPart>> {
+        let mut parts = Vec::new();
+        let mut marker: Option<String> = None;
+        loop {
+            let out = self
+                .client
+                .list_parts()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(multipart_id)
+                .set_part_number_marker(marker)
+                .send()
+                .await
+                .map_err(err)?;
+            for p in out.parts.unwrap_or_default() {
+                parts.push(StoredPart {
+                    number: p.part_number.unwrap_or(0).max(0) as u32,
+                    etag: p.e_tag.unwrap_or_default(),
+                    size: p.size.unwrap_or(0).max(0) as u64,
+                });
+            }
+            if out.is_truncated != Some(true) {
+                break;
+            }
+            marker = out.next_part_number_marker;
+        }
+        parts.sort_by_key(|p| p.number);
+        Ok(parts)
+    }
+
+    async fn complete_multipart(
+        &self,
+        key: &str,
+        multipart_id: &str,
+        parts: &[StoredPart],
+    ) -> StoreResult<()> {
+        let completed = CompletedMultipartUpload::builder()
+            .set_parts(Some(
+                parts
+                    .iter()
+                    .map(|p| {
+                        CompletedPart::builder()
+                            .part_number(p.number as i32)
+                            .e_tag(&p.etag)
+                            .build()
+                    })
+                    .collect(),
+            ))
+            .build();
+        self.client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(multipart_id)
+            .multipart_upload(completed)
+            .send()
+            .await
+            .map_err(err)?;
+        Ok(())
+    }
+
+    async fn abort_multipart(&self, key: &str, multipart_id: &str) -> StoreResult<()> {
+        match self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(key)
+            .upload_id(multipart_id)
+            .send()
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_upload()) => Ok(()),
+            Err(e) => Err(err(e)),
+        }
+    }
+
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
         let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
         let req = self
@@ -226,6 +317,22 @@ impl BlobStore for S3BlobStore {
                     .map_err(StoreError::backend)
             })
             .transpose()?;
+        if let Some(part) = &c.part {
+            // One part of a multipart upload: its exact length is signed.
+            let req = self
+                .client
+                .upload_part()
+                .bucket(&self.bucket)
+                .key(key)
+                .upload_id(&part.multipart_id)
+                .part_number(part.number as i32)
+                .set_content_length(c.content_length.map(|l| l as i64))
+                .set_checksum_sha256(checksum)
+                .presigned(config)
+                .await
+                .map_err(err)?;
+            return Ok(req.uri().to_string());
+        }
         let req = self
             .client
             .put_object()
