@@ -6,7 +6,11 @@ pub struct Local {
     pub url: String,
 }
 
-pub async fn start_local(binary: &str, data_dir: &std::path::Path, key: &str) -> anyhow::Result<Local> {
+pub async fn start_local(
+    binary: &str,
+    data_dir: &std::path::Path,
+    key: &str,
+) -> anyhow::Result<Local> {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(binary)
         .args(["--port", "0", "--data-dir"])
@@ -28,3 +32,38 @@ pub async fn start_local(binary: &str, data_dir: &std::path::Path, key: &str) ->
     anyhow::bail!("sluice-local did not print its URL")
 }
 
+/// Creates a namespace and a bucket with `schema` (its `properties`); returns their ids.
+pub async fn namespace_and_bucket(
+    http: &reqwest::Client,
+    url: &str,
+    auth: &str,
+    schema: serde_json::Value,
+) -> anyhow::Result<(String, String)> {
+    use serde_json::{json, Value};
+    let ns: Value = http
+        .post(format!("{url}/v1/namespaces"))
+        .header("authorization", auth)
+        .json(&json!({"namespace_name": "bench"}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let ns_id = ns["namespace_id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("namespace: {ns}"))?
+        .to_string();
+    let bucket: Value = http
+        .post(format!("{url}/v1/buckets"))
+        .header("authorization", auth)
+        .header("x-namespace", &ns_id)
+        .json(&json!({"bucket_name": "bench", "bucket_schema": {"properties": schema}}))
+        .send()
+        .await?
+        .json()
+        .await?;
+    let bkt = bucket["bucket_id"]
+        .as_str()
+        .ok_or_else(|| anyhow::anyhow!("bucket: {bucket}"))?
+        .to_string();
+    Ok((ns_id, bkt))
+}

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use sluice_bench::start_local;
+use sluice_bench::{namespace_and_bucket, start_local};
 
 const BATCH: usize = 100;
 const WARMUP_BATCHES: usize = 5;
@@ -39,26 +39,7 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
     let mut server = start_local(binary, dir.path(), &key).await?;
     let http = reqwest::Client::new();
     let auth = format!("Bearer {key}");
-    let ns: Value = http
-        .post(format!("{}/v1/namespaces", server.url))
-        .header("authorization", &auth)
-        .json(&json!({"namespace_name": "bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
-    let bucket: Value = http
-        .post(format!("{}/v1/buckets", server.url))
-        .header("authorization", &auth)
-        .header("x-namespace", &ns_id)
-        .json(&json!({"bucket_name": "bench", "bucket_schema": {"properties": {
-            "doc": {"type": "text", "required": true}, "title": {"type": "string"}, "n": {"type": "integer"}}}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let bkt = bucket["bucket_id"].as_str().unwrap().to_string();
+    let (ns_id, bkt) = namespace_and_bucket(&http, &server.url, &auth, json!({"doc": {"type": "text", "required": true}, "title": {"type": "string"}, "n": {"type": "integer"}})).await?;
     let url = format!("{}/v1/buckets/{bkt}/objects/batch", server.url);
 
     let send = move |body: Value| {

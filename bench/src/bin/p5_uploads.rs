@@ -9,13 +9,17 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sluice::adapters::local::LocalBlobStore;
 use sluice::ports::{BlobStore, PutConstraints};
-use sluice_bench::start_local;
+use sluice_bench::{namespace_and_bucket, start_local};
 
 const CONCURRENCY: usize = 4;
 const CONTENT_TYPE: &str = "application/octet-stream";
 
 fn arg(name: &str, default: usize) -> usize {
-    std::env::args().skip_while(|a| a != name).nth(1).and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Runs `work(i)` for files `range` on `CONCURRENCY` workers; returns the wall time.
@@ -44,7 +48,9 @@ where
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let binary = std::env::args().nth(1).unwrap_or_else(|| "target/release/sluice-local".into());
+    let binary = std::env::args()
+        .nth(1)
+        .unwrap_or_else(|| "target/release/sluice-local".into());
     let files = arg("--files", 1000);
     let size = arg("--size", 1024 * 1024);
     let dir = tempfile::tempdir()?;
@@ -52,27 +58,23 @@ async fn main() -> anyhow::Result<()> {
     let server = start_local(&binary, dir.path(), key).await?;
     let http = reqwest::Client::new();
     let auth = format!("Bearer {key}");
-    let ns: Value = http
-        .post(format!("{}/v1/namespaces", server.url))
-        .header("authorization", &auth)
-        .json(&json!({"namespace_name": "bench"}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
-    let bucket: Value = http
-        .post(format!("{}/v1/buckets", server.url))
-        .header("authorization", &auth)
-        .header("x-namespace", &ns_id)
-        .json(&json!({"bucket_name": "files", "bucket_schema": {"properties": {"file": {"type": "binary"}}}}))
-        .send()
-        .await?
-        .json()
-        .await?;
-    let bkt = bucket["bucket_id"].as_str().unwrap().to_string();
+    let (ns_id, bkt) = namespace_and_bucket(
+        &http,
+        &server.url,
+        &auth,
+        json!({"file": {"type": "binary"}}),
+    )
+    .await?;
     let data: Arc<Vec<Bytes>> = Arc::new(
-        (0..files).map(|i| Bytes::from((0..size).map(|j| ((i * 31 + j * 7) % 251) as u8).collect::<Vec<u8>>())).collect(),
+        (0..files)
+            .map(|i| {
+                Bytes::from(
+                    (0..size)
+                        .map(|j| ((i * 31 + j * 7) % 251) as u8)
+                        .collect::<Vec<u8>>(),
+                )
+            })
+            .collect(),
     );
 
     // Baseline: presigned PUTs of the same files to the same store (same signing key),
@@ -80,17 +82,31 @@ async fn main() -> anyhow::Result<()> {
     let store = LocalBlobStore::open(&dir.path().join("blobs"), &server.url)?;
     let mut urls = Vec::with_capacity(files);
     for i in 0..files {
-        let pinned = PutConstraints { content_type: Some(CONTENT_TYPE.into()), content_length: Some(size as u64), sha256: None, part: None };
+        let pinned = PutConstraints {
+            content_type: Some(CONTENT_TYPE.into()),
+            content_length: Some(size as u64),
+            sha256: None,
+            part: None,
+        };
         // The same layout as upload keys (a folder per file), outside `uploads/`.
         let key = format!("{ns_id}/{bkt}/plain/upl_{i:06}/f{i}.bin");
-        urls.push(store.presign_put(&key, &pinned, Duration::from_secs(3600)).await?);
+        urls.push(
+            store
+                .presign_put(&key, &pinned, Duration::from_secs(3600))
+                .await?,
+        );
     }
     let urls = Arc::new(urls);
     let (h, d, u) = (http.clone(), data.clone(), urls.clone());
     let plain_put = Arc::new(move |i: usize| {
         let (h, d, u) = (h.clone(), d.clone(), u.clone());
         async move {
-            let r = h.put(&u[i]).header("content-type", CONTENT_TYPE).body(d[i].clone()).send().await?;
+            let r = h
+                .put(&u[i])
+                .header("content-type", CONTENT_TYPE)
+                .body(d[i].clone())
+                .send()
+                .await?;
             anyhow::ensure!(r.status() == 200, "plain PUT {}", r.status());
             Ok(())
         }
@@ -99,7 +115,13 @@ async fn main() -> anyhow::Result<()> {
     let base = format!("{}/v1/buckets/{bkt}/uploads", server.url);
     let (h, d) = (http.clone(), data.clone());
     let sluice_upload = Arc::new(move |i: usize| {
-        let (h, d, base, auth, ns_id) = (h.clone(), d.clone(), base.clone(), auth.clone(), ns_id.clone());
+        let (h, d, base, auth, ns_id) = (
+            h.clone(),
+            d.clone(),
+            base.clone(),
+            auth.clone(),
+            ns_id.clone(),
+        );
         async move {
             let up: Value = h
                 .post(&base)
@@ -110,11 +132,21 @@ async fn main() -> anyhow::Result<()> {
                 .await?
                 .json()
                 .await?;
-            let url = up["presigned_url"].as_str().ok_or_else(|| anyhow::anyhow!("no URL: {up}"))?;
-            let r = h.put(url).header("content-type", CONTENT_TYPE).body(d[i].clone()).send().await?;
+            let url = up["presigned_url"]
+                .as_str()
+                .ok_or_else(|| anyhow::anyhow!("no URL: {up}"))?;
+            let r = h
+                .put(url)
+                .header("content-type", CONTENT_TYPE)
+                .body(d[i].clone())
+                .send()
+                .await?;
             anyhow::ensure!(r.status() == 200, "upload PUT {}", r.status());
             let done: Value = h
-                .post(format!("{base}/{}/confirm", up["upload_id"].as_str().unwrap()))
+                .post(format!(
+                    "{base}/{}/confirm",
+                    up["upload_id"].as_str().unwrap()
+                ))
                 .header("authorization", &auth)
                 .header("x-namespace", &ns_id)
                 .send()

@@ -20,8 +20,6 @@ use crate::worker::TaskMessage;
 
 /// Lets the request's transaction commit before a worker looks for the task.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
-/// A message whose task never appeared is dropped after this many deliveries.
-const ORPHAN_AFTER_RECEIVES: u32 = 3;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
@@ -94,15 +92,9 @@ async fn purge_bucket_contents(
 /// Runs one pass of a purge. An error leaves the message for redelivery; every step
 /// is idempotent, so a repeated pass does no harm.
 pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Result<(), ApiError> {
-    let Some(task) = tasks::get(ctx, &msg.org_id, &msg.task_id).await? else {
-        if receive_count >= ORPHAN_AFTER_RECEIVES {
-            tracing::warn!(task_id = %msg.task_id, "purge message without a task: its request never committed; dropped");
-            return Ok(());
-        }
-        return Err(ApiError::Conflict(format!(
-            "task {} is not committed yet",
-            msg.task_id
-        )));
+    let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
+    else {
+        return Ok(());
     };
     if task.status == tasks::COMPLETED {
         return Ok(());

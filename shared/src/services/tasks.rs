@@ -41,6 +41,33 @@ pub fn create_write(task: &Task) -> Write {
     Write::create(to_item(&keys::task(&task.org_id, &task.task_id), task))
 }
 
+/// A message whose task never appeared is dropped after this many deliveries.
+const ORPHAN_AFTER_RECEIVES: u32 = 3;
+
+/// The task a queued message works for. Messages are sent before their task record is
+/// committed (so no committed task lacks its work); until the record appears the message
+/// is retried, and a message whose request never committed is dropped. `Ok(None)`: drop it.
+pub async fn for_message(
+    ctx: &AppContext,
+    org_id: &str,
+    task_id: &str,
+    receive_count: u32,
+) -> Result<Option<Task>, ApiError> {
+    if let Some(task) = get(ctx, org_id, task_id).await? {
+        return Ok(Some(task));
+    }
+    if receive_count >= ORPHAN_AFTER_RECEIVES {
+        tracing::warn!(
+            task_id,
+            "message without a task: its request never committed; dropped"
+        );
+        return Ok(None);
+    }
+    Err(ApiError::Conflict(format!(
+        "task {task_id} is not committed yet"
+    )))
+}
+
 pub async fn get(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Option<Task>, ApiError> {
     match ctx.table.get(&keys::task(org_id, task_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),

@@ -1087,15 +1087,9 @@ pub async fn run_confirm_batch(
     msg: &ConfirmBatchMessage,
     receive_count: u32,
 ) -> Result<(), ApiError> {
-    let Some(task) = tasks::get(ctx, &msg.org_id, &msg.task_id).await? else {
-        if receive_count >= 3 {
-            tracing::warn!(task_id = %msg.task_id, "confirm batch without a task: dropped");
-            return Ok(());
-        }
-        return Err(ApiError::Conflict(format!(
-            "task {} is not committed yet",
-            msg.task_id
-        )));
+    let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
+    else {
+        return Ok(());
     };
     if task.status != tasks::PENDING && task.status != tasks::IN_PROGRESS {
         return Ok(());
