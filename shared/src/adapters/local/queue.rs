@@ -40,7 +40,7 @@ impl LocalQueue {
     /// `max_receives`: deliveries before a message moves to the dead-letter table.
     pub fn open(path: &Path, max_receives: u32) -> anyhow::Result<Self> {
         Ok(LocalQueue {
-            db: Db::open(path, SCHEMA)?,
+            db: Db::open(path, SCHEMA, 1)?,
             max_receives,
             sent: Notify::new(),
         })

@@ -29,7 +29,7 @@ pub struct LocalTable {
 impl LocalTable {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         Ok(LocalTable {
-            db: Db::open(path, SCHEMA)?,
+            db: Db::open(path, SCHEMA, 4)?, // readers for concurrent requests
         })
     }
 }
@@ -221,7 +221,7 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
 impl Table for LocalTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
         let key = key.clone();
-        self.db.run(move |conn| read(conn, &key)).await
+        self.db.read(move |conn| read(conn, &key)).await
     }
 
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
@@ -289,7 +289,7 @@ impl Table for LocalTable {
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         let query = query.clone();
-        self.db.run(move |conn| run_query(conn, &query)).await
+        self.db.read(move |conn| run_query(conn, &query)).await
     }
 
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
