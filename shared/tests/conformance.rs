@@ -356,6 +356,8 @@ async fn blob_store(ctx: AppContext) {
     assert_eq!(head.size, 5);
     assert_eq!(head.content_type.as_deref(), Some("text/plain"));
     assert_eq!(head.sha256, meta.sha256);
+    assert_eq!(b.sha256("ns/bkt/objects/o1/b1").await.unwrap(), meta.sha256);
+    assert!(b.sha256("ns/bkt/nope").await.unwrap().is_none());
     assert!(b.get("ns/bkt/nope").await.unwrap().is_none());
     assert!(b.head("ns/bkt/nope").await.unwrap().is_none());
     for i in 0..5 {

@@ -53,6 +53,8 @@ pub trait BlobStore: Send + Sync {
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>>;
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>>;
     async fn delete(&self, key: &str) -> StoreResult<()>;
+    /// The hex sha256 of a stored object, read as a stream (never whole in memory).
+    async fn sha256(&self, key: &str) -> StoreResult<Option<String>>;
     /// One page of keys under a prefix, in key order.
     async fn list(
         &self,

@@ -12,7 +12,6 @@ use std::time::Duration;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
 
 use super::lists::{collect, ListRequest};
 use super::objects::{self, Confirming, CreateBlob, CreateObject, Policy, StoredFile};
@@ -42,8 +41,9 @@ const MIB: i64 = 1024 * 1024;
 pub const MAX_BATCH: usize = 100;
 /// Completed records stay this long after their URL expired (DynamoDB TTL).
 const RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
-/// Above this size a confirm trusts the store's checksum rather than re-reading the bytes.
-const MAX_HASH_ON_CONFIRM: u64 = 256 * 1024 * 1024;
+/// Above this size a confirm trusts the store (which enforced any pinned checksum)
+/// rather than reading the whole file again to hash it.
+const MAX_HASH_ON_CONFIRM: u64 = 1024 * 1024 * 1024;
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -819,11 +819,7 @@ pub async fn confirm(
     }
     let sha256 = match head.sha256.clone() {
         Some(h) => Some(h),
-        None if head.size <= MAX_HASH_ON_CONFIRM => ctx
-            .blobs
-            .get(&up.storage_key)
-            .await?
-            .map(|b| hex::encode(Sha256::digest(&b))),
+        None if head.size <= MAX_HASH_ON_CONFIRM => ctx.blobs.sha256(&up.storage_key).await?,
         None => None,
     };
     // The store enforced what the URL pinned; this catches a store that could not.

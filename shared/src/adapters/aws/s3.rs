@@ -122,6 +122,26 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn sha256(&self, key: &str) -> StoreResult<Option<String>> {
+        let mut body = match self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .send()
+            .await
+        {
+            Ok(out) => out.body,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => return Ok(None),
+            Err(e) => return Err(err(e)),
+        };
+        let mut hasher = Sha256::new();
+        while let Some(chunk) = body.try_next().await.map_err(StoreError::backend)? {
+            hasher.update(&chunk);
+        }
+        Ok(Some(hex::encode(hasher.finalize())))
+    }
+
     async fn delete(&self, key: &str) -> StoreResult<()> {
         self.client
             .delete_object()

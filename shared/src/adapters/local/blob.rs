@@ -422,6 +422,25 @@ impl BlobStore for LocalBlobStore {
         }))
     }
 
+    async fn sha256(&self, key: &str) -> StoreResult<Option<String>> {
+        use tokio::io::AsyncReadExt;
+        let (path, _) = self.paths(key)?;
+        let mut file = match tokio::fs::File::open(&path).await {
+            Ok(f) => f,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(StoreError::backend(e)),
+        };
+        let mut hasher = Sha256::new();
+        let mut buf = vec![0u8; 1 << 20];
+        loop {
+            let n = file.read(&mut buf).await.map_err(StoreError::backend)?;
+            if n == 0 {
+                return Ok(Some(hex::encode(hasher.finalize())));
+            }
+            hasher.update(&buf[..n]);
+        }
+    }
+
     async fn delete(&self, key: &str) -> StoreResult<()> {
         let (path, meta_path) = self.paths(key)?;
         for p in [path, meta_path] {
