@@ -190,7 +190,7 @@ enum Claim {
 enum Outcome {
     Write(Box<Prepared>),
     /// An existing object returned unchanged (skip_duplicates matched).
-    Replay(Object, Replayed),
+    Replay(Box<Object>, Replayed),
 }
 
 fn field_err(e: FieldError) -> ApiError {
@@ -457,7 +457,7 @@ fn filename_of(url: &url::Url) -> Option<String> {
     url.path_segments()
         .and_then(|mut s| s.next_back())
         .filter(|s| !s.is_empty())
-        .map(|s| percent_decode(s))
+        .map(percent_decode)
 }
 
 /// Validates one blob and lays out where its bytes go.
@@ -466,8 +466,7 @@ fn build_blob(
     schema: &BucketSchema,
     b: &CreateBlob,
     path: &str,
-    ns: &str,
-    bkt: &str,
+    bucket: &Bucket,
     obj: &str,
     uploads: &HashMap<String, StoredFile>,
 ) -> Result<(Blob, Option<Payload>), ApiError> {
@@ -560,7 +559,8 @@ fn build_blob(
                     ));
                 }
             }
-            let key = keys::blob_storage_key(ns, bkt, obj, &blob_id);
+            let key =
+                keys::blob_storage_key(&bucket.namespace_id, &bucket.bucket_id, obj, &blob_id);
             details.filename = filename;
             details.size_bytes = Some(bytes.len() as i64);
             details.mime_type = mime.clone();
@@ -800,7 +800,10 @@ async fn prepare(
         if let Some(existing) =
             load_pointer(ctx, bucket, keys::idempotency(&bucket.bucket_id, hash)).await?
         {
-            return Ok(Outcome::Replay(existing, Replayed::IdempotencyKey));
+            return Ok(Outcome::Replay(
+                Box::new(existing),
+                Replayed::IdempotencyKey,
+            ));
         }
     }
     schema.apply_defaults(&mut metadata);
@@ -837,8 +840,7 @@ async fn prepare(
             schema,
             b,
             &format!("blobs[{i}]"),
-            &bucket.namespace_id,
-            &bucket.bucket_id,
+            bucket,
             &object_id,
             &files,
         )?;
@@ -850,7 +852,10 @@ async fn prepare(
         if let Some(existing) =
             load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await?
         {
-            return Ok(Outcome::Replay(existing, Replayed::SkipDuplicates));
+            return Ok(Outcome::Replay(
+                Box::new(existing),
+                Replayed::SkipDuplicates,
+            ));
         }
     }
     let now = now_rfc3339();
@@ -1004,7 +1009,7 @@ pub async fn create_many(
             Err(e) => Err(e),
         };
         results.push(match outcome {
-            Ok(Outcome::Replay(o, why)) => Some(Ok((o, Some(why)))),
+            Ok(Outcome::Replay(o, why)) => Some(Ok((*o, Some(why)))),
             Ok(Outcome::Write(p)) => {
                 pending.push((slot, *p));
                 None
@@ -1242,8 +1247,7 @@ pub async fn update(
                 &schema,
                 b,
                 &format!("blobs[{i}]"),
-                &bucket.namespace_id,
-                &bucket.bucket_id,
+                bucket,
                 &current.object_id,
                 &files,
             )?;
