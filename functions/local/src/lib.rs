@@ -273,37 +273,40 @@ async fn blob_request(
         Err(e) => return error_response(e.status(), &e.to_string(), request_id),
     };
     match method {
-        "GET" => match shared.blobs.get(key).await {
-            Ok(Some(bytes)) => {
-                let meta = shared.blobs.head(key).await.ok().flatten();
-                let mut resp = (StatusCode::OK, bytes).into_response();
-                if let Some(ct) = meta
-                    .and_then(|m| m.content_type)
-                    .and_then(|c| HeaderValue::from_str(&c).ok())
-                {
-                    resp.headers_mut().insert("content-type", ct);
+        "GET" => {
+            // Streamed from the file: a large blob is never read whole into memory.
+            let meta = match shared.blobs.head(key).await {
+                Ok(Some(m)) => m,
+                Ok(None) => {
+                    return error_response(404, "The specified key does not exist.", request_id)
                 }
-                resp
-            }
-            Ok(None) => error_response(404, "The specified key does not exist.", request_id),
-            Err(e) => error_response(500, &e.to_string(), request_id),
-        },
-        "PUT" => {
-            let limit = pinned
-                .content_length
-                .map(|l| l as usize + 1)
-                .unwrap_or(5 * 1024 * 1024 * 1024);
-            let bytes = match axum::body::to_bytes(body, limit).await {
-                Ok(b) => b,
-                Err(_) => {
-                    return error_response(400, "body is larger than the signed length", request_id)
-                }
+                Err(e) => return error_response(500, &e.to_string(), request_id),
             };
+            let file = match shared.blobs.open_file(key).await {
+                Ok(Some(f)) => f,
+                Ok(None) => {
+                    return error_response(404, "The specified key does not exist.", request_id)
+                }
+                Err(e) => return error_response(500, &e.to_string(), request_id),
+            };
+            let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
+            let mut resp = (StatusCode::OK, body).into_response();
+            if let Some(ct) = meta
+                .content_type
+                .and_then(|c| HeaderValue::from_str(&c).ok())
+            {
+                resp.headers_mut().insert("content-type", ct);
+            }
+            resp.headers_mut()
+                .insert("content-length", HeaderValue::from(meta.size));
+            resp
+        }
+        "PUT" => {
             let ct = headers.get("content-type").map(String::as_str);
             let checksum = headers.get("x-amz-checksum-sha256").map(String::as_str);
             match shared
                 .blobs
-                .put_checked(key, bytes, &pinned, ct, checksum)
+                .put_checked(key, body.into_data_stream(), &pinned, ct, checksum)
                 .await
             {
                 Ok(meta) => {

@@ -18,6 +18,9 @@ use crate::ports::{
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
+/// The most one presigned PUT may carry when no length is pinned (S3's limit).
+const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
 /// Route prefix under which `sluice-local` serves presigned blob URLs.
 pub const BLOB_ROUTE: &str = "/_blobs/";
 
@@ -244,32 +247,33 @@ impl LocalBlobStore {
         Ok(constraints)
     }
 
-    /// Stores a presigned PUT's body after checking it against what the URL pins.
-    pub async fn put_checked(
+    /// Stores a presigned PUT's body after checking it against what the URL pins. The
+    /// body streams to a temporary file while it is counted and hashed, so a large
+    /// upload never sits in memory; anything refused leaves nothing behind.
+    pub async fn put_checked<S, E>(
         &self,
         key: &str,
-        body: Bytes,
+        mut body: S,
         pinned: &PutConstraints,
         content_type: Option<&str>,
         checksum_b64: Option<&str>,
-    ) -> Result<BlobMeta, BlobAccessError> {
+    ) -> Result<BlobMeta, BlobAccessError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        use futures::StreamExt;
+        use tokio::io::AsyncWriteExt;
+        let bad = BlobAccessError::BadRequest;
+        let internal = |e: &dyn std::fmt::Display| BlobAccessError::BadRequest(e.to_string());
         if let Some(want) = &pinned.content_type {
             if content_type != Some(want.as_str()) {
-                return Err(BlobAccessError::BadRequest(format!(
+                return Err(bad(format!(
                     "Content-Type {:?} does not match the signed {want:?}",
                     content_type.unwrap_or("")
                 )));
             }
         }
-        if let Some(len) = pinned.content_length {
-            if body.len() as u64 != len {
-                return Err(BlobAccessError::BadRequest(format!(
-                    "body is {} bytes, the URL was signed for exactly {len}",
-                    body.len()
-                )));
-            }
-        }
-        let actual = hex::encode(Sha256::digest(&body));
         if let Some(want) = &pinned.sha256 {
             let header = checksum_b64.and_then(|b| {
                 use base64::Engine;
@@ -279,62 +283,124 @@ impl LocalBlobStore {
                     .map(hex::encode)
             });
             if header.as_deref() != Some(want.as_str()) {
-                return Err(BlobAccessError::BadRequest(
+                return Err(bad(
                     "x-amz-checksum-sha256 header is missing or differs from the signed checksum"
                         .into(),
                 ));
             }
-            if &actual != want {
-                return Err(BlobAccessError::BadRequest(
-                    "BadDigest: body does not match x-amz-checksum-sha256".into(),
+        }
+        let (path, meta_path) = match &pinned.part {
+            Some(part) => {
+                let dir = self
+                    .parts_dir(&part.multipart_id)
+                    .map_err(|e| internal(&e))?;
+                if !tokio::fs::try_exists(&dir)
+                    .await
+                    .map_err(|e| internal(&e))?
+                {
+                    return Err(bad(
+                        "NoSuchUpload: the multipart upload does not exist".into()
+                    ));
+                }
+                (dir.join(format!("{:05}", part.number)), None)
+            }
+            None => {
+                let (path, meta_path) = self.paths(key).map_err(|e| internal(&e))?;
+                (path, Some(meta_path))
+            }
+        };
+        if let Some(dir) = path.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(|e| internal(&e))?;
+        }
+        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
+        let limit = pinned.content_length.unwrap_or(MAX_SINGLE_PUT);
+        let received = async {
+            let mut file = tokio::fs::File::create(&tmp)
+                .await
+                .map_err(|e| internal(&e))?;
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(chunk) = body.next().await {
+                let chunk = chunk.map_err(|e| bad(format!("reading the body failed: {e}")))?;
+                size += chunk.len() as u64;
+                if size > limit {
+                    return Err(bad(format!(
+                        "body is longer than the {limit} bytes the URL allows"
+                    )));
+                }
+                hasher.update(&chunk);
+                file.write_all(&chunk).await.map_err(|e| internal(&e))?;
+            }
+            file.flush().await.map_err(|e| internal(&e))?;
+            if let Some(len) = pinned.content_length {
+                if size != len {
+                    return Err(bad(format!(
+                        "body is {size} bytes, the URL was signed for exactly {len}"
+                    )));
+                }
+            }
+            let sha256 = hex::encode(hasher.finalize());
+            if pinned.sha256.as_ref().is_some_and(|want| want != &sha256) {
+                return Err(bad(
+                    "BadDigest: body does not match x-amz-checksum-sha256".into()
                 ));
             }
+            Ok((size, sha256))
         }
-        if let Some(part) = &pinned.part {
-            return self
-                .store_part(part, body, actual)
+        .await;
+        let (size, sha256) = match received {
+            Ok(r) => r,
+            Err(e) => {
+                let _ = tokio::fs::remove_file(&tmp).await;
+                return Err(e);
+            }
+        };
+        let stored_type = if pinned.part.is_some() {
+            None
+        } else {
+            content_type.map(str::to_string)
+        };
+        match &meta_path {
+            Some(m) => {
+                if let Some(dir) = m.parent() {
+                    tokio::fs::create_dir_all(dir)
+                        .await
+                        .map_err(|e| internal(&e))?;
+                }
+                let meta = MetaFile {
+                    content_type: stored_type.clone(),
+                    sha256: sha256.clone(),
+                    size,
+                };
+                let json = serde_json::to_vec(&meta).map_err(|e| internal(&e))?;
+                tokio::fs::write(m, json).await.map_err(|e| internal(&e))?;
+            }
+            // A part's ETag beside it, so listing parts reads no part twice.
+            None => tokio::fs::write(path.with_extension("etag"), etag_of(&sha256))
                 .await
-                .map_err(|e| BlobAccessError::BadRequest(e.to_string()));
+                .map_err(|e| internal(&e))?,
         }
-        self.store(key, body, content_type, actual)
-            .await
-            .map_err(|e| BlobAccessError::BadRequest(e.to_string()))
-    }
-
-    async fn store_part(
-        &self,
-        part: &PartRef,
-        body: Bytes,
-        sha256: String,
-    ) -> StoreResult<BlobMeta> {
-        let dir = self.parts_dir(&part.multipart_id)?;
-        if !tokio::fs::try_exists(&dir)
-            .await
-            .map_err(StoreError::backend)?
-        {
-            return Err(StoreError::Backend(
-                "NoSuchUpload: the multipart upload does not exist".into(),
-            ));
-        }
-        let size = body.len() as u64;
-        let path = dir.join(format!("{:05}", part.number));
-        let tmp = dir.join(format!("{:05}.tmp-{}", part.number, ulid::Ulid::generate()));
-        tokio::fs::write(&tmp, &body)
-            .await
-            .map_err(StoreError::backend)?;
-        // The ETag beside the part, so listing parts reads no part twice.
-        tokio::fs::write(path.with_extension("etag"), etag_of(&sha256))
-            .await
-            .map_err(StoreError::backend)?;
         tokio::fs::rename(&tmp, &path)
             .await
-            .map_err(StoreError::backend)?;
+            .map_err(|e| internal(&e))?;
         Ok(BlobMeta {
             size,
-            content_type: None,
+            content_type: stored_type,
             etag: Some(etag_of(&sha256)),
             sha256: Some(sha256),
         })
+    }
+
+    /// The stored file, opened for streaming (`None` if there is none).
+    pub async fn open_file(&self, key: &str) -> StoreResult<Option<tokio::fs::File>> {
+        let (path, _) = self.paths(key)?;
+        match tokio::fs::File::open(&path).await {
+            Ok(f) => Ok(Some(f)),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(StoreError::backend(e)),
+        }
     }
 
     /// Writes bytes whose sha256 is already known (a PUT hashes them once, to check).
@@ -616,6 +682,12 @@ mod tests {
         )
     }
 
+    fn one(
+        b: Bytes,
+    ) -> futures::stream::Iter<std::vec::IntoIter<Result<Bytes, std::convert::Infallible>>> {
+        futures::stream::iter(vec![Ok(b)])
+    }
+
     fn query_of(url: &str) -> Vec<(String, String)> {
         url::Url::parse(url)
             .unwrap()
@@ -671,7 +743,7 @@ mod tests {
         let wrong_len = s
             .put_checked(
                 key,
-                Bytes::from_static(b"hello"),
+                one(Bytes::from_static(b"hello")),
                 &got,
                 Some("text/plain"),
                 Some(&b64(b"hello")),
@@ -681,7 +753,7 @@ mod tests {
         let wrong_type = s
             .put_checked(
                 key,
-                body.clone(),
+                one(body.clone()),
                 &got,
                 Some("image/png"),
                 Some(&b64(&body)),
@@ -689,14 +761,14 @@ mod tests {
             .await;
         assert!(matches!(wrong_type, Err(BlobAccessError::BadRequest(_))));
         let no_sum = s
-            .put_checked(key, body.clone(), &got, Some("text/plain"), None)
+            .put_checked(key, one(body.clone()), &got, Some("text/plain"), None)
             .await;
         assert!(matches!(no_sum, Err(BlobAccessError::BadRequest(_))));
         let other = Bytes::from_static(b"HELLO WORLD");
         let lying_sum = s
             .put_checked(
                 key,
-                other.clone(),
+                one(other.clone()),
                 &got,
                 Some("text/plain"),
                 Some(&b64(&body)),
@@ -707,7 +779,7 @@ mod tests {
         let meta = s
             .put_checked(
                 key,
-                body.clone(),
+                one(body.clone()),
                 &got,
                 Some("text/plain"),
                 Some(&b64(&body)),
