@@ -1,5 +1,14 @@
 //! Shared by the benchmarks: the real `sluice-local` binary on a free port.
 
+/// The number after `name` on the command line, or `default`.
+pub fn arg(name: &str, default: usize) -> usize {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// A running `sluice-local`, killed when dropped.
 pub struct Local {
     pub child: tokio::process::Child,

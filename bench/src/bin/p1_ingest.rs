@@ -5,19 +5,11 @@
 use std::time::Instant;
 
 use serde_json::{json, Value};
-use sluice_bench::{namespace_and_bucket, start_local};
+use sluice_bench::{arg, namespace_and_bucket, start_local};
 
 const BATCH: usize = 100;
 const WARMUP_BATCHES: usize = 5;
 const CONCURRENCY: usize = 4;
-
-fn arg(name: &str, default: usize) -> usize {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn batch_body(start: usize, inline: bool) -> Value {
     let objects: Vec<Value> = (start..start + BATCH)

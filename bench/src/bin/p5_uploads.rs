@@ -9,18 +9,10 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sluice::adapters::local::LocalBlobStore;
 use sluice::ports::{BlobStore, PutConstraints};
-use sluice_bench::{namespace_and_bucket, start_local};
+use sluice_bench::{arg, namespace_and_bucket, start_local};
 
 const CONCURRENCY: usize = 4;
 const CONTENT_TYPE: &str = "application/octet-stream";
-
-fn arg(name: &str, default: usize) -> usize {
-    std::env::args()
-        .skip_while(|a| a != name)
-        .nth(1)
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 /// Runs `work(i)` for files `range` on `CONCURRENCY` workers; returns the wall time.
 async fn timed<F, Fut>(range: std::ops::Range<usize>, work: Arc<F>) -> anyhow::Result<Duration>
