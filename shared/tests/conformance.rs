@@ -222,6 +222,30 @@ async fn table_transactions(ctx: AppContext) {
     assert!(results[2].is_ok());
     assert!(t.get(&Key::new("T#2", "a-extra")).await.unwrap().is_some());
     assert!(t.get(&Key::new("T#2", "b")).await.unwrap().is_none());
+
+    // A cancelled transaction never undoes writes that ran beside it.
+    let groups: Vec<Vec<Write>> = (0..40)
+        .map(|i| {
+            if i % 2 == 0 {
+                vec![
+                    Write::create(item("T#3", &format!("fail-{i}"), json!({}))),
+                    Write::create(item("T#1", "taken", json!({}))),
+                ]
+            } else {
+                vec![Write::create(item("T#3", &format!("ok-{i}"), json!({})))]
+            }
+        })
+        .collect();
+    let results = t.transact_each(groups).await;
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.is_ok(), i % 2 == 1, "group {i}: {r:?}");
+        let survived = t
+            .get(&Key::new("T#3", format!("ok-{i}")))
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(survived, i % 2 == 1, "write {i} lost");
+    }
 }
 conformance!(table_transactions_on, table_transactions);
 

@@ -25,11 +25,25 @@ const PREFIX_END: char = '\u{10FFFF}';
 pub struct DynamoTable {
     client: Client,
     table: String,
+    /// Only for emulators: moto rolls a cancelled transaction back by restoring a
+    /// snapshot of the whole table, losing writes that landed meanwhile. With this set,
+    /// transactions run alone and other writes wait for them. Real DynamoDB needs none.
+    emulator_lock: Option<tokio::sync::RwLock<()>>,
 }
 
 impl DynamoTable {
     pub fn new(client: Client, table: String) -> Self {
-        DynamoTable { client, table }
+        DynamoTable {
+            client,
+            table,
+            emulator_lock: None,
+        }
+    }
+
+    /// Serialises transactions against other writes (see `emulator_lock`).
+    pub fn serialize_transactions(mut self) -> Self {
+        self.emulator_lock = Some(tokio::sync::RwLock::new(()));
+        self
     }
 }
 
@@ -219,6 +233,13 @@ impl Table for DynamoTable {
     }
 
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
+        if let check @ Write::Check { .. } = op {
+            return self.transact(vec![check]).await.map(|_| None);
+        }
+        let _shared = match &self.emulator_lock {
+            Some(lock) => Some(lock.read().await),
+            None => None,
+        };
         let mut e = Expr::default();
         match op {
             Write::Put { item, cond } => {
@@ -267,7 +288,7 @@ impl Table for DynamoTable {
                     .map_err(map_err)?;
                 Ok(None)
             }
-            check @ Write::Check { .. } => self.transact(vec![check]).await.map(|_| None),
+            Write::Check { .. } => unreachable!("checks run as transactions above"),
         }
     }
 
@@ -276,6 +297,10 @@ impl Table for DynamoTable {
             .iter()
             .map(|op| transact_item(&self.table, op))
             .collect::<StoreResult<Vec<_>>>()?;
+        let _alone = match &self.emulator_lock {
+            Some(lock) => Some(lock.write().await),
+            None => None,
+        };
         let result = self
             .client
             .transact_write_items()
@@ -428,6 +453,10 @@ impl Table for DynamoTable {
                 })
                 .collect();
             let mut backoff = std::time::Duration::from_millis(50);
+            let _shared = match &self.emulator_lock {
+                Some(lock) => Some(lock.read().await),
+                None => None,
+            };
             for attempt in 0.. {
                 let out = self
                     .client

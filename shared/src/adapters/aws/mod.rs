@@ -60,10 +60,11 @@ pub async fn context(names: AwsNames, config: Config) -> AppContext {
 }
 
 pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config) -> AppContext {
-    let table = Arc::new(DynamoTable::new(
-        aws_sdk_dynamodb::Client::new(sdk),
-        names.table,
-    ));
+    let mut table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table);
+    if std::env::var("SLUICE_EMULATOR_SERIALIZE_TRANSACTIONS").as_deref() == Ok("true") {
+        table = table.serialize_transactions();
+    }
+    let table = Arc::new(table);
     let blobs = Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket));
     let queue = Arc::new(SqsQueue::new(
         aws_sdk_sqs::Client::new(sdk),
