@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::net::HttpClient;
 use crate::ports::{BlobStore, EventBus, Queue, Table};
 
 #[derive(Debug, Clone)]
@@ -22,6 +23,22 @@ pub struct Config {
     pub multipart_threshold: u64,
     /// Part size for multipart uploads (at least S3's 5 MiB minimum).
     pub multipart_part_size: u64,
+    /// Lets blob URLs and webhooks reach loopback and private addresses (development only).
+    pub allow_private_urls: bool,
+    /// Time limit of one outbound HTTP request (blob fetch, webhook delivery).
+    pub fetch_timeout: Duration,
+    /// Largest blob a batch fetches into memory.
+    pub max_fetch_bytes: usize,
+    /// Objects per queue message of a batch (one transaction records a chunk).
+    pub batch_chunk_size: usize,
+    /// A queued or processing batch without progress for this long is failed as stalled.
+    pub batch_stall: Duration,
+    /// First webhook retry delay; each later one doubles (capped at 15 minutes by SQS).
+    pub webhook_retry_base: Duration,
+    /// Delivery attempts per event and endpoint.
+    pub webhook_max_attempts: u32,
+    /// Consecutive failed deliveries after which an endpoint is disabled.
+    pub webhook_disable_after: i64,
 }
 
 impl Default for Config {
@@ -34,6 +51,14 @@ impl Default for Config {
             purge_settle: Duration::from_secs(60),
             multipart_threshold: 100 * 1024 * 1024,
             multipart_part_size: 64 * 1024 * 1024,
+            allow_private_urls: false,
+            fetch_timeout: Duration::from_secs(30),
+            max_fetch_bytes: 100 * 1024 * 1024,
+            batch_chunk_size: 50,
+            batch_stall: Duration::from_secs(900),
+            webhook_retry_base: Duration::from_secs(5),
+            webhook_max_attempts: 8,
+            webhook_disable_after: 20,
         }
     }
 }
@@ -61,6 +86,29 @@ impl Config {
         if let Some(v) = num("SLUICE_MULTIPART_PART_SIZE") {
             c.multipart_part_size = v.max(5 * 1024 * 1024);
         }
+        c.allow_private_urls = std::env::var("SLUICE_ALLOW_PRIVATE_URLS").as_deref() == Ok("true");
+        if let Some(v) = num("SLUICE_FETCH_TIMEOUT_SECS") {
+            c.fetch_timeout = Duration::from_secs(v.max(1));
+        }
+        if let Some(v) = num("SLUICE_MAX_FETCH_BYTES") {
+            c.max_fetch_bytes = v as usize;
+        }
+        if let Some(v) = num("SLUICE_BATCH_CHUNK_SIZE") {
+            // A chunk's results and the batch counters share one transaction (≤ 100 writes).
+            c.batch_chunk_size = (v as usize).clamp(1, 98);
+        }
+        if let Some(v) = num("SLUICE_BATCH_STALL_SECS") {
+            c.batch_stall = Duration::from_secs(v);
+        }
+        if let Some(v) = num("SLUICE_WEBHOOK_RETRY_BASE_MS") {
+            c.webhook_retry_base = Duration::from_millis(v);
+        }
+        if let Some(v) = num("SLUICE_WEBHOOK_MAX_ATTEMPTS") {
+            c.webhook_max_attempts = (v as u32).max(1);
+        }
+        if let Some(v) = num("SLUICE_WEBHOOK_DISABLE_AFTER") {
+            c.webhook_disable_after = v.max(1) as i64;
+        }
         c
     }
 }
@@ -71,6 +119,8 @@ pub struct AppContext {
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub events: Arc<dyn EventBus>,
+    /// Outbound HTTP behind the SSRF guard.
+    pub http: HttpClient,
     pub config: Config,
 }
 
@@ -87,6 +137,7 @@ impl AppContext {
             blobs,
             queue,
             events,
+            http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
             config,
         }
     }

@@ -9,6 +9,7 @@ pub mod api;
 pub mod context;
 pub mod domain;
 pub mod error;
+pub mod net;
 pub mod ports;
 pub mod services;
 pub mod telemetry;

@@ -5,7 +5,10 @@ use serde::{Deserialize, Serialize};
 use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::ports::QueueName;
+use crate::services::batches::ChunkMessage;
 use crate::services::purge::{self, PurgeMessage};
+use crate::services::webhooks::{self, WebhookMessage};
+use crate::services::pipeline;
 use crate::services::uploads::{self, ConfirmBatchMessage};
 
 /// Everything the tasks queue carries.
@@ -46,7 +49,29 @@ pub async fn handle(
                 }
             }
         }
+        QueueName::Batches => match serde_json::from_str::<ChunkMessage>(body) {
+            Ok(chunk) => pipeline::run_chunk(ctx, &chunk, receive_count).await,
+            Err(e) => {
+                tracing::error!(error = %e, body, "unreadable batch chunk dropped");
+                Ok(())
+            }
+        },
+        QueueName::Webhooks => match webhooks::parse_message(body) {
+            Some(WebhookMessage::Event(event)) => webhooks::fan_out(ctx, &event).await,
+            Some(WebhookMessage::Delivery(delivery)) => webhooks::deliver(ctx, delivery).await,
+            None => {
+                tracing::error!(body, "unreadable webhook message dropped");
+                Ok(())
+            }
+        },
     }
+}
+
+/// The scheduled sweep: expired uploads and stalled batches.
+pub async fn sweep(ctx: &AppContext) -> Result<(), ApiError> {
+    uploads::sweep_expired(ctx).await?;
+    pipeline::sweep_stalled(ctx).await?;
+    Ok(())
 }
 
 /// Polls a queue until `shutdown` fires: the local stand-in for an SQS event source.

@@ -6,7 +6,7 @@ import pathlib
 from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WORKERS = {"tasks-worker", "upload-events", "upload-sweeper"}
+WORKERS = {"tasks-worker", "upload-events", "sweeper", "batch-worker", "webhook-dispatcher"}
 
 
 def routes(sluice):

@@ -130,19 +130,19 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
     })
 }
 
-/// On a schedule: fails expired pending uploads and removes their bytes.
-pub fn sweep_uploads() -> Result<(), Error> {
+/// On a schedule: fails expired pending uploads (removing their bytes) and batches
+/// that stopped making progress.
+pub fn sweep() -> Result<(), Error> {
     runtime()?.block_on(async move {
         let ctx = context().await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
                 async move {
-                    let swept = sluice::services::uploads::sweep_expired(&ctx)
+                    sluice::worker::sweep(&ctx)
                         .await
                         .map_err(|e| Error::from(e.to_string()))?;
-                    tracing::info!(swept, "expired uploads swept");
-                    Ok::<_, Error>(serde_json::json!({ "swept": swept }))
+                    Ok::<_, Error>(serde_json::json!({ "swept": true }))
                 }
             },
         ))

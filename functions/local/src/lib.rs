@@ -81,7 +81,7 @@ impl Server {
                 rx.clone(),
             )));
         }
-        tasks.push(tokio::spawn(sweep_uploads(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(sweep(ctx.clone(), rx.clone())));
         let shared = Arc::new(Shared {
             ctx: ctx.clone(),
             router: Router::new(ROUTES),
@@ -136,8 +136,8 @@ impl Server {
     }
 }
 
-/// The local stand-in for the scheduled upload sweeper.
-async fn sweep_uploads(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
+/// The local stand-in for the scheduled sweeper.
+async fn sweep(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
     let every = std::env::var("SLUICE_SWEEP_SECS")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -148,10 +148,8 @@ async fn sweep_uploads(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        match uploads::sweep_expired(&ctx).await {
-            Ok(0) => {}
-            Ok(n) => tracing::info!(swept = n, "expired uploads swept"),
-            Err(e) => tracing::warn!(error = %e, "sweeping expired uploads failed"),
+        if let Err(e) = sluice::worker::sweep(&ctx).await {
+            tracing::warn!(error = %e, "sweep failed");
         }
     }
 }

@@ -1,6 +1,6 @@
 //! One function per route: parse, call the service, shape the response.
 
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use super::{ApiRequest, ApiResponse, Caller};
 use crate::context::AppContext;
@@ -13,7 +13,10 @@ use crate::services::namespaces::{self, CreateNamespace, UpdateNamespace};
 use crate::services::objects::{
     self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
 };
-use crate::services::tasks;
+use crate::services::batches::{self, AddObjects, CreateBatch, ListBatches};
+use crate::services::tasks::{self, ListTasks};
+use crate::services::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
+use crate::services::{collections, documents};
 use crate::services::uploads::{
     self, ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch,
 };
@@ -149,29 +152,49 @@ async fn bucket_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Result<Buc
     buckets::resolve(ctx, c.namespace()?, req.param("bucket_identifier")?).await
 }
 
-/// Batches (and so `auto_process`) are not served by this build: say so, never pretend.
-fn refuse_auto_process(req: &ApiRequest) -> Result<(), ApiError> {
-    if objects::flag(&req.query, "auto_process")? {
-        return Err(ApiError::field(
-            "auto_process",
-            "batch processing is not available on this server yet",
-        ));
+/// `?auto_process=true`: the created objects go into a batch that is submitted at once.
+async fn auto_process(
+    ctx: &AppContext,
+    c: &Caller,
+    bucket: &Bucket,
+    object_ids: Vec<String>,
+) -> Result<Option<Value>, ApiError> {
+    if object_ids.is_empty() {
+        return Ok(None);
     }
-    Ok(())
+    let create = CreateBatch {
+        object_ids: Some(object_ids),
+        auto_submit: Some(true),
+        ..CreateBatch::default()
+    };
+    let (batch, task) = batches::create(ctx, c.namespace()?, bucket, create).await?;
+    Ok(Some(json!({"batch_id": batch.batch_id, "task_id": task.map(|t| t.task_id)})))
+}
+
+fn with_batch(mut response: Value, batch: Option<Value>) -> Value {
+    if let (Some(m), Some(b)) = (response.as_object_mut(), batch) {
+        m.insert("batch_id".into(), b["batch_id"].clone());
+        m.insert("task_id".into(), b["task_id"].clone());
+    }
+    response
 }
 
 pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    refuse_auto_process(&req)?;
+    let process = objects::flag(&req.query, "auto_process")?;
     let body: CreateObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
     let mut results = objects::create_many(&ctx, &bucket, vec![Ok(body)], policy, None).await?;
     let (object, _replayed) = results.pop().expect("one result per request")?;
+    if process {
+        let batch = auto_process(&ctx, &c, &bucket, vec![object.object_id.clone()]).await?;
+        return Ok(ApiResponse::ok(with_batch(objects::object_json(&object), batch)));
+    }
     Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
 
 pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    refuse_auto_process(&req)?;
+    let process = objects::flag(&req.query, "auto_process")?;
     let body: CreateObjectsBatch = req.json()?;
     if body.objects.is_empty() || body.objects.len() > objects::MAX_BATCH {
         return Err(ApiError::field(
@@ -188,7 +211,17 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
         .map(|(i, v)| objects::parse_batch_item(v, i))
         .collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy, None).await?;
-    Ok(objects::batch_response(&results))
+    let response = objects::batch_response(&results);
+    if process {
+        let ids = results
+            .iter()
+            .filter_map(|r| r.as_ref().ok())
+            .map(|(o, _)| o.object_id.clone())
+            .collect();
+        let batch = auto_process(&ctx, &c, &bucket, ids).await?;
+        return Ok(ApiResponse::ok(with_batch(response.value(), batch)));
+    }
+    Ok(response)
 }
 
 pub async fn objects_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -331,5 +364,199 @@ pub async fn uploads_confirm_batch(ctx: AppContext, c: Caller, req: ApiRequest) 
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(ApiResponse::ok(
         uploads::confirm_batch(&ctx, c.namespace()?, &bucket, body).await?,
+    ))
+}
+
+// Batches.
+
+fn batch_id(req: &ApiRequest) -> Result<&str, ApiError> {
+    req.param("batch_id")
+}
+
+async fn batch_view(ctx: &AppContext, batch: &crate::domain::batch::Batch) -> Res {
+    let failures = batches::failures_for_view(ctx, batch).await?;
+    Ok(ApiResponse::ok(batches::batch_json_with(
+        batch,
+        &failures,
+        Some(ctx.config.batch_stall),
+    )))
+}
+
+pub async fn batches_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let mut body: CreateBatch = req.json()?;
+    if objects::flag(&req.query, "auto_submit")? {
+        body.auto_submit = Some(true);
+    }
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let (batch, _task) = batches::create(&ctx, c.namespace()?, &bucket, body).await?;
+    batch_view(&ctx, &batch).await
+}
+
+pub async fn batches_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ListBatches = req.json_or_default()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(batches::list(&ctx, &bucket, &body).await?))
+}
+
+pub async fn batches_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let batch = batches::get(&ctx, &bucket, batch_id(&req)?).await?;
+    batch_view(&ctx, &batch).await
+}
+
+pub async fn batches_get_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let batch = batches::get_in_namespace(&ctx, c.namespace()?, batch_id(&req)?).await?;
+    batch_view(&ctx, &batch).await
+}
+
+pub async fn batches_list_all(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ListBatches = req.json_or_default()?;
+    Ok(ApiResponse::ok(
+        batches::list_in_namespace(&ctx, c.namespace()?, &body).await?,
+    ))
+}
+
+pub async fn batches_add_objects(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: AddObjects = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let batch = batches::add_objects(&ctx, &bucket, batch_id(&req)?, body).await?;
+    batch_view(&ctx, &batch).await
+}
+
+pub async fn batches_submit(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let _options: batches::SubmitBatch = req.json_or_default()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let task = batches::submit(&ctx, c.namespace()?, &bucket, batch_id(&req)?).await?;
+    Ok(ApiResponse::ok(tasks::task_json(&task)))
+}
+
+async fn cancel_response(ctx: &AppContext, batch: &crate::domain::batch::Batch) -> Res {
+    let task = match &batch.task_id {
+        Some(id) => tasks::get(ctx, &batch.org_id, id).await?,
+        None => None,
+    };
+    let mut out = match task {
+        Some(t) => tasks::task_json(&t),
+        None => json!({"task_id": batch.batch_id, "task_type": batches::TASK_TYPE, "status": "CANCELED"}),
+    };
+    out["batch_id"] = json!(batch.batch_id);
+    out["cancellation"] = json!({"outcome": "canceled", "batch_status": batch.status});
+    Ok(ApiResponse::ok(out))
+}
+
+pub async fn batches_cancel(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let batch = batches::cancel(&ctx, &bucket, batch_id(&req)?).await?;
+    cancel_response(&ctx, &batch).await
+}
+
+pub async fn batches_cancel_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let found = batches::get_in_namespace(&ctx, c.namespace()?, batch_id(&req)?).await?;
+    let bucket = buckets::resolve(&ctx, c.namespace()?, &found.bucket_id).await?;
+    let batch = batches::cancel(&ctx, &bucket, &found.batch_id).await?;
+    cancel_response(&ctx, &batch).await
+}
+
+pub async fn batches_retry(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let _options: batches::RetryBatch = req.json_or_default()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let (batch, task) = batches::retry(&ctx, c.namespace()?, &bucket, batch_id(&req)?).await?;
+    Ok(ApiResponse::ok(json!({
+        "batch_id": batch.batch_id,
+        "status": batch.status,
+        "attempt": batch.attempt,
+        "retried_object_count": batch.pending,
+        "task_id": task.task_id,
+        "task": tasks::task_json(&task),
+    })))
+}
+
+pub async fn batches_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    batches::delete(&ctx, &bucket, batch_id(&req)?).await?;
+    Ok(ApiResponse::ok(json!({"message": "Successfully deleted", "success": true})))
+}
+
+pub async fn batches_results(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = ListRequest::default().merge_query(&req.query)?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(ApiResponse::ok(
+        batches::list_results(&ctx, &bucket, batch_id(&req)?, &list).await?,
+    ))
+}
+
+// Documents.
+
+pub async fn objects_documents(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = ListRequest::default().merge_query(&req.query)?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let object = objects::get(&ctx, &bucket, req.param("object_identifier")?).await?;
+    Ok(ApiResponse::ok(
+        documents::list_for_object(&ctx, &bucket, &object.object_id, &list).await?,
+    ))
+}
+
+pub async fn collections_documents_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
+    let ns = c.namespace()?;
+    let id = req.param("collection_identifier")?;
+    let collection = collections::get(&ctx, ns, id).await?;
+    Ok(ApiResponse::ok(
+        documents::list_for_collection(&ctx, ns, &collection.collection_id, &list).await?,
+    ))
+}
+
+// Tasks.
+
+pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ListTasks = req.json_or_default()?;
+    let list = ListRequest::default().merge_query(&req.query)?;
+    Ok(ApiResponse::ok(tasks::list(&ctx, c.org()?, &body, &list).await?))
+}
+
+pub async fn tasks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let message = tasks::kill(&ctx, c.org()?, req.param("task_id")?).await?;
+    Ok(ApiResponse::ok(json!({"message": message, "success": true})))
+}
+
+// Webhooks.
+
+fn webhook_id(req: &ApiRequest) -> Result<&str, ApiError> {
+    req.param("identifier")
+}
+
+pub async fn webhooks_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: CreateWebhook = req.json()?;
+    Ok(ApiResponse::ok(webhooks::create(&ctx, c.org()?, body).await?))
+}
+
+pub async fn webhooks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: ListWebhooks = req.json_or_default()?;
+    Ok(ApiResponse::ok(webhooks::list(&ctx, c.org()?, &body).await?))
+}
+
+pub async fn webhooks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let wh = webhooks::get(&ctx, c.org()?, webhook_id(&req)?).await?;
+    Ok(ApiResponse::ok(webhooks::webhook_json(&wh, false)))
+}
+
+pub async fn webhooks_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: UpdateWebhook = req.json()?;
+    Ok(ApiResponse::ok(
+        webhooks::update(&ctx, c.org()?, webhook_id(&req)?, body).await?,
+    ))
+}
+
+pub async fn webhooks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    webhooks::delete(&ctx, c.org()?, webhook_id(&req)?).await?;
+    Ok(ApiResponse::ok(json!({"message": "Successfully deleted", "success": true})))
+}
+
+pub async fn webhooks_deliveries(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = ListRequest::default().merge_query(&req.query)?;
+    Ok(ApiResponse::ok(
+        webhooks::deliveries(&ctx, c.org()?, webhook_id(&req)?, &list).await?,
     ))
 }

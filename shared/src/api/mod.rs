@@ -22,7 +22,7 @@ use crate::context::AppContext;
 use crate::domain::entities::Namespace;
 use crate::error::ApiError;
 use crate::services::auth::{self, Principal};
-use crate::services::namespaces;
+use crate::services::{idempotency, namespaces};
 
 /// A request as every entry point sees it, whatever carried it.
 #[derive(Debug, Clone, Default)]
@@ -244,7 +244,28 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
         }
         caller.principal = Some(principal);
     }
-    (route.handler)(ctx.clone(), caller, req).await
+    let idempotency = match req.header("idempotency-key") {
+        Some(key) if routes::IDEMPOTENT.contains(&route.function) => {
+            let org = caller.org()?.to_string();
+            let ns = caller.namespace.as_ref().map(|n| n.namespace_id.clone());
+            match idempotency::claim(ctx, &org, key.trim(), route.method, &req.path, ns.as_deref(), &req.body).await? {
+                idempotency::Claim::Replay(response) => return Ok(response),
+                idempotency::Claim::Fresh { key_hash } => Some((org, key_hash)),
+            }
+        }
+        _ => None,
+    };
+    let result = (route.handler)(ctx.clone(), caller, req).await;
+    if let Some((org, key_hash)) = idempotency {
+        let response = match &result {
+            Ok(r) => r.clone(),
+            Err(e) => ApiResponse::error(e),
+        };
+        if let Err(e) = idempotency::finish(ctx, &org, &key_hash, &response).await {
+            tracing::warn!(error = %e, "storing the Idempotency-Key response failed");
+        }
+    }
+    result
 }
 
 /// Matches method and path against the route table (the local server's router).

@@ -7,7 +7,10 @@ use schemars::{JsonSchema, Schema, SchemaGenerator};
 use super::handlers as h;
 use super::{Caller, Handler, HandlerFuture};
 use crate::context::AppContext;
+use crate::services::batches::{AddObjects, CreateBatch, ListBatches, RetryBatch, SubmitBatch};
 use crate::services::buckets::{CreateBucket, UpdateBucket};
+use crate::services::tasks::ListTasks;
+use crate::services::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{CreateNamespace, UpdateNamespace};
 use crate::services::objects::{CreateObject, CreateObjectsBatch, PatchObject};
@@ -399,6 +402,227 @@ route!(
     h::tasks_get
 );
 
+route!(
+    BATCHES_CREATE,
+    "batches-create",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches",
+    Namespace,
+    "Create a batch of a bucket's objects (DRAFT)",
+    Some(body::<CreateBatch>),
+    h::batches_create
+);
+route!(
+    BATCHES_LIST,
+    "batches-list",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches/list",
+    Namespace,
+    "List a bucket's batches",
+    Some(body::<ListBatches>),
+    h::batches_list
+);
+route!(
+    BATCHES_GET,
+    "batches-get",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
+    Namespace,
+    "Get a batch with its progress and failures",
+    None,
+    h::batches_get
+);
+route!(
+    BATCHES_DELETE,
+    "batches-delete",
+    "DELETE",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
+    Namespace,
+    "Delete a draft batch",
+    None,
+    h::batches_delete
+);
+route!(
+    BATCHES_ADD_OBJECTS,
+    "batches-add-objects",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
+    Namespace,
+    "Add objects to a draft batch",
+    Some(body::<AddObjects>),
+    h::batches_add_objects
+);
+route!(
+    BATCHES_RESULTS,
+    "batches-results",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
+    Namespace,
+    "Per-object results of a batch, with each failure's stage and reason",
+    None,
+    h::batches_results
+);
+route!(
+    BATCHES_SUBMIT,
+    "batches-submit",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/submit",
+    Namespace,
+    "Submit a draft batch for processing (returns its task)",
+    Some(body::<SubmitBatch>),
+    h::batches_submit
+);
+route!(
+    BATCHES_CANCEL,
+    "batches-cancel",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/cancel",
+    Namespace,
+    "Cancel a batch",
+    None,
+    h::batches_cancel
+);
+route!(
+    BATCHES_RETRY,
+    "batches-retry",
+    "POST",
+    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/retry",
+    Namespace,
+    "Run a finished batch's failed objects again",
+    Some(body::<RetryBatch>),
+    h::batches_retry
+);
+route!(
+    BATCHES_GET_BY_ID,
+    "batches-get-by-id",
+    "GET",
+    "/v1/batches/{batch_id}",
+    Namespace,
+    "Get a batch by id alone",
+    None,
+    h::batches_get_by_id
+);
+route!(
+    BATCHES_LIST_ALL,
+    "batches-list-all",
+    "POST",
+    "/v1/batches/list",
+    Namespace,
+    "List every batch of the namespace",
+    Some(body::<ListBatches>),
+    h::batches_list_all
+);
+route!(
+    BATCHES_CANCEL_BY_ID,
+    "batches-cancel-by-id",
+    "POST",
+    "/v1/batches/{batch_id}/cancel",
+    Namespace,
+    "Cancel a batch by id alone",
+    None,
+    h::batches_cancel_by_id
+);
+route!(
+    OBJECTS_DOCUMENTS,
+    "objects-documents",
+    "GET",
+    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}/documents",
+    Namespace,
+    "The documents extracted from an object",
+    None,
+    h::objects_documents
+);
+route!(
+    COLLECTIONS_DOCUMENTS_LIST,
+    "collections-documents-list",
+    "POST",
+    "/v1/collections/{collection_identifier}/documents/list",
+    Namespace,
+    "List a collection's documents",
+    Some(body::<ListRequest>),
+    h::collections_documents_list
+);
+route!(
+    TASKS_LIST,
+    "tasks-list",
+    "POST",
+    "/v1/tasks/list",
+    Org,
+    "List tasks, newest first",
+    Some(body::<ListTasks>),
+    h::tasks_list
+);
+route!(
+    TASKS_DELETE,
+    "tasks-delete",
+    "DELETE",
+    "/v1/tasks/{task_id}",
+    Org,
+    "Cancel a running task, or delete a finished one",
+    None,
+    h::tasks_delete
+);
+route!(
+    WEBHOOKS_CREATE,
+    "webhooks-create",
+    "POST",
+    "/v1/organizations/webhooks",
+    Org,
+    "Subscribe an endpoint to events (the signing secret is shown once)",
+    Some(body::<CreateWebhook>),
+    h::webhooks_create
+);
+route!(
+    WEBHOOKS_LIST,
+    "webhooks-list",
+    "POST",
+    "/v1/organizations/webhooks/list",
+    Org,
+    "List webhooks",
+    Some(body::<ListWebhooks>),
+    h::webhooks_list
+);
+route!(
+    WEBHOOKS_GET,
+    "webhooks-get",
+    "GET",
+    "/v1/organizations/webhooks/{identifier}",
+    Org,
+    "Get a webhook",
+    None,
+    h::webhooks_get
+);
+route!(
+    WEBHOOKS_UPDATE,
+    "webhooks-update",
+    "PUT",
+    "/v1/organizations/webhooks/{identifier}",
+    Org,
+    "Update a webhook",
+    Some(body::<UpdateWebhook>),
+    h::webhooks_update
+);
+route!(
+    WEBHOOKS_DELETE,
+    "webhooks-delete",
+    "DELETE",
+    "/v1/organizations/webhooks/{identifier}",
+    Org,
+    "Delete a webhook",
+    None,
+    h::webhooks_delete
+);
+route!(
+    WEBHOOKS_DELIVERIES,
+    "webhooks-deliveries",
+    "GET",
+    "/v1/organizations/webhooks/{identifier}/deliveries",
+    Org,
+    "A webhook's delivery log, newest first",
+    None,
+    h::webhooks_deliveries
+);
+
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
     &OPENAPI,
@@ -434,6 +658,42 @@ pub static ROUTES: &[&Route] = &[
     &UPLOADS_CONFIRM,
     &UPLOADS_CONFIRM_BATCH,
     &TASKS_GET,
+    &BATCHES_CREATE,
+    &BATCHES_LIST,
+    &BATCHES_GET,
+    &BATCHES_DELETE,
+    &BATCHES_ADD_OBJECTS,
+    &BATCHES_RESULTS,
+    &BATCHES_SUBMIT,
+    &BATCHES_CANCEL,
+    &BATCHES_RETRY,
+    &BATCHES_GET_BY_ID,
+    &BATCHES_LIST_ALL,
+    &BATCHES_CANCEL_BY_ID,
+    &OBJECTS_DOCUMENTS,
+    &COLLECTIONS_DOCUMENTS_LIST,
+    &TASKS_LIST,
+    &TASKS_DELETE,
+    &WEBHOOKS_CREATE,
+    &WEBHOOKS_LIST,
+    &WEBHOOKS_GET,
+    &WEBHOOKS_UPDATE,
+    &WEBHOOKS_DELETE,
+    &WEBHOOKS_DELIVERIES,
+];
+
+/// Routes that honour an `Idempotency-Key` header: the creates and the submits.
+pub const IDEMPOTENT: &[&str] = &[
+    "namespaces-create",
+    "buckets-create",
+    "objects-create",
+    "objects-create-batch",
+    "uploads-create",
+    "uploads-create-batch",
+    "batches-create",
+    "batches-submit",
+    "batches-retry",
+    "webhooks-create",
 ];
 
 /// Finds a route by its function (binary) name.

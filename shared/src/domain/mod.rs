@@ -1,5 +1,6 @@
 //! Entities, validation and rules. No I/O.
 
+pub mod batch;
 pub mod entities;
 pub mod extractors;
 pub mod ids;

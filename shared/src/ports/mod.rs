@@ -13,7 +13,7 @@ pub use table::{
 };
 
 /// A failure of a storage port, in terms the core can act on.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum StoreError {
     /// The write's condition did not hold; `index` is the failing op in a transaction.
     #[error("condition failed (op {index:?})")]

@@ -9,16 +9,22 @@ use super::StoreResult;
 /// The queues Sluice uses. Each has a dead-letter queue behind it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum QueueName {
-    /// Background tasks: namespace and bucket purges.
+    /// Background tasks: namespace and bucket purges, batch upload confirms.
     Tasks,
+    /// Chunks of a submitted batch's objects, for the batch worker.
+    Batches,
+    /// Events to deliver and webhook deliveries to retry, for the dispatcher.
+    Webhooks,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 1] = [QueueName::Tasks];
+    pub const ALL: [QueueName; 3] = [QueueName::Tasks, QueueName::Batches, QueueName::Webhooks];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Tasks => "tasks",
+            QueueName::Batches => "batches",
+            QueueName::Webhooks => "webhooks",
         }
     }
 }

@@ -40,6 +40,11 @@ pub enum Cond {
     Exists,
     /// The item exists and its top-level attribute equals the value.
     Equals(String, Value),
+    /// The item exists and its top-level attribute is one of the values.
+    In(String, Vec<Value>),
+    /// The item is missing, or its numeric attribute is below the bound (a newer
+    /// attempt may replace an older one; the same attempt may not write twice).
+    MissingOrBelow(String, i64),
 }
 
 /// One change to an attribute; `Add` on a missing attribute starts from 0.
@@ -240,6 +245,11 @@ pub trait Table: Send + Sync {
     async fn query(&self, query: &Query) -> StoreResult<Page>;
     /// Unconditional deletes, batched by the adapter.
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()>;
+    /// The items that exist among `keys` (any order), batched by the adapter.
+    async fn get_many(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>>;
+    /// Unconditional puts, batched by the adapter (25 per DynamoDB request): for items
+    /// whose keys are fresh ids or whose rewrite is idempotent. Not atomic as a whole.
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()>;
 }
 
 /// Evaluates a condition against the current item (used by adapters that have no
@@ -250,6 +260,16 @@ pub fn cond_holds(cond: &Cond, current: Option<&Item>) -> bool {
         Cond::NotExists => current.is_none(),
         Cond::Exists => current.is_some(),
         Cond::Equals(attr, value) => current.and_then(|item| item.get(attr)) == Some(value),
+        Cond::In(attr, values) => current
+            .and_then(|item| item.get(attr))
+            .is_some_and(|v| values.contains(v)),
+        Cond::MissingOrBelow(attr, bound) => match current {
+            None => true,
+            Some(item) => item
+                .get(attr)
+                .and_then(Value::as_i64)
+                .is_some_and(|v| v < *bound),
+        },
     }
 }
 

@@ -9,6 +9,11 @@
 //! | bucket      | `NS#<ns>`       | `BKT#<id>`, `BKTNAME#<name>` |
 //! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>`, `IDEM#<hash>` |
 //! | upload      | `BKT#<bkt>`     | `UPL#<id>`, `UPLHASH#<sha256>`; pending ones in gsi1 `UPLOADS#PENDING` / `<expires_at>#<id>` |
+//! | collection  | `NS#<ns>`       | `COL#<id>` (one per configured extractor, id derived from both) |
+//! | batch       | `BKT#<bkt>`     | `BTCH#<id>`; results `BTCHRES#<id>#<obj>`; `NS#<ns>` / `BTCHREF#<id>` points at the bucket; active ones in gsi1 `BATCHES#ACTIVE` / `<last_activity>#<id>` |
+//! | document    | `BKT#<bkt>`     | `DOC#<obj>#<col>#<n>`; gsi1 `COL#<col>` / `<obj>#<n>` |
+//! | webhook     | `ORG#<org>`     | `WH#<id>`; deliveries `WH#<id>` / `DLV#<id>` |
+//! | idempotency | `ORG#<org>`     | `IDEMKEY#<sha256 of key>` (Idempotency-Key header, expires) |
 
 use crate::ports::Key;
 
@@ -86,4 +91,43 @@ pub fn namespace_blob_prefix(ns: &str) -> String {
 }
 pub fn blob_storage_key(ns: &str, bkt: &str, obj: &str, blob: &str) -> String {
     format!("{ns}/{bkt}/objects/{obj}/{blob}")
+}
+
+pub fn collection(ns: &str, col: &str) -> Key {
+    Key::new(ns_pk(ns), format!("COL#{col}"))
+}
+pub fn batch(bkt: &str, batch: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("BTCH#{batch}"))
+}
+pub fn batch_ref(ns: &str, batch: &str) -> Key {
+    Key::new(ns_pk(ns), format!("BTCHREF#{batch}"))
+}
+pub fn batch_result(bkt: &str, batch: &str, obj: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("BTCHRES#{batch}#{obj}"))
+}
+pub fn batch_results_prefix(batch: &str) -> String {
+    format!("BTCHRES#{batch}#")
+}
+/// The index partition of batches still in flight, sorted by last activity (stall sweep).
+pub const ACTIVE_BATCHES: &str = "BATCHES#ACTIVE";
+pub fn document(bkt: &str, obj: &str, col: &str, n: usize) -> Key {
+    Key::new(bkt_pk(bkt), format!("DOC#{obj}#{col}#{n:04}"))
+}
+pub fn object_documents_prefix(obj: &str) -> String {
+    format!("DOC#{obj}#")
+}
+pub fn collection_index_pk(col: &str) -> String {
+    format!("COL#{col}")
+}
+pub fn webhook(org: &str, wh: &str) -> Key {
+    Key::new(org_pk(org), format!("WH#{wh}"))
+}
+pub fn webhook_pk(wh: &str) -> String {
+    format!("WH#{wh}")
+}
+pub fn delivery(wh: &str, dlv: &str) -> Key {
+    Key::new(webhook_pk(wh), format!("DLV#{dlv}"))
+}
+pub fn idempotency_key(org: &str, hash: &str) -> Key {
+    Key::new(org_pk(org), format!("IDEMKEY#{hash}"))
 }

@@ -1,14 +1,21 @@
 //! Use cases over the ports. The single-table key layout lives here, once.
 
 pub mod auth;
+pub mod batches;
 pub mod buckets;
+pub mod collections;
+pub mod documents;
+pub mod extract;
+pub mod idempotency;
 pub mod keys;
 pub mod lists;
 pub mod namespaces;
 pub mod objects;
+pub mod pipeline;
 pub mod purge;
 pub mod tasks;
 pub mod uploads;
+pub mod webhooks;
 
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;

@@ -119,7 +119,7 @@ pub async fn create(
         created_at: now.clone(),
         updated_at: now,
     };
-    let ops = vec![
+    let mut ops = vec![
         Write::create(to_item(&keys::namespace(org_id, &ns.namespace_id), &ns)),
         Write::create(pointer(
             &keys::namespace_name(org_id, &ns.namespace_name),
@@ -132,6 +132,7 @@ pub async fn create(
             cond: Cond::Exists,
         },
     ];
+    ops.extend(super::collections::writes_for(&ns));
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(ns),
         Err(StoreError::ConditionFailed { index: Some(1) }) => Err(ApiError::Conflict(format!(

@@ -1041,7 +1041,7 @@ pub async fn create_many(
         .iter()
         .map(|(_, p)| writes_for(p).into_iter().unzip())
         .unzip();
-    let outcomes = ctx.table.transact_each(groups).await;
+    let outcomes = commit(ctx, groups).await;
     let (mut added, mut size_delta) = (0i64, 0i64);
     let mut events = Vec::new();
     let mut stale_keys = Vec::new();
@@ -1058,7 +1058,7 @@ pub async fn create_many(
                 } else {
                     "object.created"
                 };
-                events.push(object_event(kind, &p.object));
+                events.push(object_event(kind, &p.object, &bucket.org_id));
                 Ok((p.object, None))
             }
             Err(e) => {
@@ -1125,6 +1125,57 @@ pub async fn create_many(
         .collect())
 }
 
+/// Whether a group can skip its transaction: a brand-new object (a fresh id, so its
+/// create condition cannot fail) and its unconditional fingerprint pointer, no claims.
+fn needs_no_transaction(group: &[Write]) -> bool {
+    matches!(
+        group,
+        [Write::Put { cond: Cond::NotExists, item }, Write::Put { cond: Cond::None, .. }]
+            if item.get("sk").and_then(Value::as_str).is_some_and(|sk| sk.starts_with("OBJ#"))
+                && item.get("version").and_then(Value::as_i64) == Some(1)
+    )
+}
+
+/// Commits each object's writes: plain new objects in batched puts (25 items a
+/// request), the rest as one transaction each. A failed batched put removes what it
+/// may have written, so no object is left half-registered.
+async fn commit(ctx: &AppContext, groups: Vec<Vec<Write>>) -> Vec<Result<(), StoreError>> {
+    let mut outcomes: Vec<Option<Result<(), StoreError>>> = vec![None; groups.len()];
+    let mut bulk_slots = Vec::new();
+    let mut bulk_items = Vec::new();
+    let mut tx_slots = Vec::new();
+    let mut tx_groups = Vec::new();
+    for (slot, group) in groups.into_iter().enumerate() {
+        if needs_no_transaction(&group) {
+            bulk_slots.push(slot);
+            bulk_items.extend(group.into_iter().filter_map(|w| match w {
+                Write::Put { item, .. } => Some(item),
+                _ => None,
+            }));
+        } else {
+            tx_slots.push(slot);
+            tx_groups.push(group);
+        }
+    }
+    if !bulk_items.is_empty() {
+        let keys: Vec<_> = bulk_items.iter().filter_map(crate::ports::Key::of).collect();
+        let result = ctx.table.put_many(bulk_items).await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "batched object writes failed; removing what landed");
+            if let Err(cleanup) = ctx.table.delete_many(keys).await {
+                tracing::error!(error = %cleanup, "removing partly written objects failed");
+            }
+        }
+        for slot in bulk_slots {
+            outcomes[slot] = Some(result.clone());
+        }
+    }
+    for (slot, outcome) in tx_slots.into_iter().zip(ctx.table.transact_each(tx_groups).await) {
+        outcomes[slot] = Some(outcome);
+    }
+    outcomes.into_iter().map(|o| o.expect("every group has an outcome")).collect()
+}
+
 async fn bump_bucket(
     ctx: &AppContext,
     bucket: &Bucket,
@@ -1148,11 +1199,11 @@ async fn bump_bucket(
     Ok(())
 }
 
-fn object_event(event_type: &str, o: &Object) -> Event {
+fn object_event(event_type: &str, o: &Object, org_id: &str) -> Event {
     Event {
         event_id: IdKind::Event.new_id(),
         event_type: event_type.into(),
-        org_id: String::new(),
+        org_id: org_id.to_string(),
         namespace_id: Some(o.namespace_id.clone()),
         created_at: now_rfc3339(),
         data: json!({"object_id": o.object_id, "bucket_id": o.bucket_id}),
@@ -1348,7 +1399,7 @@ pub async fn update(
     }
     let _ = ctx
         .events
-        .publish(vec![object_event("object.updated", &next)])
+        .publish(vec![object_event("object.updated", &next, &bucket.org_id)])
         .await;
     Ok(next)
 }
@@ -1395,7 +1446,7 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     }
     let _ = ctx
         .events
-        .publish(vec![object_event("object.deleted", &current)])
+        .publish(vec![object_event("object.deleted", &current, &bucket.org_id)])
         .await;
     Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
 }

@@ -118,3 +118,75 @@ pub fn task_json(task: &Task) -> Value {
         "updated_at": task.updated_at,
     })
 }
+
+#[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListTasks {
+    pub status: Option<String>,
+    pub task_type: Option<String>,
+    pub filters: Option<Value>,
+    pub sort: Option<Value>,
+    pub search: Option<String>,
+}
+
+/// The org's tasks, newest first.
+pub async fn list(
+    ctx: &AppContext,
+    org_id: &str,
+    req: &ListTasks,
+    page: &super::lists::ListRequest,
+) -> Result<Value, ApiError> {
+    let size = page.page_size()?;
+    let list = super::lists::ListRequest {
+        filters: req.filters.clone(),
+        search: req.search.clone(),
+        ..super::lists::ListRequest::default()
+    };
+    let filter = list.filter(&["task_type", "task_id", "status"])?;
+    let query = crate::ports::Query::partition(keys::org_pk(org_id))
+        .prefix("TASK#")
+        .cursor(page.cursor()?)
+        .descending(true);
+    let (results, next) = super::lists::collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let t: Task = from_item(item)?;
+        let wanted = req.status.as_ref().is_none_or(|s| s.eq_ignore_ascii_case(&t.status))
+            && req.task_type.as_ref().is_none_or(|k| k.eq_ignore_ascii_case(&t.task_type));
+        Ok(wanted.then(|| task_json(&t)))
+    })
+    .await?;
+    Ok(json!({
+        "results": results,
+        "pagination": {"page_size": size, "next_cursor": next},
+    }))
+}
+
+const TERMINAL: &[&str] = &[COMPLETED, "COMPLETED_WITH_ERRORS", FAILED, "CANCELED", "SKIPPED"];
+
+/// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
+/// batch); a finished one's record is removed.
+pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, ApiError> {
+    let task = get(ctx, org_id, task_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("task {task_id:?}")))?;
+    if TERMINAL.contains(&task.status.as_str()) {
+        ctx.table.write(Write::delete(keys::task(org_id, task_id))).await?;
+        return Ok(format!("task {task_id} deleted"));
+    }
+    let batch = task.additional_data.get("batch_id").and_then(Value::as_str);
+    match (batch, task.namespace_id.as_deref()) {
+        (Some(batch_id), Some(ns_id)) => {
+            let bucket_id = ctx
+                .table
+                .get(&keys::batch_ref(ns_id, batch_id))
+                .await?
+                .and_then(|p| p.get("bucket_id").and_then(Value::as_str).map(str::to_string))
+                .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;
+            super::batches::cancel_by_key(ctx, &bucket_id, batch_id).await?;
+            Ok(format!("task {task_id} canceled with its batch {batch_id}"))
+        }
+        _ => Err(ApiError::Conflict(format!(
+            "task {task_id} ({}) is {} and cannot be stopped; it will finish on its own",
+            task.task_type, task.status
+        ))),
+    }
+}

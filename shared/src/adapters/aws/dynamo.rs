@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest,
+    AttributeDefinition, AttributeValue, BillingMode, ConditionCheck, Delete, DeleteRequest, KeysAndAttributes, PutRequest,
     GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType, Put, ReturnValue,
     ScalarAttributeType, TransactWriteItem, Update as DdbUpdate, WriteRequest,
 };
@@ -93,6 +93,20 @@ impl Expr {
                 let n = self.name(attr);
                 let val = self.value(to_attr(v)?);
                 Some(format!("{n} = {val}"))
+            }
+            Cond::In(attr, values) => {
+                let n = self.name(attr);
+                let vals = values
+                    .iter()
+                    .map(|v| Ok(self.value(to_attr(v)?)))
+                    .collect::<StoreResult<Vec<_>>>()?;
+                Some(format!("{n} IN ({})", vals.join(", ")))
+            }
+            Cond::MissingOrBelow(attr, bound) => {
+                let pk = self.name("pk");
+                let n = self.name(attr);
+                let val = self.value(AttributeValue::N(bound.to_string()));
+                Some(format!("attribute_not_exists({pk}) OR {n} < {val}"))
             }
         })
     }
@@ -438,38 +452,93 @@ impl Table for DynamoTable {
     }
 
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
-        for chunk in keys.chunks(25) {
-            let mut requests: Vec<WriteRequest> = chunk
-                .iter()
-                .map(|k| {
-                    WriteRequest::builder()
-                        .delete_request(
-                            DeleteRequest::builder()
-                                .set_key(Some(key_attrs(k)))
-                                .build()
-                                .expect("key set"),
-                        )
-                        .build()
-                })
-                .collect();
+        let requests = keys
+            .iter()
+            .map(|k| {
+                DeleteRequest::builder()
+                    .set_key(Some(key_attrs(k)))
+                    .build()
+                    .map(|d| WriteRequest::builder().delete_request(d).build())
+                    .map_err(StoreError::backend)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        let requests = items
+            .iter()
+            .map(|item| {
+                PutRequest::builder()
+                    .set_item(Some(to_attrs(item)?))
+                    .build()
+                    .map(|p| WriteRequest::builder().put_request(p).build())
+                    .map_err(StoreError::backend)
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        self.batch_write(requests).await
+    }
+
+    async fn get_many(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
+        let mut found = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(100) {
+            let mut wanted = KeysAndAttributes::builder()
+                .set_keys(Some(chunk.iter().map(key_attrs).collect()))
+                .consistent_read(true)
+                .build()
+                .map_err(StoreError::backend)?;
             let mut backoff = std::time::Duration::from_millis(50);
-            let _shared = match &self.emulator_lock {
-                Some(lock) => Some(lock.read().await),
-                None => None,
-            };
+            for attempt in 0.. {
+                let out = self
+                    .client
+                    .batch_get_item()
+                    .request_items(&self.table, wanted.clone())
+                    .send()
+                    .await
+                    .map_err(map_err)?;
+                if let Some(mut responses) = out.responses {
+                    for attrs in responses.remove(&self.table).unwrap_or_default() {
+                        found.push(from_attrs(attrs)?);
+                    }
+                }
+                match out.unprocessed_keys.and_then(|mut m| m.remove(&self.table)) {
+                    Some(rest) if !rest.keys().is_empty() => wanted = rest,
+                    _ => break,
+                }
+                if attempt >= 8 {
+                    return Err(StoreError::Busy);
+                }
+                tokio::time::sleep(backoff).await;
+                backoff *= 2;
+            }
+        }
+        Ok(found)
+    }
+}
+
+impl DynamoTable {
+    /// BatchWriteItem in chunks of 25, retrying unprocessed items with backoff.
+    async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
+        let _shared = match &self.emulator_lock {
+            Some(lock) => Some(lock.read().await),
+            None => None,
+        };
+        for chunk in requests.chunks(25) {
+            let mut pending = chunk.to_vec();
+            let mut backoff = std::time::Duration::from_millis(50);
             for attempt in 0.. {
                 let out = self
                     .client
                     .batch_write_item()
-                    .request_items(&self.table, requests.clone())
+                    .request_items(&self.table, pending.clone())
                     .send()
                     .await
                     .map_err(map_err)?;
-                requests = out
+                pending = out
                     .unprocessed_items
                     .and_then(|mut m| m.remove(&self.table))
                     .unwrap_or_default();
-                if requests.is_empty() {
+                if pending.is_empty() {
                     break;
                 }
                 if attempt >= 8 {

@@ -27,7 +27,7 @@ pub fn context(
     let table = Arc::new(LocalTable::open(&db)?);
     let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
     let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
-    let events = Arc::new(LocalEventBus::new());
+    let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
     let ctx = AppContext::new(table, blobs.clone(), queue, events, config);
     Ok((ctx, blobs))
 }

@@ -308,4 +308,30 @@ impl Table for LocalTable {
             })
             .await
     }
+
+    async fn get_many(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
+        self.db
+            .read(move |conn| {
+                let mut found = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    if let Some(item) = read(conn, key)? {
+                        found.push(item);
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        self.db
+            .run(move |conn| {
+                let tx = conn.transaction().map_err(sql_err)?;
+                for item in &items {
+                    store(&tx, item, false)?;
+                }
+                tx.commit().map_err(sql_err)
+            })
+            .await
+    }
 }

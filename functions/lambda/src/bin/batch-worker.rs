@@ -1,0 +1,4 @@
+//! SQS: chunks of submitted batches, through the namespace's feature extractors.
+fn main() -> Result<(), sluice_lambda::Error> {
+    sluice_lambda::work_queue(sluice::ports::QueueName::Batches)
+}

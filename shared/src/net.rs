@@ -1,0 +1,255 @@
+//! Outbound HTTP (blob URLs, webhook deliveries) behind an SSRF guard: a URL may only
+//! reach public addresses. Every name is resolved by the guard and every redirect hop is
+//! checked again, so a public name that resolves (or redirects) to a private address is
+//! refused. `allow_private` lifts the guard for local development and tests.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::StreamExt;
+
+#[derive(Debug, thiserror::Error, PartialEq)]
+pub enum FetchError {
+    #[error("{0}")]
+    Refused(String),
+    #[error("{0}")]
+    TooLarge(String),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Whether an address is one a user-supplied URL must never reach.
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => forbidden_v4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => forbidden_v4(v4),
+            None => forbidden_v6(v6),
+        },
+    }
+}
+
+fn forbidden_v4(ip: Ipv4Addr) -> bool {
+    let [a, b, ..] = ip.octets();
+    ip.is_loopback()
+        || ip.is_private()
+        || ip.is_link_local() // includes 169.254.169.254, the cloud metadata service
+        || ip.is_unspecified()
+        || ip.is_broadcast()
+        || ip.is_multicast()
+        || ip.is_documentation()
+        || a == 0
+        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
+        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
+        || a >= 240 // reserved
+}
+
+fn forbidden_v6(ip: Ipv6Addr) -> bool {
+    let first = ip.segments()[0];
+    ip.is_loopback()
+        || ip.is_unspecified()
+        || ip.is_multicast()
+        || (first & 0xfe00) == 0xfc00 // unique local, includes AWS's fd00:ec2::254
+        || (first & 0xffc0) == 0xfe80 // link-local
+        || ip.to_ipv4().is_some_and(|v4| forbidden_v4(v4) && ip.segments()[..6] == [0; 6])
+}
+
+/// Resolves names for the client, refusing any that reach a forbidden address.
+struct GuardedResolver;
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .collect();
+            if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
+                return Err(format!(
+                    "{host} resolves to {}, a private or reserved address",
+                    bad.ip()
+                )
+                .into());
+            }
+            let iter: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            Ok(iter)
+        })
+    }
+}
+
+/// Checks what the resolver cannot see: the scheme and a host written as an address.
+fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(format!("scheme {:?} is not allowed", url.scheme()));
+    }
+    if allow_private {
+        return Ok(());
+    }
+    let ip = match url.host() {
+        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+            return Err(format!("{d} is a loopback name"))
+        }
+        Some(url::Host::Domain(_)) => return Ok(()),
+        None => return Err("the URL has no host".into()),
+    };
+    if is_forbidden(ip) {
+        Err(format!("{ip} is a private or reserved address"))
+    } else {
+        Ok(())
+    }
+}
+
+pub struct Fetched {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+pub struct Delivered {
+    pub status: u16,
+}
+
+#[derive(Clone)]
+pub struct HttpClient {
+    client: reqwest::Client,
+    allow_private: bool,
+}
+
+const MAX_REDIRECTS: usize = 5;
+
+impl HttpClient {
+    pub fn new(allow_private: bool, timeout: Duration) -> Self {
+        let policy = reqwest::redirect::Policy::custom(move |attempt| {
+            if attempt.previous().len() >= MAX_REDIRECTS {
+                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+            }
+            match check_url(attempt.url(), allow_private) {
+                Ok(()) => attempt.follow(),
+                Err(why) => attempt.error(format!("redirect refused: {why}")),
+            }
+        });
+        let mut builder = reqwest::Client::builder()
+            .redirect(policy)
+            .timeout(timeout)
+            .connect_timeout(Duration::from_secs(5))
+            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
+        if !allow_private {
+            builder = builder.dns_resolver(Arc::new(GuardedResolver));
+        }
+        HttpClient {
+            client: builder.build().expect("HTTP client builds"),
+            allow_private,
+        }
+    }
+
+    fn parse(&self, url: &str) -> Result<reqwest::Url, FetchError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| FetchError::Refused(format!("invalid URL: {e}")))?;
+        check_url(&parsed, self.allow_private).map_err(FetchError::Refused)?;
+        Ok(parsed)
+    }
+
+    /// GETs a URL, holding at most `max_bytes` of its body.
+    pub async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
+        let parsed = self.parse(url)?;
+        let resp = self.client.get(parsed).send().await.map_err(describe)?;
+        if !resp.status().is_success() {
+            return Err(FetchError::Failed(format!("GET returned HTTP {}", resp.status().as_u16())));
+        }
+        if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
+            return Err(too_large(max_bytes));
+        }
+        let content_type = resp
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let mut body = BytesMut::new();
+        let mut stream = resp.bytes_stream();
+        while let Some(chunk) = stream.next().await {
+            let chunk = chunk.map_err(describe)?;
+            if body.len() + chunk.len() > max_bytes {
+                return Err(too_large(max_bytes));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok(Fetched {
+            bytes: body.freeze(),
+            content_type,
+        })
+    }
+
+    /// POSTs a body; any HTTP status is a delivery (the caller judges it).
+    pub async fn post(
+        &self,
+        url: &str,
+        headers: Vec<(String, String)>,
+        body: Bytes,
+        timeout: Duration,
+    ) -> Result<Delivered, FetchError> {
+        let parsed = self.parse(url)?;
+        let mut req = self.client.post(parsed).timeout(timeout).body(body);
+        for (name, value) in headers {
+            req = req.header(name, value);
+        }
+        let resp = req.send().await.map_err(describe)?;
+        Ok(Delivered {
+            status: resp.status().as_u16(),
+        })
+    }
+}
+
+fn too_large(max: usize) -> FetchError {
+    FetchError::TooLarge(format!("the body is larger than {max} bytes"))
+}
+
+fn describe(e: reqwest::Error) -> FetchError {
+    // The guard's refusals arrive wrapped; name them as refusals.
+    let mut text = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        text = format!("{text}: {s}");
+        source = s.source();
+    }
+    if text.contains("private or reserved") || text.contains("redirect refused") || text.contains("loopback name") {
+        FetchError::Refused(text)
+    } else if e.is_timeout() {
+        FetchError::Failed(format!("timed out: {text}"))
+    } else {
+        FetchError::Failed(text)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn private_and_reserved_addresses_are_forbidden() {
+        for bad in [
+            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
+            "100.64.0.1", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+            "255.255.255.255", "224.0.0.1",
+        ] {
+            assert!(is_forbidden(bad.parse().unwrap()), "{bad}");
+        }
+        for good in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+            assert!(!is_forbidden(good.parse().unwrap()), "{good}");
+        }
+    }
+
+    #[test]
+    fn urls_are_checked_before_any_connection() {
+        let check = |u: &str| check_url(&reqwest::Url::parse(u).unwrap(), false);
+        assert!(check("http://127.0.0.1:8080/x").is_err());
+        assert!(check("http://[::1]/x").is_err());
+        assert!(check("http://169.254.169.254/latest/meta-data/").is_err());
+        assert!(check("http://localhost/x").is_err());
+        assert!(check("file:///etc/passwd").is_err());
+        assert!(check("ftp://example.com/x").is_err());
+        assert!(check("https://example.com/x").is_ok());
+        assert!(check_url(&reqwest::Url::parse("http://127.0.0.1/x").unwrap(), true).is_ok());
+    }
+}

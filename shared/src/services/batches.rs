@@ -1,0 +1,766 @@
+//! Batches: a set of a bucket's objects run through the namespace's extractors.
+//!
+//! Every state change is one conditional write on the batch item, so racing requests
+//! and redelivered messages cannot move a batch twice. Submit sends the work before it
+//! commits (a message whose submit lost is dropped by its token); the worker records a
+//! chunk's results and the counters in one transaction; the chunk that brings `pending`
+//! to zero ends the batch with one more conditional write.
+
+use std::collections::HashSet;
+
+use serde::Deserialize;
+use serde_json::{json, Map, Value};
+
+use super::lists::{collect, page_json, ListRequest};
+use super::{collections, from_item, keys, pointer, tasks, to_item};
+use crate::context::AppContext;
+use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
+use crate::domain::entities::{Bucket, Namespace, Object, Task};
+use crate::domain::ids::IdKind;
+use crate::domain::time::{now, now_rfc3339, rfc3339};
+use crate::error::ApiError;
+use crate::ports::{Cond, Key, Query, QueueName, StoreError, Update, Write};
+
+/// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
+pub const MAX_OBJECTS: usize = 5_000;
+/// `failed_objects` shown on a batch.
+const FAILED_OBJECTS_SHOWN: usize = 100;
+pub const TASK_TYPE: &str = "api_buckets_batches_submit";
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBatch {
+    pub object_ids: Option<Vec<String>>,
+    /// Selects the bucket's objects by the object-list filter syntax.
+    pub filters: Option<Value>,
+    pub collection_ids: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    pub dedup_strategy: Option<Value>,
+    pub metadata: Option<Map<String, Value>>,
+    pub batch_name: Option<String>,
+    pub auto_submit: Option<bool>,
+    /// Deprecated alias of `auto_submit`.
+    pub trigger_processing: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddObjects {
+    pub object_ids: Vec<String>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SubmitBatch {
+    pub include_processing_history: Option<bool>,
+    pub collection_ids: Option<Vec<String>>,
+    pub webhook_url: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RetryBatch {
+    pub retry_mode: Option<String>,
+    pub tier_nums: Option<Vec<i64>>,
+    pub max_retry_count: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListBatches {
+    pub status: Option<String>,
+    pub collection_id: Option<String>,
+    pub bucket_id: Option<String>,
+    pub namespace_id: Option<String>,
+    pub offset: Option<i64>,
+    pub limit: Option<i64>,
+    pub cursor: Option<String>,
+}
+
+impl ListBatches {
+    fn list_request(&self) -> ListRequest {
+        ListRequest {
+            limit: self.limit,
+            offset: self.offset,
+            cursor: self.cursor.clone(),
+            ..ListRequest::default()
+        }
+    }
+}
+
+/// One chunk of a batch's objects on the batches queue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
+pub struct ChunkMessage {
+    pub org_id: String,
+    pub namespace_id: String,
+    pub bucket_id: String,
+    pub batch_id: String,
+    /// The submit (or retry) that sent this chunk: its task id.
+    pub token: String,
+    pub attempt: i64,
+    pub object_ids: Vec<String>,
+}
+
+fn conflict(batch: &Batch, action: Action) -> ApiError {
+    ApiError::Conflict(format!(
+        "cannot {} batch {} while it is {}; allowed from {}",
+        action.verb(),
+        batch.batch_id,
+        batch.status.as_str(),
+        BatchStatus::allowed_from(action)
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
+pub fn status_cond(action: Action) -> Cond {
+    Cond::In(
+        "status".into(),
+        BatchStatus::allowed_from(action)
+            .iter()
+            .map(|s| json!(s.as_str()))
+            .collect(),
+    )
+}
+
+/// Object ids, once each, that all exist in the bucket; else a 422 naming the others.
+async fn checked_object_ids(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    ids: &[String],
+    field: &str,
+) -> Result<Vec<String>, ApiError> {
+    let mut seen = HashSet::new();
+    let unique: Vec<String> = ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
+    if unique.is_empty() {
+        return Err(ApiError::field(field, "must name at least one object"));
+    }
+    if unique.len() > MAX_OBJECTS {
+        return Err(ApiError::field(field, format!("at most {MAX_OBJECTS} objects per batch")));
+    }
+    let found = ctx
+        .table
+        .get_many(unique.iter().map(|id| keys::object(&bucket.bucket_id, id)).collect())
+        .await?;
+    let present: HashSet<&str> = found
+        .iter()
+        .filter_map(|item| item.get("object_id").and_then(Value::as_str))
+        .collect();
+    let missing: Vec<&String> = unique.iter().filter(|id| !present.contains(id.as_str())).collect();
+    if !missing.is_empty() {
+        return Err(ApiError::Validation {
+            message: format!(
+                "{field}: {} object(s) are not in bucket {}: {}",
+                missing.len(),
+                bucket.bucket_id,
+                missing.iter().take(20).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+            ),
+            details: json!({"field": field, "missing_object_ids": missing}),
+        });
+    }
+    Ok(unique)
+}
+
+/// Object ids chosen by a filter over the bucket's objects.
+async fn select_objects(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    filters: &Value,
+    limit: usize,
+) -> Result<Vec<String>, ApiError> {
+    let list = ListRequest {
+        filters: Some(filters.clone()),
+        ..ListRequest::default()
+    };
+    let filter = list.filter(&["key_prefix", "object_id"])?;
+    let mut ids = Vec::new();
+    let mut cursor = None;
+    loop {
+        let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+            .prefix("OBJ#")
+            .cursor(cursor);
+        let (page, next) = collect(ctx.table.as_ref(), query, 100, &filter, |item| {
+            let o: Object = from_item(item)?;
+            Ok(Some(super::objects::object_json(&o)))
+        })
+        .await?;
+        ids.extend(page.iter().filter_map(|o| o["object_id"].as_str().map(str::to_string)));
+        if ids.len() >= limit || next.is_none() {
+            break;
+        }
+        cursor = next;
+    }
+    ids.truncate(limit);
+    if ids.is_empty() {
+        return Err(ApiError::field("filters", "no object in the bucket matches"));
+    }
+    Ok(ids)
+}
+
+pub async fn create(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    req: CreateBatch,
+) -> Result<(Batch, Option<Task>), ApiError> {
+    if let Some(name) = &req.batch_name {
+        if name.chars().count() > 256 {
+            return Err(ApiError::field("batch_name", "at most 256 characters"));
+        }
+    }
+    let limit = match req.limit {
+        Some(l) if !(1..=MAX_OBJECTS as i64).contains(&l) => {
+            return Err(ApiError::field("limit", format!("must be 1 to {MAX_OBJECTS}")))
+        }
+        Some(l) => l as usize,
+        None => MAX_OBJECTS,
+    };
+    let object_ids = match (&req.object_ids, &req.filters) {
+        (Some(ids), _) => checked_object_ids(ctx, bucket, ids, "object_ids").await?,
+        (None, Some(f)) if !f.is_null() => select_objects(ctx, bucket, f, limit).await?,
+        _ => return Err(ApiError::field("object_ids", "give object_ids or filters")),
+    };
+    let at = now_rfc3339();
+    let batch = Batch {
+        batch_id: IdKind::Batch.new_id(),
+        bucket_id: bucket.bucket_id.clone(),
+        namespace_id: ns.namespace_id.clone(),
+        org_id: ns.org_id.clone(),
+        batch_name: req.batch_name,
+        status: BatchStatus::Draft,
+        total: object_ids.len() as i64,
+        object_ids,
+        metadata: req.metadata.unwrap_or_default(),
+        task_id: None,
+        targets: Vec::new(),
+        processed: 0,
+        failed: 0,
+        skipped: 0,
+        pending: 0,
+        attempt: 0,
+        documents_written: 0,
+        failure_reason: None,
+        event_published: false,
+        version: 1,
+        created_at: at.clone(),
+        updated_at: at,
+        submitted_at: None,
+        started_at: None,
+        finished_at: None,
+        last_activity_at: None,
+    };
+    ctx.table
+        .transact(vec![
+            Write::create(to_item(&keys::batch(&bucket.bucket_id, &batch.batch_id), &batch)),
+            Write::create(pointer(
+                &keys::batch_ref(&ns.namespace_id, &batch.batch_id),
+                "bucket_id",
+                &bucket.bucket_id,
+            )),
+        ])
+        .await?;
+    if req.auto_submit.or(req.trigger_processing).unwrap_or(false) {
+        let task = submit(ctx, ns, bucket, &batch.batch_id).await?;
+        let batch = get(ctx, bucket, &batch.batch_id).await?;
+        return Ok((batch, Some(task)));
+    }
+    Ok((batch, None))
+}
+
+pub async fn get(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, ApiError> {
+    load(ctx, &bucket.bucket_id, batch_id).await
+}
+
+async fn load(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch, ApiError> {
+    match ctx.table.get(&keys::batch(bucket_id, batch_id)).await? {
+        Some(item) => from_item(item),
+        None => Err(ApiError::not_found(format!("batch {batch_id:?}"))),
+    }
+}
+
+/// A batch by id alone (`/v1/batches/{id}`), through the namespace's pointer.
+pub async fn get_in_namespace(ctx: &AppContext, ns: &Namespace, batch_id: &str) -> Result<Batch, ApiError> {
+    let bucket_id = ctx
+        .table
+        .get(&keys::batch_ref(&ns.namespace_id, batch_id))
+        .await?
+        .and_then(|p| p.get("bucket_id").and_then(Value::as_str).map(str::to_string))
+        .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;
+    match ctx.table.get(&keys::batch(&bucket_id, batch_id)).await? {
+        Some(item) => from_item(item),
+        None => Err(ApiError::not_found(format!("batch {batch_id:?}"))),
+    }
+}
+
+fn status_filter(status: &Option<String>) -> Result<Option<BatchStatus>, ApiError> {
+    status
+        .as_deref()
+        .map(|s| {
+            serde_json::from_value::<BatchStatus>(json!(s.to_ascii_uppercase()))
+                .map_err(|_| ApiError::field("status", format!("unknown batch status {s:?}")))
+        })
+        .transpose()
+}
+
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Result<Value, ApiError> {
+    let list = req.list_request();
+    let size = list.page_size()?;
+    let status = status_filter(&req.status)?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix("BTCH#")
+        .cursor(list.cursor()?)
+        .descending(true);
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &list.filter(&[])?, |item| {
+        let b: Batch = from_item(item)?;
+        Ok(status.is_none_or(|s| s == b.status).then(|| batch_json(&b, &[])))
+    })
+    .await?;
+    Ok(page_json(results, next, size, None))
+}
+
+/// Every batch of a namespace, newest first.
+pub async fn list_in_namespace(ctx: &AppContext, ns: &Namespace, req: &ListBatches) -> Result<Value, ApiError> {
+    let list = req.list_request();
+    let size = list.page_size()?;
+    let status = status_filter(&req.status)?;
+    let query = Query::partition(keys::ns_pk(&ns.namespace_id))
+        .prefix("BTCHREF#")
+        .cursor(list.cursor()?)
+        .descending(true);
+    let mut refs = Vec::new();
+    let (_, next) = collect(ctx.table.as_ref(), query, size, &list.filter(&[])?, |item| {
+        let batch_id = item.get("sk").and_then(Value::as_str).unwrap_or_default().trim_start_matches("BTCHREF#").to_string();
+        let bucket_id = item.get("bucket_id").and_then(Value::as_str).unwrap_or_default().to_string();
+        if req.bucket_id.as_ref().is_none_or(|b| *b == bucket_id) {
+            refs.push(keys::batch(&bucket_id, &batch_id));
+        }
+        Ok(Some(Value::Null))
+    })
+    .await?;
+    let mut batches: Vec<Batch> = ctx
+        .table
+        .get_many(refs)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    batches.sort_by(|a, b| b.batch_id.cmp(&a.batch_id));
+    let results = batches
+        .iter()
+        .filter(|b| status.is_none_or(|s| s == b.status))
+        .map(|b| batch_json(b, &[]))
+        .collect();
+    Ok(page_json(results, next, size, None))
+}
+
+/// Replaces a draft's objects list with more objects, under its version.
+pub async fn add_objects(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    batch_id: &str,
+    req: AddObjects,
+) -> Result<Batch, ApiError> {
+    let added = checked_object_ids(ctx, bucket, &req.object_ids, "object_ids").await?;
+    loop {
+        let batch = get(ctx, bucket, batch_id).await?;
+        if batch.status != BatchStatus::Draft {
+            return Err(conflict(&batch, Action::AddObjects));
+        }
+        let mut ids = batch.object_ids.clone();
+        let have: HashSet<String> = ids.iter().cloned().collect();
+        ids.extend(added.iter().filter(|id| !have.contains(*id)).cloned());
+        if ids.len() > MAX_OBJECTS {
+            return Err(ApiError::field("object_ids", format!("a batch holds at most {MAX_OBJECTS} objects")));
+        }
+        let write = Write::Update {
+            key: keys::batch(&bucket.bucket_id, batch_id),
+            updates: vec![
+                Update::Set("object_ids".into(), json!(ids)),
+                Update::Set("total".into(), json!(ids.len())),
+                Update::Set("updated_at".into(), json!(now_rfc3339())),
+                Update::Add("version".into(), 1),
+            ],
+            // The whole list is rewritten: only over the version this request read.
+            cond: Cond::Equals("version".into(), json!(batch.version)),
+        };
+        match ctx.table.write(write).await {
+            Ok(Some(item)) => return from_item(item),
+            Ok(None) => return get(ctx, bucket, batch_id).await,
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn chunks(batch: &Batch, token: &str, attempt: i64, ids: &[String], size: usize) -> Vec<String> {
+    ids.chunks(size.max(1))
+        .map(|chunk| {
+            serde_json::to_string(&ChunkMessage {
+                org_id: batch.org_id.clone(),
+                namespace_id: batch.namespace_id.clone(),
+                bucket_id: batch.bucket_id.clone(),
+                batch_id: batch.batch_id.clone(),
+                token: token.to_string(),
+                attempt,
+                object_ids: chunk.to_vec(),
+            })
+            .expect("chunk serializes")
+        })
+        .collect()
+}
+
+fn active_index(batch_id: &str, at: &str) -> [Update; 2] {
+    [
+        Update::Set("gsi1pk".into(), json!(keys::ACTIVE_BATCHES)),
+        Update::Set("gsi1sk".into(), json!(format!("{at}#{batch_id}"))),
+    ]
+}
+
+/// `DRAFT → QUEUED`: the work goes on the queue, then one transaction moves the batch
+/// and records its task. A racing submit loses the condition and gets a 409.
+pub async fn submit(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: &str) -> Result<Task, ApiError> {
+    let batch = get(ctx, bucket, batch_id).await?;
+    if batch.status != BatchStatus::Draft {
+        return Err(conflict(&batch, Action::Submit));
+    }
+    let targets = collections::targets(ns);
+    let mut task = tasks::new_task(
+        &ns.org_id,
+        Some(&ns.namespace_id),
+        TASK_TYPE,
+        vec![json!({"batch_id": batch.batch_id, "bucket_id": bucket.bucket_id})],
+    );
+    task.status = tasks::PENDING.into();
+    task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
+    let bodies = chunks(&batch, &task.task_id, 1, &batch.object_ids, ctx.config.batch_chunk_size);
+    ctx.queue.send(QueueName::Batches, bodies, std::time::Duration::ZERO).await?;
+    let at = now_rfc3339();
+    let mut updates = vec![
+        Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
+        Update::Set("task_id".into(), json!(task.task_id)),
+        Update::Set("targets".into(), json!(targets)),
+        Update::Set("attempt".into(), json!(1)),
+        Update::Set("total".into(), json!(batch.object_ids.len())),
+        Update::Set("pending".into(), json!(batch.object_ids.len())),
+        Update::Set("submitted_at".into(), json!(at)),
+        Update::Set("last_activity_at".into(), json!(at)),
+        Update::Set("updated_at".into(), json!(at)),
+        Update::Add("version".into(), 1),
+    ];
+    updates.extend(active_index(batch_id, &at));
+    let result = ctx
+        .table
+        .transact(vec![
+            Write::Update {
+                key: keys::batch(&bucket.bucket_id, batch_id),
+                updates,
+                cond: status_cond(Action::Submit),
+            },
+            tasks::create_write(&task),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(task),
+        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            let now = get(ctx, bucket, batch_id).await?;
+            Err(conflict(&now, Action::Submit))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Stops a batch; chunks still queued find it canceled and do nothing.
+pub async fn cancel(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, ApiError> {
+    cancel_by_key(ctx, &bucket.bucket_id, batch_id).await
+}
+
+pub async fn cancel_by_key(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch, ApiError> {
+    let at = now_rfc3339();
+    let write = Write::Update {
+        key: keys::batch(bucket_id, batch_id),
+        updates: vec![
+            Update::Set("status".into(), json!(BatchStatus::Canceled.as_str())),
+            Update::Set("finished_at".into(), json!(at)),
+            Update::Set("updated_at".into(), json!(at)),
+            Update::Add("version".into(), 1),
+            Update::Remove("gsi1pk".into()),
+            Update::Remove("gsi1sk".into()),
+        ],
+        cond: status_cond(Action::Cancel),
+    };
+    match ctx.table.write(write).await {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            let batch = load(ctx, bucket_id, batch_id).await?;
+            return Err(conflict(&batch, Action::Cancel));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let batch = load(ctx, bucket_id, batch_id).await?;
+    if let Some(task_id) = &batch.task_id {
+        tasks::set_status(ctx, &batch.org_id, task_id, "CANCELED", None, None).await?;
+    }
+    Ok(batch)
+}
+
+/// Runs a finished batch's failed (and never-recorded) objects again as a new attempt.
+pub async fn retry(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: &str) -> Result<(Batch, Task), ApiError> {
+    let batch = get(ctx, bucket, batch_id).await?;
+    if !BatchStatus::allowed_from(Action::Retry).contains(&batch.status) {
+        return Err(conflict(&batch, Action::Retry));
+    }
+    let recorded = results_of(ctx, &batch).await?;
+    let done: HashSet<&str> = recorded
+        .iter()
+        .filter(|r| r.status != ResultStatus::Failed)
+        .map(|r| r.object_id.as_str())
+        .collect();
+    let again: Vec<String> = batch.object_ids.iter().filter(|id| !done.contains(id.as_str())).cloned().collect();
+    if again.is_empty() {
+        return Err(ApiError::Conflict(format!("batch {batch_id} has no failed objects to retry")));
+    }
+    let mut task = tasks::new_task(
+        &ns.org_id,
+        Some(&ns.namespace_id),
+        TASK_TYPE,
+        vec![json!({"batch_id": batch.batch_id, "retry_of_attempt": batch.attempt})],
+    );
+    task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
+    let attempt = batch.attempt + 1;
+    let bodies = chunks(&batch, &task.task_id, attempt, &again, ctx.config.batch_chunk_size);
+    ctx.queue.send(QueueName::Batches, bodies, std::time::Duration::ZERO).await?;
+    let at = now_rfc3339();
+    let mut updates = vec![
+        Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
+        Update::Set("task_id".into(), json!(task.task_id)),
+        Update::Set("attempt".into(), json!(attempt)),
+        Update::Set("pending".into(), json!(again.len())),
+        Update::Set("event_published".into(), json!(false)),
+        Update::Set("last_activity_at".into(), json!(at)),
+        Update::Set("updated_at".into(), json!(at)),
+        Update::Remove("finished_at".into()),
+        Update::Remove("failure_reason".into()),
+        Update::Add("version".into(), 1),
+    ];
+    updates.extend(active_index(batch_id, &at));
+    let result = ctx
+        .table
+        .transact(vec![
+            Write::Update {
+                key: keys::batch(&bucket.bucket_id, batch_id),
+                updates,
+                // Only over the attempt this request read: two retries cannot both run.
+                cond: Cond::Equals("version".into(), json!(batch.version)),
+            },
+            tasks::create_write(&task),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok((get(ctx, bucket, batch_id).await?, task)),
+        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            let now = get(ctx, bucket, batch_id).await?;
+            Err(ApiError::Conflict(format!(
+                "batch {batch_id} changed while retrying (now {}); try again",
+                now.status.as_str()
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a draft (a submitted batch has results and documents that refer to it).
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<(), ApiError> {
+    let result = ctx
+        .table
+        .transact(vec![
+            Write::Delete {
+                key: keys::batch(&bucket.bucket_id, batch_id),
+                cond: status_cond(Action::Delete),
+            },
+            Write::delete(keys::batch_ref(&bucket.namespace_id, batch_id)),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => {
+            let batch = get(ctx, bucket, batch_id).await?;
+            Err(conflict(&batch, Action::Delete))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = ctx
+            .table
+            .query(
+                &Query::partition(keys::bkt_pk(&batch.bucket_id))
+                    .prefix(keys::batch_results_prefix(&batch.batch_id))
+                    .limit(500)
+                    .cursor(cursor),
+            )
+            .await?;
+        for item in page.items {
+            out.push(from_item(item)?);
+        }
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// The per-object results of a batch, each failure with its stage and reason.
+pub async fn list_results(ctx: &AppContext, bucket: &Bucket, batch_id: &str, req: &ListRequest) -> Result<Value, ApiError> {
+    let batch = get(ctx, bucket, batch_id).await?;
+    let size = req.page_size()?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix(keys::batch_results_prefix(&batch.batch_id))
+        .cursor(req.cursor()?);
+    let filter = req.filter(&["object_id", "status", "stage"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let r: ObjectResult = from_item(item)?;
+        Ok(Some(result_json(&r)))
+    })
+    .await?;
+    Ok(page_json(results, next, size, None))
+}
+
+pub fn result_json(r: &ObjectResult) -> Value {
+    json!({
+        "object_id": r.object_id,
+        "status": r.status,
+        "attempt": r.attempt,
+        "stage": r.stage,
+        "reason": r.reason,
+        "error": r.reason,
+        "document_ids": r.document_ids,
+        "document_count": r.document_ids.len(),
+        "finished_at": r.finished_at,
+    })
+}
+
+/// The failures shown on the batch itself (bounded), for `GET`.
+pub async fn failures_for_view(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
+    if batch.failed == 0 {
+        return Ok(Vec::new());
+    }
+    let mut failed: Vec<ObjectResult> = results_of(ctx, batch)
+        .await?
+        .into_iter()
+        .filter(|r| r.status == ResultStatus::Failed)
+        .collect();
+    failed.truncate(FAILED_OBJECTS_SHOWN);
+    Ok(failed)
+}
+
+pub fn stalled(batch: &Batch, stall: std::time::Duration) -> bool {
+    let Some(last) = batch.last_activity_at.as_deref() else { return false };
+    let Ok(last) = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339) else {
+        return false;
+    };
+    matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing)
+        && (now() - last).whole_seconds() > stall.as_secs() as i64
+}
+
+pub fn batch_json(b: &Batch, failures: &[ObjectResult]) -> Value {
+    batch_json_with(b, failures, None)
+}
+
+pub fn batch_json_with(b: &Batch, failures: &[ObjectResult], stall: Option<std::time::Duration>) -> Value {
+    let done = b.processed + b.failed + b.skipped;
+    let percent = if b.total > 0 { (done as f64 * 100.0 / b.total as f64).min(100.0) } else { 0.0 };
+    let lifecycle = match b.status {
+        BatchStatus::Draft => "accepted",
+        BatchStatus::Queued => "queued",
+        BatchStatus::Processing => "extracting",
+        BatchStatus::Completed | BatchStatus::CompletedWithErrors => "indexed",
+        BatchStatus::Failed => "failed",
+        BatchStatus::Canceled => "canceled",
+    };
+    let is_stalled = stall.is_some_and(|s| stalled(b, s));
+    let message = match b.status {
+        BatchStatus::Draft => "Draft: add objects, then submit".to_string(),
+        BatchStatus::Queued => "Queued for processing".to_string(),
+        BatchStatus::Processing if is_stalled => format!("No progress since {}", b.last_activity_at.as_deref().unwrap_or("?")),
+        BatchStatus::Processing => format!("Processing: {done} of {} objects", b.total),
+        BatchStatus::Completed => format!("Completed: {} objects processed", b.processed),
+        BatchStatus::CompletedWithErrors => format!("Completed with errors: {} processed, {} failed", b.processed, b.failed),
+        BatchStatus::Failed => b.failure_reason.clone().unwrap_or_else(|| format!("Failed: {} of {} objects failed", b.failed, b.total)),
+        BatchStatus::Canceled => "Canceled".to_string(),
+    };
+    let first_error = failures.first().and_then(|f| f.reason.clone());
+    let mut error_summary = Map::new();
+    for f in failures {
+        let stage = f.stage.clone().unwrap_or_else(|| "unknown".into());
+        let n = error_summary.get(&stage).and_then(Value::as_i64).unwrap_or(0);
+        error_summary.insert(stage, json!(n + 1));
+    }
+    json!({
+        "batch_id": b.batch_id,
+        "bucket_id": b.bucket_id,
+        "namespace_id": b.namespace_id,
+        "batch_name": b.batch_name,
+        "status": b.status,
+        "type": "BUCKET",
+        "object_ids": b.object_ids,
+        "collection_ids": b.targets.iter().map(|t| t.collection_id.clone()).collect::<Vec<_>>(),
+        "task_id": b.task_id,
+        "metadata": b.metadata,
+        "created_at": b.created_at,
+        "updated_at": b.updated_at,
+        "submitted_at": b.submitted_at,
+        "started_at": b.started_at,
+        "finished_at": b.finished_at,
+        "completed_at": b.finished_at,
+        "last_activity_at": b.last_activity_at,
+        "total_objects": b.total,
+        "processed_objects": b.processed,
+        "failed_object_count": b.failed,
+        "skipped_object_count": b.skipped,
+        "documents_written": b.documents_written,
+        "retry_count": (b.attempt - 1).max(0),
+        "progress": {
+            "total": b.total,
+            "processed": b.processed,
+            "percent": (percent * 10.0).round() / 10.0,
+            "errors": b.failed,
+            "objects_extracted": b.processed,
+            "objects_failed": b.failed,
+            "objects_skipped": b.skipped,
+            "first_error": first_error,
+            "documents_written": b.documents_written,
+        },
+        "failed_objects": failures.iter().map(|f| json!({
+            "object_id": f.object_id,
+            "error": f.reason.clone().unwrap_or_default(),
+            "error_type": "permanent",
+            "stage": f.stage,
+            "timestamp": f.finished_at,
+        })).collect::<Vec<_>>(),
+        "error_summary": error_summary,
+        "failure_reason": b.failure_reason,
+        "error": b.failure_reason,
+        "health": if is_stalled { Some("STALLED") } else if matches!(b.status, BatchStatus::Processing | BatchStatus::Queued) { Some("HEALTHY") } else { None },
+        "status_message": message,
+        "lifecycle": lifecycle,
+        "lifecycle_reason": b.failure_reason,
+        "max_node_death_resubmits": 0,
+        "max_deploy_resubmits": 0,
+    })
+}
+
+/// Key of a batch for a message or an index entry.
+pub fn batch_key(bucket_id: &str, batch_id: &str) -> Key {
+    keys::batch(bucket_id, batch_id)
+}
+
+/// The time a stall check compares against.
+pub fn stall_cutoff(stall: std::time::Duration) -> String {
+    rfc3339(now() - stall)
+}
