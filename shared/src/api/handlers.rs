@@ -405,14 +405,14 @@ pub async fn batches_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
 }
 
 pub async fn batches_get_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let batch = batches::get_in_namespace(&ctx, c.namespace()?, batch_id(&req)?).await?;
+    let batch = batches::get_in_org(&ctx, c.org()?, c.namespace.as_ref(), batch_id(&req)?).await?;
     batch_view(&ctx, &batch).await
 }
 
 pub async fn batches_list_all(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: ListBatches = req.json_or_default()?;
     Ok(ApiResponse::ok(
-        batches::list_in_namespace(&ctx, c.namespace()?, &body).await?,
+        batches::list_in_org(&ctx, c.org()?, c.namespace.as_ref(), &body).await?,
     ))
 }
 
@@ -451,9 +451,8 @@ pub async fn batches_cancel(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 }
 
 pub async fn batches_cancel_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let found = batches::get_in_namespace(&ctx, c.namespace()?, batch_id(&req)?).await?;
-    let bucket = buckets::resolve(&ctx, c.namespace()?, &found.bucket_id).await?;
-    let batch = batches::cancel(&ctx, &bucket, &found.batch_id).await?;
+    let found = batches::get_in_org(&ctx, c.org()?, c.namespace.as_ref(), batch_id(&req)?).await?;
+    let batch = batches::cancel_by_key(&ctx, &found.bucket_id, &found.batch_id).await?;
     cancel_response(&ctx, &batch).await
 }
 

@@ -228,16 +228,17 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
     let mut caller = Caller::default();
     if route.access != Access::Public {
         let principal = auth::authenticate(ctx, req.header("authorization")).await?;
-        if route.access == Access::Namespace {
-            let ident = req
-                .header("x-namespace")
-                .map(str::trim)
-                .filter(|s| !s.is_empty())
-                .ok_or_else(|| {
-                    ApiError::BadRequest(
-                        "X-Namespace header is required (a namespace id or name)".into(),
-                    )
-                })?;
+        let sent = req.header("x-namespace").map(str::trim).filter(|s| !s.is_empty());
+        let ident = match (route.access, sent) {
+            (Access::Namespace, None) => {
+                return Err(ApiError::BadRequest(
+                    "X-Namespace header is required (a namespace id or name)".into(),
+                ))
+            }
+            (Access::Namespace | Access::OrgOptionalNamespace, Some(ident)) => Some(ident),
+            _ => None,
+        };
+        if let Some(ident) = ident {
             let ns = namespaces::resolve(ctx, &principal.org_id, ident).await?;
             tracing::Span::current().record("namespace", ns.namespace_id.as_str());
             caller.namespace = Some(ns);

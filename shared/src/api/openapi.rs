@@ -37,9 +37,10 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        if route.access == Access::Namespace {
+        if matches!(route.access, Access::Namespace | Access::OrgOptionalNamespace) {
             parameters.push(json!({
-                "name": "X-Namespace", "in": "header", "required": true,
+                "name": "X-Namespace", "in": "header",
+                "required": route.access == Access::Namespace,
                 "description": "Namespace id or name", "schema": {"type": "string"}
             }));
         }

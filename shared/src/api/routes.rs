@@ -24,6 +24,8 @@ pub enum Access {
     Org,
     /// A valid API key and an `X-Namespace` of its org.
     Namespace,
+    /// A valid API key; an `X-Namespace`, when sent, narrows to that namespace.
+    OrgOptionalNamespace,
 }
 
 pub struct Route {
@@ -497,7 +499,7 @@ route!(
     "batches-get-by-id",
     "GET",
     "/v1/batches/{batch_id}",
-    Namespace,
+    OrgOptionalNamespace,
     "Get a batch by id alone",
     None,
     h::batches_get_by_id
@@ -507,7 +509,7 @@ route!(
     "batches-list-all",
     "POST",
     "/v1/batches/list",
-    Namespace,
+    OrgOptionalNamespace,
     "List every batch of the namespace",
     Some(body::<ListBatches>),
     h::batches_list_all
@@ -517,7 +519,7 @@ route!(
     "batches-cancel-by-id",
     "POST",
     "/v1/batches/{batch_id}/cancel",
-    Namespace,
+    OrgOptionalNamespace,
     "Cancel a batch by id alone",
     None,
     h::batches_cancel_by_id

@@ -26,6 +26,10 @@ pub const MAX_OBJECTS: usize = 5_000;
 /// `failed_objects` shown on a batch.
 const FAILED_OBJECTS_SHOWN: usize = 100;
 pub const TASK_TYPE: &str = "api_buckets_batches_submit";
+/// Chunks are sent before their submit commits; held back this long, the commit has
+/// almost always landed by the time a worker reads the batch (otherwise the worker
+/// retries after the visibility timeout).
+const COMMIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -254,11 +258,11 @@ pub async fn create(
     ctx.table
         .transact(vec![
             Write::create(to_item(&keys::batch(&bucket.bucket_id, &batch.batch_id), &batch)),
-            Write::create(pointer(
-                &keys::batch_ref(&ns.namespace_id, &batch.batch_id),
-                "bucket_id",
-                &bucket.bucket_id,
-            )),
+            Write::create({
+                let mut p = pointer(&keys::batch_ref(&ns.org_id, &batch.batch_id), "bucket_id", &bucket.bucket_id);
+                p.insert("namespace_id".into(), json!(ns.namespace_id));
+                p
+            }),
         ])
         .await?;
     if req.auto_submit.or(req.trigger_processing).unwrap_or(false) {
@@ -280,18 +284,16 @@ async fn load(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch
     }
 }
 
-/// A batch by id alone (`/v1/batches/{id}`), through the namespace's pointer.
-pub async fn get_in_namespace(ctx: &AppContext, ns: &Namespace, batch_id: &str) -> Result<Batch, ApiError> {
-    let bucket_id = ctx
-        .table
-        .get(&keys::batch_ref(&ns.namespace_id, batch_id))
-        .await?
-        .and_then(|p| p.get("bucket_id").and_then(Value::as_str).map(str::to_string))
-        .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;
-    match ctx.table.get(&keys::batch(&bucket_id, batch_id)).await? {
-        Some(item) => from_item(item),
-        None => Err(ApiError::not_found(format!("batch {batch_id:?}"))),
+/// A batch by id alone (`/v1/batches/{id}`), through the org's pointer; with a
+/// namespace given, only a batch of that namespace.
+pub async fn get_in_org(ctx: &AppContext, org_id: &str, ns: Option<&Namespace>, batch_id: &str) -> Result<Batch, ApiError> {
+    let missing = || ApiError::not_found(format!("batch {batch_id:?}"));
+    let pointer = ctx.table.get(&keys::batch_ref(org_id, batch_id)).await?.ok_or_else(missing)?;
+    let attr = |k: &str| pointer.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    if ns.is_some_and(|n| n.namespace_id != attr("namespace_id")) {
+        return Err(missing());
     }
+    load(ctx, &attr("bucket_id"), batch_id).await
 }
 
 fn status_filter(status: &Option<String>) -> Result<Option<BatchStatus>, ApiError> {
@@ -320,21 +322,24 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Resul
     Ok(page_json(results, next, size, None))
 }
 
-/// Every batch of a namespace, newest first.
-pub async fn list_in_namespace(ctx: &AppContext, ns: &Namespace, req: &ListBatches) -> Result<Value, ApiError> {
+/// Every batch of the org (or of one namespace), newest first.
+pub async fn list_in_org(ctx: &AppContext, org_id: &str, ns: Option<&Namespace>, req: &ListBatches) -> Result<Value, ApiError> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
-    let query = Query::partition(keys::ns_pk(&ns.namespace_id))
+    let namespace = ns.map(|n| n.namespace_id.clone()).or_else(|| req.namespace_id.clone());
+    let query = Query::partition(keys::org_pk(org_id))
         .prefix("BTCHREF#")
         .cursor(list.cursor()?)
         .descending(true);
     let mut refs = Vec::new();
     let (_, next) = collect(ctx.table.as_ref(), query, size, &list.filter(&[])?, |item| {
-        let batch_id = item.get("sk").and_then(Value::as_str).unwrap_or_default().trim_start_matches("BTCHREF#").to_string();
-        let bucket_id = item.get("bucket_id").and_then(Value::as_str).unwrap_or_default().to_string();
-        if req.bucket_id.as_ref().is_none_or(|b| *b == bucket_id) {
-            refs.push(keys::batch(&bucket_id, &batch_id));
+        let attr = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+        let batch_id = attr("sk").trim_start_matches("BTCHREF#").to_string();
+        let wanted = namespace.as_ref().is_none_or(|n| *n == attr("namespace_id"))
+            && req.bucket_id.as_ref().is_none_or(|b| *b == attr("bucket_id"));
+        if wanted {
+            refs.push(keys::batch(&attr("bucket_id"), &batch_id));
         }
         Ok(Some(Value::Null))
     })
@@ -435,7 +440,7 @@ pub async fn submit(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id:
     task.status = tasks::PENDING.into();
     task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
     let bodies = chunks(&batch, &task.task_id, 1, &batch.object_ids, ctx.config.batch_chunk_size);
-    ctx.queue.send(QueueName::Batches, bodies, std::time::Duration::ZERO).await?;
+    ctx.queue.send(QueueName::Batches, bodies, COMMIT_GRACE).await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -530,7 +535,7 @@ pub async fn retry(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: 
     task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
     let attempt = batch.attempt + 1;
     let bodies = chunks(&batch, &task.task_id, attempt, &again, ctx.config.batch_chunk_size);
-    ctx.queue.send(QueueName::Batches, bodies, std::time::Duration::ZERO).await?;
+    ctx.queue.send(QueueName::Batches, bodies, COMMIT_GRACE).await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -579,7 +584,7 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result
                 key: keys::batch(&bucket.bucket_id, batch_id),
                 cond: status_cond(Action::Delete),
             },
-            Write::delete(keys::batch_ref(&bucket.namespace_id, batch_id)),
+            Write::delete(keys::batch_ref(&bucket.org_id, batch_id)),
         ])
         .await;
     match result {

@@ -10,7 +10,7 @@
 //! | object      | `BKT#<bkt>`     | `OBJ#<id>`, `FP#<fingerprint>`, `UK#<hash>`, `IDEM#<hash>` |
 //! | upload      | `BKT#<bkt>`     | `UPL#<id>`, `UPLHASH#<sha256>`; pending ones in gsi1 `UPLOADS#PENDING` / `<expires_at>#<id>` |
 //! | collection  | `NS#<ns>`       | `COL#<id>` (one per configured extractor, id derived from both) |
-//! | batch       | `BKT#<bkt>`     | `BTCH#<id>`; results `BTCHRES#<id>#<obj>`; `NS#<ns>` / `BTCHREF#<id>` points at the bucket; active ones in gsi1 `BATCHES#ACTIVE` / `<last_activity>#<id>` |
+//! | batch       | `BKT#<bkt>`     | `BTCH#<id>`; results `BTCHRES#<id>#<obj>`; `ORG#<org>` / `BTCHREF#<id>` points at its namespace and bucket; active ones in gsi1 `BATCHES#ACTIVE` / `<last_activity>#<id>` |
 //! | document    | `BKT#<bkt>`     | `DOC#<obj>#<col>#<n>`; gsi1 `COL#<col>` / `<obj>#<n>` |
 //! | webhook     | `ORG#<org>`     | `WH#<id>`; deliveries `WH#<id>` / `DLV#<id>` |
 //! | idempotency | `ORG#<org>`     | `IDEMKEY#<sha256 of key>` (Idempotency-Key header, expires) |
@@ -99,8 +99,8 @@ pub fn collection(ns: &str, col: &str) -> Key {
 pub fn batch(bkt: &str, batch: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("BTCH#{batch}"))
 }
-pub fn batch_ref(ns: &str, batch: &str) -> Key {
-    Key::new(ns_pk(ns), format!("BTCHREF#{batch}"))
+pub fn batch_ref(org: &str, batch: &str) -> Key {
+    Key::new(org_pk(org), format!("BTCHREF#{batch}"))
 }
 pub fn batch_result(bkt: &str, batch: &str, obj: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("BTCHRES#{batch}#{obj}"))

@@ -173,11 +173,11 @@ pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Strin
         return Ok(format!("task {task_id} deleted"));
     }
     let batch = task.additional_data.get("batch_id").and_then(Value::as_str);
-    match (batch, task.namespace_id.as_deref()) {
-        (Some(batch_id), Some(ns_id)) => {
+    match batch {
+        Some(batch_id) => {
             let bucket_id = ctx
                 .table
-                .get(&keys::batch_ref(ns_id, batch_id))
+                .get(&keys::batch_ref(org_id, batch_id))
                 .await?
                 .and_then(|p| p.get("bucket_id").and_then(Value::as_str).map(str::to_string))
                 .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;

@@ -183,7 +183,8 @@ pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Resul
     check(&req.event_types, &req.channels, &req.webhook_name)?;
     let at = now_rfc3339();
     let wh = Webhook {
-        webhook_id: IdKind::Webhook.new_id(),
+        // The SDK's format: `wh_` and 16 hex digits.
+        webhook_id: format!("wh_{}", hex::encode(rand::random::<[u8; 8]>())),
         org_id: org_id.to_string(),
         webhook_name: req.webhook_name,
         event_types: req.event_types,

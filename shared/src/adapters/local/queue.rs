@@ -72,7 +72,11 @@ impl LocalQueue {
         let max_receives = self.max_receives;
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 let now = now_ms();
                 let rows: Vec<(i64, String, u32)> = {
                     let mut stmt = tx
@@ -124,7 +128,11 @@ impl Queue for LocalQueue {
         let name = queue.as_str();
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 {
                     let mut stmt = tx
                         .prepare_cached("INSERT INTO queue_messages (queue, body, visible_at) VALUES (?1, ?2, ?3)")

@@ -227,7 +227,11 @@ impl Table for LocalTable {
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 let out = apply(&tx, &op)?;
                 tx.commit().map_err(sql_err)?;
                 Ok(out)
@@ -243,7 +247,11 @@ impl Table for LocalTable {
         }
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 for (i, op) in ops.iter().enumerate() {
                     apply(&tx, op).map_err(|e| with_index(e, i))?;
                 }
@@ -257,7 +265,11 @@ impl Table for LocalTable {
         let outcome = self
             .db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 let mut results = Vec::with_capacity(groups.len());
                 for group in &groups {
                     // Cached statements: a savepoint per group must not cost a parse.
@@ -295,7 +307,11 @@ impl Table for LocalTable {
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 {
                     let mut stmt = tx
                         .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
@@ -326,7 +342,11 @@ impl Table for LocalTable {
     async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
         self.db
             .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
                 for item in &items {
                     store(&tx, item, false)?;
                 }

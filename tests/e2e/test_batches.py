@@ -1,0 +1,307 @@
+"""Batches end to end on sluice-local: the quickstart's batch requests verbatim, the SDK,
+racing submits, signed webhooks with retries, the SSRF guard, and a crash mid-batch."""
+
+import base64
+import concurrent.futures
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import threading
+import time
+
+import mixpeek
+import pytest
+import requests
+from mixpeek.api.batches_api import BatchesApi
+from mixpeek.api.bucket_batches_api import BucketBatchesApi
+from mixpeek.api.tasks_api import TasksApi
+from mixpeek.api.webhooks_api import WebhooksApi
+from mixpeek.models.create_batch_request import CreateBatchRequest
+
+from conftest import Sluice, start
+from test_quickstart import curl_commands, find, run
+
+TERMINAL = ("COMPLETED", "COMPLETED_WITH_ERRORS", "FAILED", "CANCELED")
+
+
+def make_space(sluice, name, extractor="passthrough_extractor"):
+    ns = sluice.call("POST", "/v1/namespaces", json={
+        "namespace_name": name,
+        "feature_extractors": [{"feature_extractor_name": extractor, "version": "v1"}],
+    }).json()
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns["namespace_id"], json={
+        "bucket_name": "items", "bucket_schema": {"properties": {"body": {"type": "text"}, "n": {"type": "integer"}}},
+    }).json()
+    return ns["namespace_id"], bucket["bucket_id"]
+
+
+def add_objects(sluice, ns, bucket, blobs):
+    r = sluice.call("POST", f"/v1/buckets/{bucket}/objects/batch", ns=ns, json={"objects": [
+        {"blobs": [b], "metadata": {"n": i}} for i, b in enumerate(blobs)
+    ]}).json()
+    assert r["failed_count"] == 0, r
+    return [o["object_id"] for o in r["succeeded"]]
+
+
+def wait_batch(sluice, ns, bucket, batch_id, timeout=60):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        b = sluice.call("GET", f"/v1/buckets/{bucket}/batches/{batch_id}", ns=ns).json()
+        if b["status"] in TERMINAL:
+            return b
+        time.sleep(0.2)
+    raise AssertionError(f"batch did not finish: {b}")
+
+
+def test_quickstart_batch_requests_verbatim(sluice):
+    commands = curl_commands()
+    env = dict(os.environ, MIXPEEK_API_KEY=sluice.api_key)
+    status, ns = run(find(commands, "POST", "/v1/namespaces").replace('"production"', '"qs-batches"'), sluice.url, env)
+    assert status == 200, ns
+    env["NAMESPACE_ID"] = ns["namespace_id"]
+    status, bucket = run(find(commands, "POST", "/v1/buckets"), sluice.url, env)
+    assert status == 200, bucket
+    env["BUCKET_ID"] = bucket["bucket_id"]
+    create = find(commands, "POST", "/batches")
+    # Verbatim, the page's placeholder ids name no object: a 422 that says which.
+    status, err = run(create, sluice.url, env)
+    assert status == 422, err
+    assert set(err["error"]["details"]["missing_object_ids"]) == {"obj_abc", "obj_def"}
+    # With two real objects in place of the placeholders, the page's flow runs.
+    ids = []
+    for text in ("Wireless headphones", "Noise cancelling"):
+        status, obj = run(find(commands, "POST", "/objects").replace("Wireless headphones", text), sluice.url, env)
+        assert status == 200, obj
+        ids.append(obj["object_id"])
+    status, batch = run(create.replace("obj_abc", ids[0]).replace("obj_def", ids[1]), sluice.url, env)
+    assert status == 200, batch
+    assert batch["status"] == "DRAFT"
+    env["BATCH_ID"] = batch["batch_id"]
+    status, task = run(find(commands, "POST", "/submit"), sluice.url, env)
+    assert status == 200, task
+    assert task["task_id"].startswith("task_")
+    done = wait_batch(sluice, ns["namespace_id"], bucket["bucket_id"], batch["batch_id"])
+    # Each object fails with a stage and a reason, never an empty success: the page's
+    # hero image is fetched from example.com (a blob-stage failure where there is no
+    # internet), and multimodal_extractor has not shipped on this server.
+    assert done["status"] == "FAILED", done
+    assert len(done["failed_objects"]) == 2
+    for f in done["failed_objects"]:
+        assert f["stage"] in ("blob", "extract") and f["error"], f
+        if f["stage"] == "extract":
+            assert "multimodal_extractor v1 is not available" in f["error"]
+    assert sluice.wait_task(task["task_id"])["status"] == "FAILED"
+
+
+def test_sdk_batch_flow(sluice):
+    ns, bucket = make_space(sluice, "sdk-batches")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": f"doc {i}"} for i in range(5)])
+    config = mixpeek.Configuration(host=sluice.url, access_token=sluice.api_key)
+    config.api_key["NamespaceHeader"] = ns
+    api = mixpeek.ApiClient(config)
+    batches = BucketBatchesApi(api)
+    batch = batches.create_batch_buckets_batches(bucket, CreateBatchRequest.from_dict({"object_ids": ids, "batch_name": "sdk"}))
+    assert batch.status == "DRAFT" and batch.bucket_id == bucket
+    task = batches.submit_batch_buckets_batches(bucket, batch.batch_id)
+    assert task.task_id.startswith("task_")
+    done = wait_batch(sluice, ns, bucket, batch.batch_id)
+    assert done["status"] == "COMPLETED", done
+    got = BatchesApi(api).get_batch_by_id_batches(batch.batch_id)
+    assert got.progress.processed == 5 and got.progress.percent == 100
+    listed = batches.list_batches_buckets(bucket)
+    assert [b.batch_id for b in listed.results] == [batch.batch_id]
+    tasks = TasksApi(api).list_tasks()
+    assert task.task_id in [t.task_id for t in tasks.results]
+    docs = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[2]}/documents", ns=ns).json()
+    assert docs["results"][0]["text"] == "doc 2"
+    assert docs["results"][0]["batch_id"] == batch.batch_id
+
+
+def test_concurrent_submits_exactly_one_wins(sluice):
+    ns, bucket = make_space(sluice, "racing")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
+    path = f"/v1/buckets/{bucket}/batches/{batch['batch_id']}/submit"
+    with concurrent.futures.ThreadPoolExecutor(8) as pool:
+        statuses = list(pool.map(lambda _: sluice.call("POST", path, ns=ns).status_code, range(8)))
+    assert sorted(statuses) == [200] + [409] * 7, statuses
+    done = wait_batch(sluice, ns, bucket, batch["batch_id"])
+    assert done["progress"]["processed"] == 1 and done["progress"]["total"] == 1
+
+
+def test_idempotency_key(sluice):
+    ns, bucket = make_space(sluice, "idem")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
+    body = {"object_ids": ids, "batch_name": "once"}
+    headers = {"Idempotency-Key": "create-1"}
+    first = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json=body, headers=dict(headers))
+    again = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json=body, headers=dict(headers))
+    assert first.status_code == again.status_code == 200
+    assert first.json()["batch_id"] == again.json()["batch_id"]
+    other = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={**body, "batch_name": "twice"}, headers=dict(headers))
+    assert other.status_code == 422, other.text
+    listed = sluice.call("POST", f"/v1/buckets/{bucket}/batches/list", ns=ns, json={}).json()
+    assert len(listed["results"]) == 1
+
+
+def test_ssrf_guard_refuses_private_addresses(sluice):
+    ns, bucket = make_space(sluice, "ssrf")
+    urls = ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://[::1]/x", "http://10.0.0.1/x", "http://localhost/x"]
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "url": u} for u in urls])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids, "auto_submit": True}).json()
+    done = wait_batch(sluice, ns, bucket, batch["batch_id"])
+    assert done["status"] == "FAILED"
+    assert len(done["failed_objects"]) == len(urls)
+    for f in done["failed_objects"]:
+        assert f["stage"] == "blob" and "refused" in f["error"], f
+
+
+class Receiver:
+    """A webhook endpoint that fails its first `failures` deliveries."""
+
+    def __init__(self, failures):
+        self.failures = failures
+        self.seen = []
+        outer = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers["content-length"]))
+                outer.seen.append((dict(self.headers), body))
+                code = 500 if len(outer.seen) <= outer.failures else 204
+                self.send_response(code)
+                self.end_headers()
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
+
+
+def verify(secret, headers, body):
+    key = base64.b64decode(secret.removeprefix("whsec_"))
+    signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
+    expected = base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    return f"v1,{expected}" in headers["webhook-signature"].split(" ")
+
+
+@pytest.fixture
+def private_sluice(tmp_path):
+    """A second server that may reach loopback (blob URLs, webhooks), with fast retries."""
+    proc, url, key = start(tmp_path / "data", {
+        "SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_WEBHOOK_RETRY_BASE_MS": "300",
+        "SLUICE_VISIBILITY_TIMEOUT_SECS": "3", "SLUICE_BATCH_CHUNK_SIZE": "4",
+    })
+    yield Sluice(url, key, tmp_path / "data"), proc
+    proc.kill()
+    proc.wait()
+
+
+def test_signed_webhooks_with_retries(private_sluice):
+    sluice, _ = private_sluice
+    receiver = Receiver(failures=2)
+    created = sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": "batches", "event_types": ["batch.completed", "batch.failed"],
+        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
+    }).json()
+    secret = created["signing_secret"]
+    assert secret.startswith("whsec_")
+    assert sluice.call("POST", "/v1/organizations/webhooks/list", json={}).json()["total"] == 1
+    assert "signing_secret" not in sluice.call("GET", f"/v1/organizations/webhooks/{created['webhook_id']}").json()
+
+    ns, bucket = make_space(sluice, "hooks")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "hello"}])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids, "auto_submit": True}).json()
+    assert wait_batch(sluice, ns, bucket, batch["batch_id"])["status"] == "COMPLETED"
+    deadline = time.time() + 30
+    while len(receiver.seen) < 3 and time.time() < deadline:
+        time.sleep(0.1)
+    assert len(receiver.seen) == 3, receiver.seen
+    ids_seen = {h["webhook-id"] for h, _ in receiver.seen}
+    assert len(ids_seen) == 1, "webhook-id is stable across retries"
+    for headers, body in receiver.seen:
+        assert verify(secret, headers, body)
+        assert abs(int(headers["webhook-timestamp"]) - time.time()) < 60
+    event = json.loads(receiver.seen[-1][1])
+    assert event["type"] == "batch.completed" and event["data"]["batch_id"] == batch["batch_id"]
+    assert not verify("whsec_" + base64.b64encode(b"wrong" * 6).decode(), *receiver.seen[0])
+    log = sluice.call("GET", f"/v1/organizations/webhooks/{created['webhook_id']}/deliveries").json()["results"]
+    assert [d["success"] for d in sorted(log, key=lambda d: d["attempt"])] == [False, False, True]
+    assert [d["status_code"] for d in sorted(log, key=lambda d: d["attempt"])] == [500, 500, 204]
+
+
+class SlowFiles:
+    """Serves text slowly, so a batch is still running when the server is killed."""
+
+    def __init__(self, delay):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep(delay)
+                body = f"content of {self.path}".encode()
+                self.send_response(200)
+                self.send_header("content-type", "text/plain")
+                self.send_header("content-length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+
+
+def test_killed_mid_batch_completes_after_restart(private_sluice, tmp_path):
+    sluice, proc = private_sluice
+    files = SlowFiles(delay=0.25)
+    ns, bucket = make_space(sluice, "crash")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "url": f"{files.url}/f{i}"} for i in range(40)])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids, "auto_submit": True}).json()
+    path = f"/v1/buckets/{bucket}/batches/{batch['batch_id']}"
+    deadline = time.time() + 30
+    while time.time() < deadline:
+        b = sluice.call("GET", path, ns=ns).json()
+        if b["progress"]["processed"] > 0:
+            break
+        time.sleep(0.05)
+    assert b["status"] == "PROCESSING" and b["progress"]["processed"] < 40, b
+    proc.kill()
+    proc.wait()
+    proc2, url, key = start(sluice.data_dir, {
+        "SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_VISIBILITY_TIMEOUT_SECS": "3", "SLUICE_BATCH_CHUNK_SIZE": "4",
+    })
+    try:
+        again = Sluice(url, key, sluice.data_dir)
+        done = wait_batch(again, ns, bucket, batch["batch_id"], timeout=90)
+        assert done["status"] == "COMPLETED", done
+        assert done["progress"]["processed"] == 40 and done["documents_written"] >= 40
+        results = again.call("GET", f"{path}/objects?limit=100", ns=ns).json()["results"]
+        assert sorted(r["object_id"] for r in results) == sorted(ids)
+        col = done["collection_ids"][0]
+        docs = again.call("POST", f"/v1/collections/{col}/documents/list", ns=ns, json={"limit": 100}).json()["results"]
+        assert len(docs) == 40 and len({d["document_id"] for d in docs}) == 40
+    finally:
+        proc2.kill()
+        proc2.wait()
+
+
+def test_sdk_webhooks(sluice):
+    config = mixpeek.Configuration(host=sluice.url, access_token=sluice.api_key)
+    hooks = WebhooksApi(mixpeek.ApiClient(config))
+    from mixpeek.models.webhook_input import WebhookInput
+    created = hooks.create_webhook_organizations(WebhookInput.from_dict({
+        "webhook_name": "objects", "event_types": ["object.created"],
+        "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook"}}],
+    }))
+    assert created.webhook_id.startswith("wh_")
+    listed = hooks.list_webhooks_organizations()
+    assert created.webhook_id in [w.webhook_id for w in listed.results]
+    got = hooks.get_webhook_organizations(created.webhook_id)
+    assert got.event_types[0].value == "object.created"
+    hooks.delete_webhook_organizations(created.webhook_id)
+    assert sluice.call("GET", f"/v1/organizations/webhooks/{created.webhook_id}").status_code == 404
