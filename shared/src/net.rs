@@ -63,9 +63,8 @@ impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0))
-                .await?
-                .collect();
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
             if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
                 return Err(format!(
                     "{host} resolves to {}, a private or reserved address",
@@ -90,7 +89,9 @@ fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
     let ip = match url.host() {
         Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
         Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-        Some(url::Host::Domain(d)) if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") => {
+        Some(url::Host::Domain(d))
+            if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+        {
             return Err(format!("{d} is a loopback name"))
         }
         Some(url::Host::Domain(_)) => return Ok(()),
@@ -146,7 +147,8 @@ impl HttpClient {
     }
 
     fn parse(&self, url: &str) -> Result<reqwest::Url, FetchError> {
-        let parsed = reqwest::Url::parse(url).map_err(|e| FetchError::Refused(format!("invalid URL: {e}")))?;
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|e| FetchError::Refused(format!("invalid URL: {e}")))?;
         check_url(&parsed, self.allow_private).map_err(FetchError::Refused)?;
         Ok(parsed)
     }
@@ -156,7 +158,10 @@ impl HttpClient {
         let parsed = self.parse(url)?;
         let resp = self.client.get(parsed).send().await.map_err(describe)?;
         if !resp.status().is_success() {
-            return Err(FetchError::Failed(format!("GET returned HTTP {}", resp.status().as_u16())));
+            return Err(FetchError::Failed(format!(
+                "GET returned HTTP {}",
+                resp.status().as_u16()
+            )));
         }
         if resp.content_length().is_some_and(|n| n > max_bytes as u64) {
             return Err(too_large(max_bytes));
@@ -213,7 +218,10 @@ fn describe(e: reqwest::Error) -> FetchError {
         text = format!("{text}: {s}");
         source = s.source();
     }
-    if text.contains("private or reserved") || text.contains("redirect refused") || text.contains("loopback name") {
+    if text.contains("private or reserved")
+        || text.contains("redirect refused")
+        || text.contains("loopback name")
+    {
         FetchError::Refused(text)
     } else if e.is_timeout() {
         FetchError::Failed(format!("timed out: {text}"))
@@ -229,9 +237,20 @@ mod tests {
     #[test]
     fn private_and_reserved_addresses_are_forbidden() {
         for bad in [
-            "127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "0.0.0.0",
-            "100.64.0.1", "::1", "fe80::1", "fd00:ec2::254", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
-            "255.255.255.255", "224.0.0.1",
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "0.0.0.0",
+            "100.64.0.1",
+            "::1",
+            "fe80::1",
+            "fd00:ec2::254",
+            "::ffff:127.0.0.1",
+            "::ffff:10.0.0.1",
+            "255.255.255.255",
+            "224.0.0.1",
         ] {
             assert!(is_forbidden(bad.parse().unwrap()), "{bad}");
         }

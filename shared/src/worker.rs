@@ -6,10 +6,10 @@ use crate::context::AppContext;
 use crate::error::ApiError;
 use crate::ports::QueueName;
 use crate::services::batches::ChunkMessage;
-use crate::services::purge::{self, PurgeMessage};
-use crate::services::webhooks::{self, WebhookMessage};
 use crate::services::pipeline;
+use crate::services::purge::{self, PurgeMessage};
 use crate::services::uploads::{self, ConfirmBatchMessage};
+use crate::services::webhooks::{self, WebhookMessage};
 
 /// Everything the tasks queue carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

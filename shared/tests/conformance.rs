@@ -11,7 +11,8 @@ use bytes::Bytes;
 use serde_json::{json, Value};
 use sluice::api::{self, ApiRequest, Router, ROUTES};
 use sluice::ports::{
-    Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, StoreResult, Update, Write,
+    Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, StoreResult, Update,
+    Write,
 };
 use sluice::services::auth;
 use sluice::{AppContext, Config};
@@ -1030,11 +1031,21 @@ struct TwiceQueue(std::sync::Arc<dyn Queue>);
 
 #[async_trait::async_trait]
 impl Queue for TwiceQueue {
-    async fn send(&self, queue: QueueName, bodies: Vec<String>, delay: Duration) -> StoreResult<()> {
+    async fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> StoreResult<()> {
         let doubled = bodies.iter().flat_map(|b| [b.clone(), b.clone()]).collect();
         self.0.send(queue, doubled, delay).await
     }
-    async fn receive(&self, queue: QueueName, max: usize, visibility: Duration) -> StoreResult<Vec<Received>> {
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
         self.0.receive(queue, max, visibility).await
     }
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()> {
@@ -1043,7 +1054,10 @@ impl Queue for TwiceQueue {
 }
 
 /// Records every event published (and passes it on).
-struct RecordingBus(std::sync::Arc<dyn sluice::ports::EventBus>, std::sync::Mutex<Vec<sluice::ports::Event>>);
+struct RecordingBus(
+    std::sync::Arc<dyn sluice::ports::EventBus>,
+    std::sync::Mutex<Vec<sluice::ports::Event>>,
+);
 
 #[async_trait::async_trait]
 impl sluice::ports::EventBus for RecordingBus {
@@ -1079,38 +1093,76 @@ async fn batch_flow(ctx: AppContext) {
     // The SSRF guard refuses loopback: this one fails in the blob stage.
     objects.push(json!({"blobs": [{"property": "body", "type": "text", "url": "http://127.0.0.1:9/secret"}]}));
     let (s, r) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/objects/batch"), Some(&ns_id), Some(json!({"objects": objects})))
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects/batch"),
+            Some(&ns_id),
+            Some(json!({"objects": objects})),
+        )
         .await;
     assert_eq!(s, 200, "{r}");
-    let ids: Vec<String> = r["succeeded"].as_array().unwrap().iter().map(|o| o["object_id"].as_str().unwrap().to_string()).collect();
+    let ids: Vec<String> = r["succeeded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["object_id"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 31, "{r}");
 
     // Objects of another bucket are refused by name.
     let (s, e) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches"), Some(&ns_id), Some(json!({"object_ids": [ids[0], "obj_nope"]})))
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [ids[0], "obj_nope"]})),
+        )
         .await;
     assert_eq!(s, 422, "{e}");
-    assert_eq!(e["error"]["details"]["missing_object_ids"], json!(["obj_nope"]));
+    assert_eq!(
+        e["error"]["details"]["missing_object_ids"],
+        json!(["obj_nope"])
+    );
 
     let (s, batch) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches"), Some(&ns_id), Some(json!({"object_ids": ids, "batch_name": "all"})))
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": ids, "batch_name": "all"})),
+        )
         .await;
     assert_eq!(s, 200, "{batch}");
     assert_eq!(batch["status"], json!("DRAFT"));
     let id = batch["batch_id"].as_str().unwrap().to_string();
     let (s, task) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches/{id}/submit"), Some(&ns_id), None)
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/submit"),
+            Some(&ns_id),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{task}");
     // Illegal moves are 409s.
     for (method, suffix) in [("POST", "/submit"), ("DELETE", ""), ("POST", "/retry")] {
         let (s, e) = c
-            .call(method, &format!("/v1/buckets/{bkt}/batches/{id}{suffix}"), Some(&ns_id), None)
+            .call(
+                method,
+                &format!("/v1/buckets/{bkt}/batches/{id}{suffix}"),
+                Some(&ns_id),
+                None,
+            )
             .await;
         assert_eq!(s, 409, "{method} {suffix}: {e}");
     }
     let (s, _) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches/{id}/objects"), Some(&ns_id), Some(json!({"object_ids": [ids[0]]})))
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/objects"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [ids[0]]})),
+        )
         .await;
     assert_eq!(s, 409);
 
@@ -1127,31 +1179,69 @@ async fn batch_flow(ctx: AppContext) {
     assert_eq!(done["documents_written"], json!(30));
     assert_eq!(done["failed_objects"][0]["object_id"], json!(ids[30]));
     assert_eq!(done["failed_objects"][0]["stage"], json!("blob"));
-    assert!(done["failed_objects"][0]["error"].as_str().unwrap().contains("refused"), "{done}");
-    let (_, t) = c.call("GET", &format!("/v1/tasks/{}", task["task_id"].as_str().unwrap()), None, None).await;
+    assert!(
+        done["failed_objects"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
+        "{done}"
+    );
+    let (_, t) = c
+        .call(
+            "GET",
+            &format!("/v1/tasks/{}", task["task_id"].as_str().unwrap()),
+            None,
+            None,
+        )
+        .await;
     assert_eq!(t["status"], json!("COMPLETED_WITH_ERRORS"));
 
     // Every chunk arrived twice: still one document per object, one event.
     let col = done["collection_ids"][0].as_str().unwrap().to_string();
     let (s, docs) = c
-        .call("POST", &format!("/v1/collections/{col}/documents/list"), Some(&ns_id), Some(json!({"limit": 100})))
+        .call(
+            "POST",
+            &format!("/v1/collections/{col}/documents/list"),
+            Some(&ns_id),
+            Some(json!({"limit": 100})),
+        )
         .await;
     assert_eq!(s, 200, "{docs}");
     let docs = docs["results"].as_array().unwrap();
     assert_eq!(docs.len(), 30);
-    let distinct: std::collections::HashSet<&str> = docs.iter().map(|d| d["source_object_id"].as_str().unwrap()).collect();
+    let distinct: std::collections::HashSet<&str> = docs
+        .iter()
+        .map(|d| d["source_object_id"].as_str().unwrap())
+        .collect();
     assert_eq!(distinct.len(), 30);
     assert!(docs.iter().any(|d| d["text"] == json!("text 7")));
     let (_, od) = c
-        .call("GET", &format!("/v1/buckets/{bkt}/objects/{}/documents", ids[3]), Some(&ns_id), None)
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/objects/{}/documents", ids[3]),
+            Some(&ns_id),
+            None,
+        )
         .await;
     assert_eq!(od["results"][0]["metadata"], json!({"n": 3}));
-    let batch_events = |bus: &RecordingBus| bus.1.lock().unwrap().iter().filter(|e| e.event_type.starts_with("batch.")).count();
+    let batch_events = |bus: &RecordingBus| {
+        bus.1
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type.starts_with("batch."))
+            .count()
+    };
     assert_eq!(batch_events(&bus), 1);
 
     // Retry runs only the failed object; it fails again, counts stay exact.
     let (s, r) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches/{id}/retry"), Some(&ns_id), None)
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/retry"),
+            Some(&ns_id),
+            None,
+        )
         .await;
     assert_eq!(s, 200, "{r}");
     assert_eq!(r["retried_object_count"], json!(1));
@@ -1165,13 +1255,23 @@ async fn batch_flow(ctx: AppContext) {
     assert_eq!(again["progress"]["objects_failed"], json!(1));
     assert_eq!(batch_events(&bus), 2);
     let (_, results) = c
-        .call("GET", &format!("/v1/buckets/{bkt}/batches/{id}/objects?limit=100"), Some(&ns_id), None)
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/batches/{id}/objects?limit=100"),
+            Some(&ns_id),
+            None,
+        )
         .await;
     assert_eq!(results["results"].as_array().unwrap().len(), 31);
 
     // Cancel: only before the end.
     let (s, _) = c
-        .call("POST", &format!("/v1/buckets/{bkt}/batches/{id}/cancel"), Some(&ns_id), None)
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/cancel"),
+            Some(&ns_id),
+            None,
+        )
         .await;
     assert_eq!(s, 409);
 }

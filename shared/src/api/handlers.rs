@@ -7,19 +7,19 @@ use crate::context::AppContext;
 use crate::domain::entities::Bucket;
 use crate::domain::extractors;
 use crate::error::ApiError;
+use crate::services::batches::{self, AddObjects, CreateBatch, ListBatches};
 use crate::services::buckets::{self, CreateBucket, UpdateBucket};
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{self, CreateNamespace, UpdateNamespace};
 use crate::services::objects::{
     self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
 };
-use crate::services::batches::{self, AddObjects, CreateBatch, ListBatches};
 use crate::services::tasks::{self, ListTasks};
-use crate::services::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
-use crate::services::{collections, documents};
 use crate::services::uploads::{
     self, ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch,
 };
+use crate::services::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
+use crate::services::{collections, documents};
 
 type Res = Result<ApiResponse, ApiError>;
 
@@ -168,7 +168,9 @@ async fn auto_process(
         ..CreateBatch::default()
     };
     let (batch, task) = batches::create(ctx, c.namespace()?, bucket, create).await?;
-    Ok(Some(json!({"batch_id": batch.batch_id, "task_id": task.map(|t| t.task_id)})))
+    Ok(Some(
+        json!({"batch_id": batch.batch_id, "task_id": task.map(|t| t.task_id)}),
+    ))
 }
 
 fn with_batch(mut response: Value, batch: Option<Value>) -> Value {
@@ -188,7 +190,10 @@ pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
     let (object, _replayed) = results.pop().expect("one result per request")?;
     if process {
         let batch = auto_process(&ctx, &c, &bucket, vec![object.object_id.clone()]).await?;
-        return Ok(ApiResponse::ok(with_batch(objects::object_json(&object), batch)));
+        return Ok(ApiResponse::ok(with_batch(
+            objects::object_json(&object),
+            batch,
+        )));
     }
     Ok(ApiResponse::json(&ObjectView::from(&object)))
 }
@@ -437,7 +442,9 @@ async fn cancel_response(ctx: &AppContext, batch: &crate::domain::batch::Batch) 
     };
     let mut out = match task {
         Some(t) => tasks::task_json(&t),
-        None => json!({"task_id": batch.batch_id, "task_type": batches::TASK_TYPE, "status": "CANCELED"}),
+        None => {
+            json!({"task_id": batch.batch_id, "task_type": batches::TASK_TYPE, "status": "CANCELED"})
+        }
     };
     out["batch_id"] = json!(batch.batch_id);
     out["cancellation"] = json!({"outcome": "canceled", "batch_status": batch.status});
@@ -473,7 +480,9 @@ pub async fn batches_retry(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
 pub async fn batches_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     batches::delete(&ctx, &bucket, batch_id(&req)?).await?;
-    Ok(ApiResponse::ok(json!({"message": "Successfully deleted", "success": true})))
+    Ok(ApiResponse::ok(
+        json!({"message": "Successfully deleted", "success": true}),
+    ))
 }
 
 pub async fn batches_results(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -512,12 +521,16 @@ pub async fn collections_documents_list(ctx: AppContext, c: Caller, req: ApiRequ
 pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: ListTasks = req.json_or_default()?;
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(tasks::list(&ctx, c.org()?, &body, &list).await?))
+    Ok(ApiResponse::ok(
+        tasks::list(&ctx, c.org()?, &body, &list).await?,
+    ))
 }
 
 pub async fn tasks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let message = tasks::kill(&ctx, c.org()?, req.param("task_id")?).await?;
-    Ok(ApiResponse::ok(json!({"message": message, "success": true})))
+    Ok(ApiResponse::ok(
+        json!({"message": message, "success": true}),
+    ))
 }
 
 // Webhooks.
@@ -528,12 +541,16 @@ fn webhook_id(req: &ApiRequest) -> Result<&str, ApiError> {
 
 pub async fn webhooks_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: CreateWebhook = req.json()?;
-    Ok(ApiResponse::ok(webhooks::create(&ctx, c.org()?, body).await?))
+    Ok(ApiResponse::ok(
+        webhooks::create(&ctx, c.org()?, body).await?,
+    ))
 }
 
 pub async fn webhooks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let body: ListWebhooks = req.json_or_default()?;
-    Ok(ApiResponse::ok(webhooks::list(&ctx, c.org()?, &body).await?))
+    Ok(ApiResponse::ok(
+        webhooks::list(&ctx, c.org()?, &body).await?,
+    ))
 }
 
 pub async fn webhooks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
@@ -550,7 +567,9 @@ pub async fn webhooks_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
 
 pub async fn webhooks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     webhooks::delete(&ctx, c.org()?, webhook_id(&req)?).await?;
-    Ok(ApiResponse::ok(json!({"message": "Successfully deleted", "success": true})))
+    Ok(ApiResponse::ok(
+        json!({"message": "Successfully deleted", "success": true}),
+    ))
 }
 
 pub async fn webhooks_deliveries(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {

@@ -228,7 +228,10 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
     let mut caller = Caller::default();
     if route.access != Access::Public {
         let principal = auth::authenticate(ctx, req.header("authorization")).await?;
-        let sent = req.header("x-namespace").map(str::trim).filter(|s| !s.is_empty());
+        let sent = req
+            .header("x-namespace")
+            .map(str::trim)
+            .filter(|s| !s.is_empty());
         let ident = match (route.access, sent) {
             (Access::Namespace, None) => {
                 return Err(ApiError::BadRequest(
@@ -249,7 +252,17 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
         Some(key) if routes::IDEMPOTENT.contains(&route.function) => {
             let org = caller.org()?.to_string();
             let ns = caller.namespace.as_ref().map(|n| n.namespace_id.clone());
-            match idempotency::claim(ctx, &org, key.trim(), route.method, &req.path, ns.as_deref(), &req.body).await? {
+            match idempotency::claim(
+                ctx,
+                &org,
+                key.trim(),
+                route.method,
+                &req.path,
+                ns.as_deref(),
+                &req.body,
+            )
+            .await?
+            {
                 idempotency::Claim::Replay(response) => return Ok(response),
                 idempotency::Claim::Fresh { key_hash } => Some((org, key_hash)),
             }

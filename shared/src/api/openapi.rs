@@ -37,7 +37,10 @@ pub fn document() -> Value {
             .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
             .map(|name| json!({"name": name, "in": "path", "required": true, "schema": {"type": "string"}}))
             .collect();
-        if matches!(route.access, Access::Namespace | Access::OrgOptionalNamespace) {
+        if matches!(
+            route.access,
+            Access::Namespace | Access::OrgOptionalNamespace
+        ) {
             parameters.push(json!({
                 "name": "X-Namespace", "in": "header",
                 "required": route.access == Access::Namespace,

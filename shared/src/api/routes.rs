@@ -9,12 +9,12 @@ use super::{Caller, Handler, HandlerFuture};
 use crate::context::AppContext;
 use crate::services::batches::{AddObjects, CreateBatch, ListBatches, RetryBatch, SubmitBatch};
 use crate::services::buckets::{CreateBucket, UpdateBucket};
-use crate::services::tasks::ListTasks;
-use crate::services::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{CreateNamespace, UpdateNamespace};
 use crate::services::objects::{CreateObject, CreateObjectsBatch, PatchObject};
+use crate::services::tasks::ListTasks;
 use crate::services::uploads::{ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch};
+use crate::services::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {

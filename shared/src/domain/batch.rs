@@ -179,10 +179,19 @@ mod tests {
 
     #[test]
     fn only_drafts_submit_and_only_failures_retry() {
-        assert_eq!(BatchStatus::allowed_from(Action::Submit), &[BatchStatus::Draft]);
+        assert_eq!(
+            BatchStatus::allowed_from(Action::Submit),
+            &[BatchStatus::Draft]
+        );
         assert!(!BatchStatus::allowed_from(Action::Retry).contains(&BatchStatus::Completed));
         assert!(!BatchStatus::allowed_from(Action::Cancel).contains(&BatchStatus::Completed));
-        for a in [Action::AddObjects, Action::Submit, Action::Delete, Action::Start, Action::Record] {
+        for a in [
+            Action::AddObjects,
+            Action::Submit,
+            Action::Delete,
+            Action::Start,
+            Action::Record,
+        ] {
             for s in BatchStatus::allowed_from(a) {
                 assert!(!s.is_terminal(), "{a:?} from terminal {s:?}");
             }
@@ -193,7 +202,10 @@ mod tests {
     fn outcomes() {
         assert_eq!(BatchStatus::outcome(3, 0, 1), BatchStatus::Completed);
         assert_eq!(BatchStatus::outcome(0, 2, 0), BatchStatus::Failed);
-        assert_eq!(BatchStatus::outcome(1, 2, 0), BatchStatus::CompletedWithErrors);
+        assert_eq!(
+            BatchStatus::outcome(1, 2, 0),
+            BatchStatus::CompletedWithErrors
+        );
         assert_eq!(BatchStatus::outcome(0, 0, 0), BatchStatus::Completed);
     }
 }

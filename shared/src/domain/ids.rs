@@ -71,6 +71,19 @@ impl IdKind {
     }
 }
 
+/// Lowercase hex sha256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(Sha256::digest(bytes))
+}
+
+/// An id that is a function of its parts: writing the same thing twice lands on the
+/// same record (a redelivered message, a repeated submit).
+pub fn derived_id(kind: IdKind, parts: &[&str]) -> String {
+    let digest = sha256_hex(parts.join("\u{1f}").as_bytes());
+    format!("{}_{}", kind.prefix(), &digest[..26])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -86,17 +99,4 @@ mod tests {
         assert_eq!(ids, sorted);
         assert!(!IdKind::Bucket.matches(&ids[0]));
     }
-}
-
-/// Lowercase hex sha256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    use sha2::{Digest, Sha256};
-    hex::encode(Sha256::digest(bytes))
-}
-
-/// An id that is a function of its parts: writing the same thing twice lands on the
-/// same record (a redelivered message, a repeated submit).
-pub fn derived_id(kind: IdKind, parts: &[&str]) -> String {
-    let digest = sha256_hex(parts.join("\u{1f}").as_bytes());
-    format!("{}_{}", kind.prefix(), &digest[..26])
 }

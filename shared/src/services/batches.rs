@@ -137,29 +137,49 @@ async fn checked_object_ids(
     field: &str,
 ) -> Result<Vec<String>, ApiError> {
     let mut seen = HashSet::new();
-    let unique: Vec<String> = ids.iter().filter(|id| seen.insert(id.as_str())).cloned().collect();
+    let unique: Vec<String> = ids
+        .iter()
+        .filter(|id| seen.insert(id.as_str()))
+        .cloned()
+        .collect();
     if unique.is_empty() {
         return Err(ApiError::field(field, "must name at least one object"));
     }
     if unique.len() > MAX_OBJECTS {
-        return Err(ApiError::field(field, format!("at most {MAX_OBJECTS} objects per batch")));
+        return Err(ApiError::field(
+            field,
+            format!("at most {MAX_OBJECTS} objects per batch"),
+        ));
     }
     let found = ctx
         .table
-        .get_many(unique.iter().map(|id| keys::object(&bucket.bucket_id, id)).collect())
+        .get_many(
+            unique
+                .iter()
+                .map(|id| keys::object(&bucket.bucket_id, id))
+                .collect(),
+        )
         .await?;
     let present: HashSet<&str> = found
         .iter()
         .filter_map(|item| item.get("object_id").and_then(Value::as_str))
         .collect();
-    let missing: Vec<&String> = unique.iter().filter(|id| !present.contains(id.as_str())).collect();
+    let missing: Vec<&String> = unique
+        .iter()
+        .filter(|id| !present.contains(id.as_str()))
+        .collect();
     if !missing.is_empty() {
         return Err(ApiError::Validation {
             message: format!(
                 "{field}: {} object(s) are not in bucket {}: {}",
                 missing.len(),
                 bucket.bucket_id,
-                missing.iter().take(20).map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
+                missing
+                    .iter()
+                    .take(20)
+                    .map(|s| s.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             details: json!({"field": field, "missing_object_ids": missing}),
         });
@@ -190,7 +210,10 @@ async fn select_objects(
             Ok(Some(super::objects::object_json(&o)))
         })
         .await?;
-        ids.extend(page.iter().filter_map(|o| o["object_id"].as_str().map(str::to_string)));
+        ids.extend(
+            page.iter()
+                .filter_map(|o| o["object_id"].as_str().map(str::to_string)),
+        );
         if ids.len() >= limit || next.is_none() {
             break;
         }
@@ -198,7 +221,10 @@ async fn select_objects(
     }
     ids.truncate(limit);
     if ids.is_empty() {
-        return Err(ApiError::field("filters", "no object in the bucket matches"));
+        return Err(ApiError::field(
+            "filters",
+            "no object in the bucket matches",
+        ));
     }
     Ok(ids)
 }
@@ -216,7 +242,10 @@ pub async fn create(
     }
     let limit = match req.limit {
         Some(l) if !(1..=MAX_OBJECTS as i64).contains(&l) => {
-            return Err(ApiError::field("limit", format!("must be 1 to {MAX_OBJECTS}")))
+            return Err(ApiError::field(
+                "limit",
+                format!("must be 1 to {MAX_OBJECTS}"),
+            ))
         }
         Some(l) => l as usize,
         None => MAX_OBJECTS,
@@ -257,9 +286,16 @@ pub async fn create(
     };
     ctx.table
         .transact(vec![
-            Write::create(to_item(&keys::batch(&bucket.bucket_id, &batch.batch_id), &batch)),
+            Write::create(to_item(
+                &keys::batch(&bucket.bucket_id, &batch.batch_id),
+                &batch,
+            )),
             Write::create({
-                let mut p = pointer(&keys::batch_ref(&ns.org_id, &batch.batch_id), "bucket_id", &bucket.bucket_id);
+                let mut p = pointer(
+                    &keys::batch_ref(&ns.org_id, &batch.batch_id),
+                    "bucket_id",
+                    &bucket.bucket_id,
+                );
                 p.insert("namespace_id".into(), json!(ns.namespace_id));
                 p
             }),
@@ -286,10 +322,25 @@ async fn load(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch
 
 /// A batch by id alone (`/v1/batches/{id}`), through the org's pointer; with a
 /// namespace given, only a batch of that namespace.
-pub async fn get_in_org(ctx: &AppContext, org_id: &str, ns: Option<&Namespace>, batch_id: &str) -> Result<Batch, ApiError> {
+pub async fn get_in_org(
+    ctx: &AppContext,
+    org_id: &str,
+    ns: Option<&Namespace>,
+    batch_id: &str,
+) -> Result<Batch, ApiError> {
     let missing = || ApiError::not_found(format!("batch {batch_id:?}"));
-    let pointer = ctx.table.get(&keys::batch_ref(org_id, batch_id)).await?.ok_or_else(missing)?;
-    let attr = |k: &str| pointer.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
+    let pointer = ctx
+        .table
+        .get(&keys::batch_ref(org_id, batch_id))
+        .await?
+        .ok_or_else(missing)?;
+    let attr = |k: &str| {
+        pointer
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
     if ns.is_some_and(|n| n.namespace_id != attr("namespace_id")) {
         return Err(missing());
     }
@@ -314,35 +365,66 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Resul
         .prefix("BTCH#")
         .cursor(list.cursor()?)
         .descending(true);
-    let (results, next) = collect(ctx.table.as_ref(), query, size, &list.filter(&[])?, |item| {
-        let b: Batch = from_item(item)?;
-        Ok(status.is_none_or(|s| s == b.status).then(|| batch_json(&b, &[])))
-    })
+    let (results, next) = collect(
+        ctx.table.as_ref(),
+        query,
+        size,
+        &list.filter(&[])?,
+        |item| {
+            let b: Batch = from_item(item)?;
+            Ok(status
+                .is_none_or(|s| s == b.status)
+                .then(|| batch_json(&b, &[])))
+        },
+    )
     .await?;
     Ok(page_json(results, next, size, None))
 }
 
 /// Every batch of the org (or of one namespace), newest first.
-pub async fn list_in_org(ctx: &AppContext, org_id: &str, ns: Option<&Namespace>, req: &ListBatches) -> Result<Value, ApiError> {
+pub async fn list_in_org(
+    ctx: &AppContext,
+    org_id: &str,
+    ns: Option<&Namespace>,
+    req: &ListBatches,
+) -> Result<Value, ApiError> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
-    let namespace = ns.map(|n| n.namespace_id.clone()).or_else(|| req.namespace_id.clone());
+    let namespace = ns
+        .map(|n| n.namespace_id.clone())
+        .or_else(|| req.namespace_id.clone());
     let query = Query::partition(keys::org_pk(org_id))
         .prefix("BTCHREF#")
         .cursor(list.cursor()?)
         .descending(true);
     let mut refs = Vec::new();
-    let (_, next) = collect(ctx.table.as_ref(), query, size, &list.filter(&[])?, |item| {
-        let attr = |k: &str| item.get(k).and_then(Value::as_str).unwrap_or_default().to_string();
-        let batch_id = attr("sk").trim_start_matches("BTCHREF#").to_string();
-        let wanted = namespace.as_ref().is_none_or(|n| *n == attr("namespace_id"))
-            && req.bucket_id.as_ref().is_none_or(|b| *b == attr("bucket_id"));
-        if wanted {
-            refs.push(keys::batch(&attr("bucket_id"), &batch_id));
-        }
-        Ok(Some(Value::Null))
-    })
+    let (_, next) = collect(
+        ctx.table.as_ref(),
+        query,
+        size,
+        &list.filter(&[])?,
+        |item| {
+            let attr = |k: &str| {
+                item.get(k)
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_string()
+            };
+            let batch_id = attr("sk").trim_start_matches("BTCHREF#").to_string();
+            let wanted = namespace
+                .as_ref()
+                .is_none_or(|n| *n == attr("namespace_id"))
+                && req
+                    .bucket_id
+                    .as_ref()
+                    .is_none_or(|b| *b == attr("bucket_id"));
+            if wanted {
+                refs.push(keys::batch(&attr("bucket_id"), &batch_id));
+            }
+            Ok(Some(Value::Null))
+        },
+    )
     .await?;
     let mut batches: Vec<Batch> = ctx
         .table
@@ -377,7 +459,10 @@ pub async fn add_objects(
         let have: HashSet<String> = ids.iter().cloned().collect();
         ids.extend(added.iter().filter(|id| !have.contains(*id)).cloned());
         if ids.len() > MAX_OBJECTS {
-            return Err(ApiError::field("object_ids", format!("a batch holds at most {MAX_OBJECTS} objects")));
+            return Err(ApiError::field(
+                "object_ids",
+                format!("a batch holds at most {MAX_OBJECTS} objects"),
+            ));
         }
         let write = Write::Update {
             key: keys::batch(&bucket.bucket_id, batch_id),
@@ -425,7 +510,12 @@ fn active_index(batch_id: &str, at: &str) -> [Update; 2] {
 
 /// `DRAFT → QUEUED`: the work goes on the queue, then one transaction moves the batch
 /// and records its task. A racing submit loses the condition and gets a 409.
-pub async fn submit(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: &str) -> Result<Task, ApiError> {
+pub async fn submit(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    batch_id: &str,
+) -> Result<Task, ApiError> {
     let batch = get(ctx, bucket, batch_id).await?;
     if batch.status != BatchStatus::Draft {
         return Err(conflict(&batch, Action::Submit));
@@ -438,9 +528,18 @@ pub async fn submit(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id:
         vec![json!({"batch_id": batch.batch_id, "bucket_id": bucket.bucket_id})],
     );
     task.status = tasks::PENDING.into();
-    task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
-    let bodies = chunks(&batch, &task.task_id, 1, &batch.object_ids, ctx.config.batch_chunk_size);
-    ctx.queue.send(QueueName::Batches, bodies, COMMIT_GRACE).await?;
+    task.additional_data
+        .insert("batch_id".into(), json!(batch.batch_id));
+    let bodies = chunks(
+        &batch,
+        &task.task_id,
+        1,
+        &batch.object_ids,
+        ctx.config.batch_chunk_size,
+    );
+    ctx.queue
+        .send(QueueName::Batches, bodies, COMMIT_GRACE)
+        .await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -481,7 +580,11 @@ pub async fn cancel(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result
     cancel_by_key(ctx, &bucket.bucket_id, batch_id).await
 }
 
-pub async fn cancel_by_key(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch, ApiError> {
+pub async fn cancel_by_key(
+    ctx: &AppContext,
+    bucket_id: &str,
+    batch_id: &str,
+) -> Result<Batch, ApiError> {
     let at = now_rfc3339();
     let write = Write::Update {
         key: keys::batch(bucket_id, batch_id),
@@ -511,7 +614,12 @@ pub async fn cancel_by_key(ctx: &AppContext, bucket_id: &str, batch_id: &str) ->
 }
 
 /// Runs a finished batch's failed (and never-recorded) objects again as a new attempt.
-pub async fn retry(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: &str) -> Result<(Batch, Task), ApiError> {
+pub async fn retry(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    batch_id: &str,
+) -> Result<(Batch, Task), ApiError> {
     let batch = get(ctx, bucket, batch_id).await?;
     if !BatchStatus::allowed_from(Action::Retry).contains(&batch.status) {
         return Err(conflict(&batch, Action::Retry));
@@ -522,9 +630,16 @@ pub async fn retry(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: 
         .filter(|r| r.status != ResultStatus::Failed)
         .map(|r| r.object_id.as_str())
         .collect();
-    let again: Vec<String> = batch.object_ids.iter().filter(|id| !done.contains(id.as_str())).cloned().collect();
+    let again: Vec<String> = batch
+        .object_ids
+        .iter()
+        .filter(|id| !done.contains(id.as_str()))
+        .cloned()
+        .collect();
     if again.is_empty() {
-        return Err(ApiError::Conflict(format!("batch {batch_id} has no failed objects to retry")));
+        return Err(ApiError::Conflict(format!(
+            "batch {batch_id} has no failed objects to retry"
+        )));
     }
     let mut task = tasks::new_task(
         &ns.org_id,
@@ -532,10 +647,19 @@ pub async fn retry(ctx: &AppContext, ns: &Namespace, bucket: &Bucket, batch_id: 
         TASK_TYPE,
         vec![json!({"batch_id": batch.batch_id, "retry_of_attempt": batch.attempt})],
     );
-    task.additional_data.insert("batch_id".into(), json!(batch.batch_id));
+    task.additional_data
+        .insert("batch_id".into(), json!(batch.batch_id));
     let attempt = batch.attempt + 1;
-    let bodies = chunks(&batch, &task.task_id, attempt, &again, ctx.config.batch_chunk_size);
-    ctx.queue.send(QueueName::Batches, bodies, COMMIT_GRACE).await?;
+    let bodies = chunks(
+        &batch,
+        &task.task_id,
+        attempt,
+        &again,
+        ctx.config.batch_chunk_size,
+    );
+    ctx.queue
+        .send(QueueName::Batches, bodies, COMMIT_GRACE)
+        .await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -621,7 +745,12 @@ async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>
 }
 
 /// The per-object results of a batch, each failure with its stage and reason.
-pub async fn list_results(ctx: &AppContext, bucket: &Bucket, batch_id: &str, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list_results(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    batch_id: &str,
+    req: &ListRequest,
+) -> Result<Value, ApiError> {
     let batch = get(ctx, bucket, batch_id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
@@ -651,7 +780,10 @@ pub fn result_json(r: &ObjectResult) -> Value {
 }
 
 /// The failures shown on the batch itself (bounded), for `GET`.
-pub async fn failures_for_view(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
+pub async fn failures_for_view(
+    ctx: &AppContext,
+    batch: &Batch,
+) -> Result<Vec<ObjectResult>, ApiError> {
     if batch.failed == 0 {
         return Ok(Vec::new());
     }
@@ -665,8 +797,12 @@ pub async fn failures_for_view(ctx: &AppContext, batch: &Batch) -> Result<Vec<Ob
 }
 
 pub fn stalled(batch: &Batch, stall: std::time::Duration) -> bool {
-    let Some(last) = batch.last_activity_at.as_deref() else { return false };
-    let Ok(last) = time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339) else {
+    let Some(last) = batch.last_activity_at.as_deref() else {
+        return false;
+    };
+    let Ok(last) =
+        time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339)
+    else {
         return false;
     };
     matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing)
@@ -677,9 +813,17 @@ pub fn batch_json(b: &Batch, failures: &[ObjectResult]) -> Value {
     batch_json_with(b, failures, None)
 }
 
-pub fn batch_json_with(b: &Batch, failures: &[ObjectResult], stall: Option<std::time::Duration>) -> Value {
+pub fn batch_json_with(
+    b: &Batch,
+    failures: &[ObjectResult],
+    stall: Option<std::time::Duration>,
+) -> Value {
     let done = b.processed + b.failed + b.skipped;
-    let percent = if b.total > 0 { (done as f64 * 100.0 / b.total as f64).min(100.0) } else { 0.0 };
+    let percent = if b.total > 0 {
+        (done as f64 * 100.0 / b.total as f64).min(100.0)
+    } else {
+        0.0
+    };
     let lifecycle = match b.status {
         BatchStatus::Draft => "accepted",
         BatchStatus::Queued => "queued",
@@ -692,18 +836,30 @@ pub fn batch_json_with(b: &Batch, failures: &[ObjectResult], stall: Option<std::
     let message = match b.status {
         BatchStatus::Draft => "Draft: add objects, then submit".to_string(),
         BatchStatus::Queued => "Queued for processing".to_string(),
-        BatchStatus::Processing if is_stalled => format!("No progress since {}", b.last_activity_at.as_deref().unwrap_or("?")),
+        BatchStatus::Processing if is_stalled => format!(
+            "No progress since {}",
+            b.last_activity_at.as_deref().unwrap_or("?")
+        ),
         BatchStatus::Processing => format!("Processing: {done} of {} objects", b.total),
         BatchStatus::Completed => format!("Completed: {} objects processed", b.processed),
-        BatchStatus::CompletedWithErrors => format!("Completed with errors: {} processed, {} failed", b.processed, b.failed),
-        BatchStatus::Failed => b.failure_reason.clone().unwrap_or_else(|| format!("Failed: {} of {} objects failed", b.failed, b.total)),
+        BatchStatus::CompletedWithErrors => format!(
+            "Completed with errors: {} processed, {} failed",
+            b.processed, b.failed
+        ),
+        BatchStatus::Failed => b
+            .failure_reason
+            .clone()
+            .unwrap_or_else(|| format!("Failed: {} of {} objects failed", b.failed, b.total)),
         BatchStatus::Canceled => "Canceled".to_string(),
     };
     let first_error = failures.first().and_then(|f| f.reason.clone());
     let mut error_summary = Map::new();
     for f in failures {
         let stage = f.stage.clone().unwrap_or_else(|| "unknown".into());
-        let n = error_summary.get(&stage).and_then(Value::as_i64).unwrap_or(0);
+        let n = error_summary
+            .get(&stage)
+            .and_then(Value::as_i64)
+            .unwrap_or(0);
         error_summary.insert(stage, json!(n + 1));
     }
     json!({

@@ -25,7 +25,11 @@ pub struct Collection {
 pub fn collection_id(namespace_id: &str, extractor: &ExtractorChoice) -> String {
     derived_id(
         IdKind::Collection,
-        &[namespace_id, &extractor.feature_extractor_name, &extractor.version],
+        &[
+            namespace_id,
+            &extractor.feature_extractor_name,
+            &extractor.version,
+        ],
     )
 }
 
@@ -47,19 +51,29 @@ pub fn writes_for(ns: &Namespace) -> Vec<Write> {
         .into_iter()
         .map(|t| {
             let c = Collection {
-                collection_name: format!("{}_{}", t.extractor.feature_extractor_name, t.extractor.version),
+                collection_name: format!(
+                    "{}_{}",
+                    t.extractor.feature_extractor_name, t.extractor.version
+                ),
                 collection_id: t.collection_id,
                 namespace_id: ns.namespace_id.clone(),
                 feature_extractor: t.extractor,
                 created_at: ns.updated_at.clone(),
             };
-            Write::put(to_item(&keys::collection(&ns.namespace_id, &c.collection_id), &c))
+            Write::put(to_item(
+                &keys::collection(&ns.namespace_id, &c.collection_id),
+                &c,
+            ))
         })
         .collect()
 }
 
 pub async fn get(ctx: &AppContext, ns: &Namespace, id: &str) -> Result<Collection, ApiError> {
-    match ctx.table.get(&keys::collection(&ns.namespace_id, id)).await? {
+    match ctx
+        .table
+        .get(&keys::collection(&ns.namespace_id, id))
+        .await?
+    {
         Some(item) => from_item(item),
         None => Err(ApiError::not_found(format!("collection {id:?}"))),
     }

@@ -30,14 +30,28 @@ pub struct Document {
 
 impl Document {
     pub fn id_for(collection_id: &str, object_id: &str, index: usize) -> String {
-        derived_id(IdKind::Document, &[collection_id, object_id, &index.to_string()])
+        derived_id(
+            IdKind::Document,
+            &[collection_id, object_id, &index.to_string()],
+        )
     }
 
     pub fn to_item(&self) -> Item {
-        let key = keys::document(&self.bucket_id, &self.object_id, &self.collection_id, self.index);
+        let key = keys::document(
+            &self.bucket_id,
+            &self.object_id,
+            &self.collection_id,
+            self.index,
+        );
         let mut item = to_item(&key, self);
-        item.insert("gsi1pk".into(), json!(keys::collection_index_pk(&self.collection_id)));
-        item.insert("gsi1sk".into(), json!(format!("{}#{:04}", self.object_id, self.index)));
+        item.insert(
+            "gsi1pk".into(),
+            json!(keys::collection_index_pk(&self.collection_id)),
+        );
+        item.insert(
+            "gsi1sk".into(),
+            json!(format!("{}#{:04}", self.object_id, self.index)),
+        );
         item
     }
 }

@@ -64,7 +64,9 @@ pub fn sniff(bytes: &[u8]) -> String {
     match std::str::from_utf8(bytes) {
         Ok(text) => {
             let t = text.trim_start();
-            if (t.starts_with('{') || t.starts_with('[')) && serde_json::from_str::<Value>(t).is_ok() {
+            if (t.starts_with('{') || t.starts_with('['))
+                && serde_json::from_str::<Value>(t).is_ok()
+            {
                 "application/json".into()
             } else {
                 "text/plain".into()
@@ -114,7 +116,10 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
             })?
             .bytes
     } else {
-        return Err(StageError::new("blob", "the blob has neither stored bytes nor a URL"));
+        return Err(StageError::new(
+            "blob",
+            "the blob has neither stored bytes nor a URL",
+        ));
     };
     let mime_type = sniff(&bytes);
     if !fits(&blob.blob_type, &mime_type) {
@@ -136,7 +141,10 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
 }
 
 /// Runs the blob stage over every blob of an object.
-pub async fn fetch_blobs(ctx: &AppContext, object: &Object) -> Result<Vec<FetchedBlob>, StageError> {
+pub async fn fetch_blobs(
+    ctx: &AppContext,
+    object: &Object,
+) -> Result<Vec<FetchedBlob>, StageError> {
     let mut fetched = Vec::with_capacity(object.blobs.len());
     for blob in &object.blobs {
         fetched.push(fetch_blob(ctx, blob).await?);
@@ -154,7 +162,10 @@ pub struct ExtractInput<'a> {
 /// Turns one object into document fields (one map per document).
 #[async_trait]
 pub trait Extractor: Send + Sync {
-    async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Map<String, Value>>, StageError>;
+    async fn extract(
+        &self,
+        input: &ExtractInput<'_>,
+    ) -> Result<Vec<Map<String, Value>>, StageError>;
 }
 
 /// One document per object: its metadata, its text content and its blobs' details.
@@ -162,7 +173,10 @@ pub struct Passthrough;
 
 #[async_trait]
 impl Extractor for Passthrough {
-    async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Map<String, Value>>, StageError> {
+    async fn extract(
+        &self,
+        input: &ExtractInput<'_>,
+    ) -> Result<Vec<Map<String, Value>>, StageError> {
         let text: Vec<&str> = input
             .blobs
             .iter()
@@ -170,10 +184,17 @@ impl Extractor for Passthrough {
             .filter_map(FetchedBlob::text)
             .collect();
         let mut fields = Map::new();
-        fields.insert("metadata".into(), Value::Object(input.object.metadata.clone()));
+        fields.insert(
+            "metadata".into(),
+            Value::Object(input.object.metadata.clone()),
+        );
         fields.insert(
             "text".into(),
-            if text.is_empty() { Value::Null } else { Value::from(text.join("\n\n")) },
+            if text.is_empty() {
+                Value::Null
+            } else {
+                Value::from(text.join("\n\n"))
+            },
         );
         fields.insert(
             "blobs".into(),
@@ -190,7 +211,10 @@ pub struct NotYetAvailable(pub String);
 
 #[async_trait]
 impl Extractor for NotYetAvailable {
-    async fn extract(&self, _input: &ExtractInput<'_>) -> Result<Vec<Map<String, Value>>, StageError> {
+    async fn extract(
+        &self,
+        _input: &ExtractInput<'_>,
+    ) -> Result<Vec<Map<String, Value>>, StageError> {
         Err(StageError::new(
             "extract",
             format!("{} is not available on this server yet", self.0),
@@ -200,7 +224,10 @@ impl Extractor for NotYetAvailable {
 
 /// The code behind a catalogue entry.
 pub fn registry(choice: &ExtractorChoice) -> Box<dyn Extractor> {
-    match (choice.feature_extractor_name.as_str(), choice.version.as_str()) {
+    match (
+        choice.feature_extractor_name.as_str(),
+        choice.version.as_str(),
+    ) {
         ("passthrough_extractor", "v1") => Box::new(Passthrough),
         (name, version) => Box::new(NotYetAvailable(format!("{name} {version}"))),
     }

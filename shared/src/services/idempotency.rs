@@ -51,14 +51,19 @@ pub async fn claim(
     item.insert("sk".into(), json!(table_key.sk));
     item.insert("request".into(), json!(request));
     item.insert("state".into(), json!("running"));
-    item.insert("ttl".into(), json!((now() + time::Duration::hours(KEEP_HOURS)).unix_timestamp()));
+    item.insert(
+        "ttl".into(),
+        json!((now() + time::Duration::hours(KEEP_HOURS)).unix_timestamp()),
+    );
     match ctx.table.write(Write::create(item)).await {
         Ok(_) => return Ok(Claim::Fresh { key_hash }),
         Err(StoreError::ConditionFailed { .. }) => {}
         Err(e) => return Err(e.into()),
     }
     let Some(stored) = ctx.table.get(&table_key).await? else {
-        return Err(ApiError::Conflict("the request with this Idempotency-Key just failed; retry".into()));
+        return Err(ApiError::Conflict(
+            "the request with this Idempotency-Key just failed; retry".into(),
+        ));
     };
     if stored.get("request").and_then(Value::as_str) != Some(request.as_str()) {
         return Err(ApiError::Validation {
@@ -66,20 +71,32 @@ pub async fn claim(
             details: json!({"field": "Idempotency-Key"}),
         });
     }
-    match (stored.get("state").and_then(Value::as_str), stored.get("status"), stored.get("body")) {
+    match (
+        stored.get("state").and_then(Value::as_str),
+        stored.get("status"),
+        stored.get("body"),
+    ) {
         (Some("done"), Some(status), Some(Value::String(body))) => Ok(Claim::Replay(ApiResponse {
             status: status.as_u64().unwrap_or(200) as u16,
             body: bytes::Bytes::from(body.clone()),
         })),
         (Some("done"), ..) => Err(ApiError::Conflict(
-            "this Idempotency-Key's response is too large to replay; fetch the resource instead".into(),
+            "this Idempotency-Key's response is too large to replay; fetch the resource instead"
+                .into(),
         )),
-        _ => Err(ApiError::Conflict("a request with this Idempotency-Key is still running".into())),
+        _ => Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is still running".into(),
+        )),
     }
 }
 
 /// Stores the response of a claimed request; a server error releases the key instead.
-pub async fn finish(ctx: &AppContext, org_id: &str, key_hash: &str, response: &ApiResponse) -> Result<(), ApiError> {
+pub async fn finish(
+    ctx: &AppContext,
+    org_id: &str,
+    key_hash: &str,
+    response: &ApiResponse,
+) -> Result<(), ApiError> {
     let table_key = keys::idempotency_key(org_id, key_hash);
     if response.status >= 500 {
         ctx.table.write(Write::delete(table_key)).await?;
@@ -90,7 +107,10 @@ pub async fn finish(ctx: &AppContext, org_id: &str, key_hash: &str, response: &A
         Update::Set("status".into(), json!(response.status)),
     ];
     if response.body.len() <= MAX_STORED_BYTES {
-        updates.push(Update::Set("body".into(), json!(String::from_utf8_lossy(&response.body))));
+        updates.push(Update::Set(
+            "body".into(),
+            json!(String::from_utf8_lossy(&response.body)),
+        ));
     }
     ctx.table
         .write(Write::Update {

@@ -1158,7 +1158,10 @@ async fn commit(ctx: &AppContext, groups: Vec<Vec<Write>>) -> Vec<Result<(), Sto
         }
     }
     if !bulk_items.is_empty() {
-        let keys: Vec<_> = bulk_items.iter().filter_map(crate::ports::Key::of).collect();
+        let keys: Vec<_> = bulk_items
+            .iter()
+            .filter_map(crate::ports::Key::of)
+            .collect();
         let result = ctx.table.put_many(bulk_items).await;
         if let Err(e) = &result {
             tracing::warn!(error = %e, "batched object writes failed; removing what landed");
@@ -1170,10 +1173,16 @@ async fn commit(ctx: &AppContext, groups: Vec<Vec<Write>>) -> Vec<Result<(), Sto
             outcomes[slot] = Some(result.clone());
         }
     }
-    for (slot, outcome) in tx_slots.into_iter().zip(ctx.table.transact_each(tx_groups).await) {
+    for (slot, outcome) in tx_slots
+        .into_iter()
+        .zip(ctx.table.transact_each(tx_groups).await)
+    {
         outcomes[slot] = Some(outcome);
     }
-    outcomes.into_iter().map(|o| o.expect("every group has an outcome")).collect()
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every group has an outcome"))
+        .collect()
 }
 
 async fn bump_bucket(
@@ -1446,7 +1455,11 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     }
     let _ = ctx
         .events
-        .publish(vec![object_event("object.deleted", &current, &bucket.org_id)])
+        .publish(vec![object_event(
+            "object.deleted",
+            &current,
+            &bucket.org_id,
+        )])
         .await;
     Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
 }

@@ -37,7 +37,11 @@ struct Processed {
     was_failed: bool,
 }
 
-pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32) -> Result<(), ApiError> {
+pub async fn run_chunk(
+    ctx: &AppContext,
+    msg: &ChunkMessage,
+    receive_count: u32,
+) -> Result<(), ApiError> {
     let key = keys::batch(&msg.bucket_id, &msg.batch_id);
     let Some(item) = ctx.table.get(&key).await? else {
         tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
@@ -47,9 +51,15 @@ pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32)
     if batch.task_id.as_deref() != Some(msg.token.as_str()) || batch.attempt != msg.attempt {
         if batch.status == BatchStatus::Draft && receive_count < ORPHAN_AFTER_RECEIVES {
             // Sent before its submit committed; the submit may still commit.
-            return Err(ApiError::Conflict(format!("batch {} is not submitted yet", batch.batch_id)));
+            return Err(ApiError::Conflict(format!(
+                "batch {} is not submitted yet",
+                batch.batch_id
+            )));
         }
-        tracing::info!(batch_id = batch.batch_id, "chunk of a submit that lost or was superseded dropped");
+        tracing::info!(
+            batch_id = batch.batch_id,
+            "chunk of a submit that lost or was superseded dropped"
+        );
         return Ok(());
     }
     match batch.status {
@@ -66,12 +76,24 @@ pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32)
     }
 
     // The objects and any results they already have, in one read.
-    let mut wanted: Vec<Key> = msg.object_ids.iter().map(|id| keys::object(&msg.bucket_id, id)).collect();
-    wanted.extend(msg.object_ids.iter().map(|id| keys::batch_result(&msg.bucket_id, &msg.batch_id, id)));
+    let mut wanted: Vec<Key> = msg
+        .object_ids
+        .iter()
+        .map(|id| keys::object(&msg.bucket_id, id))
+        .collect();
+    wanted.extend(
+        msg.object_ids
+            .iter()
+            .map(|id| keys::batch_result(&msg.bucket_id, &msg.batch_id, id)),
+    );
     let mut objects: HashMap<String, Object> = HashMap::new();
     let mut earlier: HashMap<String, ObjectResult> = HashMap::new();
     for item in ctx.table.get_many(wanted).await? {
-        let sk = item.get("sk").and_then(Value::as_str).unwrap_or_default().to_string();
+        let sk = item
+            .get("sk")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
         if sk.starts_with("OBJ#") {
             let o: Object = from_item(item)?;
             objects.insert(o.object_id.clone(), o);
@@ -92,14 +114,22 @@ pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32)
     let work: Vec<_> = todo
         .into_iter()
         .map(|id| {
-            let was_failed = earlier.get(id).is_some_and(|r| r.status == ResultStatus::Failed);
+            let was_failed = earlier
+                .get(id)
+                .is_some_and(|r| r.status == ResultStatus::Failed);
             process_object(ctx, &batch, id, objects.get(id), msg.attempt, was_failed)
         })
         .collect();
-    let processed: Vec<Processed> = stream::iter(work).buffered(OBJECT_CONCURRENCY).collect().await;
+    let processed: Vec<Processed> = stream::iter(work)
+        .buffered(OBJECT_CONCURRENCY)
+        .collect()
+        .await;
 
     // Documents first: a recorded result never points at a missing document.
-    let docs: Vec<Item> = processed.iter().flat_map(|p| p.documents.iter().map(Document::to_item)).collect();
+    let docs: Vec<Item> = processed
+        .iter()
+        .flat_map(|p| p.documents.iter().map(Document::to_item))
+        .collect();
     let doc_count = docs.len() as i64;
     if !docs.is_empty() {
         ctx.table.put_many(docs).await?;
@@ -107,7 +137,10 @@ pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32)
     let mut writes: Vec<Write> = processed
         .iter()
         .map(|p| Write::Put {
-            item: to_item(&keys::batch_result(&msg.bucket_id, &msg.batch_id, &p.result.object_id), &p.result),
+            item: to_item(
+                &keys::batch_result(&msg.bucket_id, &msg.batch_id, &p.result.object_id),
+                &p.result,
+            ),
             cond: Cond::MissingOrBelow("attempt".into(), msg.attempt),
         })
         .collect();
@@ -118,7 +151,10 @@ pub async fn run_chunk(ctx: &AppContext, msg: &ChunkMessage, receive_count: u32)
         key: key.clone(),
         updates: vec![
             Update::Add("processed".into(), count(ResultStatus::Completed)),
-            Update::Add("failed".into(), count(ResultStatus::Failed) - replaced_failures),
+            Update::Add(
+                "failed".into(),
+                count(ResultStatus::Failed) - replaced_failures,
+            ),
             Update::Add("skipped".into(), count(ResultStatus::Skipped)),
             Update::Add("pending".into(), -(processed.len() as i64)),
             Update::Add("documents_written".into(), doc_count),
@@ -164,8 +200,18 @@ async fn process_object(
             Vec::new(),
         ),
         Err(e) => {
-            tracing::info!(object_id, stage = e.stage, reason = e.reason, "object failed");
-            (ResultStatus::Failed, Some(e.stage.to_string()), Some(e.reason), Vec::new())
+            tracing::info!(
+                object_id,
+                stage = e.stage,
+                reason = e.reason,
+                "object failed"
+            );
+            (
+                ResultStatus::Failed,
+                Some(e.stage.to_string()),
+                Some(e.reason),
+                Vec::new(),
+            )
         }
     };
     Processed {
@@ -184,7 +230,11 @@ async fn process_object(
 }
 
 /// The blob stage once, then every extractor of the batch over its output.
-async fn extract_documents(ctx: &AppContext, batch: &Batch, object: &Object) -> Result<Vec<Document>, StageError> {
+async fn extract_documents(
+    ctx: &AppContext,
+    batch: &Batch,
+    object: &Object,
+) -> Result<Vec<Document>, StageError> {
     let blobs = extract::fetch_blobs(ctx, object).await?;
     let mut documents = Vec::new();
     for target in &batch.targets {
@@ -196,18 +246,20 @@ async fn extract_documents(ctx: &AppContext, batch: &Batch, object: &Object) -> 
         };
         let outputs = extractor.extract(&input).await?;
         let created_at = now_rfc3339();
-        documents.extend(outputs.into_iter().enumerate().map(|(index, fields): (usize, Map<String, Value>)| Document {
-            document_id: Document::id_for(&target.collection_id, &object.object_id, index),
-            collection_id: target.collection_id.clone(),
-            namespace_id: batch.namespace_id.clone(),
-            bucket_id: batch.bucket_id.clone(),
-            object_id: object.object_id.clone(),
-            batch_id: batch.batch_id.clone(),
-            feature_extractor: target.extractor.clone(),
-            index,
-            fields,
-            created_at: created_at.clone(),
-        }));
+        documents.extend(outputs.into_iter().enumerate().map(
+            |(index, fields): (usize, Map<String, Value>)| Document {
+                document_id: Document::id_for(&target.collection_id, &object.object_id, index),
+                collection_id: target.collection_id.clone(),
+                namespace_id: batch.namespace_id.clone(),
+                bucket_id: batch.bucket_id.clone(),
+                object_id: object.object_id.clone(),
+                batch_id: batch.batch_id.clone(),
+                feature_extractor: target.extractor.clone(),
+                index,
+                fields,
+                created_at: created_at.clone(),
+            },
+        ));
     }
     Ok(documents)
 }
@@ -219,7 +271,10 @@ async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
         key: keys::batch(&batch.bucket_id, &batch.batch_id),
         updates: vec![
             Update::Set("status".into(), json!(BatchStatus::Processing.as_str())),
-            Update::Set("started_at".into(), json!(batch.started_at.clone().unwrap_or_else(|| at.clone()))),
+            Update::Set(
+                "started_at".into(),
+                json!(batch.started_at.clone().unwrap_or_else(|| at.clone())),
+            ),
             Update::Set("updated_at".into(), json!(at)),
             Update::Add("version".into(), 1),
         ],
@@ -239,7 +294,9 @@ async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
 
 /// Ends the batch when no object of this attempt is left; only one caller wins.
 async fn finish_if_done(ctx: &AppContext, key: &Key) -> Result<(), ApiError> {
-    let Some(item) = ctx.table.get(key).await? else { return Ok(()) };
+    let Some(item) = ctx.table.get(key).await? else {
+        return Ok(());
+    };
     let batch: Batch = from_item(item)?;
     if batch.pending > 0 || !matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing) {
         return Ok(());
@@ -249,7 +306,12 @@ async fn finish_if_done(ctx: &AppContext, key: &Key) -> Result<(), ApiError> {
 }
 
 /// Moves a batch to a terminal state over the version read, then announces it.
-pub async fn end(ctx: &AppContext, batch: &Batch, outcome: BatchStatus, reason: Option<String>) -> Result<(), ApiError> {
+pub async fn end(
+    ctx: &AppContext,
+    batch: &Batch,
+    outcome: BatchStatus,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(outcome.as_str())),
@@ -279,7 +341,8 @@ pub async fn end(ctx: &AppContext, batch: &Batch, outcome: BatchStatus, reason: 
 /// Publishes an ended batch's event and closes its task, once recorded as done.
 /// The event id is derived from the batch and attempt, so a repeat is recognisable.
 async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
-    if batch.event_published || batch.status == BatchStatus::Canceled || !batch.status.is_terminal() {
+    if batch.event_published || batch.status == BatchStatus::Canceled || !batch.status.is_terminal()
+    {
         return Ok(());
     }
     let event_type = match batch.status {
@@ -287,7 +350,10 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
         _ => "batch.completed",
     };
     let event = Event {
-        event_id: derived_id(IdKind::Event, &[&batch.batch_id, &batch.attempt.to_string(), event_type]),
+        event_id: derived_id(
+            IdKind::Event,
+            &[&batch.batch_id, &batch.attempt.to_string(), event_type],
+        ),
         event_type: event_type.into(),
         org_id: batch.org_id.clone(),
         namespace_id: Some(batch.namespace_id.clone()),
@@ -313,13 +379,26 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
             BatchStatus::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
             _ => "FAILED",
         };
-        let outputs = vec![json!({"batch_id": batch.batch_id, "processed": batch.processed, "failed": batch.failed, "skipped": batch.skipped})];
-        tasks::set_status(ctx, &batch.org_id, task_id, task_status, Some(outputs), batch.failure_reason.clone()).await?;
+        let outputs = vec![
+            json!({"batch_id": batch.batch_id, "processed": batch.processed, "failed": batch.failed, "skipped": batch.skipped}),
+        ];
+        tasks::set_status(
+            ctx,
+            &batch.org_id,
+            task_id,
+            task_status,
+            Some(outputs),
+            batch.failure_reason.clone(),
+        )
+        .await?;
     }
     ctx.table
         .write(Write::Update {
             key: keys::batch(&batch.bucket_id, &batch.batch_id),
-            updates: vec![Update::Set("event_published".into(), json!(true)), Update::Add("version".into(), 1)],
+            updates: vec![
+                Update::Set("event_published".into(), json!(true)),
+                Update::Add("version".into(), 1),
+            ],
             cond: Cond::Exists,
         })
         .await?;
@@ -334,7 +413,9 @@ pub async fn sweep_stalled(ctx: &AppContext) -> Result<usize, ApiError> {
         .table
         .query(&Query {
             sk_max: Some(format!("{cutoff}#~")),
-            ..Query::partition(keys::ACTIVE_BATCHES).on(Index::Gsi1).limit(100)
+            ..Query::partition(keys::ACTIVE_BATCHES)
+                .on(Index::Gsi1)
+                .limit(100)
         })
         .await?;
     let mut failed = 0;

@@ -149,8 +149,14 @@ pub async fn list(
         .descending(true);
     let (results, next) = super::lists::collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let t: Task = from_item(item)?;
-        let wanted = req.status.as_ref().is_none_or(|s| s.eq_ignore_ascii_case(&t.status))
-            && req.task_type.as_ref().is_none_or(|k| k.eq_ignore_ascii_case(&t.task_type));
+        let wanted = req
+            .status
+            .as_ref()
+            .is_none_or(|s| s.eq_ignore_ascii_case(&t.status))
+            && req
+                .task_type
+                .as_ref()
+                .is_none_or(|k| k.eq_ignore_ascii_case(&t.task_type));
         Ok(wanted.then(|| task_json(&t)))
     })
     .await?;
@@ -160,7 +166,13 @@ pub async fn list(
     }))
 }
 
-const TERMINAL: &[&str] = &[COMPLETED, "COMPLETED_WITH_ERRORS", FAILED, "CANCELED", "SKIPPED"];
+const TERMINAL: &[&str] = &[
+    COMPLETED,
+    "COMPLETED_WITH_ERRORS",
+    FAILED,
+    "CANCELED",
+    "SKIPPED",
+];
 
 /// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
 /// batch); a finished one's record is removed.
@@ -169,7 +181,9 @@ pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Strin
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {task_id:?}")))?;
     if TERMINAL.contains(&task.status.as_str()) {
-        ctx.table.write(Write::delete(keys::task(org_id, task_id))).await?;
+        ctx.table
+            .write(Write::delete(keys::task(org_id, task_id)))
+            .await?;
         return Ok(format!("task {task_id} deleted"));
     }
     let batch = task.additional_data.get("batch_id").and_then(Value::as_str);
@@ -179,7 +193,11 @@ pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Strin
                 .table
                 .get(&keys::batch_ref(org_id, batch_id))
                 .await?
-                .and_then(|p| p.get("bucket_id").and_then(Value::as_str).map(str::to_string))
+                .and_then(|p| {
+                    p.get("bucket_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
                 .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;
             super::batches::cancel_by_key(ctx, &bucket_id, batch_id).await?;
             Ok(format!("task {task_id} canceled with its batch {batch_id}"))

@@ -131,13 +131,19 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
         return Err(ApiError::field("webhook_name", "1 to 200 characters"));
     }
     if event_types.is_empty() {
-        return Err(ApiError::field("event_types", "name at least one event type"));
+        return Err(ApiError::field(
+            "event_types",
+            "name at least one event type",
+        ));
     }
     for t in event_types {
         if !EVENT_TYPES.contains(&t.as_str()) {
             return Err(ApiError::field(
                 "event_types",
-                format!("unknown event type {t:?}; known: {}", EVENT_TYPES.join(", ")),
+                format!(
+                    "unknown event type {t:?}; known: {}",
+                    EVENT_TYPES.join(", ")
+                ),
             ));
         }
     }
@@ -154,10 +160,19 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
         let url = url::Url::parse(&c.configs.url)
             .map_err(|e| ApiError::field(format!("channels[{i}].configs.url"), e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ApiError::field(format!("channels[{i}].configs.url"), "must be http or https"));
+            return Err(ApiError::field(
+                format!("channels[{i}].configs.url"),
+                "must be http or https",
+            ));
         }
-        if c.configs.timeout.is_some_and(|t| !(0.1..=60.0).contains(&t)) {
-            return Err(ApiError::field(format!("channels[{i}].configs.timeout"), "0.1 to 60 seconds"));
+        if c.configs
+            .timeout
+            .is_some_and(|t| !(0.1..=60.0).contains(&t))
+        {
+            return Err(ApiError::field(
+                format!("channels[{i}].configs.timeout"),
+                "0.1 to 60 seconds",
+            ));
         }
     }
     Ok(())
@@ -165,7 +180,10 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
 
 fn new_secret() -> String {
     let bytes: [u8; 32] = rand::random();
-    format!("whsec_{}", base64::engine::general_purpose::STANDARD.encode(bytes))
+    format!(
+        "whsec_{}",
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    )
 }
 
 fn scrub(channels: &[WebhookChannel]) -> Vec<WebhookChannel> {
@@ -200,7 +218,10 @@ pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Resul
         updated_at: at,
     };
     ctx.table
-        .write(Write::create(to_item(&keys::webhook(org_id, &wh.webhook_id), &wh)))
+        .write(Write::create(to_item(
+            &keys::webhook(org_id, &wh.webhook_id),
+            &wh,
+        )))
         .await?;
     Ok(webhook_json(&wh, true))
 }
@@ -212,7 +233,12 @@ pub async fn get(ctx: &AppContext, org_id: &str, id: &str) -> Result<Webhook, Ap
     }
 }
 
-pub async fn update(ctx: &AppContext, org_id: &str, id: &str, req: UpdateWebhook) -> Result<Value, ApiError> {
+pub async fn update(
+    ctx: &AppContext,
+    org_id: &str,
+    id: &str,
+    req: UpdateWebhook,
+) -> Result<Value, ApiError> {
     let mut wh = get(ctx, org_id, id).await?;
     let before = wh.updated_at.clone();
     if let Some(n) = req.webhook_name {
@@ -260,7 +286,9 @@ pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), ApiE
         .await
     {
         Ok(_) => Ok(()),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::not_found(format!("webhook {id:?}"))),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(ApiError::not_found(format!("webhook {id:?}")))
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -271,7 +299,12 @@ async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, Api
     loop {
         let page = ctx
             .table
-            .query(&Query::partition(keys::org_pk(org_id)).prefix("WH#").limit(100).cursor(cursor))
+            .query(
+                &Query::partition(keys::org_pk(org_id))
+                    .prefix("WH#")
+                    .limit(100)
+                    .cursor(cursor),
+            )
             .await?;
         for item in page.items {
             out.push(from_item(item)?);
@@ -287,7 +320,11 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<
     let hooks: Vec<Value> = all_for_org(ctx, org_id)
         .await?
         .iter()
-        .filter(|w| req.event_type.as_ref().is_none_or(|t| w.event_types.contains(t)))
+        .filter(|w| {
+            req.event_type
+                .as_ref()
+                .is_none_or(|t| w.event_types.contains(t))
+        })
         .filter(|w| req.is_active.is_none_or(|a| a == w.is_active))
         .map(|w| webhook_json(w, false))
         .collect();
@@ -361,7 +398,10 @@ pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), ApiError> {
         return Ok(());
     }
     let hooks = all_for_org(ctx, &event.org_id).await?;
-    for wh in hooks.iter().filter(|w| w.is_active && w.event_types.contains(&event.event_type)) {
+    for wh in hooks
+        .iter()
+        .filter(|w| w.is_active && w.event_types.contains(&event.event_type))
+    {
         deliver(
             ctx,
             DeliveryMessage {
@@ -412,7 +452,11 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiEr
             }
         }
         let timeout = Duration::from_secs_f64(channel.configs.timeout.unwrap_or(10.0));
-        match ctx.http.post(&channel.configs.url, headers, body.clone().into(), timeout).await {
+        match ctx
+            .http
+            .post(&channel.configs.url, headers, body.clone().into(), timeout)
+            .await
+        {
             Ok(d) if (200..300).contains(&d.status) => status_code = Some(d.status),
             Ok(d) => {
                 status_code = Some(d.status);
@@ -469,17 +513,26 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiEr
         })
         .await;
     let failures = match updated {
-        Ok(Some(item)) => item.get("consecutive_failures").and_then(Value::as_i64).unwrap_or(0),
+        Ok(Some(item)) => item
+            .get("consecutive_failures")
+            .and_then(Value::as_i64)
+            .unwrap_or(0),
         Ok(None) => 0,
         Err(StoreError::ConditionFailed { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
     if failures >= ctx.config.webhook_disable_after {
-        tracing::warn!(webhook_id = wh.webhook_id, failures, "webhook disabled after sustained failure");
+        tracing::warn!(
+            webhook_id = wh.webhook_id,
+            failures,
+            "webhook disabled after sustained failure"
+        );
         let mut health = wh.delivery_health.clone();
         health.insert(
             "disabled_reason".into(),
-            json!(format!("{failures} consecutive failed deliveries; last: {why}")),
+            json!(format!(
+                "{failures} consecutive failed deliveries; last: {why}"
+            )),
         );
         health.insert("disabled_at".into(), json!(at));
         ctx.table
@@ -500,25 +553,39 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiEr
             ..msg
         };
         let delay = backoff(ctx.config.webhook_retry_base, next.attempt);
-        let body = serde_json::to_string(&WebhookMessage::Delivery(next)).map_err(|e| ApiError::Internal(e.into()))?;
-        ctx.queue.send(QueueName::Webhooks, vec![body], delay).await?;
+        let body = serde_json::to_string(&WebhookMessage::Delivery(next))
+            .map_err(|e| ApiError::Internal(e.into()))?;
+        ctx.queue
+            .send(QueueName::Webhooks, vec![body], delay)
+            .await?;
     }
     Ok(())
 }
 
-pub async fn deliveries(ctx: &AppContext, org_id: &str, id: &str, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn deliveries(
+    ctx: &AppContext,
+    org_id: &str,
+    id: &str,
+    req: &ListRequest,
+) -> Result<Value, ApiError> {
     get(ctx, org_id, id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::webhook_pk(id))
         .prefix("DLV#")
         .cursor(req.cursor()?)
         .descending(true);
-    let (results, next) = collect(ctx.table.as_ref(), query, size, &req.filter(&["event_type", "event_id"])?, |mut item| {
-        for k in ["pk", "sk", "ttl"] {
-            item.remove(k);
-        }
-        Ok(Some(Value::Object(item)))
-    })
+    let (results, next) = collect(
+        ctx.table.as_ref(),
+        query,
+        size,
+        &req.filter(&["event_type", "event_id"])?,
+        |mut item| {
+            for k in ["pk", "sk", "ttl"] {
+                item.remove(k);
+            }
+            Ok(Some(Value::Object(item)))
+        },
+    )
     .await?;
     Ok(page_json(results, next, size, None))
 }
@@ -530,7 +597,9 @@ pub fn parse_message(body: &str) -> Option<WebhookMessage> {
     }
     let envelope: Value = serde_json::from_str(body).ok()?;
     let detail = envelope.get("detail")?.clone();
-    serde_json::from_value::<Event>(detail).ok().map(WebhookMessage::Event)
+    serde_json::from_value::<Event>(detail)
+        .ok()
+        .map(WebhookMessage::Event)
 }
 
 #[cfg(test)]
@@ -561,6 +630,8 @@ mod tests {
     #[test]
     fn reads_eventbridge_envelopes() {
         let body = r#"{"version":"0","detail-type":"batch.completed","source":"sluice","detail":{"event_id":"evt_1","event_type":"batch.completed","org_id":"org_1","namespace_id":null,"created_at":"t","data":{}}}"#;
-        assert!(matches!(parse_message(body), Some(WebhookMessage::Event(e)) if e.event_id == "evt_1"));
+        assert!(
+            matches!(parse_message(body), Some(WebhookMessage::Event(e)) if e.event_id == "evt_1")
+        );
     }
 }

@@ -53,7 +53,9 @@ impl EventBus for LocalEventBus {
                         .to_string()
                 })
                 .collect();
-            queue.send(QueueName::Webhooks, bodies, std::time::Duration::ZERO).await?;
+            queue
+                .send(QueueName::Webhooks, bodies, std::time::Duration::ZERO)
+                .await?;
         }
         for event in events {
             tracing::info!(event_type = %event.event_type, event_id = %event.event_id, "event");
