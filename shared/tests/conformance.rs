@@ -1276,3 +1276,64 @@ async fn batch_flow(ctx: AppContext) {
     assert_eq!(s, 409);
 }
 conformance!(batch_flow_on, batch_flow);
+
+/// A batch whose work never arrives is failed by the sweep, with a reason.
+async fn stalled_batch(ctx: AppContext) {
+    let ctx = AppContext::new(
+        ctx.table.clone(),
+        ctx.blobs.clone(),
+        ctx.queue.clone(),
+        ctx.events.clone(),
+        Config {
+            batch_stall: Duration::from_secs(1),
+            ..ctx.config.clone()
+        },
+    );
+    let c = Client::new(ctx.clone()).await;
+    let (_, ns) = c
+        .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "stall", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]})))
+        .await;
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (_, b) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}})))
+        .await;
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let (_, o) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects"),
+            Some(&ns_id),
+            Some(json!({"blobs": [{"property": "body", "type": "text", "content": "x"}]})),
+        )
+        .await;
+    let (s, batch) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [o["object_id"]], "auto_submit": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{batch}");
+    let path = format!(
+        "/v1/buckets/{bkt}/batches/{}",
+        batch["batch_id"].as_str().unwrap()
+    );
+    // Its chunk is lost (nobody works the queue); past the stall time it is reported...
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, b) = c.call("GET", &path, Some(&ns_id), None).await;
+    assert_eq!(b["status"], json!("QUEUED"));
+    assert_eq!(b["health"], json!("STALLED"), "{b}");
+    // ...and the sweep fails it, saying why.
+    sluice::worker::sweep(&ctx).await.unwrap();
+    let (_, b) = c.call("GET", &path, Some(&ns_id), None).await;
+    assert_eq!(b["status"], json!("FAILED"), "{b}");
+    assert!(
+        b["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no progress"),
+        "{b}"
+    );
+}
+conformance!(stalled_batch_on, stalled_batch);

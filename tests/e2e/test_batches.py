@@ -195,6 +195,7 @@ def private_sluice(tmp_path):
     proc, url, key = start(tmp_path / "data", {
         "SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_WEBHOOK_RETRY_BASE_MS": "300",
         "SLUICE_VISIBILITY_TIMEOUT_SECS": "3", "SLUICE_BATCH_CHUNK_SIZE": "4",
+        "SLUICE_WEBHOOK_DISABLE_AFTER": "3",
     })
     yield Sluice(url, key, tmp_path / "data"), proc
     proc.kill()
@@ -305,3 +306,22 @@ def test_sdk_webhooks(sluice):
     assert got.event_types[0].value == "object.created"
     hooks.delete_webhook_organizations(created.webhook_id)
     assert sluice.call("GET", f"/v1/organizations/webhooks/{created.webhook_id}").status_code == 404
+
+
+def test_failing_endpoint_is_disabled(private_sluice):
+    sluice, _ = private_sluice
+    receiver = Receiver(failures=1000)
+    created = sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": "broken", "event_types": ["object.created"],
+        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
+    }).json()
+    ns, bucket = make_space(sluice, "broken-hook")
+    add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
+    path = f"/v1/organizations/webhooks/{created['webhook_id']}"
+    deadline = time.time() + 30
+    while time.time() < deadline and sluice.call("GET", path).json()["is_active"]:
+        time.sleep(0.2)
+    hook = sluice.call("GET", path).json()
+    assert hook["is_active"] is False, hook
+    assert "3 consecutive failed deliveries" in hook["delivery_health"]["disabled_reason"]
+    assert len(receiver.seen) == 3
