@@ -1,5 +1,6 @@
 //! Queue workers: the same code runs in a Lambda (SQS event) and in `sluice-local`.
 
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use crate::context::AppContext;
@@ -74,6 +75,9 @@ pub async fn sweep(ctx: &AppContext) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Messages a local poller works at once.
+const CONCURRENT_MESSAGES: usize = 4;
+
 /// Polls a queue until `shutdown` fires: the local stand-in for an SQS event source.
 pub async fn poll(
     ctx: AppContext,
@@ -90,18 +94,23 @@ pub async fn poll(
         };
         match received {
             Ok(messages) => {
-                for m in messages {
-                    match handle(&ctx, queue, &m.body, m.receive_count).await {
-                        Ok(()) => {
-                            if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
-                                tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+                // Messages of one receive are independent: work them side by side, as
+                // concurrent Lambda invocations would.
+                let ctx = &ctx;
+                futures::stream::iter(messages)
+                    .for_each_concurrent(CONCURRENT_MESSAGES, |m| async move {
+                        match handle(ctx, queue, &m.body, m.receive_count).await {
+                            Ok(()) => {
+                                if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
+                                    tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry")
                             }
                         }
-                        Err(e) => {
-                            tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry")
-                        }
-                    }
-                }
+                    })
+                    .await;
             }
             Err(e) => {
                 tracing::warn!(error = %e, "queue receive failed");

@@ -26,10 +26,9 @@ pub const MAX_OBJECTS: usize = 5_000;
 /// `failed_objects` shown on a batch.
 const FAILED_OBJECTS_SHOWN: usize = 100;
 pub const TASK_TYPE: &str = "api_buckets_batches_submit";
-/// Chunks are sent before their submit commits; held back this long, the commit has
-/// almost always landed by the time a worker reads the batch (otherwise the worker
-/// retries after the visibility timeout).
-const COMMIT_GRACE: std::time::Duration = std::time::Duration::from_secs(1);
+/// Chunks go out at once, just before their submit commits; a worker that reads the
+/// batch before the commit waits briefly for it (see `pipeline::run_chunk`).
+const COMMIT_GRACE: std::time::Duration = std::time::Duration::ZERO;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

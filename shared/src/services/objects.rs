@@ -988,6 +988,9 @@ pub fn object_json(o: &Object) -> Value {
     serde_json::to_value(ObjectView::from(o)).unwrap_or_default()
 }
 
+/// One event for the objects a request created.
+pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
+
 /// The outcome of one object in a create request.
 pub type ItemResult = Result<(Object, Option<Replayed>), ApiError>;
 
@@ -1113,6 +1116,28 @@ pub async fn create_many(
     }
     for key in stale_keys {
         let _ = ctx.blobs.delete(&key).await;
+    }
+    // Many objects at once are one `objects.created.batch` event (the dispatcher gives
+    // `object.created` subscribers one delivery per object): bus traffic per request.
+    let created: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event_type == "object.created")
+        .collect();
+    if created.len() > 1 {
+        let ids: Vec<Value> = created
+            .iter()
+            .map(|e| e.data["object_id"].clone())
+            .collect();
+        let batch_event = Event {
+            event_id: IdKind::Event.new_id(),
+            event_type: OBJECTS_CREATED_BATCH.into(),
+            org_id: bucket.org_id.clone(),
+            namespace_id: Some(bucket.namespace_id.clone()),
+            created_at: now_rfc3339(),
+            data: json!({"bucket_id": bucket.bucket_id, "object_ids": ids}),
+        };
+        events.retain(|e| e.event_type != "object.created");
+        events.push(batch_event);
     }
     if !events.is_empty() {
         if let Err(e) = ctx.events.publish(events).await {

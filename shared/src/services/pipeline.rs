@@ -26,6 +26,9 @@ use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, Wri
 
 /// Deliveries after which a chunk whose submit never committed is dropped.
 const ORPHAN_AFTER_RECEIVES: u32 = 3;
+/// How long a chunk that beat its submit's commit waits for it, in steps.
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+const COMMIT_WAIT_TRIES: u32 = 40;
 /// Objects of one chunk processed at the same time.
 const OBJECT_CONCURRENCY: usize = 8;
 
@@ -43,14 +46,25 @@ pub async fn run_chunk(
     receive_count: u32,
 ) -> Result<(), ApiError> {
     let key = keys::batch(&msg.bucket_id, &msg.batch_id);
-    let Some(item) = ctx.table.get(&key).await? else {
-        tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
-        return Ok(());
-    };
-    let mut batch: Batch = from_item(item)?;
-    if batch.task_id.as_deref() != Some(msg.token.as_str()) || batch.attempt != msg.attempt {
-        if batch.status == BatchStatus::Draft && receive_count < ORPHAN_AFTER_RECEIVES {
-            // Sent before its submit committed; the submit may still commit.
+    // Chunks are sent just before their submit commits, so a worker can get here first:
+    // wait a moment for the commit before handing the message back to the queue.
+    let mut waited = 0;
+    let batch = loop {
+        let Some(item) = ctx.table.get(&key).await? else {
+            tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
+            return Ok(());
+        };
+        let batch: Batch = from_item(item)?;
+        if batch.task_id.as_deref() == Some(msg.token.as_str()) && batch.attempt == msg.attempt {
+            break batch;
+        }
+        let uncommitted = batch.status == BatchStatus::Draft || batch.attempt < msg.attempt;
+        if uncommitted && waited < COMMIT_WAIT_TRIES {
+            waited += 1;
+            tokio::time::sleep(COMMIT_WAIT).await;
+            continue;
+        }
+        if uncommitted && receive_count < ORPHAN_AFTER_RECEIVES {
             return Err(ApiError::Conflict(format!(
                 "batch {} is not submitted yet",
                 batch.batch_id
@@ -61,7 +75,8 @@ pub async fn run_chunk(
             "chunk of a submit that lost or was superseded dropped"
         );
         return Ok(());
-    }
+    };
+    let mut batch = batch;
     match batch.status {
         BatchStatus::Queued => {
             start(ctx, &batch).await?;

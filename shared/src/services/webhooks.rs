@@ -15,11 +15,12 @@ use sha2::Sha256;
 use super::lists::{collect, page_json, ListRequest};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
-use crate::domain::ids::IdKind;
+use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::ApiError;
 use crate::net::FetchError;
 use crate::ports::{Cond, Event, Query, QueueName, StoreError, Update, Write};
+use crate::services::objects::OBJECTS_CREATED_BATCH;
 
 /// The events Sluice emits; the SDK's other event names are accepted for compatibility.
 pub const EVENT_TYPES: &[&str] = &[
@@ -398,22 +399,45 @@ pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), ApiError> {
         return Ok(());
     }
     let hooks = all_for_org(ctx, &event.org_id).await?;
-    for wh in hooks
-        .iter()
-        .filter(|w| w.is_active && w.event_types.contains(&event.event_type))
-    {
-        deliver(
-            ctx,
-            DeliveryMessage {
-                webhook_id: wh.webhook_id.clone(),
-                org_id: event.org_id.clone(),
-                event: event.clone(),
-                attempt: 1,
-            },
-        )
-        .await?;
+    for wh in hooks.iter().filter(|w| w.is_active) {
+        for delivered in events_for(wh, event) {
+            deliver(
+                ctx,
+                DeliveryMessage {
+                    webhook_id: wh.webhook_id.clone(),
+                    org_id: event.org_id.clone(),
+                    event: delivered,
+                    attempt: 1,
+                },
+            )
+            .await?;
+        }
     }
     Ok(())
+}
+
+/// What a webhook receives for an event: the event if it subscribes to it, and for
+/// `objects.created.batch` one `object.created` per object to its subscribers (ids
+/// derived from the batch event's, so retries and redeliveries keep them).
+fn events_for(wh: &Webhook, event: &Event) -> Vec<Event> {
+    let mut out = Vec::new();
+    if wh.event_types.contains(&event.event_type) {
+        out.push(event.clone());
+    }
+    if event.event_type == OBJECTS_CREATED_BATCH
+        && wh.event_types.iter().any(|t| t == "object.created")
+    {
+        for id in event.data["object_ids"].as_array().into_iter().flatten() {
+            let object_id = id.as_str().unwrap_or_default();
+            out.push(Event {
+                event_id: derived_id(IdKind::Event, &[&event.event_id, object_id]),
+                event_type: "object.created".into(),
+                data: json!({"object_id": object_id, "bucket_id": event.data["bucket_id"]}),
+                ..event.clone()
+            });
+        }
+    }
+    out
 }
 
 /// One delivery attempt; a failure schedules the next attempt on the queue.

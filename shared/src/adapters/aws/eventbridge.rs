@@ -68,3 +68,34 @@ pub async fn create_bus(client: &Client, name: &str) -> anyhow::Result<()> {
         )),
     }
 }
+
+/// A rule sending every event from Sluice on `bus` to a queue (what the template declares).
+pub async fn route_to_queue(
+    client: &Client,
+    bus: &str,
+    rule: &str,
+    queue_arn: &str,
+) -> anyhow::Result<()> {
+    client
+        .put_rule()
+        .name(rule)
+        .event_bus_name(bus)
+        .event_pattern(serde_json::json!({"source": [SOURCE]}).to_string())
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("put rule {rule}: {}", DisplayErrorContext(e)))?;
+    client
+        .put_targets()
+        .rule(rule)
+        .event_bus_name(bus)
+        .targets(
+            aws_sdk_eventbridge::types::Target::builder()
+                .id("webhooks-queue")
+                .arn(queue_arn)
+                .build()?,
+        )
+        .send()
+        .await
+        .map_err(|e| anyhow::anyhow!("put targets {rule}: {}", DisplayErrorContext(e)))?;
+    Ok(())
+}

@@ -93,7 +93,17 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Res
         );
     }
     let event_bus = format!("{prefix}-events");
-    eventbridge::create_bus(&aws_sdk_eventbridge::Client::new(sdk), &event_bus).await?;
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    eventbridge::create_bus(&events, &event_bus).await?;
+    // The template's rule: every Sluice event to the webhooks queue.
+    let webhooks_arn = sqs::queue_arn(&sqs_client, &queue_urls[&QueueName::Webhooks]).await?;
+    eventbridge::route_to_queue(
+        &events,
+        &event_bus,
+        &format!("{prefix}-to-webhooks"),
+        &webhooks_arn,
+    )
+    .await?;
     Ok(AwsNames {
         table,
         bucket,

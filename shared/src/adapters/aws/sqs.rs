@@ -49,7 +49,8 @@ impl Queue for SqsQueue {
                     SendMessageBatchRequestEntry::builder()
                         .id(i.to_string())
                         .message_body(body)
-                        .delay_seconds(delay.as_secs().min(900) as i32)
+                        // SQS delays are whole seconds: round up, never deliver early.
+                        .delay_seconds(delay.as_millis().div_ceil(1000).min(900) as i32)
                         .build()
                         .map_err(StoreError::backend)
                 })
@@ -130,4 +131,23 @@ pub async fn create_queue(client: &Client, name: &str) -> anyhow::Result<String>
         .map_err(|e| anyhow::anyhow!("create queue {name}: {}", DisplayErrorContext(e)))?;
     out.queue_url
         .ok_or_else(|| anyhow::anyhow!("create queue {name}: no URL returned"))
+}
+
+pub async fn queue_arn(client: &Client, url: &str) -> anyhow::Result<String> {
+    let out = client
+        .get_queue_attributes()
+        .queue_url(url)
+        .attribute_names(aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+        .send()
+        .await
+        .map_err(|e| {
+            anyhow::anyhow!(
+                "queue attributes {url}: {}",
+                aws_sdk_sqs::error::DisplayErrorContext(e)
+            )
+        })?;
+    out.attributes()
+        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn))
+        .cloned()
+        .ok_or_else(|| anyhow::anyhow!("queue {url} has no ARN"))
 }
