@@ -325,3 +325,31 @@ def test_failing_endpoint_is_disabled(private_sluice):
     assert hook["is_active"] is False, hook
     assert "3 consecutive failed deliveries" in hook["delivery_health"]["disabled_reason"]
     assert len(receiver.seen) == 3
+
+
+def test_auto_process_and_auto_submit_batch(sluice):
+    ns, bucket = make_space(sluice, "auto")
+    obj = sluice.call("POST", f"/v1/buckets/{bucket}/objects?auto_process=true", ns=ns, json={
+        "blobs": [{"property": "body", "type": "text", "content": "processed at once"}],
+    }).json()
+    assert obj["batch_id"].startswith("btch_") and obj["task_id"].startswith("task_")
+    assert wait_batch(sluice, ns, bucket, obj["batch_id"])["status"] == "COMPLETED"
+
+    upload = sluice.call("POST", f"/v1/buckets/{bucket}/uploads", ns=ns, json={
+        "filename": "note.txt", "content_type": "text/plain", "blob_property": "body",
+    }).json()
+    put = requests.put(upload["presigned_url"], data=b"uploaded text", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert put.status_code == 200, put.text
+    path = f"/v1/buckets/{bucket}/uploads/{upload['upload_id']}/confirm"
+    first = sluice.call("POST", path, ns=ns, json={"auto_submit_batch": True}).json()
+    again = sluice.call("POST", path, ns=ns, json={"auto_submit_batch": True}).json()
+    assert first["batch_id"] == again["batch_id"], "confirming again finds the same batch"
+    done = wait_batch(sluice, ns, bucket, first["batch_id"])
+    assert done["status"] == "COMPLETED" and done["object_ids"] == [first["object_id"]]
+    docs = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{first['object_id']}/documents", ns=ns).json()["results"]
+    assert docs[0]["text"] == "uploaded text"
+    # Deleting the object removes its documents.
+    assert sluice.call("DELETE", f"/v1/buckets/{bucket}/objects/{first['object_id']}", ns=ns).status_code == 200
+    col = done["collection_ids"][0]
+    left = sluice.call("POST", f"/v1/collections/{col}/documents/list", ns=ns, json={"filters": {"source_object_id": first["object_id"]}}).json()
+    assert left["results"] == []

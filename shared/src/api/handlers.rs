@@ -162,12 +162,10 @@ async fn auto_process(
     if object_ids.is_empty() {
         return Ok(None);
     }
-    let create = CreateBatch {
-        object_ids: Some(object_ids),
-        auto_submit: Some(true),
-        ..CreateBatch::default()
-    };
-    let (batch, task) = batches::create(ctx, c.namespace()?, bucket, create).await?;
+    // One batch per set of new objects, however often the request is repeated.
+    let subject = object_ids.join(",");
+    let (batch, task) =
+        batches::create_for(ctx, c.namespace()?, bucket, object_ids, &subject).await?;
     Ok(Some(
         json!({"batch_id": batch.batch_id, "task_id": task.map(|t| t.task_id)}),
     ))
@@ -361,7 +359,14 @@ pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
     }
     let policy = req.query.get("policy").map(String::as_str);
     let upload = uploads::confirm(&ctx, &bucket, upload_id, &body, policy).await?;
-    Ok(ApiResponse::ok(uploads::confirm_json(&upload)))
+    let response = uploads::confirm_json(&upload);
+    match (body.auto_submit_batch, &upload.object_id) {
+        (Some(true), Some(object_id)) => {
+            let batch = auto_process(&ctx, &c, &bucket, vec![object_id.clone()]).await?;
+            Ok(ApiResponse::ok(with_batch(response, batch)))
+        }
+        _ => Ok(ApiResponse::ok(response)),
+    }
 }
 
 pub async fn uploads_confirm_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {

@@ -234,6 +234,44 @@ pub async fn create(
     bucket: &Bucket,
     req: CreateBatch,
 ) -> Result<(Batch, Option<Task>), ApiError> {
+    create_with_id(ctx, ns, bucket, req, IdKind::Batch.new_id()).await
+}
+
+/// The batch that processes what one request created: its id derives from that
+/// request's subject, so repeating the request finds the batch instead of adding one.
+pub async fn create_for(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    object_ids: Vec<String>,
+    subject: &str,
+) -> Result<(Batch, Option<Task>), ApiError> {
+    let id = crate::domain::ids::derived_id(IdKind::Batch, &[&bucket.bucket_id, subject]);
+    let req = CreateBatch {
+        object_ids: Some(object_ids),
+        auto_submit: Some(true),
+        ..CreateBatch::default()
+    };
+    match create_with_id(ctx, ns, bucket, req, id.clone()).await {
+        Err(ApiError::Conflict(_)) => {
+            let batch = get(ctx, bucket, &id).await?;
+            let task = match &batch.task_id {
+                Some(t) => tasks::get(ctx, &batch.org_id, t).await?,
+                None => None,
+            };
+            Ok((batch, task))
+        }
+        other => other,
+    }
+}
+
+async fn create_with_id(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    req: CreateBatch,
+    batch_id: String,
+) -> Result<(Batch, Option<Task>), ApiError> {
     if let Some(name) = &req.batch_name {
         if name.chars().count() > 256 {
             return Err(ApiError::field("batch_name", "at most 256 characters"));
@@ -256,7 +294,7 @@ pub async fn create(
     };
     let at = now_rfc3339();
     let batch = Batch {
-        batch_id: IdKind::Batch.new_id(),
+        batch_id,
         bucket_id: bucket.bucket_id.clone(),
         namespace_id: ns.namespace_id.clone(),
         org_id: ns.org_id.clone(),
@@ -299,7 +337,13 @@ pub async fn create(
                 p
             }),
         ])
-        .await?;
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => {
+                ApiError::Conflict(format!("batch {} already exists", batch.batch_id))
+            }
+            other => other.into(),
+        })?;
     if req.auto_submit.or(req.trigger_processing).unwrap_or(false) {
         let task = submit(ctx, ns, bucket, &batch.batch_id).await?;
         let batch = get(ctx, bucket, &batch.batch_id).await?;

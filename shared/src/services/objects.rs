@@ -1478,6 +1478,29 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     for key in current.blobs.iter().filter_map(Blob::storage_key) {
         ctx.blobs.delete(key).await?;
     }
+    // Its documents go with it (batch results stay: they are the batch's history).
+    let mut cursor = None;
+    loop {
+        let page = ctx
+            .table
+            .query(
+                &Query::partition(keys::bkt_pk(&bucket.bucket_id))
+                    .prefix(keys::object_documents_prefix(&current.object_id))
+                    .limit(100)
+                    .cursor(cursor),
+            )
+            .await?;
+        let doc_keys = page
+            .items
+            .iter()
+            .filter_map(crate::ports::Key::of)
+            .collect();
+        ctx.table.delete_many(doc_keys).await?;
+        match page.cursor {
+            Some(c) => cursor = Some(c),
+            None => break,
+        }
+    }
     let _ = ctx
         .events
         .publish(vec![object_event(

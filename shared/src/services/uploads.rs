@@ -94,7 +94,7 @@ pub struct ConfirmUpload {
     /// The size the client sent; checked when given.
     #[serde(default)]
     pub file_size_bytes: Option<i64>,
-    /// Batches are not served yet: only `false` is accepted.
+    /// Submit a batch of the created object right away (synchronous confirms).
     #[serde(default)]
     pub auto_submit_batch: Option<bool>,
 }
@@ -754,12 +754,6 @@ pub async fn confirm(
     req: &ConfirmUpload,
     policy: Option<&str>,
 ) -> Result<Upload, ApiError> {
-    if req.auto_submit_batch == Some(true) {
-        return Err(ApiError::field(
-            "auto_submit_batch",
-            "batch processing is not available on this server yet",
-        ));
-    }
     let up = must_load(ctx, bucket, upload_id).await?;
     match up.status.as_str() {
         COMPLETED => return Ok(up),
