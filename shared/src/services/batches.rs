@@ -764,8 +764,12 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result
     }
 }
 
-async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
-    let mut out = Vec::new();
+/// Reads a batch's results in key order, handing each to `keep_going` until it says stop.
+async fn each_result(
+    ctx: &AppContext,
+    batch: &Batch,
+    mut keep_going: impl FnMut(ObjectResult) -> bool,
+) -> Result<(), ApiError> {
     let mut cursor = None;
     loop {
         let page = ctx
@@ -778,13 +782,25 @@ async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>
             )
             .await?;
         for item in page.items {
-            out.push(from_item(item)?);
+            if !keep_going(from_item(item)?) {
+                return Ok(());
+            }
         }
         match page.cursor {
             Some(c) => cursor = Some(c),
-            None => return Ok(out),
+            None => return Ok(()),
         }
     }
+}
+
+async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
+    let mut out = Vec::new();
+    each_result(ctx, batch, |r| {
+        out.push(r);
+        true
+    })
+    .await?;
+    Ok(out)
 }
 
 /// The per-object results of a batch, each failure with its stage and reason.
@@ -822,20 +838,22 @@ pub fn result_json(r: &ObjectResult) -> Value {
     })
 }
 
-/// The failures shown on the batch itself (bounded), for `GET`.
+/// The failures shown on the batch itself (bounded), for `GET`: reads results only
+/// until it has enough.
 pub async fn failures_for_view(
     ctx: &AppContext,
     batch: &Batch,
 ) -> Result<Vec<ObjectResult>, ApiError> {
-    if batch.failed == 0 {
-        return Ok(Vec::new());
+    let mut failed = Vec::new();
+    if batch.failed > 0 {
+        each_result(ctx, batch, |r| {
+            if r.status == ResultStatus::Failed {
+                failed.push(r);
+            }
+            failed.len() < FAILED_OBJECTS_SHOWN
+        })
+        .await?;
     }
-    let mut failed: Vec<ObjectResult> = results_of(ctx, batch)
-        .await?
-        .into_iter()
-        .filter(|r| r.status == ResultStatus::Failed)
-        .collect();
-    failed.truncate(FAILED_OBJECTS_SHOWN);
     Ok(failed)
 }
 

@@ -90,6 +90,7 @@ pub async fn run_chunk(
         }
     }
 
+    let t0 = std::time::Instant::now();
     // The objects and any results they already have, in one read.
     let mut wanted: Vec<Key> = msg
         .object_ids
@@ -140,6 +141,7 @@ pub async fn run_chunk(
         .collect()
         .await;
 
+    let t1 = std::time::Instant::now();
     // Documents first: a recorded result never points at a missing document.
     let docs: Vec<Item> = processed
         .iter()
@@ -181,7 +183,15 @@ pub async fn run_chunk(
         cond: batches::status_cond(Action::Record),
     });
     let batch_index = writes.len() - 1;
-    match ctx.table.transact(writes).await {
+    let t2 = std::time::Instant::now();
+    let outcome = ctx.table.transact(writes).await;
+    tracing::debug!(
+        read_and_process_us = (t1 - t0).as_micros() as u64,
+        docs_us = (t2 - t1).as_micros() as u64,
+        commit_us = t2.elapsed().as_micros() as u64,
+        "chunk timings"
+    );
+    match outcome {
         Ok(()) => {}
         // Another delivery of this chunk recorded it first.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => {}
