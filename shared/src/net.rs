@@ -113,37 +113,48 @@ pub struct Delivered {
     pub status: u16,
 }
 
+/// Built on first use: most processes (route Lambdas) never fetch, and building the
+/// client (its TLS roots) would cost every cold start.
 #[derive(Clone)]
 pub struct HttpClient {
-    client: reqwest::Client,
+    client: Arc<std::sync::OnceLock<reqwest::Client>>,
     allow_private: bool,
+    timeout: Duration,
 }
 
 const MAX_REDIRECTS: usize = 5;
 
 impl HttpClient {
     pub fn new(allow_private: bool, timeout: Duration) -> Self {
-        let policy = reqwest::redirect::Policy::custom(move |attempt| {
-            if attempt.previous().len() >= MAX_REDIRECTS {
-                return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
-            }
-            match check_url(attempt.url(), allow_private) {
-                Ok(()) => attempt.follow(),
-                Err(why) => attempt.error(format!("redirect refused: {why}")),
-            }
-        });
-        let mut builder = reqwest::Client::builder()
-            .redirect(policy)
-            .timeout(timeout)
-            .connect_timeout(Duration::from_secs(5))
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
-        if !allow_private {
-            builder = builder.dns_resolver(Arc::new(GuardedResolver));
-        }
         HttpClient {
-            client: builder.build().expect("HTTP client builds"),
+            client: Arc::new(std::sync::OnceLock::new()),
             allow_private,
+            timeout,
         }
+    }
+
+    fn client(&self) -> &reqwest::Client {
+        self.client.get_or_init(|| {
+            let allow_private = self.allow_private;
+            let policy = reqwest::redirect::Policy::custom(move |attempt| {
+                if attempt.previous().len() >= MAX_REDIRECTS {
+                    return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
+                }
+                match check_url(attempt.url(), allow_private) {
+                    Ok(()) => attempt.follow(),
+                    Err(why) => attempt.error(format!("redirect refused: {why}")),
+                }
+            });
+            let mut builder = reqwest::Client::builder()
+                .redirect(policy)
+                .timeout(self.timeout)
+                .connect_timeout(Duration::from_secs(5))
+                .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
+            if !allow_private {
+                builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            }
+            builder.build().expect("HTTP client builds")
+        })
     }
 
     fn parse(&self, url: &str) -> Result<reqwest::Url, FetchError> {
@@ -156,7 +167,7 @@ impl HttpClient {
     /// GETs a URL, holding at most `max_bytes` of its body.
     pub async fn fetch(&self, url: &str, max_bytes: usize) -> Result<Fetched, FetchError> {
         let parsed = self.parse(url)?;
-        let resp = self.client.get(parsed).send().await.map_err(describe)?;
+        let resp = self.client().get(parsed).send().await.map_err(describe)?;
         if !resp.status().is_success() {
             return Err(FetchError::Failed(format!(
                 "GET returned HTTP {}",
@@ -195,7 +206,7 @@ impl HttpClient {
         timeout: Duration,
     ) -> Result<Delivered, FetchError> {
         let parsed = self.parse(url)?;
-        let mut req = self.client.post(parsed).timeout(timeout).body(body);
+        let mut req = self.client().post(parsed).timeout(timeout).body(body);
         for (name, value) in headers {
             req = req.header(name, value);
         }

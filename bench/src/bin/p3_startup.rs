@@ -32,6 +32,8 @@ async fn start_to_ready(binary: &str) -> anyhow::Result<(Duration, u64)> {
         .env("SLUICE_BUCKET", "bench-bucket")
         .env("SLUICE_EVENT_BUS", "bench-bus")
         .env("SLUICE_TASKS_QUEUE_URL", "http://127.0.0.1:9/queue")
+        .env("SLUICE_BATCHES_QUEUE_URL", "http://127.0.0.1:9/batches")
+        .env("SLUICE_WEBHOOKS_QUEUE_URL", "http://127.0.0.1:9/webhooks")
         .env("SLUICE_LOG", "warn")
         // As template.yaml sets it: one CA bundle, not a scan of the certificate directory.
         .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")

@@ -2,6 +2,7 @@
 //! turning API Gateway events into `ApiRequest`s, and SQS batches into worker calls.
 
 use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent};
+use futures::StreamExt;
 use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 use sluice::api::{self, ApiRequest, Route};
@@ -83,26 +84,41 @@ pub fn serve_route(route: &'static Route) -> Result<(), Error> {
 pub fn work_queue(queue: QueueName) -> Result<(), Error> {
     runtime()?.block_on(async move {
         let ctx = context().await?;
-        lambda_runtime::run(lambda_runtime::service_fn(move |event: LambdaEvent<SqsEvent>| {
-            let ctx = ctx.clone();
-            async move {
-                let mut failures = Vec::new();
-                for record in event.payload.records {
-                    let id = record.message_id.clone().unwrap_or_default();
-                    let count = record.attributes.get("ApproximateReceiveCount").and_then(|c| c.parse().ok()).unwrap_or(1);
-                    let body = record.body.unwrap_or_default();
-                    if let Err(e) = sluice::worker::handle(&ctx, queue, &body, count).await {
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |event: LambdaEvent<SqsEvent>| {
+                let ctx = ctx.clone();
+                async move {
+                    // The records of one event are independent: handled side by side.
+                    let ctx = &ctx;
+                    let failures: Vec<BatchItemFailure> = futures::stream::iter(
+                        event.payload.records,
+                    )
+                    .map(|record| async move {
+                        let id = record.message_id.clone().unwrap_or_default();
+                        let count = record
+                            .attributes
+                            .get("ApproximateReceiveCount")
+                            .and_then(|c| c.parse().ok())
+                            .unwrap_or(1);
+                        let body = record.body.unwrap_or_default();
+                        let e = sluice::worker::handle(ctx, queue, &body, count)
+                            .await
+                            .err()?;
                         tracing::warn!(error = %e, message_id = %id, "message failed; will retry");
                         let mut failure = BatchItemFailure::default();
                         failure.item_identifier = id;
-                        failures.push(failure);
-                    }
+                        Some(failure)
+                    })
+                    .buffer_unordered(4)
+                    .filter_map(|f| async move { f })
+                    .collect()
+                    .await;
+                    let mut response = SqsBatchResponse::default();
+                    response.batch_item_failures = failures;
+                    Ok::<_, Error>(response)
                 }
-                let mut response = SqsBatchResponse::default();
-                response.batch_item_failures = failures;
-                Ok::<_, Error>(response)
-            }
-        }))
+            },
+        ))
         .await
     })
 }
