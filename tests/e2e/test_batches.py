@@ -353,3 +353,22 @@ def test_auto_process_and_auto_submit_batch(sluice):
     col = done["collection_ids"][0]
     left = sluice.call("POST", f"/v1/collections/{col}/documents/list", ns=ns, json={"filters": {"source_object_id": first["object_id"]}}).json()
     assert left["results"] == []
+
+
+def test_webhooks_cannot_reach_private_addresses(sluice):
+    receiver = Receiver(failures=0)
+    created = sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": "internal", "event_types": ["objects.created.batch"],
+        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
+    }).json()
+    ns, bucket = make_space(sluice, "private-hook")
+    add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": c} for c in ("a", "b")])
+    path = f"/v1/organizations/webhooks/{created['webhook_id']}/deliveries"
+    deadline = time.time() + 20
+    log = []
+    while not log and time.time() < deadline:
+        log = sluice.call("GET", path).json()["results"]
+        time.sleep(0.1)
+    assert log and log[0]["success"] is False and "refused" in log[0]["error"], log
+    assert receiver.seen == [], "the guard stopped the request before any connection"
+    sluice.call("DELETE", f"/v1/organizations/webhooks/{created['webhook_id']}")
