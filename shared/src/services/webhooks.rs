@@ -42,6 +42,7 @@ pub struct WebhookConfig {
     pub url: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub headers: Option<Map<String, Value>>,
+    /// Accepted for compatibility; deliveries always carry the Standard Webhooks body.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub payload_template: Option<Value>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -421,6 +422,20 @@ pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), ApiError> {
 /// derived from the batch event's, so retries and redeliveries keep them).
 fn events_for(wh: &Webhook, event: &Event) -> Vec<Event> {
     let mut out = Vec::new();
+    // `resource_types` narrows by what the event is about: `batch`, `object`, `upload`, …
+    let resource = event
+        .event_type
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('s');
+    if wh
+        .resource_types
+        .as_ref()
+        .is_some_and(|r| !r.is_empty() && !r.iter().any(|t| t == resource))
+    {
+        return out;
+    }
     if wh.event_types.contains(&event.event_type) {
         out.push(event.clone());
     }
@@ -641,6 +656,41 @@ mod tests {
         )
         .unwrap();
         assert_eq!(sig, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+    }
+
+    #[test]
+    fn resource_types_narrow_deliveries() {
+        let mut wh: Webhook = serde_json::from_value(json!({
+            "webhook_id": "wh_1", "org_id": "org_1", "webhook_name": "w",
+            "event_types": ["batch.completed", "object.created"], "channels": [],
+            "is_active": true, "secret": "whsec_", "created_at": "t", "updated_at": "t",
+        }))
+        .unwrap();
+        let event = |t: &str, data: Value| Event {
+            event_id: "evt_1".into(),
+            event_type: t.into(),
+            org_id: "org_1".into(),
+            namespace_id: None,
+            created_at: "t".into(),
+            data,
+        };
+        let batch = event(
+            OBJECTS_CREATED_BATCH,
+            json!({"object_ids": ["obj_a", "obj_b"], "bucket_id": "bkt"}),
+        );
+        let expanded = events_for(&wh, &batch);
+        assert_eq!(expanded.len(), 2);
+        assert_ne!(expanded[0].event_id, expanded[1].event_id);
+        assert_eq!(
+            events_for(&wh, &event("batch.completed", json!({}))).len(),
+            1
+        );
+        wh.resource_types = Some(vec!["batch".into()]);
+        assert!(events_for(&wh, &batch).is_empty());
+        assert_eq!(
+            events_for(&wh, &event("batch.completed", json!({}))).len(),
+            1
+        );
     }
 
     #[test]
