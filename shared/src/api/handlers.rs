@@ -498,6 +498,42 @@ pub async fn batches_results(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
     ))
 }
 
+// Collections.
+
+pub async fn collections_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: collections::CreateCollection = req.json()?;
+    let collection = collections::create(&ctx, c.namespace()?, body).await?;
+    Ok(ApiResponse::ok(collections::collection_json(&collection)))
+}
+
+pub async fn collections_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = ListRequest::default().merge_query(&req.query)?;
+    Ok(ApiResponse::ok(
+        collections::list(&ctx, c.namespace()?, &list).await?,
+    ))
+}
+
+pub async fn collections_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let list = req
+        .json_or_default::<ListRequest>()?
+        .merge_query(&req.query)?;
+    Ok(ApiResponse::ok(
+        collections::list(&ctx, c.namespace()?, &list).await?,
+    ))
+}
+
+pub async fn collections_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let collection =
+        collections::get(&ctx, c.namespace()?, req.param("collection_identifier")?).await?;
+    Ok(ApiResponse::ok(collections::collection_json(&collection)))
+}
+
+pub async fn collections_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    Ok(ApiResponse::ok(
+        collections::delete(&ctx, c.namespace()?, req.param("collection_identifier")?).await?,
+    ))
+}
+
 // Documents.
 
 pub async fn objects_documents(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {

@@ -9,6 +9,7 @@ use super::{Caller, Handler, HandlerFuture};
 use crate::context::AppContext;
 use crate::services::batches::{AddObjects, CreateBatch, ListBatches, RetryBatch, SubmitBatch};
 use crate::services::buckets::{CreateBucket, UpdateBucket};
+use crate::services::collections::CreateCollection;
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{CreateNamespace, UpdateNamespace};
 use crate::services::objects::{CreateObject, CreateObjectsBatch, PatchObject};
@@ -625,6 +626,57 @@ route!(
     h::webhooks_deliveries
 );
 
+route!(
+    COLLECTIONS_CREATE,
+    "collections-create",
+    "POST",
+    "/v1/collections",
+    Namespace,
+    "Create a collection: one extractor over chosen buckets",
+    Some(body::<CreateCollection>),
+    h::collections_create
+);
+route!(
+    COLLECTIONS_LIST_GET,
+    "collections-list-get",
+    "GET",
+    "/v1/collections",
+    Namespace,
+    "List collections",
+    None,
+    h::collections_list_get
+);
+route!(
+    COLLECTIONS_LIST,
+    "collections-list",
+    "POST",
+    "/v1/collections/list",
+    Namespace,
+    "List collections, with filters",
+    Some(body::<ListRequest>),
+    h::collections_list
+);
+route!(
+    COLLECTIONS_GET,
+    "collections-get",
+    "GET",
+    "/v1/collections/{collection_identifier}",
+    Namespace,
+    "Get a collection by id or name",
+    None,
+    h::collections_get
+);
+route!(
+    COLLECTIONS_DELETE,
+    "collections-delete",
+    "DELETE",
+    "/v1/collections/{collection_identifier}",
+    Namespace,
+    "Delete a collection and its documents",
+    None,
+    h::collections_delete
+);
+
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
     &OPENAPI,
@@ -674,6 +726,11 @@ pub static ROUTES: &[&Route] = &[
     &BATCHES_CANCEL_BY_ID,
     &OBJECTS_DOCUMENTS,
     &COLLECTIONS_DOCUMENTS_LIST,
+    &COLLECTIONS_CREATE,
+    &COLLECTIONS_LIST_GET,
+    &COLLECTIONS_LIST,
+    &COLLECTIONS_GET,
+    &COLLECTIONS_DELETE,
     &TASKS_LIST,
     &TASKS_DELETE,
     &WEBHOOKS_CREATE,
@@ -696,6 +753,7 @@ pub const IDEMPOTENT: &[&str] = &[
     "batches-submit",
     "batches-retry",
     "webhooks-create",
+    "collections-create",
 ];
 
 /// Finds a route by its function (binary) name.

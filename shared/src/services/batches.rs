@@ -563,7 +563,7 @@ pub async fn submit(
     if batch.status != BatchStatus::Draft {
         return Err(conflict(&batch, Action::Submit));
     }
-    let targets = collections::targets(ns);
+    let targets = collections::targets(ctx, ns, &bucket.bucket_id).await?;
     let mut task = tasks::new_task(
         &ns.org_id,
         Some(&ns.namespace_id),

@@ -1,17 +1,22 @@
-//! Collections: where one extractor's documents for a namespace go. A namespace has one
-//! per configured extractor, its id derived from both, so every writer agrees on it.
+//! Collections: where one extractor's documents go. A namespace has one per configured
+//! extractor (sourced from all its buckets, id derived from namespace and extractor, so
+//! every writer agrees on it); more can be created over chosen buckets. A batch writes
+//! to every collection of its namespace that its bucket feeds.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
-use super::{from_item, keys, to_item};
+use super::lists::{collect, page_json, ListRequest};
+use super::{buckets, from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::BatchTarget;
 use crate::domain::entities::Namespace;
-use crate::domain::extractors::ExtractorChoice;
+use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::{derived_id, IdKind};
+use crate::domain::names;
+use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
-use crate::ports::Write;
+use crate::ports::{Cond, Query, StoreError, Write};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collection {
@@ -19,7 +24,64 @@ pub struct Collection {
     pub collection_name: String,
     pub namespace_id: String,
     pub feature_extractor: ExtractorChoice,
+    /// The buckets it takes objects from; `None`: every bucket of the namespace.
+    #[serde(default)]
+    pub source_bucket_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default = "enabled")]
+    pub enabled: bool,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
     pub created_at: String,
+}
+
+fn enabled() -> bool {
+    true
+}
+
+impl Collection {
+    fn takes_from(&self, bucket_id: &str) -> bool {
+        self.enabled
+            && self
+                .source_bucket_ids
+                .as_ref()
+                .is_none_or(|ids| ids.iter().any(|b| b == bucket_id))
+    }
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SourceConfig {
+    /// Only `bucket` sources are served.
+    #[serde(rename = "type")]
+    pub source_type: String,
+    pub bucket_ids: Option<Vec<String>>,
+    /// Per-source field selection: only the empty map (the SDK's default) is served.
+    pub field_map: Option<Map<String, Value>>,
+}
+
+/// A collection's extractor as the SDK sends it.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CollectionExtractor {
+    pub feature_extractor_name: String,
+    pub version: String,
+    pub params: Option<Map<String, Value>>,
+    pub feature_extractor_id: Option<String>,
+    /// Only `false` (the SDK's default) is served.
+    pub include_all_source_fields: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCollection {
+    pub collection_name: String,
+    pub description: Option<String>,
+    pub source: SourceConfig,
+    pub feature_extractor: CollectionExtractor,
+    pub enabled: Option<bool>,
+    pub metadata: Option<Map<String, Value>>,
 }
 
 pub fn collection_id(namespace_id: &str, extractor: &ExtractorChoice) -> String {
@@ -33,58 +95,265 @@ pub fn collection_id(namespace_id: &str, extractor: &ExtractorChoice) -> String 
     )
 }
 
-/// The collections a namespace's extractors write to.
-pub fn targets(ns: &Namespace) -> Vec<BatchTarget> {
+fn name_key(ns: &str, name: &str) -> crate::ports::Key {
+    crate::ports::Key::new(keys::ns_pk(ns), format!("COLNAME#{name}"))
+}
+
+/// The namespace's own collections, one per configured extractor, written with the
+/// namespace (and again, unchanged, when it is updated).
+pub fn writes_for(ns: &Namespace) -> Vec<Write> {
     ns.feature_extractors
         .iter()
-        .map(|e| BatchTarget {
-            collection_id: collection_id(&ns.namespace_id, e),
-            extractor: e.clone(),
-        })
-        .collect()
-}
-
-/// Creates (or re-creates, unchanged) the namespace's collections; for its create
-/// transaction and for updates that add extractors.
-pub fn writes_for(ns: &Namespace) -> Vec<Write> {
-    targets(ns)
-        .into_iter()
-        .map(|t| {
+        .flat_map(|e| {
             let c = Collection {
-                collection_name: format!(
-                    "{}_{}",
-                    t.extractor.feature_extractor_name, t.extractor.version
-                ),
-                collection_id: t.collection_id,
+                collection_id: collection_id(&ns.namespace_id, e),
+                collection_name: format!("{}_{}", e.feature_extractor_name, e.version),
                 namespace_id: ns.namespace_id.clone(),
-                feature_extractor: t.extractor,
+                feature_extractor: e.clone(),
+                source_bucket_ids: None,
+                description: None,
+                enabled: true,
+                metadata: None,
                 created_at: ns.updated_at.clone(),
             };
-            Write::put(to_item(
-                &keys::collection(&ns.namespace_id, &c.collection_id),
-                &c,
-            ))
+            [
+                Write::put(pointer(
+                    &name_key(&ns.namespace_id, &c.collection_name),
+                    "collection_id",
+                    &c.collection_id,
+                )),
+                Write::put(to_item(
+                    &keys::collection(&ns.namespace_id, &c.collection_id),
+                    &c,
+                )),
+            ]
         })
         .collect()
 }
 
-pub async fn get(ctx: &AppContext, ns: &Namespace, id: &str) -> Result<Collection, ApiError> {
-    match ctx
+pub async fn create(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: CreateCollection,
+) -> Result<Collection, ApiError> {
+    names::check(&req.collection_name, 3, 100, IdKind::Collection)
+        .map_err(|reason| ApiError::field("collection_name", reason))?;
+    let fe = req.feature_extractor;
+    if fe.include_all_source_fields == Some(true) {
+        return Err(ApiError::field(
+            "feature_extractor.include_all_source_fields",
+            "is not supported",
+        ));
+    }
+    if req.source.field_map.as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(ApiError::field("source.field_map", "is not supported"));
+    }
+    let choice = ExtractorChoice {
+        feature_extractor_name: fe.feature_extractor_name,
+        version: fe.version,
+        params: fe.params,
+        feature_extractor_id: String::new(),
+    };
+    let extractor = extractors::resolve(std::slice::from_ref(&choice), "feature_extractor")
+        .map_err(|e| ApiError::field("feature_extractor", e.reason))?
+        .remove(0);
+    if req.source.source_type != "bucket" {
+        return Err(ApiError::field(
+            "source.type",
+            "only 'bucket' sources are supported",
+        ));
+    }
+    let wanted = req
+        .source
+        .bucket_ids
+        .filter(|ids| !ids.is_empty())
+        .ok_or_else(|| ApiError::field("source.bucket_ids", "name at least one bucket"))?;
+    let mut bucket_ids = Vec::with_capacity(wanted.len());
+    for ident in &wanted {
+        let bucket = buckets::resolve(ctx, ns, ident).await.map_err(|_| {
+            ApiError::field(
+                "source.bucket_ids",
+                format!("no bucket {ident:?} in this namespace"),
+            )
+        })?;
+        bucket_ids.push(bucket.bucket_id);
+    }
+    let c = Collection {
+        collection_id: IdKind::Collection.new_id(),
+        collection_name: req.collection_name,
+        namespace_id: ns.namespace_id.clone(),
+        feature_extractor: extractor,
+        source_bucket_ids: Some(bucket_ids),
+        description: req.description,
+        enabled: req.enabled.unwrap_or(true),
+        metadata: req.metadata,
+        created_at: now_rfc3339(),
+    };
+    let result = ctx
         .table
-        .get(&keys::collection(&ns.namespace_id, id))
-        .await?
-    {
-        Some(item) => from_item(item),
-        None => Err(ApiError::not_found(format!("collection {id:?}"))),
+        .transact(vec![
+            Write::create(pointer(
+                &name_key(&ns.namespace_id, &c.collection_name),
+                "collection_id",
+                &c.collection_id,
+            )),
+            Write::create(to_item(
+                &keys::collection(&ns.namespace_id, &c.collection_id),
+                &c,
+            )),
+        ])
+        .await;
+    match result {
+        Ok(()) => Ok(c),
+        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(ApiError::Conflict(format!(
+            "a collection named {:?} already exists",
+            c.collection_name
+        ))),
+        Err(e) => Err(e.into()),
     }
 }
 
+/// A collection by id or name.
+pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collection, ApiError> {
+    let id = if ident.starts_with("col_") {
+        ident.to_string()
+    } else {
+        match ctx.table.get(&name_key(&ns.namespace_id, ident)).await? {
+            Some(p) => p
+                .get("collection_id")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            None => return Err(ApiError::not_found(format!("collection {ident:?}"))),
+        }
+    };
+    match ctx
+        .table
+        .get(&keys::collection(&ns.namespace_id, &id))
+        .await?
+    {
+        Some(item) => from_item(item),
+        None => Err(ApiError::not_found(format!("collection {ident:?}"))),
+    }
+}
+
+async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, ApiError> {
+    let page = ctx
+        .table
+        .query(
+            &Query::partition(keys::ns_pk(namespace_id))
+                .prefix("COL#")
+                .limit(1000),
+        )
+        .await?;
+    page.items.into_iter().map(from_item).collect()
+}
+
+/// The collections a batch of `bucket_id` writes to.
+pub async fn targets(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket_id: &str,
+) -> Result<Vec<BatchTarget>, ApiError> {
+    Ok(all(ctx, &ns.namespace_id)
+        .await?
+        .into_iter()
+        .filter(|c| c.takes_from(bucket_id))
+        .map(|c| BatchTarget {
+            collection_id: c.collection_id,
+            extractor: c.feature_extractor,
+        })
+        .collect())
+}
+
+pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, ApiError> {
+    let size = req.page_size()?;
+    let query = Query::partition(keys::ns_pk(&ns.namespace_id))
+        .prefix("COL#")
+        .cursor(req.cursor()?);
+    let filter = req.filter(&["collection_name", "collection_id", "description"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let c: Collection = from_item(item)?;
+        Ok(Some(collection_json(&c)))
+    })
+    .await?;
+    let count = results.len() as i64;
+    let mut page = page_json(req.project(results), next, size, None);
+    page["total_count"] = json!(count);
+    Ok(page)
+}
+
+/// Deletes a collection and its documents.
+pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, ApiError> {
+    let c = get(ctx, ns, ident).await?;
+    ctx.table
+        .transact(vec![
+            Write::Delete {
+                key: keys::collection(&ns.namespace_id, &c.collection_id),
+                cond: Cond::Exists,
+            },
+            Write::delete(name_key(&ns.namespace_id, &c.collection_name)),
+        ])
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => {
+                ApiError::not_found(format!("collection {ident:?}"))
+            }
+            other => other.into(),
+        })?;
+    let mut removed = 0;
+    let mut cursor = None;
+    loop {
+        let page = ctx
+            .table
+            .query(
+                &Query::partition(keys::collection_index_pk(&c.collection_id))
+                    .on(crate::ports::Index::Gsi1)
+                    .limit(500)
+                    .cursor(cursor),
+            )
+            .await?;
+        removed += page.items.len();
+        ctx.table
+            .delete_many(
+                page.items
+                    .iter()
+                    .filter_map(crate::ports::Key::of)
+                    .collect(),
+            )
+            .await?;
+        match page.cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    Ok(
+        json!({"success": true, "collection_id": c.collection_id, "documents_deleted": removed, "message": "collection deleted"}),
+    )
+}
+
 pub fn collection_json(c: &Collection) -> Value {
+    let spec_id = format!(
+        "{}_{}",
+        c.feature_extractor.feature_extractor_name, c.feature_extractor.version
+    );
     json!({
         "collection_id": c.collection_id,
         "collection_name": c.collection_name,
+        "description": c.description,
         "namespace_id": c.namespace_id,
-        "feature_extractor": c.feature_extractor,
+        "feature_extractor": {
+            "feature_extractor_name": c.feature_extractor.feature_extractor_name,
+            "version": c.feature_extractor.version,
+            "params": c.feature_extractor.params,
+            "feature_extractor_id": spec_id,
+        },
+        "source": match &c.source_bucket_ids {
+            Some(ids) => json!({"type": "bucket", "bucket_ids": ids}),
+            None => json!({"type": "bucket", "source_namespace_id": c.namespace_id}),
+        },
+        "enabled": c.enabled,
+        "metadata": c.metadata,
         "created_at": c.created_at,
     })
 }

@@ -221,6 +221,22 @@ pub async fn update(
             &next.namespace_id,
         )));
     }
+    // Extractors added now get their collections in the same transaction.
+    let added = Namespace {
+        feature_extractors: next
+            .feature_extractors
+            .iter()
+            .filter(|e| {
+                !current
+                    .feature_extractors
+                    .iter()
+                    .any(|c| c.feature_extractor_id == e.feature_extractor_id)
+            })
+            .cloned()
+            .collect(),
+        ..next.clone()
+    };
+    ops.extend(super::collections::writes_for(&added));
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(next),
         Err(StoreError::ConditionFailed { index: Some(2) }) => Err(ApiError::Conflict(format!(
