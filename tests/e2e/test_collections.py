@@ -57,8 +57,16 @@ def test_collections_through_the_sdk_and_batches(sluice):
 
     docs = sluice.call("POST", f"/v1/collections/{created.collection_id}/documents/list", ns=ns, json={}).json()["results"]
     assert [d["source_object_id"] for d in docs] == ids
+    # Documents by id: alone, within their collection, and not within another.
+    doc_id = docs[0]["document_id"]
+    assert sluice.call("GET", f"/v1/documents/{doc_id}", ns=ns).json()["source_object_id"] == ids[0]
+    assert sluice.call("GET", f"/v1/collections/items-only/documents/{doc_id}", ns=ns).json()["document_id"] == doc_id
+    assert sluice.call("GET", f"/v1/collections/{own.results[0].collection_id}/documents/{doc_id}", ns=ns).status_code == 404
+    other_ns, _ = make_space(sluice, "cols-other")
+    assert sluice.call("GET", f"/v1/documents/{doc_id}", ns=other_ns).status_code == 404
     api.delete_collection("items-only")
     assert sluice.call("GET", f"/v1/collections/{created.collection_id}", ns=ns).status_code == 404
     # Its documents went with it; the namespace's own collection keeps its.
     left = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[0]}/documents", ns=ns).json()["results"]
     assert [d["collection_id"] for d in left] == [own.results[0].collection_id]
+    assert sluice.call("GET", f"/v1/documents/{doc_id}", ns=ns).status_code == 404

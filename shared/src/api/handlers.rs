@@ -557,6 +557,24 @@ pub async fn collections_documents_list(ctx: AppContext, c: Caller, req: ApiRequ
     ))
 }
 
+pub async fn collections_documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let ns = c.namespace()?;
+    let collection = collections::get(&ctx, ns, req.param("collection_identifier")?).await?;
+    let doc = documents::get(
+        &ctx,
+        ns,
+        Some(&collection.collection_id),
+        req.param("document_id")?,
+    )
+    .await?;
+    Ok(ApiResponse::ok(doc))
+}
+
+pub async fn documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let doc = documents::get(&ctx, c.namespace()?, None, req.param("document_id")?).await?;
+    Ok(ApiResponse::ok(doc))
+}
+
 // Tasks.
 
 pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {

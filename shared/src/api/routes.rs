@@ -677,6 +677,27 @@ route!(
     h::collections_delete
 );
 
+route!(
+    COLLECTIONS_DOCUMENTS_GET,
+    "collections-documents-get",
+    "GET",
+    "/v1/collections/{collection_identifier}/documents/{document_id}",
+    Namespace,
+    "Get a document of a collection",
+    None,
+    h::collections_documents_get
+);
+route!(
+    DOCUMENTS_GET,
+    "documents-get",
+    "GET",
+    "/v1/documents/{document_id}",
+    Namespace,
+    "Get a document by id",
+    None,
+    h::documents_get
+);
+
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
     &OPENAPI,
@@ -726,6 +747,8 @@ pub static ROUTES: &[&Route] = &[
     &BATCHES_CANCEL_BY_ID,
     &OBJECTS_DOCUMENTS,
     &COLLECTIONS_DOCUMENTS_LIST,
+    &COLLECTIONS_DOCUMENTS_GET,
+    &DOCUMENTS_GET,
     &COLLECTIONS_CREATE,
     &COLLECTIONS_LIST_GET,
     &COLLECTIONS_LIST,

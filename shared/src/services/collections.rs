@@ -315,12 +315,7 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
             .await?;
         removed += page.items.len();
         ctx.table
-            .delete_many(
-                page.items
-                    .iter()
-                    .filter_map(crate::ports::Key::of)
-                    .collect(),
-            )
+            .delete_many(super::documents::keys_with_refs(&page.items))
             .await?;
         match page.cursor {
             Some(next) => cursor = Some(next),

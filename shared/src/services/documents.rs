@@ -11,7 +11,7 @@ use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::extractors::ExtractorChoice;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::error::ApiError;
-use crate::ports::{Index, Item, Query};
+use crate::ports::{Index, Item, Key, Query};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -54,6 +54,69 @@ impl Document {
         );
         item
     }
+}
+
+impl Document {
+    /// The pointer that finds this document by its id alone.
+    pub fn ref_item(&self) -> Item {
+        let mut item = super::pointer(
+            &keys::document_ref(&self.namespace_id, &self.document_id),
+            "bucket_id",
+            &self.bucket_id,
+        );
+        item.insert("object_id".into(), json!(self.object_id));
+        item.insert("collection_id".into(), json!(self.collection_id));
+        item.insert("index".into(), json!(self.index));
+        item
+    }
+}
+
+/// The keys of stored documents and of their by-id pointers, for deleting both.
+pub fn keys_with_refs(items: &[Item]) -> Vec<Key> {
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for item in items {
+        out.extend(Key::of(item));
+        let attr = |k: &str| item.get(k).and_then(Value::as_str);
+        if let (Some(ns), Some(id)) = (attr("namespace_id"), attr("document_id")) {
+            out.push(keys::document_ref(ns, id));
+        }
+    }
+    out
+}
+
+/// A document by id, within the caller's namespace (and collection, when given).
+pub async fn get(
+    ctx: &AppContext,
+    ns: &Namespace,
+    collection_id: Option<&str>,
+    document_id: &str,
+) -> Result<Value, ApiError> {
+    let missing = || ApiError::not_found(format!("document {document_id:?}"));
+    let pointer = ctx
+        .table
+        .get(&keys::document_ref(&ns.namespace_id, document_id))
+        .await?
+        .ok_or_else(missing)?;
+    let attr = |k: &str| {
+        pointer
+            .get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string()
+    };
+    if collection_id.is_some_and(|c| c != attr("collection_id")) {
+        return Err(missing());
+    }
+    let index = pointer.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let key = keys::document(
+        &attr("bucket_id"),
+        &attr("object_id"),
+        &attr("collection_id"),
+        index,
+    );
+    let item = ctx.table.get(&key).await?.ok_or_else(missing)?;
+    let d: Document = from_item(item)?;
+    Ok(document_json(&d))
 }
 
 pub fn document_json(d: &Document) -> Value {

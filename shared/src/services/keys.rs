@@ -11,7 +11,7 @@
 //! | upload      | `BKT#<bkt>`     | `UPL#<id>`, `UPLHASH#<sha256>`; pending ones in gsi1 `UPLOADS#PENDING` / `<expires_at>#<id>` |
 //! | collection  | `NS#<ns>`       | `COL#<id>` (one per configured extractor, id derived from both) |
 //! | batch       | `BKT#<bkt>`     | `BTCH#<id>`; results `BTCHRES#<id>#<obj>`; `ORG#<org>` / `BTCHREF#<id>` points at its namespace and bucket; active ones in gsi1 `BATCHES#ACTIVE` / `<last_activity>#<id>` |
-//! | document    | `BKT#<bkt>`     | `DOC#<obj>#<col>#<n>`; gsi1 `COL#<col>` / `<obj>#<n>` |
+//! | document    | `BKT#<bkt>`     | `DOC#<obj>#<col>#<n>`; gsi1 `COL#<col>` / `<obj>#<n>`; `NS#<ns>` / `DOCREF#<id>` finds it by id |
 //! | webhook     | `ORG#<org>`     | `WH#<id>`; deliveries `WH#<id>` / `DLV#<id>` |
 //! | idempotency | `ORG#<org>`     | `IDEMKEY#<sha256 of key>` (Idempotency-Key header, expires) |
 
@@ -130,4 +130,7 @@ pub fn delivery(wh: &str, dlv: &str) -> Key {
 }
 pub fn idempotency_key(org: &str, hash: &str) -> Key {
     Key::new(org_pk(org), format!("IDEMKEY#{hash}"))
+}
+pub fn document_ref(ns: &str, doc: &str) -> Key {
+    Key::new(ns_pk(ns), format!("DOCREF#{doc}"))
 }

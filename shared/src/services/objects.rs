@@ -1490,12 +1490,9 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
                     .cursor(cursor),
             )
             .await?;
-        let doc_keys = page
-            .items
-            .iter()
-            .filter_map(crate::ports::Key::of)
-            .collect();
-        ctx.table.delete_many(doc_keys).await?;
+        ctx.table
+            .delete_many(super::documents::keys_with_refs(&page.items))
+            .await?;
         match page.cursor {
             Some(c) => cursor = Some(c),
             None => break,

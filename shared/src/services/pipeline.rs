@@ -147,11 +147,11 @@ pub async fn run_chunk(
 
     let t1 = std::time::Instant::now();
     // Documents first: a recorded result never points at a missing document.
+    let doc_count = processed.iter().map(|p| p.documents.len()).sum::<usize>() as i64;
     let docs: Vec<Item> = processed
         .iter()
-        .flat_map(|p| p.documents.iter().map(Document::to_item))
+        .flat_map(|p| p.documents.iter().flat_map(|d| [d.to_item(), d.ref_item()]))
         .collect();
-    let doc_count = docs.len() as i64;
     if !docs.is_empty() {
         ctx.table.put_many(docs).await?;
     }
