@@ -111,26 +111,8 @@ pub async fn create_api_key(
 }
 
 pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>, ApiError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = ctx
-            .table
-            .query(
-                &Query::partition(keys::org_pk(org_id))
-                    .prefix("APIKEY#")
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            out.push(from_item(item)?);
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    let query = Query::partition(keys::org_pk(org_id)).prefix("APIKEY#");
+    super::lists::all_records(ctx.table.as_ref(), query).await
 }
 
 pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Result<(), ApiError> {

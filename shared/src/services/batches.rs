@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, each_item, page_json, ListRequest};
 use super::{collections, from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
@@ -19,16 +19,13 @@ use crate::domain::entities::{Bucket, Namespace, Object, Task};
 use crate::domain::ids::IdKind;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::ApiError;
-use crate::ports::{Cond, Key, Query, QueueName, StoreError, Update, Write};
+use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
 
 /// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
 pub const MAX_OBJECTS: usize = 5_000;
 /// `failed_objects` shown on a batch.
 const FAILED_OBJECTS_SHOWN: usize = 100;
 pub const TASK_TYPE: &str = "api_buckets_batches_submit";
-/// Chunks go out at once, just before their submit commits; a worker that reads the
-/// batch before the commit waits briefly for it (see `pipeline::run_chunk`).
-const COMMIT_GRACE: std::time::Duration = std::time::Duration::ZERO;
 
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -199,25 +196,15 @@ async fn select_objects(
     };
     let filter = list.filter(&["key_prefix", "object_id"])?;
     let mut ids = Vec::new();
-    let mut cursor = None;
-    loop {
-        let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
-            .prefix("OBJ#")
-            .cursor(cursor);
-        let (page, next) = collect(ctx.table.as_ref(), query, 100, &filter, |item| {
-            let o: Object = from_item(item)?;
-            Ok(Some(super::objects::object_json(&o)))
-        })
-        .await?;
-        ids.extend(
-            page.iter()
-                .filter_map(|o| o["object_id"].as_str().map(str::to_string)),
-        );
-        if ids.len() >= limit || next.is_none() {
-            break;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id)).prefix("OBJ#");
+    each_item(ctx.table.as_ref(), query, |item| {
+        let o: Object = from_item(item)?;
+        if filter.matches(&super::objects::object_json(&o)) {
+            ids.push(o.object_id);
         }
-        cursor = next;
-    }
+        Ok(ids.len() < limit)
+    })
+    .await?;
     ids.truncate(limit);
     if ids.is_empty() {
         return Err(ApiError::field(
@@ -527,8 +514,18 @@ pub async fn add_objects(
     }
 }
 
-fn chunks(batch: &Batch, token: &str, attempt: i64, ids: &[String], size: usize) -> Vec<String> {
-    ids.chunks(size.max(1))
+/// Sends an attempt's objects to the batches queue in chunks. They go out at once, just
+/// before the attempt commits; a worker that reads the batch before the commit waits
+/// briefly for it (see `pipeline::run_chunk`).
+async fn enqueue(
+    ctx: &AppContext,
+    batch: &Batch,
+    token: &str,
+    attempt: i64,
+    ids: &[String],
+) -> Result<(), ApiError> {
+    let bodies = ids
+        .chunks(ctx.config.batch_chunk_size.max(1))
         .map(|chunk| {
             serde_json::to_string(&ChunkMessage {
                 org_id: batch.org_id.clone(),
@@ -541,7 +538,11 @@ fn chunks(batch: &Batch, token: &str, attempt: i64, ids: &[String], size: usize)
             })
             .expect("chunk serializes")
         })
-        .collect()
+        .collect();
+    ctx.queue
+        .send(QueueName::Batches, bodies, std::time::Duration::ZERO)
+        .await?;
+    Ok(())
 }
 
 fn active_index(batch_id: &str, at: &str) -> [Update; 2] {
@@ -573,16 +574,7 @@ pub async fn submit(
     task.status = tasks::PENDING.into();
     task.additional_data
         .insert("batch_id".into(), json!(batch.batch_id));
-    let bodies = chunks(
-        &batch,
-        &task.task_id,
-        1,
-        &batch.object_ids,
-        ctx.config.batch_chunk_size,
-    );
-    ctx.queue
-        .send(QueueName::Batches, bodies, COMMIT_GRACE)
-        .await?;
+    enqueue(ctx, &batch, &task.task_id, 1, &batch.object_ids).await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -693,16 +685,7 @@ pub async fn retry(
     task.additional_data
         .insert("batch_id".into(), json!(batch.batch_id));
     let attempt = batch.attempt + 1;
-    let bodies = chunks(
-        &batch,
-        &task.task_id,
-        attempt,
-        &again,
-        ctx.config.batch_chunk_size,
-    );
-    ctx.queue
-        .send(QueueName::Batches, bodies, COMMIT_GRACE)
-        .await?;
+    enqueue(ctx, &batch, &task.task_id, attempt, &again).await?;
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(BatchStatus::Queued.as_str())),
@@ -770,27 +753,13 @@ async fn each_result(
     batch: &Batch,
     mut keep_going: impl FnMut(ObjectResult) -> bool,
 ) -> Result<(), ApiError> {
-    let mut cursor = None;
-    loop {
-        let page = ctx
-            .table
-            .query(
-                &Query::partition(keys::bkt_pk(&batch.bucket_id))
-                    .prefix(keys::batch_results_prefix(&batch.batch_id))
-                    .limit(500)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            if !keep_going(from_item(item)?) {
-                return Ok(());
-            }
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(()),
-        }
-    }
+    let query = Query::partition(keys::bkt_pk(&batch.bucket_id))
+        .prefix(keys::batch_results_prefix(&batch.batch_id))
+        .limit(500);
+    each_item(ctx.table.as_ref(), query, |item| {
+        Ok(keep_going(from_item(item)?))
+    })
+    .await
 }
 
 async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
@@ -975,11 +944,6 @@ pub fn batch_json_with(
         "max_node_death_resubmits": 0,
         "max_deploy_resubmits": 0,
     })
-}
-
-/// Key of a batch for a message or an index entry.
-pub fn batch_key(bucket_id: &str, batch_id: &str) -> Key {
-    keys::batch(bucket_id, batch_id)
 }
 
 /// The time a stall check compares against.

@@ -6,7 +6,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{all_items, all_records, collect, page_json, ListRequest};
 use super::{buckets, from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::BatchTarget;
@@ -16,7 +16,7 @@ use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::names;
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
-use crate::ports::{Cond, Query, StoreError, Write};
+use crate::ports::{Cond, Index, Query, StoreError, Write};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collection {
@@ -238,15 +238,8 @@ pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collec
 }
 
 async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, ApiError> {
-    let page = ctx
-        .table
-        .query(
-            &Query::partition(keys::ns_pk(namespace_id))
-                .prefix("COL#")
-                .limit(1000),
-        )
-        .await?;
-    page.items.into_iter().map(from_item).collect()
+    let query = Query::partition(keys::ns_pk(namespace_id)).prefix("COL#");
+    all_records(ctx.table.as_ref(), query).await
 }
 
 /// The collections a batch of `bucket_id` writes to.
@@ -301,27 +294,12 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
             }
             other => other.into(),
         })?;
-    let mut removed = 0;
-    let mut cursor = None;
-    loop {
-        let page = ctx
-            .table
-            .query(
-                &Query::partition(keys::collection_index_pk(&c.collection_id))
-                    .on(crate::ports::Index::Gsi1)
-                    .limit(500)
-                    .cursor(cursor),
-            )
-            .await?;
-        removed += page.items.len();
-        ctx.table
-            .delete_many(super::documents::keys_with_refs(&page.items))
-            .await?;
-        match page.cursor {
-            Some(next) => cursor = Some(next),
-            None => break,
-        }
-    }
+    let query = Query::partition(keys::collection_index_pk(&c.collection_id)).on(Index::Gsi1);
+    let documents = all_items(ctx.table.as_ref(), query).await?;
+    ctx.table
+        .delete_many(super::documents::keys_with_refs(&documents))
+        .await?;
+    let removed = documents.len();
     Ok(
         json!({"success": true, "collection_id": c.collection_id, "documents_deleted": removed, "message": "collection deleted"}),
     )

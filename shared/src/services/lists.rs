@@ -10,6 +10,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::from_item;
 use crate::error::ApiError;
 use crate::ports::{Item, Query, Table};
 
@@ -393,6 +394,49 @@ pub async fn collect(
         }
     }
     Ok((results, query.cursor))
+}
+
+/// Hands every item a query reaches, page by page, to `keep_going` until it says stop.
+pub async fn each_item(
+    table: &dyn Table,
+    mut query: Query,
+    mut keep_going: impl FnMut(Item) -> Result<bool, ApiError>,
+) -> Result<(), ApiError> {
+    loop {
+        let page = table.query(&query).await?;
+        for item in page.items {
+            if !keep_going(item)? {
+                return Ok(());
+            }
+        }
+        query.cursor = page.cursor;
+        if query.cursor.is_none() {
+            return Ok(());
+        }
+    }
+}
+
+/// Every item a query reaches.
+pub async fn all_items(table: &dyn Table, query: Query) -> Result<Vec<Item>, ApiError> {
+    let mut out = Vec::new();
+    each_item(table, query, |item| {
+        out.push(item);
+        Ok(true)
+    })
+    .await?;
+    Ok(out)
+}
+
+/// Every record a query reaches.
+pub async fn all_records<T: serde::de::DeserializeOwned>(
+    table: &dyn Table,
+    query: Query,
+) -> Result<Vec<T>, ApiError> {
+    all_items(table, query)
+        .await?
+        .into_iter()
+        .map(from_item)
+        .collect()
 }
 
 /// The list response shape the SDK reads.

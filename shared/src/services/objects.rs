@@ -1479,25 +1479,12 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
         ctx.blobs.delete(key).await?;
     }
     // Its documents go with it (batch results stay: they are the batch's history).
-    let mut cursor = None;
-    loop {
-        let page = ctx
-            .table
-            .query(
-                &Query::partition(keys::bkt_pk(&bucket.bucket_id))
-                    .prefix(keys::object_documents_prefix(&current.object_id))
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        ctx.table
-            .delete_many(super::documents::keys_with_refs(&page.items))
-            .await?;
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => break,
-        }
-    }
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix(keys::object_documents_prefix(&current.object_id));
+    let documents = super::lists::all_items(ctx.table.as_ref(), query).await?;
+    ctx.table
+        .delete_many(super::documents::keys_with_refs(&documents))
+        .await?;
     let _ = ctx
         .events
         .publish(vec![object_event(

@@ -296,26 +296,8 @@ pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), ApiE
 }
 
 async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, ApiError> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = ctx
-            .table
-            .query(
-                &Query::partition(keys::org_pk(org_id))
-                    .prefix("WH#")
-                    .limit(100)
-                    .cursor(cursor),
-            )
-            .await?;
-        for item in page.items {
-            out.push(from_item(item)?);
-        }
-        match page.cursor {
-            Some(c) => cursor = Some(c),
-            None => return Ok(out),
-        }
-    }
+    let query = Query::partition(keys::org_pk(org_id)).prefix("WH#");
+    super::lists::all_records(ctx.table.as_ref(), query).await
 }
 
 pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<Value, ApiError> {

@@ -46,6 +46,22 @@ impl DynamoTable {
         self.emulator_lock = Some(tokio::sync::RwLock::new(()));
         self
     }
+
+    /// Held by a plain write: waits while a transaction runs (emulators only).
+    async fn beside_others(&self) -> Option<tokio::sync::RwLockReadGuard<'_, ()>> {
+        match &self.emulator_lock {
+            Some(lock) => Some(lock.read().await),
+            None => None,
+        }
+    }
+
+    /// Held by a transaction: runs alone (emulators only).
+    async fn alone(&self) -> Option<tokio::sync::RwLockWriteGuard<'_, ()>> {
+        match &self.emulator_lock {
+            Some(lock) => Some(lock.write().await),
+            None => None,
+        }
+    }
 }
 
 fn to_attrs(item: &Item) -> StoreResult<Attrs> {
@@ -251,10 +267,7 @@ impl Table for DynamoTable {
         if let check @ Write::Check { .. } = op {
             return self.transact(vec![check]).await.map(|_| None);
         }
-        let _shared = match &self.emulator_lock {
-            Some(lock) => Some(lock.read().await),
-            None => None,
-        };
+        let _shared = self.beside_others().await;
         let mut e = Expr::default();
         match op {
             Write::Put { item, cond } => {
@@ -312,10 +325,7 @@ impl Table for DynamoTable {
             .iter()
             .map(|op| transact_item(&self.table, op))
             .collect::<StoreResult<Vec<_>>>()?;
-        let _alone = match &self.emulator_lock {
-            Some(lock) => Some(lock.write().await),
-            None => None,
-        };
+        let _alone = self.alone().await;
         let result = self
             .client
             .transact_write_items()
@@ -520,10 +530,7 @@ impl Table for DynamoTable {
 impl DynamoTable {
     /// BatchWriteItem in chunks of 25, retrying unprocessed items with backoff.
     async fn batch_write(&self, requests: Vec<WriteRequest>) -> StoreResult<()> {
-        let _shared = match &self.emulator_lock {
-            Some(lock) => Some(lock.read().await),
-            None => None,
-        };
+        let _shared = self.beside_others().await;
         for chunk in requests.chunks(25) {
             let mut pending = chunk.to_vec();
             let mut backoff = std::time::Duration::from_millis(50);
