@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::net::HttpClient;
-use crate::ports::{BlobStore, EventBus, Queue, Table};
+use crate::ports::{BlobStore, Embedders, EventBus, Queue, Table, VectorIndex};
 
 #[derive(Debug, Clone)]
 pub struct Config {
@@ -39,6 +39,8 @@ pub struct Config {
     pub webhook_max_attempts: u32,
     /// Consecutive failed deliveries after which an endpoint is disabled.
     pub webhook_disable_after: i64,
+    /// Where embedding models are installed (`scripts/fetch-models`; `/opt/models` in Lambda).
+    pub models_dir: std::path::PathBuf,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             webhook_retry_base: Duration::from_secs(5),
             webhook_max_attempts: 8,
             webhook_disable_after: 20,
+            models_dir: default_models_dir(),
         }
     }
 }
@@ -109,8 +112,17 @@ impl Config {
         if let Some(v) = num("SLUICE_WEBHOOK_DISABLE_AFTER") {
             c.webhook_disable_after = v.max(1) as i64;
         }
+        if let Some(dir) = std::env::var_os("SLUICE_MODELS_DIR") {
+            c.models_dir = dir.into();
+        }
         c
     }
+}
+
+/// `~/.cache/sluice/models`, where the scripts install models by default.
+fn default_models_dir() -> std::path::PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    std::path::Path::new(&home).join(".cache/sluice/models")
 }
 
 #[derive(Clone)]
@@ -119,6 +131,10 @@ pub struct AppContext {
     pub blobs: Arc<dyn BlobStore>,
     pub queue: Arc<dyn Queue>,
     pub events: Arc<dyn EventBus>,
+    /// One index per collection, for feature search.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// Embedding models, loaded on first use.
+    pub embedders: Embedders,
     /// Outbound HTTP behind the SSRF guard.
     pub http: HttpClient,
     pub config: Config,
@@ -130,6 +146,7 @@ impl AppContext {
         blobs: Arc<dyn BlobStore>,
         queue: Arc<dyn Queue>,
         events: Arc<dyn EventBus>,
+        vectors: Arc<dyn VectorIndex>,
         config: Config,
     ) -> Self {
         AppContext {
@@ -137,8 +154,23 @@ impl AppContext {
             blobs,
             queue,
             events,
+            vectors,
+            embedders: default_embedders(&config),
             http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
             config,
         }
+    }
+}
+
+/// MiniLM from the models dir when this build has models; otherwise none, with the reason.
+fn default_embedders(config: &Config) -> Embedders {
+    #[cfg(feature = "models")]
+    {
+        crate::adapters::models::embedders(config.models_dir.clone())
+    }
+    #[cfg(not(feature = "models"))]
+    {
+        let _ = config;
+        Embedders::none("this build has no embedding models (the `models` feature is off)")
     }
 }

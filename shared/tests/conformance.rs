@@ -1069,13 +1069,11 @@ impl sluice::ports::EventBus for RecordingBus {
 
 async fn batch_flow(ctx: AppContext) {
     let bus = std::sync::Arc::new(RecordingBus(ctx.events.clone(), Default::default()));
-    let ctx = AppContext::new(
-        ctx.table.clone(),
-        ctx.blobs.clone(),
-        std::sync::Arc::new(TwiceQueue(ctx.queue.clone())),
-        bus.clone(),
-        ctx.config.clone(),
-    );
+    let ctx = AppContext {
+        queue: std::sync::Arc::new(TwiceQueue(ctx.queue.clone())),
+        events: bus.clone(),
+        ..ctx
+    };
     let c = Client::new(ctx.clone()).await;
     let (s, ns) = c
         .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "batches", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]})))
@@ -1279,16 +1277,13 @@ conformance!(batch_flow_on, batch_flow);
 
 /// A batch whose work never arrives is failed by the sweep, with a reason.
 async fn stalled_batch(ctx: AppContext) {
-    let ctx = AppContext::new(
-        ctx.table.clone(),
-        ctx.blobs.clone(),
-        ctx.queue.clone(),
-        ctx.events.clone(),
-        Config {
+    let ctx = AppContext {
+        config: Config {
             batch_stall: Duration::from_secs(1),
             ..ctx.config.clone()
         },
-    );
+        ..ctx
+    };
     let c = Client::new(ctx.clone()).await;
     let (_, ns) = c
         .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "stall", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]})))

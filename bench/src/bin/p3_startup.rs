@@ -31,6 +31,7 @@ async fn start_to_ready(binary: &str) -> anyhow::Result<(Duration, u64)> {
         .env("SLUICE_TABLE", "bench-table")
         .env("SLUICE_BUCKET", "bench-bucket")
         .env("SLUICE_EVENT_BUS", "bench-bus")
+        .env("SLUICE_VECTOR_BUCKET", "bench-vectors")
         .env("SLUICE_TASKS_QUEUE_URL", "http://127.0.0.1:9/queue")
         .env("SLUICE_BATCHES_QUEUE_URL", "http://127.0.0.1:9/batches")
         .env("SLUICE_WEBHOOKS_QUEUE_URL", "http://127.0.0.1:9/webhooks")

@@ -88,13 +88,10 @@ async fn main() -> anyhow::Result<()> {
         sluice::Config::default(),
     )?;
     let store = sluice::adapters::local::LocalBlobStore::open(&dir.path().join("blobs"), &url)?;
-    let ctx = sluice::AppContext::new(
-        ctx.table.clone(),
-        std::sync::Arc::new(store),
-        ctx.queue.clone(),
-        ctx.events.clone(),
-        ctx.config.clone(),
-    );
+    let ctx = sluice::AppContext {
+        blobs: std::sync::Arc::new(store),
+        ..ctx
+    };
 
     let mut pipeline = Vec::new();
     let mut stage = Vec::new();

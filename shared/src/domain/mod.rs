@@ -1,9 +1,11 @@
 //! Entities, validation and rules. No I/O.
 
 pub mod batch;
+pub mod chunking;
 pub mod entities;
 pub mod extractors;
 pub mod ids;
 pub mod names;
 pub mod schema;
 pub mod time;
+pub mod vector_filter;

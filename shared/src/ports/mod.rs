@@ -1,16 +1,20 @@
 //! The traits the core needs from the outside world. Adapters implement them.
 
 mod blob;
+mod embed;
 mod events;
 mod queue;
 mod table;
+mod vectors;
 
 pub use blob::{BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
+pub use embed::{EmbedError, Embedder, Embedders};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,
 };
+pub use vectors::{VectorIndex, VectorMatch, VectorRecord};
 
 /// A failure of a storage port, in terms the core can act on.
 #[derive(Debug, Clone, thiserror::Error)]

@@ -6,11 +6,13 @@
 mod dynamo;
 mod eventbridge;
 mod s3;
+mod s3vectors;
 mod sqs;
 
 pub use dynamo::DynamoTable;
 pub use eventbridge::EventBridgeBus;
 pub use s3::S3BlobStore;
+pub use s3vectors::S3VectorIndex;
 pub use sqs::SqsQueue;
 
 use std::collections::HashMap;
@@ -27,6 +29,7 @@ pub struct AwsNames {
     pub table: String,
     pub bucket: String,
     pub event_bus: String,
+    pub vector_bucket: String,
     pub queue_urls: HashMap<QueueName, String>,
 }
 
@@ -44,6 +47,7 @@ impl AwsNames {
             table: var("SLUICE_TABLE")?,
             bucket: var("SLUICE_BUCKET")?,
             event_bus: var("SLUICE_EVENT_BUS")?,
+            vector_bucket: var("SLUICE_VECTOR_BUCKET")?,
             queue_urls,
         })
     }
@@ -74,7 +78,11 @@ pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config
         aws_sdk_eventbridge::Client::new(sdk),
         names.event_bus,
     ));
-    AppContext::new(table, blobs, queue, events, config)
+    let vectors = Arc::new(S3VectorIndex::new(
+        aws_sdk_s3vectors::Client::new(sdk),
+        names.vector_bucket,
+    ));
+    AppContext::new(table, blobs, queue, events, vectors, config)
 }
 
 /// Creates the table, bucket, queues and bus (for a stand-in like moto; SAM does this
@@ -92,6 +100,8 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Res
             sqs::create_queue(&sqs_client, &format!("{prefix}-{}", q.as_str())).await?,
         );
     }
+    let vector_bucket = format!("{prefix}-vectors");
+    s3vectors::create_vector_bucket(&aws_sdk_s3vectors::Client::new(sdk), &vector_bucket).await?;
     let event_bus = format!("{prefix}-events");
     let events = aws_sdk_eventbridge::Client::new(sdk);
     eventbridge::create_bus(&events, &event_bus).await?;
@@ -108,6 +118,7 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Res
         table,
         bucket,
         event_bus,
+        vector_bucket,
         queue_urls,
     })
 }

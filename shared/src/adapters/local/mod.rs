@@ -5,11 +5,13 @@ mod events;
 mod queue;
 mod sqlite;
 mod table;
+mod vectors;
 
 pub use blob::{BlobAccessError, LocalBlobStore, BLOB_ROUTE};
 pub use events::LocalEventBus;
 pub use queue::LocalQueue;
 pub use table::LocalTable;
+pub use vectors::LocalVectorIndex;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -28,6 +30,7 @@ pub fn context(
     let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
     let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
     let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
-    let ctx = AppContext::new(table, blobs.clone(), queue, events, config);
+    let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);
+    let ctx = AppContext::new(table, blobs.clone(), queue, events, vectors, config);
     Ok((ctx, blobs))
 }
