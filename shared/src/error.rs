@@ -22,6 +22,9 @@ pub enum ApiError {
     MethodNotAllowed,
     #[error("the service is busy, try again")]
     Unavailable,
+    /// A part of the service this request needs is not installed or not running.
+    #[error("{0}")]
+    NotReady(String),
     #[error("internal error")]
     Internal(#[source] anyhow::Error),
 }
@@ -57,7 +60,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => 405,
             ApiError::Conflict(_) => 409,
             ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Unavailable => 503,
+            ApiError::Unavailable | ApiError::NotReady(_) => 503,
             ApiError::Internal(_) => 500,
         }
     }
@@ -71,7 +74,7 @@ impl ApiError {
             ApiError::MethodNotAllowed => "MethodNotAllowedError",
             ApiError::Conflict(_) => "ConflictError",
             ApiError::PayloadTooLarge { .. } => "PayloadTooLargeError",
-            ApiError::Unavailable => "ServiceUnavailableError",
+            ApiError::Unavailable | ApiError::NotReady(_) => "ServiceUnavailableError",
             ApiError::Internal(_) => "InternalServerError",
         }
     }

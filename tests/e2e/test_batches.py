@@ -84,14 +84,12 @@ def test_quickstart_batch_requests_verbatim(sluice):
     assert task["task_id"].startswith("task_")
     done = wait_batch(sluice, ns["namespace_id"], bucket["bucket_id"], batch["batch_id"])
     # Each object fails with a stage and a reason, never an empty success: the page's
-    # hero image is fetched from example.com (a blob-stage failure where there is no
-    # internet), and multimodal_extractor has not shipped on this server.
+    # hero image is fetched from example.com, which this machine cannot reach (the
+    # whole flow succeeding is in test_search.py, with the photo served on loopback).
     assert done["status"] == "FAILED", done
     assert len(done["failed_objects"]) == 2
     for f in done["failed_objects"]:
-        assert f["stage"] in ("blob", "extract") and f["error"], f
-        if f["stage"] == "extract":
-            assert "multimodal_extractor v1 is not available" in f["error"]
+        assert f["stage"] == "blob" and "example.com" in f["error"], f
     assert sluice.wait_task(task["task_id"])["status"] == "FAILED"
 
 

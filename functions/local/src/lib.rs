@@ -66,6 +66,11 @@ impl Server {
         let bound = listener.local_addr()?;
         let url = format!("http://{bound}");
         let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env())?;
+        // A missing model is a start-up error, not a surprise at the first batch.
+        let embedders = ctx.embedders.clone();
+        tokio::task::spawn_blocking(move || embedders.text())
+            .await?
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
         blobs.set_public_url(&url);
         let api_key = dev_key(&opts.data_dir, opts.api_key)?;
         auth::ensure_key(&ctx, "local", &api_key)

@@ -14,6 +14,7 @@ use crate::services::namespaces::{self, CreateNamespace, UpdateNamespace};
 use crate::services::objects::{
     self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
 };
+use crate::services::search;
 use crate::services::tasks::{self, ListTasks};
 use crate::services::uploads::{
     self, ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch,
@@ -573,6 +574,15 @@ pub async fn collections_documents_get(ctx: AppContext, c: Caller, req: ApiReque
 pub async fn documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let doc = documents::get(&ctx, c.namespace()?, None, req.param("document_id")?).await?;
     Ok(ApiResponse::ok(doc))
+}
+
+// Feature search.
+
+pub async fn features_search(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+    let body: search::FeatureSearch = req.json()?;
+    Ok(ApiResponse::ok(
+        search::features_search(&ctx, c.namespace()?, &body).await?,
+    ))
 }
 
 // Tasks.

@@ -13,6 +13,7 @@ use crate::services::collections::CreateCollection;
 use crate::services::lists::ListRequest;
 use crate::services::namespaces::{CreateNamespace, UpdateNamespace};
 use crate::services::objects::{CreateObject, CreateObjectsBatch, PatchObject};
+use crate::services::search::FeatureSearch;
 use crate::services::tasks::ListTasks;
 use crate::services::uploads::{ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch};
 use crate::services::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
@@ -697,6 +698,16 @@ route!(
     None,
     h::documents_get
 );
+route!(
+    FEATURES_SEARCH,
+    "features-search",
+    "POST",
+    "/v1/features/search",
+    Namespace,
+    "Search a namespace's collections by embedding (text or vector query, metadata filters)",
+    Some(body::<FeatureSearch>),
+    h::features_search
+);
 
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
@@ -749,6 +760,7 @@ pub static ROUTES: &[&Route] = &[
     &COLLECTIONS_DOCUMENTS_LIST,
     &COLLECTIONS_DOCUMENTS_GET,
     &DOCUMENTS_GET,
+    &FEATURES_SEARCH,
     &COLLECTIONS_CREATE,
     &COLLECTIONS_LIST_GET,
     &COLLECTIONS_LIST,

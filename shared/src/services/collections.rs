@@ -237,7 +237,7 @@ pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collec
     }
 }
 
-async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, ApiError> {
+pub async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, ApiError> {
     let query = Query::partition(keys::ns_pk(namespace_id)).prefix("COL#");
     all_records(ctx.table.as_ref(), query).await
 }
@@ -296,9 +296,8 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
         })?;
     let query = Query::partition(keys::collection_index_pk(&c.collection_id)).on(Index::Gsi1);
     let documents = all_items(ctx.table.as_ref(), query).await?;
-    ctx.table
-        .delete_many(super::documents::keys_with_refs(&documents))
-        .await?;
+    super::documents::remove(ctx, &documents).await?;
+    ctx.vectors.drop_index(&c.collection_id).await?;
     let removed = documents.len();
     Ok(
         json!({"success": true, "collection_id": c.collection_id, "documents_deleted": removed, "message": "collection deleted"}),

@@ -11,7 +11,7 @@ use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::extractors::ExtractorChoice;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::error::ApiError;
-use crate::ports::{Index, Item, Key, Query};
+use crate::ports::{Index, Item, Key, Query, VectorRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -26,6 +26,9 @@ pub struct Document {
     pub index: usize,
     pub fields: Map<String, Value>,
     pub created_at: String,
+    /// Kept in the collection's vector index, not in the table.
+    #[serde(skip)]
+    pub embedding: Option<Vec<f32>>,
 }
 
 impl Document {
@@ -69,6 +72,72 @@ impl Document {
         item.insert("index".into(), json!(self.index));
         item
     }
+}
+
+/// Largest filterable metadata S3 Vectors takes per vector is 2 KB; stay under it.
+const VECTOR_METADATA_BUDGET: usize = 1500;
+
+impl Document {
+    /// Its vector with what search filters on: where it came from, and the object's
+    /// scalar metadata as `metadata.<key>`.
+    pub fn vector_record(&self) -> Option<VectorRecord> {
+        let vector = self.embedding.clone()?;
+        let mut metadata = Map::new();
+        metadata.insert("object_id".into(), json!(self.object_id));
+        metadata.insert("bucket_id".into(), json!(self.bucket_id));
+        metadata.insert("index".into(), json!(self.index));
+        if let Some(m) = self.fields.get("modality") {
+            metadata.insert("modality".into(), m.clone());
+        }
+        let mut used = Value::Object(metadata.clone()).to_string().len();
+        if let Some(Value::Object(meta)) = self.fields.get("metadata") {
+            for (k, v) in meta {
+                let fits = match v {
+                    Value::String(s) => s.len() <= 256,
+                    Value::Number(_) | Value::Bool(_) => true,
+                    Value::Array(a) => a.iter().all(|x| x.as_str().is_some_and(|s| s.len() <= 64)),
+                    _ => false,
+                };
+                let cost = k.len() + v.to_string().len() + 16;
+                if fits && used + cost <= VECTOR_METADATA_BUDGET {
+                    used += cost;
+                    metadata.insert(format!("metadata.{k}"), v.clone());
+                }
+            }
+        }
+        Some(VectorRecord {
+            key: self.document_id.clone(),
+            vector,
+            metadata,
+        })
+    }
+}
+
+/// Removes stored documents with everything that hangs off them: their by-id pointers,
+/// their vectors and their thumbnails.
+pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), ApiError> {
+    let mut by_collection: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
+    for item in items {
+        let attr = |k: &str| item.get(k).and_then(Value::as_str);
+        if let (Some(col), Some(id)) = (attr("collection_id"), attr("document_id")) {
+            by_collection.entry(col).or_default().push(id.to_string());
+        }
+    }
+    for (collection, keys) in by_collection {
+        ctx.vectors.delete(collection, &keys).await?;
+    }
+    for item in items {
+        let thumbnail = item
+            .get("fields")
+            .and_then(|f| f.get("thumbnail"))
+            .and_then(|t| t.get("storage_key"))
+            .and_then(Value::as_str);
+        if let Some(key) = thumbnail {
+            ctx.blobs.delete(key).await?;
+        }
+    }
+    ctx.table.delete_many(keys_with_refs(items)).await?;
+    Ok(())
 }
 
 /// The keys of stored documents and of their by-id pointers, for deleting both.

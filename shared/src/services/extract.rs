@@ -154,18 +154,31 @@ pub async fn fetch_blobs(
 
 /// An extractor's view of one object: its record and its fetched blobs.
 pub struct ExtractInput<'a> {
+    pub ctx: &'a AppContext,
+    /// The collection the output is for.
+    pub collection_id: &'a str,
     pub object: &'a Object,
     pub blobs: &'a [FetchedBlob],
     pub params: Option<&'a Map<String, Value>>,
 }
 
-/// Turns one object into document fields (one map per document).
+/// One document's worth of output: its fields, and its vector if it has one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Extracted {
+    pub fields: Map<String, Value>,
+    pub embedding: Option<Vec<f32>>,
+}
+
+/// Turns one object into documents.
 #[async_trait]
 pub trait Extractor: Send + Sync {
-    async fn extract(
-        &self,
-        input: &ExtractInput<'_>,
-    ) -> Result<Vec<Map<String, Value>>, StageError>;
+    async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError>;
+
+    /// Whether re-processing an object can yield fewer documents than before (then the
+    /// extra old ones are removed).
+    fn output_count_varies(&self) -> bool {
+        false
+    }
 }
 
 /// One document per object: its metadata, its text content and its blobs' details.
@@ -173,10 +186,7 @@ pub struct Passthrough;
 
 #[async_trait]
 impl Extractor for Passthrough {
-    async fn extract(
-        &self,
-        input: &ExtractInput<'_>,
-    ) -> Result<Vec<Map<String, Value>>, StageError> {
+    async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
         let text: Vec<&str> = input
             .blobs
             .iter()
@@ -201,7 +211,10 @@ impl Extractor for Passthrough {
             Value::Array(input.blobs.iter().map(FetchedBlob::details).collect()),
         );
         fields.insert("key_prefix".into(), json!(input.object.key_prefix));
-        Ok(vec![fields])
+        Ok(vec![Extracted {
+            fields,
+            embedding: None,
+        }])
     }
 }
 
@@ -211,10 +224,7 @@ pub struct NotYetAvailable(pub String);
 
 #[async_trait]
 impl Extractor for NotYetAvailable {
-    async fn extract(
-        &self,
-        _input: &ExtractInput<'_>,
-    ) -> Result<Vec<Map<String, Value>>, StageError> {
+    async fn extract(&self, _input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
         Err(StageError::new(
             "extract",
             format!("{} is not available on this server yet", self.0),
@@ -229,6 +239,8 @@ pub fn registry(choice: &ExtractorChoice) -> Box<dyn Extractor> {
         choice.version.as_str(),
     ) {
         ("passthrough_extractor", "v1") => Box::new(Passthrough),
+        ("text_extractor", "v1") => Box::new(super::extractors::TextExtractor),
+        ("multimodal_extractor", "v1") => Box::new(super::extractors::MultimodalExtractor),
         (name, version) => Box::new(NotYetAvailable(format!("{name} {version}"))),
     }
 }

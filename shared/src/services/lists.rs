@@ -366,6 +366,77 @@ impl Filter {
     pub fn is_empty(&self) -> bool {
         matches!(self, Filter::And(p) if p.iter().all(Filter::is_empty))
     }
+
+    /// The same filter in Amazon S3 Vectors' syntax, over flat keys that `field` maps a
+    /// field name to (`None`: that field cannot be filtered on). `NOT` is pushed down
+    /// to its conditions, which S3 Vectors can express.
+    pub fn to_vector_filter(
+        &self,
+        field: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Value, ApiError> {
+        self.vector_filter(field, false)
+    }
+
+    fn vector_filter(
+        &self,
+        field: &dyn Fn(&str) -> Option<String>,
+        negate: bool,
+    ) -> Result<Value, ApiError> {
+        let list = |parts: &[Filter], negate: bool| -> Result<Vec<Value>, ApiError> {
+            parts
+                .iter()
+                .map(|p| p.vector_filter(field, negate))
+                .collect()
+        };
+        Ok(match (self, negate) {
+            (Filter::And(p), false) | (Filter::Not(p), false) if p.is_empty() => json!({}),
+            (Filter::And(p), false) => json!({"$and": list(p, false)?}),
+            (Filter::And(p), true) => json!({"$or": list(p, true)?}),
+            (Filter::Or(p), false) => json!({"$or": list(p, false)?}),
+            (Filter::Or(p), true) => json!({"$and": list(p, true)?}),
+            // NOT [a, b] is "neither a nor b".
+            (Filter::Not(p), false) => json!({"$and": list(p, true)?}),
+            (Filter::Not(p), true) => json!({"$or": list(p, false)?}),
+            (
+                Filter::Cond {
+                    field: name,
+                    op,
+                    value,
+                    ..
+                },
+                negate,
+            ) => {
+                let key = field(name).ok_or_else(|| {
+                    ApiError::field(
+                        "filters",
+                        format!("{name:?} cannot be filtered on here (use metadata.<key>, object_id, bucket_id or modality)"),
+                    )
+                })?;
+                let op = match (op, negate) {
+                    (Op::Eq, false) | (Op::Ne, true) => "$eq",
+                    (Op::Ne, false) | (Op::Eq, true) => "$ne",
+                    (Op::Gt, false) | (Op::Lte, true) => "$gt",
+                    (Op::Gte, false) | (Op::Lt, true) => "$gte",
+                    (Op::Lt, false) | (Op::Gte, true) => "$lt",
+                    (Op::Lte, false) | (Op::Gt, true) => "$lte",
+                    (Op::In, false) | (Op::Nin, true) => "$in",
+                    (Op::Nin, false) | (Op::In, true) => "$nin",
+                    (Op::Exists, _) => "$exists",
+                    (Op::Contains, _) => {
+                        return Err(ApiError::field(
+                            "filters",
+                            "contains is not supported in feature search; use eq or in",
+                        ))
+                    }
+                };
+                let value = match op {
+                    "$exists" => json!(value.as_bool().unwrap_or(true) != negate),
+                    _ => value.clone(),
+                };
+                json!({ key: { op: value } })
+            }
+        })
+    }
 }
 
 /// Reads pages of `query` until `size` records pass `filter` (or the read bound is hit),

@@ -1482,9 +1482,7 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix(keys::object_documents_prefix(&current.object_id));
     let documents = super::lists::all_items(ctx.table.as_ref(), query).await?;
-    ctx.table
-        .delete_many(super::documents::keys_with_refs(&documents))
-        .await?;
+    super::documents::remove(ctx, &documents).await?;
     let _ = ctx
         .events
         .publish(vec![object_event(

@@ -9,7 +9,7 @@
 use std::collections::HashMap;
 
 use futures::{stream, StreamExt};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 
 use super::batches::{self, ChunkMessage};
 use super::documents::Document;
@@ -22,7 +22,7 @@ use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
 use crate::error::ApiError;
-use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, Write};
+use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, VectorRecord, Write};
 
 /// Deliveries after which a chunk whose submit never committed is dropped.
 const ORPHAN_AFTER_RECEIVES: u32 = 3;
@@ -155,6 +155,8 @@ pub async fn run_chunk(
     if !docs.is_empty() {
         ctx.table.put_many(docs).await?;
     }
+    index_vectors(ctx, &processed).await?;
+    remove_stale_documents(ctx, &batch, &processed).await?;
     let mut writes: Vec<Write> = processed
         .iter()
         .map(|p| Write::Put {
@@ -258,6 +260,70 @@ async fn process_object(
     }
 }
 
+/// Puts the documents' vectors into their collections' indexes (creating an index
+/// with the first vector it gets).
+async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), ApiError> {
+    let mut by_collection: HashMap<&str, Vec<VectorRecord>> = HashMap::new();
+    for d in processed.iter().flat_map(|p| &p.documents) {
+        if let Some(r) = d.vector_record() {
+            by_collection.entry(&d.collection_id).or_default().push(r);
+        }
+    }
+    for (collection, records) in by_collection {
+        ctx.vectors
+            .ensure_index(collection, records[0].vector.len())
+            .await?;
+        ctx.vectors.put(collection, records).await?;
+    }
+    Ok(())
+}
+
+/// An object processed again may yield fewer documents than last time: the extra old
+/// ones (and their vectors) go. Only extractors whose output count varies need the look.
+async fn remove_stale_documents(
+    ctx: &AppContext,
+    batch: &Batch,
+    processed: &[Processed],
+) -> Result<(), ApiError> {
+    let varying: Vec<&str> = batch
+        .targets
+        .iter()
+        .filter(|t| extract::registry(&t.extractor).output_count_varies())
+        .map(|t| t.collection_id.as_str())
+        .collect();
+    if varying.is_empty() {
+        return Ok(());
+    }
+    for p in processed
+        .iter()
+        .filter(|p| p.result.status == ResultStatus::Completed)
+    {
+        let query = Query::partition(keys::bkt_pk(&batch.bucket_id))
+            .prefix(keys::object_documents_prefix(&p.result.object_id));
+        let stale: Vec<Item> = super::lists::all_items(ctx.table.as_ref(), query)
+            .await?
+            .into_iter()
+            .filter(|item| {
+                let col = item
+                    .get("collection_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let index = item.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let now = p
+                    .documents
+                    .iter()
+                    .filter(|d| d.collection_id == col)
+                    .count();
+                varying.contains(&col) && index >= now
+            })
+            .collect();
+        if !stale.is_empty() {
+            super::documents::remove(ctx, &stale).await?;
+        }
+    }
+    Ok(())
+}
+
 /// The blob stage once, then every extractor of the batch over its output.
 async fn extract_documents(
     ctx: &AppContext,
@@ -269,6 +335,8 @@ async fn extract_documents(
     for target in &batch.targets {
         let extractor = extract::registry(&target.extractor);
         let input = ExtractInput {
+            ctx,
+            collection_id: &target.collection_id,
             object,
             blobs: &blobs,
             params: target.extractor.params.as_ref(),
@@ -276,7 +344,7 @@ async fn extract_documents(
         let outputs = extractor.extract(&input).await?;
         let created_at = now_rfc3339();
         documents.extend(outputs.into_iter().enumerate().map(
-            |(index, fields): (usize, Map<String, Value>)| Document {
+            |(index, out): (usize, extract::Extracted)| Document {
                 document_id: Document::id_for(&target.collection_id, &object.object_id, index),
                 collection_id: target.collection_id.clone(),
                 namespace_id: batch.namespace_id.clone(),
@@ -285,8 +353,9 @@ async fn extract_documents(
                 batch_id: batch.batch_id.clone(),
                 feature_extractor: target.extractor.clone(),
                 index,
-                fields,
+                fields: out.fields,
                 created_at: created_at.clone(),
+                embedding: out.embedding,
             },
         ));
     }

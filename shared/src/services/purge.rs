@@ -82,6 +82,21 @@ async fn purge_bucket_contents(
     namespace_id: &str,
     bucket_id: &str,
 ) -> Result<u64, ApiError> {
+    // Documents first, with their vectors and pointers elsewhere; then the rest.
+    loop {
+        let page = ctx
+            .table
+            .query(
+                &Query::partition(keys::bkt_pk(bucket_id))
+                    .prefix("DOC#")
+                    .limit(100),
+            )
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        super::documents::remove(ctx, &page.items).await?;
+    }
     let items = purge_partition(ctx, keys::bkt_pk(bucket_id)).await?;
     ctx.blobs
         .delete_prefix(&keys::bucket_blob_prefix(namespace_id, bucket_id))
@@ -132,6 +147,16 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
                 }
                 let keys: Vec<Key> = page.items.iter().filter_map(Key::of).collect();
                 ctx.table.delete_many(keys).await?;
+            }
+            let collections = super::lists::all_items(
+                ctx.table.as_ref(),
+                Query::partition(keys::ns_pk(namespace_id)).prefix("COL#"),
+            )
+            .await?;
+            for c in collections {
+                if let Some(id) = c.get("collection_id").and_then(|v| v.as_str()) {
+                    ctx.vectors.drop_index(id).await?;
+                }
             }
             items += purge_partition(ctx, keys::ns_pk(namespace_id)).await?;
             ctx.blobs
