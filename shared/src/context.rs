@@ -141,6 +141,14 @@ pub struct AppContext {
 }
 
 impl AppContext {
+    /// With MiniLM from `config.models_dir`, loaded on first use. Only the processes
+    /// that embed call this, so the others do not link the inference code.
+    #[cfg(feature = "models")]
+    pub fn with_local_models(mut self) -> Self {
+        self.embedders = crate::adapters::models::embedders(self.config.models_dir.clone());
+        self
+    }
+
     pub fn new(
         table: Arc<dyn Table>,
         blobs: Arc<dyn BlobStore>,
@@ -155,22 +163,11 @@ impl AppContext {
             queue,
             events,
             vectors,
-            embedders: default_embedders(&config),
+            embedders: Embedders::none(
+                "this process has no embedding model (only the batch worker, feature search and sluice-local load one)",
+            ),
             http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
             config,
         }
-    }
-}
-
-/// MiniLM from the models dir when this build has models; otherwise none, with the reason.
-fn default_embedders(config: &Config) -> Embedders {
-    #[cfg(feature = "models")]
-    {
-        crate::adapters::models::embedders(config.models_dir.clone())
-    }
-    #[cfg(not(feature = "models"))]
-    {
-        let _ = config;
-        Embedders::none("this build has no embedding models (the `models` feature is off)")
     }
 }

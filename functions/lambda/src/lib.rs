@@ -59,8 +59,18 @@ fn to_api_request(event: Request) -> ApiRequest {
 
 /// Serves one route of the table as an HTTP API Lambda.
 pub fn serve_route(route: &'static Route) -> Result<(), Error> {
+    serve(route, |ctx| ctx)
+}
+
+/// Serves a route that embeds (feature search): the model layer's MiniLM is loaded on
+/// the first request that needs it.
+pub fn serve_route_with_models(route: &'static Route) -> Result<(), Error> {
+    serve(route, AppContext::with_local_models)
+}
+
+fn serve(route: &'static Route, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context().await?;
+        let ctx = prepare(context().await?);
         lambda_http::run(lambda_http::service_fn(move |event: Request| {
             let ctx = ctx.clone();
             async move {
@@ -82,8 +92,17 @@ pub fn serve_route(route: &'static Route) -> Result<(), Error> {
 /// Works an SQS queue: each record handled on its own; failures are reported per
 /// record (`ReportBatchItemFailures`) so only they are delivered again.
 pub fn work_queue(queue: QueueName) -> Result<(), Error> {
+    work(queue, |ctx| ctx)
+}
+
+/// Works a queue whose messages embed (the batch worker).
+pub fn work_queue_with_models(queue: QueueName) -> Result<(), Error> {
+    work(queue, AppContext::with_local_models)
+}
+
+fn work(queue: QueueName, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context().await?;
+        let ctx = prepare(context().await?);
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<SqsEvent>| {
                 let ctx = ctx.clone();

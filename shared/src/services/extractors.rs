@@ -19,7 +19,7 @@ use crate::ports::Embedder;
 const THUMBNAIL_EDGE: u32 = 256;
 
 /// The object's text blobs, with the property each came from.
-fn texts<'a>(blobs: &'a [FetchedBlob]) -> Vec<(&'a FetchedBlob, String)> {
+fn texts(blobs: &[FetchedBlob]) -> Vec<(&FetchedBlob, String)> {
     blobs
         .iter()
         .filter_map(|b| match b.mime_type.as_str() {

@@ -32,5 +32,7 @@ pub fn context(
     let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
     let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);
     let ctx = AppContext::new(table, blobs.clone(), queue, events, vectors, config);
+    #[cfg(feature = "models")]
+    let ctx = ctx.with_local_models();
     Ok((ctx, blobs))
 }
