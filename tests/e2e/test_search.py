@@ -1,13 +1,16 @@
 """Real feature extraction and feature search on sluice-local: MiniLM embeddings, chunked
-text, images described without a model, search quality, filters, re-processing and deletes."""
+text, images and audio described without a model, search quality, filters, re-processing and deletes."""
 
 import base64
 import http.server
 import io
 import json
+import math
 import os
 import re
+import struct
 import threading
+import wave
 
 import mixpeek
 import pytest
@@ -182,6 +185,22 @@ def jpeg_with_exif(color=(200, 30, 30), size=(640, 480)):
     return buf.getvalue()
 
 
+def wav_tone_silence_tone(rate=16000):
+    """One second of tone, one of silence, half a second of tone; 16-bit stereo."""
+    frames = []
+    for i in range(int(rate * 2.5)):
+        t = i / rate
+        v = 0 if 1.0 <= t < 2.0 else int(12000 * math.sin(2 * math.pi * 440 * t))
+        frames.append(struct.pack("<hh", v, v))
+    buf = io.BytesIO()
+    with wave.open(buf, "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(rate)
+        w.writeframes(b"".join(frames))
+    return buf.getvalue()
+
+
 def b64(data):
     return base64.b64encode(data).decode()
 
@@ -190,6 +209,7 @@ def test_multimodal_per_blob_type(sluice):
     ns, bucket = space(sluice, "multimodal", "multimodal_extractor", {
         "body": {"type": "text"}, "photo": {"type": "image"}, "spec": {"type": "json"},
         "file": {"type": "binary"}, "doc": {"type": "pdf"}, "title": {"type": "string"},
+        "sound": {"type": "audio"},
     })
     broken = png_bytes((0, 0, 255))[:60]
     ids = create(sluice, ns, bucket, [
@@ -199,6 +219,7 @@ def test_multimodal_per_blob_type(sluice):
         {"blobs": [{"property": "file", "type": "binary", "data": {"base64": b64(os.urandom(300)), "mime_type": "application/octet-stream"}}]},
         {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(broken), "mime_type": "image/png"}}]},
         {"blobs": [{"property": "doc", "type": "pdf", "data": {"base64": b64(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"), "mime_type": "application/pdf"}}]},
+        {"blobs": [{"property": "sound", "type": "audio", "data": {"base64": b64(wav_tone_silence_tone()), "mime_type": "audio/wav", "filename": "beeps.wav"}}]},
     ])
     done = process(sluice, ns, bucket, ids)
     assert done["status"] == "COMPLETED_WITH_ERRORS", done
@@ -220,6 +241,11 @@ def test_multimodal_per_blob_type(sluice):
     assert "red kite" in image["text"]
     [spec] = docs_of(1)
     assert spec["modality"] == "text" and "product: kettle" in spec["text"] and "colours[1]: black" in spec["text"]
+    beeps = docs_of(5)
+    assert [d["modality"] for d in beeps] == ["audio", "audio"]
+    assert beeps[0]["audio"]["sample_rate"] == 16000 and beeps[0]["audio"]["channels"] == 2
+    assert abs(beeps[0]["audio"]["duration_seconds"] - 2.5) < 0.01
+    assert abs(beeps[0]["segment"]["end_time"] - 1.0) < 0.06 and abs(beeps[1]["segment"]["start_time"] - 2.0) < 0.06
     [binary] = docs_of(2)
     assert binary["modality"] == "binary" and binary["source_blob"]["size_bytes"] == 300
     # The image is found through its descriptors' words.

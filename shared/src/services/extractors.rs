@@ -1,5 +1,5 @@
 //! The model-backed extractors: `text_extractor` v1 (chunks + MiniLM embeddings) and
-//! `multimodal_extractor` v1 (per blob type: text, JSON, images, binary).
+//! `multimodal_extractor` v1 (per blob type: text, JSON, images, audio, binary).
 //!
 //! Offline, images get model-free descriptors (size, EXIF, perceptual hash, dominant
 //! colours, a thumbnail) and their *text* is embedded: a caption built from those
@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::audio;
 use super::extract::{ExtractInput, Extracted, Extractor, FetchedBlob, StageError};
 use crate::domain::chunking::{self, ChunkParams, SplitBy};
 use crate::ports::Embedder;
@@ -348,10 +349,9 @@ impl Extractor for MultimodalExtractor {
             }
             if mime.starts_with("image/") {
                 out.push(image_document(input, blob, out.len()).await?);
-            } else if mime.starts_with("video/")
-                || mime.starts_with("audio/")
-                || mime == "application/pdf"
-            {
+            } else if mime.starts_with("audio/") {
+                out.extend(audio_documents(input, blob).await?);
+            } else if mime.starts_with("video/") || mime == "application/pdf" {
                 return Err(StageError::new(
                     "extract",
                     format!(
@@ -445,6 +445,107 @@ async fn image_document(
         fields,
         embedding: Some(vector),
     })
+}
+
+/// One document per stretch of sound (or one for a silent file), each embedded by a
+/// caption of what is known about it.
+async fn audio_documents(
+    input: &ExtractInput<'_>,
+    blob: &FetchedBlob,
+) -> Result<Vec<Extracted>, StageError> {
+    let param = |name: &str| {
+        input
+            .params
+            .and_then(|p| p.get(name))
+            .and_then(Value::as_f64)
+    };
+    let silence_db = param("silence_db_threshold").unwrap_or(audio::DEFAULT_SILENCE_DB);
+    let max_segment = param("max_segment_duration")
+        .filter(|s| *s > 0.0)
+        .unwrap_or(30.0);
+    let bytes = blob.bytes.clone();
+    let facts =
+        tokio::task::spawn_blocking(move || audio::describe_audio(&bytes, silence_db, max_segment))
+            .await
+            .map_err(|e| StageError::new("extract", format!("audio task: {e}")))?
+            .map_err(|why| {
+                StageError::new(
+                    "extract",
+                    format!("audio blob {:?}: {why}", blob.blob.property),
+                )
+            })?;
+    let layout = match facts.channels {
+        1 => "mono".to_string(),
+        2 => "stereo".to_string(),
+        n => format!("{n}-channel"),
+    };
+    let mut about = vec![format!(
+        "{layout} audio recording, {:.1} seconds, {} Hz",
+        facts.duration_secs, facts.sample_rate
+    )];
+    if let Some(name) = &blob.blob.details.filename {
+        about.push(format!("file {name}"));
+    }
+    if !input.object.metadata.is_empty() {
+        about.push(flatten_json(&Value::Object(input.object.metadata.clone())));
+    }
+    let spans: Vec<Option<(f64, f64, f64)>> = if facts.segments.is_empty() {
+        vec![None]
+    } else {
+        facts.segments.iter().copied().map(Some).collect()
+    };
+    let captions: Vec<String> = spans
+        .iter()
+        .enumerate()
+        .map(|(i, span)| match span {
+            Some((start, end, _)) => format!(
+                "{}. Sound from {start:.1} s to {end:.1} s, segment {} of {}",
+                about.join(". "),
+                i + 1,
+                spans.len()
+            ),
+            None => format!("{}. Silent throughout", about.join(". ")),
+        })
+        .collect();
+    let model = embedder(input)?;
+    let vectors = embed(model.as_ref(), captions.clone()).await?;
+    Ok(spans
+        .into_iter()
+        .zip(captions)
+        .zip(vectors)
+        .map(|((span, caption), vector)| {
+            let mut fields = base_fields(input, blob, "audio");
+            fields.insert("text".into(), json!(caption));
+            fields.insert(
+                "audio".into(),
+                json!({
+                    "duration_seconds": facts.duration_secs,
+                    "sample_rate": facts.sample_rate,
+                    "channels": facts.channels,
+                    "loudness_dbfs": facts.loudness_db,
+                    "peak_dbfs": facts.peak_db,
+                    "silence_threshold_dbfs": silence_db,
+                }),
+            );
+            fields.insert(
+                "segment".into(),
+                match span {
+                    Some((start, end, loudness)) => {
+                        json!({"start_time": start, "end_time": end, "loudness_dbfs": loudness})
+                    }
+                    None => {
+                        json!({"start_time": 0.0, "end_time": facts.duration_secs, "silent": true})
+                    }
+                },
+            );
+            fields.insert("embedding_model".into(), json!(model.model_id()));
+            fields.insert("embedding_input".into(), json!("caption"));
+            Extracted {
+                fields,
+                embedding: Some(vector),
+            }
+        })
+        .collect())
 }
 
 #[cfg(test)]

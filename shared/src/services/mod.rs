@@ -1,5 +1,6 @@
 //! Use cases over the ports. The single-table key layout lives here, once.
 
+pub mod audio;
 pub mod auth;
 pub mod batches;
 pub mod buckets;
