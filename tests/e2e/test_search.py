@@ -201,6 +201,30 @@ def wav_tone_silence_tone(rate=16000):
     return buf.getvalue()
 
 
+def pdf_with_pages(texts):
+    """A small valid PDF: one page per text, Helvetica, with a correct xref table."""
+    n = len(texts)
+    objs = [
+        "<< /Type /Catalog /Pages 2 0 R >>",
+        "<< /Type /Pages /Kids [%s] /Count %d >>" % (" ".join(f"{4 + 2 * i} 0 R" for i in range(n)), n),
+        "<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>",
+    ]
+    for i, text in enumerate(texts):
+        stream = f"BT /F1 12 Tf 72 720 Td ({text}) Tj ET"
+        objs.append(f"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents {5 + 2 * i} 0 R >>")
+        objs.append(f"<< /Length {len(stream)} >>\nstream\n{stream}\nendstream")
+    out = b"%PDF-1.4\n"
+    offsets = []
+    for i, o in enumerate(objs):
+        offsets.append(len(out))
+        out += f"{i + 1} 0 obj\n{o}\nendobj\n".encode()
+    xref = len(out)
+    out += f"xref\n0 {len(objs) + 1}\n0000000000 65535 f \n".encode()
+    out += b"".join(f"{off:010d} 00000 n \n".encode() for off in offsets)
+    out += f"trailer\n<< /Size {len(objs) + 1} /Root 1 0 R >>\nstartxref\n{xref}\n%%EOF\n".encode()
+    return out
+
+
 def b64(data):
     return base64.b64encode(data).decode()
 
@@ -220,13 +244,14 @@ def test_multimodal_per_blob_type(sluice):
         {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(broken), "mime_type": "image/png"}}]},
         {"blobs": [{"property": "doc", "type": "pdf", "data": {"base64": b64(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF"), "mime_type": "application/pdf"}}]},
         {"blobs": [{"property": "sound", "type": "audio", "data": {"base64": b64(wav_tone_silence_tone()), "mime_type": "audio/wav", "filename": "beeps.wav"}}]},
+        {"blobs": [{"property": "doc", "type": "pdf", "data": {"base64": b64(pdf_with_pages(["Quarterly report on glacier melt.", "Appendix on penguin colonies."])), "mime_type": "application/pdf"}}]},
     ])
     done = process(sluice, ns, bucket, ids)
     assert done["status"] == "COMPLETED_WITH_ERRORS", done
     failed = {f["object_id"]: f for f in done["failed_objects"]}
     assert set(failed) == {ids[3], ids[4]}
     assert failed[ids[3]]["stage"] == "extract" and "cannot be decoded" in failed[ids[3]]["error"]
-    assert "not processed" in failed[ids[4]]["error"]
+    assert failed[ids[4]]["stage"] == "extract" and "PDF" in failed[ids[4]]["error"], failed[ids[4]]
 
     def docs_of(i):
         return sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[i]}/documents", ns=ns).json()["results"]
@@ -246,6 +271,9 @@ def test_multimodal_per_blob_type(sluice):
     assert beeps[0]["audio"]["sample_rate"] == 16000 and beeps[0]["audio"]["channels"] == 2
     assert abs(beeps[0]["audio"]["duration_seconds"] - 2.5) < 0.01
     assert abs(beeps[0]["segment"]["end_time"] - 1.0) < 0.06 and abs(beeps[1]["segment"]["start_time"] - 2.0) < 0.06
+    pages = docs_of(6)
+    assert [(d["page_number"], d["text"].strip()) for d in pages] == [
+        (1, "Quarterly report on glacier melt."), (2, "Appendix on penguin colonies.")]
     [binary] = docs_of(2)
     assert binary["modality"] == "binary" and binary["source_blob"]["size_bytes"] == 300
     # The image is found through its descriptors' words.

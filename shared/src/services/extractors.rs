@@ -1,5 +1,5 @@
 //! The model-backed extractors: `text_extractor` v1 (chunks + MiniLM embeddings) and
-//! `multimodal_extractor` v1 (per blob type: text, JSON, images, audio, binary).
+//! `multimodal_extractor` v1 (per blob type: text, JSON, PDF, images, audio, binary).
 //!
 //! Offline, images get model-free descriptors (size, EXIF, perceptual hash, dominant
 //! colours, a thumbnail) and their *text* is embedded: a caption built from those
@@ -19,19 +19,57 @@ use crate::ports::Embedder;
 
 const THUMBNAIL_EDGE: u32 = 256;
 
+/// Text to chunk: the blob it came from, and its page for PDFs.
+struct TextSource<'a> {
+    blob: &'a FetchedBlob,
+    text: String,
+    page: Option<u32>,
+}
+
 /// The object's text blobs, with the property each came from.
-fn texts(blobs: &[FetchedBlob]) -> Vec<(&FetchedBlob, String)> {
+fn texts(blobs: &[FetchedBlob]) -> Vec<TextSource<'_>> {
     blobs
         .iter()
-        .filter_map(|b| match b.mime_type.as_str() {
-            "application/json" => b
-                .text()
-                .and_then(|t| serde_json::from_str::<Value>(t).ok())
-                .map(|v| (b, flatten_json(&v))),
-            m if m.starts_with("text/") => b.text().map(|t| (b, t.to_string())),
-            _ => None,
+        .filter_map(|b| {
+            let text = match b.mime_type.as_str() {
+                "application/json" => b
+                    .text()
+                    .and_then(|t| serde_json::from_str::<Value>(t).ok())
+                    .map(|v| flatten_json(&v)),
+                m if m.starts_with("text/") => b.text().map(str::to_string),
+                _ => None,
+            }?;
+            Some(TextSource {
+                blob: b,
+                text,
+                page: None,
+            })
         })
         .collect()
+}
+
+/// The text of each page of a PDF, numbered from 1; a PDF without any text fails.
+pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<(u32, String)>, String> {
+    let doc =
+        lopdf::Document::load_mem(bytes).map_err(|e| format!("the PDF cannot be read: {e}"))?;
+    if doc.is_encrypted() {
+        return Err("the PDF is encrypted".into());
+    }
+    let pages = doc.get_pages();
+    if pages.is_empty() {
+        return Err("the PDF has no pages".into());
+    }
+    let mut out = Vec::with_capacity(pages.len());
+    for n in pages.keys() {
+        let text = doc
+            .extract_text(&[*n])
+            .map_err(|e| format!("page {n}: {e}"))?;
+        out.push((*n, text));
+    }
+    if out.iter().all(|(_, t)| t.trim().is_empty()) {
+        return Err("the PDF has no text layer (scanned pages need OCR, which this server does not run yet)".into());
+    }
+    Ok(out)
 }
 
 /// JSON as `path: value` lines, so its words reach the text model.
@@ -109,10 +147,10 @@ async fn embed(embedder: &dyn Embedder, texts: Vec<String>) -> Result<Vec<Vec<f3
         .map_err(|e| StageError::new("embed", e.to_string()))
 }
 
-/// Chunks of every text blob, each with its embedding.
+/// Chunks of every text source, each with its embedding.
 async fn text_documents(
     input: &ExtractInput<'_>,
-    sources: Vec<(&FetchedBlob, String)>,
+    sources: Vec<TextSource<'_>>,
 ) -> Result<Vec<Extracted>, StageError> {
     let params = chunk_params(input.params)?;
     let model = embedder(input)?;
@@ -120,9 +158,9 @@ async fn text_documents(
     let budget = model.max_tokens().saturating_sub(2);
     let count = |s: &str| model.count_tokens(s);
     let mut pending = Vec::new();
-    for (blob, text) in &sources {
-        for c in chunking::chunk(text, &params, budget, &count) {
-            pending.push((*blob, c));
+    for source in &sources {
+        for c in chunking::chunk(&source.text, &params, budget, &count) {
+            pending.push((source, c));
         }
     }
     let vectors = embed(
@@ -134,9 +172,12 @@ async fn text_documents(
         .into_iter()
         .zip(vectors)
         .enumerate()
-        .map(|(i, ((blob, c), vector))| {
-            let mut fields = base_fields(input, blob, "text");
+        .map(|(i, ((source, c), vector))| {
+            let mut fields = base_fields(input, source.blob, "text");
             fields.insert("text".into(), json!(c.text));
+            if let Some(page) = source.page {
+                fields.insert("page_number".into(), json!(page));
+            }
             fields.insert("chunk_index".into(), json!(i));
             fields.insert("start_char".into(), json!(c.start));
             fields.insert("end_char".into(), json!(c.end));
@@ -341,17 +382,40 @@ pub struct MultimodalExtractor;
 #[async_trait]
 impl Extractor for MultimodalExtractor {
     async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
-        let mut out = text_documents(input, texts(input.blobs)).await?;
+        let mut sources = texts(input.blobs);
+        for blob in input
+            .blobs
+            .iter()
+            .filter(|b| b.mime_type == "application/pdf")
+        {
+            let bytes = blob.bytes.clone();
+            let pages = tokio::task::spawn_blocking(move || pdf_pages(&bytes))
+                .await
+                .map_err(|e| StageError::new("extract", format!("PDF task: {e}")))?
+                .map_err(|why| {
+                    StageError::new(
+                        "extract",
+                        format!("pdf blob {:?}: {why}", blob.blob.property),
+                    )
+                })?;
+            sources.extend(pages.into_iter().map(|(page, text)| TextSource {
+                blob,
+                text,
+                page: Some(page),
+            }));
+        }
+        let mut out = text_documents(input, sources).await?;
         for blob in input.blobs {
             let mime = blob.mime_type.as_str();
-            if mime.starts_with("text/") || mime == "application/json" {
+            if mime.starts_with("text/") || mime == "application/json" || mime == "application/pdf"
+            {
                 continue;
             }
             if mime.starts_with("image/") {
                 out.push(image_document(input, blob, out.len()).await?);
             } else if mime.starts_with("audio/") {
                 out.extend(audio_documents(input, blob).await?);
-            } else if mime.starts_with("video/") || mime == "application/pdf" {
+            } else if mime.starts_with("video/") {
                 return Err(StageError::new(
                     "extract",
                     format!(
