@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import shutil
 import struct
 import threading
 import wave
@@ -334,3 +335,35 @@ def test_quickstart_namespace_end_to_end(private_sluice):
     assert found["results"][0]["source_object_id"] == obj["object_id"]
     assert found["results"][0]["modality"] == "text"
     assert {r["modality"] for r in found["results"]} == {"text", "image"}
+
+
+def test_image_text_is_read_when_asked(sluice):
+    """`run_ocr` (Mixpeek's multimodal param) reads an image's text with tesseract; where
+    tesseract is missing, the object fails with that reason rather than a silent success."""
+    from PIL import ImageDraw, ImageFont
+
+    ns, bucket = space(sluice, "ocr", "passthrough_extractor", {"photo": {"type": "image"}})
+    col = sluice.call("POST", "/v1/collections", ns=ns, json={
+        "collection_name": "read-images", "source": {"type": "bucket", "bucket_ids": [bucket]},
+        "feature_extractor": {"feature_extractor_name": "multimodal_extractor", "version": "v1",
+                              "params": {"run_ocr": True}},
+    })
+    assert col.status_code == 200, col.text
+    img = Image.new("RGB", (900, 200), "white")
+    ImageDraw.Draw(img).text((30, 60), "INVOICE FOR GARDEN FURNITURE", fill="black", font=ImageFont.load_default(size=48))
+    buf = io.BytesIO()
+    img.save(buf, "PNG")
+    [obj] = create(sluice, ns, bucket, [{"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(buf.getvalue()), "mime_type": "image/png"}}]}])
+    done = process(sluice, ns, bucket, [obj])
+    if shutil.which("tesseract") is None:
+        assert done["status"] == "FAILED", done
+        assert "tesseract" in done["failed_objects"][0]["error"]
+        return
+    assert done["status"] == "COMPLETED", done
+    docs = sluice.call("POST", f"/v1/collections/{col.json()['collection_id']}/documents/list", ns=ns, json={}).json()["results"]
+    [doc] = docs
+    assert "GARDEN FURNITURE" in doc["ocr_text"], doc["ocr_text"]
+    assert doc["text"].startswith(doc["ocr_text"])
+    hit = search(sluice, ns, query={"input_mode": "text", "text": "bill for outdoor chairs"}, top_k=1,
+                 collection_identifiers=["read-images"])[0]
+    assert hit["document_id"] == doc["document_id"]

@@ -479,7 +479,26 @@ async fn image_document(
         )
         .await
         .map_err(|e| StageError::new("extract", format!("storing the thumbnail: {e}")))?;
-    let caption = image_caption(&facts, input, blob);
+    let run_ocr = input
+        .params
+        .and_then(|p| p.get("run_ocr"))
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let ocr_text = if run_ocr {
+        Some(ocr(&blob.bytes).await.map_err(|why| {
+            StageError::new(
+                "extract",
+                format!("OCR of image blob {:?}: {why}", blob.blob.property),
+            )
+        })?)
+    } else {
+        None
+    };
+    let mut caption = image_caption(&facts, input, blob);
+    if let Some(text) = ocr_text.as_deref().filter(|t| !t.is_empty()) {
+        // What the image says comes first: it is what a query is most likely to match.
+        caption = format!("{text}. {caption}");
+    }
     let model = embedder(input)?;
     let vector = embed(model.as_ref(), vec![caption.clone()])
         .await?
@@ -503,12 +522,55 @@ async fn image_document(
         "thumbnail".into(),
         json!({"storage_key": thumbnail_key, "content_type": "image/jpeg", "width": facts.thumbnail_size.0, "height": facts.thumbnail_size.1}),
     );
+    if let Some(text) = ocr_text {
+        fields.insert("ocr_text".into(), json!(text));
+    }
     fields.insert("embedding_model".into(), json!(model.model_id()));
     fields.insert("embedding_input".into(), json!("caption"));
     Ok(Extracted {
         fields,
         embedding: Some(vector),
     })
+}
+
+/// Longest an OCR run may take.
+const OCR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+
+/// The text in an image, read by tesseract (Debian's `tesseract-ocr`), whitespace-folded.
+async fn ocr(image: &[u8]) -> Result<String, String> {
+    use tokio::io::AsyncWriteExt;
+    let mut child = tokio::process::Command::new("tesseract")
+        .args(["stdin", "stdout"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "run_ocr needs tesseract, which is not installed here (Debian: apt-get install tesseract-ocr)".to_string()
+            }
+            _ => format!("tesseract did not start: {e}"),
+        })?;
+    let mut stdin = child.stdin.take().ok_or("tesseract has no stdin")?;
+    let bytes = image.to_vec();
+    // Written beside the wait, so a large image cannot deadlock on a full pipe.
+    let writer = tokio::spawn(async move {
+        let _ = stdin.write_all(&bytes).await;
+    });
+    let out = tokio::time::timeout(OCR_TIMEOUT, child.wait_with_output())
+        .await
+        .map_err(|_| format!("tesseract took longer than {} s", OCR_TIMEOUT.as_secs()))?
+        .map_err(|e| format!("tesseract failed: {e}"))?;
+    let _ = writer.await;
+    if !out.status.success() {
+        let err = String::from_utf8_lossy(&out.stderr);
+        return Err(format!("tesseract failed: {}", err.trim()));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" "))
 }
 
 /// One document per stretch of sound (or one for a silent file), each embedded by a
