@@ -35,6 +35,11 @@ async fn contract(ix: &dyn VectorIndex) {
         .unwrap()
         .is_empty());
     ix.delete("col-a", &["x".into()]).await.unwrap();
+    assert!(matches!(
+        ix.put("col-a", vec![record("early", &[1.0, 0.0, 0.0], json!({}))])
+            .await,
+        Err(StoreError::NotFound)
+    ));
     ix.ensure_index("col-a", 3).await.unwrap();
     ix.ensure_index("col-a", 3).await.unwrap();
     assert!(

@@ -53,11 +53,6 @@ impl Embedders {
         Embedders::new(move || Err(EmbedError::Unavailable(why.clone())))
     }
 
-    /// One that is already loaded (tests, benchmarks).
-    pub fn fixed(embedder: Arc<dyn Embedder>) -> Self {
-        Embedders::new(move || Ok(embedder.clone()))
-    }
-
     pub fn text(&self) -> Result<Arc<dyn Embedder>, EmbedError> {
         self.loaded.get_or_init(|| (self.loader)()).clone()
     }

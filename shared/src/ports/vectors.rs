@@ -27,7 +27,8 @@ pub struct VectorMatch {
 pub trait VectorIndex: Send + Sync {
     /// Creates the index if it does not exist; an existing one must have `dimensions`.
     async fn ensure_index(&self, index: &str, dimensions: usize) -> StoreResult<()>;
-    /// Inserts or replaces records by key.
+    /// Inserts or replaces records by key; `StoreError::NotFound` if the index does not
+    /// exist.
     async fn put(&self, index: &str, records: Vec<VectorRecord>) -> StoreResult<()>;
     /// Removes records; absent keys are not an error.
     async fn delete(&self, index: &str, keys: &[String]) -> StoreResult<()>;

@@ -153,6 +153,10 @@ async fn text_documents(
     sources: Vec<TextSource<'_>>,
 ) -> Result<Vec<Extracted>, StageError> {
     let params = chunk_params(input.params)?;
+    if sources.is_empty() {
+        // Nothing to embed: an image- or audio-only object does not need the text pass.
+        return Ok(Vec::new());
+    }
     let model = embedder(input)?;
     // The model adds two special tokens to what it reads.
     let budget = model.max_tokens().saturating_sub(2);
@@ -192,6 +196,25 @@ async fn text_documents(
             }
         })
         .collect())
+}
+
+/// Runs a CPU-bound decoder over a blob's bytes off the async threads; its error fails
+/// the object at stage `extract`, naming the blob.
+async fn decode<T: Send + 'static>(
+    blob: &FetchedBlob,
+    kind: &str,
+    decoder: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<T, StageError> {
+    let bytes = blob.bytes.clone();
+    tokio::task::spawn_blocking(move || decoder(&bytes))
+        .await
+        .map_err(|e| StageError::new("extract", format!("{kind} task: {e}")))?
+        .map_err(|why| {
+            StageError::new(
+                "extract",
+                format!("{kind} blob {:?}: {why}", blob.blob.property),
+            )
+        })
 }
 
 fn base_fields(input: &ExtractInput<'_>, blob: &FetchedBlob, modality: &str) -> Map<String, Value> {
@@ -388,16 +411,7 @@ impl Extractor for MultimodalExtractor {
             .iter()
             .filter(|b| b.mime_type == "application/pdf")
         {
-            let bytes = blob.bytes.clone();
-            let pages = tokio::task::spawn_blocking(move || pdf_pages(&bytes))
-                .await
-                .map_err(|e| StageError::new("extract", format!("PDF task: {e}")))?
-                .map_err(|why| {
-                    StageError::new(
-                        "extract",
-                        format!("pdf blob {:?}: {why}", blob.blob.property),
-                    )
-                })?;
+            let pages = decode(blob, "pdf", pdf_pages).await?;
             sources.extend(pages.into_iter().map(|(page, text)| TextSource {
                 blob,
                 text,
@@ -452,16 +466,7 @@ async fn image_document(
     blob: &FetchedBlob,
     position: usize,
 ) -> Result<Extracted, StageError> {
-    let bytes = blob.bytes.clone();
-    let facts = tokio::task::spawn_blocking(move || describe_image(&bytes))
-        .await
-        .map_err(|e| StageError::new("extract", format!("image task: {e}")))?
-        .map_err(|why| {
-            StageError::new(
-                "extract",
-                format!("image blob {:?}: {why}", blob.blob.property),
-            )
-        })?;
+    let facts = decode(blob, "image", describe_image).await?;
     let thumbnail_key = format!(
         "{}/{}/objects/{}/thumbnails/{}-{position}.jpg",
         input.object.namespace_id,
@@ -589,17 +594,10 @@ async fn audio_documents(
     let max_segment = param("max_segment_duration")
         .filter(|s| *s > 0.0)
         .unwrap_or(30.0);
-    let bytes = blob.bytes.clone();
-    let facts =
-        tokio::task::spawn_blocking(move || audio::describe_audio(&bytes, silence_db, max_segment))
-            .await
-            .map_err(|e| StageError::new("extract", format!("audio task: {e}")))?
-            .map_err(|why| {
-                StageError::new(
-                    "extract",
-                    format!("audio blob {:?}: {why}", blob.blob.property),
-                )
-            })?;
+    let facts = decode(blob, "audio", move |b| {
+        audio::describe_audio(b, silence_db, max_segment)
+    })
+    .await?;
     let layout = match facts.channels {
         1 => "mono".to_string(),
         2 => "stereo".to_string(),

@@ -261,7 +261,7 @@ async fn process_object(
 }
 
 /// Puts the documents' vectors into their collections' indexes (creating an index
-/// with the first vector it gets).
+/// when a put finds none).
 async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), ApiError> {
     let mut by_collection: HashMap<&str, Vec<VectorRecord>> = HashMap::new();
     for d in processed.iter().flat_map(|p| &p.documents) {
@@ -270,10 +270,17 @@ async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), 
         }
     }
     for (collection, records) in by_collection {
-        ctx.vectors
-            .ensure_index(collection, records[0].vector.len())
-            .await?;
-        ctx.vectors.put(collection, records).await?;
+        // An index is made with a collection's first vectors; asking first would cost
+        // a call per chunk for the life of the collection.
+        match ctx.vectors.put(collection, records.clone()).await {
+            Err(StoreError::NotFound) => {
+                ctx.vectors
+                    .ensure_index(collection, records[0].vector.len())
+                    .await?;
+                ctx.vectors.put(collection, records).await?;
+            }
+            other => other?,
+        }
     }
     Ok(())
 }
