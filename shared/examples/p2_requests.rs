@@ -188,7 +188,11 @@ async fn main() -> anyhow::Result<()> {
         sluice::domain::ids::IdKind::Job.new_id().replace('_', "-")
     );
     let names = sluice::adapters::aws::provision(&sdk, &prefix).await?;
-    let ctx = sluice::adapters::aws::context_from(&sdk, names, Config::from_env());
+    let ctx = sluice::adapters::aws::context_from(
+        &sdk,
+        names,
+        Config::from_env().expect("configuration"),
+    );
     let router = Router::new(ROUTES);
     let key = auth::generate_key();
     auth::ensure_key(&ctx, "p2", &key).await?;

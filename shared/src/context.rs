@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::domain::embedding::ServerDefault;
 use crate::net::HttpClient;
 use crate::ports::{BlobStore, Embedders, EventBus, Queue, Table, VectorIndex};
 
@@ -41,6 +42,8 @@ pub struct Config {
     pub webhook_disable_after: i64,
     /// Where embedding models are installed (`scripts/fetch-models`; `/opt/models` in Lambda).
     pub models_dir: std::path::PathBuf,
+    /// The embedding model a namespace gets when it names none.
+    pub embedding_default: ServerDefault,
 }
 
 impl Default for Config {
@@ -62,13 +65,15 @@ impl Default for Config {
             webhook_max_attempts: 8,
             webhook_disable_after: 20,
             models_dir: default_models_dir(),
+            embedding_default: ServerDefault::local(),
         }
     }
 }
 
 impl Config {
-    /// Defaults, overridden by `SLUICE_*` environment variables where set.
-    pub fn from_env() -> Self {
+    /// Defaults, overridden by `SLUICE_*` environment variables where set; a value that
+    /// cannot be used is an error, not a silent default.
+    pub fn from_env() -> anyhow::Result<Self> {
         let mut c = Config::default();
         let num = |name: &str| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
         if let Some(v) = num("SLUICE_MAX_INLINE_BYTES") {
@@ -115,7 +120,14 @@ impl Config {
         if let Some(dir) = std::env::var_os("SLUICE_MODELS_DIR") {
             c.models_dir = dir.into();
         }
-        c
+        if let Ok(backend) = std::env::var("SLUICE_EMBEDDING_BACKEND") {
+            let model = std::env::var("SLUICE_BEDROCK_MODEL").ok();
+            c.embedding_default =
+                ServerDefault::parse(&backend, model.as_deref()).map_err(|e| {
+                    anyhow::anyhow!("SLUICE_EMBEDDING_BACKEND / SLUICE_BEDROCK_MODEL: {e}")
+                })?;
+        }
+        Ok(c)
     }
 }
 
@@ -141,11 +153,15 @@ pub struct AppContext {
 }
 
 impl AppContext {
-    /// With MiniLM from `config.models_dir`, loaded on first use. Only the processes
-    /// that embed call this, so the others do not link the inference code.
+    /// With MiniLM from `config.models_dir`, loaded on first use, and Bedrock's models for
+    /// namespaces created with them. Only the processes that embed call this, so the
+    /// others do not link the inference code.
     #[cfg(feature = "models")]
-    pub fn with_local_models(mut self) -> Self {
-        self.embedders = crate::adapters::models::embedders(self.config.models_dir.clone());
+    pub fn with_models(mut self) -> Self {
+        let embedders = crate::adapters::models::embedders(self.config.models_dir.clone());
+        #[cfg(feature = "aws")]
+        let embedders = crate::adapters::aws::with_bedrock(embedders);
+        self.embedders = embedders;
         self
     }
 

@@ -9,7 +9,10 @@ use sluice::domain::vector_filter::dot;
 
 #[test]
 fn minilm_matches_sentence_transformers() {
-    let dir = sluice::Config::from_env().models_dir.join(MINILM_DIR);
+    let dir = sluice::Config::from_env()
+        .expect("configuration")
+        .models_dir
+        .join(MINILM_DIR);
     let model = MiniLm::load(&dir).unwrap_or_else(|e| panic!("{e}"));
     let fixture: Value =
         serde_json::from_str(include_str!("../../tests/fixtures/minilm_parity.json")).unwrap();

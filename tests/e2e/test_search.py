@@ -10,6 +10,7 @@ import os
 import re
 import shutil
 import struct
+import subprocess
 import threading
 import wave
 
@@ -367,3 +368,82 @@ def test_image_text_is_read_when_asked(sluice):
     hit = search(sluice, ns, query={"input_mode": "text", "text": "bill for outdoor chairs"}, top_k=1,
                  collection_identifiers=["read-images"])[0]
     assert hit["document_id"] == doc["document_id"]
+
+
+def video_red_then_blue(path):
+    """25 s of 160x120 video at 5 fps: 12 s red, then 13 s blue, with a silent AAC track."""
+    subprocess.run([
+        "ffmpeg", "-v", "error", "-y",
+        "-f", "lavfi", "-i", "color=c=red:s=160x120:r=5:d=12",
+        "-f", "lavfi", "-i", "color=c=blue:s=160x120:r=5:d=13",
+        "-f", "lavfi", "-i", "anullsrc=r=16000:cl=mono",
+        "-filter_complex", "[0:v][1:v]concat=n=2:v=1:a=0[v]", "-map", "[v]", "-map", "2:a",
+        "-c:v", "mpeg4", "-c:a", "aac", "-t", "25", str(path),
+    ], check=True)
+    return path.read_bytes()
+
+
+def scanned_pdf(lines):
+    """An image-only PDF (no text layer): one page per line of large printed text."""
+    from PIL import ImageDraw, ImageFont
+
+    pages = []
+    for line in lines:
+        page = Image.new("RGB", (1200, 500), "white")
+        ImageDraw.Draw(page).text((40, 200), line, fill="black", font=ImageFont.load_default(size=56))
+        pages.append(page)
+    buf = io.BytesIO()
+    pages[0].save(buf, "PDF", save_all=True, append_images=pages[1:], resolution=100)
+    return buf.getvalue()
+
+
+def test_video_segments_and_scanned_pdf_pages(sluice, tmp_path):
+    """Video: ffprobe facts, 10 s segments, a keyframe per segment described like an image
+    with a stored thumbnail. Scanned PDF pages: rendered and read by OCR. Where the tools
+    are missing, the objects fail naming them instead of succeeding empty."""
+    ns, bucket = space(sluice, "video-and-scans", "multimodal_extractor", {
+        "clip": {"type": "video"}, "doc": {"type": "pdf"},
+    })
+    have_ffmpeg = shutil.which("ffmpeg") is not None
+    clip = video_red_then_blue(tmp_path / "clip.mp4") if have_ffmpeg else b"\x00\x00\x00\x18ftypmp42" + os.urandom(64)
+    scan = scanned_pdf(["GLACIER MELT SURVEY", "PENGUIN COLONY CENSUS"])
+    ids = create(sluice, ns, bucket, [
+        {"blobs": [{"property": "clip", "type": "video", "data": {"base64": b64(clip), "mime_type": "video/mp4", "filename": "flag.mp4"}}]},
+        {"blobs": [{"property": "doc", "type": "pdf", "data": {"base64": b64(scan), "mime_type": "application/pdf"}}]},
+        {"blobs": [{"property": "clip", "type": "video", "data": {"base64": b64(clip[: len(clip) // 3]), "mime_type": "video/mp4"}}]},
+    ])
+    done = process(sluice, ns, bucket, ids)
+    failed = {f["object_id"]: f["error"] for f in done.get("failed_objects", [])}
+
+    def docs_of(i):
+        return sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[i]}/documents", ns=ns).json()["results"]
+
+    if not have_ffmpeg:
+        assert "ffmpeg" in failed[ids[0]], failed
+    else:
+        assert ids[0] not in failed, failed
+        segments = docs_of(0)
+        assert [d["modality"] for d in segments] == ["video"] * 3
+        assert [(d["segment"]["start_time"], d["segment"]["end_time"]) for d in segments] == [(0, 10), (10, 20), (20, 25)]
+        video = segments[0]["video"]
+        assert abs(video["duration_seconds"] - 25) < 0.3, video
+        assert (video["codec"], video["width"], video["height"], video["audio_codec"]) == ("mpeg4", 160, 120, "aac")
+        assert [d["image"]["dominant_colors"][0]["name"] for d in segments] == ["red", "blue", "blue"]
+        thumb = segments[1]["thumbnail"]
+        assert (thumb["width"], thumb["height"]) == (160, 120) and thumb["storage_key"].endswith(".jpg")
+        assert all(d["embedding_input"] == "caption" and "Segment" in d["text"] for d in segments)
+        # A cut-off file cannot be read: it fails with ffprobe's reason.
+        assert "video blob" in failed[ids[2]], failed
+        hits = search(sluice, ns, query={"input_mode": "text", "text": "video clip"}, top_k=3,
+                      filters={"AND": [{"field": "modality", "operator": "eq", "value": "video"}]})
+        assert {h["source_object_id"] for h in hits} == {ids[0]}
+
+    if shutil.which("pdftoppm") is None or shutil.which("tesseract") is None:
+        assert "pdftoppm" in failed[ids[1]] or "tesseract" in failed[ids[1]], failed
+        return
+    assert ids[1] not in failed, failed
+    pages = docs_of(1)
+    assert [(d["page_number"], d["ocr"]) for d in pages] == [(1, True), (2, True)]
+    assert "GLACIER MELT SURVEY" in pages[0]["text"] and "PENGUIN COLONY CENSUS" in pages[1]["text"]
+    hit = search(sluice, ns, query={"input_mode": "text", "text": "counting seabirds in antarctica"}, top_k=1)[0]
+    assert hit["document_id"] == pages[1]["document_id"]

@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1000);
     let texts = sentences(count);
     std::fs::write(out, texts.join("\n") + "\n")?;
-    let dir = sluice::Config::from_env().models_dir.join(MINILM_DIR);
+    let dir = sluice::Config::from_env().expect("configuration").models_dir.join(MINILM_DIR);
 
     let t = Instant::now();
     let model = MiniLm::load(&dir)?;

@@ -70,13 +70,13 @@ async fn context(args: &Args) -> anyhow::Result<AppContext> {
             let (ctx, _) = sluice::adapters::local::context(
                 &args.data_dir,
                 "http://127.0.0.1:8080",
-                Config::from_env(),
+                Config::from_env()?,
             )?;
             Ok(ctx)
         }
         Backend::Aws => {
             let names = sluice::adapters::aws::AwsNames::from_env()?;
-            Ok(sluice::adapters::aws::context(names, Config::from_env()).await)
+            Ok(sluice::adapters::aws::context(names, Config::from_env()?).await)
         }
     }
 }

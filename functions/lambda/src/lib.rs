@@ -14,7 +14,7 @@ pub type Error = lambda_http::Error;
 async fn context() -> Result<AppContext, Error> {
     sluice::telemetry::init(true);
     let names = sluice::adapters::aws::AwsNames::from_env()?;
-    Ok(sluice::adapters::aws::context(names, Config::from_env()).await)
+    Ok(sluice::adapters::aws::context(names, Config::from_env()?).await)
 }
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
@@ -65,7 +65,7 @@ pub fn serve_route(route: &'static Route) -> Result<(), Error> {
 /// Serves a route that embeds (feature search): the model layer's MiniLM is loaded on
 /// the first request that needs it.
 pub fn serve_route_with_models(route: &'static Route) -> Result<(), Error> {
-    serve(route, AppContext::with_local_models)
+    serve(route, AppContext::with_models)
 }
 
 fn serve(route: &'static Route, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {
@@ -97,7 +97,7 @@ pub fn work_queue(queue: QueueName) -> Result<(), Error> {
 
 /// Works a queue whose messages embed (the batch worker).
 pub fn work_queue_with_models(queue: QueueName) -> Result<(), Error> {
-    work(queue, AppContext::with_local_models)
+    work(queue, AppContext::with_models)
 }
 
 fn work(queue: QueueName, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {

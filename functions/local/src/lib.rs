@@ -65,10 +65,10 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(opts.addr).await?;
         let bound = listener.local_addr()?;
         let url = format!("http://{bound}");
-        let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env())?;
+        let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env()?)?;
         // A missing model is a start-up error, not a surprise at the first batch.
         let embedders = ctx.embedders.clone();
-        tokio::task::spawn_blocking(move || embedders.text())
+        tokio::task::spawn_blocking(move || embedders.local())
             .await?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         blobs.set_public_url(&url);

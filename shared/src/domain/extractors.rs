@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::embedding::{self, ServerDefault};
 use super::schema::FieldError;
 
 pub struct ExtractorSpec {
@@ -11,6 +12,8 @@ pub struct ExtractorSpec {
     pub description: &'static str,
     pub category: &'static str,
     pub input_types: &'static [&'static str],
+    /// Whether its documents carry vectors (and so an embedding model, fixed at creation).
+    pub embeds: bool,
 }
 
 pub const CATALOGUE: &[ExtractorSpec] = &[
@@ -21,13 +24,15 @@ pub const CATALOGUE: &[ExtractorSpec] = &[
             "Text, image, video, audio and PDF blobs into searchable documents with embeddings.",
         category: "multimodal",
         input_types: &["text", "image", "video", "audio", "pdf", "json", "binary"],
+        embeds: true,
     },
     ExtractorSpec {
         name: "text_extractor",
         version: "v1",
-        description: "Chunks text and embeds each chunk (all-MiniLM-L6-v2, 384 dimensions).",
+        description: "Chunks text and PDF pages and embeds each chunk (all-MiniLM-L6-v2 locally, or the namespace's Bedrock model).",
         category: "text",
         input_types: &["text", "json", "pdf"],
+        embeds: true,
     },
     ExtractorSpec {
         name: "passthrough_extractor",
@@ -37,6 +42,7 @@ pub const CATALOGUE: &[ExtractorSpec] = &[
         input_types: &[
             "text", "image", "video", "audio", "pdf", "json", "binary", "excel",
         ],
+        embeds: false,
     },
 ];
 
@@ -91,10 +97,13 @@ pub struct ExtractorChoice {
     pub feature_extractor_id: String,
 }
 
-/// Checks choices against the catalogue and fills their ids; no duplicates.
+/// Checks choices against the catalogue and fills their ids; no duplicates. An embedding
+/// extractor's params get its embedding model written in (the server's default where
+/// they name none), so it stays fixed whatever the server's default becomes.
 pub fn resolve(
     choices: &[ExtractorChoice],
     path: &str,
+    default: &ServerDefault,
 ) -> Result<Vec<ExtractorChoice>, FieldError> {
     let mut out: Vec<ExtractorChoice> = Vec::with_capacity(choices.len());
     for (i, c) in choices.iter().enumerate() {
@@ -119,8 +128,15 @@ pub fn resolve(
                 format!("{} is listed twice", spec.id()),
             ));
         }
+        let mut params = c.params.clone();
+        if spec.embeds {
+            let mut p = params.unwrap_or_default();
+            embedding::resolve(&p, default, &format!("{path}[{i}].params"))?.write_into(&mut p);
+            params = Some(p);
+        }
         out.push(ExtractorChoice {
             feature_extractor_id: spec.id(),
+            params,
             ..c.clone()
         });
     }
@@ -145,19 +161,25 @@ mod tests {
         let ok = resolve(
             &[choice("multimodal_extractor", "v1")],
             "feature_extractors",
+            &ServerDefault::local(),
         )
         .unwrap();
         assert_eq!(ok[0].feature_extractor_id, "multimodal_extractor_v1");
         assert_eq!(
-            resolve(&[choice("multimodal_extractor", "v9")], "fe")
-                .unwrap_err()
-                .field,
+            resolve(
+                &[choice("multimodal_extractor", "v9")],
+                "fe",
+                &ServerDefault::local()
+            )
+            .unwrap_err()
+            .field,
             "fe[0]"
         );
         assert_eq!(
             resolve(
                 &[choice("text_extractor", "v1"), choice("nope", "v1")],
-                "fe"
+                "fe",
+                &ServerDefault::local()
             )
             .unwrap_err()
             .field,
@@ -168,7 +190,8 @@ mod tests {
                 choice("text_extractor", "v1"),
                 choice("text_extractor", "v1")
             ],
-            "fe"
+            "fe",
+            &ServerDefault::local()
         )
         .is_err());
     }

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod chunking;
+pub mod embedding;
 pub mod entities;
 pub mod extractors;
 pub mod ids;

@@ -8,7 +8,7 @@ mod table;
 mod vectors;
 
 pub use blob::{BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
-pub use embed::{EmbedError, Embedder, Embedders};
+pub use embed::{Backend, EmbedError, Embedder, Embedders, EmbeddingSpec, Media, MediaKind};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
 pub use table::{

@@ -154,9 +154,19 @@ pub async fn create(
         params: fe.params,
         feature_extractor_id: String::new(),
     };
-    let extractor = extractors::resolve(std::slice::from_ref(&choice), "feature_extractor")
-        .map_err(|e| ApiError::field("feature_extractor", e.reason))?
-        .remove(0);
+    let extractor = extractors::resolve(
+        std::slice::from_ref(&choice),
+        "feature_extractor",
+        &ctx.config.embedding_default,
+    )
+    .map_err(|e| {
+        ApiError::field(
+            e.field
+                .replacen("feature_extractor[0]", "feature_extractor", 1),
+            e.reason,
+        )
+    })?
+    .remove(0);
     if req.source.source_type != "bucket" {
         return Err(ApiError::field(
             "source.type",

@@ -12,10 +12,10 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
-use super::audio;
 use super::extract::{ExtractInput, Extracted, Extractor, FetchedBlob, StageError};
+use super::{audio, tools};
 use crate::domain::chunking::{self, ChunkParams, SplitBy};
-use crate::ports::Embedder;
+use crate::ports::{Embedder, EmbeddingSpec, Media, MediaKind};
 
 const THUMBNAIL_EDGE: u32 = 256;
 
@@ -24,6 +24,8 @@ struct TextSource<'a> {
     blob: &'a FetchedBlob,
     text: String,
     page: Option<u32>,
+    /// Read from the page's pixels by OCR (a scanned page has no text layer).
+    ocr: bool,
 }
 
 /// The object's text blobs, with the property each came from.
@@ -43,12 +45,13 @@ fn texts(blobs: &[FetchedBlob]) -> Vec<TextSource<'_>> {
                 blob: b,
                 text,
                 page: None,
+                ocr: false,
             })
         })
         .collect()
 }
 
-/// The text of each page of a PDF, numbered from 1; a PDF without any text fails.
+/// The text layer of each page of a PDF, numbered from 1 (empty for a scanned page).
 pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<(u32, String)>, String> {
     let doc =
         lopdf::Document::load_mem(bytes).map_err(|e| format!("the PDF cannot be read: {e}"))?;
@@ -66,10 +69,77 @@ pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<(u32, String)>, String> {
             .map_err(|e| format!("page {n}: {e}"))?;
         out.push((*n, text));
     }
-    if out.iter().all(|(_, t)| t.trim().is_empty()) {
-        return Err("the PDF has no text layer (scanned pages need OCR, which this server does not run yet)".into());
-    }
     Ok(out)
+}
+
+/// Resolution scanned pages are rendered at for OCR.
+const OCR_DPI: u32 = 200;
+
+/// The text of every PDF blob's pages; pages without a text layer are rendered
+/// (pdftoppm) and read by OCR (tesseract). A PDF with no text even then fails.
+async fn pdf_sources<'a>(blobs: &'a [FetchedBlob]) -> Result<Vec<TextSource<'a>>, StageError> {
+    let mut sources = Vec::new();
+    for blob in blobs.iter().filter(|b| b.mime_type == "application/pdf") {
+        let fail = |why: String| {
+            StageError::new(
+                "extract",
+                format!("pdf blob {:?}: {why}", blob.blob.property),
+            )
+        };
+        let pages = decode(blob, "pdf", pdf_pages).await?;
+        let scanned: Vec<u32> = pages
+            .iter()
+            .filter(|(_, t)| t.trim().is_empty())
+            .map(|(n, _)| *n)
+            .collect();
+        let mut read = std::collections::HashMap::new();
+        if !scanned.is_empty() {
+            let file = temp_file(&blob.bytes).await.map_err(fail)?;
+            for n in &scanned {
+                let png = tools::pdf_page_png(file.path(), *n, OCR_DPI)
+                    .await
+                    .map_err(|e| {
+                        fail(format!(
+                            "page {n} has no text layer and cannot be rendered for OCR: {e}"
+                        ))
+                    })?;
+                let text = tools::ocr(&png)
+                    .await
+                    .map_err(|e| fail(format!("OCR of page {n}: {e}")))?;
+                read.insert(*n, text);
+            }
+        }
+        let before = sources.len();
+        for (page, text) in pages {
+            let (text, ocr) = match read.remove(&page) {
+                Some(t) => (t, true),
+                None => (text, false),
+            };
+            if !text.trim().is_empty() {
+                sources.push(TextSource {
+                    blob,
+                    text,
+                    page: Some(page),
+                    ocr,
+                });
+            }
+        }
+        if sources.len() == before {
+            return Err(fail(
+                "the PDF has no text, in its text layer or by OCR".into(),
+            ));
+        }
+    }
+    Ok(sources)
+}
+
+/// The bytes in a temporary file, for tools that need to seek (removed when dropped).
+async fn temp_file(bytes: &[u8]) -> Result<tempfile::NamedTempFile, String> {
+    let file = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
+    tokio::fs::write(file.path(), bytes)
+        .await
+        .map_err(|e| format!("temporary file: {e}"))?;
+    Ok(file)
 }
 
 /// JSON as `path: value` lines, so its words reach the text model.
@@ -132,11 +202,12 @@ fn chunk_params(params: Option<&Map<String, Value>>) -> Result<ChunkParams, Stag
     Ok(p)
 }
 
+/// The model of the collection being written (fixed when its namespace was created).
 fn embedder(input: &ExtractInput<'_>) -> Result<std::sync::Arc<dyn Embedder>, StageError> {
     input
         .ctx
         .embedders
-        .text()
+        .get(&EmbeddingSpec::of(input.params))
         .map_err(|e| StageError::new("embed", e.to_string()))
 }
 
@@ -182,6 +253,9 @@ async fn text_documents(
             if let Some(page) = source.page {
                 fields.insert("page_number".into(), json!(page));
             }
+            if source.ocr {
+                fields.insert("ocr".into(), json!(true));
+            }
             fields.insert("chunk_index".into(), json!(i));
             fields.insert("start_char".into(), json!(c.start));
             fields.insert("end_char".into(), json!(c.end));
@@ -205,16 +279,24 @@ async fn decode<T: Send + 'static>(
     kind: &str,
     decoder: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
 ) -> Result<T, StageError> {
-    let bytes = blob.bytes.clone();
+    decode_bytes(
+        blob.bytes.clone(),
+        &format!("{kind} blob {:?}", blob.blob.property),
+        decoder,
+    )
+    .await
+}
+
+/// [`decode`] over any bytes; `what` names them in errors.
+async fn decode_bytes<T: Send + 'static>(
+    bytes: Bytes,
+    what: &str,
+    decoder: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
+) -> Result<T, StageError> {
     tokio::task::spawn_blocking(move || decoder(&bytes))
         .await
-        .map_err(|e| StageError::new("extract", format!("{kind} task: {e}")))?
-        .map_err(|why| {
-            StageError::new(
-                "extract",
-                format!("{kind} blob {:?}: {why}", blob.blob.property),
-            )
-        })
+        .map_err(|e| StageError::new("extract", format!("{what}: {e}")))?
+        .map_err(|why| StageError::new("extract", format!("{what}: {why}")))
 }
 
 fn base_fields(input: &ExtractInput<'_>, blob: &FetchedBlob, modality: &str) -> Map<String, Value> {
@@ -234,12 +316,13 @@ pub struct TextExtractor;
 #[async_trait]
 impl Extractor for TextExtractor {
     async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
-        let sources = texts(input.blobs);
+        let mut sources = texts(input.blobs);
+        sources.extend(pdf_sources(input.blobs).await?);
         if sources.is_empty() {
             let kinds: Vec<&str> = input.blobs.iter().map(|b| b.mime_type.as_str()).collect();
             return Err(StageError::new(
                 "extract",
-                format!("text_extractor needs a text or JSON blob; this object has {kinds:?}"),
+                format!("text_extractor needs a text, JSON or PDF blob; this object has {kinds:?}"),
             ));
         }
         let docs = text_documents(input, sources).await?;
@@ -406,18 +489,7 @@ pub struct MultimodalExtractor;
 impl Extractor for MultimodalExtractor {
     async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
         let mut sources = texts(input.blobs);
-        for blob in input
-            .blobs
-            .iter()
-            .filter(|b| b.mime_type == "application/pdf")
-        {
-            let pages = decode(blob, "pdf", pdf_pages).await?;
-            sources.extend(pages.into_iter().map(|(page, text)| TextSource {
-                blob,
-                text,
-                page: Some(page),
-            }));
-        }
+        sources.extend(pdf_sources(input.blobs).await?);
         let mut out = text_documents(input, sources).await?;
         for blob in input.blobs {
             let mime = blob.mime_type.as_str();
@@ -430,13 +502,8 @@ impl Extractor for MultimodalExtractor {
             } else if mime.starts_with("audio/") {
                 out.extend(audio_documents(input, blob).await?);
             } else if mime.starts_with("video/") {
-                return Err(StageError::new(
-                    "extract",
-                    format!(
-                        "{} blob {:?}: {mime} is not processed by this server yet",
-                        blob.blob.blob_type, blob.blob.property
-                    ),
-                ));
+                let position = out.len();
+                out.extend(video_documents(input, blob, position).await?);
             } else {
                 // Binary: what is known about the blob, nothing to embed.
                 let mut fields = base_fields(input, blob, "binary");
@@ -461,12 +528,32 @@ impl Extractor for MultimodalExtractor {
     }
 }
 
-async fn image_document(
+/// What an image, or a video's keyframe, yields: its facts, its stored thumbnail and,
+/// when `run_ocr` asks, its text.
+struct Picture {
+    bytes: Bytes,
+    facts: ImageFacts,
+    thumbnail_key: String,
+    ocr_text: Option<String>,
+}
+
+fn param_bool(input: &ExtractInput<'_>, name: &str) -> bool {
+    input
+        .params
+        .and_then(|p| p.get(name))
+        .and_then(Value::as_bool)
+        .unwrap_or(false)
+}
+
+/// Describes a picture, stores its thumbnail (document `position` of the object) and
+/// reads its text when asked. `what` names it in errors.
+async fn picture(
     input: &ExtractInput<'_>,
-    blob: &FetchedBlob,
+    bytes: Bytes,
+    what: &str,
     position: usize,
-) -> Result<Extracted, StageError> {
-    let facts = decode(blob, "image", describe_image).await?;
+) -> Result<Picture, StageError> {
+    let facts = decode_bytes(bytes.clone(), what, describe_image).await?;
     let thumbnail_key = format!(
         "{}/{}/objects/{}/thumbnails/{}-{position}.jpg",
         input.object.namespace_id,
@@ -484,98 +571,266 @@ async fn image_document(
         )
         .await
         .map_err(|e| StageError::new("extract", format!("storing the thumbnail: {e}")))?;
-    let run_ocr = input
-        .params
-        .and_then(|p| p.get("run_ocr"))
-        .and_then(Value::as_bool)
-        .unwrap_or(false);
-    let ocr_text = if run_ocr {
-        Some(ocr(&blob.bytes).await.map_err(|why| {
-            StageError::new(
-                "extract",
-                format!("OCR of image blob {:?}: {why}", blob.blob.property),
-            )
-        })?)
+    let ocr_text = if param_bool(input, "run_ocr") {
+        Some(
+            tools::ocr(&bytes)
+                .await
+                .map_err(|why| StageError::new("extract", format!("OCR of {what}: {why}")))?,
+        )
     } else {
         None
     };
-    let mut caption = image_caption(&facts, input, blob);
-    if let Some(text) = ocr_text.as_deref().filter(|t| !t.is_empty()) {
-        // What the image says comes first: it is what a query is most likely to match.
-        caption = format!("{text}. {caption}");
+    Ok(Picture {
+        bytes,
+        facts,
+        thumbnail_key,
+        ocr_text,
+    })
+}
+
+impl Picture {
+    /// Its caption with what it says first: that is what a query most likely matches.
+    fn caption(&self, described: String) -> String {
+        match self.ocr_text.as_deref().filter(|t| !t.is_empty()) {
+            Some(text) => format!("{text}. {described}"),
+            None => described,
+        }
     }
+
+    fn insert_fields(&self, fields: &mut Map<String, Value>) {
+        let f = &self.facts;
+        fields.insert(
+            "image".into(),
+            json!({
+                "format": f.format,
+                "width": f.width,
+                "height": f.height,
+                "color_type": f.color_type,
+                "perceptual_hash": f.perceptual_hash,
+                "dominant_colors": f.dominant_colors.iter().map(|(hex, share, name)| json!({"hex": hex, "share": share, "name": name})).collect::<Vec<_>>(),
+                "exif": f.exif,
+            }),
+        );
+        fields.insert(
+            "thumbnail".into(),
+            json!({"storage_key": self.thumbnail_key, "content_type": "image/jpeg", "width": f.thumbnail_size.0, "height": f.thumbnail_size.1}),
+        );
+        if let Some(text) = &self.ocr_text {
+            fields.insert("ocr_text".into(), json!(text));
+        }
+    }
+}
+
+/// Vectors for pictures: the pictures themselves for a multimodal model, otherwise their
+/// captions (one call). Returns what was embedded.
+async fn picture_vectors(
+    model: &dyn Embedder,
+    pictures: &[Picture],
+    captions: &[String],
+) -> Result<(Vec<Vec<f32>>, &'static str), StageError> {
+    if model.media().contains(&MediaKind::Image) {
+        let mut out = Vec::with_capacity(pictures.len());
+        for p in pictures {
+            out.push(embed_image(model, p).await?);
+        }
+        Ok((out, "image"))
+    } else {
+        Ok((embed(model, captions.to_vec()).await?, "caption"))
+    }
+}
+
+async fn image_document(
+    input: &ExtractInput<'_>,
+    blob: &FetchedBlob,
+    position: usize,
+) -> Result<Extracted, StageError> {
+    let what = format!("image blob {:?}", blob.blob.property);
+    let pic = picture(input, blob.bytes.clone(), &what, position).await?;
+    let caption = pic.caption(image_caption(&pic.facts, input, blob));
     let model = embedder(input)?;
-    let vector = embed(model.as_ref(), vec![caption.clone()])
-        .await?
+    let (mut vectors, embedding_input) = picture_vectors(
+        model.as_ref(),
+        std::slice::from_ref(&pic),
+        std::slice::from_ref(&caption),
+    )
+    .await?;
+    let vector = vectors
         .pop()
         .ok_or_else(|| StageError::new("embed", "the model returned no vector"))?;
     let mut fields = base_fields(input, blob, "image");
     fields.insert("text".into(), json!(caption));
-    fields.insert(
-        "image".into(),
-        json!({
-            "format": facts.format,
-            "width": facts.width,
-            "height": facts.height,
-            "color_type": facts.color_type,
-            "perceptual_hash": facts.perceptual_hash,
-            "dominant_colors": facts.dominant_colors.iter().map(|(hex, share, name)| json!({"hex": hex, "share": share, "name": name})).collect::<Vec<_>>(),
-            "exif": facts.exif,
-        }),
-    );
-    fields.insert(
-        "thumbnail".into(),
-        json!({"storage_key": thumbnail_key, "content_type": "image/jpeg", "width": facts.thumbnail_size.0, "height": facts.thumbnail_size.1}),
-    );
-    if let Some(text) = ocr_text {
-        fields.insert("ocr_text".into(), json!(text));
-    }
+    pic.insert_fields(&mut fields);
     fields.insert("embedding_model".into(), json!(model.model_id()));
-    fields.insert("embedding_input".into(), json!("caption"));
+    fields.insert("embedding_input".into(), json!(embedding_input));
     Ok(Extracted {
         fields,
         embedding: Some(vector),
     })
 }
 
-/// Longest an OCR run may take.
-const OCR_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(120);
+/// Segments a video may have; longer ones need a longer `time_split_interval`.
+const MAX_VIDEO_SEGMENTS: usize = 720;
 
-/// The text in an image, read by tesseract (Debian's `tesseract-ocr`), whitespace-folded.
-async fn ocr(image: &[u8]) -> Result<String, String> {
-    use tokio::io::AsyncWriteExt;
-    let mut child = tokio::process::Command::new("tesseract")
-        .args(["stdin", "stdout"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| match e.kind() {
-            std::io::ErrorKind::NotFound => {
-                "run_ocr needs tesseract, which is not installed here (Debian: apt-get install tesseract-ocr)".to_string()
-            }
-            _ => format!("tesseract did not start: {e}"),
-        })?;
-    let mut stdin = child.stdin.take().ok_or("tesseract has no stdin")?;
-    let bytes = image.to_vec();
-    // Written beside the wait, so a large image cannot deadlock on a full pipe.
-    let writer = tokio::spawn(async move {
-        let _ = stdin.write_all(&bytes).await;
-    });
-    let out = tokio::time::timeout(OCR_TIMEOUT, child.wait_with_output())
-        .await
-        .map_err(|_| format!("tesseract took longer than {} s", OCR_TIMEOUT.as_secs()))?
-        .map_err(|e| format!("tesseract failed: {e}"))?;
-    let _ = writer.await;
-    if !out.status.success() {
-        let err = String::from_utf8_lossy(&out.stderr);
-        return Err(format!("tesseract failed: {}", err.trim()));
+/// One document per time segment (`time_split_interval`, 10 s by default): the video's
+/// facts (ffprobe), the segment's keyframe (ffmpeg, its middle frame) described like an
+/// image with a stored thumbnail, embedded as a picture or by its caption.
+async fn video_documents(
+    input: &ExtractInput<'_>,
+    blob: &FetchedBlob,
+    position: usize,
+) -> Result<Vec<Extracted>, StageError> {
+    let what = format!("video blob {:?}", blob.blob.property);
+    let fail = |why: String| StageError::new("extract", format!("{what}: {why}"));
+    let params = input.params;
+    match params
+        .and_then(|p| p.get("split_method"))
+        .and_then(Value::as_str)
+    {
+        None | Some("time") => {}
+        Some(other) => {
+            return Err(fail(format!(
+            "split_method {other:?} is not supported here; use \"time\" with time_split_interval"
+        )))
+        }
     }
-    Ok(String::from_utf8_lossy(&out.stdout)
-        .split_whitespace()
-        .collect::<Vec<_>>()
-        .join(" "))
+    let interval = params
+        .and_then(|p| p.get("time_split_interval"))
+        .and_then(Value::as_f64)
+        .unwrap_or(10.0);
+    if interval.is_nan() || interval < 1.0 {
+        return Err(fail("time_split_interval must be at least 1 second".into()));
+    }
+    let file = temp_file(&blob.bytes).await.map_err(&fail)?;
+    let video = tools::probe_video(file.path()).await.map_err(&fail)?;
+    let segments = tools::time_segments(video.duration_secs, interval);
+    if segments.len() > MAX_VIDEO_SEGMENTS {
+        return Err(fail(format!(
+            "{:.0} s in {interval} s segments is more than {MAX_VIDEO_SEGMENTS} segments; raise time_split_interval",
+            video.duration_secs
+        )));
+    }
+    let mut pictures = Vec::with_capacity(segments.len());
+    let mut keyframe_times = Vec::with_capacity(segments.len());
+    for (i, (start, end)) in segments.iter().enumerate() {
+        let at = start + (end - start) / 2.0;
+        let frame = tools::frame_at(file.path(), at)
+            .await
+            .map_err(|e| fail(format!("keyframe at {at:.1} s: {e}")))?;
+        let label = format!("{what} keyframe at {at:.1} s");
+        pictures.push(picture(input, Bytes::from(frame), &label, position + i).await?);
+        keyframe_times.push(at);
+    }
+    let mut about = vec![format!(
+        "video, {:.1} seconds, {} {}x{}",
+        video.duration_secs, video.codec, video.width, video.height
+    )];
+    if let Some(name) = &blob.blob.details.filename {
+        about.push(format!("file {name}"));
+    }
+    if !input.object.metadata.is_empty() {
+        about.push(flatten_json(&Value::Object(input.object.metadata.clone())));
+    }
+    let captions: Vec<String> = pictures
+        .iter()
+        .zip(&segments)
+        .enumerate()
+        .map(|(i, (p, (start, end)))| {
+            let mut colours: Vec<&str> = p.facts.dominant_colors.iter().map(|c| c.2).collect();
+            colours.dedup();
+            p.caption(format!(
+                "{}. Segment {} of {}, {start:.1} s to {end:.1} s, colours {}",
+                about.join(". "),
+                i + 1,
+                segments.len(),
+                colours.join(", ")
+            ))
+        })
+        .collect();
+    let model = embedder(input)?;
+    let (vectors, embedding_input) = picture_vectors(model.as_ref(), &pictures, &captions).await?;
+    Ok(pictures
+        .iter()
+        .zip(segments)
+        .zip(keyframe_times)
+        .zip(captions)
+        .zip(vectors)
+        .map(|((((pic, (start, end)), at), caption), vector)| {
+            let mut fields = base_fields(input, blob, "video");
+            fields.insert("text".into(), json!(caption));
+            fields.insert(
+                "video".into(),
+                json!({
+                    "duration_seconds": video.duration_secs,
+                    "container": video.container,
+                    "codec": video.codec,
+                    "width": video.width,
+                    "height": video.height,
+                    "frame_rate": video.frame_rate,
+                    "audio_codec": video.audio_codec,
+                }),
+            );
+            fields.insert(
+                "segment".into(),
+                json!({"start_time": start, "end_time": end, "keyframe_time": at}),
+            );
+            pic.insert_fields(&mut fields);
+            fields.insert("embedding_model".into(), json!(model.model_id()));
+            fields.insert("embedding_input".into(), json!(embedding_input));
+            Extracted {
+                fields,
+                embedding: Some(vector),
+            }
+        })
+        .collect())
+}
+
+/// Bedrock's documented image limits: 5 MB, and Titan reads PNG and JPEG.
+const MODEL_IMAGE_BYTES: usize = 5 * 1024 * 1024;
+const MODEL_IMAGE_EDGE: u32 = 2048;
+
+/// An image in a form every multimodal model takes: PNG or JPEG within the size limits
+/// as it is, anything else re-encoded as a JPEG of at most 2048 px.
+pub fn image_for_model(
+    bytes: &[u8],
+    format: &str,
+    width: u32,
+    height: u32,
+) -> Result<(String, Vec<u8>), String> {
+    if matches!(format, "png" | "jpeg")
+        && bytes.len() <= MODEL_IMAGE_BYTES
+        && width.max(height) <= MODEL_IMAGE_EDGE
+    {
+        return Ok((format.to_string(), bytes.to_vec()));
+    }
+    let img =
+        image::load_from_memory(bytes).map_err(|e| format!("the image cannot be decoded: {e}"))?;
+    let img = if width.max(height) > MODEL_IMAGE_EDGE {
+        img.thumbnail(MODEL_IMAGE_EDGE, MODEL_IMAGE_EDGE)
+    } else {
+        img
+    };
+    let mut out = Vec::new();
+    img.to_rgb8()
+        .write_to(&mut Cursor::new(&mut out), image::ImageFormat::Jpeg)
+        .map_err(|e| format!("re-encoding for the model: {e}"))?;
+    Ok(("jpeg".into(), out))
+}
+
+/// The picture itself embedded by a multimodal model.
+async fn embed_image(model: &dyn Embedder, pic: &Picture) -> Result<Vec<f32>, StageError> {
+    let (format, width, height) = (pic.facts.format.clone(), pic.facts.width, pic.facts.height);
+    let (format, bytes) = decode_bytes(pic.bytes.clone(), "image for the model", move |b| {
+        image_for_model(b, &format, width, height)
+    })
+    .await?;
+    model
+        .embed_media(&Media {
+            kind: MediaKind::Image,
+            format: &format,
+            bytes: &bytes,
+        })
+        .await
+        .map_err(|e| StageError::new("embed", e.to_string()))
 }
 
 /// One document per stretch of sound (or one for a silent file), each embedded by a

@@ -17,6 +17,7 @@ pub mod pipeline;
 pub mod purge;
 pub mod search;
 pub mod tasks;
+pub mod tools;
 pub mod uploads;
 pub mod webhooks;
 

@@ -104,6 +104,7 @@ pub async fn create(
     let chosen = extractors::resolve(
         req.feature_extractors.as_deref().unwrap_or_default(),
         "feature_extractors",
+        &ctx.config.embedding_default,
     )
     .map_err(|e| ApiError::field(e.field, e.reason))?;
     let now = now_rfc3339();
@@ -184,12 +185,37 @@ pub async fn update(
         next.description = req.description;
     }
     if let Some(given) = req.feature_extractors {
-        let resolved = extractors::resolve(&given, "feature_extractors")
-            .map_err(|e| ApiError::field(e.field, e.reason))?;
+        let resolved =
+            extractors::resolve(&given, "feature_extractors", &ctx.config.embedding_default)
+                .map_err(|e| ApiError::field(e.field, e.reason))?;
+        let mut kept = Vec::with_capacity(resolved.len());
+        for (i, (choice, asked)) in resolved.into_iter().zip(&given).enumerate() {
+            match current
+                .feature_extractors
+                .iter()
+                .find(|c| c.feature_extractor_id == choice.feature_extractor_id)
+            {
+                // Params are fixed at creation (its vectors were made with them): naming
+                // the extractor again keeps them, and asking for others is refused.
+                Some(existing) if asked.params.is_none() || *existing == choice => {
+                    kept.push(existing.clone())
+                }
+                Some(_) => {
+                    return Err(ApiError::field(
+                        format!("feature_extractors[{i}].params"),
+                        format!(
+                            "{}'s params are fixed when it is added to the namespace",
+                            choice.feature_extractor_id
+                        ),
+                    ))
+                }
+                None => kept.push(choice),
+            }
+        }
         if replace {
-            next.feature_extractors = resolved;
+            next.feature_extractors = kept;
         } else {
-            for choice in resolved {
+            for choice in kept {
                 if !next
                     .feature_extractors
                     .iter()

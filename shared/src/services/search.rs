@@ -7,12 +7,14 @@ use serde_json::{json, Value};
 
 use super::collections::{self, Collection};
 use super::documents::{document_json, Document};
+use super::extractors::image_for_model;
 use super::lists::Filter;
 use super::{from_item, keys};
 use crate::context::AppContext;
 use crate::domain::entities::Namespace;
 use crate::error::ApiError;
-use crate::ports::{EmbedError, StoreError, VectorMatch};
+use crate::ports::{EmbedError, EmbeddingSpec, Media, MediaKind, StoreError, VectorMatch};
+use bytes::Bytes;
 
 /// Extractors whose documents carry an `embedding` feature.
 const EMBEDDING_EXTRACTORS: [&str; 2] = ["text_extractor", "multimodal_extractor"];
@@ -33,7 +35,7 @@ pub struct FeatureSearch {
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
-    /// `text` (default) or `vector`.
+    /// `text` (default), `vector`, or with a multimodal model `image` (base64) or `url`.
     pub input_mode: Option<String>,
     pub text: Option<String>,
     pub url: Option<String>,
@@ -78,7 +80,13 @@ fn vector_field(name: &str) -> Option<String> {
     }
 }
 
-async fn query_vector(ctx: &AppContext, q: &SearchQuery) -> Result<Vec<f32>, ApiError> {
+/// The query's vector in `spec`'s space (text and media are embedded by that model).
+async fn query_vector(
+    ctx: &AppContext,
+    q: &SearchQuery,
+    spec: &EmbeddingSpec,
+) -> Result<Vec<f32>, ApiError> {
+    let model = || ctx.embedders.get(spec).map_err(model_error);
     match q.input_mode.as_deref().unwrap_or("text") {
         "text" => {
             let text = q
@@ -86,13 +94,7 @@ async fn query_vector(ctx: &AppContext, q: &SearchQuery) -> Result<Vec<f32>, Api
                 .as_deref()
                 .filter(|t| !t.trim().is_empty())
                 .ok_or_else(|| ApiError::field("query.text", "a text query needs text"))?;
-            let model = ctx.embedders.text().map_err(model_error)?;
-            let mut v = model
-                .embed_texts(&[text.to_string()])
-                .await
-                .map_err(model_error)?;
-            v.pop()
-                .ok_or_else(|| ApiError::Internal(anyhow::anyhow!("the model returned no vector")))
+            model()?.embed_query(text).await.map_err(model_error)
         }
         "vector" => {
             let raw = q
@@ -107,22 +109,80 @@ async fn query_vector(ctx: &AppContext, q: &SearchQuery) -> Result<Vec<f32>, Api
             flat.as_array()
                 .filter(|a| !a.is_empty())
                 .and_then(|a| a.iter().map(|x| x.as_f64().map(|f| f as f32)).collect())
-                .ok_or_else(|| ApiError::field("query.vector", "must be a non-empty list of numbers"))
+                .ok_or_else(|| {
+                    ApiError::field("query.vector", "must be a non-empty list of numbers")
+                })
         }
-        mode @ ("image" | "url") => Err(ApiError::field(
-            "query.input_mode",
-            format!("{mode} queries need a multimodal embedding model; this server embeds text (all-MiniLM-L6-v2): search with text"),
-        )),
+        mode @ ("image" | "url") => {
+            let model = model()?;
+            if !model.media().contains(&MediaKind::Image) {
+                return Err(ApiError::field(
+                    "query.input_mode",
+                    format!(
+                        "{mode} queries need a multimodal embedding model; these collections embed with {} (text only): search with text, or use a namespace created with embedding_backend \"bedrock\"",
+                        spec.model
+                    ),
+                ));
+            }
+            let bytes = query_image(ctx, q, mode).await?;
+            let (format, bytes) = tokio::task::spawn_blocking(move || {
+                let format =
+                    image::guess_format(&bytes).map_err(|e| format!("not an image: {e}"))?;
+                let img = image::load_from_memory_with_format(&bytes, format)
+                    .map_err(|e| format!("the image cannot be decoded: {e}"))?;
+                let name = format!("{format:?}").to_lowercase();
+                image_for_model(&bytes, &name, img.width(), img.height())
+            })
+            .await
+            .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
+            .map_err(|why| ApiError::field(format!("query.{mode}"), why))?;
+            let media = Media {
+                kind: MediaKind::Image,
+                format: &format,
+                bytes: &bytes,
+            };
+            model.embed_media(&media).await.map_err(model_error)
+        }
         other => Err(ApiError::field(
             "query.input_mode",
-            format!("{other:?} is not one of text, vector"),
+            format!("{other:?} is not one of text, vector, image, url"),
         )),
     }
 }
 
+/// The bytes of an image query: base64 in `image`, or fetched from `url` (behind the
+/// same guard as blob URLs).
+async fn query_image(ctx: &AppContext, q: &SearchQuery, mode: &str) -> Result<Bytes, ApiError> {
+    use base64::Engine as _;
+    if mode == "image" {
+        let data = q
+            .image
+            .as_deref()
+            .ok_or_else(|| ApiError::field("query.image", "an image query needs a base64 image"))?;
+        // A data URL's header is not part of the image.
+        let data = data.split_once(";base64,").map_or(data, |(_, d)| d);
+        return base64::engine::general_purpose::STANDARD
+            .decode(data.trim())
+            .map(Bytes::from)
+            .map_err(|e| ApiError::field("query.image", format!("is not base64: {e}")));
+    }
+    let url = q
+        .url
+        .as_deref()
+        .ok_or_else(|| ApiError::field("query.url", "a url query needs a url"))?;
+    ctx.http
+        .fetch(url, MODEL_IMAGE_BYTES_MAX)
+        .await
+        .map(|f| f.bytes)
+        .map_err(|e| ApiError::field("query.url", format!("{url}: {e}")))
+}
+
+/// Largest image a query may fetch.
+const MODEL_IMAGE_BYTES_MAX: usize = 25 * 1024 * 1024;
+
 fn model_error(e: EmbedError) -> ApiError {
     match e {
-        EmbedError::Unavailable(why) => ApiError::NotReady(format!("text embeddings: {why}")),
+        EmbedError::Unavailable(why) => ApiError::NotReady(format!("embeddings: {why}")),
         EmbedError::Failed(why) => ApiError::Internal(anyhow::anyhow!(why)),
     }
 }
@@ -198,13 +258,25 @@ pub async fn features_search(
         }
     };
     let collections = collections_for(ctx, ns, req, wanted.as_ref()).await?;
-    let vector = query_vector(ctx, &req.query).await?;
+    // One query vector per embedding model among the collections (usually one).
+    let mut vectors: Vec<(EmbeddingSpec, Vec<f32>)> = Vec::new();
+    for c in &collections {
+        let spec = EmbeddingSpec::of(c.feature_extractor.params.as_ref());
+        if !vectors.iter().any(|(s, _)| *s == spec) {
+            let v = query_vector(ctx, &req.query, &spec).await?;
+            vectors.push((spec, v));
+        }
+    }
 
     let mut hits: Vec<(String, VectorMatch)> = Vec::new();
     for c in &collections {
+        let spec = EmbeddingSpec::of(c.feature_extractor.params.as_ref());
+        let Some((_, vector)) = vectors.iter().find(|(s, _)| *s == spec) else {
+            continue;
+        };
         let found = ctx
             .vectors
-            .query(&c.collection_id, &vector, top_k, filter.as_ref())
+            .query(&c.collection_id, vector, top_k, filter.as_ref())
             .await
             .map_err(|e| match e {
                 StoreError::Backend(why) if why.contains("dimensions") => {

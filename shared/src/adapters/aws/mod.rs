@@ -1,14 +1,17 @@
-//! AWS backends: DynamoDB (table), S3 (blobs), SQS (queues), EventBridge (events).
+//! AWS backends: DynamoDB (table), S3 (blobs), SQS (queues), EventBridge (events),
+//! S3 Vectors (vector indexes), Bedrock (embeddings).
 //!
 //! Names come from the environment the SAM template sets; `AWS_ENDPOINT_URL` points
 //! every client at a stand-in such as moto for tests.
 
+mod bedrock;
 mod dynamo;
 mod eventbridge;
 mod s3;
 mod s3vectors;
 mod sqs;
 
+pub use bedrock::{with_bedrock, BedrockEmbedder};
 pub use dynamo::DynamoTable;
 pub use eventbridge::EventBridgeBus;
 pub use s3::S3BlobStore;

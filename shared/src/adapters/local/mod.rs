@@ -33,6 +33,6 @@ pub fn context(
     let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);
     let ctx = AppContext::new(table, blobs.clone(), queue, events, vectors, config);
     #[cfg(feature = "models")]
-    let ctx = ctx.with_local_models();
+    let ctx = ctx.with_models();
     Ok((ctx, blobs))
 }

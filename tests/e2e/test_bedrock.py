@@ -1,0 +1,202 @@
+"""Namespaces on the Bedrock backend, end to end through sluice-local.
+
+No AWS account exists here, so Bedrock is a local fake of `InvokeModel` for Titan
+Multimodal Embeddings G1, written from its documented request and response bodies
+(`inputText` / `inputImage` / `embeddingConfig` → `embedding`). It answers with vectors
+derived from the input (text: hashed words, so shared words mean similar vectors;
+images: their bytes), which is enough to check the plumbing: which model each
+namespace uses, images sent as images, queries embedded by the same model, refusals.
+"""
+
+import base64
+import hashlib
+import http.server
+import io
+import json
+import math
+import re
+import subprocess
+import threading
+
+import pytest
+from PIL import Image
+
+from conftest import Sluice, start
+from test_batches import wait_batch
+
+DIMS = 1024
+
+
+def text_vector(text, dims=DIMS):
+    v = [0.0] * dims
+    for word in re.findall(r"[a-z0-9]+", text.lower()):
+        h = int.from_bytes(hashlib.sha256(word.encode()).digest()[:8], "big")
+        v[h % dims] += 1.0 if (h >> 32) & 1 else -1.0
+    return v
+
+
+def bytes_vector(data, dims=DIMS):
+    out, counter = [], 0
+    while len(out) < dims:
+        block = hashlib.sha256(data + counter.to_bytes(4, "big")).digest()
+        out.extend(b / 127.5 - 1.0 for b in block)
+        counter += 1
+    return out[:dims]
+
+
+class FakeBedrock:
+    def __init__(self):
+        self.calls = []
+        self.deny = False
+        fake = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+                m = re.fullmatch(r"/model/([^/]+)/invoke", self.path)
+                auth = self.headers.get("Authorization", "")
+                fake.calls.append({"model": m and m.group(1), "body": body, "auth": auth})
+                if fake.deny:
+                    return self.reply(403, {"message": "denied"}, "AccessDeniedException")
+                if not auth.startswith("AWS4-HMAC-SHA256 ") or "/bedrock/aws4_request" not in auth:
+                    return self.reply(403, {"message": "unsigned"}, "UnrecognizedClientException")
+                if not m or m.group(1) != "amazon.titan-embed-image-v1":
+                    return self.reply(404, {"message": "no such model"}, "ResourceNotFoundException")
+                dims = body.get("embeddingConfig", {}).get("outputEmbeddingLength", DIMS)
+                if "inputImage" in body:
+                    v = bytes_vector(base64.b64decode(body["inputImage"]), dims)
+                elif body.get("inputText"):
+                    v = text_vector(body["inputText"], dims)
+                else:
+                    return self.reply(400, {"message": "inputText or inputImage"}, "ValidationException")
+                self.reply(200, {"embedding": v, "inputTextTokenCount": 1})
+
+            def reply(self, status, payload, error_type=None):
+                data = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                if error_type:
+                    self.send_header("x-amzn-ErrorType", error_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+@pytest.fixture
+def bedrock_sluice(tmp_path):
+    fake = FakeBedrock()
+    proc, url, key = start(tmp_path / "data", {
+        "SLUICE_EMBEDDING_BACKEND": "bedrock",
+        "AWS_ENDPOINT_URL_BEDROCK_RUNTIME": fake.url,
+        "AWS_ACCESS_KEY_ID": "AKIDFAKE", "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
+        "AWS_MAX_ATTEMPTS": "1",
+    })
+    yield Sluice(url, key, tmp_path / "data"), fake
+    proc.kill()
+    proc.wait()
+
+
+def png(color, size=(160, 120)):
+    out = io.BytesIO()
+    Image.new("RGB", size, color).save(out, format="PNG")
+    return out.getvalue()
+
+
+def b64(data):
+    return base64.b64encode(data).decode()
+
+
+def namespace(sluice, name, params=None):
+    fe = {"feature_extractor_name": "multimodal_extractor", "version": "v1"}
+    if params is not None:
+        fe["params"] = params
+    return sluice.call("POST", "/v1/namespaces", json={"namespace_name": name, "feature_extractors": [fe]})
+
+
+def test_bedrock_namespaces_embed_text_and_images_with_titan(bedrock_sluice):
+    sluice, fake = bedrock_sluice
+    # The server's default (bedrock) is written into the namespace: fixed from now on.
+    r = namespace(sluice, "titan")
+    assert r.status_code == 200, r.text
+    ns = r.json()
+    params = ns["feature_extractors"][0]["params"]
+    assert params == {"embedding_backend": "bedrock", "embedding_model": "amazon.titan-embed-image-v1",
+                      "embedding_dimensions": 1024}
+    ns = ns["namespace_id"]
+    # Asking for other params later is refused; naming the extractor again is not.
+    again = {"feature_extractor_name": "multimodal_extractor", "version": "v1"}
+    r = sluice.call("PATCH", f"/v1/namespaces/{ns}", json={"feature_extractors": [{**again, "params": {"embedding_dimensions": 256}}]})
+    assert r.status_code == 422 and "fixed" in r.text, r.text
+    r = sluice.call("PATCH", f"/v1/namespaces/{ns}", json={"feature_extractors": [again]})
+    assert r.status_code == 200, r.text
+    assert r.json()["feature_extractors"][0]["params"]["embedding_dimensions"] == 1024
+
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "media", "bucket_schema": {"properties": {"photo": {"type": "image"}, "body": {"type": "text"}}},
+    }).json()["bucket_id"]
+    red, blue = png((220, 20, 20)), png((20, 40, 220))
+    made = sluice.call("POST", f"/v1/buckets/{bucket}/objects/batch", ns=ns, json={"objects": [
+        {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(red), "mime_type": "image/png"}}]},
+        {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(blue), "mime_type": "image/png"}}]},
+        {"blobs": [{"property": "body", "type": "text", "content": "tide tables for the harbour"}]},
+    ]}).json()
+    ids = [o["object_id"] for o in made["succeeded"]]
+    b = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
+    sluice.call("POST", f"/v1/buckets/{bucket}/batches/{b['batch_id']}/submit", ns=ns, json={})
+    done = wait_batch(sluice, ns, bucket, b["batch_id"], timeout=60)
+    assert done["status"] == "COMPLETED", done
+
+    [red_doc] = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[0]}/documents", ns=ns).json()["results"]
+    assert red_doc["embedding_model"] == "amazon.titan-embed-image-v1"
+    assert red_doc["embedding_input"] == "image"
+    image_calls = [c for c in fake.calls if "inputImage" in c["body"]]
+    assert sorted(base64.b64decode(c["body"]["inputImage"]) for c in image_calls) == sorted([red, blue])
+    assert all(c["body"]["embeddingConfig"] == {"outputEmbeddingLength": 1024} for c in fake.calls)
+
+    def search(query):
+        r = sluice.call("POST", "/v1/features/search", ns=ns, json={"query": query, "top_k": 3})
+        assert r.status_code == 200, r.text
+        return r.json()["results"]
+
+    # An image query is embedded by the same model: the same picture is the top hit.
+    hits = search({"input_mode": "image", "image": b64(blue)})
+    assert hits[0]["source_object_id"] == ids[1] and hits[0]["score"] > 0.999
+    hits = search({"input_mode": "text", "text": "harbour tide tables"})
+    assert hits[0]["source_object_id"] == ids[2]
+    # Every call was signed for Bedrock with the environment's credentials.
+    assert all(c["auth"].startswith("AWS4-HMAC-SHA256 Credential=AKIDFAKE/") for c in fake.calls)
+
+    # A model this account may not use: the search says so instead of returning nothing.
+    fake.deny = True
+    r = sluice.call("POST", "/v1/features/search", ns=ns, json={"query": {"text": "harbour"}})
+    assert r.status_code == 503 and "AccessDenied" in r.text, r.text
+
+
+def test_embedding_choices_are_checked_and_local_stays_local(bedrock_sluice):
+    sluice, fake = bedrock_sluice
+    r = namespace(sluice, "local-one", {"embedding_backend": "local"})
+    assert r.status_code == 200, r.text
+    ns = r.json()
+    assert ns["feature_extractors"][0]["params"]["embedding_model"] == "sentence-transformers/all-MiniLM-L6-v2"
+    assert ns["feature_extractors"][0]["params"]["embedding_dimensions"] == 384
+    for params, field in [
+        ({"embedding_backend": "openai"}, "embedding_backend"),
+        ({"embedding_model": "amazon.titan-embed-image-v1", "embedding_dimensions": 3072}, "embedding_dimensions"),
+        ({"embedding_backend": "local", "embedding_model": "amazon.titan-embed-image-v1"}, "embedding_model"),
+    ]:
+        r = namespace(sluice, "bad-choice", params)
+        assert r.status_code == 422, r.text
+        assert field in r.text, r.text
+    # Image queries need a model that sees images.
+    r = sluice.call("POST", "/v1/features/search", ns=ns["namespace_id"],
+                    json={"query": {"input_mode": "image", "image": b64(png((1, 2, 3)))}})
+    assert r.status_code == 422 and "multimodal" in r.text, r.text
+    assert fake.calls == []
