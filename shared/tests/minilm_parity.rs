@@ -4,16 +4,16 @@
 #![cfg(feature = "models")]
 
 use serde_json::Value;
-use sluice::adapters::models::{MiniLm, MINILM_DIR};
+use sluice::adapters::models::{MiniLm, MINILM_DIR, ONNXRUNTIME_LIB};
 use sluice::domain::vector_filter::dot;
 
 #[test]
 fn minilm_matches_sentence_transformers() {
-    let dir = sluice::Config::from_env()
+    let models = sluice::Config::from_env()
         .expect("configuration")
-        .models_dir
-        .join(MINILM_DIR);
-    let model = MiniLm::load(&dir).unwrap_or_else(|e| panic!("{e}"));
+        .models_dir;
+    let model = MiniLm::load(&models.join(MINILM_DIR), &models.join(ONNXRUNTIME_LIB))
+        .unwrap_or_else(|e| panic!("{e}"));
     let fixture: Value =
         serde_json::from_str(include_str!("../../tests/fixtures/minilm_parity.json")).unwrap();
     let cases = fixture["cases"].as_array().unwrap();

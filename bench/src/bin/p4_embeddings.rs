@@ -1,4 +1,4 @@
-//! P4: sentences embedded per second by Sluice's MiniLM (candle, CPU) — compared by
+//! P4: sentences embedded per second by Sluice's MiniLM (ONNX Runtime, CPU) — compared by
 //! `bench/run` with sentence-transformers on PyTorch CPU over the same sentences file —
 //! and the cold-start cost of loading the model.
 //!
@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use sluice::adapters::models::{MiniLm, MINILM_DIR};
+use sluice::adapters::models::{MiniLm, MINILM_DIR, ONNXRUNTIME_LIB};
 
 const WORDS: &[&str] = &[
     "the", "quick", "river", "carries", "boats", "past", "old", "mills", "while", "engineers",
@@ -42,10 +42,10 @@ fn main() -> anyhow::Result<()> {
     let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1000);
     let texts = sentences(count);
     std::fs::write(out, texts.join("\n") + "\n")?;
-    let dir = sluice::Config::from_env().expect("configuration").models_dir.join(MINILM_DIR);
+    let models = sluice::Config::from_env()?.models_dir;
 
     let t = Instant::now();
-    let model = MiniLm::load(&dir)?;
+    let model = MiniLm::load(&models.join(MINILM_DIR), &models.join(ONNXRUNTIME_LIB))?;
     let load_ms = t.elapsed().as_secs_f64() * 1e3;
     let t = Instant::now();
     model.embed_blocking(&texts[..1])?;

@@ -2,4 +2,4 @@
 
 mod minilm;
 
-pub use minilm::{embedders, minilm_embedder, MiniLm, MINILM_DIR};
+pub use minilm::{embedders, minilm_embedder, MiniLm, MINILM_DIR, ONNXRUNTIME_LIB};
