@@ -139,6 +139,8 @@ async fn invoke(
                 ("IMAGE", b.to_string())
             } else if let Some(b) = params["audio"]["source"]["bytes"].as_str() {
                 ("AUDIO", b.to_string())
+            } else if let Some(b) = params["video"]["source"]["bytes"].as_str() {
+                ("VIDEO", b.to_string())
             } else {
                 return error(StatusCode::BAD_REQUEST, "ValidationException", "no input");
             };
@@ -271,6 +273,20 @@ async fn nova_marks_queries_and_takes_audio() {
         .await
         .unwrap();
     assert_eq!(audio.len(), 1024);
+    let mp4 = b"\0\0\0\x18ftypmp42".to_vec();
+    let clip = Media {
+        kind: MediaKind::Video,
+        format: "mp4",
+        bytes: &mp4,
+    };
+    assert_eq!(nova.embed_media(&clip).await.unwrap().len(), 1024);
+    let png = b"\x89PNG".to_vec();
+    let image = Media {
+        kind: MediaKind::Image,
+        format: "png",
+        bytes: &png,
+    };
+    nova.embed_media_query(&image).await.unwrap();
     let calls = fake.calls.lock().unwrap().clone();
     let params = |i: usize| calls[i].1["singleEmbeddingParams"].clone();
     assert_eq!(calls[0].1["taskType"], "SINGLE_EMBEDDING");
@@ -282,6 +298,10 @@ async fn nova_marks_queries_and_takes_audio() {
     );
     assert_eq!(params(1)["embeddingPurpose"], "GENERIC_RETRIEVAL");
     assert_eq!(params(2)["audio"]["format"], "wav");
+    assert_eq!(params(3)["video"]["embeddingMode"], "AUDIO_VIDEO_COMBINED");
+    assert_eq!(params(3)["embeddingPurpose"], "GENERIC_INDEX");
+    assert_eq!(params(4)["image"]["format"], "png");
+    assert_eq!(params(4)["embeddingPurpose"], "GENERIC_RETRIEVAL");
 }
 
 #[tokio::test]

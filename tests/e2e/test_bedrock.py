@@ -1,8 +1,10 @@
 """Namespaces on the Bedrock backend, end to end through sluice-local.
 
 No AWS account exists here, so Bedrock is a local fake of `InvokeModel` for Titan
-Multimodal Embeddings G1, written from its documented request and response bodies
-(`inputText` / `inputImage` / `embeddingConfig` → `embedding`). It answers with vectors
+Multimodal Embeddings G1 and Nova Multimodal Embeddings, written from their documented
+request and response bodies (Titan: `inputText` / `inputImage` / `embeddingConfig` →
+`embedding`; Nova: `taskType` SINGLE_EMBEDDING, `singleEmbeddingParams` with a purpose, a
+dimension and one of text, image, audio or video → `embeddings[0].embedding`). It answers with vectors
 derived from the input (text: hashed words, so shared words mean similar vectors;
 images: their bytes), which is enough to check the plumbing: which model each
 namespace uses, images sent as images, queries embedded by the same model, refusals.
@@ -15,16 +17,19 @@ import io
 import json
 import math
 import re
-import subprocess
+import shutil
 import threading
+import urllib.parse
 
 import pytest
 from PIL import Image
 
 from conftest import Sluice, start
 from test_batches import wait_batch
+from test_search import video_red_then_blue, wav_tone_silence_tone
 
 DIMS = 1024
+NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
 
 
 def text_vector(text, dims=DIMS):
@@ -53,13 +58,16 @@ class FakeBedrock:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self):
                 body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                m = re.fullmatch(r"/model/([^/]+)/invoke", self.path)
+                # The SDK percent-encodes the model id (Nova's has a colon).
+                m = re.fullmatch(r"/model/([^/]+)/invoke", urllib.parse.unquote(self.path))
                 auth = self.headers.get("Authorization", "")
                 fake.calls.append({"model": m and m.group(1), "body": body, "auth": auth})
                 if fake.deny:
                     return self.reply(403, {"message": "denied"}, "AccessDeniedException")
                 if not auth.startswith("AWS4-HMAC-SHA256 ") or "/bedrock/aws4_request" not in auth:
                     return self.reply(403, {"message": "unsigned"}, "UnrecognizedClientException")
+                if m and m.group(1) == NOVA:
+                    return self.nova(body)
                 if not m or m.group(1) != "amazon.titan-embed-image-v1":
                     return self.reply(404, {"message": "no such model"}, "ResourceNotFoundException")
                 dims = body.get("embeddingConfig", {}).get("outputEmbeddingLength", DIMS)
@@ -70,6 +78,21 @@ class FakeBedrock:
                 else:
                     return self.reply(400, {"message": "inputText or inputImage"}, "ValidationException")
                 self.reply(200, {"embedding": v, "inputTextTokenCount": 1})
+
+            def nova(self, body):
+                p = body.get("singleEmbeddingParams", {})
+                if body.get("taskType") != "SINGLE_EMBEDDING" or p.get("embeddingPurpose") not in ("GENERIC_INDEX", "GENERIC_RETRIEVAL"):
+                    return self.reply(400, {"message": "taskType / embeddingPurpose"}, "ValidationException")
+                dims = p.get("embeddingDimension", 3072)
+                if "text" in p:
+                    kind, v = "TEXT", text_vector(p["text"]["value"], dims)
+                else:
+                    media = [k for k in ("image", "audio", "video") if k in p]
+                    if len(media) != 1:
+                        return self.reply(400, {"message": "one input"}, "ValidationException")
+                    kind = media[0].upper()
+                    v = bytes_vector(base64.b64decode(p[media[0]]["source"]["bytes"]), dims)
+                self.reply(200, {"embeddings": [{"embeddingType": kind, "embedding": v}]})
 
             def reply(self, status, payload, error_type=None):
                 data = json.dumps(payload).encode()
@@ -152,7 +175,7 @@ def test_bedrock_namespaces_embed_text_and_images_with_titan(bedrock_sluice):
     b = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
     sluice.call("POST", f"/v1/buckets/{bucket}/batches/{b['batch_id']}/submit", ns=ns, json={})
     done = wait_batch(sluice, ns, bucket, b["batch_id"], timeout=60)
-    assert done["status"] == "COMPLETED", done
+    assert done["status"] == "COMPLETED", done.get("failed_objects") or done
 
     [red_doc] = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[0]}/documents", ns=ns).json()["results"]
     assert red_doc["embedding_model"] == "amazon.titan-embed-image-v1"
@@ -200,3 +223,54 @@ def test_embedding_choices_are_checked_and_local_stays_local(bedrock_sluice):
                     json={"query": {"input_mode": "image", "image": b64(png((1, 2, 3)))}})
     assert r.status_code == 422 and "multimodal" in r.text, r.text
     assert fake.calls == []
+
+
+def test_nova_embeds_video_and_audio_clips(bedrock_sluice, tmp_path):
+    """With Nova, each video segment and each stretch of sound is cut out (ffmpeg) and
+    embedded as a clip; an image query is embedded for retrieval."""
+    sluice, fake = bedrock_sluice
+    r = namespace(sluice, "nova", {"embedding_model": NOVA, "embedding_dimensions": 1024})
+    assert r.status_code == 200, r.text
+    ns = r.json()
+    assert ns["feature_extractors"][0]["params"]["embedding_backend"] == "bedrock"
+    ns = ns["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "media",
+        "bucket_schema": {"properties": {"clip": {"type": "video"}, "sound": {"type": "audio"}, "photo": {"type": "image"}}},
+    }).json()["bucket_id"]
+    have_ffmpeg = shutil.which("ffmpeg") is not None
+    clip = video_red_then_blue(tmp_path / "clip.mp4") if have_ffmpeg else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
+    photo = png((10, 200, 30))
+    made = sluice.call("POST", f"/v1/buckets/{bucket}/objects/batch", ns=ns, json={"objects": [
+        {"blobs": [{"property": "clip", "type": "video", "data": {"base64": b64(clip), "mime_type": "video/mp4"}}]},
+        {"blobs": [{"property": "sound", "type": "audio", "data": {"base64": b64(wav_tone_silence_tone()), "mime_type": "audio/wav"}}]},
+        {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(photo), "mime_type": "image/png"}}]},
+    ]}).json()
+    ids = [o["object_id"] for o in made["succeeded"]]
+    b = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
+    sluice.call("POST", f"/v1/buckets/{bucket}/batches/{b['batch_id']}/submit", ns=ns, json={})
+    done = wait_batch(sluice, ns, bucket, b["batch_id"], timeout=120)
+    if not have_ffmpeg:
+        failed = {f["object_id"]: f["error"] for f in done["failed_objects"]}
+        assert "ffmpeg" in failed[ids[0]] and "ffmpeg" in failed[ids[1]], failed
+        return
+    assert done["status"] == "COMPLETED", done.get("failed_objects") or done
+
+    def docs_of(i):
+        return sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[i]}/documents", ns=ns).json()["results"]
+
+    assert [d["embedding_input"] for d in docs_of(0)] == ["video"] * 3
+    assert [d["embedding_input"] for d in docs_of(1)] == ["audio"] * 2
+    assert [d["embedding_input"] for d in docs_of(2)] == ["image"]
+    params = [c["body"]["singleEmbeddingParams"] for c in fake.calls if c["model"] == NOVA]
+    videos = [p["video"] for p in params if "video" in p]
+    audios = [p["audio"] for p in params if "audio" in p]
+    assert len(videos) == 3 and all(v["format"] == "mp4" and v["embeddingMode"] == "AUDIO_VIDEO_COMBINED" for v in videos)
+    assert base64.b64decode(videos[0]["source"]["bytes"])[4:8] == b"ftyp"
+    assert len(audios) == 2 and all(base64.b64decode(a["source"]["bytes"])[:4] == b"RIFF" for a in audios)
+    assert all(p["embeddingDimension"] == 1024 and p["embeddingPurpose"] == "GENERIC_INDEX" for p in params)
+
+    r = sluice.call("POST", "/v1/features/search", ns=ns, json={"query": {"input_mode": "image", "image": b64(photo)}, "top_k": 1})
+    assert r.status_code == 200, r.text
+    assert r.json()["results"][0]["source_object_id"] == ids[2]
+    assert fake.calls[-1]["body"]["singleEmbeddingParams"]["embeddingPurpose"] == "GENERIC_RETRIEVAL"

@@ -58,6 +58,10 @@ pub trait Embedder: Send + Sync {
             media.kind
         )))
     }
+    /// Media given as a search query (models with a retrieval purpose override this).
+    async fn embed_media_query(&self, media: &Media<'_>) -> Result<Vec<f32>, EmbedError> {
+        self.embed_media(media).await
+    }
 }
 
 type Loader = dyn Fn() -> Result<Arc<dyn Embedder>, EmbedError> + Send + Sync;

@@ -12,8 +12,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde_json::{json, Map, Value};
 
+use super::audio;
 use super::extract::{ExtractInput, Extracted, Extractor, FetchedBlob, StageError};
-use super::{audio, tools};
+use super::tools::{self, ClipKind};
 use crate::domain::chunking::{self, ChunkParams, SplitBy};
 use crate::ports::{Embedder, EmbeddingSpec, Media, MediaKind};
 
@@ -668,6 +669,40 @@ async fn image_document(
     })
 }
 
+/// The longest clip a model embeds whole (Nova: 30 s of video or audio).
+const MAX_CLIP_SECS: f64 = 30.0;
+
+/// Each span of a media file cut out and embedded as a clip by a model that takes them.
+async fn clip_vectors(
+    model: &dyn Embedder,
+    path: &std::path::Path,
+    spans: &[(f64, f64)],
+    kind: ClipKind,
+    what: &str,
+) -> Result<Vec<Vec<f32>>, StageError> {
+    let (media, format) = match kind {
+        ClipKind::Video => (MediaKind::Video, "mp4"),
+        ClipKind::Audio => (MediaKind::Audio, "wav"),
+    };
+    let mut out = Vec::with_capacity(spans.len());
+    for (start, end) in spans {
+        let length = (end - start).min(MAX_CLIP_SECS);
+        let bytes = tools::clip(path, *start, length, kind).await.map_err(|e| {
+            StageError::new("extract", format!("{what}: clip at {start:.1} s: {e}"))
+        })?;
+        let vector = model
+            .embed_media(&Media {
+                kind: media,
+                format,
+                bytes: &bytes,
+            })
+            .await
+            .map_err(|e| StageError::new("embed", e.to_string()))?;
+        out.push(vector);
+    }
+    Ok(out)
+}
+
 /// Segments a video may have; longer ones need a longer `time_split_interval`.
 const MAX_VIDEO_SEGMENTS: usize = 720;
 
@@ -747,7 +782,21 @@ async fn video_documents(
         })
         .collect();
     let model = embedder(input)?;
-    let (vectors, embedding_input) = picture_vectors(model.as_ref(), &pictures, &captions).await?;
+    let (vectors, embedding_input) = if model.media().contains(&MediaKind::Video) {
+        (
+            clip_vectors(
+                model.as_ref(),
+                file.path(),
+                &segments,
+                ClipKind::Video,
+                &what,
+            )
+            .await?,
+            "video",
+        )
+    } else {
+        picture_vectors(model.as_ref(), &pictures, &captions).await?
+    };
     Ok(pictures
         .iter()
         .zip(segments)
@@ -887,7 +936,22 @@ async fn audio_documents(
         })
         .collect();
     let model = embedder(input)?;
-    let vectors = embed(model.as_ref(), captions.clone()).await?;
+    let (vectors, embedding_input) = if model.media().contains(&MediaKind::Audio) {
+        let what = format!("audio blob {:?}", blob.blob.property);
+        let file = temp_file(&blob.bytes)
+            .await
+            .map_err(|e| StageError::new("extract", format!("{what}: {e}")))?;
+        let cuts: Vec<(f64, f64)> = spans
+            .iter()
+            .map(|s| s.map_or((0.0, facts.duration_secs), |(a, b, _)| (a, b)))
+            .collect();
+        (
+            clip_vectors(model.as_ref(), file.path(), &cuts, ClipKind::Audio, &what).await?,
+            "audio",
+        )
+    } else {
+        (embed(model.as_ref(), captions.clone()).await?, "caption")
+    };
     Ok(spans
         .into_iter()
         .zip(captions)
@@ -918,7 +982,7 @@ async fn audio_documents(
                 },
             );
             fields.insert("embedding_model".into(), json!(model.model_id()));
-            fields.insert("embedding_input".into(), json!("caption"));
+            fields.insert("embedding_input".into(), json!(embedding_input));
             Extracted {
                 fields,
                 embedding: Some(vector),

@@ -141,7 +141,7 @@ async fn query_vector(
                 format: &format,
                 bytes: &bytes,
             };
-            model.embed_media(&media).await.map_err(model_error)
+            model.embed_media_query(&media).await.map_err(model_error)
         }
         other => Err(ApiError::field(
             "query.input_mode",

@@ -203,6 +203,51 @@ pub async fn frame_at(path: &Path, secs: f64) -> Result<Vec<u8>, String> {
     Ok(frame)
 }
 
+/// What [`clip`] cuts out.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum ClipKind {
+    /// H.264 and AAC in a fragmented MP4 (written to a pipe, so no seekable index).
+    Video,
+    /// 16 kHz mono WAV.
+    Audio,
+}
+
+/// `duration` seconds of a media file from `start`, re-encoded as `kind`, for a model that
+/// embeds clips.
+pub async fn clip(
+    path: &Path,
+    start: f64,
+    duration: f64,
+    kind: ClipKind,
+) -> Result<Vec<u8>, String> {
+    let (ss, t) = (format!("{start:.3}"), format!("{duration:.3}"));
+    let input = path.to_string_lossy();
+    let mut args = vec!["-v", "error", "-ss", &ss, "-t", &t, "-i", &input];
+    match kind {
+        ClipKind::Video => args.extend([
+            "-c:v",
+            "libx264",
+            "-preset",
+            "ultrafast",
+            "-pix_fmt",
+            "yuv420p",
+            "-c:a",
+            "aac",
+            "-movflags",
+            "frag_keyframe+empty_moov",
+            "-f",
+            "mp4",
+            "-",
+        ]),
+        ClipKind::Audio => args.extend(["-vn", "-ac", "1", "-ar", "16000", "-f", "wav", "-"]),
+    }
+    let out = run("ffmpeg", "ffmpeg", &args, None).await?;
+    if out.is_empty() {
+        return Err(format!("no {kind:?} between {ss} s and {t} s later"));
+    }
+    Ok(out)
+}
+
 /// Fixed-length time segments `[start, end)` covering `duration`.
 pub fn time_segments(duration: f64, interval: f64) -> Vec<(f64, f64)> {
     let mut out = Vec::new();

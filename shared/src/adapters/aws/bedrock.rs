@@ -90,7 +90,7 @@ impl BedrockEmbedder {
         }
     }
 
-    fn media_body(&self, media: &Media<'_>) -> Result<Value, EmbedError> {
+    fn media_body(&self, media: &Media<'_>, purpose: Purpose) -> Result<Value, EmbedError> {
         let data = base64::engine::general_purpose::STANDARD.encode(media.bytes);
         match (self.family, media.kind) {
             (Family::Titan, MediaKind::Image) => Ok(json!({
@@ -100,17 +100,17 @@ impl BedrockEmbedder {
             (Family::Nova, MediaKind::Image) => Ok(self.nova_body(
                 "image",
                 json!({"format": media.format, "detailLevel": "STANDARD_IMAGE", "source": {"bytes": data}}),
-                Purpose::Index,
+                purpose,
             )),
             (Family::Nova, MediaKind::Audio) => Ok(self.nova_body(
                 "audio",
                 json!({"format": media.format, "source": {"bytes": data}}),
-                Purpose::Index,
+                purpose,
             )),
             (Family::Nova, MediaKind::Video) => Ok(self.nova_body(
                 "video",
                 json!({"format": media.format, "embeddingMode": "AUDIO_VIDEO_COMBINED", "source": {"bytes": data}}),
-                Purpose::Index,
+                purpose,
             )),
             (_, kind) => Err(EmbedError::Failed(format!(
                 "{} does not embed {kind:?}",
@@ -239,7 +239,12 @@ impl Embedder for BedrockEmbedder {
     }
 
     async fn embed_media(&self, media: &Media<'_>) -> Result<Vec<f32>, EmbedError> {
-        let body = self.media_body(media)?;
+        let body = self.media_body(media, Purpose::Index)?;
+        self.invoke(body).await
+    }
+
+    async fn embed_media_query(&self, media: &Media<'_>) -> Result<Vec<f32>, EmbedError> {
+        let body = self.media_body(media, Purpose::Query)?;
         self.invoke(body).await
     }
 }
