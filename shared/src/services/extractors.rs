@@ -264,11 +264,7 @@ async fn text_documents(
             if c.truncated {
                 fields.insert("truncated".into(), json!(true));
             }
-            fields.insert("embedding_model".into(), json!(model.model_id()));
-            Extracted {
-                fields,
-                embedding: Some(vector),
-            }
+            embedded(fields, model.as_ref(), None, vector)
         })
         .collect())
 }
@@ -298,6 +294,24 @@ async fn decode_bytes<T: Send + 'static>(
         .await
         .map_err(|e| StageError::new("extract", format!("{what}: {e}")))?
         .map_err(|why| StageError::new("extract", format!("{what}: {why}")))
+}
+
+/// A document with its vector, saying which model made it and from what (`image`,
+/// `video`, `audio` or `caption`; text documents embed their own text).
+fn embedded(
+    mut fields: Map<String, Value>,
+    model: &dyn Embedder,
+    input: Option<&str>,
+    vector: Vec<f32>,
+) -> Extracted {
+    fields.insert("embedding_model".into(), json!(model.model_id()));
+    if let Some(input) = input {
+        fields.insert("embedding_input".into(), json!(input));
+    }
+    Extracted {
+        fields,
+        embedding: Some(vector),
+    }
 }
 
 fn base_fields(input: &ExtractInput<'_>, blob: &FetchedBlob, modality: &str) -> Map<String, Value> {
@@ -661,12 +675,12 @@ async fn image_document(
     let mut fields = base_fields(input, blob, "image");
     fields.insert("text".into(), json!(caption));
     pic.insert_fields(&mut fields);
-    fields.insert("embedding_model".into(), json!(model.model_id()));
-    fields.insert("embedding_input".into(), json!(embedding_input));
-    Ok(Extracted {
+    Ok(embedded(
         fields,
-        embedding: Some(vector),
-    })
+        model.as_ref(),
+        Some(embedding_input),
+        vector,
+    ))
 }
 
 /// The longest clip a model embeds whole (Nova: 30 s of video or audio).
@@ -823,12 +837,7 @@ async fn video_documents(
                 json!({"start_time": start, "end_time": end, "keyframe_time": at}),
             );
             pic.insert_fields(&mut fields);
-            fields.insert("embedding_model".into(), json!(model.model_id()));
-            fields.insert("embedding_input".into(), json!(embedding_input));
-            Extracted {
-                fields,
-                embedding: Some(vector),
-            }
+            embedded(fields, model.as_ref(), Some(embedding_input), vector)
         })
         .collect())
 }
@@ -981,12 +990,7 @@ async fn audio_documents(
                     }
                 },
             );
-            fields.insert("embedding_model".into(), json!(model.model_id()));
-            fields.insert("embedding_input".into(), json!(embedding_input));
-            Extracted {
-                fields,
-                embedding: Some(vector),
-            }
+            embedded(fields, model.as_ref(), Some(embedding_input), vector)
         })
         .collect())
 }

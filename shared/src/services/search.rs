@@ -1,6 +1,8 @@
-//! Feature search: a query (text, or a vector) against the vector indexes of a
-//! namespace's collections, with metadata filters, hydrated into documents.
+//! Feature search: a query (text, a vector, or an image for a multimodal model) against
+//! the vector indexes of a namespace's collections, with metadata filters, hydrated into
+//! documents.
 
+use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -14,7 +16,6 @@ use crate::context::AppContext;
 use crate::domain::entities::Namespace;
 use crate::error::ApiError;
 use crate::ports::{EmbedError, EmbeddingSpec, Media, MediaKind, StoreError, VectorMatch};
-use bytes::Bytes;
 
 /// Extractors whose documents carry an `embedding` feature.
 const EMBEDDING_EXTRACTORS: [&str; 2] = ["text_extractor", "multimodal_extractor"];
