@@ -203,7 +203,7 @@ def test_bedrock_namespaces_embed_text_and_images_with_titan(bedrock_sluice):
     assert r.status_code == 503 and "AccessDenied" in r.text, r.text
 
 
-def test_embedding_choices_are_checked_and_local_stays_local(bedrock_sluice):
+def test_params_are_checked_and_local_stays_local(bedrock_sluice):
     sluice, fake = bedrock_sluice
     r = namespace(sluice, "local-one", {"embedding_backend": "local"})
     assert r.status_code == 200, r.text
@@ -214,6 +214,11 @@ def test_embedding_choices_are_checked_and_local_stays_local(bedrock_sluice):
         ({"embedding_backend": "openai"}, "embedding_backend"),
         ({"embedding_model": "amazon.titan-embed-image-v1", "embedding_dimensions": 3072}, "embedding_dimensions"),
         ({"embedding_backend": "local", "embedding_model": "amazon.titan-embed-image-v1"}, "embedding_model"),
+        # The extraction params are checked when the extractor is chosen, too.
+        ({"time_split_interval": 0}, "time_split_interval"),
+        ({"split_by": "lines"}, "split_by"),
+        ({"split_method": "scene"}, "split_method"),
+        ({"run_ocr": "yes"}, "run_ocr"),
     ]:
         r = namespace(sluice, "bad-choice", params)
         assert r.status_code == 422, r.text

@@ -1,8 +1,9 @@
 //! The feature-extractor catalogue a namespace chooses from.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 
+use super::chunking::{ChunkParams, SplitBy};
 use super::embedding::{self, ServerDefault};
 use super::schema::FieldError;
 
@@ -130,6 +131,7 @@ pub fn resolve(
         }
         let mut params = c.params.clone();
         if spec.embeds {
+            ExtractorParams::parse(params.as_ref(), &format!("{path}[{i}].params"))?;
             let mut p = params.unwrap_or_default();
             embedding::resolve(&p, default, &format!("{path}[{i}].params"))?.write_into(&mut p);
             params = Some(p);
@@ -141,6 +143,106 @@ pub fn resolve(
         });
     }
     Ok(out)
+}
+
+/// The params the embedding extractors read, checked when an extractor is chosen so a bad
+/// value is a 422 then rather than a failed object later. Other keys (Mixpeek has many,
+/// for models this server does not run) are kept and ignored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExtractorParams {
+    pub chunk: ChunkParams,
+    /// Read the text in images (tesseract).
+    pub run_ocr: bool,
+    /// Quieter than this (dBFS) is silence, for audio segments.
+    pub silence_db_threshold: f64,
+    /// Longest audio segment, seconds.
+    pub max_segment_duration: f64,
+    /// Video segment length, seconds.
+    pub time_split_interval: f64,
+}
+
+impl Default for ExtractorParams {
+    fn default() -> Self {
+        ExtractorParams {
+            chunk: ChunkParams::default(),
+            run_ocr: false,
+            silence_db_threshold: -40.0,
+            max_segment_duration: 30.0,
+            time_split_interval: 10.0,
+        }
+    }
+}
+
+impl ExtractorParams {
+    /// `path` names the params in errors, e.g. `feature_extractors[0].params`.
+    pub fn parse(params: Option<&Map<String, Value>>, path: &str) -> Result<Self, FieldError> {
+        let mut p = ExtractorParams::default();
+        let Some(params) = params else { return Ok(p) };
+        let bad = |key: &str, why: String| FieldError::new(format!("{path}.{key}"), why);
+        let given = |key: &str| params.get(key).filter(|v| !v.is_null());
+        if let Some(v) = given("split_by") {
+            p.chunk.split_by = Some(v.as_str().and_then(SplitBy::parse).ok_or_else(|| {
+                bad(
+                    "split_by",
+                    "must be one of characters, words, sentences, paragraphs, none".into(),
+                )
+            })?);
+        }
+        let count = |key: &str, max: u64| -> Result<Option<usize>, FieldError> {
+            given(key)
+                .map(|v| {
+                    v.as_u64()
+                        .filter(|n| *n <= max)
+                        .map(|n| n as usize)
+                        .ok_or_else(|| bad(key, format!("must be an integer from 0 to {max}")))
+                })
+                .transpose()
+        };
+        if let Some(n) = count("chunk_size", 10_000)? {
+            p.chunk.chunk_size = n.max(1);
+        }
+        if let Some(n) = count("chunk_overlap", 5_000)? {
+            p.chunk.chunk_overlap = n;
+        }
+        if let Some(v) = given("run_ocr") {
+            p.run_ocr = v
+                .as_bool()
+                .ok_or_else(|| bad("run_ocr", "must be true or false".into()))?;
+        }
+        let number = |key: &str,
+                      range: std::ops::RangeInclusive<f64>|
+         -> Result<Option<f64>, FieldError> {
+            given(key)
+                .map(|v| {
+                    v.as_f64().filter(|n| range.contains(n)).ok_or_else(|| {
+                        bad(
+                            key,
+                            format!("must be a number from {} to {}", range.start(), range.end()),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        if let Some(n) = number("silence_db_threshold", -120.0..=0.0)? {
+            p.silence_db_threshold = n;
+        }
+        if let Some(n) = number("max_segment_duration", 0.1..=3600.0)? {
+            p.max_segment_duration = n;
+        }
+        if let Some(n) = number("time_split_interval", 1.0..=3600.0)? {
+            p.time_split_interval = n;
+        }
+        match given("split_method").map(|v| v.as_str()) {
+            None | Some(Some("time")) => {}
+            Some(_) => {
+                return Err(bad(
+                    "split_method",
+                    "only \"time\" (with time_split_interval) is supported; scene and silence splitting are not".into(),
+                ))
+            }
+        }
+        Ok(p)
+    }
 }
 
 #[cfg(test)]
@@ -165,6 +267,15 @@ mod tests {
         )
         .unwrap();
         assert_eq!(ok[0].feature_extractor_id, "multimodal_extractor_v1");
+        assert_eq!(ok[0].params.as_ref().unwrap()["embedding_backend"], "local");
+        let mut bad = choice("multimodal_extractor", "v1");
+        bad.params = Some(serde_json::from_value(json!({"time_split_interval": 0})).unwrap());
+        assert_eq!(
+            resolve(&[bad], "fe", &ServerDefault::local())
+                .unwrap_err()
+                .field,
+            "fe[0].params.time_split_interval"
+        );
         assert_eq!(
             resolve(
                 &[choice("multimodal_extractor", "v9")],

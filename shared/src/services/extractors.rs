@@ -15,7 +15,8 @@ use serde_json::{json, Map, Value};
 use super::audio;
 use super::extract::{ExtractInput, Extracted, Extractor, FetchedBlob, StageError};
 use super::tools::{self, ClipKind};
-use crate::domain::chunking::{self, ChunkParams, SplitBy};
+use crate::domain::chunking;
+use crate::domain::extractors::ExtractorParams;
 use crate::ports::{Embedder, EmbeddingSpec, Media, MediaKind};
 
 const THUMBNAIL_EDGE: u32 = 256;
@@ -172,35 +173,11 @@ pub fn flatten_json(v: &Value) -> String {
     out.join("\n")
 }
 
-fn chunk_params(params: Option<&Map<String, Value>>) -> Result<ChunkParams, StageError> {
-    let mut p = ChunkParams::default();
-    let Some(params) = params else { return Ok(p) };
-    let bad = |why: String| StageError::new("extract", format!("params: {why}"));
-    if let Some(v) = params.get("split_by").filter(|v| !v.is_null()) {
-        let s = v.as_str().unwrap_or_default();
-        p.split_by = Some(SplitBy::parse(s).ok_or_else(|| {
-            bad(format!(
-                "split_by {v} is not one of characters, words, sentences, paragraphs, none"
-            ))
-        })?);
-    }
-    let count = |name: &str, max: u64| -> Result<Option<usize>, StageError> {
-        match params.get(name) {
-            None | Some(Value::Null) => Ok(None),
-            Some(v) => v
-                .as_u64()
-                .filter(|n| *n <= max)
-                .map(|n| Some(n as usize))
-                .ok_or_else(|| bad(format!("{name} must be an integer from 0 to {max}"))),
-        }
-    };
-    if let Some(n) = count("chunk_size", 10_000)? {
-        p.chunk_size = n.max(1);
-    }
-    if let Some(n) = count("chunk_overlap", 5_000)? {
-        p.chunk_overlap = n;
-    }
-    Ok(p)
+/// The extractor's params (checked when it was chosen; a namespace from before that check
+/// may still hold a bad one, which fails the object).
+fn params(input: &ExtractInput<'_>) -> Result<ExtractorParams, StageError> {
+    ExtractorParams::parse(input.params, "params")
+        .map_err(|e| StageError::new("extract", format!("{}: {}", e.field, e.reason)))
 }
 
 /// The model of the collection being written (fixed when its namespace was created).
@@ -224,7 +201,7 @@ async fn text_documents(
     input: &ExtractInput<'_>,
     sources: Vec<TextSource<'_>>,
 ) -> Result<Vec<Extracted>, StageError> {
-    let params = chunk_params(input.params)?;
+    let params = params(input)?.chunk;
     if sources.is_empty() {
         // Nothing to embed: an image- or audio-only object does not need the text pass.
         return Ok(Vec::new());
@@ -552,14 +529,6 @@ struct Picture {
     ocr_text: Option<String>,
 }
 
-fn param_bool(input: &ExtractInput<'_>, name: &str) -> bool {
-    input
-        .params
-        .and_then(|p| p.get(name))
-        .and_then(Value::as_bool)
-        .unwrap_or(false)
-}
-
 /// Describes a picture, stores its thumbnail (document `position` of the object) and
 /// reads its text when asked. `what` names it in errors.
 async fn picture(
@@ -586,7 +555,7 @@ async fn picture(
         )
         .await
         .map_err(|e| StageError::new("extract", format!("storing the thumbnail: {e}")))?;
-    let ocr_text = if param_bool(input, "run_ocr") {
+    let ocr_text = if params(input)?.run_ocr {
         Some(
             tools::ocr(&bytes)
                 .await
@@ -730,25 +699,7 @@ async fn video_documents(
 ) -> Result<Vec<Extracted>, StageError> {
     let what = format!("video blob {:?}", blob.blob.property);
     let fail = |why: String| StageError::new("extract", format!("{what}: {why}"));
-    let params = input.params;
-    match params
-        .and_then(|p| p.get("split_method"))
-        .and_then(Value::as_str)
-    {
-        None | Some("time") => {}
-        Some(other) => {
-            return Err(fail(format!(
-            "split_method {other:?} is not supported here; use \"time\" with time_split_interval"
-        )))
-        }
-    }
-    let interval = params
-        .and_then(|p| p.get("time_split_interval"))
-        .and_then(Value::as_f64)
-        .unwrap_or(10.0);
-    if interval.is_nan() || interval < 1.0 {
-        return Err(fail("time_split_interval must be at least 1 second".into()));
-    }
+    let interval = params(input)?.time_split_interval;
     let file = temp_file(&blob.bytes).await.map_err(&fail)?;
     let video = tools::probe_video(file.path()).await.map_err(&fail)?;
     let segments = tools::time_segments(video.duration_secs, interval);
@@ -897,16 +848,8 @@ async fn audio_documents(
     input: &ExtractInput<'_>,
     blob: &FetchedBlob,
 ) -> Result<Vec<Extracted>, StageError> {
-    let param = |name: &str| {
-        input
-            .params
-            .and_then(|p| p.get(name))
-            .and_then(Value::as_f64)
-    };
-    let silence_db = param("silence_db_threshold").unwrap_or(audio::DEFAULT_SILENCE_DB);
-    let max_segment = param("max_segment_duration")
-        .filter(|s| *s > 0.0)
-        .unwrap_or(30.0);
+    let p = params(input)?;
+    let (silence_db, max_segment) = (p.silence_db_threshold, p.max_segment_duration);
     let facts = decode(blob, "audio", move |b| {
         audio::describe_audio(b, silence_db, max_segment)
     })
