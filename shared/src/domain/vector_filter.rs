@@ -12,46 +12,105 @@ use serde_json::{Map, Value};
 /// Whether `metadata` passes `filter`. A malformed filter matches nothing (filters are
 /// validated with [`check`] where they enter the system).
 pub fn matches(filter: &Value, metadata: &Map<String, Value>) -> bool {
-    let Some(obj) = filter.as_object() else {
-        return false;
-    };
-    obj.iter().all(|(key, cond)| match key.as_str() {
-        "$and" => cond
-            .as_array()
-            .is_some_and(|l| l.iter().all(|f| matches(f, metadata))),
-        "$or" => cond
-            .as_array()
-            .is_some_and(|l| l.iter().any(|f| matches(f, metadata))),
-        field => field_matches(metadata.get(field), cond),
-    })
+    CompiledFilter::new(filter).matches(metadata)
 }
 
-fn field_matches(actual: Option<&Value>, cond: &Value) -> bool {
+/// A filter parsed once, for testing many rows: operators resolved, so a row costs its
+/// field lookups and comparisons only.
+#[derive(Debug, Clone)]
+pub enum CompiledFilter {
+    All(Vec<CompiledFilter>),
+    Any(Vec<CompiledFilter>),
+    Field(String, Vec<Condition>),
+    /// Malformed: matches nothing.
+    Never,
+}
+
+#[derive(Debug, Clone)]
+pub enum Condition {
+    Eq(Value),
+    Ne(Value),
+    In(Vec<Value>),
+    Nin(Vec<Value>),
+    Exists(bool),
+    Compare(Ordering, bool, Value),
+    Never,
+}
+
+impl CompiledFilter {
+    pub fn new(filter: &Value) -> Self {
+        let Some(obj) = filter.as_object() else {
+            return CompiledFilter::Never;
+        };
+        let list = |cond: &Value| {
+            cond.as_array()
+                .map(|l| l.iter().map(CompiledFilter::new).collect())
+        };
+        CompiledFilter::All(
+            obj.iter()
+                .map(|(key, cond)| match key.as_str() {
+                    "$and" => list(cond).map_or(CompiledFilter::Never, CompiledFilter::All),
+                    "$or" => list(cond).map_or(CompiledFilter::Never, CompiledFilter::Any),
+                    field => CompiledFilter::Field(field.to_string(), conditions(cond)),
+                })
+                .collect(),
+        )
+    }
+
+    pub fn matches(&self, metadata: &Map<String, Value>) -> bool {
+        match self {
+            CompiledFilter::All(l) => l.iter().all(|f| f.matches(metadata)),
+            CompiledFilter::Any(l) => l.iter().any(|f| f.matches(metadata)),
+            CompiledFilter::Field(key, conds) => {
+                let actual = metadata.get(key);
+                conds.iter().all(|c| c.holds(actual))
+            }
+            CompiledFilter::Never => false,
+        }
+    }
+}
+
+fn conditions(cond: &Value) -> Vec<Condition> {
     let Some(ops) = cond
         .as_object()
         .filter(|o| o.keys().all(|k| k.starts_with('$')))
     else {
-        return equal(actual, cond);
+        return vec![Condition::Eq(cond.clone())];
     };
-    ops.iter().all(|(op, want)| match op.as_str() {
-        "$eq" => equal(actual, want),
-        "$ne" => !equal(actual, want),
-        "$in" => want
-            .as_array()
-            .is_some_and(|l| l.iter().any(|w| equal(actual, w))),
-        "$nin" => !want
-            .as_array()
-            .is_some_and(|l| l.iter().any(|w| equal(actual, w))),
-        "$exists" => actual.is_some() == want.as_bool().unwrap_or(true),
-        "$gt" => order(actual, want) == Some(Ordering::Greater),
-        "$gte" => matches!(
-            order(actual, want),
-            Some(Ordering::Greater | Ordering::Equal)
-        ),
-        "$lt" => order(actual, want) == Some(Ordering::Less),
-        "$lte" => matches!(order(actual, want), Some(Ordering::Less | Ordering::Equal)),
-        _ => false,
-    })
+    let values = |want: &Value| want.as_array().cloned();
+    ops.iter()
+        .map(|(op, want)| match op.as_str() {
+            "$eq" => Condition::Eq(want.clone()),
+            "$ne" => Condition::Ne(want.clone()),
+            "$in" => values(want).map_or(Condition::Never, Condition::In),
+            // A malformed `$nin` excludes nothing, as before.
+            "$nin" => Condition::Nin(values(want).unwrap_or_default()),
+            "$exists" => Condition::Exists(want.as_bool().unwrap_or(true)),
+            "$gt" => Condition::Compare(Ordering::Greater, false, want.clone()),
+            "$gte" => Condition::Compare(Ordering::Greater, true, want.clone()),
+            "$lt" => Condition::Compare(Ordering::Less, false, want.clone()),
+            "$lte" => Condition::Compare(Ordering::Less, true, want.clone()),
+            _ => Condition::Never,
+        })
+        .collect()
+}
+
+impl Condition {
+    fn holds(&self, actual: Option<&Value>) -> bool {
+        match self {
+            Condition::Eq(want) => equal(actual, want),
+            Condition::Ne(want) => !equal(actual, want),
+            Condition::In(l) => l.iter().any(|w| equal(actual, w)),
+            Condition::Nin(l) => !l.iter().any(|w| equal(actual, w)),
+            Condition::Exists(want) => actual.is_some() == *want,
+            Condition::Compare(side, or_equal, want) => match order(actual, want) {
+                Some(Ordering::Equal) => *or_equal,
+                Some(o) => o == *side,
+                None => false,
+            },
+            Condition::Never => false,
+        }
+    }
 }
 
 fn equal(actual: Option<&Value>, want: &Value) -> bool {

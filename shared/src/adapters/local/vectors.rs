@@ -11,7 +11,7 @@ use rusqlite::params;
 use serde_json::{Map, Value};
 
 use super::sqlite::{sql_err, Db};
-use crate::domain::vector_filter::{dot, matches, normalized};
+use crate::domain::vector_filter::{dot, normalized, CompiledFilter};
 use crate::ports::{StoreError, StoreResult, VectorIndex, VectorMatch, VectorRecord};
 
 const SCHEMA: &str = "
@@ -282,7 +282,7 @@ impl VectorIndex for LocalVectorIndex {
             return Ok(Vec::new());
         };
         let query = normalized(vector.to_vec());
-        let filter = filter.cloned();
+        let filter = filter.map(CompiledFilter::new);
         // The scan is CPU work: off the async threads.
         tokio::task::spawn_blocking(move || {
             let l = loaded.read().unwrap_or_else(|p| p.into_inner());
@@ -296,7 +296,7 @@ impl VectorIndex for LocalVectorIndex {
             let d = l.dimensions;
             let mut best: BinaryHeap<Scored> = BinaryHeap::with_capacity(top_k + 1);
             for (i, row) in l.vectors.chunks_exact(d.max(1)).enumerate() {
-                if filter.as_ref().is_some_and(|f| !matches(f, &l.metadata[i])) {
+                if filter.as_ref().is_some_and(|f| !f.matches(&l.metadata[i])) {
                     continue;
                 }
                 let score = dot(&query, row);
