@@ -74,6 +74,13 @@ pub fn pdf_pages(bytes: &[u8]) -> Result<Vec<(u32, String)>, String> {
     Ok(out)
 }
 
+/// Every text an object's blobs hold: text and JSON blobs, and PDF pages.
+async fn text_sources(blobs: &[FetchedBlob]) -> Result<Vec<TextSource<'_>>, StageError> {
+    let mut sources = texts(blobs);
+    sources.extend(pdf_sources(blobs).await?);
+    Ok(sources)
+}
+
 /// Resolution scanned pages are rendered at for OCR.
 const OCR_DPI: u32 = 200;
 
@@ -308,8 +315,7 @@ pub struct TextExtractor;
 #[async_trait]
 impl Extractor for TextExtractor {
     async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
-        let mut sources = texts(input.blobs);
-        sources.extend(pdf_sources(input.blobs).await?);
+        let sources = text_sources(input.blobs).await?;
         if sources.is_empty() {
             let kinds: Vec<&str> = input.blobs.iter().map(|b| b.mime_type.as_str()).collect();
             return Err(StageError::new(
@@ -342,6 +348,15 @@ pub struct ImageFacts {
     pub dominant_colors: Vec<(String, f32, &'static str)>,
     pub thumbnail_jpeg: Vec<u8>,
     pub thumbnail_size: (u32, u32),
+}
+
+impl ImageFacts {
+    /// The dominant colours' names, most common first, each once where neighbours repeat.
+    fn colour_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&str> = self.dominant_colors.iter().map(|c| c.2).collect();
+        names.dedup();
+        names
+    }
 }
 
 /// Decodes an image and describes it; a corrupt or unsupported file is an error.
@@ -451,20 +466,29 @@ fn color_name(rgb: [u8; 3]) -> &'static str {
 
 /// The words an image document is embedded by: its descriptors and its object's metadata.
 fn image_caption(facts: &ImageFacts, input: &ExtractInput<'_>, blob: &FetchedBlob) -> String {
-    let mut colours: Vec<&str> = facts.dominant_colors.iter().map(|c| c.2).collect();
-    colours.dedup();
+    let colours = facts.colour_names();
     let orientation = match facts.width.cmp(&facts.height) {
         std::cmp::Ordering::Greater => "landscape",
         std::cmp::Ordering::Less => "portrait",
         std::cmp::Ordering::Equal => "square",
     };
-    let mut parts = vec![format!(
-        "{orientation} {} image, {}x{} pixels, colours {}",
-        facts.format,
-        facts.width,
-        facts.height,
-        colours.join(", ")
-    )];
+    described(
+        input,
+        blob,
+        format!(
+            "{orientation} {} image, {}x{} pixels, colours {}",
+            facts.format,
+            facts.width,
+            facts.height,
+            colours.join(", ")
+        ),
+    )
+}
+
+/// `what` a blob is, then its file name and its object's metadata: the words a caption
+/// is embedded by.
+fn described(input: &ExtractInput<'_>, blob: &FetchedBlob, what: String) -> String {
+    let mut parts = vec![what];
     if let Some(name) = &blob.blob.details.filename {
         parts.push(format!("file {name}"));
     }
@@ -480,8 +504,7 @@ pub struct MultimodalExtractor;
 #[async_trait]
 impl Extractor for MultimodalExtractor {
     async fn extract(&self, input: &ExtractInput<'_>) -> Result<Vec<Extracted>, StageError> {
-        let mut sources = texts(input.blobs);
-        sources.extend(pdf_sources(input.blobs).await?);
+        let sources = text_sources(input.blobs).await?;
         let mut out = text_documents(input, sources).await?;
         for blob in input.blobs {
             let mime = blob.mime_type.as_str();
@@ -720,26 +743,23 @@ async fn video_documents(
         pictures.push(picture(input, Bytes::from(frame), &label, position + i).await?);
         keyframe_times.push(at);
     }
-    let mut about = vec![format!(
-        "video, {:.1} seconds, {} {}x{}",
-        video.duration_secs, video.codec, video.width, video.height
-    )];
-    if let Some(name) = &blob.blob.details.filename {
-        about.push(format!("file {name}"));
-    }
-    if !input.object.metadata.is_empty() {
-        about.push(flatten_json(&Value::Object(input.object.metadata.clone())));
-    }
+    let about = described(
+        input,
+        blob,
+        format!(
+            "video, {:.1} seconds, {} {}x{}",
+            video.duration_secs, video.codec, video.width, video.height
+        ),
+    );
     let captions: Vec<String> = pictures
         .iter()
         .zip(&segments)
         .enumerate()
         .map(|(i, (p, (start, end)))| {
-            let mut colours: Vec<&str> = p.facts.dominant_colors.iter().map(|c| c.2).collect();
-            colours.dedup();
+            let colours = p.facts.colour_names();
             p.caption(format!(
                 "{}. Segment {} of {}, {start:.1} s to {end:.1} s, colours {}",
-                about.join(". "),
+                about,
                 i + 1,
                 segments.len(),
                 colours.join(", ")
@@ -859,16 +879,14 @@ async fn audio_documents(
         2 => "stereo".to_string(),
         n => format!("{n}-channel"),
     };
-    let mut about = vec![format!(
-        "{layout} audio recording, {:.1} seconds, {} Hz",
-        facts.duration_secs, facts.sample_rate
-    )];
-    if let Some(name) = &blob.blob.details.filename {
-        about.push(format!("file {name}"));
-    }
-    if !input.object.metadata.is_empty() {
-        about.push(flatten_json(&Value::Object(input.object.metadata.clone())));
-    }
+    let about = described(
+        input,
+        blob,
+        format!(
+            "{layout} audio recording, {:.1} seconds, {} Hz",
+            facts.duration_secs, facts.sample_rate
+        ),
+    );
     let spans: Vec<Option<(f64, f64, f64)>> = if facts.segments.is_empty() {
         vec![None]
     } else {
@@ -880,11 +898,11 @@ async fn audio_documents(
         .map(|(i, span)| match span {
             Some((start, end, _)) => format!(
                 "{}. Sound from {start:.1} s to {end:.1} s, segment {} of {}",
-                about.join(". "),
+                about,
                 i + 1,
                 spans.len()
             ),
-            None => format!("{}. Silent throughout", about.join(". ")),
+            None => format!("{}. Silent throughout", about),
         })
         .collect();
     let model = embedder(input)?;
