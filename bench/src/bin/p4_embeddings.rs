@@ -6,7 +6,7 @@
 
 use std::time::Instant;
 
-use sluice::adapters::models::{MiniLm, MINILM_DIR, ONNXRUNTIME_LIB};
+use sluice_models::{MiniLm, MINILM_DIR, ONNXRUNTIME_LIB};
 
 const WORDS: &[&str] = &[
     "the", "quick", "river", "carries", "boats", "past", "old", "mills", "while", "engineers",
@@ -42,7 +42,7 @@ fn main() -> anyhow::Result<()> {
     let count: usize = args.get(2).map(|c| c.parse()).transpose()?.unwrap_or(1000);
     let texts = sentences(count);
     std::fs::write(out, texts.join("\n") + "\n")?;
-    let models = sluice::Config::from_env()?.models_dir;
+    let models = sluice_core::Config::from_env()?.models_dir;
 
     let t = Instant::now();
     let model = MiniLm::load(&models.join(MINILM_DIR), &models.join(ONNXRUNTIME_LIB))?;

@@ -7,8 +7,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use sluice::adapters::local::LocalBlobStore;
-use sluice::ports::{BlobStore, PutConstraints};
+use sluice_backend_local::LocalBlobStore;
+use sluice_core::ports::{BlobStore, PutConstraints};
 use sluice_bench::{arg, namespace_and_bucket, start_local};
 
 const CONCURRENCY: usize = 4;

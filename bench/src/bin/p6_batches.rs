@@ -8,8 +8,8 @@ use std::time::{Duration, Instant};
 
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};
-use sluice::domain::entities::Blob;
-use sluice::services::extract;
+use sluice_core::domain::entities::Blob;
+use sluice_core::app::extract;
 use sluice_bench::{arg, start_local};
 
 async fn post(
@@ -82,13 +82,13 @@ async fn main() -> anyhow::Result<()> {
     );
 
     // The blob stage alone, on the server's own blob store.
-    let (ctx, _) = sluice::adapters::local::context(
+    let (ctx, _) = sluice_backend_local::context(
         &dir.path().join("bench-reader"),
         &url,
-        sluice::Config::default(),
+        sluice_core::Config::default(),
     )?;
-    let store = sluice::adapters::local::LocalBlobStore::open(&dir.path().join("blobs"), &url)?;
-    let ctx = sluice::AppContext {
+    let store = sluice_backend_local::LocalBlobStore::open(&dir.path().join("blobs"), &url)?;
+    let ctx = sluice_core::AppContext {
         blobs: std::sync::Arc::new(store),
         ..ctx
     };

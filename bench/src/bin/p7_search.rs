@@ -5,9 +5,9 @@
 use std::time::Instant;
 
 use serde_json::{json, Map, Value};
-use sluice::adapters::local::LocalVectorIndex;
-use sluice::domain::vector_filter::{dot, normalized};
-use sluice::ports::{VectorIndex, VectorRecord};
+use sluice_backend_local::LocalVectorIndex;
+use sluice_core::domain::vector_filter::{dot, normalized};
+use sluice_core::ports::{VectorIndex, VectorRecord};
 
 const DIMS: usize = 384;
 const QUERIES: usize = 200;

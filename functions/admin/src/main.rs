@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice::services::auth;
-use sluice::{AppContext, Config};
+use sluice_core::app::auth;
+use sluice_core::{AppContext, Config};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Backend {
@@ -67,7 +67,7 @@ enum Command {
 async fn context(args: &Args) -> anyhow::Result<AppContext> {
     match args.backend {
         Backend::Local => {
-            let (ctx, _) = sluice::adapters::local::context(
+            let (ctx, _) = sluice_backend_local::context(
                 &args.data_dir,
                 "http://127.0.0.1:8080",
                 Config::from_env()?,
@@ -75,8 +75,8 @@ async fn context(args: &Args) -> anyhow::Result<AppContext> {
             Ok(ctx)
         }
         Backend::Aws => {
-            let names = sluice::adapters::aws::AwsNames::from_env()?;
-            Ok(sluice::adapters::aws::context(names, Config::from_env()?).await)
+            let names = sluice_backend_aws::AwsNames::from_env()?;
+            Ok(sluice_backend_aws::context(names, Config::from_env()?).await)
         }
     }
 }
@@ -85,8 +85,8 @@ async fn context(args: &Args) -> anyhow::Result<AppContext> {
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     if let Command::Provision { prefix } = &args.command {
-        let sdk = sluice::adapters::aws::sdk_config().await;
-        let names = sluice::adapters::aws::provision(&sdk, prefix).await?;
+        let sdk = sluice_backend_aws::sdk_config().await;
+        let names = sluice_backend_aws::provision(&sdk, prefix).await?;
         println!("SLUICE_TABLE={}", names.table);
         println!("SLUICE_BUCKET={}", names.bucket);
         println!("SLUICE_EVENT_BUS={}", names.event_bus);
@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let ctx = context(&args).await?;
-    let fail = |e: sluice::ApiError| anyhow::anyhow!("{e}");
+    let fail = |e: sluice_core::ApiError| anyhow::anyhow!("{e}");
     match &args.command {
         Command::Provision { .. } => unreachable!("handled above"),
         Command::CreateOrg { name } => {

@@ -5,17 +5,21 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
-use sluice::api::{self, ApiRequest, Route};
-use sluice::ports::QueueName;
-use sluice::{AppContext, Config};
+use sluice_api::{ApiRequest, Route};
+use sluice_core::ports::QueueName;
+use sluice_core::{AppContext, Config};
 
 pub type Error = lambda_http::Error;
 
 async fn context() -> Result<AppContext, Error> {
-    sluice::telemetry::init(true);
-    let names = sluice::adapters::aws::AwsNames::from_env()?;
-    Ok(sluice::adapters::aws::context(names, Config::from_env()?).await)
+    sluice_core::telemetry::init(true);
+    let config = Config::from_env()?;
+    let names = sluice_backend_aws::AwsNames::from_env()?;
+    Ok(sluice_backend_aws::context(names, config).await)
 }
+
+/// What a process adds to the context beyond the AWS ports (models, extractors).
+pub type Prepare = fn(AppContext) -> AppContext;
 
 fn runtime() -> Result<tokio::runtime::Runtime, Error> {
     Ok(tokio::runtime::Builder::new_multi_thread()
@@ -39,7 +43,7 @@ fn to_api_request(event: Request) -> ApiRequest {
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
     let (parts, body) = event.into_parts();
-    let headers = api::header_map(&parts.headers);
+    let headers = sluice_api::header_map(&parts.headers);
     let body = match body {
         Body::Empty => bytes::Bytes::new(),
         Body::Text(t) => bytes::Bytes::from(t),
@@ -59,16 +63,11 @@ fn to_api_request(event: Request) -> ApiRequest {
 
 /// Serves one route of the table as an HTTP API Lambda.
 pub fn serve_route(route: &'static Route) -> Result<(), Error> {
-    serve(route, |ctx| ctx)
+    serve_route_with(route, |ctx| ctx)
 }
 
-/// Serves a route that embeds (feature search): the model layer's MiniLM is loaded on
-/// the first request that needs it.
-pub fn serve_route_with_models(route: &'static Route) -> Result<(), Error> {
-    serve(route, AppContext::with_models)
-}
-
-fn serve(route: &'static Route, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {
+/// Serves a route whose process needs more than the AWS ports (feature search embeds).
+pub fn serve_route_with(route: &'static Route, prepare: Prepare) -> Result<(), Error> {
     runtime()?.block_on(async move {
         let ctx = prepare(context().await?);
         lambda_http::run(lambda_http::service_fn(move |event: Request| {
@@ -76,7 +75,7 @@ fn serve(route: &'static Route, prepare: fn(AppContext) -> AppContext) -> Result
             async move {
                 let req = to_api_request(event);
                 let request_id = req.request_id.clone();
-                let resp = api::dispatch(&ctx, route, req).await;
+                let resp = sluice_api::dispatch(&ctx, route, req).await;
                 Response::builder()
                     .status(resp.status)
                     .header("content-type", "application/json")
@@ -92,15 +91,11 @@ fn serve(route: &'static Route, prepare: fn(AppContext) -> AppContext) -> Result
 /// Works an SQS queue: each record handled on its own; failures are reported per
 /// record (`ReportBatchItemFailures`) so only they are delivered again.
 pub fn work_queue(queue: QueueName) -> Result<(), Error> {
-    work(queue, |ctx| ctx)
+    work_queue_with(queue, |ctx| ctx)
 }
 
-/// Works a queue whose messages embed (the batch worker).
-pub fn work_queue_with_models(queue: QueueName) -> Result<(), Error> {
-    work(queue, AppContext::with_models)
-}
-
-fn work(queue: QueueName, prepare: fn(AppContext) -> AppContext) -> Result<(), Error> {
+/// Works a queue whose messages need more than the AWS ports (the batch worker embeds).
+pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> {
     runtime()?.block_on(async move {
         let ctx = prepare(context().await?);
         lambda_runtime::run(lambda_runtime::service_fn(
@@ -120,7 +115,7 @@ fn work(queue: QueueName, prepare: fn(AppContext) -> AppContext) -> Result<(), E
                             .and_then(|c| c.parse().ok())
                             .unwrap_or(1);
                         let body = record.body.unwrap_or_default();
-                        let e = sluice::worker::handle(ctx, queue, &body, count)
+                        let e = sluice_core::jobs::handle(ctx, queue, &body, count)
                             .await
                             .err()?;
                         tracing::warn!(error = %e, message_id = %id, "message failed; will retry");
@@ -155,7 +150,7 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
                         .as_str()
                         .unwrap_or_default()
                         .to_string();
-                    sluice::services::uploads::on_stored(&ctx, &key)
+                    sluice_core::app::uploads::on_stored(&ctx, &key)
                         .await
                         .map_err(|e| Error::from(e.to_string()))
                 }
@@ -174,7 +169,7 @@ pub fn sweep() -> Result<(), Error> {
             move |_event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
                 async move {
-                    sluice::worker::sweep(&ctx)
+                    sluice_core::jobs::sweep(&ctx)
                         .await
                         .map_err(|e| Error::from(e.to_string()))?;
                     Ok::<_, Error>(serde_json::json!({ "swept": true }))

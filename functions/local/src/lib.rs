@@ -10,11 +10,11 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sluice::adapters::local::{self, BlobAccessError, LocalBlobStore};
-use sluice::api::{self, ApiRequest, ApiResponse, Router, ROUTES};
-use sluice::ports::QueueName;
-use sluice::services::{auth, uploads};
-use sluice::{AppContext, Config};
+use sluice_api::{ApiRequest, ApiResponse, Router, ROUTES};
+use sluice_backend_local::{self as local, BlobAccessError, LocalBlobStore};
+use sluice_core::app::{auth, uploads};
+use sluice_core::ports::QueueName;
+use sluice_core::{AppContext, Config};
 use tokio::sync::watch;
 
 pub struct Options {
@@ -65,7 +65,14 @@ impl Server {
         let listener = tokio::net::TcpListener::bind(opts.addr).await?;
         let bound = listener.local_addr()?;
         let url = format!("http://{bound}");
-        let (ctx, blobs) = local::context(&opts.data_dir, &url, Config::from_env()?)?;
+        let config = Config::from_env()?;
+        let (ctx, blobs) = local::context(&opts.data_dir, &url, config)?;
+        // One process runs every route and worker: it embeds and extracts.
+        let embedders =
+            sluice_bedrock::with_bedrock(sluice_models::embedders(ctx.config.models_dir.clone()));
+        let ctx = ctx
+            .with_embedders(embedders)
+            .with_extractors(sluice_extract::Extractors::shared());
         // A missing model is a start-up error, not a surprise at the first batch.
         let embedders = ctx.embedders.clone();
         tokio::task::spawn_blocking(move || embedders.local())
@@ -80,7 +87,7 @@ impl Server {
         let (shutdown, rx) = watch::channel(false);
         let mut tasks = Vec::new();
         for q in QueueName::ALL {
-            tasks.push(tokio::spawn(sluice::worker::poll(
+            tasks.push(tokio::spawn(sluice_core::jobs::poll(
                 ctx.clone(),
                 q,
                 rx.clone(),
@@ -153,7 +160,7 @@ async fn sweep(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
             _ = tick.tick() => {}
             _ = shutdown.changed() => return,
         }
-        if let Err(e) = sluice::worker::sweep(&ctx).await {
+        if let Err(e) = sluice_core::jobs::sweep(&ctx).await {
             tracing::warn!(error = %e, "sweep failed");
         }
     }
@@ -202,7 +209,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
         .unwrap_or_else(|| {
-            sluice::domain::ids::IdKind::Event
+            sluice_core::domain::ids::IdKind::Event
                 .new_id()
                 .replacen("evt_", "req_", 1)
         });
@@ -212,7 +219,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         url::form_urlencoded::parse(parts.uri.query().unwrap_or("").as_bytes())
             .into_owned()
             .collect();
-    let headers = api::header_map(&parts.headers);
+    let headers = sluice_api::header_map(&parts.headers);
     let limit = shared
         .ctx
         .config
@@ -234,7 +241,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let bytes = match axum::body::to_bytes(body, limit + 1).await {
         Ok(b) if b.len() <= shared.ctx.config.max_body_bytes => b,
         Ok(_) | Err(_) => {
-            let e = sluice::ApiError::PayloadTooLarge {
+            let e = sluice_core::ApiError::PayloadTooLarge {
                 limit: shared.ctx.config.max_body_bytes,
             };
             return json_response(&ApiResponse::error(&e), &request_id);
@@ -249,7 +256,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         body: bytes,
         request_id: request_id.clone(),
     };
-    let resp = api::serve(&shared.ctx, &shared.router, api_req).await;
+    let resp = sluice_api::serve(&shared.ctx, &shared.router, api_req).await;
     json_response(&resp, &request_id)
 }
 
@@ -270,7 +277,7 @@ async fn blob_request(
     body: Body,
     request_id: &str,
 ) -> Response {
-    use sluice::ports::BlobStore;
+    use sluice_core::ports::BlobStore;
     let pinned = match shared.blobs.authorize(method, key, query) {
         Ok(p) => p,
         Err(e) => return error_response(e.status(), &e.to_string(), request_id),

@@ -35,7 +35,7 @@ struct Args {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
-    sluice::telemetry::init(args.log_json);
+    sluice_core::telemetry::init(args.log_json);
     let addr = SocketAddr::new(args.host, args.port);
     let server = sluice_local::Server::start(sluice_local::Options {
         data_dir: args.data_dir,

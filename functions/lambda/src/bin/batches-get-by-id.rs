@@ -1,4 +1,4 @@
 //! GET /v1/batches/{batch_id}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::BATCHES_GET_BY_ID)
+    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_GET_BY_ID)
 }

@@ -1,4 +1,4 @@
 //! POST /v1/buckets
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::BUCKETS_CREATE)
+    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_CREATE)
 }

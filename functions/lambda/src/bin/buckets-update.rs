@@ -1,4 +1,4 @@
 //! PUT /v1/buckets/{bucket_identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::BUCKETS_UPDATE)
+    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_UPDATE)
 }

@@ -1,4 +1,4 @@
 //! GET /v1/collections/{collection_identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::COLLECTIONS_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_GET)
 }

@@ -1,4 +1,4 @@
 //! GET /v1/documents/{document_id}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::DOCUMENTS_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::DOCUMENTS_GET)
 }

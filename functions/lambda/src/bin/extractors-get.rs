@@ -1,4 +1,4 @@
 //! GET /v1/collections/features/extractors/{feature_extractor_id}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::EXTRACTORS_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::EXTRACTORS_GET)
 }

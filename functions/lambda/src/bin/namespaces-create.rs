@@ -1,4 +1,4 @@
 //! POST /v1/namespaces
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::NAMESPACES_CREATE)
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_CREATE)
 }

@@ -1,4 +1,4 @@
 //! GET /v1/namespaces/{namespace_identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::NAMESPACES_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_GET)
 }

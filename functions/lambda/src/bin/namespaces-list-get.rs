@@ -1,4 +1,4 @@
 //! GET /v1/namespaces
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::NAMESPACES_LIST_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_LIST_GET)
 }

@@ -1,4 +1,4 @@
 //! POST /v1/namespaces/list
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::NAMESPACES_LIST)
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_LIST)
 }

@@ -1,4 +1,4 @@
 //! PATCH /v1/namespaces/{namespace_identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::NAMESPACES_PATCH)
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_PATCH)
 }

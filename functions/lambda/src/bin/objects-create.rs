@@ -1,4 +1,4 @@
 //! POST /v1/buckets/{bucket_identifier}/objects
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::OBJECTS_CREATE)
+    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_CREATE)
 }

@@ -1,4 +1,4 @@
 //! PATCH /v1/buckets/{bucket_identifier}/objects/{object_identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::OBJECTS_PATCH)
+    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_PATCH)
 }

@@ -1,4 +1,4 @@
 //! GET /openapi.json
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::OPENAPI)
+    sluice_lambda::serve_route(&sluice_api::routes::OPENAPI)
 }

@@ -1,4 +1,4 @@
 //! POST /v1/buckets/{bucket_identifier}/uploads/confirm/batch
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::UPLOADS_CONFIRM_BATCH)
+    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_CONFIRM_BATCH)
 }

@@ -1,4 +1,4 @@
 //! GET /v1/buckets/{bucket_identifier}/uploads/{upload_id}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::UPLOADS_GET)
+    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_GET)
 }

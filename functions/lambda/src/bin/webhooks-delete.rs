@@ -1,4 +1,4 @@
 //! DELETE /v1/organizations/webhooks/{identifier}
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::WEBHOOKS_DELETE)
+    sluice_lambda::serve_route(&sluice_api::routes::WEBHOOKS_DELETE)
 }

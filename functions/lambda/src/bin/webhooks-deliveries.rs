@@ -1,4 +1,4 @@
 //! GET /v1/organizations/webhooks/{identifier}/deliveries
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice::api::routes::WEBHOOKS_DELIVERIES)
+    sluice_lambda::serve_route(&sluice_api::routes::WEBHOOKS_DELIVERIES)
 }

@@ -1,0 +1,141 @@
+//! The `Idempotency-Key` header on create and submit routes: the first request with a
+//! key claims it (a conditional put) and stores its response; a repeat with the same
+//! body gets that response back, a repeat with another body a 422, and one that arrives
+//! while the first still runs a 409.
+
+use serde_json::{json, Value};
+
+use crate::ApiResponse;
+use sluice_core::context::AppContext;
+use sluice_core::domain::ids::sha256_hex;
+use sluice_core::domain::time::now;
+use sluice_core::error::ApiError;
+use sluice_core::ports::{Cond, Item, StoreError, Update, Write};
+use sluice_core::store::{self, keys};
+
+/// How long a key is remembered.
+const KEEP_HOURS: i64 = 24;
+/// Stored responses larger than this are not replayed (the claim still guards the body).
+const MAX_STORED_BYTES: usize = 300 * 1024;
+
+pub enum Claim {
+    /// First use: run the request, then `finish`.
+    Fresh { key_hash: String },
+    /// A repeat: here is the first response.
+    Replay(ApiResponse),
+}
+
+fn fingerprint(method: &str, path: &str, namespace: Option<&str>, body: &[u8]) -> String {
+    let mut basis = format!("{method} {path} {}\n", namespace.unwrap_or("")).into_bytes();
+    basis.extend_from_slice(body);
+    sha256_hex(&basis)
+}
+
+pub async fn claim(
+    ctx: &AppContext,
+    org_id: &str,
+    key: &str,
+    method: &str,
+    path: &str,
+    namespace: Option<&str>,
+    body: &[u8],
+) -> Result<Claim, ApiError> {
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::field("Idempotency-Key", "1 to 255 characters"));
+    }
+    let key_hash = sha256_hex(format!("{org_id}\n{key}").as_bytes());
+    let request = fingerprint(method, path, namespace, body);
+    let table_key = keys::idempotency_key(org_id, &key_hash);
+    let mut item = Item::new();
+    item.insert("pk".into(), json!(table_key.pk));
+    item.insert("sk".into(), json!(table_key.sk));
+    item.insert("request".into(), json!(request));
+    item.insert("state".into(), json!("running"));
+    let at = now();
+    store::set_expiry(&mut item, at + time::Duration::hours(KEEP_HOURS));
+    // A record past its expiry is absent, whether or not the table has deleted it yet:
+    // the claim replaces it only if it is still the expired one it saw.
+    let create = Write::Put {
+        item: item.clone(),
+        cond: Cond::NotExists,
+    };
+    match ctx.table.write(create).await {
+        Ok(_) => return Ok(Claim::Fresh { key_hash }),
+        Err(StoreError::ConditionFailed { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let mut stored = ctx.table.get(&table_key).await?;
+    if let Some(old) = stored.as_ref().filter(|old| store::expired(old, at)) {
+        let previous = old.get(store::TTL_ATTRIBUTE).cloned().unwrap_or_default();
+        let replace = Write::Put {
+            item,
+            cond: Cond::Equals(store::TTL_ATTRIBUTE.into(), previous),
+        };
+        match ctx.table.write(replace).await {
+            Ok(_) => return Ok(Claim::Fresh { key_hash }),
+            // Another request claimed the expired key first: judge against its record.
+            Err(StoreError::ConditionFailed { .. }) => stored = ctx.table.get(&table_key).await?,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    let Some(stored) = stored else {
+        return Err(ApiError::Conflict(
+            "the request with this Idempotency-Key just failed; retry".into(),
+        ));
+    };
+    if stored.get("request").and_then(Value::as_str) != Some(request.as_str()) {
+        return Err(ApiError::Validation {
+            message: "Idempotency-Key was already used with a different request".into(),
+            details: json!({"field": "Idempotency-Key"}),
+        });
+    }
+    match (
+        stored.get("state").and_then(Value::as_str),
+        stored.get("status"),
+        stored.get("body"),
+    ) {
+        (Some("done"), Some(status), Some(Value::String(body))) => Ok(Claim::Replay(ApiResponse {
+            status: status.as_u64().unwrap_or(200) as u16,
+            body: bytes::Bytes::from(body.clone()),
+        })),
+        (Some("done"), ..) => Err(ApiError::Conflict(
+            "this Idempotency-Key's response is too large to replay; fetch the resource instead"
+                .into(),
+        )),
+        _ => Err(ApiError::Conflict(
+            "a request with this Idempotency-Key is still running".into(),
+        )),
+    }
+}
+
+/// Stores the response of a claimed request; a server error releases the key instead.
+pub async fn finish(
+    ctx: &AppContext,
+    org_id: &str,
+    key_hash: &str,
+    response: &ApiResponse,
+) -> Result<(), ApiError> {
+    let table_key = keys::idempotency_key(org_id, key_hash);
+    if response.status >= 500 {
+        ctx.table.write(Write::delete(table_key)).await?;
+        return Ok(());
+    }
+    let mut updates = vec![
+        Update::Set("state".into(), json!("done")),
+        Update::Set("status".into(), json!(response.status)),
+    ];
+    if response.body.len() <= MAX_STORED_BYTES {
+        updates.push(Update::Set(
+            "body".into(),
+            json!(String::from_utf8_lossy(&response.body)),
+        ));
+    }
+    ctx.table
+        .write(Write::Update {
+            key: table_key,
+            updates,
+            cond: Cond::Exists,
+        })
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,126 @@
+//! AWS backends: DynamoDB (table), S3 (blobs), SQS (queues), EventBridge (events),
+//! S3 Vectors (vector indexes). Bedrock embeddings are `sluice-bedrock`, so only the
+//! processes that embed link its SDK.
+//!
+//! Names come from the environment the SAM template sets; `AWS_ENDPOINT_URL` points
+//! every client at a stand-in such as moto for tests.
+
+mod dynamo;
+mod eventbridge;
+mod s3;
+mod s3vectors;
+mod sqs;
+
+pub use dynamo::DynamoTable;
+pub use eventbridge::EventBridgeBus;
+pub use s3::S3BlobStore;
+pub use s3vectors::S3VectorIndex;
+pub use sqs::SqsQueue;
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+
+use sluice_core::ports::QueueName;
+use sluice_core::{AppContext, Config};
+
+/// Resource names, as the template passes them to every function.
+#[derive(Debug, Clone)]
+pub struct AwsNames {
+    pub table: String,
+    pub bucket: String,
+    pub event_bus: String,
+    pub vector_bucket: String,
+    pub queue_urls: HashMap<QueueName, String>,
+}
+
+impl AwsNames {
+    pub fn from_env() -> anyhow::Result<Self> {
+        let var = |name: &str| {
+            std::env::var(name).with_context(|| format!("environment variable {name} is not set"))
+        };
+        let mut queue_urls = HashMap::new();
+        for q in QueueName::ALL {
+            let name = format!("SLUICE_{}_QUEUE_URL", q.as_str().to_ascii_uppercase());
+            queue_urls.insert(q, var(&name)?);
+        }
+        Ok(AwsNames {
+            table: var("SLUICE_TABLE")?,
+            bucket: var("SLUICE_BUCKET")?,
+            event_bus: var("SLUICE_EVENT_BUS")?,
+            vector_bucket: var("SLUICE_VECTOR_BUCKET")?,
+            queue_urls,
+        })
+    }
+}
+
+/// Shared SDK configuration: region, credentials and endpoint from the environment.
+pub async fn sdk_config() -> aws_config::SdkConfig {
+    aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await
+}
+
+pub async fn context(names: AwsNames, config: Config) -> AppContext {
+    let sdk = sdk_config().await;
+    context_from(&sdk, names, config)
+}
+
+pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config) -> AppContext {
+    let mut table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table);
+    if std::env::var("SLUICE_EMULATOR_SERIALIZE_TRANSACTIONS").as_deref() == Ok("true") {
+        table = table.serialize_transactions();
+    }
+    let table = Arc::new(table);
+    let blobs = Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket));
+    let queue = Arc::new(SqsQueue::new(
+        aws_sdk_sqs::Client::new(sdk),
+        names.queue_urls,
+    ));
+    let events = Arc::new(EventBridgeBus::new(
+        aws_sdk_eventbridge::Client::new(sdk),
+        names.event_bus,
+    ));
+    let vectors = Arc::new(S3VectorIndex::new(
+        aws_sdk_s3vectors::Client::new(sdk),
+        names.vector_bucket,
+    ));
+    AppContext::new(table, blobs, queue, events, vectors, config)
+}
+
+/// Creates the table, bucket, queues and bus (for a stand-in like moto; SAM does this
+/// in a real account). Returns the names to use.
+pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Result<AwsNames> {
+    let table = format!("{prefix}-table");
+    dynamo::create_table(&aws_sdk_dynamodb::Client::new(sdk), &table).await?;
+    let bucket = format!("{prefix}-blobs");
+    s3::create_bucket(&s3::client(sdk), &bucket).await?;
+    let sqs_client = aws_sdk_sqs::Client::new(sdk);
+    let mut queue_urls = HashMap::new();
+    for q in QueueName::ALL {
+        queue_urls.insert(
+            q,
+            sqs::create_queue(&sqs_client, &format!("{prefix}-{}", q.as_str())).await?,
+        );
+    }
+    let vector_bucket = format!("{prefix}-vectors");
+    s3vectors::create_vector_bucket(&aws_sdk_s3vectors::Client::new(sdk), &vector_bucket).await?;
+    let event_bus = format!("{prefix}-events");
+    let events = aws_sdk_eventbridge::Client::new(sdk);
+    eventbridge::create_bus(&events, &event_bus).await?;
+    // The template's rule: every Sluice event to the webhooks queue.
+    let webhooks_arn = sqs::queue_arn(&sqs_client, &queue_urls[&QueueName::Webhooks]).await?;
+    eventbridge::route_to_queue(
+        &events,
+        &event_bus,
+        &format!("{prefix}-to-webhooks"),
+        &webhooks_arn,
+    )
+    .await?;
+    Ok(AwsNames {
+        table,
+        bucket,
+        event_bus,
+        vector_bucket,
+        queue_urls,
+    })
+}

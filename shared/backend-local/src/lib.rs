@@ -1,0 +1,37 @@
+//! Embedded backends for one machine: SQLite for the table and queues, files for blobs.
+
+mod blob;
+mod events;
+mod queue;
+mod sqlite;
+mod table;
+mod vectors;
+
+pub use blob::{BlobAccessError, LocalBlobStore, BLOB_ROUTE};
+pub use events::LocalEventBus;
+pub use queue::LocalQueue;
+pub use table::LocalTable;
+pub use vectors::LocalVectorIndex;
+
+use std::path::Path;
+use std::sync::Arc;
+
+use sluice_core::{AppContext, Config};
+
+/// Builds a context on the embedded backends under `data_dir` (no models or extractors:
+/// the caller adds those it runs).
+pub fn context(
+    data_dir: &Path,
+    public_url: &str,
+    config: Config,
+) -> anyhow::Result<(AppContext, Arc<LocalBlobStore>)> {
+    std::fs::create_dir_all(data_dir)?;
+    let db = data_dir.join("sluice.db");
+    let table = Arc::new(LocalTable::open(&db)?);
+    let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
+    let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
+    let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
+    let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);
+    let ctx = AppContext::new(table, blobs.clone(), queue, events, vectors, config);
+    Ok((ctx, blobs))
+}

@@ -1,0 +1,185 @@
+//! Queues on SQLite with SQS semantics: visibility timeout, receive count, dead letters.
+
+use std::path::Path;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use async_trait::async_trait;
+use rusqlite::params;
+use tokio::sync::Notify;
+
+use super::sqlite::{sql_err, Db};
+use sluice_core::ports::{Queue, QueueName, Received, StoreError, StoreResult};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS queue_messages (
+  id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
+  visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
+CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at, id);
+CREATE TABLE IF NOT EXISTS dead_letters (
+  id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
+  receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
+";
+
+/// How long an empty receive waits for a send before returning (like SQS long polling).
+const LONG_POLL: Duration = Duration::from_millis(500);
+
+pub struct LocalQueue {
+    db: Db,
+    max_receives: u32,
+    sent: Notify,
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+impl LocalQueue {
+    /// `max_receives`: deliveries before a message moves to the dead-letter table.
+    pub fn open(path: &Path, max_receives: u32) -> anyhow::Result<Self> {
+        Ok(LocalQueue {
+            db: Db::open(path, SCHEMA, 1)?,
+            max_receives,
+            sent: Notify::new(),
+        })
+    }
+
+    /// Messages that exhausted their deliveries, oldest first.
+    pub async fn dead_letters(&self, queue: QueueName) -> StoreResult<Vec<String>> {
+        let name = queue.as_str();
+        self.db
+            .run(move |conn| {
+                let mut stmt = conn
+                    .prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id")
+                    .map_err(sql_err)?;
+                let rows = stmt
+                    .query_map(params![name], |r| r.get(0))
+                    .map_err(sql_err)?;
+                rows.collect::<Result<Vec<String>, _>>().map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn take(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
+        let name = queue.as_str();
+        let max_receives = self.max_receives;
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                let now = now_ms();
+                let rows: Vec<(i64, String, u32)> = {
+                    let mut stmt = tx
+                        .prepare_cached(
+                            "SELECT id, body, receive_count FROM queue_messages
+                             WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
+                        )
+                        .map_err(sql_err)?;
+                    let rows = stmt
+                        .query_map(params![name, now, max as i64], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                        .map_err(sql_err)?;
+                    rows.collect::<Result<_, _>>().map_err(sql_err)?
+                };
+                let mut out = Vec::new();
+                for (id, body, count) in rows {
+                    if count >= max_receives {
+                        tx.execute(
+                            "INSERT INTO dead_letters (id, queue, body, receive_count, dead_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                            params![id, name, body, count, now],
+                        )
+                        .map_err(sql_err)?;
+                        tx.execute("DELETE FROM queue_messages WHERE id = ?1", params![id]).map_err(sql_err)?;
+                        tracing::warn!(queue = name, message_id = id, receives = count, "message moved to dead letters");
+                        continue;
+                    }
+                    let receipt = format!("{id}:{}", ulid::Ulid::generate());
+                    tx.execute(
+                        "UPDATE queue_messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2 WHERE id = ?3",
+                        params![now + visibility.as_millis() as i64, receipt, id],
+                    )
+                    .map_err(sql_err)?;
+                    out.push(Received { body, receipt, receive_count: count + 1 });
+                }
+                tx.commit().map_err(sql_err)?;
+                Ok(out)
+            })
+            .await
+    }
+}
+
+#[async_trait]
+impl Queue for LocalQueue {
+    async fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> StoreResult<()> {
+        let name = queue.as_str();
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                {
+                    let mut stmt = tx
+                        .prepare_cached("INSERT INTO queue_messages (queue, body, visible_at) VALUES (?1, ?2, ?3)")
+                        .map_err(sql_err)?;
+                    let visible_at = now_ms() + delay.as_millis() as i64;
+                    for body in &bodies {
+                        stmt.execute(params![name, body, visible_at]).map_err(sql_err)?;
+                    }
+                }
+                tx.commit().map_err(sql_err)
+            })
+            .await?;
+        self.sent.notify_waiters();
+        Ok(())
+    }
+
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
+        let woken = self.sent.notified();
+        let got = self.take(queue, max, visibility).await?;
+        if !got.is_empty() {
+            return Ok(got);
+        }
+        let _ = tokio::time::timeout(LONG_POLL, woken).await;
+        self.take(queue, max, visibility).await
+    }
+
+    async fn ack(&self, _queue: QueueName, receipt: &str) -> StoreResult<()> {
+        let receipt = receipt.to_string();
+        let id: i64 = receipt
+            .split(':')
+            .next()
+            .and_then(|s| s.parse().ok())
+            .ok_or(StoreError::NotFound)?;
+        self.db
+            .run(move |conn| {
+                conn.execute(
+                    "DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2",
+                    params![id, receipt],
+                )
+                .map_err(sql_err)?;
+                Ok(())
+            })
+            .await
+    }
+}

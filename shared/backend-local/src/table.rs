@@ -1,0 +1,357 @@
+//! The single table on SQLite: one row per item, the item's JSON in `doc`.
+
+use std::path::Path;
+
+use async_trait::async_trait;
+use rusqlite::{params, Connection, OptionalExtension};
+use serde_json::Value;
+
+use super::sqlite::{sql_err, Db};
+use sluice_core::ports::{
+    apply_updates, cond_holds, Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult,
+    Table, Write,
+};
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS items (
+  pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
+  PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
+";
+
+/// Sorts after every valid sort key that starts with a prefix.
+const PREFIX_END: char = '\u{10FFFF}';
+
+pub struct LocalTable {
+    db: Db,
+}
+
+impl LocalTable {
+    pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Ok(LocalTable {
+            db: Db::open(path, SCHEMA, 4)?, // readers for concurrent requests
+        })
+    }
+}
+
+fn read(conn: &Connection, key: &Key) -> StoreResult<Option<Item>> {
+    let doc: Option<String> = conn
+        .prepare_cached("SELECT doc FROM items WHERE pk = ?1 AND sk = ?2")
+        .and_then(|mut s| {
+            s.query_row(params![key.pk, key.sk], |r| r.get(0))
+                .optional()
+        })
+        .map_err(sql_err)?;
+    doc.map(|d| serde_json::from_str(&d).map_err(StoreError::backend))
+        .transpose()
+}
+
+fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name).and_then(Value::as_str)
+}
+
+fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
+    let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
+    let doc = serde_json::to_string(item).map_err(StoreError::backend)?;
+    let sql = if insert_only {
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
+    } else {
+        "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
+    };
+    let result = conn.prepare_cached(sql).and_then(|mut s| {
+        s.execute(params![
+            key.pk,
+            key.sk,
+            str_attr(item, "gsi1pk"),
+            str_attr(item, "gsi1sk"),
+            doc
+        ])
+    });
+    match result {
+        Ok(_) => Ok(()),
+        Err(rusqlite::Error::SqliteFailure(f, _))
+            if insert_only && f.code == rusqlite::ErrorCode::ConstraintViolation =>
+        {
+            Err(StoreError::ConditionFailed { index: None })
+        }
+        Err(e) => Err(sql_err(e)),
+    }
+}
+
+fn check(conn: &Connection, key: &Key, cond: &Cond) -> StoreResult<Option<Item>> {
+    let current = read(conn, key)?;
+    if cond_holds(cond, current.as_ref()) {
+        Ok(current)
+    } else {
+        Err(StoreError::ConditionFailed { index: None })
+    }
+}
+
+/// Applies one write inside the caller's transaction.
+fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
+    match op {
+        // A fresh insert needs no read: the primary key refuses a duplicate.
+        Write::Put {
+            item,
+            cond: Cond::NotExists,
+        } => store(conn, item, true).map(|_| None),
+        Write::Put {
+            item,
+            cond: Cond::None,
+        } => store(conn, item, false).map(|_| None),
+        Write::Put { item, cond } => {
+            let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
+            check(conn, &key, cond)?;
+            store(conn, item, false).map(|_| None)
+        }
+        Write::Update { key, updates, cond } => {
+            let mut item = check(conn, key, cond)?.unwrap_or_else(|| {
+                let mut fresh = Item::new();
+                fresh.insert("pk".into(), Value::from(key.pk.clone()));
+                fresh.insert("sk".into(), Value::from(key.sk.clone()));
+                fresh
+            });
+            apply_updates(&mut item, updates);
+            store(conn, &item, false)?;
+            Ok(Some(item))
+        }
+        Write::Delete { key, cond } => {
+            if *cond != Cond::None {
+                check(conn, key, cond)?;
+            }
+            conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                .and_then(|mut s| s.execute(params![key.pk, key.sk]))
+                .map_err(sql_err)?;
+            Ok(None)
+        }
+        Write::Check { key, cond } => check(conn, key, cond).map(|_| None),
+    }
+}
+
+fn savepoint(conn: &Connection, sql: &str) -> StoreResult<()> {
+    conn.prepare_cached(sql)
+        .and_then(|mut s| s.execute([]))
+        .map(|_| ())
+        .map_err(sql_err)
+}
+
+fn with_index(e: StoreError, index: usize) -> StoreError {
+    match e {
+        StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { index: Some(index) },
+        other => other,
+    }
+}
+
+fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
+    let cursor = q
+        .cursor
+        .as_deref()
+        .map(|c| CursorPos::decode(c, q))
+        .transpose()?;
+    let (pk_col, sk_col) = (q.partition_attr(), q.sort_key_attr());
+    let mut sql = format!("SELECT doc FROM items WHERE {pk_col} = ?1");
+    let mut args: Vec<String> = vec![q.pk.clone()];
+    let mut bind = |sql: &mut String, clause: &str, value: String| {
+        args.push(value);
+        sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+    };
+    if let Some(prefix) = &q.sk_prefix {
+        bind(&mut sql, &format!(" AND {sk_col} >= ?"), prefix.clone());
+        bind(
+            &mut sql,
+            &format!(" AND {sk_col} < ?"),
+            format!("{prefix}{PREFIX_END}"),
+        );
+    }
+    if let Some(max) = &q.sk_max {
+        bind(&mut sql, &format!(" AND {sk_col} <= ?"), max.clone());
+    }
+    let op = if q.descending { "<" } else { ">" };
+    if let Some(pos) = &cursor {
+        match q.index {
+            None => bind(&mut sql, &format!(" AND sk {op} ?"), pos.sk.clone()),
+            Some(_) => {
+                let isk = pos.isk.clone().unwrap_or_default();
+                let pk = pos.pk.clone().unwrap_or_default();
+                args.push(isk);
+                args.push(pk);
+                args.push(pos.sk.clone());
+                let n = args.len();
+                sql.push_str(&format!(
+                    " AND ({sk_col}, pk, sk) {op} (?{}, ?{}, ?{})",
+                    n - 2,
+                    n - 1,
+                    n
+                ));
+            }
+        }
+    }
+    let dir = if q.descending { "DESC" } else { "ASC" };
+    match q.index {
+        None => sql.push_str(&format!(" ORDER BY sk {dir}")),
+        Some(_) => sql.push_str(&format!(" ORDER BY {sk_col} {dir}, pk {dir}, sk {dir}")),
+    }
+    sql.push_str(&format!(" LIMIT {}", q.limit + 1));
+
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
+    let docs = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
+            r.get::<_, String>(0)
+        })
+        .map_err(sql_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(sql_err)?;
+    let mut items = docs
+        .iter()
+        .map(|d| serde_json::from_str::<Item>(d).map_err(StoreError::backend))
+        .collect::<StoreResult<Vec<_>>>()?;
+    let cursor = if items.len() > q.limit {
+        items.truncate(q.limit);
+        items
+            .last()
+            .and_then(|last| CursorPos::after(last, q))
+            .map(|p| p.encode())
+    } else {
+        None
+    };
+    Ok(Page { items, cursor })
+}
+
+#[async_trait]
+impl Table for LocalTable {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        let key = key.clone();
+        self.db.read(move |conn| read(conn, &key)).await
+    }
+
+    async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                let out = apply(&tx, &op)?;
+                tx.commit().map_err(sql_err)?;
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn transact(&self, ops: Vec<Write>) -> StoreResult<()> {
+        if ops.len() > 100 {
+            return Err(StoreError::backend(
+                "a transaction holds at most 100 writes",
+            ));
+        }
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                for (i, op) in ops.iter().enumerate() {
+                    apply(&tx, op).map_err(|e| with_index(e, i))?;
+                }
+                tx.commit().map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn transact_each(&self, groups: Vec<Vec<Write>>) -> Vec<StoreResult<()>> {
+        let count = groups.len();
+        let outcome = self
+            .db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                let mut results = Vec::with_capacity(groups.len());
+                for group in &groups {
+                    // Cached statements: a savepoint per group must not cost a parse.
+                    savepoint(&tx, "SAVEPOINT grp")?;
+                    let mut result = Ok(());
+                    for (i, op) in group.iter().enumerate() {
+                        if let Err(e) = apply(&tx, op) {
+                            result = Err(with_index(e, i));
+                            break;
+                        }
+                    }
+                    if result.is_err() {
+                        savepoint(&tx, "ROLLBACK TO grp")?;
+                    }
+                    savepoint(&tx, "RELEASE grp")?;
+                    results.push(result);
+                }
+                tx.commit().map_err(sql_err)?;
+                Ok(results)
+            })
+            .await;
+        match outcome {
+            Ok(results) => results,
+            Err(e) => (0..count)
+                .map(|_| Err(StoreError::Backend(e.to_string())))
+                .collect(),
+        }
+    }
+
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        let query = query.clone();
+        self.db.read(move |conn| run_query(conn, &query)).await
+    }
+
+    async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                {
+                    let mut stmt = tx
+                        .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
+                        .map_err(sql_err)?;
+                    for key in &keys {
+                        stmt.execute(params![key.pk, key.sk]).map_err(sql_err)?;
+                    }
+                }
+                tx.commit().map_err(sql_err)
+            })
+            .await
+    }
+
+    async fn get_many(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
+        self.db
+            .read(move |conn| {
+                let mut found = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    if let Some(item) = read(conn, key)? {
+                        found.push(item);
+                    }
+                }
+                Ok(found)
+            })
+            .await
+    }
+
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        self.db
+            .run(move |conn| {
+                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
+                // inside the transaction can never meet a stale snapshot and fail as busy.
+                let tx = conn
+                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                    .map_err(sql_err)?;
+                for item in &items {
+                    store(&tx, item, false)?;
+                }
+                tx.commit().map_err(sql_err)
+            })
+            .await
+    }
+}

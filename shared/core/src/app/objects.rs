@@ -1,0 +1,1563 @@
+//! Objects: registered by URL or inline content, validated against the bucket schema.
+//!
+//! Inline bytes go to the blob store first; then each object is one table transaction
+//! (the object, its content fingerprint, its unique-key claim), many objects running
+//! together through `transact_each`. The bucket's counters move by one atomic add per
+//! request. A failed object's stored bytes are removed again.
+
+use std::collections::HashMap;
+
+use base64::Engine;
+use bytes::Bytes;
+use futures::{stream, StreamExt, TryStreamExt};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use sha2::{Digest, Sha256};
+
+use super::lists::{collect, page_json, ListRequest};
+use super::{from_item, keys, pointer, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
+use crate::domain::ids::IdKind;
+use crate::domain::schema::{BucketSchema, FieldError, FieldType};
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
+
+pub const MAX_BATCH: usize = 100;
+const MAX_BLOBS: usize = 64;
+const MAX_KEY_PREFIX: usize = 1024;
+const MAX_URL: usize = 2083;
+const PENDING: &str = "PENDING";
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBlob {
+    /// The bucket-schema property this blob fills.
+    pub property: String,
+    #[serde(rename = "type")]
+    pub blob_type: String,
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    /// An http(s) or s3 URL, fetched when the object is processed.
+    #[serde(default)]
+    pub url: Option<String>,
+    /// Inline content: text for text blobs, JSON for json blobs, base64 or a data URI otherwise.
+    #[serde(default)]
+    pub content: Option<Value>,
+    /// The SDK's form: a URL, a data URI, `{base64, mime_type, filename}`, `{url}`, or text.
+    #[serde(default)]
+    pub data: Option<Value>,
+    #[serde(default)]
+    pub upload_id: Option<String>,
+    #[serde(default)]
+    pub checksum: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub filename: Option<String>,
+    #[serde(default)]
+    pub mime_type: Option<String>,
+    #[serde(default)]
+    pub content_type: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+pub struct CreateObject {
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub blobs: Vec<CreateBlob>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Return the existing object instead of creating one with the same content.
+    #[serde(default)]
+    pub skip_duplicates: bool,
+    /// A retry with the same key returns the object the first attempt created.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
+    /// Accepted for compatibility: URL sources are always read when processed.
+    #[serde(default)]
+    pub canonicalize_source: Option<bool>,
+    #[serde(default)]
+    pub force_remirror: Option<bool>,
+    /// Relationships between objects are not supported: only an empty list is accepted.
+    #[serde(default)]
+    pub edges: Option<Vec<Value>>,
+    /// Other top-level keys are metadata fields, as the API allows.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateObjectsBatch {
+    /// At most 100 objects; each succeeds or fails on its own.
+    #[schemars(with = "Vec<CreateObject>")]
+    pub objects: Vec<Value>,
+}
+
+/// `PATCH`: absent fields are kept, metadata is merged (null removes a key).
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PatchObject {
+    #[serde(default)]
+    pub key_prefix: Option<String>,
+    #[serde(default)]
+    pub blobs: Option<Vec<CreateBlob>>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+/// How a write meets an existing object with the same unique key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    Insert,
+    Update,
+    Upsert,
+}
+
+impl Policy {
+    pub fn choose(query: Option<&str>, bucket: &Bucket) -> Result<Policy, ApiError> {
+        let given = query.or_else(|| {
+            bucket
+                .unique_key
+                .as_ref()
+                .and_then(|u| u.default_policy.as_deref())
+        });
+        match given.unwrap_or("insert") {
+            "insert" => Ok(Policy::Insert),
+            "update" => Ok(Policy::Update),
+            "upsert" => Ok(Policy::Upsert),
+            other => Err(ApiError::field(
+                "policy",
+                format!("expected insert, update or upsert, got {other:?}"),
+            )),
+        }
+    }
+}
+
+struct Payload {
+    key: String,
+    bytes: Bytes,
+    content_type: Option<String>,
+}
+
+/// One object ready to write.
+struct Prepared {
+    object: Object,
+    payloads: Vec<Payload>,
+    /// The stored object this write replaces (same id), for update/upsert.
+    replaces: Option<Object>,
+    skip_duplicates: bool,
+    /// sha256 of the request's idempotency key, claimed with the object.
+    idempotency: Option<String>,
+    /// Uploads whose bytes the object takes, claimed with it.
+    links: Vec<(Write, Claim)>,
+}
+
+/// Why an existing object was returned instead of a new one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replayed {
+    SkipDuplicates,
+    IdempotencyKey,
+}
+
+impl Replayed {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Replayed::SkipDuplicates => "skip_duplicates",
+            Replayed::IdempotencyKey => "idempotency_key",
+        }
+    }
+}
+
+/// What each write of an object's transaction claims, to explain a failed condition.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Claim {
+    Object,
+    Fingerprint,
+    UniqueKey,
+    Idempotency,
+    /// A completed upload this object takes the bytes of.
+    Upload,
+    /// The upload being confirmed into this object.
+    Confirming,
+}
+
+enum Outcome {
+    Write(Box<Prepared>),
+    /// An existing object returned unchanged (skip_duplicates matched).
+    Replay(Box<Object>, Replayed),
+}
+
+fn field_err(e: FieldError) -> ApiError {
+    ApiError::field(e.field, e.reason)
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
+    match p {
+        Some(s) if s.len() > MAX_KEY_PREFIX || s.chars().any(char::is_control) => {
+            Err(ApiError::field(
+                path,
+                format!("at most {MAX_KEY_PREFIX} characters, no control characters"),
+            ))
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Checks a blob URL's syntax now; the bytes are fetched when the object is processed.
+fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
+    if raw.len() > MAX_URL {
+        return Err(ApiError::field(
+            path,
+            format!("URLs are at most {MAX_URL} characters"),
+        ));
+    }
+    let url =
+        url::Url::parse(raw).map_err(|e| ApiError::field(path, format!("not a valid URL: {e}")))?;
+    match url.scheme() {
+        "http" | "https" => {
+            if url.host_str().is_none_or(str::is_empty) {
+                return Err(ApiError::field(path, "URL has no host"));
+            }
+        }
+        "s3" => {
+            if url.host_str().is_none_or(str::is_empty)
+                || url.path().trim_start_matches('/').is_empty()
+            {
+                return Err(ApiError::field(path, "s3 URLs are s3://<bucket>/<key>"));
+            }
+        }
+        other => {
+            return Err(ApiError::field(
+                path,
+                format!("unsupported URL scheme {other:?}: use http, https or s3"),
+            ))
+        }
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(ApiError::field(path, "URLs must not carry credentials"));
+    }
+    Ok(url)
+}
+
+/// Bytes already in the blob store under an upload, ready to back a blob.
+#[derive(Debug, Clone)]
+pub struct StoredFile {
+    pub upload_id: String,
+    pub storage_key: String,
+    pub size: i64,
+    pub mime: String,
+    pub hash: Option<String>,
+    pub filename: String,
+}
+
+/// An upload being confirmed into this object: its file, and the write that moves it to
+/// COMPLETED (committed with the object, so a racing confirm cannot make a second one).
+pub struct Confirming {
+    pub file: StoredFile,
+    pub write: Write,
+    /// Unconditional writes that go with the completion (e.g. the content-hash index).
+    pub also: Vec<Write>,
+}
+
+enum Source {
+    Url(url::Url),
+    Stored(StoredFile),
+    Bytes {
+        bytes: Vec<u8>,
+        mime: Option<String>,
+        filename: Option<String>,
+    },
+}
+
+fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+    let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
+    base64::engine::general_purpose::STANDARD
+        .decode(&cleaned)
+        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&cleaned))
+        .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&cleaned))
+        .map_err(|_| ApiError::field(path, "is not valid base64"))
+}
+
+fn decode_data_uri(s: &str, path: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+    let rest = &s[5..];
+    let (head, payload) = rest
+        .split_once(',')
+        .ok_or_else(|| ApiError::field(path, "data URI has no ','"))?;
+    let mime = head
+        .split(';')
+        .next()
+        .filter(|m| !m.is_empty())
+        .map(str::to_string);
+    if head.ends_with(";base64") {
+        Ok((decode_base64(payload, path)?, mime))
+    } else {
+        let text = percent_decode(payload);
+        Ok((text.into_bytes(), mime))
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    url::form_urlencoded::parse(format!("x={}", s.replace('+', "%2B")).as_bytes())
+        .next()
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+/// Reads a blob's value in any accepted form.
+fn read_source(
+    b: &CreateBlob,
+    ty: FieldType,
+    path: &str,
+    uploads: &HashMap<String, StoredFile>,
+) -> Result<Source, ApiError> {
+    let given = [
+        b.url.is_some(),
+        b.content.is_some(),
+        b.data.is_some(),
+        b.upload_id.is_some(),
+    ];
+    match given.iter().filter(|g| **g).count() {
+        0 => {
+            return Err(ApiError::field(
+                path,
+                "give one of url, content, data or upload_id",
+            ))
+        }
+        1 => {}
+        _ => {
+            return Err(ApiError::field(
+                path,
+                "give only one of url, content, data or upload_id",
+            ))
+        }
+    }
+    if let Some(upload_id) = &b.upload_id {
+        return uploads
+            .get(upload_id)
+            .cloned()
+            .map(Source::Stored)
+            .ok_or_else(|| {
+                ApiError::field(
+                    format!("{path}.upload_id"),
+                    format!("upload {upload_id:?} not found in this bucket"),
+                )
+            });
+    }
+    let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
+    if let Some(url) = &b.url {
+        return Ok(Source::Url(check_url(url, &format!("{path}.url"))?));
+    }
+    let (value, field) = match (&b.content, &b.data) {
+        (Some(v), _) => (v, format!("{path}.content")),
+        (_, Some(v)) => (v, format!("{path}.data")),
+        _ => unreachable!("one source is present"),
+    };
+    let text_like = matches!(ty, FieldType::Text);
+    match value {
+        Value::String(s) => {
+            if s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://") {
+                return Ok(Source::Url(check_url(s, &field)?));
+            }
+            if s.starts_with("file://") {
+                return Err(ApiError::field(
+                    field,
+                    "file:// URLs are not readable by the server",
+                ));
+            }
+            if s.starts_with("data:") {
+                let (bytes, m) = decode_data_uri(s, &field)?;
+                return Ok(Source::Bytes {
+                    bytes,
+                    mime: m.or(mime),
+                    filename: b.filename.clone(),
+                });
+            }
+            if text_like {
+                return Ok(Source::Bytes {
+                    bytes: s.clone().into_bytes(),
+                    mime: mime.or(Some("text/plain".into())),
+                    filename: b.filename.clone(),
+                });
+            }
+            if ty == FieldType::Json {
+                serde_json::from_str::<Value>(s)
+                    .map_err(|e| ApiError::field(&field, format!("is not valid JSON: {e}")))?;
+                return Ok(Source::Bytes {
+                    bytes: s.clone().into_bytes(),
+                    mime: Some("application/json".into()),
+                    filename: b.filename.clone(),
+                });
+            }
+            Ok(Source::Bytes {
+                bytes: decode_base64(s, &field)?,
+                mime,
+                filename: b.filename.clone(),
+            })
+        }
+        Value::Object(m) if m.contains_key("base64") => {
+            let encoded = m
+                .get("base64")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "base64 must be a string"))?;
+            Ok(Source::Bytes {
+                bytes: decode_base64(encoded, &format!("{field}.base64"))?,
+                mime: m
+                    .get("mime_type")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or(mime),
+                filename: m
+                    .get("filename")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+                    .or_else(|| b.filename.clone()),
+            })
+        }
+        Value::Object(m) if m.contains_key("url") && m.len() <= 2 => {
+            let u = m
+                .get("url")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "url must be a string"))?;
+            Ok(Source::Url(check_url(u, &format!("{field}.url"))?))
+        }
+        Value::Object(m) if text_like && m.contains_key("text") => {
+            let t = m
+                .get("text")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ApiError::field(&field, "text must be a string"))?;
+            Ok(Source::Bytes {
+                bytes: t.as_bytes().to_vec(),
+                mime: Some("text/plain".into()),
+                filename: b.filename.clone(),
+            })
+        }
+        v @ (Value::Object(_) | Value::Array(_)) if ty == FieldType::Json => Ok(Source::Bytes {
+            bytes: serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.into()))?,
+            mime: Some("application/json".into()),
+            filename: b.filename.clone(),
+        }),
+        _ => Err(ApiError::field(
+            field,
+            format!("is not a valid value for a {} blob", ty.as_str()),
+        )),
+    }
+}
+
+fn filename_of(url: &url::Url) -> Option<String> {
+    url.path_segments()
+        .and_then(|mut s| s.next_back())
+        .filter(|s| !s.is_empty())
+        .map(percent_decode)
+}
+
+/// Validates one blob and lays out where its bytes go.
+fn build_blob(
+    ctx: &AppContext,
+    schema: &BucketSchema,
+    b: &CreateBlob,
+    path: &str,
+    bucket: &Bucket,
+    obj: &str,
+    uploads: &HashMap<String, StoredFile>,
+) -> Result<(Blob, Option<Payload>), ApiError> {
+    let ty = FieldType::parse(&b.blob_type)
+        .filter(|t| t.is_blob())
+        .ok_or_else(|| {
+            ApiError::field(
+                format!("{path}.type"),
+                format!("{:?} is not a blob type", b.blob_type),
+            )
+        })?;
+    schema
+        .blob_field(&b.property, ty, path)
+        .map_err(field_err)?;
+    check_key_prefix(&b.key_prefix, &format!("{path}.key_prefix"))?;
+    let blob_id = IdKind::Blob.new_id();
+    let mut properties = Map::new();
+    let mut details = BlobDetails::default();
+    let payload = match read_source(b, ty, path, uploads)? {
+        Source::Stored(file) => {
+            if !ty.accepts_mime(&file.mime) {
+                return Err(ApiError::field(
+                    format!("{path}.upload_id"),
+                    format!(
+                        "the upload's content type {:?} does not fit a {} blob",
+                        file.mime,
+                        ty.as_str()
+                    ),
+                ));
+            }
+            details.filename = Some(file.filename);
+            details.size_bytes = Some(file.size);
+            details.mime_type = Some(file.mime);
+            details.hash = file.hash;
+            properties.insert("source".into(), json!("upload"));
+            properties.insert("upload_id".into(), json!(file.upload_id));
+            properties.insert("storage_key".into(), json!(file.storage_key));
+            None
+        }
+        Source::Url(url) => {
+            details.filename = b.filename.clone().or_else(|| filename_of(&url));
+            details.mime_type = b.mime_type.clone().or_else(|| {
+                details
+                    .filename
+                    .as_deref()
+                    .and_then(|f| mime_guess::from_path(f).first_raw())
+                    .map(str::to_string)
+            });
+            details.hash = b.checksum.clone();
+            properties.insert("source".into(), json!("url"));
+            properties.insert("url".into(), json!(url.as_str()));
+            None
+        }
+        Source::Bytes {
+            bytes,
+            mime,
+            filename,
+        } => {
+            if bytes.len() > ctx.config.max_inline_bytes {
+                return Err(ApiError::field(
+                    path,
+                    format!(
+                        "inline content is {} bytes; the limit is {}: use a presigned upload for larger files",
+                        bytes.len(),
+                        ctx.config.max_inline_bytes
+                    ),
+                ));
+            }
+            let mime = mime.or_else(|| {
+                filename
+                    .as_deref()
+                    .and_then(|f| mime_guess::from_path(f).first_raw())
+                    .map(str::to_string)
+            });
+            if let Some(m) = &mime {
+                if !ty.accepts_mime(m) {
+                    return Err(ApiError::field(
+                        path,
+                        format!("content type {m:?} does not fit a {} blob", ty.as_str()),
+                    ));
+                }
+            }
+            let hash = sha256_hex(&bytes);
+            if let Some(given) = &b.checksum {
+                let given = given.trim_start_matches("sha256:").to_ascii_lowercase();
+                if given != hash {
+                    return Err(ApiError::field(
+                        format!("{path}.checksum"),
+                        "does not match the sha256 of the content",
+                    ));
+                }
+            }
+            let key =
+                keys::blob_storage_key(&bucket.namespace_id, &bucket.bucket_id, obj, &blob_id);
+            details.filename = filename;
+            details.size_bytes = Some(bytes.len() as i64);
+            details.mime_type = mime.clone();
+            details.hash = Some(hash);
+            properties.insert("source".into(), json!("inline"));
+            properties.insert("storage_key".into(), json!(key));
+            Some(Payload {
+                key,
+                bytes: Bytes::from(bytes),
+                content_type: mime,
+            })
+        }
+    };
+    let blob = Blob {
+        blob_id,
+        property: b.property.clone(),
+        blob_type: ty.as_str().to_string(),
+        key_prefix: b.key_prefix.clone(),
+        properties,
+        details,
+        metadata: b.metadata.clone(),
+    };
+    Ok((blob, payload))
+}
+
+/// What makes two objects duplicates: their blobs' content (hash, or URL when not read
+/// yet), or their metadata when they hold no blobs.
+fn fingerprint(blobs: &[Blob], metadata: &Map<String, Value>) -> String {
+    let mut parts: Vec<Value> = blobs
+        .iter()
+        .map(|b| {
+            let what = b.details.hash.clone().or_else(|| {
+                b.properties
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string)
+            });
+            json!([b.property, b.blob_type, what])
+        })
+        .collect();
+    parts.sort_by_key(|v| v.to_string());
+    let basis = if parts.is_empty() {
+        json!(["metadata", metadata])
+    } else {
+        json!(parts)
+    };
+    sha256_hex(basis.to_string().as_bytes())
+}
+
+fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+    let Some(uk) = &bucket.unique_key else {
+        return Ok(None);
+    };
+    let mut values = Vec::with_capacity(uk.fields.len());
+    for f in &uk.fields {
+        match metadata.get(f) {
+            Some(v) if !v.is_null() => values.push(v.clone()),
+            _ => {
+                return Err(ApiError::field(
+                    format!("metadata.{f}"),
+                    "is part of the bucket's unique key and is required",
+                ))
+            }
+        }
+    }
+    Ok(Some(sha256_hex(
+        Value::Array(values).to_string().as_bytes(),
+    )))
+}
+
+async fn load(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+) -> Result<Option<Object>, ApiError> {
+    match ctx
+        .table
+        .get(&keys::object(&bucket.bucket_id, object_id))
+        .await?
+    {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+async fn load_pointer(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    key: crate::ports::Key,
+) -> Result<Option<Object>, ApiError> {
+    let Some(ptr) = ctx.table.get(&key).await? else {
+        return Ok(None);
+    };
+    match ptr.get("object_id").and_then(Value::as_str) {
+        Some(id) => load(ctx, bucket, id).await,
+        None => Ok(None),
+    }
+}
+
+/// Validates a create request and decides what it becomes: a new object, a
+/// replacement of the one holding its unique key, or a replay of a duplicate.
+/// The uploads an object's blobs name: their files, and the writes that link each to
+/// the object (an upload backs at most one object, so deleting it cannot strand another).
+async fn link_uploads(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    blobs: &[CreateBlob],
+    object_id: &str,
+    confirming: Option<&Confirming>,
+) -> Result<(HashMap<String, StoredFile>, Vec<(Write, Claim)>), ApiError> {
+    let mut files = HashMap::new();
+    let mut writes = Vec::new();
+    for (i, id) in blobs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| b.upload_id.as_ref().map(|u| (i, u)))
+    {
+        if files.contains_key(id) {
+            return Err(ApiError::field(
+                format!("blobs[{i}].upload_id"),
+                "an upload can back only one blob",
+            ));
+        }
+        if let Some(c) = confirming.filter(|c| &c.file.upload_id == id) {
+            files.insert(id.clone(), c.file.clone());
+            let mut write = c.write.clone();
+            if let Write::Update { updates, .. } = &mut write {
+                updates.push(Update::Set("linked".into(), json!(true)));
+                updates.push(Update::Set("object_id".into(), json!(object_id)));
+            }
+            writes.push((write, Claim::Confirming));
+            writes.extend(c.also.iter().cloned().map(|w| (w, Claim::Confirming)));
+            continue;
+        }
+        let Some(item) = ctx.table.get(&keys::upload(&bucket.bucket_id, id)).await? else {
+            continue;
+        };
+        let upload: crate::domain::entities::Upload = from_item(item)?;
+        let field = format!("blobs[{i}].upload_id");
+        if upload.status != "COMPLETED" {
+            return Err(ApiError::field(
+                field,
+                format!("upload {id} is {}: confirm it first", upload.status),
+            ));
+        }
+        if upload.linked {
+            return Err(ApiError::field(
+                field,
+                format!(
+                    "upload {id} already backs object {}",
+                    upload.object_id.as_deref().unwrap_or("?")
+                ),
+            ));
+        }
+        files.insert(
+            id.clone(),
+            StoredFile {
+                upload_id: id.clone(),
+                storage_key: upload.storage_key.clone(),
+                size: upload.file_size_bytes.unwrap_or(0),
+                mime: upload.content_type.clone(),
+                hash: upload.file_hash.clone(),
+                filename: upload.filename.clone(),
+            },
+        );
+        writes.push((
+            Write::Update {
+                key: keys::upload(&bucket.bucket_id, id),
+                updates: vec![
+                    Update::Set("linked".into(), json!(true)),
+                    Update::Set("object_id".into(), json!(object_id)),
+                ],
+                cond: Cond::Equals("linked".into(), json!(false)),
+            },
+            Claim::Upload,
+        ));
+    }
+    Ok((files, writes))
+}
+
+async fn prepare(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    schema: &BucketSchema,
+    req: CreateObject,
+    policy: Policy,
+    confirming: Option<&Confirming>,
+) -> Result<Outcome, ApiError> {
+    check_key_prefix(&req.key_prefix, "key_prefix")?;
+    if req.blobs.len() > MAX_BLOBS {
+        return Err(ApiError::field(
+            "blobs",
+            format!("at most {MAX_BLOBS} blobs per object"),
+        ));
+    }
+    // Blob properties and types first: a wrong blob is named before a missing one.
+    for (i, b) in req.blobs.iter().enumerate() {
+        let ty = FieldType::parse(&b.blob_type)
+            .filter(|t| t.is_blob())
+            .ok_or_else(|| {
+                ApiError::field(
+                    format!("blobs[{i}].type"),
+                    format!("{:?} is not a blob type", b.blob_type),
+                )
+            })?;
+        schema
+            .blob_field(&b.property, ty, &format!("blobs[{i}]"))
+            .map_err(field_err)?;
+    }
+    if req.edges.as_ref().is_some_and(|e| !e.is_empty()) {
+        return Err(ApiError::field(
+            "edges",
+            "relationships between objects are not supported",
+        ));
+    }
+    let mut metadata = req.metadata.unwrap_or_default();
+    for (k, v) in req.extra {
+        if metadata.contains_key(&k) {
+            return Err(ApiError::field(
+                format!("metadata.{k}"),
+                "is given both at the top level and in metadata",
+            ));
+        }
+        metadata.insert(k, v);
+    }
+    let idempotency = match &req.idempotency_key {
+        Some(k) if k.is_empty() || k.len() > 255 => {
+            return Err(ApiError::field(
+                "idempotency_key",
+                "must be 1 to 255 characters",
+            ))
+        }
+        Some(k) => Some(sha256_hex(k.as_bytes())),
+        None => None,
+    };
+    if let Some(hash) = &idempotency {
+        if let Some(existing) =
+            load_pointer(ctx, bucket, keys::idempotency(&bucket.bucket_id, hash)).await?
+        {
+            return Ok(Outcome::Replay(
+                Box::new(existing),
+                Replayed::IdempotencyKey,
+            ));
+        }
+    }
+    schema.apply_defaults(&mut metadata);
+    schema
+        .check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str()))
+        .map_err(field_err)?;
+    let uk = unique_hash(bucket, &metadata)?;
+    let mut replaces = None;
+    if let Some(hash) = &uk {
+        let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, hash)).await?;
+        match (policy, existing) {
+            (Policy::Insert, Some(e)) => {
+                return Err(ApiError::Conflict(format!(
+                    "object {} already holds this unique key",
+                    e.object_id
+                )))
+            }
+            (Policy::Update, None) => {
+                return Err(ApiError::not_found("object with this unique key"))
+            }
+            (_, e) => replaces = e,
+        }
+    }
+    // A replacement keeps the identity of the object it replaces.
+    let object_id = replaces
+        .as_ref()
+        .map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
+    let (files, links) = link_uploads(ctx, bucket, &req.blobs, &object_id, confirming).await?;
+    let mut blobs = Vec::with_capacity(req.blobs.len());
+    let mut payloads = Vec::new();
+    for (i, b) in req.blobs.iter().enumerate() {
+        let (blob, payload) = build_blob(
+            ctx,
+            schema,
+            b,
+            &format!("blobs[{i}]"),
+            bucket,
+            &object_id,
+            &files,
+        )?;
+        blobs.push(blob);
+        payloads.extend(payload);
+    }
+    let fp = fingerprint(&blobs, &metadata);
+    if req.skip_duplicates {
+        if let Some(existing) =
+            load_pointer(ctx, bucket, keys::fingerprint(&bucket.bucket_id, &fp)).await?
+        {
+            return Ok(Outcome::Replay(
+                Box::new(existing),
+                Replayed::SkipDuplicates,
+            ));
+        }
+    }
+    let now = now_rfc3339();
+    let size: i64 = blobs.iter().filter_map(|b| b.details.size_bytes).sum();
+    let object = Object {
+        object_id,
+        bucket_id: bucket.bucket_id.clone(),
+        namespace_id: bucket.namespace_id.clone(),
+        key_prefix: req.key_prefix,
+        blobs,
+        metadata,
+        status: PENDING.into(),
+        error: None,
+        fingerprint: fp,
+        unique_hash: uk,
+        size_bytes: size,
+        version: replaces.as_ref().map_or(1, |o| o.version + 1),
+        created_at: replaces
+            .as_ref()
+            .map_or_else(|| now.clone(), |o| o.created_at.clone()),
+        updated_at: now,
+    };
+    Ok(Outcome::Write(Box::new(Prepared {
+        object,
+        payloads,
+        replaces,
+        skip_duplicates: req.skip_duplicates,
+        idempotency,
+        links,
+    })))
+}
+
+/// The object's transaction, each write beside what it claims.
+fn writes_for(p: &Prepared) -> Vec<(Write, Claim)> {
+    let o = &p.object;
+    let obj_key = keys::object(&o.bucket_id, &o.object_id);
+    let fp_ptr = pointer(
+        &keys::fingerprint(&o.bucket_id, &o.fingerprint),
+        "object_id",
+        &o.object_id,
+    );
+    let mut ops = Vec::with_capacity(4);
+    match &p.replaces {
+        None => ops.push((Write::create(to_item(&obj_key, o)), Claim::Object)),
+        Some(old) => ops.push((
+            Write::Put {
+                item: to_item(&obj_key, o),
+                cond: Cond::Equals("version".into(), json!(old.version)),
+            },
+            Claim::Object,
+        )),
+    }
+    // With skip_duplicates the fingerprint is a claim (a racing twin loses and replays);
+    // otherwise it just points at the newest object with this content.
+    let fp = if p.skip_duplicates {
+        Write::create(fp_ptr)
+    } else {
+        Write::put(fp_ptr)
+    };
+    ops.push((fp, Claim::Fingerprint));
+    if let (Some(hash), None) = (&o.unique_hash, &p.replaces) {
+        ops.push((
+            Write::create(pointer(
+                &keys::unique(&o.bucket_id, hash),
+                "object_id",
+                &o.object_id,
+            )),
+            Claim::UniqueKey,
+        ));
+    }
+    if let Some(hash) = &p.idempotency {
+        ops.push((
+            Write::create(pointer(
+                &keys::idempotency(&o.bucket_id, hash),
+                "object_id",
+                &o.object_id,
+            )),
+            Claim::Idempotency,
+        ));
+    }
+    ops.extend(p.links.iter().cloned());
+    ops
+}
+
+/// An object as the API returns it, serialized without an intermediate JSON tree.
+#[derive(Debug, Serialize)]
+pub struct ObjectView<'a> {
+    object_id: &'a str,
+    bucket_id: &'a str,
+    namespace_id: &'a str,
+    key_prefix: &'a Option<String>,
+    blobs: &'a [Blob],
+    metadata: &'a Map<String, Value>,
+    status: &'a str,
+    error: &'a Option<String>,
+    created_at: &'a str,
+    updated_at: &'a str,
+    document_count: u64,
+    /// Batch rows only: the request position this row answers, and whether it replayed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object_index: Option<usize>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    replayed_by: Option<&'static str>,
+}
+
+impl<'a> From<&'a Object> for ObjectView<'a> {
+    fn from(o: &'a Object) -> Self {
+        ObjectView {
+            object_id: &o.object_id,
+            bucket_id: &o.bucket_id,
+            namespace_id: &o.namespace_id,
+            key_prefix: &o.key_prefix,
+            blobs: &o.blobs,
+            metadata: &o.metadata,
+            status: &o.status,
+            error: &o.error,
+            created_at: &o.created_at,
+            updated_at: &o.updated_at,
+            document_count: 0,
+            object_index: None,
+            replayed: None,
+            replayed_by: None,
+        }
+    }
+}
+
+pub fn object_json(o: &Object) -> Value {
+    serde_json::to_value(ObjectView::from(o)).unwrap_or_default()
+}
+
+/// One event for the objects a request created.
+pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
+
+/// The outcome of one object in a create request.
+pub type ItemResult = Result<(Object, Option<Replayed>), ApiError>;
+
+/// Creates objects; each succeeds or fails on its own. `true` marks a replay.
+pub async fn create_many(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    requests: Vec<Result<CreateObject, ApiError>>,
+    policy: Policy,
+    confirming: Option<&Confirming>,
+) -> Result<Vec<ItemResult>, ApiError> {
+    let schema = bucket.schema()?;
+    let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(requests.len());
+    let mut pending: Vec<(usize, Prepared)> = Vec::new();
+    for req in requests {
+        let slot = results.len();
+        let outcome = match req {
+            Ok(r) => prepare(ctx, bucket, &schema, r, policy, confirming).await,
+            Err(e) => Err(e),
+        };
+        results.push(match outcome {
+            Ok(Outcome::Replay(o, why)) => Some(Ok((*o, Some(why)))),
+            Ok(Outcome::Write(p)) => {
+                pending.push((slot, *p));
+                None
+            }
+            Err(e) => Some(Err(e)),
+        });
+    }
+
+    // Bytes first, so no committed object points at missing bytes.
+    let uploads: Vec<_> = pending
+        .iter()
+        .flat_map(|(_, p)| p.payloads.iter())
+        .map(|p| {
+            let (blobs, key, bytes, content_type) = (
+                ctx.blobs.clone(),
+                p.key.clone(),
+                p.bytes.clone(),
+                p.content_type.clone(),
+            );
+            async move { blobs.put(&key, bytes, content_type.as_deref()).await }
+        })
+        .collect();
+    stream::iter(uploads)
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+
+    let (groups, claims): (Vec<Vec<Write>>, Vec<Vec<Claim>>) = pending
+        .iter()
+        .map(|(_, p)| writes_for(p).into_iter().unzip())
+        .unzip();
+    let outcomes = commit(ctx, groups).await;
+    let (mut added, mut size_delta) = (0i64, 0i64);
+    let mut events = Vec::new();
+    let mut stale_keys = Vec::new();
+    for (((slot, p), outcome), claims) in pending.into_iter().zip(outcomes).zip(claims) {
+        let result = match outcome {
+            Ok(()) => {
+                size_delta += p.object.size_bytes - p.replaces.as_ref().map_or(0, |o| o.size_bytes);
+                match &p.replaces {
+                    None => added += 1,
+                    Some(old) => stale_keys.extend(removed_keys(old, &p.object)),
+                }
+                let kind = if p.replaces.is_some() {
+                    "object.updated"
+                } else {
+                    "object.created"
+                };
+                events.push(object_event(kind, &p.object, &bucket.org_id));
+                Ok((p.object, None))
+            }
+            Err(e) => {
+                for payload in &p.payloads {
+                    let _ = ctx.blobs.delete(&payload.key).await;
+                }
+                let claim = match &e {
+                    StoreError::ConditionFailed { index: Some(i) } => claims.get(*i).copied(),
+                    _ => None,
+                };
+                // A twin that committed first wins a claim: replay it when the request asked.
+                let replay = match claim {
+                    Some(Claim::Fingerprint) => Some((
+                        keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
+                        Replayed::SkipDuplicates,
+                    )),
+                    Some(Claim::Idempotency) => p.idempotency.as_ref().map(|h| {
+                        (
+                            keys::idempotency(&bucket.bucket_id, h),
+                            Replayed::IdempotencyKey,
+                        )
+                    }),
+                    _ => None,
+                };
+                if let Some((key, why)) = replay {
+                    if let Some(o) = load_pointer(ctx, bucket, key).await? {
+                        results[slot] = Some(Ok((o, Some(why))));
+                        continue;
+                    }
+                }
+                Err(match (e, claim) {
+                    (_, Some(Claim::UniqueKey)) => {
+                        ApiError::Conflict("another object already holds this unique key".into())
+                    }
+                    (_, Some(Claim::Upload)) => ApiError::Conflict(
+                        "an upload this object names was linked to another object".into(),
+                    ),
+                    (_, Some(Claim::Confirming)) => {
+                        ApiError::Conflict("the upload was confirmed by another request".into())
+                    }
+                    (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict(
+                        "the object changed while this request ran; retry".into(),
+                    ),
+                    (other, _) => other.into(),
+                })
+            }
+        };
+        results[slot] = Some(result);
+    }
+    if added != 0 || size_delta != 0 {
+        bump_bucket(ctx, bucket, added, size_delta).await?;
+    }
+    for key in stale_keys {
+        let _ = ctx.blobs.delete(&key).await;
+    }
+    // Many objects at once are one `objects.created.batch` event (the dispatcher gives
+    // `object.created` subscribers one delivery per object): bus traffic per request.
+    let created: Vec<&Event> = events
+        .iter()
+        .filter(|e| e.event_type == "object.created")
+        .collect();
+    if created.len() > 1 {
+        let ids: Vec<Value> = created
+            .iter()
+            .map(|e| e.data["object_id"].clone())
+            .collect();
+        let batch_event = Event {
+            event_id: IdKind::Event.new_id(),
+            event_type: OBJECTS_CREATED_BATCH.into(),
+            org_id: bucket.org_id.clone(),
+            namespace_id: Some(bucket.namespace_id.clone()),
+            created_at: now_rfc3339(),
+            data: json!({"bucket_id": bucket.bucket_id, "object_ids": ids}),
+        };
+        events.retain(|e| e.event_type != "object.created");
+        events.push(batch_event);
+    }
+    if !events.is_empty() {
+        if let Err(e) = ctx.events.publish(events).await {
+            tracing::warn!(error = %e, "publishing object events failed");
+        }
+    }
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect())
+}
+
+/// Whether a group can skip its transaction: a brand-new object (a fresh id, so its
+/// create condition cannot fail) and its unconditional fingerprint pointer, no claims.
+fn needs_no_transaction(group: &[Write]) -> bool {
+    matches!(
+        group,
+        [Write::Put { cond: Cond::NotExists, item }, Write::Put { cond: Cond::None, .. }]
+            if item.get("sk").and_then(Value::as_str).is_some_and(|sk| sk.starts_with("OBJ#"))
+                && item.get("version").and_then(Value::as_i64) == Some(1)
+    )
+}
+
+/// Commits each object's writes: plain new objects in batched puts (25 items a
+/// request), the rest as one transaction each. A failed batched put removes what it
+/// may have written, so no object is left half-registered.
+async fn commit(ctx: &AppContext, groups: Vec<Vec<Write>>) -> Vec<Result<(), StoreError>> {
+    let mut outcomes: Vec<Option<Result<(), StoreError>>> = vec![None; groups.len()];
+    let mut bulk_slots = Vec::new();
+    let mut bulk_items = Vec::new();
+    let mut tx_slots = Vec::new();
+    let mut tx_groups = Vec::new();
+    for (slot, group) in groups.into_iter().enumerate() {
+        if needs_no_transaction(&group) {
+            bulk_slots.push(slot);
+            bulk_items.extend(group.into_iter().filter_map(|w| match w {
+                Write::Put { item, .. } => Some(item),
+                _ => None,
+            }));
+        } else {
+            tx_slots.push(slot);
+            tx_groups.push(group);
+        }
+    }
+    if !bulk_items.is_empty() {
+        let keys: Vec<_> = bulk_items
+            .iter()
+            .filter_map(crate::ports::Key::of)
+            .collect();
+        let result = ctx.table.put_many(bulk_items).await;
+        if let Err(e) = &result {
+            tracing::warn!(error = %e, "batched object writes failed; removing what landed");
+            if let Err(cleanup) = ctx.table.delete_many(keys).await {
+                tracing::error!(error = %cleanup, "removing partly written objects failed");
+            }
+        }
+        for slot in bulk_slots {
+            outcomes[slot] = Some(result.clone());
+        }
+    }
+    for (slot, outcome) in tx_slots
+        .into_iter()
+        .zip(ctx.table.transact_each(tx_groups).await)
+    {
+        outcomes[slot] = Some(outcome);
+    }
+    outcomes
+        .into_iter()
+        .map(|o| o.expect("every group has an outcome"))
+        .collect()
+}
+
+async fn bump_bucket(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    objects: i64,
+    bytes: i64,
+) -> Result<(), ApiError> {
+    let mut updates = vec![
+        Update::Add("object_count".into(), objects),
+        Update::Add("total_size_bytes".into(), bytes),
+    ];
+    if objects > 0 || bytes > 0 {
+        updates.push(Update::Set("last_upload_at".into(), json!(now_rfc3339())));
+    }
+    ctx.table
+        .write(Write::Update {
+            key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
+            updates,
+            cond: Cond::Exists,
+        })
+        .await?;
+    Ok(())
+}
+
+fn object_event(event_type: &str, o: &Object, org_id: &str) -> Event {
+    Event {
+        event_id: IdKind::Event.new_id(),
+        event_type: event_type.into(),
+        org_id: org_id.to_string(),
+        namespace_id: Some(o.namespace_id.clone()),
+        created_at: now_rfc3339(),
+        data: json!({"object_id": o.object_id, "bucket_id": o.bucket_id}),
+    }
+}
+
+/// Storage keys the old version used that the new one does not.
+fn removed_keys(old: &Object, new: &Object) -> Vec<String> {
+    let kept: Vec<&str> = new.blobs.iter().filter_map(Blob::storage_key).collect();
+    old.blobs
+        .iter()
+        .filter_map(Blob::storage_key)
+        .filter(|k| !kept.contains(k))
+        .map(str::to_string)
+        .collect()
+}
+
+pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, ApiError> {
+    load(ctx, bucket, object_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("object {object_id:?}")))
+}
+
+/// An object's JSON with short-lived GET URLs for its stored blobs.
+pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, ApiError> {
+    let mut value = object_json(o);
+    if let Some(blobs) = value.get_mut("blobs").and_then(Value::as_array_mut) {
+        for (blob, record) in blobs.iter_mut().zip(&o.blobs) {
+            let url = match record.storage_key() {
+                Some(k) => Some(
+                    ctx.blobs
+                        .presign_get(k, std::time::Duration::from_secs(3600))
+                        .await?,
+                ),
+                None => record
+                    .properties
+                    .get("url")
+                    .and_then(Value::as_str)
+                    .map(str::to_string),
+            };
+            blob["presigned_url"] = json!(url);
+        }
+    }
+    Ok(value)
+}
+
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
+    let size = req.page_size()?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix("OBJ#")
+        .cursor(req.cursor()?)
+        .descending(req.descending()?);
+    let filter = req.filter(&["key_prefix", "object_id"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let o: Object = from_item(item)?;
+        Ok(Some(object_json(&o)))
+    })
+    .await?;
+    let total =
+        (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
+    let mut page = page_json(req.project(results), next, size, total);
+    if let Some(m) = page.as_object_mut() {
+        m.remove("total_count");
+    }
+    Ok(page)
+}
+
+/// PATCH (merge) or PUT (replace) one object, keeping its id.
+pub async fn update(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+    key_prefix: Option<String>,
+    blobs: Option<Vec<CreateBlob>>,
+    metadata: Option<Map<String, Value>>,
+    replace: bool,
+) -> Result<Object, ApiError> {
+    let schema = bucket.schema()?;
+    let current = get(ctx, bucket, object_id).await?;
+    check_key_prefix(&key_prefix, "key_prefix")?;
+    let mut next = current.clone();
+    let mut payloads = Vec::new();
+    let mut links = Vec::new();
+    if let Some(new_blobs) = blobs {
+        let (files, writes) =
+            link_uploads(ctx, bucket, &new_blobs, &current.object_id, None).await?;
+        links = writes;
+        next.blobs.clear();
+        for (i, b) in new_blobs.iter().enumerate() {
+            let (blob, payload) = build_blob(
+                ctx,
+                &schema,
+                b,
+                &format!("blobs[{i}]"),
+                bucket,
+                &current.object_id,
+                &files,
+            )?;
+            next.blobs.push(blob);
+            payloads.extend(payload);
+        }
+    } else if replace {
+        next.blobs.clear();
+    }
+    if replace {
+        next.key_prefix = key_prefix;
+        next.metadata = metadata.unwrap_or_default();
+    } else {
+        if key_prefix.is_some() {
+            next.key_prefix = key_prefix;
+        }
+        for (k, v) in metadata.unwrap_or_default() {
+            if v.is_null() {
+                next.metadata.remove(&k);
+            } else {
+                next.metadata.insert(k, v);
+            }
+        }
+    }
+    schema.apply_defaults(&mut next.metadata);
+    schema
+        .check_object(
+            &next.metadata,
+            next.blobs.iter().map(|b| b.property.as_str()),
+        )
+        .map_err(field_err)?;
+    next.fingerprint = fingerprint(&next.blobs, &next.metadata);
+    next.unique_hash = unique_hash(bucket, &next.metadata)?;
+    next.size_bytes = next.blobs.iter().filter_map(|b| b.details.size_bytes).sum();
+    next.version = current.version + 1;
+    next.updated_at = now_rfc3339();
+
+    for p in &payloads {
+        ctx.blobs
+            .put(&p.key, p.bytes.clone(), p.content_type.as_deref())
+            .await?;
+    }
+    let obj_key = keys::object(&bucket.bucket_id, &current.object_id);
+    let mut ops = vec![
+        Write::Put {
+            item: to_item(&obj_key, &next),
+            cond: Cond::Equals("version".into(), json!(current.version)),
+        },
+        Write::put(pointer(
+            &keys::fingerprint(&bucket.bucket_id, &next.fingerprint),
+            "object_id",
+            &next.object_id,
+        )),
+    ];
+    if next.unique_hash != current.unique_hash {
+        if let Some(old) = &current.unique_hash {
+            ops.push(Write::Delete {
+                key: keys::unique(&bucket.bucket_id, old),
+                cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+            });
+        }
+        if let Some(new) = &next.unique_hash {
+            ops.push(Write::create(pointer(
+                &keys::unique(&bucket.bucket_id, new),
+                "object_id",
+                &next.object_id,
+            )));
+        }
+    }
+    let links_start = ops.len();
+    ops.extend(links.into_iter().map(|(w, _)| w));
+    if let Err(e) = ctx.table.transact(ops).await {
+        for p in &payloads {
+            let _ = ctx.blobs.delete(&p.key).await;
+        }
+        return Err(match e {
+            StoreError::ConditionFailed { index: Some(i) } if i >= links_start => {
+                ApiError::Conflict(
+                    "an upload this object names was linked to another object".into(),
+                )
+            }
+            StoreError::ConditionFailed { index: Some(i) }
+                if i >= 2 && next.unique_hash.is_some() =>
+            {
+                ApiError::Conflict("another object already holds this unique key".into())
+            }
+            StoreError::ConditionFailed { .. } => {
+                ApiError::Conflict("the object changed while this request ran; retry".into())
+            }
+            other => other.into(),
+        });
+    }
+    if next.size_bytes != current.size_bytes {
+        bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
+    }
+    for key in removed_keys(&current, &next) {
+        let _ = ctx.blobs.delete(&key).await;
+    }
+    let _ = ctx
+        .events
+        .publish(vec![object_event("object.updated", &next, &bucket.org_id)])
+        .await;
+    Ok(next)
+}
+
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Value, ApiError> {
+    let current = get(ctx, bucket, object_id).await?;
+    let mut ops = vec![Write::Delete {
+        key: keys::object(&bucket.bucket_id, &current.object_id),
+        cond: Cond::Equals("version".into(), json!(current.version)),
+    }];
+    if let Some(hash) = &current.unique_hash {
+        ops.push(Write::Delete {
+            key: keys::unique(&bucket.bucket_id, hash),
+            cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+        });
+    }
+    ops.push(Write::Update {
+        key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
+        updates: vec![
+            Update::Add("object_count".into(), -1),
+            Update::Add("total_size_bytes".into(), -current.size_bytes),
+        ],
+        cond: Cond::Exists,
+    });
+    match ctx.table.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Err(ApiError::Conflict(
+                "the object changed while this request ran; retry".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    // The fingerprint may point at a newer twin by now: remove it only if it is ours.
+    let _ = ctx
+        .table
+        .write(Write::Delete {
+            key: keys::fingerprint(&bucket.bucket_id, &current.fingerprint),
+            cond: Cond::Equals("object_id".into(), json!(current.object_id)),
+        })
+        .await;
+    for key in current.blobs.iter().filter_map(Blob::storage_key) {
+        ctx.blobs.delete(key).await?;
+    }
+    // Its documents go with it (batch results stay: they are the batch's history).
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix(keys::object_documents_prefix(&current.object_id));
+    let documents = super::lists::all_items(ctx.table.as_ref(), query).await?;
+    super::documents::remove(ctx, &documents).await?;
+    let _ = ctx
+        .events
+        .publish(vec![object_event(
+            "object.deleted",
+            &current,
+            &bucket.org_id,
+        )])
+        .await;
+    Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
+}
+
+/// Parses one item of a batch on its own, so a bad item fails alone.
+pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, ApiError> {
+    serde_path_to_error::deserialize(v).map_err(|e| {
+        let path = e.path().to_string();
+        ApiError::field(
+            format!("objects[{index}].{path}"),
+            e.into_inner().to_string(),
+        )
+    })
+}
+
+#[derive(Serialize)]
+struct FailedRow {
+    object_index: usize,
+    error: String,
+    error_type: &'static str,
+    status: u16,
+}
+
+#[derive(Serialize)]
+pub struct BulkView<'a> {
+    succeeded_count: usize,
+    failed_count: usize,
+    total_requested: usize,
+    succeeded: Vec<ObjectView<'a>>,
+    failed: Vec<FailedRow>,
+}
+
+/// The bulk create's response: successes in request order, then each failure with its index.
+pub fn bulk_view(results: &[ItemResult]) -> BulkView<'_> {
+    let mut succeeded = Vec::new();
+    let mut failed = Vec::new();
+    for (i, r) in results.iter().enumerate() {
+        match r {
+            Ok((o, replayed)) => succeeded.push(ObjectView {
+                object_index: Some(i),
+                replayed: Some(replayed.is_some()),
+                replayed_by: replayed.map(Replayed::as_str),
+                ..ObjectView::from(o)
+            }),
+            Err(e) => failed.push(FailedRow {
+                object_index: i,
+                error: e.to_string(),
+                error_type: e.kind(),
+                status: e.status(),
+            }),
+        }
+    }
+    BulkView {
+        succeeded_count: succeeded.len(),
+        failed_count: failed.len(),
+        total_requested: results.len(),
+        succeeded,
+        failed,
+    }
+}
+
+/// Query parameters of the object routes.
+pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+    match query.get(name).map(String::as_str) {
+        None | Some("false") | Some("0") => Ok(false),
+        Some("true") | Some("1") => Ok(true),
+        Some(other) => Err(ApiError::field(
+            name,
+            format!("expected true or false, got {other:?}"),
+        )),
+    }
+}

@@ -1,0 +1,543 @@
+//! The batch worker: one queue message is one chunk of a batch's objects.
+//!
+//! Exactly once under at-least-once delivery: documents have ids derived from their
+//! collection, object and position, so writing them twice replaces them; each object's
+//! result is a conditional put keyed by batch and object, committed in one transaction
+//! with the batch's counters, so a redelivered chunk changes nothing; the batch ends
+//! with one conditional write, and its event is published until that is recorded.
+
+use std::collections::HashMap;
+
+use futures::{stream, StreamExt};
+use serde_json::{json, Value};
+
+use super::batches::{self, ChunkMessage};
+use super::documents::Document;
+use super::extract::{self, ExtractInput, StageError};
+use super::{from_item, keys, tasks, to_item};
+use crate::context::AppContext;
+use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
+use crate::domain::entities::Object;
+use crate::domain::ids::derived_id;
+use crate::domain::ids::IdKind;
+use crate::domain::time::now_rfc3339;
+use crate::error::ApiError;
+use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, VectorRecord, Write};
+
+/// Deliveries after which a chunk whose submit never committed is dropped.
+const ORPHAN_AFTER_RECEIVES: u32 = 3;
+/// How long a chunk that beat its submit's commit waits for it, in steps.
+const COMMIT_WAIT: std::time::Duration = std::time::Duration::from_millis(50);
+const COMMIT_WAIT_TRIES: u32 = 40;
+/// Objects of one chunk processed at the same time.
+const OBJECT_CONCURRENCY: usize = 8;
+
+/// What processing one object produced.
+struct Processed {
+    result: ObjectResult,
+    documents: Vec<Document>,
+    /// It had failed in an earlier attempt (its failure is counted and now replaced).
+    was_failed: bool,
+}
+
+pub async fn run_chunk(
+    ctx: &AppContext,
+    msg: &ChunkMessage,
+    receive_count: u32,
+) -> Result<(), ApiError> {
+    let key = keys::batch(&msg.bucket_id, &msg.batch_id);
+    // Chunks are sent just before their submit commits, so a worker can get here first:
+    // wait a moment for the commit before handing the message back to the queue.
+    let mut waited = 0;
+    let batch = loop {
+        let Some(item) = ctx.table.get(&key).await? else {
+            tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
+            return Ok(());
+        };
+        let batch: Batch = from_item(item)?;
+        if batch.task_id.as_deref() == Some(msg.token.as_str()) && batch.attempt == msg.attempt {
+            break batch;
+        }
+        let uncommitted = batch.status == BatchStatus::Draft || batch.attempt < msg.attempt;
+        if uncommitted && waited < COMMIT_WAIT_TRIES {
+            waited += 1;
+            tokio::time::sleep(COMMIT_WAIT).await;
+            continue;
+        }
+        if uncommitted && receive_count < ORPHAN_AFTER_RECEIVES {
+            return Err(ApiError::Conflict(format!(
+                "batch {} is not submitted yet",
+                batch.batch_id
+            )));
+        }
+        tracing::info!(
+            batch_id = batch.batch_id,
+            "chunk of a submit that lost or was superseded dropped"
+        );
+        return Ok(());
+    };
+    let mut batch = batch;
+    match batch.status {
+        BatchStatus::Queued => {
+            start(ctx, &batch).await?;
+            batch.status = BatchStatus::Processing;
+        }
+        BatchStatus::Processing => {}
+        BatchStatus::Canceled | BatchStatus::Draft => return Ok(()),
+        _ => {
+            // Ended already; make sure its ending was announced.
+            return announce(ctx, &batch).await;
+        }
+    }
+
+    let t0 = std::time::Instant::now();
+    // The objects and any results they already have, in one read.
+    let mut wanted: Vec<Key> = msg
+        .object_ids
+        .iter()
+        .map(|id| keys::object(&msg.bucket_id, id))
+        .collect();
+    // A first delivery of a first attempt has no results to find (a twin delivered at
+    // the same time is stopped by the results' conditions when it commits).
+    if msg.attempt > 1 || receive_count > 1 {
+        wanted.extend(
+            msg.object_ids
+                .iter()
+                .map(|id| keys::batch_result(&msg.bucket_id, &msg.batch_id, id)),
+        );
+    }
+    let mut objects: HashMap<String, Object> = HashMap::new();
+    let mut earlier: HashMap<String, ObjectResult> = HashMap::new();
+    for item in ctx.table.get_many(wanted).await? {
+        let sk = item
+            .get("sk")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_string();
+        if sk.starts_with("OBJ#") {
+            let o: Object = from_item(item)?;
+            objects.insert(o.object_id.clone(), o);
+        } else {
+            let r: ObjectResult = from_item(item)?;
+            earlier.insert(r.object_id.clone(), r);
+        }
+    }
+    let todo: Vec<&String> = msg
+        .object_ids
+        .iter()
+        .filter(|id| earlier.get(*id).is_none_or(|r| r.attempt < msg.attempt))
+        .collect();
+    if todo.is_empty() {
+        return finish_if_done(ctx, &key).await;
+    }
+
+    let work: Vec<_> = todo
+        .into_iter()
+        .map(|id| {
+            let was_failed = earlier
+                .get(id)
+                .is_some_and(|r| r.status == ResultStatus::Failed);
+            process_object(ctx, &batch, id, objects.get(id), msg.attempt, was_failed)
+        })
+        .collect();
+    let processed: Vec<Processed> = stream::iter(work)
+        .buffered(OBJECT_CONCURRENCY)
+        .collect()
+        .await;
+
+    let t1 = std::time::Instant::now();
+    // Documents first: a recorded result never points at a missing document.
+    let doc_count = processed.iter().map(|p| p.documents.len()).sum::<usize>() as i64;
+    let docs: Vec<Item> = processed
+        .iter()
+        .flat_map(|p| p.documents.iter().flat_map(|d| [d.to_item(), d.ref_item()]))
+        .collect();
+    if !docs.is_empty() {
+        ctx.table.put_many(docs).await?;
+    }
+    index_vectors(ctx, &processed).await?;
+    remove_stale_documents(ctx, &batch, &processed).await?;
+    let mut writes: Vec<Write> = processed
+        .iter()
+        .map(|p| Write::Put {
+            item: to_item(
+                &keys::batch_result(&msg.bucket_id, &msg.batch_id, &p.result.object_id),
+                &p.result,
+            ),
+            cond: Cond::MissingOrBelow("attempt".into(), msg.attempt),
+        })
+        .collect();
+    let count = |s: ResultStatus| processed.iter().filter(|p| p.result.status == s).count() as i64;
+    let replaced_failures = processed.iter().filter(|p| p.was_failed).count() as i64;
+    let at = now_rfc3339();
+    writes.push(Write::Update {
+        key: key.clone(),
+        updates: vec![
+            Update::Add("processed".into(), count(ResultStatus::Completed)),
+            Update::Add(
+                "failed".into(),
+                count(ResultStatus::Failed) - replaced_failures,
+            ),
+            Update::Add("skipped".into(), count(ResultStatus::Skipped)),
+            Update::Add("pending".into(), -(processed.len() as i64)),
+            Update::Add("documents_written".into(), doc_count),
+            Update::Add("version".into(), 1),
+            Update::Set("last_activity_at".into(), json!(at)),
+            Update::Set("updated_at".into(), json!(at)),
+            Update::Set("gsi1sk".into(), json!(format!("{at}#{}", msg.batch_id))),
+        ],
+        cond: batches::status_cond(Action::Record),
+    });
+    let batch_index = writes.len() - 1;
+    let t2 = std::time::Instant::now();
+    let outcome = ctx.table.transact(writes).await;
+    tracing::debug!(
+        read_and_process_us = (t1 - t0).as_micros() as u64,
+        docs_us = (t2 - t1).as_micros() as u64,
+        commit_us = t2.elapsed().as_micros() as u64,
+        "chunk timings"
+    );
+    match outcome {
+        Ok(()) => {}
+        // Another delivery of this chunk recorded it first.
+        Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => {}
+        // Canceled (or ended) meanwhile: nothing to record.
+        Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    }
+    finish_if_done(ctx, &key).await
+}
+
+async fn process_object(
+    ctx: &AppContext,
+    batch: &Batch,
+    object_id: &str,
+    object: Option<&Object>,
+    attempt: i64,
+    was_failed: bool,
+) -> Processed {
+    let outcome = match object {
+        None => Err(StageError::new("load", "the object no longer exists")),
+        Some(_) if batch.targets.is_empty() => Ok(None),
+        Some(o) => extract_documents(ctx, batch, o).await.map(Some),
+    };
+    let finished_at = now_rfc3339();
+    let (status, stage, reason, documents) = match outcome {
+        Ok(Some(docs)) => (ResultStatus::Completed, None, None, docs),
+        Ok(None) => (
+            ResultStatus::Skipped,
+            None,
+            Some("the namespace has no feature extractors".to_string()),
+            Vec::new(),
+        ),
+        Err(e) => {
+            tracing::info!(
+                object_id,
+                stage = e.stage,
+                reason = e.reason,
+                "object failed"
+            );
+            (
+                ResultStatus::Failed,
+                Some(e.stage.to_string()),
+                Some(e.reason),
+                Vec::new(),
+            )
+        }
+    };
+    Processed {
+        result: ObjectResult {
+            object_id: object_id.to_string(),
+            status,
+            attempt,
+            stage,
+            reason,
+            document_ids: documents.iter().map(|d| d.document_id.clone()).collect(),
+            finished_at,
+        },
+        documents,
+        was_failed,
+    }
+}
+
+/// Puts the documents' vectors into their collections' indexes (creating an index
+/// when a put finds none).
+async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), ApiError> {
+    let mut by_collection: HashMap<&str, Vec<VectorRecord>> = HashMap::new();
+    for d in processed.iter().flat_map(|p| &p.documents) {
+        if let Some(r) = d.vector_record() {
+            by_collection.entry(&d.collection_id).or_default().push(r);
+        }
+    }
+    for (collection, records) in by_collection {
+        // An index is made with a collection's first vectors; asking first would cost
+        // a call per chunk for the life of the collection.
+        match ctx.vectors.put(collection, records.clone()).await {
+            Err(StoreError::NotFound) => {
+                ctx.vectors
+                    .ensure_index(collection, records[0].vector.len())
+                    .await?;
+                ctx.vectors.put(collection, records).await?;
+            }
+            other => other?,
+        }
+    }
+    Ok(())
+}
+
+/// An object processed again may yield fewer documents than last time: the extra old
+/// ones (and their vectors) go. Only extractors whose output count varies need the look.
+async fn remove_stale_documents(
+    ctx: &AppContext,
+    batch: &Batch,
+    processed: &[Processed],
+) -> Result<(), ApiError> {
+    let varying: Vec<&str> = batch
+        .targets
+        .iter()
+        .filter(|t| extract::registry(ctx, &t.extractor).output_count_varies())
+        .map(|t| t.collection_id.as_str())
+        .collect();
+    if varying.is_empty() {
+        return Ok(());
+    }
+    for p in processed
+        .iter()
+        .filter(|p| p.result.status == ResultStatus::Completed)
+    {
+        let query = Query::partition(keys::bkt_pk(&batch.bucket_id))
+            .prefix(keys::object_documents_prefix(&p.result.object_id));
+        let stale: Vec<Item> = super::lists::all_items(ctx.table.as_ref(), query)
+            .await?
+            .into_iter()
+            .filter(|item| {
+                let col = item
+                    .get("collection_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                let index = item.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+                let now = p
+                    .documents
+                    .iter()
+                    .filter(|d| d.collection_id == col)
+                    .count();
+                varying.contains(&col) && index >= now
+            })
+            .collect();
+        if !stale.is_empty() {
+            super::documents::remove(ctx, &stale).await?;
+        }
+    }
+    Ok(())
+}
+
+/// The blob stage once, then every extractor of the batch over its output.
+async fn extract_documents(
+    ctx: &AppContext,
+    batch: &Batch,
+    object: &Object,
+) -> Result<Vec<Document>, StageError> {
+    let blobs = extract::fetch_blobs(ctx, object).await?;
+    let mut documents = Vec::new();
+    for target in &batch.targets {
+        let extractor = extract::registry(ctx, &target.extractor);
+        let input = ExtractInput {
+            ctx,
+            collection_id: &target.collection_id,
+            object,
+            blobs: &blobs,
+            params: target.extractor.params.as_ref(),
+        };
+        let outputs = extractor.extract(&input).await?;
+        let created_at = now_rfc3339();
+        documents.extend(outputs.into_iter().enumerate().map(
+            |(index, out): (usize, extract::Extracted)| Document {
+                document_id: Document::id_for(&target.collection_id, &object.object_id, index),
+                collection_id: target.collection_id.clone(),
+                namespace_id: batch.namespace_id.clone(),
+                bucket_id: batch.bucket_id.clone(),
+                object_id: object.object_id.clone(),
+                batch_id: batch.batch_id.clone(),
+                feature_extractor: target.extractor.clone(),
+                index,
+                fields: out.fields,
+                created_at: created_at.clone(),
+                embedding: out.embedding,
+            },
+        ));
+    }
+    Ok(documents)
+}
+
+/// `QUEUED → PROCESSING`; the first chunk to get here also marks the task.
+async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
+    let at = now_rfc3339();
+    let write = Write::Update {
+        key: keys::batch(&batch.bucket_id, &batch.batch_id),
+        updates: vec![
+            Update::Set("status".into(), json!(BatchStatus::Processing.as_str())),
+            Update::Set(
+                "started_at".into(),
+                json!(batch.started_at.clone().unwrap_or_else(|| at.clone())),
+            ),
+            Update::Set("updated_at".into(), json!(at)),
+            Update::Add("version".into(), 1),
+        ],
+        cond: batches::status_cond(Action::Start),
+    };
+    match ctx.table.write(write).await {
+        Ok(_) => {
+            if let Some(task_id) = &batch.task_id {
+                tasks::set_status(ctx, &batch.org_id, task_id, "PROCESSING", None, None).await?;
+            }
+            Ok(())
+        }
+        Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Ends the batch when no object of this attempt is left; only one caller wins.
+async fn finish_if_done(ctx: &AppContext, key: &Key) -> Result<(), ApiError> {
+    let Some(item) = ctx.table.get(key).await? else {
+        return Ok(());
+    };
+    let batch: Batch = from_item(item)?;
+    if batch.pending > 0 || !matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing) {
+        return Ok(());
+    }
+    let outcome = BatchStatus::outcome(batch.processed, batch.failed, batch.skipped);
+    end(ctx, &batch, outcome, None).await
+}
+
+/// Moves a batch to a terminal state over the version read, then announces it.
+pub async fn end(
+    ctx: &AppContext,
+    batch: &Batch,
+    outcome: BatchStatus,
+    reason: Option<String>,
+) -> Result<(), ApiError> {
+    let at = now_rfc3339();
+    let mut updates = vec![
+        Update::Set("status".into(), json!(outcome.as_str())),
+        Update::Set("finished_at".into(), json!(at)),
+        Update::Set("updated_at".into(), json!(at)),
+        Update::Add("version".into(), 1),
+        Update::Remove("gsi1pk".into()),
+        Update::Remove("gsi1sk".into()),
+    ];
+    if let Some(r) = &reason {
+        updates.push(Update::Set("failure_reason".into(), json!(r)));
+    }
+    let write = Write::Update {
+        key: keys::batch(&batch.bucket_id, &batch.batch_id),
+        updates,
+        cond: Cond::Equals("version".into(), json!(batch.version)),
+    };
+    let ended = match ctx.table.write(write).await {
+        Ok(Some(item)) => from_item::<Batch>(item)?,
+        Ok(None) => return Ok(()),
+        Err(StoreError::ConditionFailed { .. }) => return Ok(()),
+        Err(e) => return Err(e.into()),
+    };
+    announce(ctx, &ended).await
+}
+
+/// Publishes an ended batch's event and closes its task, once recorded as done.
+/// The event id is derived from the batch and attempt, so a repeat is recognisable.
+async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
+    if batch.event_published || batch.status == BatchStatus::Canceled || !batch.status.is_terminal()
+    {
+        return Ok(());
+    }
+    let event_type = match batch.status {
+        BatchStatus::Failed => "batch.failed",
+        _ => "batch.completed",
+    };
+    let event = Event {
+        event_id: derived_id(
+            IdKind::Event,
+            &[&batch.batch_id, &batch.attempt.to_string(), event_type],
+        ),
+        event_type: event_type.into(),
+        org_id: batch.org_id.clone(),
+        namespace_id: Some(batch.namespace_id.clone()),
+        created_at: now_rfc3339(),
+        data: json!({
+            "batch_id": batch.batch_id,
+            "bucket_id": batch.bucket_id,
+            "namespace_id": batch.namespace_id,
+            "status": batch.status,
+            "total": batch.total,
+            "processed": batch.processed,
+            "failed": batch.failed,
+            "skipped": batch.skipped,
+            "documents_written": batch.documents_written,
+            "attempt": batch.attempt,
+            "failure_reason": batch.failure_reason,
+        }),
+    };
+    ctx.events.publish(vec![event]).await?;
+    if let Some(task_id) = &batch.task_id {
+        let task_status = match batch.status {
+            BatchStatus::Completed => "COMPLETED",
+            BatchStatus::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
+            _ => "FAILED",
+        };
+        let outputs = vec![
+            json!({"batch_id": batch.batch_id, "processed": batch.processed, "failed": batch.failed, "skipped": batch.skipped}),
+        ];
+        tasks::set_status(
+            ctx,
+            &batch.org_id,
+            task_id,
+            task_status,
+            Some(outputs),
+            batch.failure_reason.clone(),
+        )
+        .await?;
+    }
+    ctx.table
+        .write(Write::Update {
+            key: keys::batch(&batch.bucket_id, &batch.batch_id),
+            updates: vec![
+                Update::Set("event_published".into(), json!(true)),
+                Update::Add("version".into(), 1),
+            ],
+            cond: Cond::Exists,
+        })
+        .await?;
+    Ok(())
+}
+
+/// Fails batches that have made no progress for `config.batch_stall` (their chunks were
+/// dead-lettered, or their worker keeps dying), so none stays PROCESSING forever.
+pub async fn sweep_stalled(ctx: &AppContext) -> Result<usize, ApiError> {
+    let cutoff = batches::stall_cutoff(ctx.config.batch_stall);
+    let page = ctx
+        .table
+        .query(&Query {
+            sk_max: Some(format!("{cutoff}#~")),
+            ..Query::partition(keys::ACTIVE_BATCHES)
+                .on(Index::Gsi1)
+                .limit(100)
+        })
+        .await?;
+    let mut failed = 0;
+    for item in page.items {
+        let batch: Batch = from_item(item)?;
+        if !batches::stalled(&batch, ctx.config.batch_stall) {
+            continue;
+        }
+        let reason = format!(
+            "no progress for {} s: {} of {} objects never got a result (their work was lost or kept failing); retry the batch to run them again",
+            ctx.config.batch_stall.as_secs(),
+            batch.pending,
+            batch.total
+        );
+        tracing::warn!(batch_id = batch.batch_id, "stalled batch failed");
+        end(ctx, &batch, BatchStatus::Failed, Some(reason)).await?;
+        failed += 1;
+    }
+    Ok(failed)
+}

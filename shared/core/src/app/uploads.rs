@@ -1,0 +1,1186 @@
+//! Direct uploads: a presigned PUT straight to the blob store, then a confirm (explicit,
+//! or from the store's own notification) that turns the bytes into an object.
+//!
+//! The store enforces what the URL pins (content type, exact length, sha256), so the
+//! bytes are not taken on trust. Completing an upload and creating its object are one
+//! transaction, conditional on the upload still being PENDING: whichever confirm comes
+//! first wins, the others return its result, and there is exactly one object.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::lists::{collect, ListRequest};
+use super::objects::{self, Confirming, CreateBlob, CreateObject, Policy, StoredFile};
+use super::{from_item, keys, pointer, tasks, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::{Bucket, Namespace, Upload, ACTIVE};
+use crate::domain::ids::IdKind;
+use crate::domain::schema::{BucketSchema, FieldType};
+use crate::domain::time::{now, rfc3339};
+use crate::error::ApiError;
+use crate::jobs::TaskMessage;
+use crate::ports::{
+    Cond, Event, Index, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
+};
+
+pub const PENDING: &str = "PENDING";
+pub const COMPLETED: &str = "COMPLETED";
+pub const FAILED: &str = "FAILED";
+pub const CANCELED: &str = "CANCELED";
+
+/// S3 takes at most 5 GiB in one PUT; larger files go in parts.
+pub const MAX_SINGLE_PUT: i64 = 5 * 1024 * 1024 * 1024;
+/// S3's largest object (10 000 parts of at most 5 GiB, capped at 5 TiB).
+pub const MAX_OBJECT: i64 = 5 * 1024 * 1024 * 1024 * 1024;
+const MAX_PARTS: i64 = 10_000;
+const MIB: i64 = 1024 * 1024;
+pub const MAX_BATCH: usize = 100;
+/// Completed records stay this long after their URL expired (DynamoDB TTL).
+const RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
+/// Above this size a confirm trusts the store (which enforced any pinned checksum)
+/// rather than reading the whole file again to hash it.
+const MAX_HASH_ON_CONFIRM: u64 = 1024 * 1024 * 1024;
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUpload {
+    /// A plain file name (no path).
+    pub filename: String,
+    /// Pinned into the URL: the store refuses another type.
+    pub content_type: String,
+    /// When given, pinned into the URL: the store refuses another length.
+    #[serde(default)]
+    pub file_size_bytes: Option<i64>,
+    /// Seconds, 60 to 86400 (default 3600).
+    #[serde(default)]
+    pub presigned_url_expiration: Option<i64>,
+    #[serde(default)]
+    pub create_object_on_confirm: Option<bool>,
+    #[serde(default)]
+    pub object_metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub blob_property: Option<String>,
+    #[serde(default)]
+    pub blob_type: Option<String>,
+    /// sha256 hex; pinned into the URL (`x-amz-checksum-sha256`) and used for duplicates.
+    #[serde(default)]
+    pub file_hash: Option<String>,
+    #[serde(default)]
+    pub skip_duplicates: Option<bool>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUploadsBatch {
+    pub uploads: Vec<CreateUpload>,
+    #[serde(default)]
+    pub shared_metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub shared_object_metadata: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmUpload {
+    /// The ETag the store returned for the PUT; checked when given.
+    #[serde(default)]
+    pub etag: Option<String>,
+    /// The size the client sent; checked when given.
+    #[serde(default)]
+    pub file_size_bytes: Option<i64>,
+    /// Submit a batch of the created object right away (synchronous confirms).
+    #[serde(default)]
+    pub auto_submit_batch: Option<bool>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmItem {
+    pub upload_id: String,
+    #[serde(default)]
+    pub etag: Option<String>,
+    #[serde(default)]
+    pub file_size_bytes: Option<i64>,
+}
+
+#[derive(Debug, Clone, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConfirmBatch {
+    pub confirmations: Vec<ConfirmItem>,
+}
+
+/// The queued work of a batch confirm.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ConfirmBatchMessage {
+    pub task_id: String,
+    pub org_id: String,
+    pub namespace_id: String,
+    pub bucket_id: String,
+    pub items: Vec<ConfirmItem>,
+}
+
+fn epoch(t: time::OffsetDateTime) -> i64 {
+    t.unix_timestamp()
+}
+
+fn expiry_sort_key(expires_epoch: i64, upload_id: &str) -> String {
+    format!("{expires_epoch:012}#{upload_id}")
+}
+
+/// A file name without any path, safe to show and to put in a storage key.
+fn check_filename(name: &str, field: &str) -> Result<(), ApiError> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name == "."
+        || name == ".."
+        || name.contains('/')
+        || name.contains('\\')
+        || name.contains("..")
+        || name.chars().any(char::is_control);
+    if bad {
+        return Err(ApiError::field(
+            field,
+            "must be a plain file name of 1-255 characters, without path separators or '..'",
+        ));
+    }
+    Ok(())
+}
+
+/// The filename as it appears in the storage key: anything beyond a safe set becomes `_`.
+fn storage_name(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
+fn check_mime(ct: &str, field: &str) -> Result<(), ApiError> {
+    let essence = ct.split(';').next().unwrap_or("").trim();
+    let ok = essence
+        .split_once('/')
+        .is_some_and(|(t, s)| !t.is_empty() && !s.is_empty())
+        && !ct.chars().any(|c| c.is_control());
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::field(
+            field,
+            format!("{ct:?} is not a MIME type (type/subtype)"),
+        ))
+    }
+}
+
+/// The blob type a content type implies.
+pub fn blob_type_for(content_type: &str) -> FieldType {
+    [
+        FieldType::Image,
+        FieldType::Video,
+        FieldType::Audio,
+        FieldType::Pdf,
+        FieldType::Json,
+        FieldType::Excel,
+        FieldType::Text,
+    ]
+    .into_iter()
+    .find(|t| t.accepts_mime(content_type))
+    .unwrap_or(FieldType::Binary)
+}
+
+/// Which schema property the upload fills when none is named: the only blob property
+/// of its type, else the only blob property, else the file name without extension.
+fn default_property(schema: &BucketSchema, ty: FieldType, filename: &str) -> String {
+    let blobs: Vec<(&String, FieldType)> = schema
+        .properties
+        .iter()
+        .filter(|(_, f)| f.ty.is_blob())
+        .map(|(k, f)| (k, f.ty))
+        .collect();
+    let of_type: Vec<&&String> = blobs
+        .iter()
+        .filter(|(_, t)| *t == ty)
+        .map(|(k, _)| k)
+        .collect();
+    if of_type.len() == 1 {
+        return of_type[0].to_string();
+    }
+    if blobs.len() == 1 {
+        return blobs[0].0.clone();
+    }
+    filename
+        .rsplit_once('.')
+        .map_or(filename, |(stem, _)| stem)
+        .to_string()
+}
+
+/// Validates a create request; nothing is issued unless the upload could complete.
+fn draft(
+    bucket: &Bucket,
+    schema: &BucketSchema,
+    req: CreateUpload,
+    at: &str,
+) -> Result<Upload, ApiError> {
+    let f = |name: &str| {
+        if at.is_empty() {
+            name.to_string()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    check_filename(&req.filename, &f("filename"))?;
+    check_mime(&req.content_type, &f("content_type"))?;
+    if let Some(size) = req.file_size_bytes {
+        if size < 1 {
+            return Err(ApiError::field(f("file_size_bytes"), "must be at least 1"));
+        }
+        if size > MAX_OBJECT {
+            return Err(ApiError::field(
+                f("file_size_bytes"),
+                format!("files are at most {MAX_OBJECT} bytes"),
+            ));
+        }
+    }
+    let expiration = req.presigned_url_expiration.unwrap_or(3600);
+    if !(60..=86400).contains(&expiration) {
+        return Err(ApiError::field(
+            f("presigned_url_expiration"),
+            "must be between 60 and 86400 seconds",
+        ));
+    }
+    let file_hash = match req.file_hash {
+        Some(h) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => {
+            Some(h.to_ascii_lowercase())
+        }
+        Some(_) => {
+            return Err(ApiError::field(
+                f("file_hash"),
+                "must be a sha256 as 64 hex characters",
+            ))
+        }
+        None => None,
+    };
+    let ty = match &req.blob_type {
+        Some(t) => FieldType::parse(t)
+            .filter(|t| t.is_blob())
+            .ok_or_else(|| ApiError::field(f("blob_type"), format!("{t:?} is not a blob type")))?,
+        None => blob_type_for(&req.content_type),
+    };
+    let property = req
+        .blob_property
+        .clone()
+        .unwrap_or_else(|| default_property(schema, ty, &req.filename));
+    let create_object = req.create_object_on_confirm.unwrap_or(true);
+    if create_object {
+        schema.blob_field(&property, ty, "").map_err(|e| {
+            let which = if e.field.ends_with(".type") {
+                "blob_type"
+            } else {
+                "blob_property"
+            };
+            ApiError::field(f(which), e.reason)
+        })?;
+        if !ty.accepts_mime(&req.content_type) {
+            return Err(ApiError::field(
+                f("content_type"),
+                format!(
+                    "{:?} does not fit the {} property {property:?}",
+                    req.content_type,
+                    ty.as_str()
+                ),
+            ));
+        }
+        let mut meta = req.object_metadata.clone().unwrap_or_default();
+        schema.apply_defaults(&mut meta);
+        schema
+            .check_object(&meta, [property.as_str()])
+            .map_err(|e| {
+                let field = e
+                    .field
+                    .strip_prefix("metadata")
+                    .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
+                ApiError::field(f(&field), e.reason)
+            })?;
+    }
+    let upload_id = IdKind::Upload.new_id();
+    let created = now();
+    let expires = created + Duration::from_secs(expiration as u64);
+    Ok(Upload {
+        storage_key: keys::upload_storage_key(
+            &bucket.namespace_id,
+            &bucket.bucket_id,
+            &upload_id,
+            &storage_name(&req.filename),
+        ),
+        upload_id,
+        bucket_id: bucket.bucket_id.clone(),
+        namespace_id: bucket.namespace_id.clone(),
+        filename: req.filename,
+        content_type: req.content_type,
+        file_size_bytes: req.file_size_bytes,
+        presigned_url_expiration: expiration,
+        create_object_on_confirm: create_object,
+        object_metadata: req.object_metadata,
+        blob_property: property,
+        blob_type: ty.as_str().to_string(),
+        file_hash,
+        skip_duplicates: req.skip_duplicates.unwrap_or(true),
+        metadata: req.metadata,
+        status: PENDING.into(),
+        message: None,
+        linked: false,
+        object_id: None,
+        etag: None,
+        multipart_id: None,
+        part_size: None,
+        created_at: rfc3339(created),
+        expires_at: rfc3339(expires),
+        completed_at: None,
+        verified_at: None,
+        version: 1,
+    })
+}
+
+fn expires_epoch(up: &Upload) -> i64 {
+    time::OffsetDateTime::parse(
+        &up.expires_at,
+        &time::format_description::well_known::Rfc3339,
+    )
+    .map(epoch)
+    .unwrap_or(0)
+}
+
+fn is_due(up: &Upload) -> bool {
+    up.status == PENDING && epoch(now()) > expires_epoch(up)
+}
+
+/// The record as stored: pending uploads sit in the sweeper's index, ordered by expiry.
+fn record_item(up: &Upload) -> crate::ports::Item {
+    let mut item = to_item(&keys::upload(&up.bucket_id, &up.upload_id), up);
+    if up.status == PENDING {
+        item.insert("gsi1pk".into(), json!(keys::PENDING_UPLOADS));
+        item.insert(
+            "gsi1sk".into(),
+            json!(expiry_sort_key(expires_epoch(up), &up.upload_id)),
+        );
+    }
+    crate::store::set_expiry(
+        &mut item,
+        time::OffsetDateTime::from_unix_timestamp(expires_epoch(up) + RECORD_TTL.as_secs() as i64)
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH),
+    );
+    item
+}
+
+/// Leaving PENDING: out of the sweeper's index.
+fn leave_pending(status: &str, mut updates: Vec<Update>) -> Vec<Update> {
+    updates.push(Update::Set("status".into(), json!(status)));
+    updates.push(Update::Remove("gsi1pk".into()));
+    updates.push(Update::Remove("gsi1sk".into()));
+    updates.push(Update::Add("version".into(), 1));
+    updates
+}
+
+pub fn upload_json(up: &Upload, target: Option<Target>, duplicate_of: Option<&str>) -> Value {
+    let (presigned_url, multipart) = match target {
+        Some(Target::Single(url)) => (Some(url), Value::Null),
+        Some(Target::Parts {
+            multipart_id,
+            part_size,
+            urls,
+        }) => (
+            None,
+            json!({
+                "multipart_upload_id": multipart_id,
+                "part_size": part_size,
+                "parts": urls.into_iter().map(|(n, size, url)| json!({"part_number": n, "size": size, "presigned_url": url})).collect::<Vec<_>>(),
+            }),
+        ),
+        None => (None, Value::Null),
+    };
+    json!({
+        "multipart": multipart,
+        "upload_id": up.upload_id,
+        "bucket_id": up.bucket_id,
+        "namespace_id": up.namespace_id,
+        "filename": up.filename,
+        "content_type": up.content_type,
+        "file_size_bytes": up.file_size_bytes,
+        "presigned_url": presigned_url,
+        "presigned_url_expiration": up.presigned_url_expiration,
+        "s3_key": up.storage_key,
+        "status": up.status,
+        "message": up.message,
+        "metadata": up.metadata,
+        "create_object_on_confirm": up.create_object_on_confirm,
+        "object_metadata": up.object_metadata,
+        "blob_property": up.blob_property,
+        "blob_type": up.blob_type,
+        "file_hash": up.file_hash,
+        "skip_duplicates": up.skip_duplicates,
+        "is_duplicate": duplicate_of.is_some(),
+        "duplicate_of_upload_id": duplicate_of,
+        "created_at": up.created_at,
+        "expires_at": up.expires_at,
+        "completed_at": up.completed_at,
+        "verified_at": up.verified_at,
+        "etag": up.etag,
+        "object_id": up.object_id,
+    })
+}
+
+pub fn confirm_json(up: &Upload) -> Value {
+    json!({
+        "upload_id": up.upload_id,
+        "status": up.status,
+        "etag": up.etag,
+        "file_size_bytes": up.file_size_bytes,
+        "file_hash": up.file_hash,
+        "verified_at": up.verified_at,
+        "completed_at": up.completed_at,
+        "object_id": up.object_id,
+        "message": up.message,
+    })
+}
+
+/// Where the client sends the bytes: one URL, or one per part.
+pub enum Target {
+    Single(String),
+    Parts {
+        multipart_id: String,
+        part_size: i64,
+        urls: Vec<(u32, i64, String)>,
+    },
+}
+
+/// Fresh URLs for a pending upload, valid for the rest of its time.
+async fn presign(ctx: &AppContext, up: &Upload) -> Result<Target, ApiError> {
+    let left = Duration::from_secs((expires_epoch(up) - epoch(now())).max(1) as u64);
+    if let (Some(multipart_id), Some(part_size), Some(size)) =
+        (&up.multipart_id, up.part_size, up.file_size_bytes)
+    {
+        let count = (size + part_size - 1) / part_size;
+        let mut urls = Vec::with_capacity(count as usize);
+        for n in 1..=count {
+            let len = part_size.min(size - (n - 1) * part_size);
+            let pinned = PutConstraints {
+                content_length: Some(len as u64),
+                part: Some(PartRef {
+                    multipart_id: multipart_id.clone(),
+                    number: n as u32,
+                }),
+                ..PutConstraints::default()
+            };
+            urls.push((
+                n as u32,
+                len,
+                ctx.blobs
+                    .presign_put(&up.storage_key, &pinned, left)
+                    .await?,
+            ));
+        }
+        return Ok(Target::Parts {
+            multipart_id: multipart_id.clone(),
+            part_size,
+            urls,
+        });
+    }
+    let pinned = PutConstraints {
+        content_type: Some(up.content_type.clone()),
+        content_length: up.file_size_bytes.map(|s| s as u64),
+        sha256: up.file_hash.clone(),
+        part: None,
+    };
+    Ok(Target::Single(
+        ctx.blobs
+            .presign_put(&up.storage_key, &pinned, left)
+            .await?,
+    ))
+}
+
+/// Above the threshold (and always above one PUT's limit) a file goes in parts.
+fn part_size_for(ctx: &AppContext, size: Option<i64>) -> Option<i64> {
+    let size = size?;
+    if size <= MAX_SINGLE_PUT && size as u64 <= ctx.config.multipart_threshold {
+        return None;
+    }
+    let wanted = (ctx.config.multipart_part_size as i64)
+        .max(5 * MIB)
+        .max((size + MAX_PARTS - 1) / MAX_PARTS);
+    Some((wanted + MIB - 1) / MIB * MIB)
+}
+
+/// A completed upload of this bucket with the same bytes, if `skip_duplicates` finds one.
+async fn duplicate_of(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+) -> Result<Option<Upload>, ApiError> {
+    let (true, Some(hash)) = (up.skip_duplicates, &up.file_hash) else {
+        return Ok(None);
+    };
+    let Some(ptr) = ctx
+        .table
+        .get(&keys::upload_hash(&bucket.bucket_id, hash))
+        .await?
+    else {
+        return Ok(None);
+    };
+    let Some(id) = ptr.get("upload_id").and_then(Value::as_str) else {
+        return Ok(None);
+    };
+    Ok(load(ctx, bucket, id)
+        .await?
+        .filter(|u| u.status == COMPLETED))
+}
+
+/// Creates one upload: its record, then its presigned URL (or the duplicate it matches).
+pub async fn create(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: CreateUpload,
+) -> Result<Value, ApiError> {
+    let schema = bucket.schema()?;
+    let up = draft(bucket, &schema, req, "")?;
+    issue(ctx, bucket, up).await
+}
+
+async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, ApiError> {
+    if let Some(existing) = duplicate_of(ctx, bucket, &up).await? {
+        return Ok(upload_json(&existing, None, Some(&existing.upload_id)));
+    }
+    let mut up = up;
+    if let Some(part_size) = part_size_for(ctx, up.file_size_bytes) {
+        up.multipart_id = Some(
+            ctx.blobs
+                .create_multipart(&up.storage_key, &up.content_type)
+                .await?,
+        );
+        up.part_size = Some(part_size);
+    }
+    ctx.table.write(Write::create(record_item(&up))).await?;
+    let target = presign(ctx, &up).await?;
+    Ok(upload_json(&up, Some(target), None))
+}
+
+pub async fn create_batch(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: CreateUploadsBatch,
+) -> Result<Value, ApiError> {
+    if req.uploads.is_empty() || req.uploads.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "uploads",
+            format!("must hold 1 to {MAX_BATCH} uploads"),
+        ));
+    }
+    let schema = bucket.schema()?;
+    let merge = |shared: &Option<Map<String, Value>>, own: Option<Map<String, Value>>| match (
+        shared, own,
+    ) {
+        (None, own) => own,
+        (Some(s), own) => {
+            let mut m = s.clone();
+            m.extend(own.unwrap_or_default());
+            Some(m)
+        }
+    };
+    // Every upload is checked before any is issued.
+    let mut drafts = Vec::with_capacity(req.uploads.len());
+    for (i, mut u) in req.uploads.into_iter().enumerate() {
+        u.metadata = merge(&req.shared_metadata, u.metadata.take());
+        u.object_metadata = merge(&req.shared_object_metadata, u.object_metadata.take());
+        drafts.push(draft(bucket, &schema, u, &format!("uploads[{i}]"))?);
+    }
+    let mut out = Vec::with_capacity(drafts.len());
+    for up in drafts {
+        out.push(issue(ctx, bucket, up).await?);
+    }
+    Ok(json!({ "total": out.len(), "uploads": out }))
+}
+
+pub async fn load(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    upload_id: &str,
+) -> Result<Option<Upload>, ApiError> {
+    match ctx
+        .table
+        .get(&keys::upload(&bucket.bucket_id, upload_id))
+        .await?
+    {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
+async fn must_load(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Result<Upload, ApiError> {
+    load(ctx, bucket, upload_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("upload {upload_id:?}")))
+}
+
+/// Moves a pending upload to `status`, removing any bytes that reached the store.
+/// Returns the upload as it is afterwards (another writer may have moved it first).
+async fn end_pending(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    status: &str,
+    message: &str,
+) -> Result<Upload, ApiError> {
+    let updates = leave_pending(status, vec![Update::Set("message".into(), json!(message))]);
+    let write = Write::Update {
+        key: keys::upload(&bucket.bucket_id, &up.upload_id),
+        updates,
+        cond: Cond::Equals("status".into(), json!(PENDING)),
+    };
+    match ctx.table.write(write).await {
+        Ok(_) => {
+            ctx.blobs.delete(&up.storage_key).await?;
+            if let Some(m) = &up.multipart_id {
+                ctx.blobs.abort_multipart(&up.storage_key, m).await?;
+            }
+            tracing::info!(upload_id = %up.upload_id, status, "upload ended");
+        }
+        Err(StoreError::ConditionFailed { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    must_load(ctx, bucket, &up.upload_id).await
+}
+
+/// An upload as it is now: a pending one past its expiry is failed on the spot.
+pub async fn get(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    upload_id: &str,
+) -> Result<(Upload, Option<Target>), ApiError> {
+    let up = must_load(ctx, bucket, upload_id).await?;
+    if is_due(&up) {
+        return Ok((
+            end_pending(
+                ctx,
+                bucket,
+                &up,
+                FAILED,
+                "expired: not confirmed before expires_at",
+            )
+            .await?,
+            None,
+        ));
+    }
+    let url = if up.status == PENDING {
+        Some(presign(ctx, &up).await?)
+    } else {
+        None
+    };
+    Ok((up, url))
+}
+
+/// Cancels a pending upload and removes its bytes; a completed one is refused.
+pub async fn cancel(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    upload_id: &str,
+) -> Result<Upload, ApiError> {
+    let up = must_load(ctx, bucket, upload_id).await?;
+    match up.status.as_str() {
+        COMPLETED => Err(ApiError::Conflict(format!(
+            "upload {upload_id} is completed; delete its object ({}) instead",
+            up.object_id.as_deref().unwrap_or("none")
+        ))),
+        PENDING => {
+            let after = end_pending(ctx, bucket, &up, CANCELED, "canceled").await?;
+            if after.status == COMPLETED {
+                return Err(ApiError::Conflict(format!(
+                    "upload {upload_id} completed before it could be canceled"
+                )));
+            }
+            Ok(after)
+        }
+        _ => Ok(up),
+    }
+}
+
+fn same_etag(a: &str, b: &str) -> bool {
+    a.trim().trim_matches('"') == b.trim().trim_matches('"')
+}
+
+/// Joins a multipart upload's parts, once every part has arrived at its exact size.
+async fn assemble(ctx: &AppContext, up: &Upload, multipart_id: &str) -> Result<(), ApiError> {
+    let (Some(size), Some(part_size)) = (up.file_size_bytes, up.part_size) else {
+        return Ok(());
+    };
+    let expected = (size + part_size - 1) / part_size;
+    let parts = ctx.blobs.list_parts(&up.storage_key, multipart_id).await?;
+    let complete = parts.len() as i64 == expected
+        && parts.iter().enumerate().all(|(i, p)| {
+            let n = i as i64 + 1;
+            p.number as i64 == n && p.size as i64 == part_size.min(size - (n - 1) * part_size)
+        });
+    if !complete {
+        return Err(ApiError::Conflict(format!(
+            "upload {} has {} of its {expected} parts: PUT every part to its URL, then confirm",
+            up.upload_id,
+            parts.len()
+        )));
+    }
+    match ctx
+        .blobs
+        .complete_multipart(&up.storage_key, multipart_id, &parts)
+        .await
+    {
+        Ok(()) => Ok(()),
+        // A racing confirm completed it first: the object is there now.
+        Err(_) if ctx.blobs.head(&up.storage_key).await?.is_some() => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Confirms an upload: checks the stored bytes, completes it and (unless asked not
+/// to) creates its object, all at once. Confirming again returns the same result.
+pub async fn confirm(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    upload_id: &str,
+    req: &ConfirmUpload,
+    policy: Option<&str>,
+) -> Result<Upload, ApiError> {
+    let up = must_load(ctx, bucket, upload_id).await?;
+    match up.status.as_str() {
+        COMPLETED => return Ok(up),
+        PENDING => {}
+        other => {
+            return Err(ApiError::Conflict(format!(
+                "upload {upload_id} is {other}{}",
+                up.message
+                    .as_deref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            )))
+        }
+    }
+    if is_due(&up) {
+        let after = end_pending(
+            ctx,
+            bucket,
+            &up,
+            FAILED,
+            "expired: not confirmed before expires_at",
+        )
+        .await?;
+        if after.status == COMPLETED {
+            return Ok(after);
+        }
+        return Err(ApiError::Conflict(format!(
+            "upload {upload_id} expired at {} before it was confirmed",
+            up.expires_at
+        )));
+    }
+    let mut head = ctx.blobs.head(&up.storage_key).await?;
+    if let (None, Some(multipart_id)) = (&head, &up.multipart_id) {
+        assemble(ctx, &up, multipart_id).await?;
+        head = ctx.blobs.head(&up.storage_key).await?;
+    }
+    let Some(head) = head else {
+        return Err(ApiError::Conflict(format!(
+            "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
+        )));
+    };
+    if let Some(size) = req.file_size_bytes {
+        if size as u64 != head.size {
+            return Err(ApiError::field(
+                "file_size_bytes",
+                format!("the stored file is {} bytes, not {size}", head.size),
+            ));
+        }
+    }
+    if let (Some(given), Some(stored)) = (&req.etag, &head.etag) {
+        if !same_etag(given, stored) {
+            return Err(ApiError::field(
+                "etag",
+                format!("the stored file's ETag is {stored}, not {given}"),
+            ));
+        }
+    }
+    let sha256 = match head.sha256.clone() {
+        Some(h) => Some(h),
+        None if head.size <= MAX_HASH_ON_CONFIRM => ctx.blobs.sha256(&up.storage_key).await?,
+        None => None,
+    };
+    // The store enforced what the URL pinned; this catches a store that could not.
+    let declared_mismatch = up.file_size_bytes.is_some_and(|s| s as u64 != head.size)
+        || matches!((&up.file_hash, &sha256), (Some(want), Some(got)) if want != got);
+    if declared_mismatch {
+        end_pending(
+            ctx,
+            bucket,
+            &up,
+            FAILED,
+            "the stored file does not match the declared size or sha256",
+        )
+        .await?;
+        return Err(ApiError::Conflict(format!(
+            "upload {upload_id} failed: the stored file does not match what was declared"
+        )));
+    }
+
+    let stamp = rfc3339(now());
+    let updates = leave_pending(
+        COMPLETED,
+        vec![
+            Update::Set("completed_at".into(), json!(stamp)),
+            Update::Set("verified_at".into(), json!(stamp)),
+            Update::Set("etag".into(), json!(head.etag)),
+            Update::Set("file_hash".into(), json!(sha256)),
+            Update::Set("file_size_bytes".into(), json!(head.size)),
+            Update::Set("message".into(), Value::Null),
+        ],
+    );
+    let complete = Write::Update {
+        key: keys::upload(&bucket.bucket_id, upload_id),
+        updates,
+        cond: Cond::Equals("status".into(), json!(PENDING)),
+    };
+    // The content-hash index (for skip_duplicates) is written with the completion.
+    let hash_index: Vec<Write> = sha256
+        .iter()
+        .map(|h| {
+            Write::put(pointer(
+                &keys::upload_hash(&bucket.bucket_id, h),
+                "upload_id",
+                upload_id,
+            ))
+        })
+        .collect();
+    let outcome = if up.create_object_on_confirm {
+        let confirming = Confirming {
+            file: StoredFile {
+                upload_id: up.upload_id.clone(),
+                storage_key: up.storage_key.clone(),
+                size: head.size as i64,
+                mime: up.content_type.clone(),
+                hash: sha256.clone(),
+                filename: up.filename.clone(),
+            },
+            write: complete,
+            also: hash_index,
+        };
+        let request = CreateObject {
+            blobs: vec![CreateBlob {
+                property: up.blob_property.clone(),
+                blob_type: up.blob_type.clone(),
+                upload_id: Some(up.upload_id.clone()),
+                ..CreateBlob::default()
+            }],
+            metadata: up.object_metadata.clone(),
+            ..CreateObject::default()
+        };
+        let policy = Policy::choose(policy, bucket)?;
+        let mut results =
+            objects::create_many(ctx, bucket, vec![Ok(request)], policy, Some(&confirming)).await?;
+        results.pop().expect("one result per request").map(|_| ())
+    } else {
+        let mut ops = vec![complete];
+        ops.extend(hash_index);
+        ctx.table.transact(ops).await.map_err(ApiError::from)
+    };
+    let after = must_load(ctx, bucket, upload_id).await?;
+    match outcome {
+        Ok(()) => {}
+        // Another confirm (or the store's notification) completed it first: same result.
+        Err(_) if after.status == COMPLETED => return Ok(after),
+        Err(ApiError::Conflict(_)) if after.status != PENDING => {
+            return Err(ApiError::Conflict(format!(
+                "upload {upload_id} is {}",
+                after.status
+            )))
+        }
+        Err(e) => return Err(e),
+    }
+    let event = Event {
+        event_id: IdKind::Event.new_id(),
+        event_type: "upload.completed".into(),
+        org_id: bucket.org_id.clone(),
+        namespace_id: Some(bucket.namespace_id.clone()),
+        created_at: stamp,
+        data: json!({"upload_id": upload_id, "bucket_id": bucket.bucket_id, "object_id": after.object_id}),
+    };
+    if let Err(e) = ctx.events.publish(vec![event]).await {
+        tracing::warn!(error = %e, "publishing upload.completed failed");
+    }
+    Ok(after)
+}
+
+/// The store says bytes arrived at `key` (S3 notification, or the local PUT): confirm
+/// the upload they belong to. Keys that are not uploads are ignored.
+pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
+    let ns_id = key.split('/').next().unwrap_or_default();
+    let Some((bucket_id, upload_id)) = keys::parse_upload_storage_key(key) else {
+        return Ok(());
+    };
+    let Some(item) = ctx.table.get(&keys::bucket(ns_id, bucket_id)).await? else {
+        return Ok(());
+    };
+    let bucket: Bucket = from_item(item)?;
+    if bucket.status != ACTIVE {
+        return Ok(());
+    }
+    match confirm(ctx, &bucket, upload_id, &ConfirmUpload::default(), None).await {
+        Ok(up) => {
+            tracing::info!(upload_id, object_id = ?up.object_id, "upload confirmed by the store's notification");
+            Ok(())
+        }
+        // A canceled, failed or unknown upload: nothing to do.
+        Err(ApiError::Conflict(m)) | Err(ApiError::NotFound(m)) => {
+            tracing::info!(upload_id, reason = %m, "stored bytes not confirmed");
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
+}
+
+/// Fails every pending upload whose URL expired, and removes any bytes they left.
+pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, ApiError> {
+    let mut query = Query::partition(keys::PENDING_UPLOADS)
+        .on(Index::Gsi1)
+        .limit(100);
+    query.sk_max = Some(format!("{:012}~", epoch(now())));
+    let mut swept = 0;
+    for _ in 0..10 {
+        let page = ctx.table.query(&query).await?;
+        for item in page.items {
+            let up: Upload = from_item(item)?;
+            let key = keys::bucket(&up.namespace_id, &up.bucket_id);
+            let Some(b) = ctx.table.get(&key).await? else {
+                continue;
+            };
+            let bucket: Bucket = from_item(b)?;
+            if is_due(&up) {
+                end_pending(
+                    ctx,
+                    &bucket,
+                    &up,
+                    FAILED,
+                    "expired: not confirmed before expires_at",
+                )
+                .await?;
+                swept += 1;
+            }
+        }
+        query.cursor = page.cursor;
+        if query.cursor.is_none() {
+            break;
+        }
+    }
+    Ok(swept)
+}
+
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
+    let size = req.page_size()?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix("UPL#")
+        .cursor(req.cursor()?)
+        .descending(req.descending()?);
+    let filter = req.filter(&["filename", "upload_id"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let mut up: Upload = from_item(item)?;
+        if is_due(&up) {
+            // Shown as it is about to become; the sweeper (or a read) writes it.
+            up.status = FAILED.into();
+            up.message = Some("expired: not confirmed before expires_at".into());
+        }
+        Ok(Some(upload_json(&up, None, None)))
+    })
+    .await?;
+    let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
+    let mut total_size = 0;
+    for r in &results {
+        *by_status
+            .entry(r["status"].as_str().unwrap_or_default().to_string())
+            .or_default() += 1;
+        total_size += r["file_size_bytes"].as_i64().unwrap_or(0);
+    }
+    let count = results.len() as i64;
+    let results = req.project(results);
+    Ok(json!({
+        "results": results,
+        "pagination": { "page_size": size, "next_cursor": next, "total": null },
+        "stats": {
+            "total_uploads": count,
+            "total_size_bytes": total_size,
+            "uploads_by_status": by_status,
+            "avg_file_size_bytes": if count > 0 { total_size as f64 / count as f64 } else { 0.0 },
+            "unique_buckets": if count > 0 { 1 } else { 0 },
+        },
+    }))
+}
+
+/// Queues a batch of confirmations as a task (enqueue first; the task record committed
+/// after makes it real, as with purges).
+pub async fn confirm_batch(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    req: ConfirmBatch,
+) -> Result<Value, ApiError> {
+    if req.confirmations.is_empty() || req.confirmations.len() > MAX_BATCH {
+        return Err(ApiError::field(
+            "confirmations",
+            format!("must hold 1 to {MAX_BATCH} confirmations"),
+        ));
+    }
+    let task = tasks::new_task(
+        &ns.org_id,
+        Some(&ns.namespace_id),
+        "api_buckets_uploads_confirm_batch",
+        req.confirmations
+            .iter()
+            .map(|c| json!({"upload_id": c.upload_id}))
+            .collect(),
+    );
+    let msg = TaskMessage::ConfirmUploads(ConfirmBatchMessage {
+        task_id: task.task_id.clone(),
+        org_id: ns.org_id.clone(),
+        namespace_id: ns.namespace_id.clone(),
+        bucket_id: bucket.bucket_id.clone(),
+        items: req.confirmations.clone(),
+    });
+    ctx.queue
+        .send(
+            QueueName::Tasks,
+            vec![msg.to_body()],
+            Duration::from_secs(1),
+        )
+        .await?;
+    ctx.table.write(tasks::create_write(&task)).await?;
+    Ok(json!({
+        "task_id": task.task_id,
+        "status": task.status,
+        "confirmations_count": req.confirmations.len(),
+        "task": tasks::task_json(&task),
+        "message": "Batch confirmation is being processed in the background.",
+    }))
+}
+
+/// The worker side of a batch confirm: each confirmation on its own, results recorded.
+pub async fn run_confirm_batch(
+    ctx: &AppContext,
+    msg: &ConfirmBatchMessage,
+    receive_count: u32,
+) -> Result<(), ApiError> {
+    let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
+    else {
+        return Ok(());
+    };
+    if task.status != tasks::PENDING && task.status != tasks::IN_PROGRESS {
+        return Ok(());
+    }
+    let Some(item) = ctx
+        .table
+        .get(&keys::bucket(&msg.namespace_id, &msg.bucket_id))
+        .await?
+    else {
+        tasks::set_status(
+            ctx,
+            &msg.org_id,
+            &msg.task_id,
+            tasks::FAILED,
+            None,
+            Some("bucket not found".into()),
+        )
+        .await?;
+        return Ok(());
+    };
+    let bucket: Bucket = from_item(item)?;
+    tasks::set_status(
+        ctx,
+        &msg.org_id,
+        &msg.task_id,
+        tasks::IN_PROGRESS,
+        None,
+        None,
+    )
+    .await?;
+    let mut outputs = Vec::with_capacity(msg.items.len());
+    let mut failures = 0;
+    for c in &msg.items {
+        let req = ConfirmUpload {
+            etag: c.etag.clone(),
+            file_size_bytes: c.file_size_bytes,
+            auto_submit_batch: None,
+        };
+        match confirm(ctx, &bucket, &c.upload_id, &req, None).await {
+            Ok(up) => outputs.push(
+                json!({"upload_id": c.upload_id, "status": up.status, "object_id": up.object_id}),
+            ),
+            Err(e) if e.status() >= 500 => return Err(e),
+            Err(e) => {
+                failures += 1;
+                outputs.push(
+                    json!({"upload_id": c.upload_id, "status": FAILED, "error": e.to_string()}),
+                );
+            }
+        }
+    }
+    let status = if failures == 0 {
+        tasks::COMPLETED
+    } else {
+        "COMPLETED_WITH_ERRORS"
+    };
+    tasks::set_status(ctx, &msg.org_id, &msg.task_id, status, Some(outputs), None).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn filenames_cannot_carry_paths() {
+        for bad in [
+            "",
+            "..",
+            "a/b.jpg",
+            "..\\x",
+            "../etc/passwd",
+            "a\u{0}b",
+            "x..y",
+        ] {
+            assert!(check_filename(bad, "filename").is_err(), "{bad:?}");
+        }
+        assert!(check_filename("photo 1.jpg", "filename").is_ok());
+        assert_eq!(storage_name("photo 1 (é).jpg"), "photo_1____.jpg");
+    }
+
+    #[test]
+    fn content_types_imply_blob_types() {
+        assert_eq!(blob_type_for("image/jpeg"), FieldType::Image);
+        assert_eq!(blob_type_for("video/mp4"), FieldType::Video);
+        assert_eq!(blob_type_for("application/pdf"), FieldType::Pdf);
+        assert_eq!(blob_type_for("text/plain; charset=utf-8"), FieldType::Text);
+        assert_eq!(blob_type_for("application/octet-stream"), FieldType::Binary);
+    }
+
+    #[test]
+    fn storage_keys_round_trip() {
+        let key = keys::upload_storage_key("ns_1", "bkt_1", "upl_1", "a.jpg");
+        assert_eq!(
+            keys::parse_upload_storage_key(&key),
+            Some(("bkt_1", "upl_1"))
+        );
+        assert_eq!(
+            keys::parse_upload_storage_key("ns_1/bkt_1/objects/obj_1/blob_1"),
+            None
+        );
+    }
+}

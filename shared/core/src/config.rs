@@ -1,0 +1,259 @@
+//! Settings every process reads from `SLUICE_*` environment variables. A value that
+//! cannot be used stops the process at start, with a message naming the variable.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::Parser;
+
+use crate::domain::embedding::ServerDefault;
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Largest inline blob (`content`/`data`) accepted, decoded bytes.
+    pub max_inline_bytes: usize,
+    /// Largest request body accepted (API Gateway and Lambda allow about 6 MB).
+    pub max_body_bytes: usize,
+    /// Deliveries of a queue message before it is dead-lettered.
+    pub max_receives: u32,
+    /// How long a queue message stays hidden while a worker holds it.
+    pub visibility_timeout: Duration,
+    /// Delay before a purge's final sweep: longer than any request that could still be
+    /// writing into the namespace or bucket being deleted.
+    pub purge_settle: Duration,
+    /// Uploads declared larger than this get presigned multipart part URLs.
+    pub multipart_threshold: u64,
+    /// Part size for multipart uploads (at least S3's 5 MiB minimum).
+    pub multipart_part_size: u64,
+    /// Lets blob URLs and webhooks reach loopback and private addresses (development only).
+    pub allow_private_urls: bool,
+    /// Time limit of one outbound HTTP request (blob fetch, webhook delivery).
+    pub fetch_timeout: Duration,
+    /// Largest blob a batch fetches into memory.
+    pub max_fetch_bytes: usize,
+    /// Objects per queue message of a batch (one transaction records a chunk).
+    pub batch_chunk_size: usize,
+    /// A queued or processing batch without progress for this long is failed as stalled.
+    pub batch_stall: Duration,
+    /// First webhook retry delay; each later one doubles (capped at 15 minutes by SQS).
+    pub webhook_retry_base: Duration,
+    /// Delivery attempts per event and endpoint.
+    pub webhook_max_attempts: u32,
+    /// Consecutive failed deliveries after which an endpoint is disabled.
+    pub webhook_disable_after: i64,
+    /// Where embedding models are installed (`scripts/fetch-models`; `/opt/models` in Lambda).
+    pub models_dir: std::path::PathBuf,
+    /// The embedding model a namespace gets when it names none.
+    pub embedding_default: ServerDefault,
+}
+
+const MIB: u64 = 1024 * 1024;
+
+/// The variables as given; [`Config::from_env`] parses them (clap) and then checks what
+/// a type alone cannot (S3's part-size minimum, the embedding model's name).
+#[derive(Parser, Debug)]
+#[command(name = "sluice", no_binary_name = true, disable_help_flag = true)]
+pub struct ConfigVars {
+    #[arg(long, env = "SLUICE_MAX_INLINE_BYTES", value_name = "SLUICE_MAX_INLINE_BYTES", default_value_t = 5 * MIB as usize)]
+    max_inline_bytes: usize,
+    #[arg(long, env = "SLUICE_MAX_RECEIVES", value_name = "SLUICE_MAX_RECEIVES", default_value_t = 5,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    max_receives: u32,
+    #[arg(long, env = "SLUICE_VISIBILITY_TIMEOUT_SECS", value_name = "SLUICE_VISIBILITY_TIMEOUT_SECS", default_value_t = 120,
+          value_parser = clap::value_parser!(u64).range(1..=43_200))]
+    visibility_timeout_secs: u64,
+    #[arg(
+        long,
+        env = "SLUICE_PURGE_SETTLE_SECS",
+        value_name = "SLUICE_PURGE_SETTLE_SECS",
+        default_value_t = 60
+    )]
+    purge_settle_secs: u64,
+    #[arg(long, env = "SLUICE_MULTIPART_THRESHOLD", value_name = "SLUICE_MULTIPART_THRESHOLD", default_value_t = 100 * MIB)]
+    multipart_threshold: u64,
+    /// S3 refuses parts under 5 MiB (but the last).
+    #[arg(long, env = "SLUICE_MULTIPART_PART_SIZE", value_name = "SLUICE_MULTIPART_PART_SIZE", default_value_t = 64 * MIB,
+          value_parser = clap::value_parser!(u64).range(5 * MIB..=5 * 1024 * MIB))]
+    multipart_part_size: u64,
+    #[arg(long, env = "SLUICE_ALLOW_PRIVATE_URLS", value_name = "SLUICE_ALLOW_PRIVATE_URLS", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    allow_private_urls: bool,
+    #[arg(long, env = "SLUICE_FETCH_TIMEOUT_SECS", value_name = "SLUICE_FETCH_TIMEOUT_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    fetch_timeout_secs: u64,
+    #[arg(long, env = "SLUICE_MAX_FETCH_BYTES", value_name = "SLUICE_MAX_FETCH_BYTES", default_value_t = 100 * MIB as usize)]
+    max_fetch_bytes: usize,
+    /// A chunk's results and the batch counters share one transaction (at most 100 writes).
+    #[arg(long, env = "SLUICE_BATCH_CHUNK_SIZE", value_name = "SLUICE_BATCH_CHUNK_SIZE", default_value_t = 50,
+          value_parser = clap::value_parser!(u16).range(1..=98))]
+    batch_chunk_size: u16,
+    #[arg(long, env = "SLUICE_BATCH_STALL_SECS", value_name = "SLUICE_BATCH_STALL_SECS", default_value_t = 900,
+          value_parser = clap::value_parser!(u64).range(1..))]
+    batch_stall_secs: u64,
+    #[arg(
+        long,
+        env = "SLUICE_WEBHOOK_RETRY_BASE_MS",
+        value_name = "SLUICE_WEBHOOK_RETRY_BASE_MS",
+        default_value_t = 5000
+    )]
+    webhook_retry_base_ms: u64,
+    #[arg(long, env = "SLUICE_WEBHOOK_MAX_ATTEMPTS", value_name = "SLUICE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    webhook_max_attempts: u32,
+    #[arg(long, env = "SLUICE_WEBHOOK_DISABLE_AFTER", value_name = "SLUICE_WEBHOOK_DISABLE_AFTER", default_value_t = 20,
+          value_parser = clap::value_parser!(i64).range(1..))]
+    webhook_disable_after: i64,
+    #[arg(long, env = "SLUICE_MODELS_DIR", value_name = "SLUICE_MODELS_DIR")]
+    models_dir: Option<PathBuf>,
+    #[arg(
+        long,
+        env = "SLUICE_EMBEDDING_BACKEND",
+        value_name = "SLUICE_EMBEDDING_BACKEND"
+    )]
+    embedding_backend: Option<String>,
+    #[arg(
+        long,
+        env = "SLUICE_BEDROCK_MODEL",
+        value_name = "SLUICE_BEDROCK_MODEL"
+    )]
+    bedrock_model: Option<String>,
+}
+
+// The same values as `ConfigVars`'s defaults (a test holds them equal).
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            max_inline_bytes: 5 * 1024 * 1024,
+            max_body_bytes: 6 * MIB as usize,
+            max_receives: 5,
+            visibility_timeout: Duration::from_secs(120),
+            purge_settle: Duration::from_secs(60),
+            multipart_threshold: 100 * 1024 * 1024,
+            multipart_part_size: 64 * 1024 * 1024,
+            allow_private_urls: false,
+            fetch_timeout: Duration::from_secs(30),
+            max_fetch_bytes: 100 * 1024 * 1024,
+            batch_chunk_size: 50,
+            batch_stall: Duration::from_secs(900),
+            webhook_retry_base: Duration::from_secs(5),
+            webhook_max_attempts: 8,
+            webhook_disable_after: 20,
+            models_dir: default_models_dir(),
+            embedding_default: ServerDefault::local(),
+        }
+    }
+}
+
+impl Config {
+    /// Defaults, overridden by the `SLUICE_*` variables that are set.
+    pub fn from_env() -> anyhow::Result<Self> {
+        let vars = ConfigVars::try_parse_from(Vec::<String>::new())
+            .map_err(|e| anyhow::anyhow!("configuration: {}", e.render().to_string().trim()))?;
+        Config::from_vars(vars)
+    }
+
+    fn from_vars(v: ConfigVars) -> anyhow::Result<Self> {
+        let embedding_default = match v.embedding_backend.as_deref() {
+            None => {
+                if v.bedrock_model.is_some() {
+                    ServerDefault::parse("bedrock", v.bedrock_model.as_deref())
+                        .map(|_| ServerDefault::local())
+                        .map_err(|e| anyhow::anyhow!("SLUICE_BEDROCK_MODEL: {e}"))?
+                } else {
+                    ServerDefault::local()
+                }
+            }
+            Some(backend) => {
+                ServerDefault::parse(backend, v.bedrock_model.as_deref()).map_err(|e| {
+                    anyhow::anyhow!("SLUICE_EMBEDDING_BACKEND / SLUICE_BEDROCK_MODEL: {e}")
+                })?
+            }
+        };
+        Ok(Config {
+            max_inline_bytes: v.max_inline_bytes,
+            max_body_bytes: 6 * MIB as usize,
+            max_receives: v.max_receives,
+            visibility_timeout: Duration::from_secs(v.visibility_timeout_secs),
+            purge_settle: Duration::from_secs(v.purge_settle_secs),
+            multipart_threshold: v.multipart_threshold,
+            multipart_part_size: v.multipart_part_size,
+            allow_private_urls: v.allow_private_urls,
+            fetch_timeout: Duration::from_secs(v.fetch_timeout_secs),
+            max_fetch_bytes: v.max_fetch_bytes,
+            batch_chunk_size: v.batch_chunk_size as usize,
+            batch_stall: Duration::from_secs(v.batch_stall_secs),
+            webhook_retry_base: Duration::from_millis(v.webhook_retry_base_ms),
+            webhook_max_attempts: v.webhook_max_attempts,
+            webhook_disable_after: v.webhook_disable_after,
+            models_dir: v.models_dir.unwrap_or_else(default_models_dir),
+            embedding_default,
+        })
+    }
+}
+
+/// `~/.cache/sluice/models`, where the scripts install models by default.
+fn default_models_dir() -> PathBuf {
+    let home = std::env::var_os("HOME").unwrap_or_else(|| ".".into());
+    std::path::Path::new(&home).join(".cache/sluice/models")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(vars: &[(&str, &str)]) -> anyhow::Result<Config> {
+        let mut cmd = <ConfigVars as clap::CommandFactory>::command();
+        // Feed values through the flags each variable also has, so the test does not
+        // depend on (or change) the process environment.
+        let mut argv = Vec::new();
+        for (name, value) in vars {
+            let arg = cmd
+                .get_arguments()
+                .find(|a| a.get_env().is_some_and(|e| e == *name))
+                .unwrap_or_else(|| panic!("{name} is not a config variable"));
+            argv.push(format!("--{}={value}", arg.get_long().unwrap()));
+        }
+        let matches = cmd
+            .try_get_matches_from_mut(argv)
+            .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let vars = <ConfigVars as clap::FromArgMatches>::from_arg_matches(&matches)?;
+        Config::from_vars(vars)
+    }
+
+    #[test]
+    fn defaults_agree() {
+        let parsed = parse(&[]).unwrap();
+        let expected = Config {
+            models_dir: parsed.models_dir.clone(),
+            ..Config::default()
+        };
+        assert_eq!(format!("{parsed:?}"), format!("{expected:?}"));
+    }
+
+    #[test]
+    fn bad_values_are_errors_not_defaults() {
+        for (name, value) in [
+            ("SLUICE_MAX_INLINE_BYTES", "lots"),
+            ("SLUICE_BATCH_CHUNK_SIZE", "0"),
+            ("SLUICE_BATCH_CHUNK_SIZE", "99"),
+            ("SLUICE_MULTIPART_PART_SIZE", "1024"),
+            ("SLUICE_FETCH_TIMEOUT_SECS", "0"),
+            ("SLUICE_ALLOW_PRIVATE_URLS", "maybe"),
+            ("SLUICE_WEBHOOK_MAX_ATTEMPTS", "-1"),
+            ("SLUICE_EMBEDDING_BACKEND", "gpu"),
+            ("SLUICE_BEDROCK_MODEL", "no.such-model"),
+        ] {
+            assert!(
+                parse(&[(name, value)]).is_err(),
+                "{name}={value} was accepted"
+            );
+        }
+        let c = parse(&[
+            ("SLUICE_BATCH_CHUNK_SIZE", "98"),
+            ("SLUICE_ALLOW_PRIVATE_URLS", "true"),
+        ])
+        .unwrap();
+        assert_eq!(c.batch_chunk_size, 98);
+        assert!(c.allow_private_urls);
+    }
+}

@@ -1,0 +1,66 @@
+//! The one context a process builds at start-up (a Lambda cold start, or `sluice-local`):
+//! ports and config only. The binaries choose the adapters (their composition roots).
+
+use std::sync::Arc;
+
+use crate::app::extract::{ExtractorSet, NoExtractors};
+use crate::config::Config;
+use crate::net::HttpClient;
+use crate::ports::{BlobStore, Embedders, EventBus, Queue, Table, VectorIndex};
+
+#[derive(Clone)]
+pub struct AppContext {
+    pub table: Arc<dyn Table>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub queue: Arc<dyn Queue>,
+    pub events: Arc<dyn EventBus>,
+    /// One index per collection, for feature search.
+    pub vectors: Arc<dyn VectorIndex>,
+    /// Embedding models, loaded on first use.
+    pub embedders: Embedders,
+    /// The extractors this process runs beyond passthrough.
+    pub extractors: Arc<dyn ExtractorSet>,
+    /// Outbound HTTP behind the SSRF guard.
+    pub http: HttpClient,
+    pub config: Config,
+}
+
+impl AppContext {
+    pub fn new(
+        table: Arc<dyn Table>,
+        blobs: Arc<dyn BlobStore>,
+        queue: Arc<dyn Queue>,
+        events: Arc<dyn EventBus>,
+        vectors: Arc<dyn VectorIndex>,
+        config: Config,
+    ) -> Self {
+        AppContext {
+            table,
+            blobs,
+            queue,
+            events,
+            vectors,
+            embedders: Embedders::none(
+                "this process has no embedding model (only the batch worker, feature search and sluice-local load one)",
+            ),
+            extractors: Arc::new(NoExtractors),
+            http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
+            config,
+        }
+    }
+}
+
+impl AppContext {
+    /// With these embedding models (the processes that embed: the batch worker, feature
+    /// search, sluice-local).
+    pub fn with_embedders(mut self, embedders: Embedders) -> Self {
+        self.embedders = embedders;
+        self
+    }
+
+    /// With these extractors (the processes that run batches or decode query images).
+    pub fn with_extractors(mut self, extractors: Arc<dyn ExtractorSet>) -> Self {
+        self.extractors = extractors;
+        self
+    }
+}

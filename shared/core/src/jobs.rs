@@ -1,0 +1,121 @@
+//! Queue workers: the same code runs in a Lambda (SQS event) and in `sluice-local`.
+
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+
+use crate::app::batches::ChunkMessage;
+use crate::app::pipeline;
+use crate::app::purge::{self, PurgeMessage};
+use crate::app::uploads::{self, ConfirmBatchMessage};
+use crate::app::webhooks::{self, WebhookMessage};
+use crate::context::AppContext;
+use crate::error::ApiError;
+use crate::ports::QueueName;
+
+/// Everything the tasks queue carries.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TaskMessage {
+    Purge(PurgeMessage),
+    ConfirmUploads(ConfirmBatchMessage),
+}
+
+impl TaskMessage {
+    pub fn to_body(&self) -> String {
+        serde_json::to_string(self).expect("task messages serialize")
+    }
+}
+
+/// Handles one message body; an error means "deliver it again later".
+pub async fn handle(
+    ctx: &AppContext,
+    queue: QueueName,
+    body: &str,
+    receive_count: u32,
+) -> Result<(), ApiError> {
+    match queue {
+        QueueName::Tasks => {
+            let msg: TaskMessage = match serde_json::from_str(body) {
+                Ok(m) => m,
+                Err(e) => {
+                    // A body no version of this code can read will never succeed: drop it loudly.
+                    tracing::error!(error = %e, body, "unreadable task message dropped");
+                    return Ok(());
+                }
+            };
+            match msg {
+                TaskMessage::Purge(p) => purge::run(ctx, &p, receive_count).await,
+                TaskMessage::ConfirmUploads(c) => {
+                    uploads::run_confirm_batch(ctx, &c, receive_count).await
+                }
+            }
+        }
+        QueueName::Batches => match serde_json::from_str::<ChunkMessage>(body) {
+            Ok(chunk) => pipeline::run_chunk(ctx, &chunk, receive_count).await,
+            Err(e) => {
+                tracing::error!(error = %e, body, "unreadable batch chunk dropped");
+                Ok(())
+            }
+        },
+        QueueName::Webhooks => match webhooks::parse_message(body) {
+            Some(WebhookMessage::Event(event)) => webhooks::fan_out(ctx, &event).await,
+            Some(WebhookMessage::Delivery(delivery)) => webhooks::deliver(ctx, delivery).await,
+            None => {
+                tracing::error!(body, "unreadable webhook message dropped");
+                Ok(())
+            }
+        },
+    }
+}
+
+/// The scheduled sweep: expired uploads and stalled batches.
+pub async fn sweep(ctx: &AppContext) -> Result<(), ApiError> {
+    uploads::sweep_expired(ctx).await?;
+    pipeline::sweep_stalled(ctx).await?;
+    Ok(())
+}
+
+/// Messages a local poller works at once.
+const CONCURRENT_MESSAGES: usize = 4;
+
+/// Polls a queue until `shutdown` fires: the local stand-in for an SQS event source.
+pub async fn poll(
+    ctx: AppContext,
+    queue: QueueName,
+    mut shutdown: tokio::sync::watch::Receiver<bool>,
+) {
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let received = tokio::select! {
+            r = ctx.queue.receive(queue, 10, ctx.config.visibility_timeout) => r,
+            _ = shutdown.changed() => return,
+        };
+        match received {
+            Ok(messages) => {
+                // Messages of one receive are independent: work them side by side, as
+                // concurrent Lambda invocations would.
+                let ctx = &ctx;
+                futures::stream::iter(messages)
+                    .for_each_concurrent(CONCURRENT_MESSAGES, |m| async move {
+                        match handle(ctx, queue, &m.body, m.receive_count).await {
+                            Ok(()) => {
+                                if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
+                                    tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+                                }
+                            }
+                            Err(e) => {
+                                tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry")
+                            }
+                        }
+                    })
+                    .await;
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "queue receive failed");
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! Tests only: see `tests/` (conformance on SQLite and moto, HTTP flows, models).

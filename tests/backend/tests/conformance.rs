@@ -1,0 +1,1336 @@
+//! The backend conformance suite: the same tests against the local adapters and the
+//! AWS adapters (pointed at moto through `AWS_ENDPOINT_URL`).
+//!
+//! The AWS half runs when `AWS_ENDPOINT_URL` is set; `scripts/test` always sets it and
+//! also sets `SLUICE_REQUIRE_MOTO=1`, which turns a missing endpoint into a failure.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde_json::{json, Value};
+use sluice_api::{ApiRequest, Router, ROUTES};
+use sluice_core::app::auth;
+use sluice_core::ports::{
+    Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, StoreResult, Update,
+    Write,
+};
+use sluice_core::{AppContext, Config};
+
+fn test_config() -> Config {
+    Config {
+        purge_settle: Duration::from_secs(1),
+        visibility_timeout: Duration::from_secs(2),
+        batch_chunk_size: 7,
+        ..Config::default()
+    }
+}
+
+fn local_ctx() -> (AppContext, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let (ctx, _) =
+        sluice_backend_local::context(dir.path(), "http://127.0.0.1:1", test_config()).unwrap();
+    let embedders = sluice_models::embedders(ctx.config.models_dir.clone());
+    let ctx = ctx
+        .with_embedders(embedders)
+        .with_extractors(sluice_extract::Extractors::shared());
+    (ctx, dir)
+}
+
+async fn moto_ctx() -> Option<AppContext> {
+    if std::env::var("AWS_ENDPOINT_URL").is_err() {
+        assert!(
+            std::env::var("SLUICE_REQUIRE_MOTO").is_err(),
+            "SLUICE_REQUIRE_MOTO is set but AWS_ENDPOINT_URL is not"
+        );
+        eprintln!("AWS_ENDPOINT_URL not set: AWS half of the conformance suite not run");
+        return None;
+    }
+    let sdk = sluice_backend_aws::sdk_config().await;
+    let prefix = format!(
+        "conf-{}",
+        sluice_core::domain::ids::IdKind::Job
+            .new_id()
+            .replace('_', "-")
+    );
+    let names = sluice_backend_aws::provision(&sdk, &prefix)
+        .await
+        .expect("provision on moto");
+    Some(sluice_backend_aws::context_from(&sdk, names, test_config()))
+}
+
+/// Runs a conformance check on every backend available.
+macro_rules! conformance {
+    ($name:ident, $check:ident) => {
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn local() {
+                let (ctx, _dir) = super::local_ctx();
+                super::$check(ctx).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn aws_on_moto() {
+                if let Some(ctx) = super::moto_ctx().await {
+                    super::$check(ctx).await;
+                }
+            }
+        }
+    };
+}
+
+fn item(pk: &str, sk: &str, extra: Value) -> Item {
+    let mut m = extra.as_object().cloned().unwrap_or_default();
+    m.insert("pk".into(), json!(pk));
+    m.insert("sk".into(), json!(sk));
+    m
+}
+
+async fn table_conditions(ctx: AppContext) {
+    let t = ctx.table.as_ref();
+    let k = Key::new("P#1", "A");
+    t.write(Write::create(item("P#1", "A", json!({"n": 1, "s": "x"}))))
+        .await
+        .unwrap();
+    assert!(matches!(
+        t.write(Write::create(item("P#1", "A", json!({})))).await,
+        Err(StoreError::ConditionFailed { .. })
+    ));
+    let got = t.get(&k).await.unwrap().unwrap();
+    assert_eq!(got["n"], json!(1));
+    assert_eq!(got["s"], json!("x"));
+
+    // Equals holds → update applies and returns the new item.
+    let after = t
+        .write(Write::Update {
+            key: k.clone(),
+            updates: vec![
+                Update::Add("n".into(), 5),
+                Update::Set("s".into(), json!("y")),
+                Update::Remove("gone".into()),
+            ],
+            cond: Cond::Equals("s".into(), json!("x")),
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(after["n"], json!(6));
+    // Equals fails → nothing changes.
+    let r = t
+        .write(Write::Update {
+            key: k.clone(),
+            updates: vec![Update::Add("n".into(), 1)],
+            cond: Cond::Equals("s".into(), json!("x")),
+        })
+        .await;
+    assert!(matches!(r, Err(StoreError::ConditionFailed { .. })));
+    assert_eq!(t.get(&k).await.unwrap().unwrap()["n"], json!(6));
+
+    // Update without a condition creates the item, counters start at zero.
+    let fresh = t
+        .write(Write::Update {
+            key: Key::new("P#1", "B"),
+            updates: vec![Update::Add("count".into(), -2)],
+            cond: Cond::None,
+        })
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(fresh["count"], json!(-2));
+    assert!(matches!(
+        t.write(Write::Update {
+            key: Key::new("P#1", "C"),
+            updates: vec![Update::Add("c".into(), 1)],
+            cond: Cond::Exists
+        })
+        .await,
+        Err(StoreError::ConditionFailed { .. })
+    ));
+    assert!(t.get(&Key::new("P#1", "C")).await.unwrap().is_none());
+
+    // Conditional delete.
+    assert!(matches!(
+        t.write(Write::Delete {
+            key: k.clone(),
+            cond: Cond::Equals("s".into(), json!("nope"))
+        })
+        .await,
+        Err(StoreError::ConditionFailed { .. })
+    ));
+    t.write(Write::Delete {
+        key: k.clone(),
+        cond: Cond::Exists,
+    })
+    .await
+    .unwrap();
+    assert!(t.get(&k).await.unwrap().is_none());
+}
+conformance!(table_conditions_on, table_conditions);
+
+async fn table_transactions(ctx: AppContext) {
+    let t = ctx.table.as_ref();
+    t.write(Write::create(item("T#1", "taken", json!({}))))
+        .await
+        .unwrap();
+    // All or nothing, and the failing op is named.
+    let r = t
+        .transact(vec![
+            Write::create(item("T#1", "new", json!({}))),
+            Write::Update {
+                key: Key::new("T#1", "counter"),
+                updates: vec![Update::Add("n".into(), 1)],
+                cond: Cond::None,
+            },
+            Write::create(item("T#1", "taken", json!({}))),
+        ])
+        .await;
+    assert!(
+        matches!(r, Err(StoreError::ConditionFailed { index: Some(2) })),
+        "{r:?}"
+    );
+    assert!(t.get(&Key::new("T#1", "new")).await.unwrap().is_none());
+    assert!(t.get(&Key::new("T#1", "counter")).await.unwrap().is_none());
+    t.transact(vec![
+        Write::create(item("T#1", "new", json!({}))),
+        Write::Check {
+            key: Key::new("T#1", "taken"),
+            cond: Cond::Exists,
+        },
+    ])
+    .await
+    .unwrap();
+    assert!(t.get(&Key::new("T#1", "new")).await.unwrap().is_some());
+
+    // Independent groups: one failing does not undo the others.
+    let results = t
+        .transact_each(vec![
+            vec![
+                Write::create(item("T#2", "a", json!({}))),
+                Write::create(item("T#2", "a-extra", json!({}))),
+            ],
+            vec![
+                Write::create(item("T#2", "b", json!({}))),
+                Write::create(item("T#1", "taken", json!({}))),
+            ],
+            vec![Write::create(item("T#2", "c", json!({})))],
+        ])
+        .await;
+    assert!(results[0].is_ok());
+    assert!(
+        matches!(
+            results[1],
+            Err(StoreError::ConditionFailed { index: Some(1) })
+        ),
+        "{:?}",
+        results[1]
+    );
+    assert!(results[2].is_ok());
+    assert!(t.get(&Key::new("T#2", "a-extra")).await.unwrap().is_some());
+    assert!(t.get(&Key::new("T#2", "b")).await.unwrap().is_none());
+
+    // A cancelled transaction never undoes writes that ran beside it.
+    let groups: Vec<Vec<Write>> = (0..40)
+        .map(|i| {
+            if i % 2 == 0 {
+                vec![
+                    Write::create(item("T#3", &format!("fail-{i}"), json!({}))),
+                    Write::create(item("T#1", "taken", json!({}))),
+                ]
+            } else {
+                vec![Write::create(item("T#3", &format!("ok-{i}"), json!({})))]
+            }
+        })
+        .collect();
+    let results = t.transact_each(groups).await;
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!(r.is_ok(), i % 2 == 1, "group {i}: {r:?}");
+        let survived = t
+            .get(&Key::new("T#3", format!("ok-{i}")))
+            .await
+            .unwrap()
+            .is_some();
+        assert_eq!(survived, i % 2 == 1, "write {i} lost");
+    }
+}
+conformance!(table_transactions_on, table_transactions);
+
+async fn table_queries(ctx: AppContext) {
+    let t = ctx.table.as_ref();
+    let mut ops = Vec::new();
+    for i in 0..25 {
+        ops.push(Write::create(item(
+            "Q#1",
+            &format!("OBJ#{i:03}"),
+            json!({"i": i, "gsi1pk": "DUE", "gsi1sk": format!("{:03}", 100 - i)}),
+        )));
+    }
+    ops.push(Write::create(item("Q#1", "OTHER#1", json!({}))));
+    ops.push(Write::create(item("Q#2", "OBJ#000", json!({}))));
+    for r in t
+        .transact_each(ops.into_iter().map(|w| vec![w]).collect())
+        .await
+    {
+        r.unwrap();
+    }
+    // Pages in order, the cursor picking up where the last page stopped.
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page = t
+            .query(
+                &Query::partition("Q#1")
+                    .prefix("OBJ#")
+                    .limit(10)
+                    .cursor(cursor),
+            )
+            .await
+            .unwrap();
+        pages += 1;
+        seen.extend(page.items.iter().map(|i| i["i"].as_i64().unwrap()));
+        cursor = page.cursor;
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(seen, (0..25).collect::<Vec<_>>());
+    assert_eq!(pages, 3);
+    // Descending.
+    let page = t
+        .query(
+            &Query::partition("Q#1")
+                .prefix("OBJ#")
+                .limit(3)
+                .descending(true),
+        )
+        .await
+        .unwrap();
+    let got: Vec<i64> = page
+        .items
+        .iter()
+        .map(|i| i["i"].as_i64().unwrap())
+        .collect();
+    assert_eq!(got, vec![24, 23, 22]);
+    let next = t
+        .query(
+            &Query::partition("Q#1")
+                .prefix("OBJ#")
+                .limit(3)
+                .descending(true)
+                .cursor(page.cursor),
+        )
+        .await
+        .unwrap();
+    assert_eq!(next.items[0]["i"], json!(21));
+    // A cursor from another prefix is refused, not followed.
+    let other = t
+        .query(&Query::partition("Q#1").prefix("OBJ#").limit(1))
+        .await
+        .unwrap()
+        .cursor
+        .unwrap();
+    assert!(matches!(
+        t.query(&Query::partition("Q#1").prefix("OTHER#").cursor(Some(other)))
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
+    assert!(matches!(
+        t.query(&Query::partition("Q#1").cursor(Some("!!".into())))
+            .await,
+        Err(StoreError::InvalidCursor)
+    ));
+    // The secondary index, with an upper bound on its sort key, paged.
+    let mut q = Query::partition("DUE").on(Index::Gsi1).limit(4);
+    q.sk_max = Some("080".into());
+    let mut due = Vec::new();
+    loop {
+        let page = t.query(&q).await.unwrap();
+        due.extend(page.items.iter().map(|i| i["i"].as_i64().unwrap()));
+        q.cursor = page.cursor;
+        if q.cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(due, (20..25).rev().collect::<Vec<_>>());
+    // Batched deletes.
+    let keys: Vec<Key> = (0..25)
+        .map(|i| Key::new("Q#1", format!("OBJ#{i:03}")))
+        .collect();
+    t.delete_many(keys).await.unwrap();
+    let left = t.query(&Query::partition("Q#1")).await.unwrap();
+    assert_eq!(left.items.len(), 1);
+}
+conformance!(table_queries_on, table_queries);
+
+async fn blob_store(ctx: AppContext) {
+    let b = ctx.blobs.as_ref();
+    let meta = b
+        .put(
+            "ns/bkt/objects/o1/b1",
+            Bytes::from_static(b"hello"),
+            Some("text/plain"),
+        )
+        .await
+        .unwrap();
+    assert_eq!(meta.size, 5);
+    assert_eq!(
+        meta.sha256.as_deref(),
+        Some("2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824")
+    );
+    assert_eq!(
+        b.get("ns/bkt/objects/o1/b1").await.unwrap().unwrap(),
+        Bytes::from_static(b"hello")
+    );
+    let head = b.head("ns/bkt/objects/o1/b1").await.unwrap().unwrap();
+    assert_eq!(head.size, 5);
+    assert_eq!(head.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(head.sha256, meta.sha256);
+    assert_eq!(b.sha256("ns/bkt/objects/o1/b1").await.unwrap(), meta.sha256);
+    assert!(b.sha256("ns/bkt/nope").await.unwrap().is_none());
+    assert!(b.get("ns/bkt/nope").await.unwrap().is_none());
+    assert!(b.head("ns/bkt/nope").await.unwrap().is_none());
+    for i in 0..5 {
+        b.put(
+            &format!("ns/bkt/objects/o{i}/x"),
+            Bytes::from(vec![i as u8; 10]),
+            None,
+        )
+        .await
+        .unwrap();
+    }
+    b.put("ns/other/objects/k", Bytes::from_static(b"keep"), None)
+        .await
+        .unwrap();
+    let (page, next) = b.list("ns/bkt/", None, 3).await.unwrap();
+    assert_eq!(page.len(), 3);
+    let (rest, _) = b.list("ns/bkt/", next, 100).await.unwrap();
+    assert_eq!(page.len() + rest.len(), 6);
+    assert_eq!(b.delete_prefix("ns/bkt/").await.unwrap(), 6);
+    assert!(b.list("ns/bkt/", None, 10).await.unwrap().0.is_empty());
+    assert!(b.get("ns/other/objects/k").await.unwrap().is_some());
+    b.delete("ns/other/objects/k").await.unwrap();
+    b.delete("ns/other/objects/k").await.unwrap();
+    let url = b
+        .presign_get("ns/other/objects/k", Duration::from_secs(60))
+        .await
+        .unwrap();
+    assert!(url.starts_with("http"), "{url}");
+}
+conformance!(blob_store_on, blob_store);
+
+/// The next message, waiting a bounded while for one to become visible.
+async fn next_message(q: &dyn Queue, visibility: Duration) -> Received {
+    for _ in 0..20 {
+        let got = q.receive(QueueName::Tasks, 1, visibility).await.unwrap();
+        if let Some(m) = got.into_iter().next() {
+            return m;
+        }
+    }
+    panic!("no message became visible");
+}
+
+async fn queue(ctx: AppContext) {
+    let q = ctx.queue.as_ref();
+    // Drain anything a previous test left (moto queues are fresh per run; local too).
+    q.send(
+        QueueName::Tasks,
+        (0..12).map(|i| format!("m{i}")).collect(),
+        Duration::ZERO,
+    )
+    .await
+    .unwrap();
+    let mut got = Vec::new();
+    for _ in 0..10 {
+        for m in q
+            .receive(QueueName::Tasks, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
+            assert_eq!(m.receive_count, 1);
+            got.push(m);
+        }
+        if got.len() == 12 {
+            break;
+        }
+    }
+    let mut bodies: Vec<String> = got.iter().map(|m| m.body.clone()).collect();
+    bodies.sort();
+    let mut want: Vec<String> = (0..12).map(|i| format!("m{i}")).collect();
+    want.sort();
+    assert_eq!(bodies, want);
+    for m in &got {
+        q.ack(QueueName::Tasks, &m.receipt).await.unwrap();
+    }
+    // Not acknowledged → delivered again after the visibility timeout, counted.
+    q.send(QueueName::Tasks, vec!["again".into()], Duration::ZERO)
+        .await
+        .unwrap();
+    let first = next_message(q, Duration::from_secs(1)).await;
+    assert_eq!(first.body, "again");
+    assert!(
+        q.receive(QueueName::Tasks, 1, Duration::from_secs(1))
+            .await
+            .unwrap()
+            .is_empty(),
+        "hidden while held"
+    );
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    let second = next_message(q, Duration::from_secs(30)).await;
+    assert_eq!(second.body, "again");
+    assert_eq!(second.receive_count, 2);
+    q.ack(QueueName::Tasks, &second.receipt).await.unwrap();
+    // Delayed messages stay hidden until the delay passes.
+    q.send(
+        QueueName::Tasks,
+        vec!["later".into()],
+        Duration::from_secs(2),
+    )
+    .await
+    .unwrap();
+    assert!(q
+        .receive(QueueName::Tasks, 1, Duration::from_secs(30))
+        .await
+        .unwrap()
+        .is_empty());
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let late = next_message(q, Duration::from_secs(30)).await;
+    assert_eq!(late.body, "later");
+    q.ack(QueueName::Tasks, &late.receipt).await.unwrap();
+}
+conformance!(queue_on, queue);
+
+async fn events(ctx: AppContext) {
+    let e = sluice_core::ports::Event {
+        event_id: "evt_1".into(),
+        event_type: "object.created".into(),
+        org_id: "org_1".into(),
+        namespace_id: None,
+        created_at: "2026-01-01T00:00:00Z".into(),
+        data: json!({"object_id": "obj_1"}),
+    };
+    ctx.events.publish(vec![e; 12]).await.unwrap();
+}
+conformance!(events_on, events);
+
+/// Calls the API in-process through the route table.
+struct Client {
+    ctx: AppContext,
+    router: Router,
+    key: String,
+}
+
+impl Client {
+    async fn new(ctx: AppContext) -> Self {
+        let key = auth::generate_key();
+        auth::ensure_key(&ctx, "conformance", &key).await.unwrap();
+        Client {
+            ctx,
+            router: Router::new(ROUTES),
+            key,
+        }
+    }
+
+    async fn call(
+        &self,
+        method: &str,
+        path: &str,
+        ns: Option<&str>,
+        body: Option<Value>,
+    ) -> (u16, Value) {
+        let (path, query) = path.split_once('?').unwrap_or((path, ""));
+        let mut headers =
+            HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key))]);
+        if let Some(ns) = ns {
+            headers.insert("x-namespace".into(), ns.into());
+        }
+        let req = ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            query: url::form_urlencoded::parse(query.as_bytes())
+                .into_owned()
+                .collect(),
+            headers,
+            body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
+            ..Default::default()
+        };
+        let resp = sluice_api::serve(&self.ctx, &self.router, req).await;
+        (resp.status, resp.value())
+    }
+}
+
+/// Works the tasks queue in-process until `done` holds (or fails after a while).
+async fn work_until(ctx: &AppContext, mut done: impl AsyncFnMut() -> bool) {
+    for _ in 0..60 {
+        if done().await {
+            return;
+        }
+        for q in QueueName::ALL {
+            for m in ctx
+                .queue
+                .receive(q, 10, Duration::from_secs(5))
+                .await
+                .unwrap()
+            {
+                if sluice_core::jobs::handle(ctx, q, &m.body, m.receive_count)
+                    .await
+                    .is_ok()
+                {
+                    ctx.queue.ack(q, &m.receipt).await.unwrap();
+                }
+            }
+        }
+    }
+    panic!("background work did not finish");
+}
+
+async fn api_flow(ctx: AppContext) {
+    let c = Client::new(ctx.clone()).await;
+    let (s, ns) = c
+        .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "conf", "feature_extractors": [{"feature_extractor_name": "text_extractor", "version": "v1"}]})))
+        .await;
+    assert_eq!(s, 200, "{ns}");
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (s, b) = c
+        .call(
+            "POST",
+            "/v1/buckets",
+            Some("conf"),
+            Some(json!({"bucket_name": "docs", "bucket_schema": {"properties": {"body": {"type": "text", "required": true}, "n": {"type": "integer"}}},
+                        "unique_key": {"fields": ["n"]}})),
+        )
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let objects: Vec<Value> = (0..30).map(|i| json!({"blobs": [{"property": "body", "type": "text", "content": format!("doc {i}")}], "metadata": {"n": i}})).collect();
+    let mut with_bad = objects.clone();
+    with_bad.push(json!({"blobs": [{"property": "body", "type": "image", "url": "https://x/y.png"}], "metadata": {"n": 99}}));
+    with_bad.push(json!({"blobs": [{"property": "body", "type": "text", "content": "dup"}], "metadata": {"n": 0}}));
+    let (s, r) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects/batch"),
+            Some(&ns_id),
+            Some(json!({"objects": with_bad})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["succeeded_count"], json!(30), "{r}");
+    assert_eq!(r["failed_count"], json!(2));
+    assert_eq!(r["failed"][0]["object_index"], json!(30));
+    assert_eq!(r["failed"][1]["error_type"], json!("ConflictError"));
+    // Paged listing sees each object once.
+    let mut ids = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let body = json!({"limit": 7, "cursor": cursor});
+        let (s, page) = c
+            .call(
+                "POST",
+                &format!("/v1/buckets/{bkt}/objects/list"),
+                Some(&ns_id),
+                Some(body),
+            )
+            .await;
+        assert_eq!(s, 200, "{page}");
+        ids.extend(
+            page["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["object_id"].as_str().unwrap().to_string()),
+        );
+        cursor = page["pagination"]["next_cursor"]
+            .as_str()
+            .map(str::to_string);
+        if cursor.is_none() {
+            break;
+        }
+    }
+    assert_eq!(ids.len(), 30);
+    let (_, bucket) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
+    assert_eq!(bucket["object_count"], json!(30));
+    // Delete the bucket: hidden at once, purged in the background, name reusable.
+    let (s, del) = c
+        .call("DELETE", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
+    assert_eq!(s, 200, "{del}");
+    let task_id = del["task_id"].as_str().unwrap().to_string();
+    let (s, _) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
+    assert_eq!(s, 404);
+    work_until(&ctx, async || {
+        c.call("GET", &format!("/v1/tasks/{task_id}"), None, None)
+            .await
+            .1["status"]
+            == json!("COMPLETED")
+    })
+    .await;
+    let left = ctx
+        .table
+        .query(&Query::partition(format!("BKT#{bkt}")))
+        .await
+        .unwrap();
+    assert!(left.items.is_empty(), "items left: {:?}", left.items);
+    assert!(ctx
+        .blobs
+        .list(&format!("{ns_id}/{bkt}/"), None, 10)
+        .await
+        .unwrap()
+        .0
+        .is_empty());
+    assert!(ctx
+        .table
+        .get(&Key::new(format!("NS#{ns_id}"), format!("BKT#{bkt}")))
+        .await
+        .unwrap()
+        .is_none());
+    let (s, _) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "docs", "bucket_schema": {"properties": {"t": {"type": "text"}}}})))
+        .await;
+    assert_eq!(s, 200);
+}
+conformance!(api_flow_on, api_flow);
+
+/// Uploads on both backends: issue → bytes land (as a presigned PUT would store them)
+/// → confirm → object; then double confirm, expiry and the sweeper.
+async fn upload_flow(ctx: AppContext) {
+    use sha2::Digest;
+    let c = Client::new(ctx.clone()).await;
+    let (_, ns) = c
+        .call(
+            "POST",
+            "/v1/namespaces",
+            None,
+            Some(json!({"namespace_name": "uploads"})),
+        )
+        .await;
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (s, b) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "pics", "bucket_schema": {"properties": {"photo": {"type": "image"}}}})))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let bytes = Bytes::from_static(b"\x89PNG\r\n\x1a\nnot really a png");
+    let sha = hex::encode(sha2::Sha256::digest(&bytes));
+    let (s, up) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "a.png", "content_type": "image/png", "file_size_bytes": bytes.len(), "file_hash": sha})),
+        )
+        .await;
+    assert_eq!(s, 200, "{up}");
+    let upl = up["upload_id"].as_str().unwrap().to_string();
+    let url = up["presigned_url"].as_str().unwrap();
+    assert_eq!(up["status"], json!("PENDING"));
+    assert_eq!(up["blob_property"], json!("photo"));
+    if url.contains("X-Amz-SignedHeaders") {
+        // S3 signs what it must enforce.
+        let signed = url::Url::parse(url)
+            .unwrap()
+            .query_pairs()
+            .find(|(k, _)| k == "X-Amz-SignedHeaders")
+            .unwrap()
+            .1
+            .to_string();
+        for h in ["content-type", "content-length", "x-amz-checksum-sha256"] {
+            assert!(signed.contains(h), "{h} not signed: {signed}");
+        }
+    }
+    // Confirming before the bytes arrive is refused, and changes nothing.
+    let confirm = format!("/v1/buckets/{bkt}/uploads/{upl}/confirm");
+    let (s, e) = c.call("POST", &confirm, Some(&ns_id), None).await;
+    assert_eq!(s, 409, "{e}");
+    let key = format!("{ns_id}/{bkt}/uploads/{upl}/a.png");
+    ctx.blobs
+        .put(&key, bytes.clone(), Some("image/png"))
+        .await
+        .unwrap();
+    // A size or ETag that differs from the stored file is refused; the upload stays pending.
+    let (s, e) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"file_size_bytes": 5})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].clone()),
+        (422, json!("file_size_bytes")),
+        "{e}"
+    );
+    let (s, e) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"etag": "\"0000\""})),
+        )
+        .await;
+    assert_eq!(
+        (s, e["error"]["details"]["field"].clone()),
+        (422, json!("etag")),
+        "{e}"
+    );
+    let (s, done) = c
+        .call(
+            "POST",
+            &confirm,
+            Some(&ns_id),
+            Some(json!({"file_size_bytes": bytes.len()})),
+        )
+        .await;
+    assert_eq!(s, 200, "{done}");
+    assert_eq!(done["status"], json!("COMPLETED"));
+    assert_eq!(done["file_hash"], json!(sha));
+    let object_id = done["object_id"].as_str().unwrap().to_string();
+    let (_, again) = c.call("POST", &confirm, Some(&ns_id), None).await;
+    assert_eq!(again["object_id"], json!(object_id));
+    let (_, obj) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/objects/{object_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(obj["blobs"][0]["properties"]["storage_key"], json!(key));
+    assert_eq!(obj["blobs"][0]["details"]["hash"], json!(sha));
+    let (_, bucket) = c
+        .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)
+        .await;
+    assert_eq!(bucket["object_count"], json!(1));
+    // Same bytes again: the completed upload is returned, and no URL.
+    let (_, dup) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "b.png", "content_type": "image/png", "file_hash": sha})),
+        )
+        .await;
+    assert_eq!(dup["is_duplicate"], json!(true));
+    assert_eq!(dup["duplicate_of_upload_id"], json!(upl));
+    assert!(dup["presigned_url"].is_null());
+
+    // Expiry: an upload whose time has passed fails on read and loses its bytes...
+    let (_, late) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "late.png", "content_type": "image/png"})),
+        )
+        .await;
+    let late_id = late["upload_id"].as_str().unwrap().to_string();
+    let late_key = format!("{ns_id}/{bkt}/uploads/{late_id}/late.png");
+    ctx.blobs
+        .put(&late_key, bytes.clone(), Some("image/png"))
+        .await
+        .unwrap();
+    let upload_key = Key::new(format!("BKT#{bkt}"), format!("UPL#{late_id}"));
+    let past = Write::Update {
+        key: upload_key.clone(),
+        updates: vec![
+            Update::Set("expires_at".into(), json!("2020-01-01T00:00:00Z")),
+            Update::Set(
+                "gsi1sk".into(),
+                json!(format!("{:012}#{late_id}", 1577836800)),
+            ),
+        ],
+        cond: Cond::Exists,
+    };
+    ctx.table.write(past.clone()).await.unwrap();
+    let (_, got) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/uploads/{late_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(got["status"], json!("FAILED"), "{got}");
+    assert!(ctx.blobs.head(&late_key).await.unwrap().is_none());
+    let (s, _) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads/{late_id}/confirm"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+    // ...and the sweeper finds the ones nobody reads.
+    let (_, swept) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/uploads"),
+            Some(&ns_id),
+            Some(json!({"filename": "swept.png", "content_type": "image/png"})),
+        )
+        .await;
+    let swept_id = swept["upload_id"].as_str().unwrap().to_string();
+    ctx.table
+        .write(Write::Update {
+            key: Key::new(format!("BKT#{bkt}"), format!("UPL#{swept_id}")),
+            updates: vec![
+                Update::Set("expires_at".into(), json!("2020-01-01T00:00:00Z")),
+                Update::Set(
+                    "gsi1sk".into(),
+                    json!(format!("{:012}#{swept_id}", 1577836800)),
+                ),
+            ],
+            cond: Cond::Exists,
+        })
+        .await
+        .unwrap();
+    assert!(
+        sluice_core::app::uploads::sweep_expired(&ctx)
+            .await
+            .unwrap()
+            >= 1
+    );
+    let (_, gone) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/uploads/{swept_id}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(gone["status"], json!("FAILED"));
+    // Completed uploads cannot be deleted; pending ones are canceled.
+    let (s, _) = c
+        .call(
+            "DELETE",
+            &format!("/v1/buckets/{bkt}/uploads/{upl}"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+}
+conformance!(upload_flow_on, upload_flow);
+
+/// A bare HTTP/1.1 PUT (the stand-in S3 is plain HTTP on loopback); returns status and
+/// the ETag header.
+fn http_put(url: &str, body: &[u8], headers: &[(&str, &str)]) -> (u16, Option<String>) {
+    use std::io::{Read, Write as _};
+    let u = url::Url::parse(url).unwrap();
+    let host = format!(
+        "{}:{}",
+        u.host_str().unwrap(),
+        u.port_or_known_default().unwrap()
+    );
+    let mut conn = std::net::TcpStream::connect(&host).unwrap();
+    let target = match u.query() {
+        Some(q) => format!("{}?{q}", u.path()),
+        None => u.path().to_string(),
+    };
+    let mut req = format!(
+        "PUT {target} HTTP/1.1\r\nHost: {host}\r\nContent-Length: {}\r\nConnection: close\r\n",
+        body.len()
+    );
+    for (k, v) in headers {
+        req.push_str(&format!("{k}: {v}\r\n"));
+    }
+    req.push_str("\r\n");
+    conn.write_all(req.as_bytes()).unwrap();
+    conn.write_all(body).unwrap();
+    let mut resp = String::new();
+    conn.read_to_string(&mut resp).unwrap();
+    let status = resp.split_whitespace().nth(1).unwrap().parse().unwrap();
+    let etag = resp
+        .lines()
+        .find(|l| l.to_ascii_lowercase().starts_with("etag:"))
+        .map(|l| l[5..].trim().to_string());
+    (status, etag)
+}
+
+/// Presigned single and multipart PUTs against S3 (moto): the URLs work, and the
+/// multipart calls join the parts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_presigned_puts_on_moto() {
+    let Some(ctx) = moto_ctx().await else { return };
+    use sluice_core::ports::{PartRef, PutConstraints};
+    let b = ctx.blobs.as_ref();
+    let body = b"a presigned body".to_vec();
+    let pinned = PutConstraints {
+        content_type: Some("text/plain".into()),
+        content_length: Some(body.len() as u64),
+        ..Default::default()
+    };
+    let url = b
+        .presign_put(
+            "ns/bkt/uploads/upl_1/a.txt",
+            &pinned,
+            Duration::from_secs(300),
+        )
+        .await
+        .unwrap();
+    let (status, _) = tokio::task::spawn_blocking(move || {
+        http_put(&url, &body, &[("Content-Type", "text/plain")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        b.head("ns/bkt/uploads/upl_1/a.txt")
+            .await
+            .unwrap()
+            .unwrap()
+            .size,
+        16
+    );
+
+    let key = "ns/bkt/uploads/upl_2/big.bin";
+    let id = b
+        .create_multipart(key, "application/octet-stream")
+        .await
+        .unwrap();
+    let part_len = 5 * 1024 * 1024;
+    let data: Vec<u8> = (0..part_len + 1000).map(|i| (i % 251) as u8).collect();
+    let mut parts = Vec::new();
+    for (n, chunk) in [(1u32, &data[..part_len]), (2, &data[part_len..])] {
+        let pinned = PutConstraints {
+            content_length: Some(chunk.len() as u64),
+            part: Some(PartRef {
+                multipart_id: id.clone(),
+                number: n,
+            }),
+            ..Default::default()
+        };
+        let url = b
+            .presign_put(key, &pinned, Duration::from_secs(300))
+            .await
+            .unwrap();
+        let chunk = chunk.to_vec();
+        let size = chunk.len() as u64;
+        let (status, etag) = tokio::task::spawn_blocking(move || http_put(&url, &chunk, &[]))
+            .await
+            .unwrap();
+        assert_eq!(status, 200);
+        parts.push(sluice_core::ports::StoredPart {
+            number: n,
+            etag: etag.unwrap(),
+            size,
+        });
+    }
+    // (ListParts is not checked here: moto answers it with a <ListPartsResponse> root
+    // that the SDK, like S3's schema, does not accept.)
+    b.complete_multipart(key, &id, &parts).await.unwrap();
+    assert_eq!(b.get(key).await.unwrap().unwrap().to_vec(), data);
+    // Aborting a finished or unknown upload is harmless.
+    b.abort_multipart(key, &id).await.unwrap();
+}
+
+/// Delivers every message twice, as SQS may.
+struct TwiceQueue(std::sync::Arc<dyn Queue>);
+
+#[async_trait::async_trait]
+impl Queue for TwiceQueue {
+    async fn send(
+        &self,
+        queue: QueueName,
+        bodies: Vec<String>,
+        delay: Duration,
+    ) -> StoreResult<()> {
+        let doubled = bodies.iter().flat_map(|b| [b.clone(), b.clone()]).collect();
+        self.0.send(queue, doubled, delay).await
+    }
+    async fn receive(
+        &self,
+        queue: QueueName,
+        max: usize,
+        visibility: Duration,
+    ) -> StoreResult<Vec<Received>> {
+        self.0.receive(queue, max, visibility).await
+    }
+    async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()> {
+        self.0.ack(queue, receipt).await
+    }
+}
+
+/// Records every event published (and passes it on).
+struct RecordingBus(
+    std::sync::Arc<dyn sluice_core::ports::EventBus>,
+    std::sync::Mutex<Vec<sluice_core::ports::Event>>,
+);
+
+#[async_trait::async_trait]
+impl sluice_core::ports::EventBus for RecordingBus {
+    async fn publish(&self, events: Vec<sluice_core::ports::Event>) -> StoreResult<()> {
+        self.1.lock().unwrap().extend(events.iter().cloned());
+        self.0.publish(events).await
+    }
+}
+
+async fn batch_flow(ctx: AppContext) {
+    let bus = std::sync::Arc::new(RecordingBus(ctx.events.clone(), Default::default()));
+    let ctx = AppContext {
+        queue: std::sync::Arc::new(TwiceQueue(ctx.queue.clone())),
+        events: bus.clone(),
+        ..ctx
+    };
+    let c = Client::new(ctx.clone()).await;
+    let (s, ns) = c
+        .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "batches", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]})))
+        .await;
+    assert_eq!(s, 200, "{ns}");
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (s, b) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "docs", "bucket_schema": {"properties": {"body": {"type": "text"}, "n": {"type": "integer"}}}})))
+        .await;
+    assert_eq!(s, 200, "{b}");
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let mut objects: Vec<Value> = (0..30)
+        .map(|i| json!({"blobs": [{"property": "body", "type": "text", "content": format!("text {i}")}], "metadata": {"n": i}}))
+        .collect();
+    // The SSRF guard refuses loopback: this one fails in the blob stage.
+    objects.push(json!({"blobs": [{"property": "body", "type": "text", "url": "http://127.0.0.1:9/secret"}]}));
+    let (s, r) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects/batch"),
+            Some(&ns_id),
+            Some(json!({"objects": objects})),
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    let ids: Vec<String> = r["succeeded"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["object_id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(ids.len(), 31, "{r}");
+
+    // Objects of another bucket are refused by name.
+    let (s, e) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [ids[0], "obj_nope"]})),
+        )
+        .await;
+    assert_eq!(s, 422, "{e}");
+    assert_eq!(
+        e["error"]["details"]["missing_object_ids"],
+        json!(["obj_nope"])
+    );
+
+    let (s, batch) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": ids, "batch_name": "all"})),
+        )
+        .await;
+    assert_eq!(s, 200, "{batch}");
+    assert_eq!(batch["status"], json!("DRAFT"));
+    let id = batch["batch_id"].as_str().unwrap().to_string();
+    let (s, task) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/submit"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{task}");
+    // Illegal moves are 409s.
+    for (method, suffix) in [("POST", "/submit"), ("DELETE", ""), ("POST", "/retry")] {
+        let (s, e) = c
+            .call(
+                method,
+                &format!("/v1/buckets/{bkt}/batches/{id}{suffix}"),
+                Some(&ns_id),
+                None,
+            )
+            .await;
+        assert_eq!(s, 409, "{method} {suffix}: {e}");
+    }
+    let (s, _) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/objects"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [ids[0]]})),
+        )
+        .await;
+    assert_eq!(s, 409);
+
+    let batch_path = format!("/v1/buckets/{bkt}/batches/{id}");
+    let get = || c.call("GET", &batch_path, Some(&ns_id), None);
+    work_until(&ctx, async || {
+        let (_, b) = get().await;
+        b["status"] == json!("COMPLETED_WITH_ERRORS") && b["progress"]["total"] == json!(31)
+    })
+    .await;
+    let (_, done) = get().await;
+    assert_eq!(done["progress"]["processed"], json!(30), "{done}");
+    assert_eq!(done["progress"]["objects_failed"], json!(1));
+    assert_eq!(done["documents_written"], json!(30));
+    assert_eq!(done["failed_objects"][0]["object_id"], json!(ids[30]));
+    assert_eq!(done["failed_objects"][0]["stage"], json!("blob"));
+    assert!(
+        done["failed_objects"][0]["error"]
+            .as_str()
+            .unwrap()
+            .contains("refused"),
+        "{done}"
+    );
+    let (_, t) = c
+        .call(
+            "GET",
+            &format!("/v1/tasks/{}", task["task_id"].as_str().unwrap()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(t["status"], json!("COMPLETED_WITH_ERRORS"));
+
+    // Every chunk arrived twice: still one document per object, one event.
+    let col = done["collection_ids"][0].as_str().unwrap().to_string();
+    let (s, docs) = c
+        .call(
+            "POST",
+            &format!("/v1/collections/{col}/documents/list"),
+            Some(&ns_id),
+            Some(json!({"limit": 100})),
+        )
+        .await;
+    assert_eq!(s, 200, "{docs}");
+    let docs = docs["results"].as_array().unwrap();
+    assert_eq!(docs.len(), 30);
+    let distinct: std::collections::HashSet<&str> = docs
+        .iter()
+        .map(|d| d["source_object_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(distinct.len(), 30);
+    assert!(docs.iter().any(|d| d["text"] == json!("text 7")));
+    let (_, od) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/objects/{}/documents", ids[3]),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(od["results"][0]["metadata"], json!({"n": 3}));
+    let batch_events = |bus: &RecordingBus| {
+        bus.1
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.event_type.starts_with("batch."))
+            .count()
+    };
+    assert_eq!(batch_events(&bus), 1);
+
+    // Retry runs only the failed object; it fails again, counts stay exact.
+    let (s, r) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/retry"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200, "{r}");
+    assert_eq!(r["retried_object_count"], json!(1));
+    work_until(&ctx, async || {
+        let (_, b) = get().await;
+        b["status"] == json!("COMPLETED_WITH_ERRORS") && b["retry_count"] == json!(1)
+    })
+    .await;
+    let (_, again) = get().await;
+    assert_eq!(again["progress"]["processed"], json!(30));
+    assert_eq!(again["progress"]["objects_failed"], json!(1));
+    assert_eq!(batch_events(&bus), 2);
+    let (_, results) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/batches/{id}/objects?limit=100"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(results["results"].as_array().unwrap().len(), 31);
+
+    // Cancel: only before the end.
+    let (s, _) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches/{id}/cancel"),
+            Some(&ns_id),
+            None,
+        )
+        .await;
+    assert_eq!(s, 409);
+}
+conformance!(batch_flow_on, batch_flow);
+
+/// A batch whose work never arrives is failed by the sweep, with a reason.
+async fn stalled_batch(ctx: AppContext) {
+    let ctx = AppContext {
+        config: Config {
+            batch_stall: Duration::from_secs(1),
+            ..ctx.config.clone()
+        },
+        ..ctx
+    };
+    let c = Client::new(ctx.clone()).await;
+    let (_, ns) = c
+        .call("POST", "/v1/namespaces", None, Some(json!({"namespace_name": "stall", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]})))
+        .await;
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let (_, b) = c
+        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}})))
+        .await;
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let (_, o) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects"),
+            Some(&ns_id),
+            Some(json!({"blobs": [{"property": "body", "type": "text", "content": "x"}]})),
+        )
+        .await;
+    let (s, batch) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/batches"),
+            Some(&ns_id),
+            Some(json!({"object_ids": [o["object_id"]], "auto_submit": true})),
+        )
+        .await;
+    assert_eq!(s, 200, "{batch}");
+    let path = format!(
+        "/v1/buckets/{bkt}/batches/{}",
+        batch["batch_id"].as_str().unwrap()
+    );
+    // Its chunk is lost (nobody works the queue); past the stall time it is reported...
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let (_, b) = c.call("GET", &path, Some(&ns_id), None).await;
+    assert_eq!(b["status"], json!("QUEUED"));
+    assert_eq!(b["health"], json!("STALLED"), "{b}");
+    // ...and the sweep fails it, saying why.
+    sluice_core::jobs::sweep(&ctx).await.unwrap();
+    let (_, b) = c.call("GET", &path, Some(&ns_id), None).await;
+    assert_eq!(b["status"], json!("FAILED"), "{b}");
+    assert!(
+        b["failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no progress"),
+        "{b}"
+    );
+}
+conformance!(stalled_batch_on, stalled_batch);
