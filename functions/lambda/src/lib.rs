@@ -27,16 +27,20 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .build()?)
 }
 
-fn to_api_request(event: Request) -> ApiRequest {
+fn to_api_request(route: &Route, event: Request) -> ApiRequest {
     let request_id = event
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
         .unwrap_or_default();
-    let path_params = event
+    let mut path_params: std::collections::HashMap<String, String> = event
         .path_parameters()
         .iter()
         .map(|(k, v)| (k.to_string(), v.to_string()))
         .collect();
+    if path_params.is_empty() {
+        // A Function URL or `cargo lambda watch` event names no route parameters.
+        path_params = route.match_path(event.uri().path()).unwrap_or_default();
+    }
     let query = event
         .query_string_parameters()
         .iter()
@@ -73,7 +77,7 @@ pub fn serve_route_with(route: &'static Route, prepare: Prepare) -> Result<(), E
         lambda_http::run(lambda_http::service_fn(move |event: Request| {
             let ctx = ctx.clone();
             async move {
-                let req = to_api_request(event);
+                let req = to_api_request(route, event);
                 let request_id = req.request_id.clone();
                 let resp = sluice_api::dispatch(&ctx, route, req).await;
                 Response::builder()
@@ -178,4 +182,37 @@ pub fn sweep() -> Result<(), Error> {
         ))
         .await
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(json: &str) -> Request {
+        lambda_http::request::from_str(json).expect("a recorded HTTP API event")
+    }
+
+    #[test]
+    fn api_gateway_events_carry_their_path_parameters() {
+        let req = to_api_request(
+            &sluice_api::routes::OBJECTS_GET,
+            event(include_str!("../tests/data/apigw_v2_get_object.json")),
+        );
+        assert_eq!(req.method, "GET");
+        assert_eq!(req.path_params["bucket_identifier"], "docs");
+        assert_eq!(req.path_params["object_identifier"], "obj_01example");
+        assert_eq!(req.query["include"], "all");
+        assert_eq!(req.header("x-namespace"), Some("ns_01example"));
+    }
+
+    #[test]
+    fn function_url_events_are_matched_against_the_route() {
+        let req = to_api_request(
+            &sluice_api::routes::OBJECTS_GET,
+            event(include_str!("../tests/data/function_url_get_object.json")),
+        );
+        assert_eq!(req.path, "/v1/buckets/bkt_01example/objects/obj_01example");
+        assert_eq!(req.path_params["bucket_identifier"], "bkt_01example");
+        assert_eq!(req.path_params["object_identifier"], "obj_01example");
+    }
 }

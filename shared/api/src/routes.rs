@@ -42,6 +42,47 @@ pub struct Route {
     pub handler: Handler,
 }
 
+impl Route {
+    /// The path parameters of `path` if it matches this route's template, for events
+    /// that carry none (a Function URL, `cargo lambda watch`): API Gateway's
+    /// `pathParameters` are then read from the raw path, as the local router does.
+    pub fn match_path(&self, path: &str) -> Option<std::collections::HashMap<String, String>> {
+        let mut params = std::collections::HashMap::new();
+        let mut given = path.trim_end_matches('/').split('/');
+        for segment in self.path.split('/') {
+            let value = given.next()?;
+            match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
+                Some(name) if !value.is_empty() => {
+                    let value = percent_decode(value)?;
+                    params.insert(name.to_string(), value);
+                }
+                Some(_) => return None,
+                None if segment == value => {}
+                None => return None,
+            }
+        }
+        given.next().is_none().then_some(params)
+    }
+}
+
+/// `%XX` escapes decoded (API Gateway hands handlers decoded parameters).
+fn percent_decode(s: &str) -> Option<String> {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' {
+            let hex = s.get(i + 1..i + 3)?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
 impl std::fmt::Debug for Route {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {} ({})", self.method, self.path, self.function)
@@ -794,4 +835,29 @@ pub const IDEMPOTENT: &[&str] = &[
 /// Finds a route by its function (binary) name.
 pub fn by_function(name: &str) -> Option<&'static Route> {
     ROUTES.iter().copied().find(|r| r.function == name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_route_reads_its_parameters_from_the_raw_path() {
+        let params = OBJECTS_GET
+            .match_path("/v1/buckets/bkt_1/objects/obj%5F2")
+            .expect("matches");
+        assert_eq!(params["bucket_identifier"], "bkt_1");
+        assert_eq!(params["object_identifier"], "obj_2");
+        assert!(OBJECTS_GET
+            .match_path("/v1/buckets/bkt_1/objects")
+            .is_none());
+        assert!(OBJECTS_GET.match_path("/v1/buckets//objects/x").is_none());
+        assert!(OBJECTS_GET
+            .match_path("/v1/buckets/b/objects/x/y")
+            .is_none());
+        assert_eq!(
+            TASKS_LIST.match_path("/v1/tasks/list").map(|p| p.len()),
+            Some(0)
+        );
+    }
 }

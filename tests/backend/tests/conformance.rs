@@ -15,6 +15,7 @@ use sluice_core::ports::{
     Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, StoreResult, Update,
     Write,
 };
+use sluice_core::store;
 use sluice_core::{AppContext, Config};
 
 fn test_config() -> Config {
@@ -536,9 +537,23 @@ impl Client {
         ns: Option<&str>,
         body: Option<Value>,
     ) -> (u16, Value) {
+        self.call_with(method, path, ns, body, &[]).await
+    }
+
+    async fn call_with(
+        &self,
+        method: &str,
+        path: &str,
+        ns: Option<&str>,
+        body: Option<Value>,
+        extra_headers: &[(&str, &str)],
+    ) -> (u16, Value) {
         let (path, query) = path.split_once('?').unwrap_or((path, ""));
         let mut headers =
             HashMap::from([("authorization".to_string(), format!("Bearer {}", self.key))]);
+        for (name, value) in extra_headers {
+            headers.insert(name.to_string(), value.to_string());
+        }
         if let Some(ns) = ns {
             headers.insert("x-namespace".into(), ns.into());
         }
@@ -556,6 +571,77 @@ impl Client {
         (resp.status, resp.value())
     }
 }
+
+/// The TTL attribute the template gives the table.
+fn template_ttl_attribute() -> String {
+    let template =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../template.yaml"))
+            .expect("template.yaml");
+    let spec = template
+        .split("TimeToLiveSpecification:")
+        .nth(1)
+        .expect("the table has a TimeToLiveSpecification");
+    spec.lines()
+        .find_map(|l| l.trim().strip_prefix("AttributeName:"))
+        .expect("TimeToLiveSpecification names an attribute")
+        .trim()
+        .to_string()
+}
+
+/// Idempotency-Key records expire through the table's TTL attribute, and one past its
+/// expiry is treated as absent even before the table deletes it.
+async fn expiring_items(ctx: AppContext) {
+    assert_eq!(template_ttl_attribute(), store::TTL_ATTRIBUTE);
+    let c = Client::new(ctx.clone()).await;
+    let org = auth::ensure_key(&ctx, "conformance", &c.key).await.unwrap();
+    let body = json!({"namespace_name": "ttl-a"});
+    let key = [("idempotency-key", "same-key")];
+    let (s, first) = c
+        .call_with("POST", "/v1/namespaces", None, Some(body.clone()), &key)
+        .await;
+    assert_eq!(s, 200, "{first}");
+    let (s, replay) = c
+        .call_with("POST", "/v1/namespaces", None, Some(body), &key)
+        .await;
+    assert_eq!((s, &replay), (200, &first), "a fresh key replays");
+
+    let records = ctx
+        .table
+        .query(&Query::partition(store::keys::org_pk(&org)).prefix("IDEMKEY#"))
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(records.len(), 1);
+    let mut record = records[0].clone();
+    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+    let expires = record[store::TTL_ATTRIBUTE]
+        .as_i64()
+        .expect("the record carries the TTL attribute");
+    assert!(
+        expires > now + 23 * 3600 && expires <= now + 24 * 3600 + 60,
+        "{expires}"
+    );
+    assert!(!record.contains_key("ttl"));
+
+    // Past its expiry but not yet deleted (DynamoDB deletes within days): the key is free.
+    record.insert(store::TTL_ATTRIBUTE.into(), json!(now - 1));
+    ctx.table.write(Write::put(record)).await.unwrap();
+    let other = json!({"namespace_name": "ttl-b"});
+    let (s, fresh) = c
+        .call_with("POST", "/v1/namespaces", None, Some(other.clone()), &key)
+        .await;
+    assert_eq!(s, 200, "an expired key runs the new request: {fresh}");
+    assert_ne!(fresh["namespace_id"], first["namespace_id"]);
+    let (s, replay) = c
+        .call_with("POST", "/v1/namespaces", None, Some(other), &key)
+        .await;
+    assert_eq!(
+        (s, &replay),
+        (200, &fresh),
+        "and is claimed again for 24 hours"
+    );
+}
+conformance!(expiring_items_on, expiring_items);
 
 /// Works the tasks queue in-process until `done` holds (or fails after a while).
 async fn work_until(ctx: &AppContext, mut done: impl AsyncFnMut() -> bool) {
