@@ -97,7 +97,7 @@ async fn main() -> anyhow::Result<()> {
         return Ok(());
     }
     let ctx = context(&args).await?;
-    let fail = |e: sluice_core::ApiError| anyhow::anyhow!("{e}");
+    let fail = |e: sluice_core::Error| anyhow::anyhow!("{e}");
     match &args.command {
         Command::Provision { .. } => unreachable!("handled above"),
         Command::CreateOrg { name } => {

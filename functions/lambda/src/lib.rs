@@ -119,10 +119,10 @@ pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> 
                             .and_then(|c| c.parse().ok())
                             .unwrap_or(1);
                         let body = record.body.unwrap_or_default();
-                        let e = sluice_core::jobs::handle(ctx, queue, &body, count)
-                            .await
-                            .err()?;
-                        tracing::warn!(error = %e, message_id = %id, "message failed; will retry");
+                        let result = sluice_core::jobs::handle(ctx, queue, &body, count).await;
+                        // Only retryable failures are reported, so only they come back.
+                        sluice_core::jobs::settle(queue, result).err()?;
+                        tracing::warn!(message_id = %id, "reported as a batch item failure");
                         let mut failure = BatchItemFailure::default();
                         failure.item_identifier = id;
                         Some(failure)
@@ -141,6 +141,21 @@ pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> 
     })
 }
 
+/// A failed invocation as Lambda reports it: the error type says whether a retry (the
+/// asynchronous invoke's two, or the schedule's next run) can help.
+fn diagnostic(e: sluice_core::Error) -> lambda_runtime::Diagnostic {
+    tracing::error!(error = %e, retryable = e.retryable(), "invocation failed");
+    lambda_runtime::Diagnostic {
+        error_type: if e.retryable() {
+            "Retryable"
+        } else {
+            "NonRetryable"
+        }
+        .into(),
+        error_message: e.to_string(),
+    }
+}
+
 /// Confirms uploads from S3 `Object Created` events (EventBridge): the store itself
 /// tells Sluice the bytes arrived, so an upload completes without a client confirm.
 pub fn confirm_stored_uploads() -> Result<(), Error> {
@@ -156,7 +171,7 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
                         .to_string();
                     sluice_core::app::uploads::on_stored(&ctx, &key)
                         .await
-                        .map_err(|e| Error::from(e.to_string()))
+                        .map_err(diagnostic)
                 }
             },
         ))
@@ -173,10 +188,8 @@ pub fn sweep() -> Result<(), Error> {
             move |_event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
                 async move {
-                    sluice_core::jobs::sweep(&ctx)
-                        .await
-                        .map_err(|e| Error::from(e.to_string()))?;
-                    Ok::<_, Error>(serde_json::json!({ "swept": true }))
+                    sluice_core::jobs::sweep(&ctx).await.map_err(diagnostic)?;
+                    Ok::<_, lambda_runtime::Diagnostic>(serde_json::json!({ "swept": true }))
                 }
             },
         ))

@@ -241,7 +241,7 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
     let bytes = match axum::body::to_bytes(body, limit + 1).await {
         Ok(b) if b.len() <= shared.ctx.config.max_body_bytes => b,
         Ok(_) | Err(_) => {
-            let e = sluice_core::ApiError::PayloadTooLarge {
+            let e = sluice_api::ApiError::PayloadTooLarge {
                 limit: shared.ctx.config.max_body_bytes,
             };
             return json_response(&ApiResponse::error(&e), &request_id);

@@ -3,6 +3,7 @@
 use serde_json::{json, Value};
 
 use super::{ApiRequest, ApiResponse, Caller};
+use crate::error::ApiError;
 use sluice_core::app::batches::{self, AddObjects, CreateBatch, ListBatches};
 use sluice_core::app::buckets::{self, CreateBucket, UpdateBucket};
 use sluice_core::app::namespaces::{self, CreateNamespace, UpdateNamespace};
@@ -19,7 +20,6 @@ use sluice_core::app::{collections, documents};
 use sluice_core::context::AppContext;
 use sluice_core::domain::entities::Bucket;
 use sluice_core::domain::extractors;
-use sluice_core::error::ApiError;
 use sluice_core::store::lists::ListRequest;
 
 type Res = Result<ApiResponse, ApiError>;
@@ -150,7 +150,7 @@ pub async fn buckets_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 }
 
 async fn bucket_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Result<Bucket, ApiError> {
-    buckets::resolve(ctx, c.namespace()?, req.param("bucket_identifier")?).await
+    Ok(buckets::resolve(ctx, c.namespace()?, req.param("bucket_identifier")?).await?)
 }
 
 /// `?auto_process=true`: the created objects go into a batch that is submitted at once.
@@ -215,7 +215,9 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
         .map(|(i, v)| objects::parse_batch_item(v, i))
         .collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy, None).await?;
-    let response = ApiResponse::json(&objects::bulk_view(&results));
+    let response = ApiResponse::json(&objects::bulk_view(&results, |e| {
+        (crate::error::kind(e), crate::error::status(e))
+    }));
     if process {
         let ids = results
             .iter()

@@ -5,13 +5,14 @@
 
 use serde_json::{json, Value};
 
+use crate::error::ApiError;
 use crate::ApiResponse;
 use sluice_core::context::AppContext;
 use sluice_core::domain::ids::sha256_hex;
 use sluice_core::domain::time::now;
-use sluice_core::error::ApiError;
 use sluice_core::ports::{Cond, Item, StoreError, Update, Write};
 use sluice_core::store::{self, keys};
+use sluice_core::Error;
 
 /// How long a key is remembered.
 const KEEP_HOURS: i64 = 24;
@@ -79,15 +80,15 @@ pub async fn claim(
         }
     }
     let Some(stored) = stored else {
-        return Err(ApiError::Conflict(
+        return Err(ApiError::App(Error::Conflict(
             "the request with this Idempotency-Key just failed; retry".into(),
-        ));
+        )));
     };
     if stored.get("request").and_then(Value::as_str) != Some(request.as_str()) {
-        return Err(ApiError::Validation {
+        return Err(ApiError::App(Error::Invalid {
             message: "Idempotency-Key was already used with a different request".into(),
             details: json!({"field": "Idempotency-Key"}),
-        });
+        }));
     }
     match (
         stored.get("state").and_then(Value::as_str),
@@ -98,13 +99,13 @@ pub async fn claim(
             status: status.as_u64().unwrap_or(200) as u16,
             body: bytes::Bytes::from(body.clone()),
         })),
-        (Some("done"), ..) => Err(ApiError::Conflict(
+        (Some("done"), ..) => Err(ApiError::App(Error::Conflict(
             "this Idempotency-Key's response is too large to replay; fetch the resource instead"
                 .into(),
-        )),
-        _ => Err(ApiError::Conflict(
+        ))),
+        _ => Err(ApiError::App(Error::Conflict(
             "a request with this Idempotency-Key is still running".into(),
-        )),
+        ))),
     }
 }
 

@@ -3,6 +3,7 @@
 //! `sluice-local` matches requests against [`ROUTES`]; each Lambda binary serves
 //! exactly one entry of it; the OpenAPI document and the template check read it.
 
+pub mod error;
 mod handlers;
 mod idempotency;
 pub mod openapi;
@@ -17,13 +18,14 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 use tracing::Instrument;
 
+pub use error::ApiError;
 pub use routes::{Access, Route, ROUTES};
 
 use sluice_core::app::auth::{self, Principal};
 use sluice_core::app::namespaces;
 use sluice_core::context::AppContext;
 use sluice_core::domain::entities::Namespace;
-use sluice_core::error::ApiError;
+use sluice_core::Error;
 
 /// A request as every entry point sees it, whatever carried it.
 #[derive(Debug, Clone, Default)]
@@ -83,12 +85,12 @@ impl Caller {
         self.principal
             .as_ref()
             .map(|p| p.org_id.as_str())
-            .ok_or(ApiError::Unauthorized)
+            .ok_or(ApiError::App(Error::Unauthenticated))
     }
     pub fn namespace(&self) -> Result<&Namespace, ApiError> {
         self.namespace
             .as_ref()
-            .ok_or_else(|| ApiError::BadRequest("X-Namespace header is required".into()))
+            .ok_or_else(|| ApiError::malformed("X-Namespace header is required"))
     }
 }
 
@@ -100,7 +102,7 @@ fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
     let inner = e.into_inner();
     match inner.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            ApiError::BadRequest(format!("request body is not valid JSON: {inner}"))
+            ApiError::malformed(format!("request body is not valid JSON: {inner}"))
         }
         _ => {
             let message = inner.to_string();
@@ -135,10 +137,10 @@ fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
                 .to_string();
             if named("unknown field `").is_some() {
                 // Bodies refuse keys they do not declare (the API's `extra_forbidden`).
-                return ApiError::Validation {
+                return ApiError::App(Error::Invalid {
                     message: format!("{field}: extra_forbidden: {reason}"),
                     details: serde_json::json!({"field": field, "reason": reason, "code": "extra_forbidden"}),
-                };
+                });
             }
             ApiError::field(field, reason)
         }
@@ -166,7 +168,7 @@ impl ApiRequest {
         self.path_params
             .get(name)
             .map(String::as_str)
-            .ok_or_else(|| ApiError::BadRequest(format!("missing path parameter {name}")))
+            .ok_or_else(|| ApiError::malformed(format!("missing path parameter {name}")))
     }
 
     /// The body as `T`; a body is required.
@@ -235,8 +237,8 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
             .filter(|s| !s.is_empty());
         let ident = match (route.access, sent) {
             (Access::Namespace, None) => {
-                return Err(ApiError::BadRequest(
-                    "X-Namespace header is required (a namespace id or name)".into(),
+                return Err(ApiError::malformed(
+                    "X-Namespace header is required (a namespace id or name)",
                 ))
             }
             (Access::Namespace | Access::OrgOptionalNamespace, Some(ident)) => Some(ident),

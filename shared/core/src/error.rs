@@ -1,27 +1,33 @@
-//! Errors that reach a client, mapped to HTTP status and the error envelope once.
+//! The error of every use case and worker. It says what went wrong in the service's
+//! terms; `sluice-api` maps it to an HTTP status and the error envelope (once), and the
+//! queue workers to "deliver again" or "drop" through [`Error::retryable`].
 
 use serde_json::{json, Value};
 
 use crate::ports::StoreError;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ApiError {
+pub enum Error {
+    /// The input breaks a rule; `details` names the field when there is one.
     #[error("{message}")]
-    Validation { message: String, details: Value },
+    Invalid { message: String, details: Value },
+    /// The input cannot be read at all (a cursor from another list, a missing header).
     #[error("{0}")]
-    BadRequest(String),
+    Malformed(String),
     #[error("missing or invalid API key")]
-    Unauthorized,
+    Unauthenticated,
     #[error("{0} not found")]
     NotFound(String),
+    /// The request contradicts the current state (a duplicate, a finished upload).
     #[error("{0}")]
     Conflict(String),
-    #[error("request body is larger than {limit} bytes")]
-    PayloadTooLarge { limit: usize },
-    #[error("method not allowed")]
-    MethodNotAllowed,
+    /// The backend throttled or another writer raced: the same request may succeed later.
     #[error("the service is busy, try again")]
-    Unavailable,
+    Busy,
+    /// Work that depends on a write not yet visible (a batch whose submit has not
+    /// committed): deliver the message again later.
+    #[error("{0}")]
+    NotYet(String),
     /// A part of the service this request needs is not installed or not running.
     #[error("{0}")]
     NotReady(String),
@@ -29,84 +35,69 @@ pub enum ApiError {
     Internal(#[source] anyhow::Error),
 }
 
-impl ApiError {
-    /// A 422 naming the offending field.
+impl Error {
+    /// An invalid field, named.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         let field = field.into();
         let message = message.into();
-        ApiError::Validation {
+        Error::Invalid {
             message: format!("{field}: {message}"),
             details: json!({ "field": field, "reason": message }),
         }
     }
 
-    pub fn validation(message: impl Into<String>) -> Self {
-        ApiError::Validation {
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Error::Invalid {
             message: message.into(),
             details: json!({}),
         }
     }
 
     pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError::NotFound(what.into())
+        Error::NotFound(what.into())
     }
 
-    pub fn status(&self) -> u16 {
-        match self {
-            ApiError::Validation { .. } => 422,
-            ApiError::BadRequest(_) => 400,
-            ApiError::Unauthorized => 401,
-            ApiError::NotFound(_) => 404,
-            ApiError::MethodNotAllowed => 405,
-            ApiError::Conflict(_) => 409,
-            ApiError::PayloadTooLarge { .. } => 413,
-            ApiError::Unavailable | ApiError::NotReady(_) => 503,
-            ApiError::Internal(_) => 500,
-        }
-    }
-
-    pub fn kind(&self) -> &'static str {
-        match self {
-            ApiError::Validation { .. } => "ValidationError",
-            ApiError::BadRequest(_) => "BadRequestError",
-            ApiError::Unauthorized => "AuthenticationError",
-            ApiError::NotFound(_) => "NotFoundError",
-            ApiError::MethodNotAllowed => "MethodNotAllowedError",
-            ApiError::Conflict(_) => "ConflictError",
-            ApiError::PayloadTooLarge { .. } => "PayloadTooLargeError",
-            ApiError::Unavailable | ApiError::NotReady(_) => "ServiceUnavailableError",
-            ApiError::Internal(_) => "InternalServerError",
-        }
-    }
-
-    /// The envelope every error response carries.
-    pub fn envelope(&self) -> Value {
-        let details = match self {
-            ApiError::Validation { details, .. } => details.clone(),
-            _ => json!({}),
-        };
-        json!({
-            "success": false,
-            "status": self.status(),
-            "error": { "type": self.kind(), "message": self.to_string(), "details": details },
-        })
+    /// Whether the same request or message may succeed if tried again unchanged. A queue
+    /// worker delivers such a message again; any other error is final, and the message is
+    /// dropped with the error logged.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            Error::Busy | Error::NotYet(_) | Error::NotReady(_) | Error::Internal(_)
+        )
     }
 }
 
-impl From<StoreError> for ApiError {
+impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::InvalidCursor => {
-                ApiError::BadRequest("cursor is not valid for this list".into())
+                Error::Malformed("cursor is not valid for this list".into())
             }
-            StoreError::Busy => ApiError::Unavailable,
-            other => ApiError::Internal(anyhow::Error::new(other)),
+            StoreError::Busy => Error::Busy,
+            other => Error::Internal(anyhow::Error::new(other)),
         }
     }
 }
 
-impl From<anyhow::Error> for ApiError {
+impl From<anyhow::Error> for Error {
     fn from(e: anyhow::Error) -> Self {
-        ApiError::Internal(e)
+        Error::Internal(e)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_transient_errors_are_retried() {
+        assert!(Error::from(StoreError::Busy).retryable());
+        assert!(Error::NotYet("batch not submitted".into()).retryable());
+        assert!(Error::Internal(anyhow::anyhow!("network")).retryable());
+        assert!(!Error::field("x", "bad").retryable());
+        assert!(!Error::not_found("bucket").retryable());
+        assert!(!Error::Conflict("dup".into()).retryable());
+        assert!(!Error::from(StoreError::InvalidCursor).retryable());
     }
 }

@@ -9,7 +9,7 @@ use crate::app::purge::{self, PurgeMessage};
 use crate::app::uploads::{self, ConfirmBatchMessage};
 use crate::app::webhooks::{self, WebhookMessage};
 use crate::context::AppContext;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::QueueName;
 
 /// Everything the tasks queue carries.
@@ -26,13 +26,14 @@ impl TaskMessage {
     }
 }
 
-/// Handles one message body; an error means "deliver it again later".
+/// Handles one message body. An error that is [`Error::retryable`] means "deliver it
+/// again later"; any other is final (see [`settle`]).
 pub async fn handle(
     ctx: &AppContext,
     queue: QueueName,
     body: &str,
     receive_count: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     match queue {
         QueueName::Tasks => {
             let msg: TaskMessage = match serde_json::from_str(body) {
@@ -69,10 +70,27 @@ pub async fn handle(
 }
 
 /// The scheduled sweep: expired uploads and stalled batches.
-pub async fn sweep(ctx: &AppContext) -> Result<(), ApiError> {
+pub async fn sweep(ctx: &AppContext) -> Result<(), Error> {
     uploads::sweep_expired(ctx).await?;
     pipeline::sweep_stalled(ctx).await?;
     Ok(())
+}
+
+/// What becomes of a handled message: `Ok` to delete it (done, or failed for good, which
+/// is logged), `Err` to have it delivered again (and dead-lettered after
+/// `max_receives`). SQS in Lambda and the local queue both act on this.
+pub fn settle(queue: QueueName, result: Result<(), Error>) -> Result<(), Error> {
+    match result {
+        Ok(()) => Ok(()),
+        Err(e) if e.retryable() => {
+            tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry");
+            Err(e)
+        }
+        Err(e) => {
+            tracing::error!(error = %e, queue = queue.as_str(), "message failed for good; dropped");
+            Ok(())
+        }
+    }
 }
 
 /// Messages a local poller works at once.
@@ -99,14 +117,10 @@ pub async fn poll(
                 let ctx = &ctx;
                 futures::stream::iter(messages)
                     .for_each_concurrent(CONCURRENT_MESSAGES, |m| async move {
-                        match handle(ctx, queue, &m.body, m.receive_count).await {
-                            Ok(()) => {
-                                if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
-                                    tracing::warn!(error = %e, "ack failed; the message will be delivered again");
-                                }
-                            }
-                            Err(e) => {
-                                tracing::warn!(error = %e, queue = queue.as_str(), "message failed; will retry")
+                        let result = handle(ctx, queue, &m.body, m.receive_count).await;
+                        if settle(queue, result).is_ok() {
+                            if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
+                                tracing::warn!(error = %e, "ack failed; the message will be delivered again");
                             }
                         }
                     })
@@ -117,5 +131,19 @@ pub async fn poll(
                 tokio::time::sleep(std::time::Duration::from_secs(1)).await;
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_retryable_failures_come_back() {
+        assert!(settle(QueueName::Batches, Ok(())).is_ok());
+        assert!(settle(QueueName::Batches, Err(Error::Busy)).is_err());
+        assert!(settle(QueueName::Tasks, Err(Error::NotYet("task".into()))).is_err());
+        assert!(settle(QueueName::Tasks, Err(Error::field("x", "bad"))).is_ok());
+        assert!(settle(QueueName::Webhooks, Err(Error::not_found("webhook"))).is_ok());
     }
 }

@@ -19,4 +19,4 @@ pub mod telemetry;
 
 pub use config::Config;
 pub use context::AppContext;
-pub use error::ApiError;
+pub use error::Error;

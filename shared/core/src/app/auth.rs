@@ -8,7 +8,7 @@ use crate::context::AppContext;
 use crate::domain::entities::{ApiKey, Org};
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Write};
 
 /// Who is calling: the org the API key belongs to.
@@ -32,7 +32,7 @@ pub fn generate_key() -> String {
 pub async fn authenticate(
     ctx: &AppContext,
     authorization: Option<&str>,
-) -> Result<Principal, ApiError> {
+) -> Result<Principal, Error> {
     let token = authorization
         .and_then(|h| {
             h.strip_prefix("Bearer ")
@@ -40,12 +40,12 @@ pub async fn authenticate(
         })
         .map(str::trim)
         .filter(|t| t.starts_with("sk_") && t.len() <= 256)
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(Error::Unauthenticated)?;
     let item = ctx
         .table
         .get(&keys::api_key(&hash_key(token)))
         .await?
-        .ok_or(ApiError::Unauthorized)?;
+        .ok_or(Error::Unauthenticated)?;
     let key: ApiKey = from_item(item)?;
     Ok(Principal {
         org_id: key.org_id,
@@ -53,7 +53,7 @@ pub async fn authenticate(
     })
 }
 
-pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, ApiError> {
+pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, Error> {
     let org = Org {
         org_id: IdKind::Org.new_id(),
         name: name.to_string(),
@@ -66,12 +66,12 @@ pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, ApiError> {
     Ok(org)
 }
 
-pub async fn get_org(ctx: &AppContext, org_id: &str) -> Result<Org, ApiError> {
+pub async fn get_org(ctx: &AppContext, org_id: &str) -> Result<Org, Error> {
     let item = ctx
         .table
         .get(&keys::org(org_id))
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("org {org_id}")))?;
+        .ok_or_else(|| Error::not_found(format!("org {org_id}")))?;
     from_item(item)
 }
 
@@ -81,11 +81,11 @@ pub async fn create_api_key(
     org_id: &str,
     name: &str,
     plaintext: Option<String>,
-) -> Result<(String, ApiKey), ApiError> {
+) -> Result<(String, ApiKey), Error> {
     get_org(ctx, org_id).await?;
     let plaintext = plaintext.unwrap_or_else(generate_key);
     if !plaintext.starts_with("sk_") || plaintext.len() < 20 {
-        return Err(ApiError::validation(
+        return Err(Error::invalid(
             "API keys start with 'sk_' and have at least 20 characters",
         ));
     }
@@ -103,25 +103,25 @@ pub async fn create_api_key(
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok((plaintext, record)),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(
-            "that API key is already registered".into(),
-        )),
+        Err(StoreError::ConditionFailed { .. }) => {
+            Err(Error::Conflict("that API key is already registered".into()))
+        }
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>, ApiError> {
+pub async fn list_api_keys(ctx: &AppContext, org_id: &str) -> Result<Vec<ApiKey>, Error> {
     let query = Query::partition(keys::org_pk(org_id)).prefix("APIKEY#");
     super::lists::all_records(ctx.table.as_ref(), query).await
 }
 
-pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Result<(), ApiError> {
+pub async fn revoke_api_key(ctx: &AppContext, org_id: &str, key_id: &str) -> Result<(), Error> {
     let listing_key = keys::org_api_key(org_id, key_id);
     let item = ctx
         .table
         .get(&listing_key)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("api key {key_id}")))?;
+        .ok_or_else(|| Error::not_found(format!("api key {key_id}")))?;
     let record: ApiKey = from_item(item)?;
     ctx.table
         .transact(vec![
@@ -144,7 +144,7 @@ pub async fn ensure_key(
     ctx: &AppContext,
     org_name: &str,
     plaintext: &str,
-) -> Result<String, ApiError> {
+) -> Result<String, Error> {
     if let Some(item) = ctx.table.get(&keys::api_key(&hash_key(plaintext))).await? {
         let key: ApiKey = from_item(item)?;
         return Ok(key.org_id);

@@ -18,7 +18,7 @@ use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatu
 use crate::domain::entities::{Bucket, Namespace, Object, Task};
 use crate::domain::ids::IdKind;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
 
 /// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
@@ -101,8 +101,8 @@ pub struct ChunkMessage {
     pub object_ids: Vec<String>,
 }
 
-fn conflict(batch: &Batch, action: Action) -> ApiError {
-    ApiError::Conflict(format!(
+fn conflict(batch: &Batch, action: Action) -> Error {
+    Error::Conflict(format!(
         "cannot {} batch {} while it is {}; allowed from {}",
         action.verb(),
         batch.batch_id,
@@ -131,7 +131,7 @@ async fn checked_object_ids(
     bucket: &Bucket,
     ids: &[String],
     field: &str,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Error> {
     let mut seen = HashSet::new();
     let unique: Vec<String> = ids
         .iter()
@@ -139,10 +139,10 @@ async fn checked_object_ids(
         .cloned()
         .collect();
     if unique.is_empty() {
-        return Err(ApiError::field(field, "must name at least one object"));
+        return Err(Error::field(field, "must name at least one object"));
     }
     if unique.len() > MAX_OBJECTS {
-        return Err(ApiError::field(
+        return Err(Error::field(
             field,
             format!("at most {MAX_OBJECTS} objects per batch"),
         ));
@@ -165,7 +165,7 @@ async fn checked_object_ids(
         .filter(|id| !present.contains(id.as_str()))
         .collect();
     if !missing.is_empty() {
-        return Err(ApiError::Validation {
+        return Err(Error::Invalid {
             message: format!(
                 "{field}: {} object(s) are not in bucket {}: {}",
                 missing.len(),
@@ -189,7 +189,7 @@ async fn select_objects(
     bucket: &Bucket,
     filters: &Value,
     limit: usize,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, Error> {
     let list = ListRequest {
         filters: Some(filters.clone()),
         ..ListRequest::default()
@@ -207,10 +207,7 @@ async fn select_objects(
     .await?;
     ids.truncate(limit);
     if ids.is_empty() {
-        return Err(ApiError::field(
-            "filters",
-            "no object in the bucket matches",
-        ));
+        return Err(Error::field("filters", "no object in the bucket matches"));
     }
     Ok(ids)
 }
@@ -220,7 +217,7 @@ pub async fn create(
     ns: &Namespace,
     bucket: &Bucket,
     req: CreateBatch,
-) -> Result<(Batch, Option<Task>), ApiError> {
+) -> Result<(Batch, Option<Task>), Error> {
     create_with_id(ctx, ns, bucket, req, IdKind::Batch.new_id()).await
 }
 
@@ -232,7 +229,7 @@ pub async fn create_for(
     bucket: &Bucket,
     object_ids: Vec<String>,
     subject: &str,
-) -> Result<(Batch, Option<Task>), ApiError> {
+) -> Result<(Batch, Option<Task>), Error> {
     let id = crate::domain::ids::derived_id(IdKind::Batch, &[&bucket.bucket_id, subject]);
     let req = CreateBatch {
         object_ids: Some(object_ids),
@@ -240,7 +237,7 @@ pub async fn create_for(
         ..CreateBatch::default()
     };
     match create_with_id(ctx, ns, bucket, req, id.clone()).await {
-        Err(ApiError::Conflict(_)) => {
+        Err(Error::Conflict(_)) => {
             let batch = get(ctx, bucket, &id).await?;
             let task = match &batch.task_id {
                 Some(t) => tasks::get(ctx, &batch.org_id, t).await?,
@@ -258,18 +255,15 @@ async fn create_with_id(
     bucket: &Bucket,
     req: CreateBatch,
     batch_id: String,
-) -> Result<(Batch, Option<Task>), ApiError> {
+) -> Result<(Batch, Option<Task>), Error> {
     if let Some(name) = &req.batch_name {
         if name.chars().count() > 256 {
-            return Err(ApiError::field("batch_name", "at most 256 characters"));
+            return Err(Error::field("batch_name", "at most 256 characters"));
         }
     }
     let limit = match req.limit {
         Some(l) if !(1..=MAX_OBJECTS as i64).contains(&l) => {
-            return Err(ApiError::field(
-                "limit",
-                format!("must be 1 to {MAX_OBJECTS}"),
-            ))
+            return Err(Error::field("limit", format!("must be 1 to {MAX_OBJECTS}")))
         }
         Some(l) => l as usize,
         None => MAX_OBJECTS,
@@ -277,7 +271,7 @@ async fn create_with_id(
     let object_ids = match (&req.object_ids, &req.filters) {
         (Some(ids), _) => checked_object_ids(ctx, bucket, ids, "object_ids").await?,
         (None, Some(f)) if !f.is_null() => select_objects(ctx, bucket, f, limit).await?,
-        _ => return Err(ApiError::field("object_ids", "give object_ids or filters")),
+        _ => return Err(Error::field("object_ids", "give object_ids or filters")),
     };
     let at = now_rfc3339();
     let batch = Batch {
@@ -327,7 +321,7 @@ async fn create_with_id(
         .await
         .map_err(|e| match e {
             StoreError::ConditionFailed { .. } => {
-                ApiError::Conflict(format!("batch {} already exists", batch.batch_id))
+                Error::Conflict(format!("batch {} already exists", batch.batch_id))
             }
             other => other.into(),
         })?;
@@ -339,14 +333,14 @@ async fn create_with_id(
     Ok((batch, None))
 }
 
-pub async fn get(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, ApiError> {
+pub async fn get(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, Error> {
     load(ctx, &bucket.bucket_id, batch_id).await
 }
 
-async fn load(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch, ApiError> {
+async fn load(ctx: &AppContext, bucket_id: &str, batch_id: &str) -> Result<Batch, Error> {
     match ctx.table.get(&keys::batch(bucket_id, batch_id)).await? {
         Some(item) => from_item(item),
-        None => Err(ApiError::not_found(format!("batch {batch_id:?}"))),
+        None => Err(Error::not_found(format!("batch {batch_id:?}"))),
     }
 }
 
@@ -357,8 +351,8 @@ pub async fn get_in_org(
     org_id: &str,
     ns: Option<&Namespace>,
     batch_id: &str,
-) -> Result<Batch, ApiError> {
-    let missing = || ApiError::not_found(format!("batch {batch_id:?}"));
+) -> Result<Batch, Error> {
+    let missing = || Error::not_found(format!("batch {batch_id:?}"));
     let pointer = ctx
         .table
         .get(&keys::batch_ref(org_id, batch_id))
@@ -377,17 +371,17 @@ pub async fn get_in_org(
     load(ctx, &attr("bucket_id"), batch_id).await
 }
 
-fn status_filter(status: &Option<String>) -> Result<Option<BatchStatus>, ApiError> {
+fn status_filter(status: &Option<String>) -> Result<Option<BatchStatus>, Error> {
     status
         .as_deref()
         .map(|s| {
             serde_json::from_value::<BatchStatus>(json!(s.to_ascii_uppercase()))
-                .map_err(|_| ApiError::field("status", format!("unknown batch status {s:?}")))
+                .map_err(|_| Error::field("status", format!("unknown batch status {s:?}")))
         })
         .transpose()
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Result<Value, Error> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
@@ -417,7 +411,7 @@ pub async fn list_in_org(
     org_id: &str,
     ns: Option<&Namespace>,
     req: &ListBatches,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
@@ -478,7 +472,7 @@ pub async fn add_objects(
     bucket: &Bucket,
     batch_id: &str,
     req: AddObjects,
-) -> Result<Batch, ApiError> {
+) -> Result<Batch, Error> {
     let added = checked_object_ids(ctx, bucket, &req.object_ids, "object_ids").await?;
     loop {
         let batch = get(ctx, bucket, batch_id).await?;
@@ -489,7 +483,7 @@ pub async fn add_objects(
         let have: HashSet<String> = ids.iter().cloned().collect();
         ids.extend(added.iter().filter(|id| !have.contains(*id)).cloned());
         if ids.len() > MAX_OBJECTS {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "object_ids",
                 format!("a batch holds at most {MAX_OBJECTS} objects"),
             ));
@@ -523,7 +517,7 @@ async fn enqueue(
     token: &str,
     attempt: i64,
     ids: &[String],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let bodies = ids
         .chunks(ctx.config.batch_chunk_size.max(1))
         .map(|chunk| {
@@ -559,7 +553,7 @@ pub async fn submit(
     ns: &Namespace,
     bucket: &Bucket,
     batch_id: &str,
-) -> Result<Task, ApiError> {
+) -> Result<Task, Error> {
     let batch = get(ctx, bucket, batch_id).await?;
     if batch.status != BatchStatus::Draft {
         return Err(conflict(&batch, Action::Submit));
@@ -611,7 +605,7 @@ pub async fn submit(
 }
 
 /// Stops a batch; chunks still queued find it canceled and do nothing.
-pub async fn cancel(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, ApiError> {
+pub async fn cancel(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<Batch, Error> {
     cancel_by_key(ctx, &bucket.bucket_id, batch_id).await
 }
 
@@ -619,7 +613,7 @@ pub async fn cancel_by_key(
     ctx: &AppContext,
     bucket_id: &str,
     batch_id: &str,
-) -> Result<Batch, ApiError> {
+) -> Result<Batch, Error> {
     let at = now_rfc3339();
     let write = Write::Update {
         key: keys::batch(bucket_id, batch_id),
@@ -654,7 +648,7 @@ pub async fn retry(
     ns: &Namespace,
     bucket: &Bucket,
     batch_id: &str,
-) -> Result<(Batch, Task), ApiError> {
+) -> Result<(Batch, Task), Error> {
     let batch = get(ctx, bucket, batch_id).await?;
     if !BatchStatus::allowed_from(Action::Retry).contains(&batch.status) {
         return Err(conflict(&batch, Action::Retry));
@@ -672,7 +666,7 @@ pub async fn retry(
         .cloned()
         .collect();
     if again.is_empty() {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "batch {batch_id} has no failed objects to retry"
         )));
     }
@@ -716,7 +710,7 @@ pub async fn retry(
         Ok(()) => Ok((get(ctx, bucket, batch_id).await?, task)),
         Err(StoreError::ConditionFailed { index: Some(0) }) => {
             let now = get(ctx, bucket, batch_id).await?;
-            Err(ApiError::Conflict(format!(
+            Err(Error::Conflict(format!(
                 "batch {batch_id} changed while retrying (now {}); try again",
                 now.status.as_str()
             )))
@@ -726,7 +720,7 @@ pub async fn retry(
 }
 
 /// Deletes a draft (a submitted batch has results and documents that refer to it).
-pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<(), ApiError> {
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<(), Error> {
     let result = ctx
         .table
         .transact(vec![
@@ -752,7 +746,7 @@ async fn each_result(
     ctx: &AppContext,
     batch: &Batch,
     mut keep_going: impl FnMut(ObjectResult) -> bool,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let query = Query::partition(keys::bkt_pk(&batch.bucket_id))
         .prefix(keys::batch_results_prefix(&batch.batch_id))
         .limit(500);
@@ -762,7 +756,7 @@ async fn each_result(
     .await
 }
 
-async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, ApiError> {
+async fn results_of(ctx: &AppContext, batch: &Batch) -> Result<Vec<ObjectResult>, Error> {
     let mut out = Vec::new();
     each_result(ctx, batch, |r| {
         out.push(r);
@@ -778,7 +772,7 @@ pub async fn list_results(
     bucket: &Bucket,
     batch_id: &str,
     req: &ListRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let batch = get(ctx, bucket, batch_id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
@@ -812,7 +806,7 @@ pub fn result_json(r: &ObjectResult) -> Value {
 pub async fn failures_for_view(
     ctx: &AppContext,
     batch: &Batch,
-) -> Result<Vec<ObjectResult>, ApiError> {
+) -> Result<Vec<ObjectResult>, Error> {
     let mut failed = Vec::new();
     if batch.failed > 0 {
         each_result(ctx, batch, |r| {

@@ -13,7 +13,7 @@ use crate::domain::ids::IdKind;
 use crate::domain::names;
 use crate::domain::schema::{BucketSchema, FieldError};
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Update, Write};
 
 pub const POLICIES: [&str; 3] = ["insert", "update", "upsert"];
@@ -47,18 +47,17 @@ pub struct UpdateBucket {
     pub metadata: Option<Map<String, Value>>,
 }
 
-fn field_err(e: FieldError) -> ApiError {
-    ApiError::field(e.field, e.reason)
+fn field_err(e: FieldError) -> Error {
+    Error::field(e.field, e.reason)
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
-    names::check(name, 1, 128, IdKind::Bucket)
-        .map_err(|reason| ApiError::field("bucket_name", reason))
+fn check_name(name: &str) -> Result<(), Error> {
+    names::check(name, 1, 128, IdKind::Bucket).map_err(|reason| Error::field("bucket_name", reason))
 }
 
-fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), ApiError> {
+fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), Error> {
     if uk.fields.is_empty() {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "unique_key.fields",
             "must name at least one field",
         ));
@@ -67,13 +66,13 @@ fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), ApiErro
         match schema.properties.get(f) {
             Some(spec) if !spec.ty.is_blob() => {}
             Some(_) => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     format!("unique_key.fields[{i}]"),
                     format!("{f:?} is a blob property"),
                 ))
             }
             None => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     format!("unique_key.fields[{i}]"),
                     format!("{f:?} is not in the bucket schema"),
                 ))
@@ -82,7 +81,7 @@ fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), ApiErro
     }
     if let Some(p) = &uk.default_policy {
         if !POLICIES.contains(&p.as_str()) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "unique_key.default_policy",
                 "must be insert, update or upsert",
             ));
@@ -110,15 +109,15 @@ pub fn bucket_json(b: &Bucket) -> Value {
 }
 
 impl Bucket {
-    pub fn schema(&self) -> Result<BucketSchema, ApiError> {
+    pub fn schema(&self) -> Result<BucketSchema, Error> {
         BucketSchema::parse(&self.bucket_schema)
-            .map_err(|e| ApiError::Internal(anyhow::anyhow!("stored schema invalid: {e:?}")))
+            .map_err(|e| Error::Internal(anyhow::anyhow!("stored schema invalid: {e:?}")))
     }
 }
 
 /// Finds an active bucket of the namespace by id or name; anything else is a 404.
-pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bucket, ApiError> {
-    let not_found = || ApiError::not_found(format!("bucket {ident:?}"));
+pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bucket, Error> {
+    let not_found = || Error::not_found(format!("bucket {ident:?}"));
     let id = if IdKind::Bucket.matches(ident) {
         ident.to_string()
     } else {
@@ -144,11 +143,7 @@ pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bu
     Ok(bucket)
 }
 
-pub async fn create(
-    ctx: &AppContext,
-    ns: &Namespace,
-    req: CreateBucket,
-) -> Result<Bucket, ApiError> {
+pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Result<Bucket, Error> {
     check_name(&req.bucket_name)?;
     let schema = BucketSchema::parse(&req.bucket_schema).map_err(field_err)?;
     if let Some(uk) = &req.unique_key {
@@ -191,11 +186,10 @@ pub async fn create(
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(bucket),
-        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(ApiError::not_found(format!(
-            "namespace {}",
-            ns.namespace_id
-        ))),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::ConditionFailed { index: Some(0) }) => {
+            Err(Error::not_found(format!("namespace {}", ns.namespace_id)))
+        }
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
             "a bucket named {:?} already exists in this namespace",
             bucket.bucket_name
         ))),
@@ -203,7 +197,7 @@ pub async fn create(
     }
 }
 
-pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::ns_pk(&ns.namespace_id))
         .prefix("BKT#")
@@ -227,28 +221,28 @@ pub async fn update(
     ident: &str,
     req: UpdateBucket,
     replace: bool,
-) -> Result<Bucket, ApiError> {
+) -> Result<Bucket, Error> {
     let current = resolve(ctx, ns, ident).await?;
     let mut next = current.clone();
     if let Some(name) = req.bucket_name {
         check_name(&name)?;
         next.bucket_name = name;
     } else if replace {
-        return Err(ApiError::field("bucket_name", "is required"));
+        return Err(Error::field("bucket_name", "is required"));
     }
     let old_schema = current.schema()?;
     let schema = match req.bucket_schema {
         Some(v) => {
             let s = BucketSchema::parse(&v).map_err(field_err)?;
             if current.object_count > 0 && !old_schema.is_additive_change(&s) {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "bucket_schema",
                     "the bucket holds objects: a schema change may only add optional properties",
                 ));
             }
             s
         }
-        None if replace => return Err(ApiError::field("bucket_schema", "is required")),
+        None if replace => return Err(Error::field("bucket_schema", "is required")),
         None => old_schema,
     };
     next.bucket_schema = schema.to_json();
@@ -260,7 +254,7 @@ pub async fn update(
     }
     if req.unique_key.is_some() || replace {
         if req.unique_key != current.unique_key && current.object_count > 0 {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "unique_key",
                 "cannot change once the bucket holds objects",
             ));
@@ -304,13 +298,13 @@ pub async fn update(
     match ctx.table.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { index: Some(2) }) => {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "a bucket named {:?} already exists in this namespace",
                 next.bucket_name
             )))
         }
         Err(StoreError::ConditionFailed { .. }) => {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "the bucket changed while this request ran; retry".into(),
             ))
         }
@@ -320,7 +314,7 @@ pub async fn update(
 }
 
 /// Hides the bucket and frees its name at once, then purges it in the background.
-pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, ApiError> {
+pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, Error> {
     let bucket = resolve(ctx, ns, ident).await?;
     let task = tasks::new_task(
         &ns.org_id,
@@ -362,7 +356,7 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
             "status": tasks::PENDING,
         })),
         Err(StoreError::ConditionFailed { .. }) => {
-            Err(ApiError::not_found(format!("bucket {ident:?}")))
+            Err(Error::not_found(format!("bucket {ident:?}")))
         }
         Err(e) => Err(e.into()),
     }

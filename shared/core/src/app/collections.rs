@@ -15,7 +15,7 @@ use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::names;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Index, Query, StoreError, Write};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -135,18 +135,18 @@ pub async fn create(
     ctx: &AppContext,
     ns: &Namespace,
     req: CreateCollection,
-) -> Result<Collection, ApiError> {
+) -> Result<Collection, Error> {
     names::check(&req.collection_name, 3, 100, IdKind::Collection)
-        .map_err(|reason| ApiError::field("collection_name", reason))?;
+        .map_err(|reason| Error::field("collection_name", reason))?;
     let fe = req.feature_extractor;
     if fe.include_all_source_fields == Some(true) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "feature_extractor.include_all_source_fields",
             "is not supported",
         ));
     }
     if req.source.field_map.as_ref().is_some_and(|m| !m.is_empty()) {
-        return Err(ApiError::field("source.field_map", "is not supported"));
+        return Err(Error::field("source.field_map", "is not supported"));
     }
     let choice = ExtractorChoice {
         feature_extractor_name: fe.feature_extractor_name,
@@ -160,7 +160,7 @@ pub async fn create(
         &ctx.config.embedding_default,
     )
     .map_err(|e| {
-        ApiError::field(
+        Error::field(
             e.field
                 .replacen("feature_extractor[0]", "feature_extractor", 1),
             e.reason,
@@ -168,7 +168,7 @@ pub async fn create(
     })?
     .remove(0);
     if req.source.source_type != "bucket" {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "source.type",
             "only 'bucket' sources are supported",
         ));
@@ -177,11 +177,11 @@ pub async fn create(
         .source
         .bucket_ids
         .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| ApiError::field("source.bucket_ids", "name at least one bucket"))?;
+        .ok_or_else(|| Error::field("source.bucket_ids", "name at least one bucket"))?;
     let mut bucket_ids = Vec::with_capacity(wanted.len());
     for ident in &wanted {
         let bucket = buckets::resolve(ctx, ns, ident).await.map_err(|_| {
-            ApiError::field(
+            Error::field(
                 "source.bucket_ids",
                 format!("no bucket {ident:?} in this namespace"),
             )
@@ -215,7 +215,7 @@ pub async fn create(
         .await;
     match result {
         Ok(()) => Ok(c),
-        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(Error::Conflict(format!(
             "a collection named {:?} already exists",
             c.collection_name
         ))),
@@ -224,7 +224,7 @@ pub async fn create(
 }
 
 /// A collection by id or name.
-pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collection, ApiError> {
+pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collection, Error> {
     let id = if ident.starts_with("col_") {
         ident.to_string()
     } else {
@@ -234,7 +234,7 @@ pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collec
                 .and_then(Value::as_str)
                 .unwrap_or_default()
                 .to_string(),
-            None => return Err(ApiError::not_found(format!("collection {ident:?}"))),
+            None => return Err(Error::not_found(format!("collection {ident:?}"))),
         }
     };
     match ctx
@@ -243,11 +243,11 @@ pub async fn get(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Collec
         .await?
     {
         Some(item) => from_item(item),
-        None => Err(ApiError::not_found(format!("collection {ident:?}"))),
+        None => Err(Error::not_found(format!("collection {ident:?}"))),
     }
 }
 
-pub async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, ApiError> {
+pub async fn all(ctx: &AppContext, namespace_id: &str) -> Result<Vec<Collection>, Error> {
     let query = Query::partition(keys::ns_pk(namespace_id)).prefix("COL#");
     all_records(ctx.table.as_ref(), query).await
 }
@@ -257,7 +257,7 @@ pub async fn targets(
     ctx: &AppContext,
     ns: &Namespace,
     bucket_id: &str,
-) -> Result<Vec<BatchTarget>, ApiError> {
+) -> Result<Vec<BatchTarget>, Error> {
     Ok(all(ctx, &ns.namespace_id)
         .await?
         .into_iter()
@@ -269,7 +269,7 @@ pub async fn targets(
         .collect())
 }
 
-pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::ns_pk(&ns.namespace_id))
         .prefix("COL#")
@@ -287,7 +287,7 @@ pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result
 }
 
 /// Deletes a collection and its documents.
-pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, ApiError> {
+pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, Error> {
     let c = get(ctx, ns, ident).await?;
     ctx.table
         .transact(vec![
@@ -299,9 +299,7 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
         ])
         .await
         .map_err(|e| match e {
-            StoreError::ConditionFailed { .. } => {
-                ApiError::not_found(format!("collection {ident:?}"))
-            }
+            StoreError::ConditionFailed { .. } => Error::not_found(format!("collection {ident:?}")),
             other => other.into(),
         })?;
     let query = Query::partition(keys::collection_index_pk(&c.collection_id)).on(Index::Gsi1);

@@ -10,7 +10,7 @@ use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::extractors::ExtractorChoice;
 use crate::domain::ids::{derived_id, IdKind};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Index, Item, Key, Query, VectorRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -115,7 +115,7 @@ impl Document {
 
 /// Removes stored documents with everything that hangs off them: their by-id pointers,
 /// their vectors and their thumbnails.
-pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), ApiError> {
+pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
     let mut by_collection: std::collections::BTreeMap<&str, Vec<String>> = Default::default();
     for item in items {
         let attr = |k: &str| item.get(k).and_then(Value::as_str);
@@ -159,8 +159,8 @@ pub async fn get(
     ns: &Namespace,
     collection_id: Option<&str>,
     document_id: &str,
-) -> Result<Value, ApiError> {
-    let missing = || ApiError::not_found(format!("document {document_id:?}"));
+) -> Result<Value, Error> {
+    let missing = || Error::not_found(format!("document {document_id:?}"));
     let pointer = ctx
         .table
         .get(&keys::document_ref(&ns.namespace_id, document_id))
@@ -217,7 +217,7 @@ pub async fn list_for_object(
     bucket: &Bucket,
     object_id: &str,
     req: &ListRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix(keys::object_documents_prefix(object_id))
@@ -237,7 +237,7 @@ pub async fn list_for_collection(
     ns: &Namespace,
     collection_id: &str,
     req: &ListRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     super::collections::get(ctx, ns, collection_id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::collection_index_pk(collection_id))

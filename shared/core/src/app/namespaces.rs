@@ -13,7 +13,7 @@ use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::IdKind;
 use crate::domain::names;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Update, Write};
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
@@ -41,9 +41,9 @@ pub struct UpdateNamespace {
     pub feature_extractors: Option<Vec<ExtractorChoice>>,
 }
 
-fn check_name(name: &str) -> Result<(), ApiError> {
+fn check_name(name: &str) -> Result<(), Error> {
     names::check(name, 3, 64, IdKind::Namespace)
-        .map_err(|reason| ApiError::field("namespace_name", reason))
+        .map_err(|reason| Error::field("namespace_name", reason))
 }
 
 pub fn namespace_json(ns: &Namespace) -> Value {
@@ -62,8 +62,8 @@ pub fn namespace_json(ns: &Namespace) -> Value {
 }
 
 /// Finds an active namespace of `org_id` by id or name; anything else is a 404.
-pub async fn resolve(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Namespace, ApiError> {
-    let not_found = || ApiError::not_found(format!("namespace {ident:?}"));
+pub async fn resolve(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Namespace, Error> {
+    let not_found = || Error::not_found(format!("namespace {ident:?}"));
     let id = if IdKind::Namespace.matches(ident) {
         ident.to_string()
     } else {
@@ -93,10 +93,10 @@ pub async fn create(
     ctx: &AppContext,
     org_id: &str,
     req: CreateNamespace,
-) -> Result<Namespace, ApiError> {
+) -> Result<Namespace, Error> {
     check_name(&req.namespace_name)?;
     if req.mode.as_deref().is_some_and(|m| m != "managed") {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "mode",
             "only 'managed' namespaces are supported",
         ));
@@ -106,7 +106,7 @@ pub async fn create(
         "feature_extractors",
         &ctx.config.embedding_default,
     )
-    .map_err(|e| ApiError::field(e.field, e.reason))?;
+    .map_err(|e| Error::field(e.field, e.reason))?;
     let now = now_rfc3339();
     let ns = Namespace {
         namespace_id: IdKind::Namespace.new_id(),
@@ -136,7 +136,7 @@ pub async fn create(
     ops.extend(super::collections::writes_for(&ns));
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(ns),
-        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(Error::Conflict(format!(
             "a namespace named {:?} already exists",
             ns.namespace_name
         ))),
@@ -144,7 +144,7 @@ pub async fn create(
     }
 }
 
-pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::org_pk(org_id))
         .prefix("NS#")
@@ -172,14 +172,14 @@ pub async fn update(
     ident: &str,
     req: UpdateNamespace,
     replace: bool,
-) -> Result<Namespace, ApiError> {
+) -> Result<Namespace, Error> {
     let current = resolve(ctx, org_id, ident).await?;
     let mut next = current.clone();
     if let Some(name) = req.namespace_name {
         check_name(&name)?;
         next.namespace_name = name;
     } else if replace {
-        return Err(ApiError::field("namespace_name", "is required"));
+        return Err(Error::field("namespace_name", "is required"));
     }
     if replace || req.description.is_some() {
         next.description = req.description;
@@ -187,7 +187,7 @@ pub async fn update(
     if let Some(given) = req.feature_extractors {
         let resolved =
             extractors::resolve(&given, "feature_extractors", &ctx.config.embedding_default)
-                .map_err(|e| ApiError::field(e.field, e.reason))?;
+                .map_err(|e| Error::field(e.field, e.reason))?;
         let mut kept = Vec::with_capacity(resolved.len());
         for (i, (choice, asked)) in resolved.into_iter().zip(&given).enumerate() {
             match current
@@ -201,7 +201,7 @@ pub async fn update(
                     kept.push(existing.clone())
                 }
                 Some(_) => {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         format!("feature_extractors[{i}].params"),
                         format!(
                             "{}'s params are fixed when it is added to the namespace",
@@ -265,11 +265,11 @@ pub async fn update(
     ops.extend(super::collections::writes_for(&added));
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(next),
-        Err(StoreError::ConditionFailed { index: Some(2) }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::ConditionFailed { index: Some(2) }) => Err(Error::Conflict(format!(
             "a namespace named {:?} already exists",
             next.namespace_name
         ))),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(
             "the namespace changed while this request ran; retry".into(),
         )),
         Err(e) => Err(e.into()),
@@ -277,7 +277,7 @@ pub async fn update(
 }
 
 /// Hides the namespace and frees its name at once, then purges it in the background.
-pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value, ApiError> {
+pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value, Error> {
     let ns = resolve(ctx, org_id, ident).await?;
     let task = tasks::new_task(
         org_id,
@@ -319,7 +319,7 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value
             "status": tasks::PENDING,
         })),
         Err(StoreError::ConditionFailed { .. }) => {
-            Err(ApiError::not_found(format!("namespace {ident:?}")))
+            Err(Error::not_found(format!("namespace {ident:?}")))
         }
         Err(e) => Err(e.into()),
     }

@@ -22,7 +22,7 @@ use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldError, FieldType};
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
 
 pub const MAX_BATCH: usize = 100;
@@ -119,7 +119,7 @@ pub enum Policy {
 }
 
 impl Policy {
-    pub fn choose(query: Option<&str>, bucket: &Bucket) -> Result<Policy, ApiError> {
+    pub fn choose(query: Option<&str>, bucket: &Bucket) -> Result<Policy, Error> {
         let given = query.or_else(|| {
             bucket
                 .unique_key
@@ -130,7 +130,7 @@ impl Policy {
             "insert" => Ok(Policy::Insert),
             "update" => Ok(Policy::Update),
             "upsert" => Ok(Policy::Upsert),
-            other => Err(ApiError::field(
+            other => Err(Error::field(
                 "policy",
                 format!("expected insert, update or upsert, got {other:?}"),
             )),
@@ -192,18 +192,18 @@ enum Outcome {
     Replay(Box<Object>, Replayed),
 }
 
-fn field_err(e: FieldError) -> ApiError {
-    ApiError::field(e.field, e.reason)
+fn field_err(e: FieldError) -> Error {
+    Error::field(e.field, e.reason)
 }
 
 fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
-fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
+fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), Error> {
     match p {
         Some(s) if s.len() > MAX_KEY_PREFIX || s.chars().any(char::is_control) => {
-            Err(ApiError::field(
+            Err(Error::field(
                 path,
                 format!("at most {MAX_KEY_PREFIX} characters, no control characters"),
             ))
@@ -213,37 +213,37 @@ fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), ApiError> {
 }
 
 /// Checks a blob URL's syntax now; the bytes are fetched when the object is processed.
-fn check_url(raw: &str, path: &str) -> Result<url::Url, ApiError> {
+fn check_url(raw: &str, path: &str) -> Result<url::Url, Error> {
     if raw.len() > MAX_URL {
-        return Err(ApiError::field(
+        return Err(Error::field(
             path,
             format!("URLs are at most {MAX_URL} characters"),
         ));
     }
     let url =
-        url::Url::parse(raw).map_err(|e| ApiError::field(path, format!("not a valid URL: {e}")))?;
+        url::Url::parse(raw).map_err(|e| Error::field(path, format!("not a valid URL: {e}")))?;
     match url.scheme() {
         "http" | "https" => {
             if url.host_str().is_none_or(str::is_empty) {
-                return Err(ApiError::field(path, "URL has no host"));
+                return Err(Error::field(path, "URL has no host"));
             }
         }
         "s3" => {
             if url.host_str().is_none_or(str::is_empty)
                 || url.path().trim_start_matches('/').is_empty()
             {
-                return Err(ApiError::field(path, "s3 URLs are s3://<bucket>/<key>"));
+                return Err(Error::field(path, "s3 URLs are s3://<bucket>/<key>"));
             }
         }
         other => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 path,
                 format!("unsupported URL scheme {other:?}: use http, https or s3"),
             ))
         }
     }
     if !url.username().is_empty() || url.password().is_some() {
-        return Err(ApiError::field(path, "URLs must not carry credentials"));
+        return Err(Error::field(path, "URLs must not carry credentials"));
     }
     Ok(url)
 }
@@ -278,20 +278,20 @@ enum Source {
     },
 }
 
-fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, ApiError> {
+fn decode_base64(s: &str, path: &str) -> Result<Vec<u8>, Error> {
     let cleaned: String = s.chars().filter(|c| !c.is_whitespace()).collect();
     base64::engine::general_purpose::STANDARD
         .decode(&cleaned)
         .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(&cleaned))
         .or_else(|_| base64::engine::general_purpose::STANDARD_NO_PAD.decode(&cleaned))
-        .map_err(|_| ApiError::field(path, "is not valid base64"))
+        .map_err(|_| Error::field(path, "is not valid base64"))
 }
 
-fn decode_data_uri(s: &str, path: &str) -> Result<(Vec<u8>, Option<String>), ApiError> {
+fn decode_data_uri(s: &str, path: &str) -> Result<(Vec<u8>, Option<String>), Error> {
     let rest = &s[5..];
     let (head, payload) = rest
         .split_once(',')
-        .ok_or_else(|| ApiError::field(path, "data URI has no ','"))?;
+        .ok_or_else(|| Error::field(path, "data URI has no ','"))?;
     let mime = head
         .split(';')
         .next()
@@ -318,7 +318,7 @@ fn read_source(
     ty: FieldType,
     path: &str,
     uploads: &HashMap<String, StoredFile>,
-) -> Result<Source, ApiError> {
+) -> Result<Source, Error> {
     let given = [
         b.url.is_some(),
         b.content.is_some(),
@@ -327,14 +327,14 @@ fn read_source(
     ];
     match given.iter().filter(|g| **g).count() {
         0 => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 path,
                 "give one of url, content, data or upload_id",
             ))
         }
         1 => {}
         _ => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 path,
                 "give only one of url, content, data or upload_id",
             ))
@@ -346,7 +346,7 @@ fn read_source(
             .cloned()
             .map(Source::Stored)
             .ok_or_else(|| {
-                ApiError::field(
+                Error::field(
                     format!("{path}.upload_id"),
                     format!("upload {upload_id:?} not found in this bucket"),
                 )
@@ -368,7 +368,7 @@ fn read_source(
                 return Ok(Source::Url(check_url(s, &field)?));
             }
             if s.starts_with("file://") {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     field,
                     "file:// URLs are not readable by the server",
                 ));
@@ -390,7 +390,7 @@ fn read_source(
             }
             if ty == FieldType::Json {
                 serde_json::from_str::<Value>(s)
-                    .map_err(|e| ApiError::field(&field, format!("is not valid JSON: {e}")))?;
+                    .map_err(|e| Error::field(&field, format!("is not valid JSON: {e}")))?;
                 return Ok(Source::Bytes {
                     bytes: s.clone().into_bytes(),
                     mime: Some("application/json".into()),
@@ -407,7 +407,7 @@ fn read_source(
             let encoded = m
                 .get("base64")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::field(&field, "base64 must be a string"))?;
+                .ok_or_else(|| Error::field(&field, "base64 must be a string"))?;
             Ok(Source::Bytes {
                 bytes: decode_base64(encoded, &format!("{field}.base64"))?,
                 mime: m
@@ -426,14 +426,14 @@ fn read_source(
             let u = m
                 .get("url")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::field(&field, "url must be a string"))?;
+                .ok_or_else(|| Error::field(&field, "url must be a string"))?;
             Ok(Source::Url(check_url(u, &format!("{field}.url"))?))
         }
         Value::Object(m) if text_like && m.contains_key("text") => {
             let t = m
                 .get("text")
                 .and_then(Value::as_str)
-                .ok_or_else(|| ApiError::field(&field, "text must be a string"))?;
+                .ok_or_else(|| Error::field(&field, "text must be a string"))?;
             Ok(Source::Bytes {
                 bytes: t.as_bytes().to_vec(),
                 mime: Some("text/plain".into()),
@@ -441,11 +441,11 @@ fn read_source(
             })
         }
         v @ (Value::Object(_) | Value::Array(_)) if ty == FieldType::Json => Ok(Source::Bytes {
-            bytes: serde_json::to_vec(v).map_err(|e| ApiError::Internal(e.into()))?,
+            bytes: serde_json::to_vec(v).map_err(|e| Error::Internal(e.into()))?,
             mime: Some("application/json".into()),
             filename: b.filename.clone(),
         }),
-        _ => Err(ApiError::field(
+        _ => Err(Error::field(
             field,
             format!("is not a valid value for a {} blob", ty.as_str()),
         )),
@@ -468,11 +468,11 @@ fn build_blob(
     bucket: &Bucket,
     obj: &str,
     uploads: &HashMap<String, StoredFile>,
-) -> Result<(Blob, Option<Payload>), ApiError> {
+) -> Result<(Blob, Option<Payload>), Error> {
     let ty = FieldType::parse(&b.blob_type)
         .filter(|t| t.is_blob())
         .ok_or_else(|| {
-            ApiError::field(
+            Error::field(
                 format!("{path}.type"),
                 format!("{:?} is not a blob type", b.blob_type),
             )
@@ -487,7 +487,7 @@ fn build_blob(
     let payload = match read_source(b, ty, path, uploads)? {
         Source::Stored(file) => {
             if !ty.accepts_mime(&file.mime) {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     format!("{path}.upload_id"),
                     format!(
                         "the upload's content type {:?} does not fit a {} blob",
@@ -525,7 +525,7 @@ fn build_blob(
             filename,
         } => {
             if bytes.len() > ctx.config.max_inline_bytes {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     path,
                     format!(
                         "inline content is {} bytes; the limit is {}: use a presigned upload for larger files",
@@ -542,7 +542,7 @@ fn build_blob(
             });
             if let Some(m) = &mime {
                 if !ty.accepts_mime(m) {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         path,
                         format!("content type {m:?} does not fit a {} blob", ty.as_str()),
                     ));
@@ -552,7 +552,7 @@ fn build_blob(
             if let Some(given) = &b.checksum {
                 let given = given.trim_start_matches("sha256:").to_ascii_lowercase();
                 if given != hash {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         format!("{path}.checksum"),
                         "does not match the sha256 of the content",
                     ));
@@ -609,7 +609,7 @@ fn fingerprint(blobs: &[Blob], metadata: &Map<String, Value>) -> String {
     sha256_hex(basis.to_string().as_bytes())
 }
 
-fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<String>, ApiError> {
+fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<String>, Error> {
     let Some(uk) = &bucket.unique_key else {
         return Ok(None);
     };
@@ -618,7 +618,7 @@ fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<
         match metadata.get(f) {
             Some(v) if !v.is_null() => values.push(v.clone()),
             _ => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     format!("metadata.{f}"),
                     "is part of the bucket's unique key and is required",
                 ))
@@ -630,11 +630,7 @@ fn unique_hash(bucket: &Bucket, metadata: &Map<String, Value>) -> Result<Option<
     )))
 }
 
-async fn load(
-    ctx: &AppContext,
-    bucket: &Bucket,
-    object_id: &str,
-) -> Result<Option<Object>, ApiError> {
+async fn load(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Option<Object>, Error> {
     match ctx
         .table
         .get(&keys::object(&bucket.bucket_id, object_id))
@@ -649,7 +645,7 @@ async fn load_pointer(
     ctx: &AppContext,
     bucket: &Bucket,
     key: crate::ports::Key,
-) -> Result<Option<Object>, ApiError> {
+) -> Result<Option<Object>, Error> {
     let Some(ptr) = ctx.table.get(&key).await? else {
         return Ok(None);
     };
@@ -669,7 +665,7 @@ async fn link_uploads(
     blobs: &[CreateBlob],
     object_id: &str,
     confirming: Option<&Confirming>,
-) -> Result<(HashMap<String, StoredFile>, Vec<(Write, Claim)>), ApiError> {
+) -> Result<(HashMap<String, StoredFile>, Vec<(Write, Claim)>), Error> {
     let mut files = HashMap::new();
     let mut writes = Vec::new();
     for (i, id) in blobs
@@ -678,7 +674,7 @@ async fn link_uploads(
         .filter_map(|(i, b)| b.upload_id.as_ref().map(|u| (i, u)))
     {
         if files.contains_key(id) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 format!("blobs[{i}].upload_id"),
                 "an upload can back only one blob",
             ));
@@ -700,13 +696,13 @@ async fn link_uploads(
         let upload: crate::domain::entities::Upload = from_item(item)?;
         let field = format!("blobs[{i}].upload_id");
         if upload.status != "COMPLETED" {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 field,
                 format!("upload {id} is {}: confirm it first", upload.status),
             ));
         }
         if upload.linked {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 field,
                 format!(
                     "upload {id} already backs object {}",
@@ -747,10 +743,10 @@ async fn prepare(
     req: CreateObject,
     policy: Policy,
     confirming: Option<&Confirming>,
-) -> Result<Outcome, ApiError> {
+) -> Result<Outcome, Error> {
     check_key_prefix(&req.key_prefix, "key_prefix")?;
     if req.blobs.len() > MAX_BLOBS {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "blobs",
             format!("at most {MAX_BLOBS} blobs per object"),
         ));
@@ -760,7 +756,7 @@ async fn prepare(
         let ty = FieldType::parse(&b.blob_type)
             .filter(|t| t.is_blob())
             .ok_or_else(|| {
-                ApiError::field(
+                Error::field(
                     format!("blobs[{i}].type"),
                     format!("{:?} is not a blob type", b.blob_type),
                 )
@@ -770,7 +766,7 @@ async fn prepare(
             .map_err(field_err)?;
     }
     if req.edges.as_ref().is_some_and(|e| !e.is_empty()) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "edges",
             "relationships between objects are not supported",
         ));
@@ -778,7 +774,7 @@ async fn prepare(
     let mut metadata = req.metadata.unwrap_or_default();
     for (k, v) in req.extra {
         if metadata.contains_key(&k) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 format!("metadata.{k}"),
                 "is given both at the top level and in metadata",
             ));
@@ -787,7 +783,7 @@ async fn prepare(
     }
     let idempotency = match &req.idempotency_key {
         Some(k) if k.is_empty() || k.len() > 255 => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "idempotency_key",
                 "must be 1 to 255 characters",
             ))
@@ -815,14 +811,12 @@ async fn prepare(
         let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, hash)).await?;
         match (policy, existing) {
             (Policy::Insert, Some(e)) => {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "object {} already holds this unique key",
                     e.object_id
                 )))
             }
-            (Policy::Update, None) => {
-                return Err(ApiError::not_found("object with this unique key"))
-            }
+            (Policy::Update, None) => return Err(Error::not_found("object with this unique key")),
             (_, e) => replaces = e,
         }
     }
@@ -991,16 +985,16 @@ pub fn object_json(o: &Object) -> Value {
 pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
 
 /// The outcome of one object in a create request.
-pub type ItemResult = Result<(Object, Option<Replayed>), ApiError>;
+pub type ItemResult = Result<(Object, Option<Replayed>), Error>;
 
 /// Creates objects; each succeeds or fails on its own. `true` marks a replay.
 pub async fn create_many(
     ctx: &AppContext,
     bucket: &Bucket,
-    requests: Vec<Result<CreateObject, ApiError>>,
+    requests: Vec<Result<CreateObject, Error>>,
     policy: Policy,
     confirming: Option<&Confirming>,
-) -> Result<Vec<ItemResult>, ApiError> {
+) -> Result<Vec<ItemResult>, Error> {
     let schema = bucket.schema()?;
     let mut results: Vec<Option<ItemResult>> = Vec::with_capacity(requests.len());
     let mut pending: Vec<(usize, Prepared)> = Vec::new();
@@ -1093,17 +1087,17 @@ pub async fn create_many(
                 }
                 Err(match (e, claim) {
                     (_, Some(Claim::UniqueKey)) => {
-                        ApiError::Conflict("another object already holds this unique key".into())
+                        Error::Conflict("another object already holds this unique key".into())
                     }
-                    (_, Some(Claim::Upload)) => ApiError::Conflict(
+                    (_, Some(Claim::Upload)) => Error::Conflict(
                         "an upload this object names was linked to another object".into(),
                     ),
                     (_, Some(Claim::Confirming)) => {
-                        ApiError::Conflict("the upload was confirmed by another request".into())
+                        Error::Conflict("the upload was confirmed by another request".into())
                     }
-                    (StoreError::ConditionFailed { .. }, _) => ApiError::Conflict(
-                        "the object changed while this request ran; retry".into(),
-                    ),
+                    (StoreError::ConditionFailed { .. }, _) => {
+                        Error::Conflict("the object changed while this request ran; retry".into())
+                    }
                     (other, _) => other.into(),
                 })
             }
@@ -1214,7 +1208,7 @@ async fn bump_bucket(
     bucket: &Bucket,
     objects: i64,
     bytes: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut updates = vec![
         Update::Add("object_count".into(), objects),
         Update::Add("total_size_bytes".into(), bytes),
@@ -1254,14 +1248,14 @@ fn removed_keys(old: &Object, new: &Object) -> Vec<String> {
         .collect()
 }
 
-pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, ApiError> {
+pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, Error> {
     load(ctx, bucket, object_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("object {object_id:?}")))
+        .ok_or_else(|| Error::not_found(format!("object {object_id:?}")))
 }
 
 /// An object's JSON with short-lived GET URLs for its stored blobs.
-pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, ApiError> {
+pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, Error> {
     let mut value = object_json(o);
     if let Some(blobs) = value.get_mut("blobs").and_then(Value::as_array_mut) {
         for (blob, record) in blobs.iter_mut().zip(&o.blobs) {
@@ -1283,7 +1277,7 @@ pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, 
     Ok(value)
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix("OBJ#")
@@ -1313,7 +1307,7 @@ pub async fn update(
     blobs: Option<Vec<CreateBlob>>,
     metadata: Option<Map<String, Value>>,
     replace: bool,
-) -> Result<Object, ApiError> {
+) -> Result<Object, Error> {
     let schema = bucket.schema()?;
     let current = get(ctx, bucket, object_id).await?;
     check_key_prefix(&key_prefix, "key_prefix")?;
@@ -1409,17 +1403,15 @@ pub async fn update(
         }
         return Err(match e {
             StoreError::ConditionFailed { index: Some(i) } if i >= links_start => {
-                ApiError::Conflict(
-                    "an upload this object names was linked to another object".into(),
-                )
+                Error::Conflict("an upload this object names was linked to another object".into())
             }
             StoreError::ConditionFailed { index: Some(i) }
                 if i >= 2 && next.unique_hash.is_some() =>
             {
-                ApiError::Conflict("another object already holds this unique key".into())
+                Error::Conflict("another object already holds this unique key".into())
             }
             StoreError::ConditionFailed { .. } => {
-                ApiError::Conflict("the object changed while this request ran; retry".into())
+                Error::Conflict("the object changed while this request ran; retry".into())
             }
             other => other.into(),
         });
@@ -1437,7 +1429,7 @@ pub async fn update(
     Ok(next)
 }
 
-pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Value, ApiError> {
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Value, Error> {
     let current = get(ctx, bucket, object_id).await?;
     let mut ops = vec![Write::Delete {
         key: keys::object(&bucket.bucket_id, &current.object_id),
@@ -1460,7 +1452,7 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
     match ctx.table.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { .. }) => {
-            return Err(ApiError::Conflict(
+            return Err(Error::Conflict(
                 "the object changed while this request ran; retry".into(),
             ))
         }
@@ -1494,10 +1486,10 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
 }
 
 /// Parses one item of a batch on its own, so a bad item fails alone.
-pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, ApiError> {
+pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, Error> {
     serde_path_to_error::deserialize(v).map_err(|e| {
         let path = e.path().to_string();
-        ApiError::field(
+        Error::field(
             format!("objects[{index}].{path}"),
             e.into_inner().to_string(),
         )
@@ -1521,8 +1513,12 @@ pub struct BulkView<'a> {
     failed: Vec<FailedRow>,
 }
 
-/// The bulk create's response: successes in request order, then each failure with its index.
-pub fn bulk_view(results: &[ItemResult]) -> BulkView<'_> {
+/// The bulk create's response: successes in request order, then each failure with its
+/// index, its error type and status as `describe` (the API's error mapping) gives them.
+pub fn bulk_view(
+    results: &[ItemResult],
+    describe: impl Fn(&Error) -> (&'static str, u16),
+) -> BulkView<'_> {
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
     for (i, r) in results.iter().enumerate() {
@@ -1533,12 +1529,15 @@ pub fn bulk_view(results: &[ItemResult]) -> BulkView<'_> {
                 replayed_by: replayed.map(Replayed::as_str),
                 ..ObjectView::from(o)
             }),
-            Err(e) => failed.push(FailedRow {
-                object_index: i,
-                error: e.to_string(),
-                error_type: e.kind(),
-                status: e.status(),
-            }),
+            Err(e) => {
+                let (error_type, status) = describe(e);
+                failed.push(FailedRow {
+                    object_index: i,
+                    error: e.to_string(),
+                    error_type,
+                    status,
+                })
+            }
         }
     }
     BulkView {
@@ -1551,11 +1550,11 @@ pub fn bulk_view(results: &[ItemResult]) -> BulkView<'_> {
 }
 
 /// Query parameters of the object routes.
-pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, ApiError> {
+pub fn flag(query: &HashMap<String, String>, name: &str) -> Result<bool, Error> {
     match query.get(name).map(String::as_str) {
         None | Some("false") | Some("0") => Ok(false),
         Some("true") | Some("1") => Ok(true),
-        Some(other) => Err(ApiError::field(
+        Some(other) => Err(Error::field(
             name,
             format!("expected true or false, got {other:?}"),
         )),

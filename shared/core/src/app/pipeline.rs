@@ -21,7 +21,7 @@ use crate::domain::entities::Object;
 use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, VectorRecord, Write};
 
 /// Deliveries after which a chunk whose submit never committed is dropped.
@@ -44,7 +44,7 @@ pub async fn run_chunk(
     ctx: &AppContext,
     msg: &ChunkMessage,
     receive_count: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let key = keys::batch(&msg.bucket_id, &msg.batch_id);
     // Chunks are sent just before their submit commits, so a worker can get here first:
     // wait a moment for the commit before handing the message back to the queue.
@@ -65,7 +65,7 @@ pub async fn run_chunk(
             continue;
         }
         if uncommitted && receive_count < ORPHAN_AFTER_RECEIVES {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::NotYet(format!(
                 "batch {} is not submitted yet",
                 batch.batch_id
             )));
@@ -262,7 +262,7 @@ async fn process_object(
 
 /// Puts the documents' vectors into their collections' indexes (creating an index
 /// when a put finds none).
-async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), ApiError> {
+async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), Error> {
     let mut by_collection: HashMap<&str, Vec<VectorRecord>> = HashMap::new();
     for d in processed.iter().flat_map(|p| &p.documents) {
         if let Some(r) = d.vector_record() {
@@ -291,7 +291,7 @@ async fn remove_stale_documents(
     ctx: &AppContext,
     batch: &Batch,
     processed: &[Processed],
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let varying: Vec<&str> = batch
         .targets
         .iter()
@@ -370,7 +370,7 @@ async fn extract_documents(
 }
 
 /// `QUEUED → PROCESSING`; the first chunk to get here also marks the task.
-async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
+async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
     let at = now_rfc3339();
     let write = Write::Update {
         key: keys::batch(&batch.bucket_id, &batch.batch_id),
@@ -398,7 +398,7 @@ async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
 }
 
 /// Ends the batch when no object of this attempt is left; only one caller wins.
-async fn finish_if_done(ctx: &AppContext, key: &Key) -> Result<(), ApiError> {
+async fn finish_if_done(ctx: &AppContext, key: &Key) -> Result<(), Error> {
     let Some(item) = ctx.table.get(key).await? else {
         return Ok(());
     };
@@ -416,7 +416,7 @@ pub async fn end(
     batch: &Batch,
     outcome: BatchStatus,
     reason: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let at = now_rfc3339();
     let mut updates = vec![
         Update::Set("status".into(), json!(outcome.as_str())),
@@ -445,7 +445,7 @@ pub async fn end(
 
 /// Publishes an ended batch's event and closes its task, once recorded as done.
 /// The event id is derived from the batch and attempt, so a repeat is recognisable.
-async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
+async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
     if batch.event_published || batch.status == BatchStatus::Canceled || !batch.status.is_terminal()
     {
         return Ok(());
@@ -512,7 +512,7 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), ApiError> {
 
 /// Fails batches that have made no progress for `config.batch_stall` (their chunks were
 /// dead-lettered, or their worker keeps dying), so none stays PROCESSING forever.
-pub async fn sweep_stalled(ctx: &AppContext) -> Result<usize, ApiError> {
+pub async fn sweep_stalled(ctx: &AppContext) -> Result<usize, Error> {
     let cutoff = batches::stall_cutoff(ctx.config.batch_stall);
     let page = ctx
         .table

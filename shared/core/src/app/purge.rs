@@ -14,7 +14,7 @@ use super::{keys, tasks};
 use crate::context::AppContext;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::jobs::TaskMessage;
 use crate::ports::{Event, Key, Query, QueueName};
 
@@ -47,7 +47,7 @@ pub async fn enqueue(
     org_id: &str,
     task_id: &str,
     scope: &PurgeScope,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let msg = TaskMessage::Purge(PurgeMessage {
         task_id: task_id.into(),
         org_id: org_id.into(),
@@ -61,7 +61,7 @@ pub async fn enqueue(
 }
 
 /// Deletes every item of a partition, a page at a time.
-async fn purge_partition(ctx: &AppContext, pk: String) -> Result<u64, ApiError> {
+async fn purge_partition(ctx: &AppContext, pk: String) -> Result<u64, Error> {
     let mut deleted = 0;
     loop {
         let page = ctx
@@ -81,7 +81,7 @@ async fn purge_bucket_contents(
     ctx: &AppContext,
     namespace_id: &str,
     bucket_id: &str,
-) -> Result<u64, ApiError> {
+) -> Result<u64, Error> {
     // Documents first, with their vectors and pointers elsewhere; then the rest.
     loop {
         let page = ctx
@@ -106,7 +106,7 @@ async fn purge_bucket_contents(
 
 /// Runs one pass of a purge. An error leaves the message for redelivery; every step
 /// is idempotent, so a repeated pass does no harm.
-pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Result<(), ApiError> {
+pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Result<(), Error> {
     let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
     else {
         return Ok(());

@@ -13,7 +13,7 @@ use super::lists::Filter;
 use super::{from_item, keys};
 use crate::context::AppContext;
 use crate::domain::entities::Namespace;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{EmbedError, EmbeddingSpec, Media, MediaKind, StoreError, VectorMatch};
 
 /// Extractors whose documents carry an `embedding` feature.
@@ -44,9 +44,9 @@ pub struct SearchQuery {
 }
 
 /// `(extractor, version)` from `mixpeek://text_extractor@v1/embedding`.
-fn parse_feature_uri(uri: &str) -> Result<(String, String), ApiError> {
+fn parse_feature_uri(uri: &str) -> Result<(String, String), Error> {
     let bad = || {
-        ApiError::field(
+        Error::field(
             "feature_uri",
             format!("{uri:?} is not mixpeek://<extractor>@<version>/embedding"),
         )
@@ -55,13 +55,13 @@ fn parse_feature_uri(uri: &str) -> Result<(String, String), ApiError> {
     let (extractor, feature) = rest.split_once('/').ok_or_else(bad)?;
     let (name, version) = extractor.split_once('@').ok_or_else(bad)?;
     if !EMBEDDING_EXTRACTORS.contains(&name) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "feature_uri",
             format!("{name} has no searchable features (embedding extractors: {EMBEDDING_EXTRACTORS:?})"),
         ));
     }
     if feature != "embedding" {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "feature_uri",
             format!("{name}@{version} has no feature {feature:?}; it has \"embedding\""),
         ));
@@ -85,7 +85,7 @@ async fn query_vector(
     ctx: &AppContext,
     q: &SearchQuery,
     spec: &EmbeddingSpec,
-) -> Result<Vec<f32>, ApiError> {
+) -> Result<Vec<f32>, Error> {
     let model = || ctx.embedders.get(spec).map_err(model_error);
     match q.input_mode.as_deref().unwrap_or("text") {
         "text" => {
@@ -93,14 +93,14 @@ async fn query_vector(
                 .text
                 .as_deref()
                 .filter(|t| !t.trim().is_empty())
-                .ok_or_else(|| ApiError::field("query.text", "a text query needs text"))?;
+                .ok_or_else(|| Error::field("query.text", "a text query needs text"))?;
             model()?.embed_query(text).await.map_err(model_error)
         }
         "vector" => {
             let raw = q
                 .vector
                 .as_ref()
-                .ok_or_else(|| ApiError::field("query.vector", "a vector query needs a vector"))?;
+                .ok_or_else(|| Error::field("query.vector", "a vector query needs a vector"))?;
             // The SDK allows a list of vectors; one is searched.
             let flat = match raw {
                 Value::Array(a) if a.first().is_some_and(Value::is_array) && a.len() == 1 => &a[0],
@@ -109,14 +109,12 @@ async fn query_vector(
             flat.as_array()
                 .filter(|a| !a.is_empty())
                 .and_then(|a| a.iter().map(|x| x.as_f64().map(|f| f as f32)).collect())
-                .ok_or_else(|| {
-                    ApiError::field("query.vector", "must be a non-empty list of numbers")
-                })
+                .ok_or_else(|| Error::field("query.vector", "must be a non-empty list of numbers"))
         }
         mode @ ("image" | "url") => {
             let model = model()?;
             if !model.media().contains(&MediaKind::Image) {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "query.input_mode",
                     format!(
                         "{mode} queries need a multimodal embedding model; these collections embed with {} (text only): search with text, or use a namespace created with embedding_backend \"bedrock\"",
@@ -129,8 +127,8 @@ async fn query_vector(
             let (format, bytes) =
                 tokio::task::spawn_blocking(move || extractors.image_for_model(&bytes))
                     .await
-                    .map_err(|e| ApiError::Internal(anyhow::anyhow!(e)))?
-                    .map_err(|why| ApiError::field(format!("query.{mode}"), why))?;
+                    .map_err(|e| Error::Internal(anyhow::anyhow!(e)))?
+                    .map_err(|why| Error::field(format!("query.{mode}"), why))?;
             let media = Media {
                 kind: MediaKind::Image,
                 format: &format,
@@ -138,7 +136,7 @@ async fn query_vector(
             };
             model.embed_media_query(&media).await.map_err(model_error)
         }
-        other => Err(ApiError::field(
+        other => Err(Error::field(
             "query.input_mode",
             format!("{other:?} is not one of text, vector, image, url"),
         )),
@@ -147,38 +145,38 @@ async fn query_vector(
 
 /// The bytes of an image query: base64 in `image`, or fetched from `url` (behind the
 /// same guard as blob URLs).
-async fn query_image(ctx: &AppContext, q: &SearchQuery, mode: &str) -> Result<Bytes, ApiError> {
+async fn query_image(ctx: &AppContext, q: &SearchQuery, mode: &str) -> Result<Bytes, Error> {
     use base64::Engine as _;
     if mode == "image" {
         let data = q
             .image
             .as_deref()
-            .ok_or_else(|| ApiError::field("query.image", "an image query needs a base64 image"))?;
+            .ok_or_else(|| Error::field("query.image", "an image query needs a base64 image"))?;
         // A data URL's header is not part of the image.
         let data = data.split_once(";base64,").map_or(data, |(_, d)| d);
         return base64::engine::general_purpose::STANDARD
             .decode(data.trim())
             .map(Bytes::from)
-            .map_err(|e| ApiError::field("query.image", format!("is not base64: {e}")));
+            .map_err(|e| Error::field("query.image", format!("is not base64: {e}")));
     }
     let url = q
         .url
         .as_deref()
-        .ok_or_else(|| ApiError::field("query.url", "a url query needs a url"))?;
+        .ok_or_else(|| Error::field("query.url", "a url query needs a url"))?;
     ctx.http
         .fetch(url, MODEL_IMAGE_BYTES_MAX)
         .await
         .map(|f| f.bytes)
-        .map_err(|e| ApiError::field("query.url", format!("{url}: {e}")))
+        .map_err(|e| Error::field("query.url", format!("{url}: {e}")))
 }
 
 /// Largest image a query may fetch.
 const MODEL_IMAGE_BYTES_MAX: usize = 25 * 1024 * 1024;
 
-fn model_error(e: EmbedError) -> ApiError {
+fn model_error(e: EmbedError) -> Error {
     match e {
-        EmbedError::Unavailable(why) => ApiError::NotReady(format!("embeddings: {why}")),
-        EmbedError::Failed(why) => ApiError::Internal(anyhow::anyhow!(why)),
+        EmbedError::Unavailable(why) => Error::NotReady(format!("embeddings: {why}")),
+        EmbedError::Failed(why) => Error::Internal(anyhow::anyhow!(why)),
     }
 }
 
@@ -187,7 +185,7 @@ async fn collections_for(
     ns: &Namespace,
     req: &FeatureSearch,
     wanted: Option<&(String, String)>,
-) -> Result<Vec<Collection>, ApiError> {
+) -> Result<Vec<Collection>, Error> {
     let fits = |c: &Collection| match wanted {
         Some((name, version)) => {
             c.feature_extractor.feature_extractor_name == *name
@@ -206,7 +204,7 @@ async fn collections_for(
             for ident in idents {
                 let c = collections::get(ctx, ns, ident).await?;
                 if !fits(&c) {
-                    return Err(ApiError::field(
+                    return Err(Error::field(
                         "collection_identifiers",
                         format!(
                             "collection {ident:?} is fed by {} {}, which has no feature {}",
@@ -232,10 +230,10 @@ pub async fn features_search(
     ctx: &AppContext,
     ns: &Namespace,
     req: &FeatureSearch,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let top_k = req.top_k.unwrap_or(25);
     if !(1..=1000).contains(&top_k) {
-        return Err(ApiError::field("top_k", "must be from 1 to 1000"));
+        return Err(Error::field("top_k", "must be from 1 to 1000"));
     }
     let top_k = top_k as usize;
     let wanted = req
@@ -275,7 +273,7 @@ pub async fn features_search(
             .await
             .map_err(|e| match e {
                 StoreError::Backend(why) if why.contains("dimensions") => {
-                    ApiError::field("query.vector", why)
+                    Error::field("query.vector", why)
                 }
                 other => other.into(),
             })?;

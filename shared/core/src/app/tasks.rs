@@ -7,7 +7,7 @@ use crate::context::AppContext;
 use crate::domain::entities::Task;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Cond, Update, Write};
 
 pub const PENDING: &str = "PENDING";
@@ -52,7 +52,7 @@ pub async fn for_message(
     org_id: &str,
     task_id: &str,
     receive_count: u32,
-) -> Result<Option<Task>, ApiError> {
+) -> Result<Option<Task>, Error> {
     if let Some(task) = get(ctx, org_id, task_id).await? {
         return Ok(Some(task));
     }
@@ -63,12 +63,12 @@ pub async fn for_message(
         );
         return Ok(None);
     }
-    Err(ApiError::Conflict(format!(
+    Err(Error::NotYet(format!(
         "task {task_id} is not committed yet"
     )))
 }
 
-pub async fn get(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Option<Task>, ApiError> {
+pub async fn get(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Option<Task>, Error> {
     match ctx.table.get(&keys::task(org_id, task_id)).await? {
         Some(item) => Ok(Some(from_item(item)?)),
         None => Ok(None),
@@ -83,7 +83,7 @@ pub async fn set_status(
     status: &str,
     outputs: Option<Vec<Value>>,
     error: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let mut updates = vec![
         Update::Set("status".into(), json!(status)),
         Update::Set("updated_at".into(), json!(now_rfc3339())),
@@ -135,7 +135,7 @@ pub async fn list(
     org_id: &str,
     req: &ListTasks,
     page: &super::lists::ListRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let size = page.page_size()?;
     let list = super::lists::ListRequest {
         filters: req.filters.clone(),
@@ -176,10 +176,10 @@ const TERMINAL: &[&str] = &[
 
 /// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
 /// batch); a finished one's record is removed.
-pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, ApiError> {
+pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, Error> {
     let task = get(ctx, org_id, task_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("task {task_id:?}")))?;
+        .ok_or_else(|| Error::not_found(format!("task {task_id:?}")))?;
     if TERMINAL.contains(&task.status.as_str()) {
         ctx.table
             .write(Write::delete(keys::task(org_id, task_id)))
@@ -198,11 +198,11 @@ pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<Strin
                         .and_then(Value::as_str)
                         .map(str::to_string)
                 })
-                .ok_or_else(|| ApiError::not_found(format!("batch {batch_id:?}")))?;
+                .ok_or_else(|| Error::not_found(format!("batch {batch_id:?}")))?;
             super::batches::cancel_by_key(ctx, &bucket_id, batch_id).await?;
             Ok(format!("task {task_id} canceled with its batch {batch_id}"))
         }
-        _ => Err(ApiError::Conflict(format!(
+        _ => Err(Error::Conflict(format!(
             "task {task_id} ({}) is {} and cannot be stopped; it will finish on its own",
             task.task_type, task.status
         ))),

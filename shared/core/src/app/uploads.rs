@@ -21,7 +21,7 @@ use crate::domain::entities::{Bucket, Namespace, Upload, ACTIVE};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::time::{now, rfc3339};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::jobs::TaskMessage;
 use crate::ports::{
     Cond, Event, Index, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
@@ -134,7 +134,7 @@ fn expiry_sort_key(expires_epoch: i64, upload_id: &str) -> String {
 }
 
 /// A file name without any path, safe to show and to put in a storage key.
-fn check_filename(name: &str, field: &str) -> Result<(), ApiError> {
+fn check_filename(name: &str, field: &str) -> Result<(), Error> {
     let bad = name.is_empty()
         || name.len() > 255
         || name == "."
@@ -144,7 +144,7 @@ fn check_filename(name: &str, field: &str) -> Result<(), ApiError> {
         || name.contains("..")
         || name.chars().any(char::is_control);
     if bad {
-        return Err(ApiError::field(
+        return Err(Error::field(
             field,
             "must be a plain file name of 1-255 characters, without path separators or '..'",
         ));
@@ -165,7 +165,7 @@ fn storage_name(name: &str) -> String {
         .collect()
 }
 
-fn check_mime(ct: &str, field: &str) -> Result<(), ApiError> {
+fn check_mime(ct: &str, field: &str) -> Result<(), Error> {
     let essence = ct.split(';').next().unwrap_or("").trim();
     let ok = essence
         .split_once('/')
@@ -174,7 +174,7 @@ fn check_mime(ct: &str, field: &str) -> Result<(), ApiError> {
     if ok {
         Ok(())
     } else {
-        Err(ApiError::field(
+        Err(Error::field(
             field,
             format!("{ct:?} is not a MIME type (type/subtype)"),
         ))
@@ -229,7 +229,7 @@ fn draft(
     schema: &BucketSchema,
     req: CreateUpload,
     at: &str,
-) -> Result<Upload, ApiError> {
+) -> Result<Upload, Error> {
     let f = |name: &str| {
         if at.is_empty() {
             name.to_string()
@@ -241,10 +241,10 @@ fn draft(
     check_mime(&req.content_type, &f("content_type"))?;
     if let Some(size) = req.file_size_bytes {
         if size < 1 {
-            return Err(ApiError::field(f("file_size_bytes"), "must be at least 1"));
+            return Err(Error::field(f("file_size_bytes"), "must be at least 1"));
         }
         if size > MAX_OBJECT {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 f("file_size_bytes"),
                 format!("files are at most {MAX_OBJECT} bytes"),
             ));
@@ -252,7 +252,7 @@ fn draft(
     }
     let expiration = req.presigned_url_expiration.unwrap_or(3600);
     if !(60..=86400).contains(&expiration) {
-        return Err(ApiError::field(
+        return Err(Error::field(
             f("presigned_url_expiration"),
             "must be between 60 and 86400 seconds",
         ));
@@ -262,7 +262,7 @@ fn draft(
             Some(h.to_ascii_lowercase())
         }
         Some(_) => {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 f("file_hash"),
                 "must be a sha256 as 64 hex characters",
             ))
@@ -272,7 +272,7 @@ fn draft(
     let ty = match &req.blob_type {
         Some(t) => FieldType::parse(t)
             .filter(|t| t.is_blob())
-            .ok_or_else(|| ApiError::field(f("blob_type"), format!("{t:?} is not a blob type")))?,
+            .ok_or_else(|| Error::field(f("blob_type"), format!("{t:?} is not a blob type")))?,
         None => blob_type_for(&req.content_type),
     };
     let property = req
@@ -287,10 +287,10 @@ fn draft(
             } else {
                 "blob_property"
             };
-            ApiError::field(f(which), e.reason)
+            Error::field(f(which), e.reason)
         })?;
         if !ty.accepts_mime(&req.content_type) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 f("content_type"),
                 format!(
                     "{:?} does not fit the {} property {property:?}",
@@ -308,7 +308,7 @@ fn draft(
                     .field
                     .strip_prefix("metadata")
                     .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
-                ApiError::field(f(&field), e.reason)
+                Error::field(f(&field), e.reason)
             })?;
     }
     let upload_id = IdKind::Upload.new_id();
@@ -463,7 +463,7 @@ pub enum Target {
 }
 
 /// Fresh URLs for a pending upload, valid for the rest of its time.
-async fn presign(ctx: &AppContext, up: &Upload) -> Result<Target, ApiError> {
+async fn presign(ctx: &AppContext, up: &Upload) -> Result<Target, Error> {
     let left = Duration::from_secs((expires_epoch(up) - epoch(now())).max(1) as u64);
     if let (Some(multipart_id), Some(part_size), Some(size)) =
         (&up.multipart_id, up.part_size, up.file_size_bytes)
@@ -524,7 +524,7 @@ async fn duplicate_of(
     ctx: &AppContext,
     bucket: &Bucket,
     up: &Upload,
-) -> Result<Option<Upload>, ApiError> {
+) -> Result<Option<Upload>, Error> {
     let (true, Some(hash)) = (up.skip_duplicates, &up.file_hash) else {
         return Ok(None);
     };
@@ -544,17 +544,13 @@ async fn duplicate_of(
 }
 
 /// Creates one upload: its record, then its presigned URL (or the duplicate it matches).
-pub async fn create(
-    ctx: &AppContext,
-    bucket: &Bucket,
-    req: CreateUpload,
-) -> Result<Value, ApiError> {
+pub async fn create(ctx: &AppContext, bucket: &Bucket, req: CreateUpload) -> Result<Value, Error> {
     let schema = bucket.schema()?;
     let up = draft(bucket, &schema, req, "")?;
     issue(ctx, bucket, up).await
 }
 
-async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, ApiError> {
+async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, Error> {
     if let Some(existing) = duplicate_of(ctx, bucket, &up).await? {
         return Ok(upload_json(&existing, None, Some(&existing.upload_id)));
     }
@@ -576,9 +572,9 @@ pub async fn create_batch(
     ctx: &AppContext,
     bucket: &Bucket,
     req: CreateUploadsBatch,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     if req.uploads.is_empty() || req.uploads.len() > MAX_BATCH {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "uploads",
             format!("must hold 1 to {MAX_BATCH} uploads"),
         ));
@@ -612,7 +608,7 @@ pub async fn load(
     ctx: &AppContext,
     bucket: &Bucket,
     upload_id: &str,
-) -> Result<Option<Upload>, ApiError> {
+) -> Result<Option<Upload>, Error> {
     match ctx
         .table
         .get(&keys::upload(&bucket.bucket_id, upload_id))
@@ -623,10 +619,10 @@ pub async fn load(
     }
 }
 
-async fn must_load(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Result<Upload, ApiError> {
+async fn must_load(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Result<Upload, Error> {
     load(ctx, bucket, upload_id)
         .await?
-        .ok_or_else(|| ApiError::not_found(format!("upload {upload_id:?}")))
+        .ok_or_else(|| Error::not_found(format!("upload {upload_id:?}")))
 }
 
 /// Moves a pending upload to `status`, removing any bytes that reached the store.
@@ -637,7 +633,7 @@ async fn end_pending(
     up: &Upload,
     status: &str,
     message: &str,
-) -> Result<Upload, ApiError> {
+) -> Result<Upload, Error> {
     let updates = leave_pending(status, vec![Update::Set("message".into(), json!(message))]);
     let write = Write::Update {
         key: keys::upload(&bucket.bucket_id, &up.upload_id),
@@ -663,7 +659,7 @@ pub async fn get(
     ctx: &AppContext,
     bucket: &Bucket,
     upload_id: &str,
-) -> Result<(Upload, Option<Target>), ApiError> {
+) -> Result<(Upload, Option<Target>), Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
     if is_due(&up) {
         return Ok((
@@ -687,21 +683,17 @@ pub async fn get(
 }
 
 /// Cancels a pending upload and removes its bytes; a completed one is refused.
-pub async fn cancel(
-    ctx: &AppContext,
-    bucket: &Bucket,
-    upload_id: &str,
-) -> Result<Upload, ApiError> {
+pub async fn cancel(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
     match up.status.as_str() {
-        COMPLETED => Err(ApiError::Conflict(format!(
+        COMPLETED => Err(Error::Conflict(format!(
             "upload {upload_id} is completed; delete its object ({}) instead",
             up.object_id.as_deref().unwrap_or("none")
         ))),
         PENDING => {
             let after = end_pending(ctx, bucket, &up, CANCELED, "canceled").await?;
             if after.status == COMPLETED {
-                return Err(ApiError::Conflict(format!(
+                return Err(Error::Conflict(format!(
                     "upload {upload_id} completed before it could be canceled"
                 )));
             }
@@ -716,7 +708,7 @@ fn same_etag(a: &str, b: &str) -> bool {
 }
 
 /// Joins a multipart upload's parts, once every part has arrived at its exact size.
-async fn assemble(ctx: &AppContext, up: &Upload, multipart_id: &str) -> Result<(), ApiError> {
+async fn assemble(ctx: &AppContext, up: &Upload, multipart_id: &str) -> Result<(), Error> {
     let (Some(size), Some(part_size)) = (up.file_size_bytes, up.part_size) else {
         return Ok(());
     };
@@ -728,7 +720,7 @@ async fn assemble(ctx: &AppContext, up: &Upload, multipart_id: &str) -> Result<(
             p.number as i64 == n && p.size as i64 == part_size.min(size - (n - 1) * part_size)
         });
     if !complete {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "upload {} has {} of its {expected} parts: PUT every part to its URL, then confirm",
             up.upload_id,
             parts.len()
@@ -754,13 +746,13 @@ pub async fn confirm(
     upload_id: &str,
     req: &ConfirmUpload,
     policy: Option<&str>,
-) -> Result<Upload, ApiError> {
+) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
     match up.status.as_str() {
         COMPLETED => return Ok(up),
         PENDING => {}
         other => {
-            return Err(ApiError::Conflict(format!(
+            return Err(Error::Conflict(format!(
                 "upload {upload_id} is {other}{}",
                 up.message
                     .as_deref()
@@ -781,7 +773,7 @@ pub async fn confirm(
         if after.status == COMPLETED {
             return Ok(after);
         }
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "upload {upload_id} expired at {} before it was confirmed",
             up.expires_at
         )));
@@ -792,13 +784,13 @@ pub async fn confirm(
         head = ctx.blobs.head(&up.storage_key).await?;
     }
     let Some(head) = head else {
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
         )));
     };
     if let Some(size) = req.file_size_bytes {
         if size as u64 != head.size {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "file_size_bytes",
                 format!("the stored file is {} bytes, not {size}", head.size),
             ));
@@ -806,7 +798,7 @@ pub async fn confirm(
     }
     if let (Some(given), Some(stored)) = (&req.etag, &head.etag) {
         if !same_etag(given, stored) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "etag",
                 format!("the stored file's ETag is {stored}, not {given}"),
             ));
@@ -829,7 +821,7 @@ pub async fn confirm(
             "the stored file does not match the declared size or sha256",
         )
         .await?;
-        return Err(ApiError::Conflict(format!(
+        return Err(Error::Conflict(format!(
             "upload {upload_id} failed: the stored file does not match what was declared"
         )));
     }
@@ -892,15 +884,15 @@ pub async fn confirm(
     } else {
         let mut ops = vec![complete];
         ops.extend(hash_index);
-        ctx.table.transact(ops).await.map_err(ApiError::from)
+        ctx.table.transact(ops).await.map_err(Error::from)
     };
     let after = must_load(ctx, bucket, upload_id).await?;
     match outcome {
         Ok(()) => {}
         // Another confirm (or the store's notification) completed it first: same result.
         Err(_) if after.status == COMPLETED => return Ok(after),
-        Err(ApiError::Conflict(_)) if after.status != PENDING => {
-            return Err(ApiError::Conflict(format!(
+        Err(Error::Conflict(_)) if after.status != PENDING => {
+            return Err(Error::Conflict(format!(
                 "upload {upload_id} is {}",
                 after.status
             )))
@@ -923,7 +915,7 @@ pub async fn confirm(
 
 /// The store says bytes arrived at `key` (S3 notification, or the local PUT): confirm
 /// the upload they belong to. Keys that are not uploads are ignored.
-pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
+pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), Error> {
     let ns_id = key.split('/').next().unwrap_or_default();
     let Some((bucket_id, upload_id)) = keys::parse_upload_storage_key(key) else {
         return Ok(());
@@ -941,7 +933,7 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
             Ok(())
         }
         // A canceled, failed or unknown upload: nothing to do.
-        Err(ApiError::Conflict(m)) | Err(ApiError::NotFound(m)) => {
+        Err(Error::Conflict(m)) | Err(Error::NotFound(m)) => {
             tracing::info!(upload_id, reason = %m, "stored bytes not confirmed");
             Ok(())
         }
@@ -950,7 +942,7 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), ApiError> {
 }
 
 /// Fails every pending upload whose URL expired, and removes any bytes they left.
-pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, ApiError> {
+pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, Error> {
     let mut query = Query::partition(keys::PENDING_UPLOADS)
         .on(Index::Gsi1)
         .limit(100);
@@ -985,7 +977,7 @@ pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, ApiError> {
     Ok(swept)
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix("UPL#")
@@ -1032,9 +1024,9 @@ pub async fn confirm_batch(
     ns: &Namespace,
     bucket: &Bucket,
     req: ConfirmBatch,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     if req.confirmations.is_empty() || req.confirmations.len() > MAX_BATCH {
-        return Err(ApiError::field(
+        return Err(Error::field(
             "confirmations",
             format!("must hold 1 to {MAX_BATCH} confirmations"),
         ));
@@ -1077,7 +1069,7 @@ pub async fn run_confirm_batch(
     ctx: &AppContext,
     msg: &ConfirmBatchMessage,
     receive_count: u32,
-) -> Result<(), ApiError> {
+) -> Result<(), Error> {
     let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
     else {
         return Ok(());
@@ -1123,7 +1115,7 @@ pub async fn run_confirm_batch(
             Ok(up) => outputs.push(
                 json!({"upload_id": c.upload_id, "status": up.status, "object_id": up.object_id}),
             ),
-            Err(e) if e.status() >= 500 => return Err(e),
+            Err(e) if e.retryable() => return Err(e),
             Err(e) => {
                 failures += 1;
                 outputs.push(

@@ -18,7 +18,7 @@ use crate::app::objects::OBJECTS_CREATED_BATCH;
 use crate::context::AppContext;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::time::{now, now_rfc3339};
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::net::FetchError;
 use crate::ports::{Cond, Event, Query, QueueName, StoreError, Update, Write};
 
@@ -128,19 +128,16 @@ pub enum WebhookMessage {
     Delivery(DeliveryMessage),
 }
 
-fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Result<(), ApiError> {
+fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Result<(), Error> {
     if name.is_empty() || name.chars().count() > 200 {
-        return Err(ApiError::field("webhook_name", "1 to 200 characters"));
+        return Err(Error::field("webhook_name", "1 to 200 characters"));
     }
     if event_types.is_empty() {
-        return Err(ApiError::field(
-            "event_types",
-            "name at least one event type",
-        ));
+        return Err(Error::field("event_types", "name at least one event type"));
     }
     for t in event_types {
         if !EVENT_TYPES.contains(&t.as_str()) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "event_types",
                 format!(
                     "unknown event type {t:?}; known: {}",
@@ -150,19 +147,19 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
         }
     }
     if channels.is_empty() {
-        return Err(ApiError::field("channels", "give at least one channel"));
+        return Err(Error::field("channels", "give at least one channel"));
     }
     for (i, c) in channels.iter().enumerate() {
         if c.channel != "webhook" {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 format!("channels[{i}].channel"),
                 "only the 'webhook' channel is delivered by this server",
             ));
         }
         let url = url::Url::parse(&c.configs.url)
-            .map_err(|e| ApiError::field(format!("channels[{i}].configs.url"), e.to_string()))?;
+            .map_err(|e| Error::field(format!("channels[{i}].configs.url"), e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 format!("channels[{i}].configs.url"),
                 "must be http or https",
             ));
@@ -171,7 +168,7 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
             .timeout
             .is_some_and(|t| !(0.1..=60.0).contains(&t))
         {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 format!("channels[{i}].configs.timeout"),
                 "0.1 to 60 seconds",
             ));
@@ -199,7 +196,7 @@ fn scrub(channels: &[WebhookChannel]) -> Vec<WebhookChannel> {
         .collect()
 }
 
-pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Result<Value, ApiError> {
+pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Result<Value, Error> {
     check(&req.event_types, &req.channels, &req.webhook_name)?;
     let at = now_rfc3339();
     let wh = Webhook {
@@ -228,10 +225,10 @@ pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Resul
     Ok(webhook_json(&wh, true))
 }
 
-pub async fn get(ctx: &AppContext, org_id: &str, id: &str) -> Result<Webhook, ApiError> {
+pub async fn get(ctx: &AppContext, org_id: &str, id: &str) -> Result<Webhook, Error> {
     match ctx.table.get(&keys::webhook(org_id, id)).await? {
         Some(item) => from_item(item),
-        None => Err(ApiError::not_found(format!("webhook {id:?}"))),
+        None => Err(Error::not_found(format!("webhook {id:?}"))),
     }
 }
 
@@ -240,7 +237,7 @@ pub async fn update(
     org_id: &str,
     id: &str,
     req: UpdateWebhook,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     let mut wh = get(ctx, org_id, id).await?;
     let before = wh.updated_at.clone();
     if let Some(n) = req.webhook_name {
@@ -271,14 +268,14 @@ pub async fn update(
     };
     match ctx.table.write(write).await {
         Ok(_) => Ok(webhook_json(&wh, false)),
-        Err(StoreError::ConditionFailed { .. }) => Err(ApiError::Conflict(format!(
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
             "webhook {id} changed while this request ran; retry"
         ))),
         Err(e) => Err(e.into()),
     }
 }
 
-pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), ApiError> {
+pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), Error> {
     match ctx
         .table
         .write(Write::Delete {
@@ -288,19 +285,17 @@ pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), ApiE
         .await
     {
         Ok(_) => Ok(()),
-        Err(StoreError::ConditionFailed { .. }) => {
-            Err(ApiError::not_found(format!("webhook {id:?}")))
-        }
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::not_found(format!("webhook {id:?}"))),
         Err(e) => Err(e.into()),
     }
 }
 
-async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, ApiError> {
+async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, Error> {
     let query = Query::partition(keys::org_pk(org_id)).prefix("WH#");
     super::lists::all_records(ctx.table.as_ref(), query).await
 }
 
-pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<Value, ApiError> {
+pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<Value, Error> {
     let hooks: Vec<Value> = all_for_org(ctx, org_id)
         .await?
         .iter()
@@ -355,12 +350,12 @@ pub fn webhook_json(w: &Webhook, with_secret: bool) -> Value {
 }
 
 /// The Standard Webhooks signature of one delivery.
-pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, ApiError> {
+pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, Error> {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
-        .map_err(|_| ApiError::Internal(anyhow::anyhow!("webhook secret is not base64")))?;
+        .map_err(|_| Error::Internal(anyhow::anyhow!("webhook secret is not base64")))?;
     let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(&key)
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("{e}")))?;
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
     mac.update(msg_id.as_bytes());
     mac.update(b".");
     mac.update(timestamp.to_string().as_bytes());
@@ -377,7 +372,7 @@ pub fn backoff(base: Duration, attempt: u32) -> Duration {
 }
 
 /// Fans an event out to the org's active webhooks that subscribe to it.
-pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), ApiError> {
+pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), Error> {
     if event.org_id.is_empty() {
         return Ok(());
     }
@@ -438,10 +433,10 @@ fn events_for(wh: &Webhook, event: &Event) -> Vec<Event> {
 }
 
 /// One delivery attempt; a failure schedules the next attempt on the queue.
-pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiError> {
+pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error> {
     let wh = match get(ctx, &msg.org_id, &msg.webhook_id).await {
         Ok(w) => w,
-        Err(ApiError::NotFound(_)) => return Ok(()),
+        Err(Error::NotFound(_)) => return Ok(()),
         Err(e) => return Err(e),
     };
     if !wh.is_active {
@@ -454,7 +449,7 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiEr
         "event_id": msg.event.event_id,
         "namespace_id": msg.event.namespace_id,
     }))
-    .map_err(|e| ApiError::Internal(e.into()))?;
+    .map_err(|e| Error::Internal(e.into()))?;
     let timestamp = now().unix_timestamp();
     let signature = sign(&wh.secret, &msg.event.event_id, timestamp, &body)?;
     let started = std::time::Instant::now();
@@ -574,7 +569,7 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), ApiEr
         };
         let delay = backoff(ctx.config.webhook_retry_base, next.attempt);
         let body = serde_json::to_string(&WebhookMessage::Delivery(next))
-            .map_err(|e| ApiError::Internal(e.into()))?;
+            .map_err(|e| Error::Internal(e.into()))?;
         ctx.queue
             .send(QueueName::Webhooks, vec![body], delay)
             .await?;
@@ -587,7 +582,7 @@ pub async fn deliveries(
     org_id: &str,
     id: &str,
     req: &ListRequest,
-) -> Result<Value, ApiError> {
+) -> Result<Value, Error> {
     get(ctx, org_id, id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::webhook_pk(id))

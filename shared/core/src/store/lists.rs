@@ -11,7 +11,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::from_item;
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Item, Query, Table};
 
 pub const DEFAULT_PAGE_SIZE: usize = 100;
@@ -45,13 +45,13 @@ pub struct ListRequest {
 
 impl ListRequest {
     /// The body's fields win over the query string's, as the API documents.
-    pub fn merge_query(mut self, query: &HashMap<String, String>) -> Result<Self, ApiError> {
-        let int = |name: &str| -> Result<Option<i64>, ApiError> {
+    pub fn merge_query(mut self, query: &HashMap<String, String>) -> Result<Self, Error> {
+        let int = |name: &str| -> Result<Option<i64>, Error> {
             query
                 .get(name)
                 .map(|v| {
                     v.parse::<i64>()
-                        .map_err(|_| ApiError::field(name, "must be an integer"))
+                        .map_err(|_| Error::field(name, "must be an integer"))
                 })
                 .transpose()
         };
@@ -77,14 +77,14 @@ impl ListRequest {
         Ok(self)
     }
 
-    pub fn page_size(&self) -> Result<usize, ApiError> {
+    pub fn page_size(&self) -> Result<usize, Error> {
         let (field, size) = match (self.limit, self.page_size) {
             (Some(l), _) => ("limit", l),
             (None, Some(p)) => ("page_size", p),
             (None, None) => return Ok(DEFAULT_PAGE_SIZE),
         };
         if !(1..=MAX_PAGE_SIZE as i64).contains(&size) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 field,
                 format!("must be between 1 and {MAX_PAGE_SIZE}"),
             ));
@@ -92,9 +92,9 @@ impl ListRequest {
         Ok(size as usize)
     }
 
-    pub fn cursor(&self) -> Result<Option<String>, ApiError> {
+    pub fn cursor(&self) -> Result<Option<String>, Error> {
         if self.offset.is_some_and(|o| o > 0) || self.page.is_some_and(|p| p > 1) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "offset",
                 "offset and page are not supported: pass the previous page's next_cursor",
             ));
@@ -108,7 +108,7 @@ impl ListRequest {
     }
 
     /// Lists are in creation order; `sort` may only flip the direction.
-    pub fn descending(&self) -> Result<bool, ApiError> {
+    pub fn descending(&self) -> Result<bool, Error> {
         let sort = self
             .sort
             .clone()
@@ -124,7 +124,7 @@ impl ListRequest {
             field,
             "created_at" | "namespace_id" | "bucket_id" | "object_id"
         ) {
-            return Err(ApiError::field(
+            return Err(Error::field(
                 "sort.field",
                 "lists are ordered by creation: sort by created_at",
             ));
@@ -138,7 +138,7 @@ impl ListRequest {
         {
             "asc" | "ascending" => Ok(false),
             "desc" | "descending" => Ok(true),
-            other => Err(ApiError::field(
+            other => Err(Error::field(
                 "sort.direction",
                 format!("expected asc or desc, got {other:?}"),
             )),
@@ -167,7 +167,7 @@ impl ListRequest {
             .collect()
     }
 
-    pub fn filter(&self, search_fields: &'static [&'static str]) -> Result<Filter, ApiError> {
+    pub fn filter(&self, search_fields: &'static [&'static str]) -> Result<Filter, Error> {
         let case_sensitive = self.case_sensitive.unwrap_or(false);
         let mut parts = Vec::new();
         if let Some(f) = self.filters.as_ref().filter(|f| !f.is_null()) {
@@ -258,19 +258,19 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 }
 
 impl Filter {
-    pub fn parse(v: &Value, case_sensitive: bool) -> Result<Filter, ApiError> {
+    pub fn parse(v: &Value, case_sensitive: bool) -> Result<Filter, Error> {
         let obj = v
             .as_object()
-            .ok_or_else(|| ApiError::field("filters", "must be an object"))?;
+            .ok_or_else(|| Error::field("filters", "must be an object"))?;
         let case_sensitive = obj
             .get("case_sensitive")
             .and_then(Value::as_bool)
             .unwrap_or(case_sensitive);
         let mut parts = Vec::new();
         for (k, val) in obj {
-            let list = || -> Result<Vec<Filter>, ApiError> {
+            let list = || -> Result<Vec<Filter>, Error> {
                 val.as_array()
-                    .ok_or_else(|| ApiError::field(format!("filters.{k}"), "must be a list"))?
+                    .ok_or_else(|| Error::field(format!("filters.{k}"), "must be a list"))?
                     .iter()
                     .map(|c| Filter::parse_condition(c, case_sensitive))
                     .collect()
@@ -291,7 +291,7 @@ impl Filter {
         Ok(Filter::And(parts))
     }
 
-    fn parse_condition(v: &Value, case_sensitive: bool) -> Result<Filter, ApiError> {
+    fn parse_condition(v: &Value, case_sensitive: bool) -> Result<Filter, Error> {
         let Some(field) = v.get("field").and_then(Value::as_str) else {
             return Filter::parse(v, case_sensitive);
         };
@@ -307,7 +307,7 @@ impl Filter {
             "contains" | "like" | "text" => Op::Contains,
             "exists" => Op::Exists,
             other => {
-                return Err(ApiError::field(
+                return Err(Error::field(
                     "filters.operator",
                     format!("unsupported operator {other:?}"),
                 ))
@@ -370,10 +370,7 @@ impl Filter {
     /// The same filter in Amazon S3 Vectors' syntax, over flat keys that `field` maps a
     /// field name to (`None`: that field cannot be filtered on). `NOT` is pushed down
     /// to its conditions, which S3 Vectors can express.
-    pub fn to_vector_filter(
-        &self,
-        field: &dyn Fn(&str) -> Option<String>,
-    ) -> Result<Value, ApiError> {
+    pub fn to_vector_filter(&self, field: &dyn Fn(&str) -> Option<String>) -> Result<Value, Error> {
         self.vector_filter(field, false)
     }
 
@@ -381,8 +378,8 @@ impl Filter {
         &self,
         field: &dyn Fn(&str) -> Option<String>,
         negate: bool,
-    ) -> Result<Value, ApiError> {
-        let list = |parts: &[Filter], negate: bool| -> Result<Vec<Value>, ApiError> {
+    ) -> Result<Value, Error> {
+        let list = |parts: &[Filter], negate: bool| -> Result<Vec<Value>, Error> {
             parts
                 .iter()
                 .map(|p| p.vector_filter(field, negate))
@@ -407,7 +404,7 @@ impl Filter {
                 negate,
             ) => {
                 let key = field(name).ok_or_else(|| {
-                    ApiError::field(
+                    Error::field(
                         "filters",
                         format!("{name:?} cannot be filtered on here (use metadata.<key>, object_id, bucket_id or modality)"),
                     )
@@ -423,7 +420,7 @@ impl Filter {
                     (Op::Nin, false) | (Op::In, true) => "$nin",
                     (Op::Exists, _) => "$exists",
                     (Op::Contains, _) => {
-                        return Err(ApiError::field(
+                        return Err(Error::field(
                             "filters",
                             "contains is not supported in feature search; use eq or in",
                         ))
@@ -446,8 +443,8 @@ pub async fn collect(
     mut query: Query,
     size: usize,
     filter: &Filter,
-    mut render: impl FnMut(Item) -> Result<Option<Value>, ApiError>,
-) -> Result<(Vec<Value>, Option<String>), ApiError> {
+    mut render: impl FnMut(Item) -> Result<Option<Value>, Error>,
+) -> Result<(Vec<Value>, Option<String>), Error> {
     let mut results = Vec::new();
     for _ in 0..MAX_PAGES_PER_REQUEST {
         query.limit = size - results.len();
@@ -471,8 +468,8 @@ pub async fn collect(
 pub async fn each_item(
     table: &dyn Table,
     mut query: Query,
-    mut keep_going: impl FnMut(Item) -> Result<bool, ApiError>,
-) -> Result<(), ApiError> {
+    mut keep_going: impl FnMut(Item) -> Result<bool, Error>,
+) -> Result<(), Error> {
     loop {
         let page = table.query(&query).await?;
         for item in page.items {
@@ -488,7 +485,7 @@ pub async fn each_item(
 }
 
 /// Every item a query reaches.
-pub async fn all_items(table: &dyn Table, query: Query) -> Result<Vec<Item>, ApiError> {
+pub async fn all_items(table: &dyn Table, query: Query) -> Result<Vec<Item>, Error> {
     let mut out = Vec::new();
     each_item(table, query, |item| {
         out.push(item);
@@ -502,7 +499,7 @@ pub async fn all_items(table: &dyn Table, query: Query) -> Result<Vec<Item>, Api
 pub async fn all_records<T: serde::de::DeserializeOwned>(
     table: &dyn Table,
     query: Query,
-) -> Result<Vec<T>, ApiError> {
+) -> Result<Vec<T>, Error> {
     all_items(table, query)
         .await?
         .into_iter()

@@ -8,7 +8,7 @@ pub mod lists;
 use serde::{de::DeserializeOwned, Serialize};
 use serde_json::Value;
 
-use crate::error::ApiError;
+use crate::error::Error;
 use crate::ports::{Item, Key};
 
 /// A record as a table item under `key`.
@@ -23,9 +23,9 @@ pub fn to_item<T: Serialize>(key: &Key, record: &T) -> Item {
 }
 
 /// A table item as a record (key attributes are ignored).
-pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, ApiError> {
+pub fn from_item<T: DeserializeOwned>(item: Item) -> Result<T, Error> {
     serde_json::from_value(Value::Object(item))
-        .map_err(|e| ApiError::Internal(anyhow::anyhow!("corrupt item: {e}")))
+        .map_err(|e| Error::Internal(anyhow::anyhow!("corrupt item: {e}")))
 }
 
 /// A small pointer item: `{pk, sk, <attr>: value}`.
