@@ -19,7 +19,7 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use error::ApiError;
-pub use routes::{Access, Route, ROUTES};
+pub use routes::{Access, Permission, Route, ROUTES};
 
 use sluice_core::app::auth::{self, Principal};
 use sluice_core::app::namespaces;
@@ -252,7 +252,7 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
         caller.principal = Some(principal);
     }
     let idempotency = match req.header("idempotency-key") {
-        Some(key) if routes::IDEMPOTENT.contains(&route.function) => {
+        Some(key) if route.idempotent => {
             let org = caller.org()?.to_string();
             let ns = caller.namespace.as_ref().map(|n| n.namespace_id.clone());
             match idempotency::claim(

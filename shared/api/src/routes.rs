@@ -1,6 +1,7 @@
-//! The route table. Adding a route means: a handler, an entry here, a binary in
-//! `functions/lambda/src/bin/<function>.rs`, and a function in `template.yaml`
-//! (the layout test fails until all four agree).
+//! The route table: the one list the local router, the OpenAPI document, the Lambda
+//! binaries and the template's route functions all come from. Adding a route means: a
+//! handler, an entry here, then `cargo xtask routes` (which writes the binary and the
+//! template block; `cargo test` fails while they differ from what it would write).
 
 use schemars::{JsonSchema, Schema, SchemaGenerator};
 
@@ -16,7 +17,13 @@ use sluice_core::app::tasks::ListTasks;
 use sluice_core::app::uploads::{ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch};
 use sluice_core::app::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
 use sluice_core::context::AppContext;
+use std::sync::Arc;
+
+use sluice_core::app::extract::NoExtractors;
+use sluice_core::ports::absent::{Absent, OnlyQueues, ReadOnly};
+use sluice_core::ports::{Embedders, QueueName};
 use sluice_core::store::lists::ListRequest;
+use Permission::*;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -31,6 +38,8 @@ pub enum Access {
 }
 
 pub struct Route {
+    /// The static's name in this module (what a generated binary refers to).
+    pub ident: &'static str,
     /// The Lambda binary (and template function) that serves this route.
     pub function: &'static str,
     pub method: &'static str,
@@ -40,6 +49,109 @@ pub struct Route {
     pub summary: &'static str,
     pub request_body: Option<fn(&mut SchemaGenerator) -> Schema>,
     pub handler: Handler,
+    /// Honours an `Idempotency-Key` header (the creates and the submits).
+    pub idempotent: bool,
+    /// Embeds queries: its function loads the models layer (MiniLM, Bedrock).
+    pub embeds: bool,
+    /// What its function may touch: the IAM policy of its template block, and the ports
+    /// its Lambda builds (a port it is not granted is absent, and says so if used).
+    pub permissions: &'static [Permission],
+}
+
+/// One grant of a route's function, on the stack's own table, bucket, queues, bus,
+/// vector bucket or Bedrock models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// GetItem, Query, BatchGetItem on the table and its indexes.
+    ReadTable,
+    /// PutItem, UpdateItem, DeleteItem, ConditionCheckItem, BatchWriteItem.
+    WriteTable,
+    GetBlobs,
+    PutBlobs,
+    DeleteBlobs,
+    ListBlobParts,
+    AbortBlobUploads,
+    Send(QueueName),
+    PublishEvents,
+    QueryVectors,
+    GetVectors,
+    DeleteVectors,
+    DeleteVectorIndexes,
+    InvokeBedrock,
+}
+
+impl Route {
+    /// `ctx` cut down to what this route is granted: the ports a Lambda builds for it.
+    /// Tests serve every route through this, so a handler that needs a port its route
+    /// does not grant fails in the conformance flows, not first in AWS.
+    pub fn restrict(&self, ctx: &AppContext) -> AppContext {
+        let mut ctx = ctx.clone();
+        if !self.may(WriteTable) {
+            ctx.table = Arc::new(ReadOnly { inner: ctx.table });
+        }
+        if !self.uses_blobs() {
+            ctx.blobs = Arc::new(Absent("the blob bucket"));
+        }
+        if self.uses_queues() {
+            let allowed = self
+                .permissions
+                .iter()
+                .filter_map(|p| match p {
+                    Send(q) => Some(*q),
+                    _ => None,
+                })
+                .collect();
+            ctx.queue = Arc::new(OnlyQueues {
+                allowed,
+                inner: ctx.queue,
+            });
+        } else {
+            ctx.queue = Arc::new(Absent("any queue"));
+        }
+        if !self.may(PublishEvents) {
+            ctx.events = Arc::new(Absent("the event bus"));
+        }
+        if !self.uses_vectors() {
+            ctx.vectors = Arc::new(Absent("the vector bucket"));
+        }
+        if !self.embeds {
+            ctx.embedders = Embedders::none("this route embeds nothing (its table entry says so)");
+            ctx.extractors = Arc::new(NoExtractors);
+        }
+        ctx
+    }
+
+    pub fn may(&self, p: Permission) -> bool {
+        self.permissions.contains(&p)
+    }
+    pub fn uses_blobs(&self) -> bool {
+        self.permissions.iter().any(|p| {
+            matches!(
+                p,
+                Permission::GetBlobs
+                    | Permission::PutBlobs
+                    | Permission::DeleteBlobs
+                    | Permission::ListBlobParts
+                    | Permission::AbortBlobUploads
+            )
+        })
+    }
+    pub fn uses_queues(&self) -> bool {
+        self.permissions
+            .iter()
+            .any(|p| matches!(p, Permission::Send(_)))
+    }
+    pub fn uses_vectors(&self) -> bool {
+        self.permissions.iter().any(|p| {
+            matches!(
+                p,
+                Permission::QueryVectors
+                    | Permission::GetVectors
+                    | Permission::DeleteVectors
+                    | Permission::DeleteVectorIndexes
+            )
+        })
+    }
 }
 
 impl Route {
@@ -94,8 +206,20 @@ fn body<T: JsonSchema>(g: &mut SchemaGenerator) -> Schema {
 }
 
 macro_rules! route {
-    ($name:ident, $function:literal, $method:literal, $path:literal, $access:ident, $summary:literal, $body:expr, $handler:path) => {
+    ($name:ident {
+        function: $function:literal,
+        method: $method:literal,
+        path: $path:literal,
+        access: $access:ident,
+        summary: $summary:literal,
+        body: $body:expr,
+        handler: $handler:path,
+        idempotent: $idempotent:literal,
+        embeds: $embeds:literal,
+        permissions: &[$($permission:expr),* $(,)?],
+    }) => {
         pub static $name: Route = Route {
+            ident: stringify!($name),
             function: $function,
             method: $method,
             path: $path,
@@ -108,647 +232,895 @@ macro_rules! route {
                 }
                 call
             },
+            idempotent: $idempotent,
+            embeds: $embeds,
+            permissions: &[$($permission),*],
         };
     };
 }
 
-route!(
-    OPENAPI,
-    "openapi",
-    "GET",
-    "/openapi.json",
-    Public,
-    "The OpenAPI 3.1 document of this API",
-    None,
-    h::openapi
-);
-route!(
-    EXTRACTORS_LIST,
-    "extractors-list",
-    "GET",
-    "/v1/collections/features/extractors",
-    Org,
-    "List the feature-extractor catalogue",
-    None,
-    h::extractors_list
-);
-route!(
-    EXTRACTORS_GET,
-    "extractors-get",
-    "GET",
-    "/v1/collections/features/extractors/{feature_extractor_id}",
-    Org,
-    "Get one feature extractor",
-    None,
-    h::extractors_get
-);
-
-route!(
-    NAMESPACES_CREATE,
-    "namespaces-create",
-    "POST",
-    "/v1/namespaces",
-    Org,
-    "Create a namespace",
-    Some(body::<CreateNamespace>),
-    h::namespaces_create
-);
-route!(
-    NAMESPACES_LIST_GET,
-    "namespaces-list-get",
-    "GET",
-    "/v1/namespaces",
-    Org,
-    "List namespaces",
-    None,
-    h::namespaces_list_get
-);
-route!(
-    NAMESPACES_LIST,
-    "namespaces-list",
-    "POST",
-    "/v1/namespaces/list",
-    Org,
-    "List namespaces with filters",
-    Some(body::<ListRequest>),
-    h::namespaces_list
-);
-route!(
-    NAMESPACES_GET,
-    "namespaces-get",
-    "GET",
-    "/v1/namespaces/{namespace_identifier}",
-    Org,
-    "Get a namespace by id or name",
-    None,
-    h::namespaces_get
-);
-route!(
-    NAMESPACES_PATCH,
-    "namespaces-patch",
-    "PATCH",
-    "/v1/namespaces/{namespace_identifier}",
-    Org,
-    "Change some fields of a namespace",
-    Some(body::<UpdateNamespace>),
-    h::namespaces_patch
-);
-route!(
-    NAMESPACES_UPDATE,
-    "namespaces-update",
-    "PUT",
-    "/v1/namespaces/{namespace_identifier}",
-    Org,
-    "Replace a namespace's fields",
-    Some(body::<UpdateNamespace>),
-    h::namespaces_update
-);
-route!(
-    NAMESPACES_DELETE,
-    "namespaces-delete",
-    "DELETE",
-    "/v1/namespaces/{namespace_identifier}",
-    Org,
-    "Delete a namespace and everything in it",
-    None,
-    h::namespaces_delete
-);
-
-route!(
-    BUCKETS_CREATE,
-    "buckets-create",
-    "POST",
-    "/v1/buckets",
-    Namespace,
-    "Create a bucket",
-    Some(body::<CreateBucket>),
-    h::buckets_create
-);
-route!(
-    BUCKETS_LIST_GET,
-    "buckets-list-get",
-    "GET",
-    "/v1/buckets",
-    Namespace,
-    "List buckets",
-    None,
-    h::buckets_list_get
-);
-route!(
-    BUCKETS_LIST,
-    "buckets-list",
-    "POST",
-    "/v1/buckets/list",
-    Namespace,
-    "List buckets with filters",
-    Some(body::<ListRequest>),
-    h::buckets_list
-);
-route!(
-    BUCKETS_GET,
-    "buckets-get",
-    "GET",
-    "/v1/buckets/{bucket_identifier}",
-    Namespace,
-    "Get a bucket by id or name",
-    None,
-    h::buckets_get
-);
-route!(
-    BUCKETS_PATCH,
-    "buckets-patch",
-    "PATCH",
-    "/v1/buckets/{bucket_identifier}",
-    Namespace,
-    "Change some fields of a bucket",
-    Some(body::<UpdateBucket>),
-    h::buckets_patch
-);
-route!(
-    BUCKETS_UPDATE,
-    "buckets-update",
-    "PUT",
-    "/v1/buckets/{bucket_identifier}",
-    Namespace,
-    "Replace a bucket's fields",
-    Some(body::<UpdateBucket>),
-    h::buckets_update
-);
-route!(
-    BUCKETS_DELETE,
-    "buckets-delete",
-    "DELETE",
-    "/v1/buckets/{bucket_identifier}",
-    Namespace,
-    "Delete a bucket and everything in it",
-    None,
-    h::buckets_delete
-);
-
-route!(
-    OBJECTS_CREATE,
-    "objects-create",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/objects",
-    Namespace,
-    "Register an object",
-    Some(body::<CreateObject>),
-    h::objects_create
-);
-route!(
-    OBJECTS_CREATE_BATCH,
-    "objects-create-batch",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/objects/batch",
-    Namespace,
-    "Register up to 100 objects, each on its own",
-    Some(body::<CreateObjectsBatch>),
-    h::objects_create_batch
-);
-route!(
-    OBJECTS_LIST,
-    "objects-list",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/objects/list",
-    Namespace,
-    "List objects with filters",
-    Some(body::<ListRequest>),
-    h::objects_list
-);
-route!(
-    OBJECTS_LIST_GET,
-    "objects-list-get",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/objects",
-    Namespace,
-    "List objects",
-    None,
-    h::objects_list_get
-);
-route!(
-    OBJECTS_GET,
-    "objects-get",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
-    Namespace,
-    "Get an object",
-    None,
-    h::objects_get
-);
-route!(
-    OBJECTS_PATCH,
-    "objects-patch",
-    "PATCH",
-    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
-    Namespace,
-    "Change some fields of an object",
-    Some(body::<PatchObject>),
-    h::objects_patch
-);
-route!(
-    OBJECTS_UPDATE,
-    "objects-update",
-    "PUT",
-    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
-    Namespace,
-    "Replace an object",
-    Some(body::<CreateObject>),
-    h::objects_update
-);
-route!(
-    OBJECTS_DELETE,
-    "objects-delete",
-    "DELETE",
-    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
-    Namespace,
-    "Delete an object and its stored blobs",
-    None,
-    h::objects_delete
-);
-
-route!(
-    UPLOADS_CREATE,
-    "uploads-create",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/uploads",
-    Namespace,
-    "Start a direct upload: a presigned PUT URL that pins type, length and sha256",
-    Some(body::<CreateUpload>),
-    h::uploads_create
-);
-route!(
-    UPLOADS_CREATE_BATCH,
-    "uploads-create-batch",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/uploads/batch",
-    Namespace,
-    "Start up to 100 direct uploads (all are checked before any is issued)",
-    Some(body::<CreateUploadsBatch>),
-    h::uploads_create_batch
-);
-route!(
-    UPLOADS_LIST,
-    "uploads-list",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/uploads/list",
-    Namespace,
-    "List uploads (filter by status)",
-    Some(body::<ListRequest>),
-    h::uploads_list
-);
-route!(
-    UPLOADS_GET,
-    "uploads-get",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
-    Namespace,
-    "Get an upload (a pending one gets a fresh URL for its remaining time)",
-    None,
-    h::uploads_get
-);
-route!(
-    UPLOADS_DELETE,
-    "uploads-delete",
-    "DELETE",
-    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
-    Namespace,
-    "Cancel a pending upload and remove its bytes",
-    None,
-    h::uploads_delete
-);
-route!(
-    UPLOADS_CONFIRM,
-    "uploads-confirm",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/uploads/{upload_id}/confirm",
-    Namespace,
-    "Confirm an upload: verify the stored file and create its object",
-    Some(body::<ConfirmUpload>),
-    h::uploads_confirm
-);
-route!(
-    UPLOADS_CONFIRM_BATCH,
-    "uploads-confirm-batch",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/uploads/confirm/batch",
-    Namespace,
-    "Confirm up to 100 uploads in the background (returns a task)",
-    Some(body::<ConfirmBatch>),
-    h::uploads_confirm_batch
-);
-route!(
-    TASKS_GET,
-    "tasks-get",
-    "GET",
-    "/v1/tasks/{task_id}",
-    Org,
-    "Get an asynchronous task",
-    None,
-    h::tasks_get
-);
-
-route!(
-    BATCHES_CREATE,
-    "batches-create",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches",
-    Namespace,
-    "Create a batch of a bucket's objects (DRAFT)",
-    Some(body::<CreateBatch>),
-    h::batches_create
-);
-route!(
-    BATCHES_LIST,
-    "batches-list",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches/list",
-    Namespace,
-    "List a bucket's batches",
-    Some(body::<ListBatches>),
-    h::batches_list
-);
-route!(
-    BATCHES_GET,
-    "batches-get",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
-    Namespace,
-    "Get a batch with its progress and failures",
-    None,
-    h::batches_get
-);
-route!(
-    BATCHES_DELETE,
-    "batches-delete",
-    "DELETE",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
-    Namespace,
-    "Delete a draft batch",
-    None,
-    h::batches_delete
-);
-route!(
-    BATCHES_ADD_OBJECTS,
-    "batches-add-objects",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
-    Namespace,
-    "Add objects to a draft batch",
-    Some(body::<AddObjects>),
-    h::batches_add_objects
-);
-route!(
-    BATCHES_RESULTS,
-    "batches-results",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
-    Namespace,
-    "Per-object results of a batch, with each failure's stage and reason",
-    None,
-    h::batches_results
-);
-route!(
-    BATCHES_SUBMIT,
-    "batches-submit",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/submit",
-    Namespace,
-    "Submit a draft batch for processing (returns its task)",
-    Some(body::<SubmitBatch>),
-    h::batches_submit
-);
-route!(
-    BATCHES_CANCEL,
-    "batches-cancel",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/cancel",
-    Namespace,
-    "Cancel a batch",
-    None,
-    h::batches_cancel
-);
-route!(
-    BATCHES_RETRY,
-    "batches-retry",
-    "POST",
-    "/v1/buckets/{bucket_identifier}/batches/{batch_id}/retry",
-    Namespace,
-    "Run a finished batch's failed objects again",
-    Some(body::<RetryBatch>),
-    h::batches_retry
-);
-route!(
-    BATCHES_GET_BY_ID,
-    "batches-get-by-id",
-    "GET",
-    "/v1/batches/{batch_id}",
-    OrgOptionalNamespace,
-    "Get a batch by id alone",
-    None,
-    h::batches_get_by_id
-);
-route!(
-    BATCHES_LIST_ALL,
-    "batches-list-all",
-    "POST",
-    "/v1/batches/list",
-    OrgOptionalNamespace,
-    "List every batch of the namespace",
-    Some(body::<ListBatches>),
-    h::batches_list_all
-);
-route!(
-    BATCHES_CANCEL_BY_ID,
-    "batches-cancel-by-id",
-    "POST",
-    "/v1/batches/{batch_id}/cancel",
-    OrgOptionalNamespace,
-    "Cancel a batch by id alone",
-    None,
-    h::batches_cancel_by_id
-);
-route!(
-    OBJECTS_DOCUMENTS,
-    "objects-documents",
-    "GET",
-    "/v1/buckets/{bucket_identifier}/objects/{object_identifier}/documents",
-    Namespace,
-    "The documents extracted from an object",
-    None,
-    h::objects_documents
-);
-route!(
-    COLLECTIONS_DOCUMENTS_LIST,
-    "collections-documents-list",
-    "POST",
-    "/v1/collections/{collection_identifier}/documents/list",
-    Namespace,
-    "List a collection's documents",
-    Some(body::<ListRequest>),
-    h::collections_documents_list
-);
-route!(
-    TASKS_LIST,
-    "tasks-list",
-    "POST",
-    "/v1/tasks/list",
-    Org,
-    "List tasks, newest first",
-    Some(body::<ListTasks>),
-    h::tasks_list
-);
-route!(
-    TASKS_DELETE,
-    "tasks-delete",
-    "DELETE",
-    "/v1/tasks/{task_id}",
-    Org,
-    "Cancel a running task, or delete a finished one",
-    None,
-    h::tasks_delete
-);
-route!(
-    WEBHOOKS_CREATE,
-    "webhooks-create",
-    "POST",
-    "/v1/organizations/webhooks",
-    Org,
-    "Subscribe an endpoint to events (the signing secret is shown once)",
-    Some(body::<CreateWebhook>),
-    h::webhooks_create
-);
-route!(
-    WEBHOOKS_LIST,
-    "webhooks-list",
-    "POST",
-    "/v1/organizations/webhooks/list",
-    Org,
-    "List webhooks",
-    Some(body::<ListWebhooks>),
-    h::webhooks_list
-);
-route!(
-    WEBHOOKS_GET,
-    "webhooks-get",
-    "GET",
-    "/v1/organizations/webhooks/{identifier}",
-    Org,
-    "Get a webhook",
-    None,
-    h::webhooks_get
-);
-route!(
-    WEBHOOKS_UPDATE,
-    "webhooks-update",
-    "PUT",
-    "/v1/organizations/webhooks/{identifier}",
-    Org,
-    "Update a webhook",
-    Some(body::<UpdateWebhook>),
-    h::webhooks_update
-);
-route!(
-    WEBHOOKS_DELETE,
-    "webhooks-delete",
-    "DELETE",
-    "/v1/organizations/webhooks/{identifier}",
-    Org,
-    "Delete a webhook",
-    None,
-    h::webhooks_delete
-);
-route!(
-    WEBHOOKS_DELIVERIES,
-    "webhooks-deliveries",
-    "GET",
-    "/v1/organizations/webhooks/{identifier}/deliveries",
-    Org,
-    "A webhook's delivery log, newest first",
-    None,
-    h::webhooks_deliveries
-);
-
-route!(
-    COLLECTIONS_CREATE,
-    "collections-create",
-    "POST",
-    "/v1/collections",
-    Namespace,
-    "Create a collection: one extractor over chosen buckets",
-    Some(body::<CreateCollection>),
-    h::collections_create
-);
-route!(
-    COLLECTIONS_LIST_GET,
-    "collections-list-get",
-    "GET",
-    "/v1/collections",
-    Namespace,
-    "List collections",
-    None,
-    h::collections_list_get
-);
-route!(
-    COLLECTIONS_LIST,
-    "collections-list",
-    "POST",
-    "/v1/collections/list",
-    Namespace,
-    "List collections, with filters",
-    Some(body::<ListRequest>),
-    h::collections_list
-);
-route!(
-    COLLECTIONS_GET,
-    "collections-get",
-    "GET",
-    "/v1/collections/{collection_identifier}",
-    Namespace,
-    "Get a collection by id or name",
-    None,
-    h::collections_get
-);
-route!(
-    COLLECTIONS_DELETE,
-    "collections-delete",
-    "DELETE",
-    "/v1/collections/{collection_identifier}",
-    Namespace,
-    "Delete a collection and its documents",
-    None,
-    h::collections_delete
-);
-
-route!(
-    COLLECTIONS_DOCUMENTS_GET,
-    "collections-documents-get",
-    "GET",
-    "/v1/collections/{collection_identifier}/documents/{document_id}",
-    Namespace,
-    "Get a document of a collection",
-    None,
-    h::collections_documents_get
-);
-route!(
-    DOCUMENTS_GET,
-    "documents-get",
-    "GET",
-    "/v1/documents/{document_id}",
-    Namespace,
-    "Get a document by id",
-    None,
-    h::documents_get
-);
-route!(
-    FEATURES_SEARCH,
-    "features-search",
-    "POST",
-    "/v1/features/search",
-    Namespace,
-    "Search a namespace's collections by embedding (text or vector query, metadata filters)",
-    Some(body::<FeatureSearch>),
-    h::features_search
-);
+route! {
+    OPENAPI {
+        function: "openapi",
+        method: "GET",
+        path: "/openapi.json",
+        access: Public,
+        summary: "The OpenAPI 3.1 document of this API",
+        body: None,
+        handler: h::openapi,
+        idempotent: false,
+        embeds: false,
+        permissions: &[],
+    }
+}
+route! {
+    EXTRACTORS_LIST {
+        function: "extractors-list",
+        method: "GET",
+        path: "/v1/collections/features/extractors",
+        access: Org,
+        summary: "List the feature-extractor catalogue",
+        body: None,
+        handler: h::extractors_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    EXTRACTORS_GET {
+        function: "extractors-get",
+        method: "GET",
+        path: "/v1/collections/features/extractors/{feature_extractor_id}",
+        access: Org,
+        summary: "Get one feature extractor",
+        body: None,
+        handler: h::extractors_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    NAMESPACES_CREATE {
+        function: "namespaces-create",
+        method: "POST",
+        path: "/v1/namespaces",
+        access: Org,
+        summary: "Create a namespace",
+        body: Some(body::<CreateNamespace>),
+        handler: h::namespaces_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    NAMESPACES_LIST_GET {
+        function: "namespaces-list-get",
+        method: "GET",
+        path: "/v1/namespaces",
+        access: Org,
+        summary: "List namespaces",
+        body: None,
+        handler: h::namespaces_list_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    NAMESPACES_LIST {
+        function: "namespaces-list",
+        method: "POST",
+        path: "/v1/namespaces/list",
+        access: Org,
+        summary: "List namespaces with filters",
+        body: Some(body::<ListRequest>),
+        handler: h::namespaces_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    NAMESPACES_GET {
+        function: "namespaces-get",
+        method: "GET",
+        path: "/v1/namespaces/{namespace_identifier}",
+        access: Org,
+        summary: "Get a namespace by id or name",
+        body: None,
+        handler: h::namespaces_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    NAMESPACES_PATCH {
+        function: "namespaces-patch",
+        method: "PATCH",
+        path: "/v1/namespaces/{namespace_identifier}",
+        access: Org,
+        summary: "Change some fields of a namespace",
+        body: Some(body::<UpdateNamespace>),
+        handler: h::namespaces_patch,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    NAMESPACES_UPDATE {
+        function: "namespaces-update",
+        method: "PUT",
+        path: "/v1/namespaces/{namespace_identifier}",
+        access: Org,
+        summary: "Replace a namespace's fields",
+        body: Some(body::<UpdateNamespace>),
+        handler: h::namespaces_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    NAMESPACES_DELETE {
+        function: "namespaces-delete",
+        method: "DELETE",
+        path: "/v1/namespaces/{namespace_identifier}",
+        access: Org,
+        summary: "Delete a namespace and everything in it",
+        body: None,
+        handler: h::namespaces_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Tasks)],
+    }
+}
+route! {
+    BUCKETS_CREATE {
+        function: "buckets-create",
+        method: "POST",
+        path: "/v1/buckets",
+        access: Namespace,
+        summary: "Create a bucket",
+        body: Some(body::<CreateBucket>),
+        handler: h::buckets_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BUCKETS_LIST_GET {
+        function: "buckets-list-get",
+        method: "GET",
+        path: "/v1/buckets",
+        access: Namespace,
+        summary: "List buckets",
+        body: None,
+        handler: h::buckets_list_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BUCKETS_LIST {
+        function: "buckets-list",
+        method: "POST",
+        path: "/v1/buckets/list",
+        access: Namespace,
+        summary: "List buckets with filters",
+        body: Some(body::<ListRequest>),
+        handler: h::buckets_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BUCKETS_GET {
+        function: "buckets-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}",
+        access: Namespace,
+        summary: "Get a bucket by id or name",
+        body: None,
+        handler: h::buckets_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BUCKETS_PATCH {
+        function: "buckets-patch",
+        method: "PATCH",
+        path: "/v1/buckets/{bucket_identifier}",
+        access: Namespace,
+        summary: "Change some fields of a bucket",
+        body: Some(body::<UpdateBucket>),
+        handler: h::buckets_patch,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BUCKETS_UPDATE {
+        function: "buckets-update",
+        method: "PUT",
+        path: "/v1/buckets/{bucket_identifier}",
+        access: Namespace,
+        summary: "Replace a bucket's fields",
+        body: Some(body::<UpdateBucket>),
+        handler: h::buckets_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BUCKETS_DELETE {
+        function: "buckets-delete",
+        method: "DELETE",
+        path: "/v1/buckets/{bucket_identifier}",
+        access: Namespace,
+        summary: "Delete a bucket and everything in it",
+        body: None,
+        handler: h::buckets_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Tasks)],
+    }
+}
+route! {
+    OBJECTS_CREATE {
+        function: "objects-create",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/objects",
+        access: Namespace,
+        summary: "Register an object",
+        body: Some(body::<CreateObject>),
+        handler: h::objects_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, PublishEvents, Send(QueueName::Batches)],
+    }
+}
+route! {
+    OBJECTS_CREATE_BATCH {
+        function: "objects-create-batch",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/objects/batch",
+        access: Namespace,
+        summary: "Register up to 100 objects, each on its own",
+        body: Some(body::<CreateObjectsBatch>),
+        handler: h::objects_create_batch,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, PublishEvents, Send(QueueName::Batches)],
+    }
+}
+route! {
+    OBJECTS_LIST {
+        function: "objects-list",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/objects/list",
+        access: Namespace,
+        summary: "List objects with filters",
+        body: Some(body::<ListRequest>),
+        handler: h::objects_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    OBJECTS_LIST_GET {
+        function: "objects-list-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/objects",
+        access: Namespace,
+        summary: "List objects",
+        body: None,
+        handler: h::objects_list_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    OBJECTS_GET {
+        function: "objects-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+        access: Namespace,
+        summary: "Get an object",
+        body: None,
+        handler: h::objects_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, GetBlobs],
+    }
+}
+route! {
+    OBJECTS_PATCH {
+        function: "objects-patch",
+        method: "PATCH",
+        path: "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+        access: Namespace,
+        summary: "Change some fields of an object",
+        body: Some(body::<PatchObject>),
+        handler: h::objects_patch,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, PublishEvents],
+    }
+}
+route! {
+    OBJECTS_UPDATE {
+        function: "objects-update",
+        method: "PUT",
+        path: "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+        access: Namespace,
+        summary: "Replace an object",
+        body: Some(body::<CreateObject>),
+        handler: h::objects_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, PublishEvents],
+    }
+}
+route! {
+    OBJECTS_DELETE {
+        function: "objects-delete",
+        method: "DELETE",
+        path: "/v1/buckets/{bucket_identifier}/objects/{object_identifier}",
+        access: Namespace,
+        summary: "Delete an object and its stored blobs",
+        body: None,
+        handler: h::objects_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, PublishEvents, DeleteVectors],
+    }
+}
+route! {
+    UPLOADS_CREATE {
+        function: "uploads-create",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/uploads",
+        access: Namespace,
+        summary: "Start a direct upload: a presigned PUT URL that pins type, length and sha256",
+        body: Some(body::<CreateUpload>),
+        handler: h::uploads_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs],
+    }
+}
+route! {
+    UPLOADS_CREATE_BATCH {
+        function: "uploads-create-batch",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/uploads/batch",
+        access: Namespace,
+        summary: "Start up to 100 direct uploads (all are checked before any is issued)",
+        body: Some(body::<CreateUploadsBatch>),
+        handler: h::uploads_create_batch,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs],
+    }
+}
+route! {
+    UPLOADS_LIST {
+        function: "uploads-list",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/uploads/list",
+        access: Namespace,
+        summary: "List uploads (filter by status)",
+        body: Some(body::<ListRequest>),
+        handler: h::uploads_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    UPLOADS_GET {
+        function: "uploads-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
+        access: Namespace,
+        summary: "Get an upload (a pending one gets a fresh URL for its remaining time)",
+        body: None,
+        handler: h::uploads_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, PutBlobs, DeleteBlobs, AbortBlobUploads],
+    }
+}
+route! {
+    UPLOADS_DELETE {
+        function: "uploads-delete",
+        method: "DELETE",
+        path: "/v1/buckets/{bucket_identifier}/uploads/{upload_id}",
+        access: Namespace,
+        summary: "Cancel a pending upload and remove its bytes",
+        body: None,
+        handler: h::uploads_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, DeleteBlobs, AbortBlobUploads],
+    }
+}
+route! {
+    UPLOADS_CONFIRM {
+        function: "uploads-confirm",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/uploads/{upload_id}/confirm",
+        access: Namespace,
+        summary: "Confirm an upload: verify the stored file and create its object",
+        body: Some(body::<ConfirmUpload>),
+        handler: h::uploads_confirm,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, GetBlobs, PutBlobs, DeleteBlobs, ListBlobParts, AbortBlobUploads, PublishEvents],
+    }
+}
+route! {
+    UPLOADS_CONFIRM_BATCH {
+        function: "uploads-confirm-batch",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/uploads/confirm/batch",
+        access: Namespace,
+        summary: "Confirm up to 100 uploads in the background (returns a task)",
+        body: Some(body::<ConfirmBatch>),
+        handler: h::uploads_confirm_batch,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Tasks)],
+    }
+}
+route! {
+    TASKS_GET {
+        function: "tasks-get",
+        method: "GET",
+        path: "/v1/tasks/{task_id}",
+        access: Org,
+        summary: "Get an asynchronous task",
+        body: None,
+        handler: h::tasks_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_CREATE {
+        function: "batches-create",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches",
+        access: Namespace,
+        summary: "Create a batch of a bucket's objects (DRAFT)",
+        body: Some(body::<CreateBatch>),
+        handler: h::batches_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Batches)],
+    }
+}
+route! {
+    BATCHES_LIST {
+        function: "batches-list",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches/list",
+        access: Namespace,
+        summary: "List a bucket's batches",
+        body: Some(body::<ListBatches>),
+        handler: h::batches_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_GET {
+        function: "batches-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
+        access: Namespace,
+        summary: "Get a batch with its progress and failures",
+        body: None,
+        handler: h::batches_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_DELETE {
+        function: "batches-delete",
+        method: "DELETE",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}",
+        access: Namespace,
+        summary: "Delete a draft batch",
+        body: None,
+        handler: h::batches_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BATCHES_ADD_OBJECTS {
+        function: "batches-add-objects",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
+        access: Namespace,
+        summary: "Add objects to a draft batch",
+        body: Some(body::<AddObjects>),
+        handler: h::batches_add_objects,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BATCHES_RESULTS {
+        function: "batches-results",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}/objects",
+        access: Namespace,
+        summary: "Per-object results of a batch, with each failure's stage and reason",
+        body: None,
+        handler: h::batches_results,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_SUBMIT {
+        function: "batches-submit",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}/submit",
+        access: Namespace,
+        summary: "Submit a draft batch for processing (returns its task)",
+        body: Some(body::<SubmitBatch>),
+        handler: h::batches_submit,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Batches)],
+    }
+}
+route! {
+    BATCHES_CANCEL {
+        function: "batches-cancel",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}/cancel",
+        access: Namespace,
+        summary: "Cancel a batch",
+        body: None,
+        handler: h::batches_cancel,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    BATCHES_RETRY {
+        function: "batches-retry",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/batches/{batch_id}/retry",
+        access: Namespace,
+        summary: "Run a finished batch's failed objects again",
+        body: Some(body::<RetryBatch>),
+        handler: h::batches_retry,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Batches)],
+    }
+}
+route! {
+    BATCHES_GET_BY_ID {
+        function: "batches-get-by-id",
+        method: "GET",
+        path: "/v1/batches/{batch_id}",
+        access: OrgOptionalNamespace,
+        summary: "Get a batch by id alone",
+        body: None,
+        handler: h::batches_get_by_id,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_LIST_ALL {
+        function: "batches-list-all",
+        method: "POST",
+        path: "/v1/batches/list",
+        access: OrgOptionalNamespace,
+        summary: "List every batch of the namespace",
+        body: Some(body::<ListBatches>),
+        handler: h::batches_list_all,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    BATCHES_CANCEL_BY_ID {
+        function: "batches-cancel-by-id",
+        method: "POST",
+        path: "/v1/batches/{batch_id}/cancel",
+        access: OrgOptionalNamespace,
+        summary: "Cancel a batch by id alone",
+        body: None,
+        handler: h::batches_cancel_by_id,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    OBJECTS_DOCUMENTS {
+        function: "objects-documents",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/objects/{object_identifier}/documents",
+        access: Namespace,
+        summary: "The documents extracted from an object",
+        body: None,
+        handler: h::objects_documents,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    COLLECTIONS_DOCUMENTS_LIST {
+        function: "collections-documents-list",
+        method: "POST",
+        path: "/v1/collections/{collection_identifier}/documents/list",
+        access: Namespace,
+        summary: "List a collection's documents",
+        body: Some(body::<ListRequest>),
+        handler: h::collections_documents_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    TASKS_LIST {
+        function: "tasks-list",
+        method: "POST",
+        path: "/v1/tasks/list",
+        access: Org,
+        summary: "List tasks, newest first",
+        body: Some(body::<ListTasks>),
+        handler: h::tasks_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    TASKS_DELETE {
+        function: "tasks-delete",
+        method: "DELETE",
+        path: "/v1/tasks/{task_id}",
+        access: Org,
+        summary: "Cancel a running task, or delete a finished one",
+        body: None,
+        handler: h::tasks_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    WEBHOOKS_CREATE {
+        function: "webhooks-create",
+        method: "POST",
+        path: "/v1/organizations/webhooks",
+        access: Org,
+        summary: "Subscribe an endpoint to events (the signing secret is shown once)",
+        body: Some(body::<CreateWebhook>),
+        handler: h::webhooks_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    WEBHOOKS_LIST {
+        function: "webhooks-list",
+        method: "POST",
+        path: "/v1/organizations/webhooks/list",
+        access: Org,
+        summary: "List webhooks",
+        body: Some(body::<ListWebhooks>),
+        handler: h::webhooks_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    WEBHOOKS_GET {
+        function: "webhooks-get",
+        method: "GET",
+        path: "/v1/organizations/webhooks/{identifier}",
+        access: Org,
+        summary: "Get a webhook",
+        body: None,
+        handler: h::webhooks_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    WEBHOOKS_UPDATE {
+        function: "webhooks-update",
+        method: "PUT",
+        path: "/v1/organizations/webhooks/{identifier}",
+        access: Org,
+        summary: "Update a webhook",
+        body: Some(body::<UpdateWebhook>),
+        handler: h::webhooks_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    WEBHOOKS_DELETE {
+        function: "webhooks-delete",
+        method: "DELETE",
+        path: "/v1/organizations/webhooks/{identifier}",
+        access: Org,
+        summary: "Delete a webhook",
+        body: None,
+        handler: h::webhooks_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    WEBHOOKS_DELIVERIES {
+        function: "webhooks-deliveries",
+        method: "GET",
+        path: "/v1/organizations/webhooks/{identifier}/deliveries",
+        access: Org,
+        summary: "A webhook's delivery log, newest first",
+        body: None,
+        handler: h::webhooks_deliveries,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    COLLECTIONS_CREATE {
+        function: "collections-create",
+        method: "POST",
+        path: "/v1/collections",
+        access: Namespace,
+        summary: "Create a collection: one extractor over chosen buckets",
+        body: Some(body::<CreateCollection>),
+        handler: h::collections_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    COLLECTIONS_LIST_GET {
+        function: "collections-list-get",
+        method: "GET",
+        path: "/v1/collections",
+        access: Namespace,
+        summary: "List collections",
+        body: None,
+        handler: h::collections_list_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    COLLECTIONS_LIST {
+        function: "collections-list",
+        method: "POST",
+        path: "/v1/collections/list",
+        access: Namespace,
+        summary: "List collections, with filters",
+        body: Some(body::<ListRequest>),
+        handler: h::collections_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    COLLECTIONS_GET {
+        function: "collections-get",
+        method: "GET",
+        path: "/v1/collections/{collection_identifier}",
+        access: Namespace,
+        summary: "Get a collection by id or name",
+        body: None,
+        handler: h::collections_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    COLLECTIONS_DELETE {
+        function: "collections-delete",
+        method: "DELETE",
+        path: "/v1/collections/{collection_identifier}",
+        access: Namespace,
+        summary: "Delete a collection and its documents",
+        body: None,
+        handler: h::collections_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, DeleteVectors, DeleteVectorIndexes],
+    }
+}
+route! {
+    COLLECTIONS_DOCUMENTS_GET {
+        function: "collections-documents-get",
+        method: "GET",
+        path: "/v1/collections/{collection_identifier}/documents/{document_id}",
+        access: Namespace,
+        summary: "Get a document of a collection",
+        body: None,
+        handler: h::collections_documents_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    DOCUMENTS_GET {
+        function: "documents-get",
+        method: "GET",
+        path: "/v1/documents/{document_id}",
+        access: Namespace,
+        summary: "Get a document by id",
+        body: None,
+        handler: h::documents_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    FEATURES_SEARCH {
+        function: "features-search",
+        method: "POST",
+        path: "/v1/features/search",
+        access: Namespace,
+        summary: "Search a namespace's collections by embedding (text or vector query, metadata filters)",
+        body: Some(body::<FeatureSearch>),
+        handler: h::features_search,
+        idempotent: false,
+        embeds: true,
+        permissions: &[ReadTable, QueryVectors, GetVectors, InvokeBedrock],
+    }
+}
 
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
@@ -816,26 +1188,6 @@ pub static ROUTES: &[&Route] = &[
     &WEBHOOKS_DELETE,
     &WEBHOOKS_DELIVERIES,
 ];
-
-/// Routes that honour an `Idempotency-Key` header: the creates and the submits.
-pub const IDEMPOTENT: &[&str] = &[
-    "namespaces-create",
-    "buckets-create",
-    "objects-create",
-    "objects-create-batch",
-    "uploads-create",
-    "uploads-create-batch",
-    "batches-create",
-    "batches-submit",
-    "batches-retry",
-    "webhooks-create",
-    "collections-create",
-];
-
-/// Finds a route by its function (binary) name.
-pub fn by_function(name: &str) -> Option<&'static Route> {
-    ROUTES.iter().copied().find(|r| r.function == name)
-}
 
 #[cfg(test)]
 mod tests {

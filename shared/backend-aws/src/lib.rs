@@ -22,7 +22,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use sluice_core::ports::QueueName;
+use sluice_core::ports::absent::Absent;
+use sluice_core::ports::{BlobStore, EventBus, Queue, QueueName, VectorIndex};
 use sluice_core::{AppContext, Config};
 
 /// Resource names, as the template passes them to every function.
@@ -66,24 +67,68 @@ pub async fn context(names: AwsNames, config: Config) -> AppContext {
 }
 
 pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config) -> AppContext {
+    context_with(sdk, names, config, Needs::ALL)
+}
+
+/// Which clients a process builds beyond the table (a route builds those it is granted).
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub blobs: bool,
+    pub queues: bool,
+    pub events: bool,
+    pub vectors: bool,
+}
+
+impl Needs {
+    pub const ALL: Needs = Needs {
+        blobs: true,
+        queues: true,
+        events: true,
+        vectors: true,
+    };
+}
+
+/// A context with the table and the clients `needs` names; the others are absent.
+pub fn context_with(
+    sdk: &aws_config::SdkConfig,
+    names: AwsNames,
+    config: Config,
+    needs: Needs,
+) -> AppContext {
     let mut table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table);
     if std::env::var("SLUICE_EMULATOR_SERIALIZE_TRANSACTIONS").as_deref() == Ok("true") {
         table = table.serialize_transactions();
     }
     let table = Arc::new(table);
-    let blobs = Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket));
-    let queue = Arc::new(SqsQueue::new(
-        aws_sdk_sqs::Client::new(sdk),
-        names.queue_urls,
-    ));
-    let events = Arc::new(EventBridgeBus::new(
-        aws_sdk_eventbridge::Client::new(sdk),
-        names.event_bus,
-    ));
-    let vectors = Arc::new(S3VectorIndex::new(
-        aws_sdk_s3vectors::Client::new(sdk),
-        names.vector_bucket,
-    ));
+    let blobs: Arc<dyn BlobStore> = if needs.blobs {
+        Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket))
+    } else {
+        Arc::new(Absent("the blob bucket"))
+    };
+    let queue: Arc<dyn Queue> = if needs.queues {
+        Arc::new(SqsQueue::new(
+            aws_sdk_sqs::Client::new(sdk),
+            names.queue_urls,
+        ))
+    } else {
+        Arc::new(Absent("any queue"))
+    };
+    let events: Arc<dyn EventBus> = if needs.events {
+        Arc::new(EventBridgeBus::new(
+            aws_sdk_eventbridge::Client::new(sdk),
+            names.event_bus,
+        ))
+    } else {
+        Arc::new(Absent("the event bus"))
+    };
+    let vectors: Arc<dyn VectorIndex> = if needs.vectors {
+        Arc::new(S3VectorIndex::new(
+            aws_sdk_s3vectors::Client::new(sdk),
+            names.vector_bucket,
+        ))
+    } else {
+        Arc::new(Absent("the vector bucket"))
+    };
     AppContext::new(table, blobs, queue, events, vectors, config)
 }
 

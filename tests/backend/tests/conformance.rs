@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bytes::Bytes;
 use serde_json::{json, Value};
-use sluice_api::{ApiRequest, Router, ROUTES};
+use sluice_api::{ApiRequest, Matched, Router, ROUTES};
 use sluice_core::app::auth;
 use sluice_core::ports::{
     Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, StoreResult, Update,
@@ -567,7 +567,17 @@ impl Client {
             body: body.map(|b| Bytes::from(b.to_string())).unwrap_or_default(),
             ..Default::default()
         };
-        let resp = sluice_api::serve(&self.ctx, &self.router, req).await;
+        // Each route runs with only the ports its table entry grants, as its Lambda does.
+        let resp = match self.router.find(&req.method, &req.path) {
+            Matched::Found(route, params) => {
+                let req = ApiRequest {
+                    path_params: params,
+                    ..req
+                };
+                sluice_api::dispatch(&route.restrict(&self.ctx), route, req).await
+            }
+            _ => sluice_api::serve(&self.ctx, &self.router, req).await,
+        };
         (resp.status, resp.value())
     }
 }

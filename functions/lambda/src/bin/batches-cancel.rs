@@ -1,4 +1,4 @@
-//! POST /v1/buckets/{bucket_identifier}/batches/{batch_id}/cancel
+//! POST /v1/buckets/{bucket_identifier}/batches/{batch_id}/cancel (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::BATCHES_CANCEL)
 }

@@ -1,4 +1,4 @@
-//! GET /v1/batches/{batch_id}
+//! GET /v1/batches/{batch_id} (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::BATCHES_GET_BY_ID)
 }

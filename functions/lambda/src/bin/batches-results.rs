@@ -1,4 +1,4 @@
-//! GET /v1/buckets/{bucket_identifier}/batches/{batch_id}/objects
+//! GET /v1/buckets/{bucket_identifier}/batches/{batch_id}/objects (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::BATCHES_RESULTS)
 }

@@ -1,4 +1,4 @@
-//! POST /v1/buckets/list
+//! POST /v1/buckets/list (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_LIST)
 }

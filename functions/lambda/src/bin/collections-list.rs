@@ -1,4 +1,4 @@
-//! POST /v1/collections/list
+//! POST /v1/collections/list (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_LIST)
 }

@@ -1,4 +1,4 @@
-//! GET /v1/collections/features/extractors/{feature_extractor_id}
+//! GET /v1/collections/features/extractors/{feature_extractor_id} (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::EXTRACTORS_GET)
 }

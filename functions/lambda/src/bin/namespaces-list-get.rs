@@ -1,4 +1,4 @@
-//! GET /v1/namespaces
+//! GET /v1/namespaces (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_LIST_GET)
 }

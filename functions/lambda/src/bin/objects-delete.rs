@@ -1,4 +1,4 @@
-//! DELETE /v1/buckets/{bucket_identifier}/objects/{object_identifier}
+//! DELETE /v1/buckets/{bucket_identifier}/objects/{object_identifier} (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_DELETE)
 }

@@ -1,4 +1,4 @@
-//! GET /openapi.json
+//! GET /openapi.json (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::OPENAPI)
 }

@@ -1,4 +1,4 @@
-//! POST /v1/organizations/webhooks
+//! POST /v1/organizations/webhooks (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::WEBHOOKS_CREATE)
 }

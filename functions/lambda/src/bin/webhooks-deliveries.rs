@@ -1,4 +1,4 @@
-//! GET /v1/organizations/webhooks/{identifier}/deliveries
+//! GET /v1/organizations/webhooks/{identifier}/deliveries (written by `cargo xtask routes`)
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::serve_route(&sluice_api::routes::WEBHOOKS_DELIVERIES)
 }

@@ -47,6 +47,14 @@ pub const MINILM: &str = "sentence-transformers/all-MiniLM-L6-v2";
 pub const TITAN_MULTIMODAL: &str = "amazon.titan-embed-image-v1";
 pub const NOVA_MULTIMODAL: &str = "amazon.nova-2-multimodal-embeddings-v1:0";
 
+/// The Bedrock models Sluice can embed with (what a function that embeds is granted).
+pub fn bedrock_models() -> impl Iterator<Item = &'static str> {
+    MODELS
+        .iter()
+        .filter(|m| m.backend == Backend::Bedrock)
+        .map(|m| m.model)
+}
+
 pub const MODELS: &[ModelSpec] = &[
     ModelSpec {
         backend: Backend::Local,

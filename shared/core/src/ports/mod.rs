@@ -1,5 +1,6 @@
 //! The traits the core needs from the outside world. Adapters implement them.
 
+pub mod absent;
 mod blob;
 mod embed;
 mod events;

@@ -1,0 +1,293 @@
+//! What the route table implies, written out: one Lambda binary per route and one
+//! template function per route (its HTTP event, its IAM policy, and for routes that
+//! embed the models layer and memory). `cargo xtask routes` writes them; the test in
+//! `tests/` fails when the committed files differ from what this would write.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use sluice_api::{Permission, Route, ROUTES};
+use sluice_core::ports::QueueName;
+
+/// Hand-written binaries beside the generated ones: queue, event and schedule workers.
+pub const WORKERS: &[&str] = &[
+    "batch-worker",
+    "tasks-worker",
+    "upload-events",
+    "sweeper",
+    "webhook-dispatcher",
+];
+
+pub const BEGIN: &str =
+    "  # BEGIN route functions: written by `cargo xtask routes` from the route table (shared/api/src/routes.rs); edit that, not this.\n";
+pub const END: &str = "  # END route functions\n";
+
+/// The crate whose `src/bin` holds a route's binary: routes that embed live apart, so
+/// the others do not link the models, Bedrock or the extractors.
+pub fn crate_dir(route: &Route) -> &'static str {
+    if route.embeds {
+        "functions/lambda-models"
+    } else {
+        "functions/lambda"
+    }
+}
+
+pub fn bin_path(route: &Route) -> PathBuf {
+    Path::new(crate_dir(route))
+        .join("src/bin")
+        .join(format!("{}.rs", route.function))
+}
+
+pub fn bin_source(route: &Route) -> String {
+    let serve = if route.embeds {
+        format!(
+            "    sluice_lambda::serve_route_with(\n        &sluice_api::routes::{},\n        sluice_lambda_models::with_models,\n    )\n",
+            route.ident
+        )
+    } else {
+        format!(
+            "    sluice_lambda::serve_route(&sluice_api::routes::{})\n",
+            route.ident
+        )
+    };
+    format!(
+        "//! {} {} (written by `cargo xtask routes`)\nfn main() -> Result<(), sluice_lambda::Error> {{\n{serve}}}\n",
+        route.method, route.path
+    )
+}
+
+fn resource_name(function: &str) -> String {
+    let mut name = String::new();
+    for part in function.split('-') {
+        let mut chars = part.chars();
+        if let Some(first) = chars.next() {
+            name.extend(first.to_uppercase());
+            name.push_str(chars.as_str());
+        }
+    }
+    name + "Function"
+}
+
+fn queue_resource(q: QueueName) -> &'static str {
+    match q {
+        QueueName::Tasks => "TasksQueue",
+        QueueName::Batches => "BatchesQueue",
+        QueueName::Webhooks => "WebhooksQueue",
+    }
+}
+
+fn statement(out: &mut String, actions: &[&str], resources: &[&str]) {
+    out.push_str("            - Effect: Allow\n              Action:\n");
+    for a in actions {
+        let _ = writeln!(out, "                - {a}");
+    }
+    out.push_str("              Resource:\n");
+    for r in resources {
+        let _ = writeln!(out, "                - {r}");
+    }
+}
+
+fn policies(route: &Route) -> String {
+    use Permission::*;
+    let mut s = String::new();
+    let has = |p| route.permissions.contains(&p);
+    let mut table = Vec::new();
+    if has(ReadTable) {
+        table.extend([
+            "dynamodb:GetItem",
+            "dynamodb:Query",
+            "dynamodb:BatchGetItem",
+        ]);
+    }
+    if has(WriteTable) {
+        table.extend([
+            "dynamodb:PutItem",
+            "dynamodb:UpdateItem",
+            "dynamodb:DeleteItem",
+            "dynamodb:ConditionCheckItem",
+            "dynamodb:BatchWriteItem",
+        ]);
+    }
+    if !table.is_empty() {
+        statement(
+            &mut s,
+            &table,
+            &["!GetAtt Table.Arn", "!Sub \"${Table.Arn}/index/*\""],
+        );
+    }
+    let blobs: Vec<&str> = [
+        (GetBlobs, "s3:GetObject"),
+        (PutBlobs, "s3:PutObject"),
+        (DeleteBlobs, "s3:DeleteObject"),
+        (ListBlobParts, "s3:ListMultipartUploadParts"),
+        (AbortBlobUploads, "s3:AbortMultipartUpload"),
+    ]
+    .into_iter()
+    .filter(|(p, _)| has(*p))
+    .map(|(_, a)| a)
+    .collect();
+    if !blobs.is_empty() {
+        statement(&mut s, &blobs, &["!Sub \"${BlobBucket.Arn}/*\""]);
+    }
+    if has(PublishEvents) {
+        statement(&mut s, &["events:PutEvents"], &["!GetAtt EventBus.Arn"]);
+    }
+    for p in route.permissions {
+        if let Send(q) = p {
+            let arn = format!("!GetAtt {}.Arn", queue_resource(*q));
+            statement(&mut s, &["sqs:SendMessage"], &[&arn]);
+        }
+    }
+    let vectors: Vec<&str> = [
+        (QueryVectors, "s3vectors:QueryVectors"),
+        (GetVectors, "s3vectors:GetVectors"),
+        (DeleteVectors, "s3vectors:DeleteVectors"),
+        (DeleteVectorIndexes, "s3vectors:DeleteIndex"),
+    ]
+    .into_iter()
+    .filter(|(p, _)| has(*p))
+    .map(|(_, a)| a)
+    .collect();
+    if !vectors.is_empty() {
+        statement(
+            &mut s,
+            &vectors,
+            &[
+                "!GetAtt VectorBucket.VectorBucketArn",
+                "!Sub \"${VectorBucket.VectorBucketArn}/index/*\"",
+            ],
+        );
+    }
+    if has(InvokeBedrock) {
+        let models: Vec<String> = sluice_core::domain::embedding::bedrock_models()
+            .map(|m| format!("!Sub \"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{m}\""))
+            .collect();
+        let models: Vec<&str> = models.iter().map(String::as_str).collect();
+        statement(&mut s, &["bedrock:InvokeModel"], &models);
+    }
+    if s.is_empty() {
+        return s;
+    }
+    format!("      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n{s}")
+}
+
+pub fn template_block(route: &Route) -> String {
+    let mut s = format!(
+        "  {}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n    Properties:\n      Description: {} {}\n",
+        resource_name(route.function),
+        route.function,
+        route.method,
+        route.path
+    );
+    if route.embeds {
+        s.push_str("      # The model is loaded once per container; it needs the memory (and the CPU share).\n      MemorySize: 1024\n      Layers:\n        - !Ref ModelsLayer\n");
+    }
+    s.push_str(&policies(route));
+    let _ = write!(
+        s,
+        "      Events:\n        Http:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n            Method: {}\n            Path: {}\n",
+        route.method, route.path
+    );
+    s
+}
+
+/// `template` with its route-function section replaced by the table's.
+pub fn template_with_routes(template: &str) -> anyhow::Result<String> {
+    let start = template
+        .find(BEGIN)
+        .ok_or_else(|| anyhow::anyhow!("template.yaml has no {BEGIN:?} line"))?;
+    let end = template[start..]
+        .find(END)
+        .map(|i| start + i)
+        .ok_or_else(|| anyhow::anyhow!("template.yaml has no {END:?} line"))?;
+    let blocks: Vec<String> = ROUTES.iter().map(|r| template_block(r)).collect();
+    Ok(format!(
+        "{}{BEGIN}{}{}",
+        &template[..start],
+        blocks.join("\n"),
+        &template[end..]
+    ))
+}
+
+/// A file the table implies, and what it should hold (`None`: it should not exist).
+pub struct Expected {
+    pub path: PathBuf,
+    pub contents: Option<String>,
+}
+
+/// Every generated file under `root`, and every stale binary to remove.
+pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
+    let mut out = Vec::new();
+    for r in ROUTES {
+        out.push(Expected {
+            path: bin_path(r),
+            contents: Some(bin_source(r)),
+        });
+    }
+    for dir in ["functions/lambda", "functions/lambda-models"] {
+        for entry in std::fs::read_dir(root.join(dir).join("src/bin"))? {
+            let path = entry?.path();
+            let stem = path
+                .file_stem()
+                .and_then(|s| s.to_str())
+                .unwrap_or_default()
+                .to_string();
+            let known = WORKERS.contains(&stem.as_str())
+                || ROUTES.iter().any(|r| {
+                    bin_path(r) == Path::new(dir).join("src/bin").join(format!("{stem}.rs"))
+                });
+            if !known {
+                out.push(Expected {
+                    path: Path::new(dir)
+                        .join("src/bin")
+                        .join(path.file_name().unwrap()),
+                    contents: None,
+                });
+            }
+        }
+    }
+    let template = std::fs::read_to_string(root.join("template.yaml"))?;
+    out.push(Expected {
+        path: "template.yaml".into(),
+        contents: Some(template_with_routes(&template)?),
+    });
+    Ok(out)
+}
+
+/// The files under `root` that differ from what the table implies.
+pub fn drift(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut differ = Vec::new();
+    for e in expected(root)? {
+        let now = std::fs::read_to_string(root.join(&e.path)).ok();
+        if now != e.contents {
+            differ.push(e.path);
+        }
+    }
+    Ok(differ)
+}
+
+/// Writes (and removes) what the table implies under `root`; returns what changed.
+pub fn write(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    let mut changed = Vec::new();
+    for e in expected(root)? {
+        let path = root.join(&e.path);
+        let now = std::fs::read_to_string(&path).ok();
+        if now == e.contents {
+            continue;
+        }
+        match &e.contents {
+            Some(c) => std::fs::write(&path, c)?,
+            None => std::fs::remove_file(&path)?,
+        }
+        changed.push(e.path);
+    }
+    Ok(changed)
+}
+
+/// The workspace root (this crate's parent).
+pub fn workspace_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .unwrap()
+        .to_path_buf()
+}
