@@ -75,36 +75,48 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
+async fn measure(binary: &str) -> anyhow::Result<(u64, Duration, u64)> {
+    let mut times = Vec::new();
+    let mut rss = 0;
+    for _ in 0..RUNS {
+        let (t, r) = start_to_ready(binary).await?;
+        times.push(t);
+        rss = rss.max(r);
+    }
+    let size = std::fs::metadata(binary).map(|m| m.len()).unwrap_or(0);
+    Ok((size, median(times), rss))
+}
+
+/// `p3_startup <hello> <hello-dynamodb> <route binary>...`: each binary measured in
+/// turn (RUNS starts each, medians), rounds repeated so load drift hits all alike.
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    let args: Vec<String> = std::env::args().collect();
-    let (route, hello) = (&args[1], &args[2]);
-    let size = |p: &str| std::fs::metadata(p).map(|m| m.len()).unwrap_or(0);
-    let (mut route_times, mut hello_times) = (Vec::new(), Vec::new());
-    let (mut route_rss, mut hello_rss) = (0, 0);
-    for _ in 0..RUNS {
-        // Alternate, so drift in the machine's load hits both alike.
-        let (t, r) = start_to_ready(route).await?;
-        route_times.push(t);
-        route_rss = route_rss.max(r);
-        let (t, r) = start_to_ready(hello).await?;
-        hello_times.push(t);
-        hello_rss = hello_rss.max(r);
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    anyhow::ensure!(args.len() >= 3, "usage: p3_startup <hello> <hello-dynamodb> <binary>...");
+    let mut results = Vec::new();
+    for binary in &args {
+        results.push(measure(binary).await?);
     }
-    let (rs, hs) = (size(route), size(hello));
-    let (rt, ht) = (median(route_times), median(hello_times));
-    println!(
-        "P3 size: route {:.2} MiB, hello {:.2} MiB, ratio {:.2} (target <= 1.5)",
-        rs as f64 / 1048576.0,
-        hs as f64 / 1048576.0,
-        rs as f64 / hs as f64
-    );
-    println!(
-        "P3 start-to-ready (median of {RUNS}): route {:.2} ms, hello {:.2} ms, ratio {:.2} (target <= 1.5)",
-        rt.as_secs_f64() * 1e3,
-        ht.as_secs_f64() * 1e3,
-        rt.as_secs_f64() / ht.as_secs_f64()
-    );
-    println!("P3 RSS at ready: route {route_rss} KiB, hello {hello_rss} KiB");
+    let name = |p: &str| {
+        std::path::Path::new(p)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let (hs, ht, _) = results[0];
+    let (ds, dt, _) = results[1];
+    for (binary, (size, time, rss)) in args.iter().zip(&results) {
+        println!(
+            "P3 {:<20} {:>6.2} MiB ({:.2}x hello, {:.2}x hello+dynamodb), start-to-ready {:>5.2} ms ({:.2}x, {:.2}x), RSS at ready {rss} KiB",
+            name(binary),
+            *size as f64 / 1048576.0,
+            *size as f64 / hs as f64,
+            *size as f64 / ds as f64,
+            time.as_secs_f64() * 1e3,
+            time.as_secs_f64() / ht.as_secs_f64(),
+            time.as_secs_f64() / dt.as_secs_f64(),
+        );
+    }
+    println!("P3 target: a plain route <= 1.3x hello+dynamodb in size and start");
     Ok(())
 }

@@ -8,12 +8,12 @@ use sluice_core::app::batches::{self, AddObjects, CreateBatch, ListBatches};
 use sluice_core::app::buckets::{self, CreateBucket, UpdateBucket};
 use sluice_core::app::namespaces::{self, CreateNamespace, UpdateNamespace};
 use sluice_core::app::objects::{
-    self, CreateObject, CreateObjectsBatch, ObjectView, PatchObject, Policy,
+    self, CreateObject, CreateObjectsBulk, ObjectView, PatchObject, Policy,
 };
 use sluice_core::app::search;
 use sluice_core::app::tasks::{self, ListTasks};
 use sluice_core::app::uploads::{
-    self, ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch,
+    self, ConfirmBulk, ConfirmUpload, CreateUpload, CreateUploadsBulk,
 };
 use sluice_core::app::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
 use sluice_core::app::{collections, documents};
@@ -199,11 +199,11 @@ pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 
 pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
     let process = objects::flag(&req.query, "auto_process")?;
-    let body: CreateObjectsBatch = req.json()?;
-    if body.objects.is_empty() || body.objects.len() > objects::MAX_BATCH {
+    let body: CreateObjectsBulk = req.json()?;
+    if body.objects.is_empty() || body.objects.len() > objects::MAX_BULK {
         return Err(ApiError::field(
             "objects",
-            format!("must hold 1 to {} objects", objects::MAX_BATCH),
+            format!("must hold 1 to {} objects", objects::MAX_BULK),
         ));
     }
     let bucket = bucket_of(&ctx, &c, &req).await?;
@@ -311,10 +311,10 @@ pub async fn uploads_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
 }
 
 pub async fn uploads_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let body: CreateUploadsBatch = req.json()?;
+    let body: CreateUploadsBulk = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(ApiResponse::ok(
-        uploads::create_batch(&ctx, &bucket, body).await?,
+        uploads::create_bulk(&ctx, &bucket, body).await?,
     ))
 }
 
@@ -349,10 +349,10 @@ pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
             etag: body.etag,
             file_size_bytes: body.file_size_bytes,
         };
-        let batch = ConfirmBatch {
+        let batch = ConfirmBulk {
             confirmations: vec![item],
         };
-        let queued = uploads::confirm_batch(&ctx, c.namespace()?, &bucket, batch).await?;
+        let queued = uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, batch).await?;
         return Ok(ApiResponse::ok(serde_json::json!({
             "upload_id": upload_id,
             "status": "PROCESSING",
@@ -373,10 +373,10 @@ pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
 }
 
 pub async fn uploads_confirm_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    let body: ConfirmBatch = req.json()?;
+    let body: ConfirmBulk = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(ApiResponse::ok(
-        uploads::confirm_batch(&ctx, c.namespace()?, &bucket, body).await?,
+        uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, body).await?,
     ))
 }
 

@@ -11,10 +11,10 @@ use sluice_core::app::batches::{AddObjects, CreateBatch, ListBatches, RetryBatch
 use sluice_core::app::buckets::{CreateBucket, UpdateBucket};
 use sluice_core::app::collections::CreateCollection;
 use sluice_core::app::namespaces::{CreateNamespace, UpdateNamespace};
-use sluice_core::app::objects::{CreateObject, CreateObjectsBatch, PatchObject};
+use sluice_core::app::objects::{CreateObject, CreateObjectsBulk, PatchObject};
 use sluice_core::app::search::FeatureSearch;
 use sluice_core::app::tasks::ListTasks;
-use sluice_core::app::uploads::{ConfirmBatch, ConfirmUpload, CreateUpload, CreateUploadsBatch};
+use sluice_core::app::uploads::{ConfirmBulk, ConfirmUpload, CreateUpload, CreateUploadsBulk};
 use sluice_core::app::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
 use sluice_core::context::AppContext;
 use std::sync::Arc;
@@ -498,7 +498,7 @@ route! {
         path: "/v1/buckets/{bucket_identifier}/objects/batch",
         access: Namespace,
         summary: "Register up to 100 objects, each on its own",
-        body: Some(body::<CreateObjectsBatch>),
+        body: Some(body::<CreateObjectsBulk>),
         handler: h::objects_create_batch,
         idempotent: true,
         embeds: false,
@@ -610,7 +610,7 @@ route! {
         path: "/v1/buckets/{bucket_identifier}/uploads/batch",
         access: Namespace,
         summary: "Start up to 100 direct uploads (all are checked before any is issued)",
-        body: Some(body::<CreateUploadsBatch>),
+        body: Some(body::<CreateUploadsBulk>),
         handler: h::uploads_create_batch,
         idempotent: true,
         embeds: false,
@@ -680,7 +680,7 @@ route! {
         path: "/v1/buckets/{bucket_identifier}/uploads/confirm/batch",
         access: Namespace,
         summary: "Confirm up to 100 uploads in the background (returns a task)",
-        body: Some(body::<ConfirmBatch>),
+        body: Some(body::<ConfirmBulk>),
         handler: h::uploads_confirm_batch,
         idempotent: false,
         embeds: false,

@@ -1,5 +1,6 @@
 //! The one context a process builds at start-up (a Lambda cold start, or `sluice-local`):
-//! ports and config only. The binaries choose the adapters (their composition roots).
+//! ports, the outbound HTTP client (behind the SSRF guard) and config. The binaries
+//! choose the adapters (their composition roots); this module names none.
 
 use std::sync::Arc;
 

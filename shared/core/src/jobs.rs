@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::batches::ChunkMessage;
 use crate::app::pipeline;
 use crate::app::purge::{self, PurgeMessage};
-use crate::app::uploads::{self, ConfirmBatchMessage};
+use crate::app::uploads::{self, ConfirmBulkMessage};
 use crate::app::webhooks::{self, WebhookMessage};
 use crate::context::AppContext;
 use crate::error::Error;
@@ -17,7 +17,7 @@ use crate::ports::QueueName;
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum TaskMessage {
     Purge(PurgeMessage),
-    ConfirmUploads(ConfirmBatchMessage),
+    ConfirmUploads(ConfirmBulkMessage),
 }
 
 impl TaskMessage {
@@ -47,7 +47,7 @@ pub async fn handle(
             match msg {
                 TaskMessage::Purge(p) => purge::run(ctx, &p, receive_count).await,
                 TaskMessage::ConfirmUploads(c) => {
-                    uploads::run_confirm_batch(ctx, &c, receive_count).await
+                    uploads::run_confirm_bulk(ctx, &c, receive_count).await
                 }
             }
         }

@@ -25,7 +25,8 @@ use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
 
-pub const MAX_BATCH: usize = 100;
+/// Objects one bulk create may register.
+pub const MAX_BULK: usize = 100;
 const MAX_BLOBS: usize = 64;
 const MAX_KEY_PREFIX: usize = 1024;
 const MAX_URL: usize = 2083;
@@ -92,7 +93,7 @@ pub struct CreateObject {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateObjectsBatch {
+pub struct CreateObjectsBulk {
     /// At most 100 objects; each succeeds or fails on its own.
     #[schemars(with = "Vec<CreateObject>")]
     pub objects: Vec<Value>,
@@ -947,7 +948,7 @@ pub struct ObjectView<'a> {
     created_at: &'a str,
     updated_at: &'a str,
     document_count: u64,
-    /// Batch rows only: the request position this row answers, and whether it replayed.
+    /// Bulk-create rows only: the request position this row answers, and whether it replayed.
     #[serde(skip_serializing_if = "Option::is_none")]
     object_index: Option<usize>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -38,7 +38,8 @@ pub const MAX_SINGLE_PUT: i64 = 5 * 1024 * 1024 * 1024;
 pub const MAX_OBJECT: i64 = 5 * 1024 * 1024 * 1024 * 1024;
 const MAX_PARTS: i64 = 10_000;
 const MIB: i64 = 1024 * 1024;
-pub const MAX_BATCH: usize = 100;
+/// Uploads one bulk create or confirm may hold.
+pub const MAX_BULK: usize = 100;
 /// Completed records stay this long after their URL expired (DynamoDB TTL).
 const RECORD_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Above this size a confirm trusts the store (which enforced any pinned checksum)
@@ -77,7 +78,7 @@ pub struct CreateUpload {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateUploadsBatch {
+pub struct CreateUploadsBulk {
     pub uploads: Vec<CreateUpload>,
     #[serde(default)]
     pub shared_metadata: Option<Map<String, Value>>,
@@ -111,13 +112,13 @@ pub struct ConfirmItem {
 
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct ConfirmBatch {
+pub struct ConfirmBulk {
     pub confirmations: Vec<ConfirmItem>,
 }
 
 /// The queued work of a batch confirm.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfirmBatchMessage {
+pub struct ConfirmBulkMessage {
     pub task_id: String,
     pub org_id: String,
     pub namespace_id: String,
@@ -568,15 +569,15 @@ async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, E
     Ok(upload_json(&up, Some(target), None))
 }
 
-pub async fn create_batch(
+pub async fn create_bulk(
     ctx: &AppContext,
     bucket: &Bucket,
-    req: CreateUploadsBatch,
+    req: CreateUploadsBulk,
 ) -> Result<Value, Error> {
-    if req.uploads.is_empty() || req.uploads.len() > MAX_BATCH {
+    if req.uploads.is_empty() || req.uploads.len() > MAX_BULK {
         return Err(Error::field(
             "uploads",
-            format!("must hold 1 to {MAX_BATCH} uploads"),
+            format!("must hold 1 to {MAX_BULK} uploads"),
         ));
     }
     let schema = bucket.schema()?;
@@ -1017,18 +1018,18 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Resul
     }))
 }
 
-/// Queues a batch of confirmations as a task (enqueue first; the task record committed
+/// Queues a bulk confirmation as a task (enqueue first; the task record committed
 /// after makes it real, as with purges).
-pub async fn confirm_batch(
+pub async fn confirm_bulk(
     ctx: &AppContext,
     ns: &Namespace,
     bucket: &Bucket,
-    req: ConfirmBatch,
+    req: ConfirmBulk,
 ) -> Result<Value, Error> {
-    if req.confirmations.is_empty() || req.confirmations.len() > MAX_BATCH {
+    if req.confirmations.is_empty() || req.confirmations.len() > MAX_BULK {
         return Err(Error::field(
             "confirmations",
-            format!("must hold 1 to {MAX_BATCH} confirmations"),
+            format!("must hold 1 to {MAX_BULK} confirmations"),
         ));
     }
     let task = tasks::new_task(
@@ -1040,7 +1041,7 @@ pub async fn confirm_batch(
             .map(|c| json!({"upload_id": c.upload_id}))
             .collect(),
     );
-    let msg = TaskMessage::ConfirmUploads(ConfirmBatchMessage {
+    let msg = TaskMessage::ConfirmUploads(ConfirmBulkMessage {
         task_id: task.task_id.clone(),
         org_id: ns.org_id.clone(),
         namespace_id: ns.namespace_id.clone(),
@@ -1065,9 +1066,9 @@ pub async fn confirm_batch(
 }
 
 /// The worker side of a batch confirm: each confirmation on its own, results recorded.
-pub async fn run_confirm_batch(
+pub async fn run_confirm_bulk(
     ctx: &AppContext,
-    msg: &ConfirmBatchMessage,
+    msg: &ConfirmBulkMessage,
     receive_count: u32,
 ) -> Result<(), Error> {
     let Some(task) = tasks::for_message(ctx, &msg.org_id, &msg.task_id, receive_count).await?
