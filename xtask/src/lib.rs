@@ -38,20 +38,38 @@ pub fn bin_path(route: &Route) -> PathBuf {
         .join(format!("{}.rs", route.function))
 }
 
+/// The AWS clients a route's binary builds: named here, so it links no others.
+fn clients(route: &Route) -> String {
+    let mut c = String::from("Clients::table()");
+    for (used, name) in [
+        (route.uses_blobs(), "blobs"),
+        (route.uses_queues(), "queues"),
+        (route.may(Permission::PublishEvents), "events"),
+        (route.uses_vectors(), "vectors"),
+    ] {
+        if used {
+            let _ = write!(c, ".{name}()");
+        }
+    }
+    c
+}
+
 pub fn bin_source(route: &Route) -> String {
     let serve = if route.embeds {
         format!(
-            "    sluice_lambda::serve_route_with(\n        &sluice_api::routes::{},\n        sluice_lambda_models::with_models,\n    )\n",
-            route.ident
+            "    let route = &sluice_api::routes::{};\n    let clients = {};\n    sluice_lambda::serve_route_with(route, clients, sluice_lambda_models::with_models)\n",
+            route.ident,
+            clients(route),
         )
     } else {
         format!(
-            "    sluice_lambda::serve_route(&sluice_api::routes::{})\n",
+            "    let clients = {};\n    sluice_lambda::serve_route(&sluice_api::routes::{}, clients)\n",
+            clients(route),
             route.ident
         )
     };
     format!(
-        "//! {} {} (written by `cargo xtask routes`)\nfn main() -> Result<(), sluice_lambda::Error> {{\n{serve}}}\n",
+        "//! {} {} (written by `cargo xtask routes`)\nuse sluice_lambda::Clients;\n\nfn main() -> Result<(), sluice_lambda::Error> {{\n{serve}}}\n",
         route.method, route.path
     )
 }

@@ -5,31 +5,26 @@ use aws_lambda_events::event::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent
 use futures::StreamExt;
 use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
-use sluice_api::{ApiRequest, Permission, Route};
+use sluice_api::{ApiRequest, Route};
+pub use sluice_backend_aws::Clients;
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};
 
 pub type Error = lambda_http::Error;
 
 /// The composition root of a Lambda: configuration (a bad `SLUICE_*` value stops the
-/// cold start), then the AWS clients this function needs: a route's are those its
-/// table entry grants, a worker gets them all.
-async fn context(route: Option<&Route>) -> Result<AppContext, Error> {
+/// cold start), then the AWS clients this function builds: a route's are those its
+/// generated binary names (what its table entry grants), a worker gets them all.
+async fn context(route: Option<&Route>, clients: Clients) -> Result<AppContext, Error> {
     sluice_core::telemetry::init(true);
     let config = Config::from_env()?;
     let names = sluice_backend_aws::AwsNames::from_env()?;
     let sdk = sluice_backend_aws::sdk_config().await;
-    let Some(route) = route else {
-        return Ok(sluice_backend_aws::context_from(&sdk, names, config));
-    };
-    let needs = sluice_backend_aws::Needs {
-        blobs: route.uses_blobs(),
-        queues: route.uses_queues(),
-        events: route.may(Permission::PublishEvents),
-        vectors: route.uses_vectors(),
-    };
-    let ctx = sluice_backend_aws::context_with(&sdk, names, config, needs);
-    Ok(route.restrict(&ctx))
+    let ctx = sluice_backend_aws::context_with(&sdk, names, config, clients);
+    Ok(match route {
+        Some(route) => route.restrict(&ctx),
+        None => ctx,
+    })
 }
 
 /// What a process adds to the context beyond the AWS ports (models, extractors).
@@ -80,14 +75,18 @@ fn to_api_request(route: &Route, event: Request) -> ApiRequest {
 }
 
 /// Serves one route of the table as an HTTP API Lambda.
-pub fn serve_route(route: &'static Route) -> Result<(), Error> {
-    serve_route_with(route, |ctx| ctx)
+pub fn serve_route(route: &'static Route, clients: Clients) -> Result<(), Error> {
+    serve_route_with(route, clients, |ctx| ctx)
 }
 
 /// Serves a route whose process needs more than the AWS ports (feature search embeds).
-pub fn serve_route_with(route: &'static Route, prepare: Prepare) -> Result<(), Error> {
+pub fn serve_route_with(
+    route: &'static Route,
+    clients: Clients,
+    prepare: Prepare,
+) -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = prepare(context(Some(route)).await?);
+        let ctx = prepare(context(Some(route), clients).await?);
         lambda_http::run(lambda_http::service_fn(move |event: Request| {
             let ctx = ctx.clone();
             async move {
@@ -115,7 +114,7 @@ pub fn work_queue(queue: QueueName) -> Result<(), Error> {
 /// Works a queue whose messages need more than the AWS ports (the batch worker embeds).
 pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = prepare(context(None).await?);
+        let ctx = prepare(context(None, Clients::all()).await?);
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<SqsEvent>| {
                 let ctx = ctx.clone();
@@ -174,7 +173,7 @@ fn diagnostic(e: sluice_core::Error) -> lambda_runtime::Diagnostic {
 /// tells Sluice the bytes arrived, so an upload completes without a client confirm.
 pub fn confirm_stored_uploads() -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context(None).await?;
+        let ctx = context(None, Clients::all()).await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
@@ -197,7 +196,7 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
 /// that stopped making progress.
 pub fn sweep() -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context(None).await?;
+        let ctx = context(None, Clients::all()).await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();

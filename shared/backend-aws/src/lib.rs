@@ -66,70 +66,100 @@ pub async fn context(names: AwsNames, config: Config) -> AppContext {
     context_from(&sdk, names, config)
 }
 
+/// The clients a process builds beyond the table, as constructors. A route's generated
+/// binary names the ones its route is granted (`Clients::table().blobs()`), so the binary
+/// links only those SDK clients; a client left out is an absent port.
+#[derive(Clone, Copy)]
+pub struct Clients {
+    blobs: Option<Build<dyn BlobStore>>,
+    queues: Option<Build<dyn Queue>>,
+    events: Option<Build<dyn EventBus>>,
+    vectors: Option<Build<dyn VectorIndex>>,
+}
+
+/// Builds one port's client from the shared SDK configuration and the stack's names.
+type Build<P> = fn(&aws_config::SdkConfig, &AwsNames) -> Arc<P>;
+
+impl Clients {
+    /// The table only.
+    pub fn table() -> Self {
+        Clients {
+            blobs: None,
+            queues: None,
+            events: None,
+            vectors: None,
+        }
+    }
+    /// Every client (the workers, the tools, the tests).
+    pub fn all() -> Self {
+        Self::table().blobs().queues().events().vectors()
+    }
+    pub fn blobs(mut self) -> Self {
+        self.blobs =
+            Some(|sdk, names| Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket.clone())));
+        self
+    }
+    pub fn queues(mut self) -> Self {
+        self.queues = Some(|sdk, names| {
+            Arc::new(SqsQueue::new(
+                aws_sdk_sqs::Client::new(sdk),
+                names.queue_urls.clone(),
+            ))
+        });
+        self
+    }
+    pub fn events(mut self) -> Self {
+        self.events = Some(|sdk, names| {
+            Arc::new(EventBridgeBus::new(
+                aws_sdk_eventbridge::Client::new(sdk),
+                names.event_bus.clone(),
+            ))
+        });
+        self
+    }
+    pub fn vectors(mut self) -> Self {
+        self.vectors = Some(|sdk, names| {
+            Arc::new(S3VectorIndex::new(
+                aws_sdk_s3vectors::Client::new(sdk),
+                names.vector_bucket.clone(),
+            ))
+        });
+        self
+    }
+}
+
 pub fn context_from(sdk: &aws_config::SdkConfig, names: AwsNames, config: Config) -> AppContext {
-    context_with(sdk, names, config, Needs::ALL)
+    context_with(sdk, names, config, Clients::all())
 }
 
-/// Which clients a process builds beyond the table (a route builds those it is granted).
-#[derive(Debug, Clone, Copy)]
-pub struct Needs {
-    pub blobs: bool,
-    pub queues: bool,
-    pub events: bool,
-    pub vectors: bool,
-}
-
-impl Needs {
-    pub const ALL: Needs = Needs {
-        blobs: true,
-        queues: true,
-        events: true,
-        vectors: true,
-    };
-}
-
-/// A context with the table and the clients `needs` names; the others are absent.
+/// A context with the table and the clients `clients` names; the others are absent.
 pub fn context_with(
     sdk: &aws_config::SdkConfig,
     names: AwsNames,
     config: Config,
-    needs: Needs,
+    clients: Clients,
 ) -> AppContext {
-    let mut table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table);
+    let mut table = DynamoTable::new(aws_sdk_dynamodb::Client::new(sdk), names.table.clone());
     if std::env::var("SLUICE_EMULATOR_SERIALIZE_TRANSACTIONS").as_deref() == Ok("true") {
         table = table.serialize_transactions();
     }
-    let table = Arc::new(table);
-    let blobs: Arc<dyn BlobStore> = if needs.blobs {
-        Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket))
-    } else {
-        Arc::new(Absent("the blob bucket"))
+    let blobs: Arc<dyn BlobStore> = match clients.blobs {
+        Some(build) => build(sdk, &names),
+        None => Arc::new(Absent("the blob bucket")),
     };
-    let queue: Arc<dyn Queue> = if needs.queues {
-        Arc::new(SqsQueue::new(
-            aws_sdk_sqs::Client::new(sdk),
-            names.queue_urls,
-        ))
-    } else {
-        Arc::new(Absent("any queue"))
+    let queue: Arc<dyn Queue> = match clients.queues {
+        Some(build) => build(sdk, &names),
+        None => Arc::new(Absent("any queue")),
     };
-    let events: Arc<dyn EventBus> = if needs.events {
-        Arc::new(EventBridgeBus::new(
-            aws_sdk_eventbridge::Client::new(sdk),
-            names.event_bus,
-        ))
-    } else {
-        Arc::new(Absent("the event bus"))
+    let events: Arc<dyn EventBus> = match clients.events {
+        Some(build) => build(sdk, &names),
+        None => Arc::new(Absent("the event bus")),
     };
-    let vectors: Arc<dyn VectorIndex> = if needs.vectors {
-        Arc::new(S3VectorIndex::new(
-            aws_sdk_s3vectors::Client::new(sdk),
-            names.vector_bucket,
-        ))
-    } else {
-        Arc::new(Absent("the vector bucket"))
+    let vectors: Arc<dyn VectorIndex> = match clients.vectors {
+        Some(build) => build(sdk, &names),
+        None => Arc::new(Absent("the vector bucket")),
     };
-    AppContext::new(table, blobs, queue, events, vectors, config)
+    AppContext::new(Arc::new(table), blobs, queue, events, vectors, config)
 }
 
 /// Creates the table, bucket, queues and bus (for a stand-in like moto; SAM does this

@@ -1,7 +1,8 @@
 //! POST /v1/features/search (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route_with(
-        &sluice_api::routes::FEATURES_SEARCH,
-        sluice_lambda_models::with_models,
-    )
+    let route = &sluice_api::routes::FEATURES_SEARCH;
+    let clients = Clients::table().vectors();
+    sluice_lambda::serve_route_with(route, clients, sluice_lambda_models::with_models)
 }

@@ -1,4 +1,7 @@
 //! POST /v1/batches/list (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_LIST_ALL)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_LIST_ALL, clients)
 }

@@ -1,4 +1,7 @@
 //! POST /v1/buckets/{bucket_identifier}/batches/{batch_id}/submit (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_SUBMIT)
+    let clients = Clients::table().queues();
+    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_SUBMIT, clients)
 }

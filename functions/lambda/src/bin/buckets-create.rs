@@ -1,4 +1,7 @@
 //! POST /v1/buckets (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_CREATE)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_CREATE, clients)
 }

@@ -1,4 +1,7 @@
 //! GET /v1/buckets/{bucket_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_GET)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_GET, clients)
 }

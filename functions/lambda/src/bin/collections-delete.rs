@@ -1,4 +1,7 @@
 //! DELETE /v1/collections/{collection_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_DELETE)
+    let clients = Clients::table().vectors();
+    sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_DELETE, clients)
 }

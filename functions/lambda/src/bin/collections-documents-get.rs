@@ -1,4 +1,7 @@
 //! GET /v1/collections/{collection_identifier}/documents/{document_id} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_DOCUMENTS_GET)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::COLLECTIONS_DOCUMENTS_GET, clients)
 }

@@ -1,4 +1,7 @@
 //! DELETE /v1/namespaces/{namespace_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_DELETE)
+    let clients = Clients::table().queues();
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_DELETE, clients)
 }

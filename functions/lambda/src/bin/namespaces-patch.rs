@@ -1,4 +1,7 @@
 //! PATCH /v1/namespaces/{namespace_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_PATCH)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::NAMESPACES_PATCH, clients)
 }

@@ -1,4 +1,7 @@
 //! PATCH /v1/buckets/{bucket_identifier}/objects/{object_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_PATCH)
+    let clients = Clients::table().blobs().events();
+    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_PATCH, clients)
 }

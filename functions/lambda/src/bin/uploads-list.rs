@@ -1,4 +1,7 @@
 //! POST /v1/buckets/{bucket_identifier}/uploads/list (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
 fn main() -> Result<(), sluice_lambda::Error> {
-    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_LIST)
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_LIST, clients)
 }
