@@ -56,11 +56,7 @@ pub async fn claim(
     store::set_expiry(&mut item, at + time::Duration::hours(KEEP_HOURS));
     // A record past its expiry is absent, whether or not the table has deleted it yet:
     // the claim replaces it only if it is still the expired one it saw.
-    let create = Write::Put {
-        item: item.clone(),
-        cond: Cond::NotExists,
-    };
-    match ctx.table.write(create).await {
+    match ctx.table.write(Write::create(item.clone())).await {
         Ok(_) => return Ok(Claim::Fresh { key_hash }),
         Err(StoreError::ConditionFailed { .. }) => {}
         Err(e) => return Err(e.into()),

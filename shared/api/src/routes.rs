@@ -165,8 +165,11 @@ impl Route {
             let value = given.next()?;
             match segment.strip_prefix('{').and_then(|s| s.strip_suffix('}')) {
                 Some(name) if !value.is_empty() => {
-                    let value = percent_decode(value)?;
-                    params.insert(name.to_string(), value);
+                    // API Gateway hands handlers decoded parameters.
+                    let value = percent_encoding::percent_decode_str(value)
+                        .decode_utf8()
+                        .ok()?;
+                    params.insert(name.to_string(), value.into_owned());
                 }
                 Some(_) => return None,
                 None if segment == value => {}
@@ -175,24 +178,6 @@ impl Route {
         }
         given.next().is_none().then_some(params)
     }
-}
-
-/// `%XX` escapes decoded (API Gateway hands handlers decoded parameters).
-fn percent_decode(s: &str) -> Option<String> {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        if bytes[i] == b'%' {
-            let hex = s.get(i + 1..i + 3)?;
-            out.push(u8::from_str_radix(hex, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(bytes[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
 }
 
 impl std::fmt::Debug for Route {

@@ -484,9 +484,10 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
     }
     let delivery_id = IdKind::Delivery.new_id();
     let at = now_rfc3339();
+    let log_key = keys::delivery(&wh.webhook_id, &delivery_id);
     let log = json!({
-        "pk": keys::webhook_pk(&wh.webhook_id),
-        "sk": keys::delivery(&wh.webhook_id, &delivery_id).sk,
+        "pk": log_key.pk,
+        "sk": log_key.sk,
         "delivery_id": delivery_id,
         "webhook_id": wh.webhook_id,
         "event_id": msg.event.event_id,
