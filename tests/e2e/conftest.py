@@ -8,6 +8,8 @@ import time
 import pytest
 import requests
 
+import contract
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
@@ -73,6 +75,7 @@ def start(data_dir: pathlib.Path, extra_env=None):
     if not (url and key):
         proc.kill()
         raise RuntimeError("sluice-local did not print its URL and key")
+    contract.register(url)
     return proc, url, key
 
 
@@ -88,3 +91,22 @@ def sluice(tmp_path_factory):
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
+
+
+def pytest_configure(config):
+    contract.install()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """With the whole directory run, every declared route must have answered a test."""
+    here = pathlib.Path(__file__).parent
+    ran_files = {pathlib.Path(str(item.fspath)).name for item in session.items}
+    everything = {p.name for p in here.glob("test_*.py")} <= ran_files
+    deselected = session.config.getoption("keyword") or session.config.getoption("markexpr")
+    missing = contract.uncovered()
+    if missing and exitstatus == 0:
+        lines = "\n".join(f"  {m} {t}" for m, t in missing)
+        session.config.get_terminal_writer().line(
+            f"routes in /openapi.json no e2e test received a 2xx from:\n{lines}", red=True)
+        if everything and not deselected:
+            session.exitstatus = 1

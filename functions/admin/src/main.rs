@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use sluice_core::app::auth;
+use sluice_core::app::views::ApiKeyView;
 use sluice_core::{AppContext, Config};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -113,7 +114,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::ListKeys { org } => {
             for key in auth::list_api_keys(&ctx, org).await.map_err(fail)? {
-                println!("{}", auth::key_json(&key));
+                println!("{}", serde_json::to_string(&ApiKeyView::from(&key))?);
             }
         }
         Command::RevokeKey { org, key_id } => {

@@ -1,6 +1,8 @@
 //! Errors as a client sees them: the one map from the core's error (and the few errors
 //! only HTTP has) to a status and the error envelope.
 
+use schemars::JsonSchema;
+use serde::Serialize;
 use serde_json::{json, Value};
 use sluice_core::Error;
 
@@ -48,17 +50,40 @@ impl ApiError {
     }
 
     /// The envelope every error response carries.
-    pub fn envelope(&self) -> Value {
+    pub fn envelope(&self) -> ErrorEnvelope {
         let details = match self {
             ApiError::App(Error::Invalid { details, .. }) => details.clone(),
             _ => json!({}),
         };
-        json!({
-            "success": false,
-            "status": self.status(),
-            "error": { "type": self.kind(), "message": self.to_string(), "details": details },
-        })
+        ErrorEnvelope {
+            success: false,
+            status: self.status(),
+            error: ErrorBody {
+                kind: self.kind().into(),
+                message: self.to_string(),
+                details,
+            },
+        }
     }
+}
+
+/// The body of every 4xx and 5xx.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorEnvelope {
+    /// Always false.
+    pub success: bool,
+    pub status: u16,
+    pub error: ErrorBody,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ErrorBody {
+    /// `ValidationError`, `NotFoundError`, … (one per status).
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub message: String,
+    /// For a validation error: the field at fault (`field`) and what else it found.
+    pub details: Value,
 }
 
 /// The HTTP status of a use-case error.

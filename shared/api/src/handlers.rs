@@ -1,20 +1,19 @@
 //! One function per route: parse, call the service, shape the response.
 
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use super::{ApiRequest, ApiResponse, Caller};
+use super::{ApiRequest, Caller};
 use crate::error::ApiError;
 use sluice_core::app::batches::{self, AddObjects, CreateBatch, ListBatches};
 use sluice_core::app::buckets::{self, CreateBucket, UpdateBucket};
 use sluice_core::app::namespaces::{self, CreateNamespace, UpdateNamespace};
-use sluice_core::app::objects::{
-    self, CreateObject, CreateObjectsBulk, ObjectView, PatchObject, Policy,
-};
+use sluice_core::app::objects::{self, CreateObject, CreateObjectsBulk, PatchObject, Policy};
 use sluice_core::app::search;
 use sluice_core::app::tasks::{self, ListTasks};
 use sluice_core::app::uploads::{
     self, ConfirmBulk, ConfirmUpload, CreateUpload, CreateUploadsBulk,
 };
+use sluice_core::app::views::*;
 use sluice_core::app::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
 use sluice_core::app::{collections, documents};
 use sluice_core::context::AppContext;
@@ -22,53 +21,71 @@ use sluice_core::domain::entities::Bucket;
 use sluice_core::domain::extractors;
 use sluice_core::store::lists::ListRequest;
 
-type Res = Result<ApiResponse, ApiError>;
+type Reply<T> = Result<T, ApiError>;
 
-pub async fn openapi(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(super::openapi::document()))
+pub async fn openapi(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Reply<Value> {
+    Ok(super::openapi::document())
 }
 
-pub async fn extractors_list(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(Value::Array(
-        extractors::CATALOGUE.iter().map(|e| e.to_json()).collect(),
-    )))
+pub async fn extractors_list(
+    _ctx: AppContext,
+    _c: Caller,
+    _req: ApiRequest,
+) -> Reply<Vec<ExtractorView>> {
+    Ok(extractors::CATALOGUE
+        .iter()
+        .map(ExtractorView::from)
+        .collect())
 }
 
-pub async fn extractors_get(_ctx: AppContext, _c: Caller, req: ApiRequest) -> Res {
+pub async fn extractors_get(_ctx: AppContext, _c: Caller, req: ApiRequest) -> Reply<ExtractorView> {
     let id = req.param("feature_extractor_id")?;
     let spec = extractors::find_by_id(id)
         .ok_or_else(|| ApiError::not_found(format!("feature extractor {id:?}")))?;
-    Ok(ApiResponse::ok(spec.to_json()))
+    Ok(ExtractorView::from(spec))
 }
 
-pub async fn namespaces_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_create(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<NamespaceView> {
     let body: CreateNamespace = req.json()?;
     let ns = namespaces::create(&ctx, c.org()?, body).await?;
-    Ok(ApiResponse::ok(namespaces::namespace_json(&ns)))
+    Ok(NamespaceView::from(&ns))
 }
 
-pub async fn namespaces_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_list_get(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<NamespaceView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        namespaces::list(&ctx, c.org()?, &list).await?,
-    ))
+    Ok(namespaces::list(&ctx, c.org()?, &list).await?)
 }
 
-pub async fn namespaces_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_list(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<NamespaceView>> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        namespaces::list(&ctx, c.org()?, &list).await?,
-    ))
+    Ok(namespaces::list(&ctx, c.org()?, &list).await?)
 }
 
-pub async fn namespaces_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<NamespaceView> {
     let ns = namespaces::resolve(&ctx, c.org()?, req.param("namespace_identifier")?).await?;
-    Ok(ApiResponse::ok(namespaces::namespace_json(&ns)))
+    Ok(NamespaceView::from(&ns))
 }
 
-async fn namespaces_change(ctx: AppContext, c: Caller, req: ApiRequest, replace: bool) -> Res {
+async fn namespaces_change(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+    replace: bool,
+) -> Reply<NamespaceView> {
     let body: UpdateNamespace = req.json()?;
     let ns = namespaces::update(
         &ctx,
@@ -78,51 +95,62 @@ async fn namespaces_change(ctx: AppContext, c: Caller, req: ApiRequest, replace:
         replace,
     )
     .await?;
-    Ok(ApiResponse::ok(namespaces::namespace_json(&ns)))
+    Ok(NamespaceView::from(&ns))
 }
 
-pub async fn namespaces_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<NamespaceView> {
     namespaces_change(ctx, c, req, false).await
 }
 
-pub async fn namespaces_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn namespaces_update(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<NamespaceView> {
     namespaces_change(ctx, c, req, true).await
 }
 
-pub async fn namespaces_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(
-        namespaces::delete(&ctx, c.org()?, req.param("namespace_identifier")?).await?,
-    ))
+pub async fn namespaces_delete(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<DeletionQueued> {
+    Ok(namespaces::delete(&ctx, c.org()?, req.param("namespace_identifier")?).await?)
 }
 
-pub async fn buckets_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
     let body: CreateBucket = req.json()?;
     let bucket = buckets::create(&ctx, c.namespace()?, body).await?;
-    Ok(ApiResponse::ok(buckets::bucket_json(&bucket)))
+    Ok(BucketView::from(&bucket))
 }
 
-pub async fn buckets_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_list_get(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<BucketView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        buckets::list(&ctx, c.namespace()?, &list).await?,
-    ))
+    Ok(buckets::list(&ctx, c.namespace()?, &list).await?)
 }
 
-pub async fn buckets_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Page<BucketView>> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        buckets::list(&ctx, c.namespace()?, &list).await?,
-    ))
+    Ok(buckets::list(&ctx, c.namespace()?, &list).await?)
 }
 
-pub async fn buckets_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
     let bucket = buckets::resolve(&ctx, c.namespace()?, req.param("bucket_identifier")?).await?;
-    Ok(ApiResponse::ok(buckets::bucket_json(&bucket)))
+    Ok(BucketView::from(&bucket))
 }
 
-async fn buckets_change(ctx: AppContext, c: Caller, req: ApiRequest, replace: bool) -> Res {
+async fn buckets_change(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+    replace: bool,
+) -> Reply<BucketView> {
     let body: UpdateBucket = req.json()?;
     let bucket = buckets::update(
         &ctx,
@@ -132,21 +160,19 @@ async fn buckets_change(ctx: AppContext, c: Caller, req: ApiRequest, replace: bo
         replace,
     )
     .await?;
-    Ok(ApiResponse::ok(buckets::bucket_json(&bucket)))
+    Ok(BucketView::from(&bucket))
 }
 
-pub async fn buckets_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
     buckets_change(ctx, c, req, false).await
 }
 
-pub async fn buckets_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn buckets_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
     buckets_change(ctx, c, req, true).await
 }
 
-pub async fn buckets_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(
-        buckets::delete(&ctx, c.namespace()?, req.param("bucket_identifier")?).await?,
-    ))
+pub async fn buckets_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<DeletionQueued> {
+    Ok(buckets::delete(&ctx, c.namespace()?, req.param("bucket_identifier")?).await?)
 }
 
 async fn bucket_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Result<Bucket, ApiError> {
@@ -159,7 +185,7 @@ async fn auto_process(
     c: &Caller,
     bucket: &Bucket,
     object_ids: Vec<String>,
-) -> Result<Option<Value>, ApiError> {
+) -> Result<Option<AutoBatch>, ApiError> {
     if object_ids.is_empty() {
         return Ok(None);
     }
@@ -167,37 +193,38 @@ async fn auto_process(
     let subject = object_ids.join(",");
     let (batch, task) =
         batches::create_for(ctx, c.namespace()?, bucket, object_ids, &subject).await?;
-    Ok(Some(
-        json!({"batch_id": batch.batch_id, "task_id": task.map(|t| t.task_id)}),
-    ))
+    Ok(Some(AutoBatch {
+        batch_id: batch.batch_id,
+        task_id: task.map(|t| t.task_id),
+    }))
 }
 
-fn with_batch(mut response: Value, batch: Option<Value>) -> Value {
-    if let (Some(m), Some(b)) = (response.as_object_mut(), batch) {
-        m.insert("batch_id".into(), b["batch_id"].clone());
-        m.insert("task_id".into(), b["task_id"].clone());
-    }
-    response
-}
-
-pub async fn objects_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_create(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<WithBatch<ObjectView>> {
     let process = objects::flag(&req.query, "auto_process")?;
     let body: CreateObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
     let mut results = objects::create_many(&ctx, &bucket, vec![Ok(body)], policy, None).await?;
     let (object, _replayed) = results.pop().expect("one result per request")?;
-    if process {
-        let batch = auto_process(&ctx, &c, &bucket, vec![object.object_id.clone()]).await?;
-        return Ok(ApiResponse::ok(with_batch(
-            objects::object_json(&object),
-            batch,
-        )));
-    }
-    Ok(ApiResponse::json(&ObjectView::from(&object)))
+    let batch = match process {
+        true => auto_process(&ctx, &c, &bucket, vec![object.object_id.clone()]).await?,
+        false => None,
+    };
+    Ok(WithBatch {
+        view: ObjectView::from(&object),
+        batch,
+    })
 }
 
-pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_create_batch(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<WithBatch<BulkView>> {
     let process = objects::flag(&req.query, "auto_process")?;
     let body: CreateObjectsBulk = req.json()?;
     if body.objects.is_empty() || body.objects.len() > objects::MAX_BULK {
@@ -215,47 +242,47 @@ pub async fn objects_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -
         .map(|(i, v)| objects::parse_batch_item(v, i))
         .collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy, None).await?;
-    let response = ApiResponse::json(&objects::bulk_view(&results, |e| {
+    let view = objects::bulk_view(&results, |e| {
         (crate::error::kind(e), crate::error::status(e))
-    }));
-    if process {
-        let ids = results
-            .iter()
-            .filter_map(|r| r.as_ref().ok())
-            .map(|(o, _)| o.object_id.clone())
-            .collect();
-        let batch = auto_process(&ctx, &c, &bucket, ids).await?;
-        return Ok(ApiResponse::ok(with_batch(response.value(), batch)));
-    }
-    Ok(response)
+    });
+    let batch = match process {
+        true => {
+            let ids = view.succeeded.iter().map(|o| o.object_id.clone()).collect();
+            auto_process(&ctx, &c, &bucket, ids).await?
+        }
+        false => None,
+    };
+    Ok(WithBatch { view, batch })
 }
 
-pub async fn objects_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Page<ObjectView>> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(objects::list(&ctx, &bucket, &list).await?))
+    Ok(objects::list(&ctx, &bucket, &list).await?)
 }
 
-pub async fn objects_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_list_get(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<ObjectView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(objects::list(&ctx, &bucket, &list).await?))
+    Ok(objects::list(&ctx, &bucket, &list).await?)
 }
 
-pub async fn objects_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectView> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let object = objects::get(&ctx, &bucket, req.param("object_identifier")?).await?;
     if objects::flag(&req.query, "return_presigned_urls")? {
-        return Ok(ApiResponse::ok(
-            objects::with_presigned_urls(&ctx, &object).await?,
-        ));
+        return Ok(objects::with_presigned_urls(&ctx, &object).await?);
     }
-    Ok(ApiResponse::json(&ObjectView::from(&object)))
+    Ok(ObjectView::from(&object))
 }
 
-pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectView> {
     let body: PatchObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let id = req.param("object_identifier")?;
@@ -269,10 +296,10 @@ pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
         false,
     )
     .await?;
-    Ok(ApiResponse::json(&ObjectView::from(&object)))
+    Ok(ObjectView::from(&object))
 }
 
-pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectView> {
     let body: CreateObject = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let id = req.param("object_identifier")?;
@@ -286,59 +313,59 @@ pub async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
         true,
     )
     .await?;
-    Ok(ApiResponse::json(&ObjectView::from(&object)))
+    Ok(ObjectView::from(&object))
 }
 
-pub async fn objects_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectDeleted> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(
-        objects::delete(&ctx, &bucket, req.param("object_identifier")?).await?,
-    ))
+    Ok(objects::delete(&ctx, &bucket, req.param("object_identifier")?).await?)
 }
 
-pub async fn tasks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn tasks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<TaskView> {
     let id = req.param("task_id")?;
     let task = tasks::get(&ctx, c.org()?, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("task {id:?}")))?;
-    Ok(ApiResponse::ok(tasks::task_json(&task)))
+    Ok(TaskView::from(&task))
 }
 
-pub async fn uploads_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<UploadView> {
     let body: CreateUpload = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(uploads::create(&ctx, &bucket, body).await?))
+    Ok(uploads::create(&ctx, &bucket, body).await?)
 }
 
-pub async fn uploads_create_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_create_batch(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<UploadsCreated> {
     let body: CreateUploadsBulk = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(
-        uploads::create_bulk(&ctx, &bucket, body).await?,
-    ))
+    Ok(uploads::create_bulk(&ctx, &bucket, body).await?)
 }
 
-pub async fn uploads_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<UploadView> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let (upload, url) = uploads::get(&ctx, &bucket, req.param("upload_id")?).await?;
-    Ok(ApiResponse::ok(uploads::upload_json(&upload, url, None)))
+    Ok(uploads::upload_view(&upload, url, None))
 }
 
-pub async fn uploads_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<UploadView> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let upload = uploads::cancel(&ctx, &bucket, req.param("upload_id")?).await?;
-    Ok(ApiResponse::ok(uploads::upload_json(&upload, None, None)))
+    Ok(uploads::upload_view(&upload, None, None))
 }
 
-pub async fn uploads_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<UploadPage> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(uploads::list(&ctx, &bucket, &list).await?))
+    Ok(uploads::list(&ctx, &bucket, &list).await?)
 }
 
-pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ConfirmOutcome> {
     let body: ConfirmUpload = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let upload_id = req.param("upload_id")?;
@@ -353,31 +380,35 @@ pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Res
             confirmations: vec![item],
         };
         let queued = uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, batch).await?;
-        return Ok(ApiResponse::ok(serde_json::json!({
-            "upload_id": upload_id,
-            "status": "PROCESSING",
-            "task_id": queued["task_id"],
-            "message": "confirmation is being processed in the background",
-        })));
+        return Ok(ConfirmOutcome::Accepted(ConfirmAccepted {
+            upload_id: upload_id.to_string(),
+            status: "PROCESSING".into(),
+            task_id: queued.task_id,
+            message: "confirmation is being processed in the background".into(),
+        }));
     }
     let policy = req.query.get("policy").map(String::as_str);
     let upload = uploads::confirm(&ctx, &bucket, upload_id, &body, policy).await?;
-    let response = uploads::confirm_json(&upload);
-    match (body.auto_submit_batch, &upload.object_id) {
+    let batch = match (body.auto_submit_batch, &upload.object_id) {
         (Some(true), Some(object_id)) => {
-            let batch = auto_process(&ctx, &c, &bucket, vec![object_id.clone()]).await?;
-            Ok(ApiResponse::ok(with_batch(response, batch)))
+            auto_process(&ctx, &c, &bucket, vec![object_id.clone()]).await?
         }
-        _ => Ok(ApiResponse::ok(response)),
-    }
+        _ => None,
+    };
+    Ok(ConfirmOutcome::Confirmed(WithBatch {
+        view: ConfirmView::from(&upload),
+        batch,
+    }))
 }
 
-pub async fn uploads_confirm_batch(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn uploads_confirm_batch(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<ConfirmQueued> {
     let body: ConfirmBulk = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(
-        uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, body).await?,
-    ))
+    Ok(uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, body).await?)
 }
 
 // Batches.
@@ -386,16 +417,16 @@ fn batch_id(req: &ApiRequest) -> Result<&str, ApiError> {
     req.param("batch_id")
 }
 
-async fn batch_view(ctx: &AppContext, batch: &sluice_core::domain::batch::Batch) -> Res {
+async fn batch_view(
+    ctx: &AppContext,
+    batch: &sluice_core::domain::batch::Batch,
+) -> Reply<BatchView> {
     let failures = batches::failures_for_view(ctx, batch).await?;
-    Ok(ApiResponse::ok(batches::batch_json_with(
-        batch,
-        &failures,
-        Some(ctx.config.batch_stall),
-    )))
+    let stalled = batches::stalled(batch, ctx.config.batch_stall);
+    Ok(BatchView::new(batch, &failures, stalled))
 }
 
-pub async fn batches_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchView> {
     let mut body: CreateBatch = req.json()?;
     if objects::flag(&req.query, "auto_submit")? {
         body.auto_submit = Some(true);
@@ -405,162 +436,204 @@ pub async fn batches_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res 
     batch_view(&ctx, &batch).await
 }
 
-pub async fn batches_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Page<BatchView>> {
     let body: ListBatches = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(batches::list(&ctx, &bucket, &body).await?))
+    Ok(batches::list(&ctx, &bucket, &body).await?)
 }
 
-pub async fn batches_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchView> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let batch = batches::get(&ctx, &bucket, batch_id(&req)?).await?;
     batch_view(&ctx, &batch).await
 }
 
-pub async fn batches_get_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_get_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchView> {
     let batch = batches::get_in_org(&ctx, c.org()?, c.namespace.as_ref(), batch_id(&req)?).await?;
     batch_view(&ctx, &batch).await
 }
 
-pub async fn batches_list_all(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_list_all(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<BatchView>> {
     let body: ListBatches = req.json_or_default()?;
-    Ok(ApiResponse::ok(
-        batches::list_in_org(&ctx, c.org()?, c.namespace.as_ref(), &body).await?,
-    ))
+    Ok(batches::list_in_org(&ctx, c.org()?, c.namespace.as_ref(), &body).await?)
 }
 
-pub async fn batches_add_objects(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_add_objects(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchView> {
     let body: AddObjects = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let batch = batches::add_objects(&ctx, &bucket, batch_id(&req)?, body).await?;
     batch_view(&ctx, &batch).await
 }
 
-pub async fn batches_submit(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_submit(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<TaskView> {
     let _options: batches::SubmitBatch = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let task = batches::submit(&ctx, c.namespace()?, &bucket, batch_id(&req)?).await?;
-    Ok(ApiResponse::ok(tasks::task_json(&task)))
+    Ok(TaskView::from(&task))
 }
 
-async fn cancel_response(ctx: &AppContext, batch: &sluice_core::domain::batch::Batch) -> Res {
+async fn cancel_response(
+    ctx: &AppContext,
+    batch: &sluice_core::domain::batch::Batch,
+) -> Reply<BatchCanceled> {
     let task = match &batch.task_id {
         Some(id) => tasks::get(ctx, &batch.org_id, id).await?,
         None => None,
     };
-    let mut out = match task {
-        Some(t) => tasks::task_json(&t),
-        None => {
-            json!({"task_id": batch.batch_id, "task_type": batches::TASK_TYPE, "status": "CANCELED"})
-        }
+    let task = match task {
+        Some(t) => TaskView::from(&t),
+        // A draft has no task: the batch answers for itself.
+        None => TaskView {
+            task_id: batch.batch_id.clone(),
+            task_type: batches::TASK_TYPE.into(),
+            status: "CANCELED".into(),
+            namespace_id: Some(batch.namespace_id.clone()),
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+            additional_data: Default::default(),
+            error: None,
+            created_at: batch.created_at.clone(),
+            updated_at: batch.updated_at.clone(),
+        },
     };
-    out["batch_id"] = json!(batch.batch_id);
-    out["cancellation"] = json!({"outcome": "canceled", "batch_status": batch.status});
-    Ok(ApiResponse::ok(out))
+    Ok(BatchCanceled {
+        task,
+        batch_id: batch.batch_id.clone(),
+        cancellation: Cancellation {
+            outcome: "canceled".into(),
+            batch_status: batch.status,
+        },
+    })
 }
 
-pub async fn batches_cancel(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_cancel(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchCanceled> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let batch = batches::cancel(&ctx, &bucket, batch_id(&req)?).await?;
     cancel_response(&ctx, &batch).await
 }
 
-pub async fn batches_cancel_by_id(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_cancel_by_id(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<BatchCanceled> {
     let found = batches::get_in_org(&ctx, c.org()?, c.namespace.as_ref(), batch_id(&req)?).await?;
     let batch = batches::cancel_by_key(&ctx, &found.bucket_id, &found.batch_id).await?;
     cancel_response(&ctx, &batch).await
 }
 
-pub async fn batches_retry(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_retry(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BatchRetried> {
     let _options: batches::RetryBatch = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let (batch, task) = batches::retry(&ctx, c.namespace()?, &bucket, batch_id(&req)?).await?;
-    Ok(ApiResponse::ok(json!({
-        "batch_id": batch.batch_id,
-        "status": batch.status,
-        "attempt": batch.attempt,
-        "retried_object_count": batch.pending,
-        "task_id": task.task_id,
-        "task": tasks::task_json(&task),
-    })))
+    Ok(BatchRetried {
+        batch_id: batch.batch_id,
+        status: batch.status,
+        attempt: batch.attempt,
+        retried_object_count: batch.pending,
+        task_id: task.task_id.clone(),
+        task: TaskView::from(&task),
+    })
 }
 
-pub async fn batches_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     batches::delete(&ctx, &bucket, batch_id(&req)?).await?;
-    Ok(ApiResponse::ok(
-        json!({"message": "Successfully deleted", "success": true}),
-    ))
+    Ok(Done::new("Successfully deleted"))
 }
 
-pub async fn batches_results(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn batches_results(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<ObjectResultView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    Ok(ApiResponse::ok(
-        batches::list_results(&ctx, &bucket, batch_id(&req)?, &list).await?,
-    ))
+    Ok(batches::list_results(&ctx, &bucket, batch_id(&req)?, &list).await?)
 }
 
 // Collections.
 
-pub async fn collections_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_create(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<CollectionView> {
     let body: collections::CreateCollection = req.json()?;
     let collection = collections::create(&ctx, c.namespace()?, body).await?;
-    Ok(ApiResponse::ok(collections::collection_json(&collection)))
+    Ok(CollectionView::from(&collection))
 }
 
-pub async fn collections_list_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_list_get(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<CollectionView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        collections::list(&ctx, c.namespace()?, &list).await?,
-    ))
+    Ok(collections::list(&ctx, c.namespace()?, &list).await?)
 }
 
-pub async fn collections_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_list(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<CollectionView>> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        collections::list(&ctx, c.namespace()?, &list).await?,
-    ))
+    Ok(collections::list(&ctx, c.namespace()?, &list).await?)
 }
 
-pub async fn collections_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<CollectionView> {
     let collection =
         collections::get(&ctx, c.namespace()?, req.param("collection_identifier")?).await?;
-    Ok(ApiResponse::ok(collections::collection_json(&collection)))
+    Ok(CollectionView::from(&collection))
 }
 
-pub async fn collections_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
-    Ok(ApiResponse::ok(
-        collections::delete(&ctx, c.namespace()?, req.param("collection_identifier")?).await?,
-    ))
+pub async fn collections_delete(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<CollectionDeleted> {
+    Ok(collections::delete(&ctx, c.namespace()?, req.param("collection_identifier")?).await?)
 }
 
 // Documents.
 
-pub async fn objects_documents(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn objects_documents(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<DocumentView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let object = objects::get(&ctx, &bucket, req.param("object_identifier")?).await?;
-    Ok(ApiResponse::ok(
-        documents::list_for_object(&ctx, &bucket, &object.object_id, &list).await?,
-    ))
+    Ok(documents::list_for_object(&ctx, &bucket, &object.object_id, &list).await?)
 }
 
-pub async fn collections_documents_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_documents_list(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<DocumentView>> {
     let list = req
         .json_or_default::<ListRequest>()?
         .merge_query(&req.query)?;
     let ns = c.namespace()?;
     let id = req.param("collection_identifier")?;
     let collection = collections::get(&ctx, ns, id).await?;
-    Ok(ApiResponse::ok(
-        documents::list_for_collection(&ctx, ns, &collection.collection_id, &list).await?,
-    ))
+    Ok(documents::list_for_collection(&ctx, ns, &collection.collection_id, &list).await?)
 }
 
-pub async fn collections_documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn collections_documents_get(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<DocumentView> {
     let ns = c.namespace()?;
     let collection = collections::get(&ctx, ns, req.param("collection_identifier")?).await?;
     let doc = documents::get(
@@ -570,38 +643,32 @@ pub async fn collections_documents_get(ctx: AppContext, c: Caller, req: ApiReque
         req.param("document_id")?,
     )
     .await?;
-    Ok(ApiResponse::ok(doc))
+    Ok(doc)
 }
 
-pub async fn documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn documents_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<DocumentView> {
     let doc = documents::get(&ctx, c.namespace()?, None, req.param("document_id")?).await?;
-    Ok(ApiResponse::ok(doc))
+    Ok(doc)
 }
 
 // Feature search.
 
-pub async fn features_search(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn features_search(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SearchView> {
     let body: search::FeatureSearch = req.json()?;
-    Ok(ApiResponse::ok(
-        search::features_search(&ctx, c.namespace()?, &body).await?,
-    ))
+    Ok(search::features_search(&ctx, c.namespace()?, &body).await?)
 }
 
 // Tasks.
 
-pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Page<TaskView>> {
     let body: ListTasks = req.json_or_default()?;
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        tasks::list(&ctx, c.org()?, &body, &list).await?,
-    ))
+    Ok(tasks::list(&ctx, c.org()?, &body, &list).await?)
 }
 
-pub async fn tasks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn tasks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
     let message = tasks::kill(&ctx, c.org()?, req.param("task_id")?).await?;
-    Ok(ApiResponse::ok(
-        json!({"message": message, "success": true}),
-    ))
+    Ok(Done::new(message))
 }
 
 // Webhooks.
@@ -610,42 +677,36 @@ fn webhook_id(req: &ApiRequest) -> Result<&str, ApiError> {
     req.param("identifier")
 }
 
-pub async fn webhooks_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookView> {
     let body: CreateWebhook = req.json()?;
-    Ok(ApiResponse::ok(
-        webhooks::create(&ctx, c.org()?, body).await?,
-    ))
+    Ok(webhooks::create(&ctx, c.org()?, body).await?)
 }
 
-pub async fn webhooks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookList> {
     let body: ListWebhooks = req.json_or_default()?;
-    Ok(ApiResponse::ok(
-        webhooks::list(&ctx, c.org()?, &body).await?,
-    ))
+    Ok(webhooks::list(&ctx, c.org()?, &body).await?)
 }
 
-pub async fn webhooks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookView> {
     let wh = webhooks::get(&ctx, c.org()?, webhook_id(&req)?).await?;
-    Ok(ApiResponse::ok(webhooks::webhook_json(&wh, false)))
+    Ok(WebhookView::new(&wh, false))
 }
 
-pub async fn webhooks_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookView> {
     let body: UpdateWebhook = req.json()?;
-    Ok(ApiResponse::ok(
-        webhooks::update(&ctx, c.org()?, webhook_id(&req)?, body).await?,
-    ))
+    Ok(webhooks::update(&ctx, c.org()?, webhook_id(&req)?, body).await?)
 }
 
-pub async fn webhooks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
     webhooks::delete(&ctx, c.org()?, webhook_id(&req)?).await?;
-    Ok(ApiResponse::ok(
-        json!({"message": "Successfully deleted", "success": true}),
-    ))
+    Ok(Done::new("Successfully deleted"))
 }
 
-pub async fn webhooks_deliveries(ctx: AppContext, c: Caller, req: ApiRequest) -> Res {
+pub async fn webhooks_deliveries(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Page<DeliveryView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
-    Ok(ApiResponse::ok(
-        webhooks::deliveries(&ctx, c.org()?, webhook_id(&req)?, &list).await?,
-    ))
+    Ok(webhooks::deliveries(&ctx, c.org()?, webhook_id(&req)?, &list).await?)
 }

@@ -1,29 +1,11 @@
-//! The OpenAPI 3.1 document, generated from the route table and the request types
-//! that parse request bodies (so the document cannot drift from the parser).
+//! The OpenAPI 3.1 document, generated from the route table: the request types that
+//! parse request bodies, the views handlers must return, and the error envelope every
+//! failure is serialized from (so the document cannot drift from the code).
 
 use serde_json::{json, Map, Value};
 
 use super::routes::{Access, ROUTES};
-
-fn error_schema() -> Value {
-    json!({
-        "type": "object",
-        "required": ["success", "status", "error"],
-        "properties": {
-            "success": {"type": "boolean", "const": false},
-            "status": {"type": "integer"},
-            "error": {
-                "type": "object",
-                "required": ["type", "message"],
-                "properties": {
-                    "type": {"type": "string"},
-                    "message": {"type": "string"},
-                    "details": {"type": "object"}
-                }
-            }
-        }
-    })
-}
+use crate::error::ErrorEnvelope;
 
 pub fn document() -> Value {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
@@ -47,12 +29,13 @@ pub fn document() -> Value {
                 "description": "Namespace id or name", "schema": {"type": "string"}
             }));
         }
+        let success = (route.response)(&mut generator);
         let mut op = json!({
             "operationId": route.function,
             "summary": route.summary,
             "parameters": parameters,
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": {"type": "object"}}}},
+                "200": {"description": "Success", "content": {"application/json": {"schema": success}}},
                 "4XX": {"description": "Client error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "5XX": {"description": "Server error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }
@@ -70,8 +53,10 @@ pub fn document() -> Value {
             .or_insert_with(|| json!({}));
         entry[route.method.to_ascii_lowercase()] = op;
     }
+    let error = generator.subschema_for::<ErrorEnvelope>();
     let mut schemas: Map<String, Value> = generator.take_definitions(true).into_iter().collect();
-    schemas.insert("Error".into(), error_schema());
+    // Routes refer to the envelope as `Error`, whatever name the generator gave it.
+    schemas.insert("Error".into(), error.to_value());
     json!({
         "openapi": "3.1.0",
         "info": {

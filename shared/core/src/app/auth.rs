@@ -1,6 +1,5 @@
 //! API keys and organisations: `Authorization: Bearer sk_...` → org.
 
-use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use super::{from_item, keys, to_item};
@@ -152,11 +151,4 @@ pub async fn ensure_key(
     let org = create_org(ctx, org_name).await?;
     create_api_key(ctx, &org.org_id, "dev", Some(plaintext.to_string())).await?;
     Ok(org.org_id)
-}
-
-pub fn key_json(key: &ApiKey) -> Value {
-    serde_json::json!({
-        "key_id": key.key_id, "org_id": key.org_id, "name": key.name,
-        "key_hint": key.key_hint, "created_at": key.created_at,
-    })
 }

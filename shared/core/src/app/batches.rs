@@ -11,7 +11,8 @@ use std::collections::HashSet;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::lists::{collect, each_item, page_json, ListRequest};
+use super::lists::{collect, each_item, ListRequest};
+use super::views::{record, BatchView, ObjectResultView, ObjectView, Page};
 use super::{collections, from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
@@ -199,7 +200,7 @@ async fn select_objects(
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id)).prefix("OBJ#");
     each_item(ctx.table.as_ref(), query, |item| {
         let o: Object = from_item(item)?;
-        if filter.matches(&super::objects::object_json(&o)) {
+        if filter.matches(&record(&ObjectView::from(&o))?) {
             ids.push(o.object_id);
         }
         Ok(ids.len() < limit)
@@ -381,7 +382,11 @@ fn status_filter(status: &Option<String>) -> Result<Option<BatchStatus>, Error> 
         .transpose()
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: &ListBatches,
+) -> Result<Page<BatchView>, Error> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
@@ -396,13 +401,14 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListBatches) -> Resul
         &list.filter(&[])?,
         |item| {
             let b: Batch = from_item(item)?;
-            Ok(status
+            status
                 .is_none_or(|s| s == b.status)
-                .then(|| batch_json(&b, &[])))
+                .then(|| record(&BatchView::new(&b, &[], false)))
+                .transpose()
         },
     )
     .await?;
-    Ok(page_json(results, next, size, None))
+    Ok(Page::new(results, next, size, None).counted())
 }
 
 /// Every batch of the org (or of one namespace), newest first.
@@ -411,7 +417,7 @@ pub async fn list_in_org(
     org_id: &str,
     ns: Option<&Namespace>,
     req: &ListBatches,
-) -> Result<Value, Error> {
+) -> Result<Page<BatchView>, Error> {
     let list = req.list_request();
     let size = list.page_size()?;
     let status = status_filter(&req.status)?;
@@ -461,9 +467,9 @@ pub async fn list_in_org(
     let results = batches
         .iter()
         .filter(|b| status.is_none_or(|s| s == b.status))
-        .map(|b| batch_json(b, &[]))
-        .collect();
-    Ok(page_json(results, next, size, None))
+        .map(|b| record(&BatchView::new(b, &[], false)))
+        .collect::<Result<_, _>>()?;
+    Ok(Page::new(results, next, size, None).counted())
 }
 
 /// Replaces a draft's objects list with more objects, under its version.
@@ -772,7 +778,7 @@ pub async fn list_results(
     bucket: &Bucket,
     batch_id: &str,
     req: &ListRequest,
-) -> Result<Value, Error> {
+) -> Result<Page<ObjectResultView>, Error> {
     let batch = get(ctx, bucket, batch_id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
@@ -781,24 +787,10 @@ pub async fn list_results(
     let filter = req.filter(&["object_id", "status", "stage"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let r: ObjectResult = from_item(item)?;
-        Ok(Some(result_json(&r)))
+        record(&ObjectResultView::from(&r)).map(Some)
     })
     .await?;
-    Ok(page_json(results, next, size, None))
-}
-
-pub fn result_json(r: &ObjectResult) -> Value {
-    json!({
-        "object_id": r.object_id,
-        "status": r.status,
-        "attempt": r.attempt,
-        "stage": r.stage,
-        "reason": r.reason,
-        "error": r.reason,
-        "document_ids": r.document_ids,
-        "document_count": r.document_ids.len(),
-        "finished_at": r.finished_at,
-    })
+    Ok(Page::new(results, next, size, None).counted())
 }
 
 /// The failures shown on the batch itself (bounded), for `GET`: reads results only
@@ -831,113 +823,6 @@ pub fn stalled(batch: &Batch, stall: std::time::Duration) -> bool {
     };
     matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing)
         && (now() - last).whole_seconds() > stall.as_secs() as i64
-}
-
-pub fn batch_json(b: &Batch, failures: &[ObjectResult]) -> Value {
-    batch_json_with(b, failures, None)
-}
-
-pub fn batch_json_with(
-    b: &Batch,
-    failures: &[ObjectResult],
-    stall: Option<std::time::Duration>,
-) -> Value {
-    let done = b.processed + b.failed + b.skipped;
-    let percent = if b.total > 0 {
-        (done as f64 * 100.0 / b.total as f64).min(100.0)
-    } else {
-        0.0
-    };
-    let lifecycle = match b.status {
-        BatchStatus::Draft => "accepted",
-        BatchStatus::Queued => "queued",
-        BatchStatus::Processing => "extracting",
-        BatchStatus::Completed | BatchStatus::CompletedWithErrors => "indexed",
-        BatchStatus::Failed => "failed",
-        BatchStatus::Canceled => "canceled",
-    };
-    let is_stalled = stall.is_some_and(|s| stalled(b, s));
-    let message = match b.status {
-        BatchStatus::Draft => "Draft: add objects, then submit".to_string(),
-        BatchStatus::Queued => "Queued for processing".to_string(),
-        BatchStatus::Processing if is_stalled => format!(
-            "No progress since {}",
-            b.last_activity_at.as_deref().unwrap_or("?")
-        ),
-        BatchStatus::Processing => format!("Processing: {done} of {} objects", b.total),
-        BatchStatus::Completed => format!("Completed: {} objects processed", b.processed),
-        BatchStatus::CompletedWithErrors => format!(
-            "Completed with errors: {} processed, {} failed",
-            b.processed, b.failed
-        ),
-        BatchStatus::Failed => b
-            .failure_reason
-            .clone()
-            .unwrap_or_else(|| format!("Failed: {} of {} objects failed", b.failed, b.total)),
-        BatchStatus::Canceled => "Canceled".to_string(),
-    };
-    let first_error = failures.first().and_then(|f| f.reason.clone());
-    let mut error_summary = Map::new();
-    for f in failures {
-        let stage = f.stage.clone().unwrap_or_else(|| "unknown".into());
-        let n = error_summary
-            .get(&stage)
-            .and_then(Value::as_i64)
-            .unwrap_or(0);
-        error_summary.insert(stage, json!(n + 1));
-    }
-    json!({
-        "batch_id": b.batch_id,
-        "bucket_id": b.bucket_id,
-        "namespace_id": b.namespace_id,
-        "batch_name": b.batch_name,
-        "status": b.status,
-        "type": "BUCKET",
-        "object_ids": b.object_ids,
-        "collection_ids": b.targets.iter().map(|t| t.collection_id.clone()).collect::<Vec<_>>(),
-        "task_id": b.task_id,
-        "metadata": b.metadata,
-        "created_at": b.created_at,
-        "updated_at": b.updated_at,
-        "submitted_at": b.submitted_at,
-        "started_at": b.started_at,
-        "finished_at": b.finished_at,
-        "completed_at": b.finished_at,
-        "last_activity_at": b.last_activity_at,
-        "total_objects": b.total,
-        "processed_objects": b.processed,
-        "failed_object_count": b.failed,
-        "skipped_object_count": b.skipped,
-        "documents_written": b.documents_written,
-        "retry_count": (b.attempt - 1).max(0),
-        "progress": {
-            "total": b.total,
-            "processed": b.processed,
-            "percent": (percent * 10.0).round() / 10.0,
-            "errors": b.failed,
-            "objects_extracted": b.processed,
-            "objects_failed": b.failed,
-            "objects_skipped": b.skipped,
-            "first_error": first_error,
-            "documents_written": b.documents_written,
-        },
-        "failed_objects": failures.iter().map(|f| json!({
-            "object_id": f.object_id,
-            "error": f.reason.clone().unwrap_or_default(),
-            "error_type": "permanent",
-            "stage": f.stage,
-            "timestamp": f.finished_at,
-        })).collect::<Vec<_>>(),
-        "error_summary": error_summary,
-        "failure_reason": b.failure_reason,
-        "error": b.failure_reason,
-        "health": if is_stalled { Some("STALLED") } else if matches!(b.status, BatchStatus::Processing | BatchStatus::Queued) { Some("HEALTHY") } else { None },
-        "status_message": message,
-        "lifecycle": lifecycle,
-        "lifecycle_reason": b.failure_reason,
-        "max_node_death_resubmits": 0,
-        "max_deploy_resubmits": 0,
-    })
 }
 
 /// The time a stall check compares against.

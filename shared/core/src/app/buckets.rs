@@ -4,8 +4,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, ListRequest};
 use super::purge::{self, PurgeScope};
+use super::views::{record, BucketView, DeletionQueued, Page};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace, UniqueKey, ACTIVE, DELETING};
@@ -88,24 +89,6 @@ fn check_unique_key(uk: &UniqueKey, schema: &BucketSchema) -> Result<(), Error> 
         }
     }
     Ok(())
-}
-
-pub fn bucket_json(b: &Bucket) -> Value {
-    json!({
-        "bucket_id": b.bucket_id,
-        "bucket_name": b.bucket_name,
-        "namespace_id": b.namespace_id,
-        "description": b.description,
-        "bucket_schema": b.bucket_schema,
-        "unique_key": b.unique_key,
-        "metadata": b.metadata,
-        "object_count": b.object_count,
-        "total_size_bytes": b.total_size_bytes,
-        "status": b.status,
-        "created_at": b.created_at,
-        "updated_at": b.updated_at,
-        "last_upload_at": b.last_upload_at,
-    })
 }
 
 impl Bucket {
@@ -197,7 +180,11 @@ pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Resu
     }
 }
 
-pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: &ListRequest,
+) -> Result<Page<BucketView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::ns_pk(&ns.namespace_id))
         .prefix("BKT#")
@@ -206,11 +193,13 @@ pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result
     let filter = req.filter(&["bucket_name", "bucket_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let b: Bucket = from_item(item)?;
-        Ok((b.status == ACTIVE).then(|| bucket_json(&b)))
+        (b.status == ACTIVE)
+            .then(|| record(&BucketView::from(&b)))
+            .transpose()
     })
     .await?;
     let total = filter.is_empty().then_some(ns.bucket_count);
-    Ok(page_json(req.project(results), next, size, total))
+    Ok(Page::new(req.project(results), next, size, total).counted())
 }
 
 /// PATCH (`replace = false`) or PUT (`replace = true`). A schema change must only add
@@ -314,7 +303,11 @@ pub async fn update(
 }
 
 /// Hides the bucket and frees its name at once, then purges it in the background.
-pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, Error> {
+pub async fn delete(
+    ctx: &AppContext,
+    ns: &Namespace,
+    ident: &str,
+) -> Result<DeletionQueued, Error> {
     let bucket = resolve(ctx, ns, ident).await?;
     let task = tasks::new_task(
         &ns.org_id,
@@ -348,13 +341,14 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
         },
     ];
     match ctx.table.transact(ops).await {
-        Ok(()) => Ok(json!({
-            "success": true,
-            "message": format!("bucket {} is being deleted", bucket.bucket_id),
-            "bucket_id": bucket.bucket_id,
-            "task_id": task.task_id,
-            "status": tasks::PENDING,
-        })),
+        Ok(()) => Ok(DeletionQueued {
+            success: true,
+            message: format!("bucket {} is being deleted", bucket.bucket_id),
+            namespace_id: None,
+            bucket_id: Some(bucket.bucket_id),
+            task_id: task.task_id,
+            status: tasks::PENDING.into(),
+        }),
         Err(StoreError::ConditionFailed { .. }) => {
             Err(Error::not_found(format!("bucket {ident:?}")))
         }

@@ -4,9 +4,10 @@
 //! to every collection of its namespace that its bucket feeds.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value};
 
-use super::lists::{all_items, all_records, collect, page_json, ListRequest};
+use super::lists::{all_items, all_records, collect, ListRequest};
+use super::views::{record, CollectionDeleted, CollectionView, Page};
 use super::{buckets, from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::BatchTarget;
@@ -269,7 +270,11 @@ pub async fn targets(
         .collect())
 }
 
-pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: &ListRequest,
+) -> Result<Page<CollectionView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::ns_pk(&ns.namespace_id))
         .prefix("COL#")
@@ -277,17 +282,18 @@ pub async fn list(ctx: &AppContext, ns: &Namespace, req: &ListRequest) -> Result
     let filter = req.filter(&["collection_name", "collection_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let c: Collection = from_item(item)?;
-        Ok(Some(collection_json(&c)))
+        record(&CollectionView::from(&c)).map(Some)
     })
     .await?;
-    let count = results.len() as i64;
-    let mut page = page_json(req.project(results), next, size, None);
-    page["total_count"] = json!(count);
-    Ok(page)
+    Ok(Page::new(req.project(results), next, size, None).counted())
 }
 
 /// Deletes a collection and its documents.
-pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Value, Error> {
+pub async fn delete(
+    ctx: &AppContext,
+    ns: &Namespace,
+    ident: &str,
+) -> Result<CollectionDeleted, Error> {
     let c = get(ctx, ns, ident).await?;
     ctx.table
         .transact(vec![
@@ -306,34 +312,10 @@ pub async fn delete(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Val
     let documents = all_items(ctx.table.as_ref(), query).await?;
     super::documents::remove(ctx, &documents).await?;
     ctx.vectors.drop_index(&c.collection_id).await?;
-    let removed = documents.len();
-    Ok(
-        json!({"success": true, "collection_id": c.collection_id, "documents_deleted": removed, "message": "collection deleted"}),
-    )
-}
-
-pub fn collection_json(c: &Collection) -> Value {
-    let spec_id = format!(
-        "{}_{}",
-        c.feature_extractor.feature_extractor_name, c.feature_extractor.version
-    );
-    json!({
-        "collection_id": c.collection_id,
-        "collection_name": c.collection_name,
-        "description": c.description,
-        "namespace_id": c.namespace_id,
-        "feature_extractor": {
-            "feature_extractor_name": c.feature_extractor.feature_extractor_name,
-            "version": c.feature_extractor.version,
-            "params": c.feature_extractor.params,
-            "feature_extractor_id": spec_id,
-        },
-        "source": match &c.source_bucket_ids {
-            Some(ids) => json!({"type": "bucket", "bucket_ids": ids}),
-            None => json!({"type": "bucket", "source_namespace_id": c.namespace_id}),
-        },
-        "enabled": c.enabled,
-        "metadata": c.metadata,
-        "created_at": c.created_at,
+    Ok(CollectionDeleted {
+        success: true,
+        collection_id: c.collection_id,
+        documents_deleted: documents.len(),
+        message: "collection deleted".into(),
     })
 }

@@ -4,7 +4,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, ListRequest};
+use super::views::{record, DocumentView, Page};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace};
@@ -159,7 +160,7 @@ pub async fn get(
     ns: &Namespace,
     collection_id: Option<&str>,
     document_id: &str,
-) -> Result<Value, Error> {
+) -> Result<DocumentView, Error> {
     let missing = || Error::not_found(format!("document {document_id:?}"));
     let pointer = ctx
         .table
@@ -185,30 +186,7 @@ pub async fn get(
     );
     let item = ctx.table.get(&key).await?.ok_or_else(missing)?;
     let d: Document = from_item(item)?;
-    Ok(document_json(&d))
-}
-
-pub fn document_json(d: &Document) -> Value {
-    let mut out = json!({
-        "document_id": d.document_id,
-        "collection_id": d.collection_id,
-        "namespace_id": d.namespace_id,
-        "source_object_id": d.object_id,
-        "root_object_id": d.object_id,
-        "source_bucket_id": d.bucket_id,
-        "batch_id": d.batch_id,
-        "feature_extractor": {
-            "feature_extractor_name": d.feature_extractor.feature_extractor_name,
-            "version": d.feature_extractor.version,
-        },
-        "created_at": d.created_at,
-    });
-    if let Some(m) = out.as_object_mut() {
-        for (k, v) in &d.fields {
-            m.entry(k.clone()).or_insert_with(|| v.clone());
-        }
-    }
-    out
+    Ok(DocumentView::from(&d))
 }
 
 /// `GET …/objects/{id}/documents`: the object's documents in every collection.
@@ -217,7 +195,7 @@ pub async fn list_for_object(
     bucket: &Bucket,
     object_id: &str,
     req: &ListRequest,
-) -> Result<Value, Error> {
+) -> Result<Page<DocumentView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix(keys::object_documents_prefix(object_id))
@@ -225,10 +203,10 @@ pub async fn list_for_object(
     let filter = req.filter(&["collection_id", "document_id", "batch_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let d: Document = from_item(item)?;
-        Ok(Some(document_json(&d)))
+        record(&DocumentView::from(&d)).map(Some)
     })
     .await?;
-    Ok(page_json(req.project(results), next, size, None))
+    Ok(Page::new(req.project(results), next, size, None).counted())
 }
 
 /// `POST /v1/collections/{id}/documents/list`.
@@ -237,7 +215,7 @@ pub async fn list_for_collection(
     ns: &Namespace,
     collection_id: &str,
     req: &ListRequest,
-) -> Result<Value, Error> {
+) -> Result<Page<DocumentView>, Error> {
     super::collections::get(ctx, ns, collection_id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::collection_index_pk(collection_id))
@@ -246,8 +224,8 @@ pub async fn list_for_collection(
     let filter = req.filter(&["object_id", "document_id", "batch_id", "source_object_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let d: Document = from_item(item)?;
-        Ok(Some(document_json(&d)))
+        record(&DocumentView::from(&d)).map(Some)
     })
     .await?;
-    Ok(page_json(req.project(results), next, size, None))
+    Ok(Page::new(req.project(results), next, size, None).counted())
 }

@@ -14,6 +14,7 @@ pub mod purge;
 pub mod search;
 pub mod tasks;
 pub mod uploads;
+pub mod views;
 pub mod webhooks;
 
 // The use cases reach the store layer as `super::keys` and friends.

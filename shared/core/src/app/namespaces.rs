@@ -4,8 +4,9 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, ListRequest};
 use super::purge::{self, PurgeScope};
+use super::views::{record, DeletionQueued, NamespaceView, Page};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Namespace, ACTIVE, DELETING};
@@ -44,21 +45,6 @@ pub struct UpdateNamespace {
 fn check_name(name: &str) -> Result<(), Error> {
     names::check(name, 3, 64, IdKind::Namespace)
         .map_err(|reason| Error::field("namespace_name", reason))
-}
-
-pub fn namespace_json(ns: &Namespace) -> Value {
-    json!({
-        "object": "namespace",
-        "namespace_id": ns.namespace_id,
-        "namespace_name": ns.namespace_name,
-        "description": ns.description,
-        "feature_extractors": ns.feature_extractors,
-        "mode": "managed",
-        "namespace_ready": true,
-        "bucket_count": ns.bucket_count,
-        "created_at": ns.created_at,
-        "updated_at": ns.updated_at,
-    })
 }
 
 /// Finds an active namespace of `org_id` by id or name; anything else is a 404.
@@ -144,7 +130,11 @@ pub async fn create(
     }
 }
 
-pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    org_id: &str,
+    req: &ListRequest,
+) -> Result<Page<NamespaceView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::org_pk(org_id))
         .prefix("NS#")
@@ -153,7 +143,9 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<V
     let filter = req.filter(&["namespace_name", "namespace_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let ns: Namespace = from_item(item)?;
-        Ok((ns.status == ACTIVE).then(|| namespace_json(&ns)))
+        (ns.status == ACTIVE)
+            .then(|| record(&NamespaceView::from(&ns)))
+            .transpose()
     })
     .await?;
     let total = if filter.is_empty() {
@@ -162,7 +154,7 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListRequest) -> Result<V
     } else {
         None
     };
-    Ok(page_json(req.project(results), next, size, total))
+    Ok(Page::new(req.project(results), next, size, total).counted())
 }
 
 /// Applies a PATCH (`replace = false`) or PUT (`replace = true`).
@@ -277,7 +269,7 @@ pub async fn update(
 }
 
 /// Hides the namespace and frees its name at once, then purges it in the background.
-pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value, Error> {
+pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<DeletionQueued, Error> {
     let ns = resolve(ctx, org_id, ident).await?;
     let task = tasks::new_task(
         org_id,
@@ -311,13 +303,14 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Value
         },
     ];
     match ctx.table.transact(ops).await {
-        Ok(()) => Ok(json!({
-            "success": true,
-            "message": format!("namespace {} is being deleted", ns.namespace_id),
-            "namespace_id": ns.namespace_id,
-            "task_id": task.task_id,
-            "status": tasks::PENDING,
-        })),
+        Ok(()) => Ok(DeletionQueued {
+            success: true,
+            message: format!("namespace {} is being deleted", ns.namespace_id),
+            namespace_id: Some(ns.namespace_id),
+            bucket_id: None,
+            task_id: task.task_id,
+            status: tasks::PENDING.into(),
+        }),
         Err(StoreError::ConditionFailed { .. }) => {
             Err(Error::not_found(format!("namespace {ident:?}")))
         }

@@ -11,11 +11,12 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, ListRequest};
+use super::views::{record, BulkView, FailedRow, ObjectDeleted, ObjectView, Page};
 use super::{from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
@@ -934,54 +935,6 @@ fn writes_for(p: &Prepared) -> Vec<(Write, Claim)> {
     ops
 }
 
-/// An object as the API returns it, serialized without an intermediate JSON tree.
-#[derive(Debug, Serialize)]
-pub struct ObjectView<'a> {
-    object_id: &'a str,
-    bucket_id: &'a str,
-    namespace_id: &'a str,
-    key_prefix: &'a Option<String>,
-    blobs: &'a [Blob],
-    metadata: &'a Map<String, Value>,
-    status: &'a str,
-    error: &'a Option<String>,
-    created_at: &'a str,
-    updated_at: &'a str,
-    document_count: u64,
-    /// Bulk-create rows only: the request position this row answers, and whether it replayed.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    object_index: Option<usize>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replayed: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    replayed_by: Option<&'static str>,
-}
-
-impl<'a> From<&'a Object> for ObjectView<'a> {
-    fn from(o: &'a Object) -> Self {
-        ObjectView {
-            object_id: &o.object_id,
-            bucket_id: &o.bucket_id,
-            namespace_id: &o.namespace_id,
-            key_prefix: &o.key_prefix,
-            blobs: &o.blobs,
-            metadata: &o.metadata,
-            status: &o.status,
-            error: &o.error,
-            created_at: &o.created_at,
-            updated_at: &o.updated_at,
-            document_count: 0,
-            object_index: None,
-            replayed: None,
-            replayed_by: None,
-        }
-    }
-}
-
-pub fn object_json(o: &Object) -> Value {
-    serde_json::to_value(ObjectView::from(o)).unwrap_or_default()
-}
-
 /// One event for the objects a request created.
 pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
 
@@ -1255,30 +1208,34 @@ pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<O
         .ok_or_else(|| Error::not_found(format!("object {object_id:?}")))
 }
 
-/// An object's JSON with short-lived GET URLs for its stored blobs.
-pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<Value, Error> {
-    let mut value = object_json(o);
-    if let Some(blobs) = value.get_mut("blobs").and_then(Value::as_array_mut) {
-        for (blob, record) in blobs.iter_mut().zip(&o.blobs) {
-            let url = match record.storage_key() {
-                Some(k) => Some(
-                    ctx.blobs
-                        .presign_get(k, std::time::Duration::from_secs(3600))
-                        .await?,
-                ),
-                None => record
-                    .properties
-                    .get("url")
-                    .and_then(Value::as_str)
-                    .map(str::to_string),
-            };
-            blob["presigned_url"] = json!(url);
-        }
+/// An object's view with short-lived GET URLs for its stored blobs (and the source URL
+/// of a blob registered by URL).
+pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<ObjectView, Error> {
+    let mut view = ObjectView::from(o);
+    for blob in &mut view.blobs {
+        let url = match blob.blob.storage_key() {
+            Some(k) => Some(
+                ctx.blobs
+                    .presign_get(k, std::time::Duration::from_secs(3600))
+                    .await?,
+            ),
+            None => blob
+                .blob
+                .properties
+                .get("url")
+                .and_then(Value::as_str)
+                .map(str::to_string),
+        };
+        blob.presigned_url = Some(url);
     }
-    Ok(value)
+    Ok(view)
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: &ListRequest,
+) -> Result<Page<ObjectView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix("OBJ#")
@@ -1287,16 +1244,12 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Resul
     let filter = req.filter(&["key_prefix", "object_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let o: Object = from_item(item)?;
-        Ok(Some(object_json(&o)))
+        record(&ObjectView::from(&o)).map(Some)
     })
     .await?;
     let total =
         (filter.is_empty() && req.include_total == Some(true)).then_some(bucket.object_count);
-    let mut page = page_json(req.project(results), next, size, total);
-    if let Some(m) = page.as_object_mut() {
-        m.remove("total_count");
-    }
-    Ok(page)
+    Ok(Page::new(req.project(results), next, size, total))
 }
 
 /// PATCH (merge) or PUT (replace) one object, keeping its id.
@@ -1430,7 +1383,11 @@ pub async fn update(
     Ok(next)
 }
 
-pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Value, Error> {
+pub async fn delete(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+) -> Result<ObjectDeleted, Error> {
     let current = get(ctx, bucket, object_id).await?;
     let mut ops = vec![Write::Delete {
         key: keys::object(&bucket.bucket_id, &current.object_id),
@@ -1483,7 +1440,11 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Resul
             &bucket.org_id,
         )])
         .await;
-    Ok(json!({"success": true, "object_id": current.object_id, "message": "object deleted"}))
+    Ok(ObjectDeleted {
+        success: true,
+        object_id: current.object_id,
+        message: "object deleted".into(),
+    })
 }
 
 /// Parses one item of a batch on its own, so a bad item fails alone.
@@ -1497,29 +1458,12 @@ pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, Error> {
     })
 }
 
-#[derive(Serialize)]
-struct FailedRow {
-    object_index: usize,
-    error: String,
-    error_type: &'static str,
-    status: u16,
-}
-
-#[derive(Serialize)]
-pub struct BulkView<'a> {
-    succeeded_count: usize,
-    failed_count: usize,
-    total_requested: usize,
-    succeeded: Vec<ObjectView<'a>>,
-    failed: Vec<FailedRow>,
-}
-
 /// The bulk create's response: successes in request order, then each failure with its
 /// index, its error type and status as `describe` (the API's error mapping) gives them.
 pub fn bulk_view(
     results: &[ItemResult],
     describe: impl Fn(&Error) -> (&'static str, u16),
-) -> BulkView<'_> {
+) -> BulkView {
     let mut succeeded = Vec::new();
     let mut failed = Vec::new();
     for (i, r) in results.iter().enumerate() {
@@ -1527,7 +1471,7 @@ pub fn bulk_view(
             Ok((o, replayed)) => succeeded.push(ObjectView {
                 object_index: Some(i),
                 replayed: Some(replayed.is_some()),
-                replayed_by: replayed.map(Replayed::as_str),
+                replayed_by: replayed.map(|r| r.as_str().to_string()),
                 ..ObjectView::from(o)
             }),
             Err(e) => {
@@ -1535,7 +1479,7 @@ pub fn bulk_view(
                 failed.push(FailedRow {
                     object_index: i,
                     error: e.to_string(),
-                    error_type,
+                    error_type: error_type.into(),
                     status,
                 })
             }

@@ -5,11 +5,12 @@
 use bytes::Bytes;
 use schemars::JsonSchema;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use super::collections::{self, Collection};
-use super::documents::{document_json, Document};
+use super::documents::Document;
 use super::lists::Filter;
+use super::views::{DocumentView, SearchHit, SearchView};
 use super::{from_item, keys};
 use crate::context::AppContext;
 use crate::domain::entities::Namespace;
@@ -230,7 +231,7 @@ pub async fn features_search(
     ctx: &AppContext,
     ns: &Namespace,
     req: &FeatureSearch,
-) -> Result<Value, Error> {
+) -> Result<SearchView, Error> {
     let top_k = req.top_k.unwrap_or(25);
     if !(1..=1000).contains(&top_k) {
         return Err(Error::field("top_k", "must be from 1 to 1000"));
@@ -296,27 +297,31 @@ pub async fn features_search(
         let d: Document = from_item(item)?;
         docs.insert(d.document_id.clone(), d);
     }
-    let results: Vec<Value> = hits
+    let results: Vec<SearchHit> = hits
         .iter()
         .filter_map(|(_, m)| {
-            let d = docs.get(&m.key)?;
-            let mut out = document_json(d);
-            out["score"] = json!(m.score);
-            Some(out)
+            Some(SearchHit {
+                document: DocumentView::from(docs.get(&m.key)?),
+                score: m.score,
+            })
         })
         .collect();
-    Ok(json!({
-        "results": results,
-        "total": results.len(),
-        "top_k": top_k,
-        "feature_uri": req.feature_uri,
-        "collection_ids": collections.iter().map(|c| &c.collection_id).collect::<Vec<_>>(),
-    }))
+    Ok(SearchView {
+        total: results.len(),
+        results,
+        top_k,
+        feature_uri: req.feature_uri.clone(),
+        collection_ids: collections
+            .iter()
+            .map(|c| c.collection_id.clone())
+            .collect(),
+    })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn feature_uris_name_an_embedding() {

@@ -2,6 +2,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::views::{record, Page, TaskView};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::Task;
@@ -104,21 +105,6 @@ pub async fn set_status(
     Ok(())
 }
 
-pub fn task_json(task: &Task) -> Value {
-    json!({
-        "task_id": task.task_id,
-        "task_type": task.task_type,
-        "status": task.status,
-        "namespace_id": task.namespace_id,
-        "inputs": task.inputs,
-        "outputs": task.outputs,
-        "additional_data": task.additional_data,
-        "error": task.error,
-        "created_at": task.created_at,
-        "updated_at": task.updated_at,
-    })
-}
-
 #[derive(Debug, Default, serde::Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListTasks {
@@ -135,7 +121,7 @@ pub async fn list(
     org_id: &str,
     req: &ListTasks,
     page: &super::lists::ListRequest,
-) -> Result<Value, Error> {
+) -> Result<Page<TaskView>, Error> {
     let size = page.page_size()?;
     let list = super::lists::ListRequest {
         filters: req.filters.clone(),
@@ -157,13 +143,10 @@ pub async fn list(
                 .task_type
                 .as_ref()
                 .is_none_or(|k| k.eq_ignore_ascii_case(&t.task_type));
-        Ok(wanted.then(|| task_json(&t)))
+        wanted.then(|| record(&TaskView::from(&t))).transpose()
     })
     .await?;
-    Ok(json!({
-        "results": results,
-        "pagination": {"page_size": size, "next_cursor": next},
-    }))
+    Ok(Page::new(results, next, size, None))
 }
 
 const TERMINAL: &[&str] = &[

@@ -15,6 +15,10 @@ use serde_json::{json, Map, Value};
 
 use super::lists::{collect, ListRequest};
 use super::objects::{self, Confirming, CreateBlob, CreateObject, Policy, StoredFile};
+use super::views::{
+    record, ConfirmQueued, MultipartView, Page, PartView, TaskView, UploadPage, UploadStats,
+    UploadView, UploadsCreated,
+};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace, Upload, ACTIVE};
@@ -391,66 +395,32 @@ fn leave_pending(status: &str, mut updates: Vec<Update>) -> Vec<Update> {
     updates
 }
 
-pub fn upload_json(up: &Upload, target: Option<Target>, duplicate_of: Option<&str>) -> Value {
+/// An upload's view, with where to send its bytes when `target` is given.
+pub fn upload_view(up: &Upload, target: Option<Target>, duplicate_of: Option<&str>) -> UploadView {
     let (presigned_url, multipart) = match target {
-        Some(Target::Single(url)) => (Some(url), Value::Null),
+        Some(Target::Single(url)) => (Some(url), None),
         Some(Target::Parts {
             multipart_id,
             part_size,
             urls,
         }) => (
             None,
-            json!({
-                "multipart_upload_id": multipart_id,
-                "part_size": part_size,
-                "parts": urls.into_iter().map(|(n, size, url)| json!({"part_number": n, "size": size, "presigned_url": url})).collect::<Vec<_>>(),
+            Some(MultipartView {
+                multipart_upload_id: multipart_id,
+                part_size,
+                parts: urls
+                    .into_iter()
+                    .map(|(part_number, size, presigned_url)| PartView {
+                        part_number,
+                        size,
+                        presigned_url,
+                    })
+                    .collect(),
             }),
         ),
-        None => (None, Value::Null),
+        None => (None, None),
     };
-    json!({
-        "multipart": multipart,
-        "upload_id": up.upload_id,
-        "bucket_id": up.bucket_id,
-        "namespace_id": up.namespace_id,
-        "filename": up.filename,
-        "content_type": up.content_type,
-        "file_size_bytes": up.file_size_bytes,
-        "presigned_url": presigned_url,
-        "presigned_url_expiration": up.presigned_url_expiration,
-        "s3_key": up.storage_key,
-        "status": up.status,
-        "message": up.message,
-        "metadata": up.metadata,
-        "create_object_on_confirm": up.create_object_on_confirm,
-        "object_metadata": up.object_metadata,
-        "blob_property": up.blob_property,
-        "blob_type": up.blob_type,
-        "file_hash": up.file_hash,
-        "skip_duplicates": up.skip_duplicates,
-        "is_duplicate": duplicate_of.is_some(),
-        "duplicate_of_upload_id": duplicate_of,
-        "created_at": up.created_at,
-        "expires_at": up.expires_at,
-        "completed_at": up.completed_at,
-        "verified_at": up.verified_at,
-        "etag": up.etag,
-        "object_id": up.object_id,
-    })
-}
-
-pub fn confirm_json(up: &Upload) -> Value {
-    json!({
-        "upload_id": up.upload_id,
-        "status": up.status,
-        "etag": up.etag,
-        "file_size_bytes": up.file_size_bytes,
-        "file_hash": up.file_hash,
-        "verified_at": up.verified_at,
-        "completed_at": up.completed_at,
-        "object_id": up.object_id,
-        "message": up.message,
-    })
+    UploadView::new(up, presigned_url, multipart, duplicate_of)
 }
 
 /// Where the client sends the bytes: one URL, or one per part.
@@ -545,15 +515,19 @@ async fn duplicate_of(
 }
 
 /// Creates one upload: its record, then its presigned URL (or the duplicate it matches).
-pub async fn create(ctx: &AppContext, bucket: &Bucket, req: CreateUpload) -> Result<Value, Error> {
+pub async fn create(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: CreateUpload,
+) -> Result<UploadView, Error> {
     let schema = bucket.schema()?;
     let up = draft(bucket, &schema, req, "")?;
     issue(ctx, bucket, up).await
 }
 
-async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, Error> {
+async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<UploadView, Error> {
     if let Some(existing) = duplicate_of(ctx, bucket, &up).await? {
-        return Ok(upload_json(&existing, None, Some(&existing.upload_id)));
+        return Ok(upload_view(&existing, None, Some(&existing.upload_id)));
     }
     let mut up = up;
     if let Some(part_size) = part_size_for(ctx, up.file_size_bytes) {
@@ -566,14 +540,14 @@ async fn issue(ctx: &AppContext, bucket: &Bucket, up: Upload) -> Result<Value, E
     }
     ctx.table.write(Write::create(record_item(&up))).await?;
     let target = presign(ctx, &up).await?;
-    Ok(upload_json(&up, Some(target), None))
+    Ok(upload_view(&up, Some(target), None))
 }
 
 pub async fn create_bulk(
     ctx: &AppContext,
     bucket: &Bucket,
     req: CreateUploadsBulk,
-) -> Result<Value, Error> {
+) -> Result<UploadsCreated, Error> {
     if req.uploads.is_empty() || req.uploads.len() > MAX_BULK {
         return Err(Error::field(
             "uploads",
@@ -602,7 +576,10 @@ pub async fn create_bulk(
     for up in drafts {
         out.push(issue(ctx, bucket, up).await?);
     }
-    Ok(json!({ "total": out.len(), "uploads": out }))
+    Ok(UploadsCreated {
+        total: out.len(),
+        uploads: out,
+    })
 }
 
 pub async fn load(
@@ -978,7 +955,11 @@ pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, Error> {
     Ok(swept)
 }
 
-pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Result<Value, Error> {
+pub async fn list(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    req: &ListRequest,
+) -> Result<UploadPage, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
         .prefix("UPL#")
@@ -992,7 +973,7 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Resul
             up.status = FAILED.into();
             up.message = Some("expired: not confirmed before expires_at".into());
         }
-        Ok(Some(upload_json(&up, None, None)))
+        record(&upload_view(&up, None, None)).map(Some)
     })
     .await?;
     let mut by_status: BTreeMap<String, i64> = BTreeMap::new();
@@ -1005,17 +986,20 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListRequest) -> Resul
     }
     let count = results.len() as i64;
     let results = req.project(results);
-    Ok(json!({
-        "results": results,
-        "pagination": { "page_size": size, "next_cursor": next, "total": null },
-        "stats": {
-            "total_uploads": count,
-            "total_size_bytes": total_size,
-            "uploads_by_status": by_status,
-            "avg_file_size_bytes": if count > 0 { total_size as f64 / count as f64 } else { 0.0 },
-            "unique_buckets": if count > 0 { 1 } else { 0 },
+    Ok(UploadPage {
+        page: Page::new(results, next, size, None),
+        stats: UploadStats {
+            total_uploads: count,
+            total_size_bytes: total_size,
+            uploads_by_status: by_status,
+            avg_file_size_bytes: if count > 0 {
+                total_size as f64 / count as f64
+            } else {
+                0.0
+            },
+            unique_buckets: (count > 0).into(),
         },
-    }))
+    })
 }
 
 /// Queues a bulk confirmation as a task (enqueue first; the task record committed
@@ -1025,7 +1009,7 @@ pub async fn confirm_bulk(
     ns: &Namespace,
     bucket: &Bucket,
     req: ConfirmBulk,
-) -> Result<Value, Error> {
+) -> Result<ConfirmQueued, Error> {
     if req.confirmations.is_empty() || req.confirmations.len() > MAX_BULK {
         return Err(Error::field(
             "confirmations",
@@ -1056,13 +1040,13 @@ pub async fn confirm_bulk(
         )
         .await?;
     ctx.table.write(tasks::create_write(&task)).await?;
-    Ok(json!({
-        "task_id": task.task_id,
-        "status": task.status,
-        "confirmations_count": req.confirmations.len(),
-        "task": tasks::task_json(&task),
-        "message": "Batch confirmation is being processed in the background.",
-    }))
+    Ok(ConfirmQueued {
+        task_id: task.task_id.clone(),
+        status: task.status.clone(),
+        confirmations_count: req.confirmations.len(),
+        task: TaskView::from(&task),
+        message: "Batch confirmation is being processed in the background.".into(),
+    })
 }
 
 /// The worker side of a batch confirm: each confirmation on its own, results recorded.

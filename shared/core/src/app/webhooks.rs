@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::lists::{collect, page_json, ListRequest};
+use super::lists::{collect, ListRequest};
+use super::views::{record, DeliveryView, Page, WebhookList, WebhookView, WholeList};
 use super::{from_item, keys, to_item};
 use crate::app::objects::OBJECTS_CREATED_BATCH;
 use crate::context::AppContext;
@@ -196,7 +197,11 @@ fn scrub(channels: &[WebhookChannel]) -> Vec<WebhookChannel> {
         .collect()
 }
 
-pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Result<Value, Error> {
+pub async fn create(
+    ctx: &AppContext,
+    org_id: &str,
+    req: CreateWebhook,
+) -> Result<WebhookView, Error> {
     check(&req.event_types, &req.channels, &req.webhook_name)?;
     let at = now_rfc3339();
     let wh = Webhook {
@@ -222,7 +227,7 @@ pub async fn create(ctx: &AppContext, org_id: &str, req: CreateWebhook) -> Resul
             &wh,
         )))
         .await?;
-    Ok(webhook_json(&wh, true))
+    Ok(WebhookView::new(&wh, true))
 }
 
 pub async fn get(ctx: &AppContext, org_id: &str, id: &str) -> Result<Webhook, Error> {
@@ -237,7 +242,7 @@ pub async fn update(
     org_id: &str,
     id: &str,
     req: UpdateWebhook,
-) -> Result<Value, Error> {
+) -> Result<WebhookView, Error> {
     let mut wh = get(ctx, org_id, id).await?;
     let before = wh.updated_at.clone();
     if let Some(n) = req.webhook_name {
@@ -267,7 +272,7 @@ pub async fn update(
         cond: Cond::Equals("updated_at".into(), json!(before)),
     };
     match ctx.table.write(write).await {
-        Ok(_) => Ok(webhook_json(&wh, false)),
+        Ok(_) => Ok(WebhookView::new(&wh, false)),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
             "webhook {id} changed while this request ran; retry"
         ))),
@@ -295,8 +300,12 @@ async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, Err
     super::lists::all_records(ctx.table.as_ref(), query).await
 }
 
-pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<Value, Error> {
-    let hooks: Vec<Value> = all_for_org(ctx, org_id)
+pub async fn list(
+    ctx: &AppContext,
+    org_id: &str,
+    req: &ListWebhooks,
+) -> Result<WebhookList, Error> {
+    let hooks: Vec<WebhookView> = all_for_org(ctx, org_id)
         .await?
         .iter()
         .filter(|w| {
@@ -305,48 +314,19 @@ pub async fn list(ctx: &AppContext, org_id: &str, req: &ListWebhooks) -> Result<
                 .is_none_or(|t| w.event_types.contains(t))
         })
         .filter(|w| req.is_active.is_none_or(|a| a == w.is_active))
-        .map(|w| webhook_json(w, false))
+        .map(|w| WebhookView::new(w, false))
         .collect();
     let total = hooks.len();
-    Ok(json!({
-        "results": hooks,
-        "pagination": {"total": total, "page": 1, "page_size": total.max(1), "total_pages": 1},
-        "total": total,
-    }))
-}
-
-pub fn webhook_json(w: &Webhook, with_secret: bool) -> Value {
-    let channels: Vec<Value> = w
-        .channels
-        .iter()
-        .map(|c| {
-            let mut v = json!(c);
-            if with_secret {
-                v["configs"]["signing_secret"] = json!(w.secret);
-            }
-            v
-        })
-        .collect();
-    let mut health = w.delivery_health.clone();
-    health.insert("consecutive_failures".into(), json!(w.consecutive_failures));
-    health.insert("last_failure_at".into(), json!(w.last_failure_at));
-    health.insert("last_failure_cause".into(), json!(w.last_failure_cause));
-    let mut out = json!({
-        "webhook_id": w.webhook_id,
-        "webhook_name": w.webhook_name,
-        "event_types": w.event_types,
-        "resource_types": w.resource_types,
-        "channels": channels,
-        "is_active": w.is_active,
-        "delivery_health": health,
-        "created_at": w.created_at,
-        "updated_at": w.updated_at,
-    });
-    if with_secret {
-        // Shown once: later reads never include it.
-        out["signing_secret"] = json!(w.secret);
-    }
-    out
+    Ok(WebhookList {
+        results: hooks,
+        pagination: WholeList {
+            total,
+            page: 1,
+            page_size: total.max(1),
+            total_pages: 1,
+        },
+        total,
+    })
 }
 
 /// The Standard Webhooks signature of one delivery.
@@ -485,24 +465,21 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
     let delivery_id = IdKind::Delivery.new_id();
     let at = now_rfc3339();
     let log_key = keys::delivery(&wh.webhook_id, &delivery_id);
-    let log = json!({
-        "pk": log_key.pk,
-        "sk": log_key.sk,
-        "delivery_id": delivery_id,
-        "webhook_id": wh.webhook_id,
-        "event_id": msg.event.event_id,
-        "event_type": msg.event.event_type,
-        "attempt": msg.attempt,
-        "success": failure.is_none(),
-        "status_code": status_code,
-        "error": failure,
-        "duration_ms": started.elapsed().as_millis() as u64,
-        "created_at": at,
-    });
-    if let Value::Object(mut item) = log {
-        crate::store::set_expiry(&mut item, now() + time::Duration::days(DELIVERY_LOG_DAYS));
-        ctx.table.write(Write::put(item)).await?;
-    }
+    let log = DeliveryView {
+        delivery_id,
+        webhook_id: wh.webhook_id.clone(),
+        event_id: msg.event.event_id.clone(),
+        event_type: msg.event.event_type.clone(),
+        attempt: msg.attempt,
+        success: failure.is_none(),
+        status_code,
+        error: failure.clone(),
+        duration_ms: started.elapsed().as_millis() as u64,
+        created_at: at.clone(),
+    };
+    let mut item = to_item(&log_key, &log);
+    crate::store::set_expiry(&mut item, now() + time::Duration::days(DELIVERY_LOG_DAYS));
+    ctx.table.write(Write::put(item)).await?;
     let key = keys::webhook(&wh.org_id, &wh.webhook_id);
     let Some(why) = failure else {
         if wh.consecutive_failures != 0 {
@@ -583,7 +560,7 @@ pub async fn deliveries(
     org_id: &str,
     id: &str,
     req: &ListRequest,
-) -> Result<Value, Error> {
+) -> Result<Page<DeliveryView>, Error> {
     get(ctx, org_id, id).await?;
     let size = req.page_size()?;
     let query = Query::partition(keys::webhook_pk(id))
@@ -595,15 +572,10 @@ pub async fn deliveries(
         query,
         size,
         &req.filter(&["event_type", "event_id"])?,
-        |mut item| {
-            for k in ["pk", "sk", crate::store::TTL_ATTRIBUTE] {
-                item.remove(k);
-            }
-            Ok(Some(Value::Object(item)))
-        },
+        |item| record(&from_item::<DeliveryView>(item)?).map(Some),
     )
     .await?;
-    Ok(page_json(results, next, size, None))
+    Ok(Page::new(results, next, size, None).counted())
 }
 
 /// Reads a webhooks-queue body: ours, or an EventBridge rule's envelope around an event.

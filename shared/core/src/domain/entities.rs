@@ -82,7 +82,7 @@ pub struct Bucket {
     pub last_upload_at: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct BlobDetails {
     #[serde(default)]
     pub filename: Option<String>,
@@ -95,7 +95,7 @@ pub struct BlobDetails {
     pub hash: Option<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Blob {
     pub blob_id: String,
     pub property: String,

@@ -1,0 +1,116 @@
+"""Every response a test receives from sluice-local is checked against /openapi.json.
+
+Both HTTP clients the tests use are observed: `requests` (hand-written calls) and the
+`mixpeek` SDK's urllib3 client. A 2xx body must match its route's declared 200 schema,
+any 4xx/5xx body the error envelope. A mismatch fails the test that made the call. When
+the whole e2e directory runs, every route in the document must have had a validated 2xx.
+"""
+
+import json
+import re
+import urllib.parse
+
+import jsonschema
+import requests
+
+SERVERS: set[str] = set()
+_DOCUMENT = None
+_ROUTES = []  # (method, regex, template, schema)
+COVERED: set[tuple[str, str]] = set()
+
+
+def _load(base_url: str):
+    global _DOCUMENT
+    doc = requests.get(base_url + "/openapi.json", timeout=10).json()
+    _DOCUMENT = doc
+    jsonschema.Draft202012Validator.check_schema({"components": doc["components"]})
+    for template, ops in doc["paths"].items():
+        pattern = "^" + re.sub(r"\\\{[^/]+\\\}", "[^/]+", re.escape(template)) + "/?$"
+        for method, op in ops.items():
+            schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+            _ROUTES.append((method.upper(), re.compile(pattern), template, schema))
+    # Literal segments first: /v1/batches/list before /v1/batches/{batch_id}.
+    _ROUTES.sort(key=lambda r: r[2].count("{"))
+
+
+def register(base_url: str):
+    SERVERS.add(base_url.rstrip("/"))
+    if _DOCUMENT is None:
+        _load(base_url.rstrip("/"))
+
+
+def _validate(schema, body, what, partial=False):
+    root = {"$schema": "https://json-schema.org/draft/2020-12/schema",
+            "allOf": [schema], "components": _DOCUMENT["components"]}
+    errors = sorted(jsonschema.Draft202012Validator(root).iter_errors(body), key=lambda e: list(e.absolute_path))
+    if partial:
+        # A list request with `select` gets only the selected fields of each result.
+        errors = [e for e in errors if e.validator != "required" or len(e.absolute_path) < 2]
+    if errors:
+        detail = "\n".join(f"  at /{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}" for e in errors[:5])
+        raise AssertionError(f"{what}: the response does not match /openapi.json\n{detail}")
+
+
+def _selects(url: str, request_body) -> bool:
+    if "select=" in urllib.parse.urlsplit(url).query:
+        return True
+    try:
+        sent = json.loads(request_body or b"null")
+    except (TypeError, ValueError):
+        return False
+    return isinstance(sent, dict) and bool(sent.get("select"))
+
+
+def observe(method: str, url: str, status: int, content_type: str, body: bytes, request_body=None):
+    parsed = urllib.parse.urlsplit(url)
+    base = f"{parsed.scheme}://{parsed.netloc}"
+    if base not in SERVERS or parsed.path.startswith("/_blobs/") or _DOCUMENT is None:
+        return
+    what = f"{method} {parsed.path} → {status}"
+    if "application/json" not in (content_type or ""):
+        if status >= 400 or status == 200:
+            raise AssertionError(f"{what}: content type {content_type!r}, not JSON")
+        return
+    data = json.loads(body or b"null")
+    if status >= 400:
+        _validate({"$ref": "#/components/schemas/Error"}, data, what)
+        return
+    for m, pattern, template, schema in _ROUTES:
+        if m == method.upper() and pattern.match(parsed.path):
+            _validate(schema, data, f"{what} ({template})", partial=_selects(url, request_body))
+            COVERED.add((m, template))
+            return
+    raise AssertionError(f"{what}: a success from a route the document does not declare")
+
+
+def install():
+    send = requests.Session.send
+
+    def observed_send(self, request, **kwargs):
+        response = send(self, request, **kwargs)
+        if not kwargs.get("stream"):
+            observe(request.method, request.url, response.status_code,
+                    response.headers.get("content-type", ""), response.content, request.body)
+        return response
+
+    requests.Session.send = observed_send
+
+    try:
+        from mixpeek import rest
+    except ImportError:
+        return
+    rest_request = rest.RESTClientObject.request
+
+    def observed_request(self, method, url, *args, **kwargs):
+        response = rest_request(self, method, url, *args, **kwargs)
+        body = response.read()
+        sent = kwargs.get("body", args[1] if len(args) > 1 else None)
+        observe(method, url, response.status, response.getheader("content-type") or "", body,
+                json.dumps(sent) if isinstance(sent, (dict, list)) else sent)
+        return response
+
+    rest.RESTClientObject.request = observed_request
+
+
+def uncovered():
+    return sorted({(m, t) for m, _, t, _ in _ROUTES} - COVERED)

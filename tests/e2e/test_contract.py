@@ -1,0 +1,111 @@
+"""The routes no other flow reaches, so that every route's real response is checked
+against /openapi.json (contract.py validates each response these calls receive), and
+the document itself is a valid OpenAPI 3.1 document."""
+
+
+import pytest
+from openapi_spec_validator import validate
+
+import contract
+from test_batches import add_objects, make_space, wait_batch
+
+
+def test_document_is_valid_openapi(sluice):
+    doc = sluice.call("GET", "/openapi.json").json()
+    validate(doc)
+    for path, ops in doc["paths"].items():
+        for method, op in ops.items():
+            body = op["responses"]["200"]["content"]["application/json"]["schema"]
+            if path != "/openapi.json":
+                assert body not in ({}, {"type": "object"}, True), f"{method} {path} declares no body"
+            assert op["responses"]["4XX"]["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/Error"}
+
+
+def test_a_drifted_response_is_caught(sluice):
+    """The checker itself: a body missing a declared field fails."""
+    with pytest.raises(AssertionError, match="does not match"):
+        contract.observe("GET", sluice.url + "/v1/tasks/task_x", 200, "application/json", b'{"task_id": "task_x"}')
+    with pytest.raises(AssertionError, match="does not match"):
+        contract.observe("GET", sluice.url + "/v1/tasks/task_x", 404, "application/json", b'{"detail": "gone"}')
+
+
+def test_catalogue(sluice):
+    catalogue = sluice.call("GET", "/v1/collections/features/extractors").json()
+    assert {e["feature_extractor_id"] for e in catalogue} >= {"text_extractor_v1", "passthrough_extractor_v1"}
+    one = sluice.call("GET", "/v1/collections/features/extractors/text_extractor_v1")
+    assert one.status_code == 200 and one.json()["feature_extractor_name"] == "text_extractor"
+
+
+def test_replacing_puts_and_plain_lists(sluice):
+    ns, bucket = make_space(sluice, "contract-puts")
+    put = sluice.call("PUT", f"/v1/namespaces/{ns}", json={"namespace_name": "contract-puts-2", "description": "replaced"})
+    assert put.status_code == 200, put.text
+    assert put.json()["namespace_name"] == "contract-puts-2"
+    put = sluice.call("PUT", f"/v1/buckets/{bucket}", ns=ns, json={
+        "bucket_name": "items-2", "bucket_schema": {"properties": {"body": {"type": "text"}, "n": {"type": "integer"}}},
+    })
+    assert put.status_code == 200, put.text
+    assert put.json()["bucket_name"] == "items-2"
+    buckets = sluice.call("GET", "/v1/buckets", ns=ns).json()
+    assert [b["bucket_id"] for b in buckets["results"]] == [bucket]
+    # The namespace's extractor has its collection, made with the namespace.
+    collections = sluice.call("GET", "/v1/collections", ns=ns)
+    assert collections.status_code == 200, collections.text
+    assert [c["feature_extractor"]["feature_extractor_name"] for c in collections.json()["results"]] == ["passthrough_extractor"]
+
+
+def test_draft_batches_grow_cancel_and_delete(sluice):
+    ns, bucket = make_space(sluice, "contract-drafts")
+    a, b, c = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": t} for t in "abc"])
+    base = f"/v1/buckets/{bucket}/batches"
+    draft = sluice.call("POST", base, ns=ns, json={"object_ids": [a]}).json()
+    grown = sluice.call("POST", f"{base}/{draft['batch_id']}/objects", ns=ns, json={"object_ids": [b, c]})
+    assert grown.status_code == 200, grown.text
+    assert set(grown.json()["object_ids"]) == {a, b, c}
+    canceled = sluice.call("POST", f"{base}/{draft['batch_id']}/cancel", ns=ns)
+    assert canceled.status_code == 200, canceled.text
+    assert canceled.json()["cancellation"]["batch_status"] == "CANCELED"
+
+    other = sluice.call("POST", base, ns=ns, json={"object_ids": [a]}).json()
+    by_id = sluice.call("POST", f"/v1/batches/{other['batch_id']}/cancel", ns=ns)
+    assert by_id.status_code == 200, by_id.text
+
+    third = sluice.call("POST", base, ns=ns, json={"object_ids": [b]}).json()
+    deleted = sluice.call("DELETE", f"{base}/{third['batch_id']}", ns=ns)
+    assert deleted.status_code == 200 and deleted.json()["success"] is True
+    listed = sluice.call("POST", "/v1/batches/list", ns=ns, json={}).json()
+    assert {x["batch_id"] for x in listed["results"]} == {draft["batch_id"], other["batch_id"]}
+
+
+def test_failed_batch_retries_and_its_task_is_deleted(sluice):
+    ns, bucket = make_space(sluice, "contract-retry")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "url": "http://127.0.0.1:9/x"}])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids, "auto_submit": True}).json()
+    assert wait_batch(sluice, ns, bucket, batch["batch_id"])["status"] == "FAILED"
+    retried = sluice.call("POST", f"/v1/buckets/{bucket}/batches/{batch['batch_id']}/retry", ns=ns, json={})
+    assert retried.status_code == 200, retried.text
+    assert retried.json()["retried_object_count"] == 1
+    task_id = retried.json()["task_id"]
+    assert wait_batch(sluice, ns, bucket, batch["batch_id"])["status"] == "FAILED"
+    task = sluice.wait_task(task_id)
+    assert task["status"] == "FAILED"
+    gone = sluice.call("DELETE", f"/v1/tasks/{task_id}")
+    assert gone.status_code == 200 and gone.json()["success"] is True, gone.text
+    assert sluice.call("GET", f"/v1/tasks/{task_id}").status_code == 404
+
+
+def test_webhook_replaced_whole(sluice):
+    created = sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": "contract", "event_types": ["batch.completed"],
+        "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook"}}],
+    }).json()
+    path = f"/v1/organizations/webhooks/{created['webhook_id']}"
+    replaced = sluice.call("PUT", path, json={
+        "webhook_name": "contract-2", "event_types": ["batch.failed"],
+        "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/other"}}],
+        "is_active": False,
+    })
+    assert replaced.status_code == 200, replaced.text
+    assert replaced.json()["webhook_name"] == "contract-2" and replaced.json()["is_active"] is False
+    assert "signing_secret" not in replaced.json()
+    sluice.call("DELETE", path)
