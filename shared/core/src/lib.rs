@@ -16,6 +16,8 @@ pub mod net;
 pub mod ports;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 pub use config::Config;
 pub use context::AppContext;

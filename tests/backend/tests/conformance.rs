@@ -75,8 +75,22 @@ macro_rules! conformance {
                     super::$check(ctx).await;
                 }
             }
+            /// The in-memory ports the use-case tests run on, held to the same checks.
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn memory() {
+                super::$check(super::memory_ctx()).await;
+            }
         }
     };
+}
+
+fn memory_ctx() -> AppContext {
+    let m = sluice_core::testing::Memory::with_config(test_config());
+    let embedders = sluice_models::embedders(m.ctx.config.models_dir.clone());
+    m.ctx
+        .clone()
+        .with_embedders(embedders)
+        .with_extractors(sluice_extract::Extractors::shared())
 }
 
 fn item(pk: &str, sk: &str, extra: Value) -> Item {

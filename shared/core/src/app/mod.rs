@@ -17,5 +17,8 @@ pub mod uploads;
 pub mod views;
 pub mod webhooks;
 
+#[cfg(test)]
+mod tests;
+
 // The use cases reach the store layer as `super::keys` and friends.
 pub(crate) use crate::store::{from_item, keys, lists, pointer, to_item};

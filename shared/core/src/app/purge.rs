@@ -97,6 +97,21 @@ async fn purge_bucket_contents(
         }
         super::documents::remove(ctx, &page.items).await?;
     }
+    // The org's pointers to the bucket's batches (for `/v1/batches/list`) live outside
+    // its partition.
+    let batches = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::bkt_pk(bucket_id)).prefix("BTCH#"),
+    )
+    .await?;
+    let refs: Vec<Key> = batches
+        .iter()
+        .filter_map(|b| {
+            let attr = |k: &str| b.get(k).and_then(|v| v.as_str());
+            Some(keys::batch_ref(attr("org_id")?, attr("batch_id")?))
+        })
+        .collect();
+    ctx.table.delete_many(refs).await?;
     let items = purge_partition(ctx, keys::bkt_pk(bucket_id)).await?;
     ctx.blobs
         .delete_prefix(&keys::bucket_blob_prefix(namespace_id, bucket_id))
