@@ -16,6 +16,8 @@ pub const WORKERS: &[&str] = &[
     "upload-events",
     "sweeper",
     "webhook-dispatcher",
+    "sync-poller",
+    "sync-worker",
 ];
 
 pub const BEGIN: &str =
@@ -46,6 +48,7 @@ fn clients(route: &Route) -> String {
         (route.uses_queues(), "queues"),
         (route.may(Permission::PublishEvents), "events"),
         (route.uses_vectors(), "vectors"),
+        (route.may(Permission::UseCredentials), "credentials"),
     ] {
         if used {
             let _ = write!(c, ".{name}()");
@@ -91,6 +94,7 @@ fn queue_resource(q: QueueName) -> &'static str {
         QueueName::Tasks => "TasksQueue",
         QueueName::Batches => "BatchesQueue",
         QueueName::Webhooks => "WebhooksQueue",
+        QueueName::Syncs => "SyncsQueue",
     }
 }
 
@@ -175,6 +179,15 @@ fn policies(route: &Route) -> String {
                 "!Sub \"${VectorBucket.VectorBucketArn}/index/*\"",
             ],
         );
+    }
+    if has(UseCredentials) {
+        statement(
+            &mut s,
+            &["kms:GenerateDataKey", "kms:Decrypt"],
+            &["!GetAtt CredentialKey.Arn"],
+        );
+        // A connection's iam_role credentials: the role's trust policy decides.
+        statement(&mut s, &["sts:AssumeRole"], &["\"*\""]);
     }
     if has(InvokeBedrock) {
         let models: Vec<String> = sluice_core::domain::embedding::bedrock_models()

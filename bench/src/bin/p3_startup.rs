@@ -35,6 +35,8 @@ async fn start_to_ready(binary: &str) -> anyhow::Result<(Duration, u64)> {
         .env("SLUICE_TASKS_QUEUE_URL", "http://127.0.0.1:9/queue")
         .env("SLUICE_BATCHES_QUEUE_URL", "http://127.0.0.1:9/batches")
         .env("SLUICE_WEBHOOKS_QUEUE_URL", "http://127.0.0.1:9/webhooks")
+        .env("SLUICE_SYNCS_QUEUE_URL", "http://127.0.0.1:9/syncs")
+        .env("SLUICE_CREDENTIAL_KEY", "bench-key")
         .env("SLUICE_LOG", "warn")
         // As template.yaml sets it: one CA bundle, not a scan of the certificate directory.
         .env("SSL_CERT_FILE", "/etc/ssl/certs/ca-certificates.crt")

@@ -92,6 +92,7 @@ async fn main() -> anyhow::Result<()> {
         println!("SLUICE_BUCKET={}", names.bucket);
         println!("SLUICE_EVENT_BUS={}", names.event_bus);
         println!("SLUICE_VECTOR_BUCKET={}", names.vector_bucket);
+        println!("SLUICE_CREDENTIAL_KEY={}", names.credential_key);
         for (q, url) in &names.queue_urls {
             println!("SLUICE_{}_QUEUE_URL={url}", q.as_str().to_ascii_uppercase());
         }

@@ -192,6 +192,25 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
     })
 }
 
+/// On a schedule (every minute): starts due sync runs and resumes lapsed ones.
+pub fn poll_syncs() -> Result<(), Error> {
+    runtime()?.block_on(async move {
+        let ctx = context(None, Clients::all()).await?;
+        lambda_runtime::run(lambda_runtime::service_fn(
+            move |_: LambdaEvent<serde_json::Value>| {
+                let ctx = ctx.clone();
+                async move {
+                    let started = sluice_core::app::syncs::engine::poll(&ctx)
+                        .await
+                        .map_err(diagnostic)?;
+                    Ok::<_, lambda_runtime::Diagnostic>(serde_json::json!({"started": started}))
+                }
+            },
+        ))
+        .await
+    })
+}
+
 /// On a schedule: fails expired pending uploads (removing their bytes) and batches
 /// that stopped making progress.
 pub fn sweep() -> Result<(), Error> {

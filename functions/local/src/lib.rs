@@ -70,9 +70,14 @@ impl Server {
         // One process runs every route and worker: it embeds and extracts.
         let embedders =
             sluice_bedrock::with_bedrock(sluice_models::embedders(ctx.config.models_dir.clone()));
+        let sealer = ctx.sealer.clone();
         let ctx = ctx
             .with_embedders(embedders)
-            .with_extractors(sluice_extract::Extractors::shared());
+            .with_extractors(sluice_extract::Extractors::shared())
+            .with_connectors(
+                Arc::new(sluice_connectors::S3Connectors::new().await),
+                sealer,
+            );
         // A missing model is a start-up error, not a surprise at the first batch.
         let embedders = ctx.embedders.clone();
         tokio::task::spawn_blocking(move || embedders.local())
@@ -94,6 +99,7 @@ impl Server {
             )));
         }
         tasks.push(tokio::spawn(sweep(ctx.clone(), rx.clone())));
+        tasks.push(tokio::spawn(poll_syncs(ctx.clone(), rx.clone())));
         let shared = Arc::new(Shared {
             ctx: ctx.clone(),
             router: Router::new(ROUTES),
@@ -162,6 +168,20 @@ async fn sweep(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
         }
         if let Err(e) = sluice_core::jobs::sweep(&ctx).await {
             tracing::warn!(error = %e, "sweep failed");
+        }
+    }
+}
+
+/// The local stand-in for the sync poller's EventBridge schedule.
+async fn poll_syncs(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
+    let mut tick = tokio::time::interval(ctx.config.sync_poll);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = shutdown.changed() => return,
+        }
+        if let Err(e) = sluice_core::app::syncs::engine::poll(&ctx).await {
+            tracing::warn!(error = %e, "sync poll failed");
         }
     }
 }

@@ -15,7 +15,7 @@ use sluice_core::app::uploads::{
 };
 use sluice_core::app::views::*;
 use sluice_core::app::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
-use sluice_core::app::{collections, documents};
+use sluice_core::app::{collections, connections, documents, syncs};
 use sluice_core::context::AppContext;
 use sluice_core::domain::entities::Bucket;
 use sluice_core::domain::extractors;
@@ -709,4 +709,212 @@ pub async fn webhooks_deliveries(
 ) -> Reply<Page<DeliveryView>> {
     let list = ListRequest::default().merge_query(&req.query)?;
     Ok(webhooks::deliveries(&ctx, c.org()?, webhook_id(&req)?, &list).await?)
+}
+
+// Connections and syncs.
+
+/// Who made a record: the API key behind the request.
+fn creator(c: &Caller) -> String {
+    c.principal
+        .as_ref()
+        .map(|p| p.key_id.clone())
+        .unwrap_or_default()
+}
+
+fn connection_id(req: &ApiRequest) -> Result<&str, ApiError> {
+    req.param("connection_identifier")
+}
+
+pub async fn connections_create(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<ConnectionView> {
+    let body: connections::CreateConnection = req.json()?;
+    let made = connections::create(&ctx, c.org()?, &creator(&c), body).await?;
+    Ok(ConnectionView::from(&made))
+}
+
+pub async fn connections_list(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<ListOf<ConnectionView>> {
+    let body: connections::ListConnections = req.json_or_default()?;
+    let all = connections::list(&ctx, c.org()?, &body).await?;
+    Ok(ListOf::new(all.iter().map(ConnectionView::from).collect()))
+}
+
+pub async fn connections_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ConnectionView> {
+    let found = connections::get(&ctx, c.org()?, connection_id(&req)?).await?;
+    Ok(ConnectionView::from(&found))
+}
+
+pub async fn connections_update(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<ConnectionView> {
+    let body: connections::UpdateConnection = req.json()?;
+    let changed = connections::update(&ctx, c.org()?, connection_id(&req)?, body).await?;
+    Ok(ConnectionView::from(&changed))
+}
+
+pub async fn connections_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
+    let gone = connections::delete(&ctx, c.org()?, connection_id(&req)?).await?;
+    Ok(Done::new(format!(
+        "connection {} deleted",
+        gone.connection_id
+    )))
+}
+
+pub async fn connections_test(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<ConnectionTested> {
+    let t = connections::test(&ctx, c.org()?, connection_id(&req)?).await?;
+    Ok(ConnectionTested {
+        success: t.success,
+        message: t.message,
+    })
+}
+
+async fn sync_of(
+    ctx: &AppContext,
+    c: &Caller,
+    req: &ApiRequest,
+) -> Result<(Bucket, syncs::Sync), ApiError> {
+    let bucket = bucket_of(ctx, c, req).await?;
+    let sync = syncs::get(ctx, &bucket, req.param("sync_config_id")?).await?;
+    Ok((bucket, sync))
+}
+
+pub async fn syncs_create(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let body: syncs::CreateSync = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let made = syncs::create(&ctx, c.namespace()?, &bucket, &creator(&c), body).await?;
+    Ok(SyncView::from(&made))
+}
+
+pub async fn syncs_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ListOf<SyncView>> {
+    let body: syncs::ListSyncs = req.json_or_default()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let all = syncs::list(&ctx, &bucket, &body).await?;
+    Ok(ListOf::new(all.iter().map(SyncView::from).collect()))
+}
+
+pub async fn syncs_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    Ok(SyncView::from(&sync))
+}
+
+pub async fn syncs_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let body: syncs::UpdateSync = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let changed = syncs::update(&ctx, &bucket, req.param("sync_config_id")?, body).await?;
+    Ok(SyncView::from(&changed))
+}
+
+pub async fn syncs_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let gone = syncs::delete(&ctx, &bucket, req.param("sync_config_id")?).await?;
+    Ok(Done::new(format!(
+        "sync {} deleted; its objects stay in the bucket",
+        gone.sync_config_id
+    )))
+}
+
+pub async fn syncs_pause(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(SyncView::from(
+        &syncs::pause(&ctx, &bucket, req.param("sync_config_id")?).await?,
+    ))
+}
+
+pub async fn syncs_resume(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(SyncView::from(
+        &syncs::resume(&ctx, &bucket, req.param("sync_config_id")?).await?,
+    ))
+}
+
+pub async fn syncs_unlock(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(SyncView::from(
+        &syncs::unlock(&ctx, &bucket, req.param("sync_config_id")?).await?,
+    ))
+}
+
+pub async fn syncs_trigger(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncTriggered> {
+    let full = objects::flag(&req.query, "full_sync")?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let run = syncs::engine::trigger(&ctx, &bucket, req.param("sync_config_id")?, full).await?;
+    Ok(SyncTriggered {
+        message: format!("sync run {} is {}", run.sync_job_id, run.phase),
+        sync_job_id: run.sync_job_id,
+        sync_config_id: run.sync_config_id,
+        status: run.status,
+        trigger: run.trigger,
+    })
+}
+
+pub async fn syncs_jobs(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ListOf<SyncJobView>> {
+    let body: syncs::ListRuns = req.json_or_default()?;
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let runs = syncs::list_runs(&ctx, &sync, &body).await?;
+    Ok(ListOf::new(runs.iter().map(SyncJobView::from).collect()))
+}
+
+pub async fn syncs_job_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncJobView> {
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let run = syncs::get_run(&ctx, &sync, req.param("sync_job_id")?).await?;
+    Ok(SyncJobView::from(&run))
+}
+
+pub async fn syncs_metrics(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncMetricsView> {
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let last = match &sync.current_run_id {
+        Some(id) => syncs::get_run(&ctx, &sync, id).await.ok(),
+        None => None,
+    };
+    let dead = syncs::dead_letters(&ctx, &sync, &syncs::ListDeadLetters::default()).await?;
+    let mut by_error = std::collections::BTreeMap::new();
+    for d in &dead {
+        *by_error.entry(d.error_type.clone()).or_insert(0) += 1;
+    }
+    let h = syncs::health(&sync, last.as_ref());
+    let failure_rate = last
+        .as_ref()
+        .filter(|r| r.counts.scanned > 0)
+        .map_or(0.0, |r| r.counts.failed as f64 / r.counts.scanned as f64);
+    Ok(SyncMetricsView {
+        sync_config_id: sync.sync_config_id.clone(),
+        is_stale: h.is_stale,
+        stale_after_seconds: h.stale_after_seconds,
+        stalled: h.stalled,
+        healthy: h.healthy,
+        dlq_total: dead.len(),
+        dlq_by_error: by_error,
+        failure_rate,
+        last_job: last.as_ref().map(SyncJobView::from),
+    })
+}
+
+pub async fn syncs_dlq(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<DeadLetterList> {
+    let body: syncs::ListDeadLetters = req.json_or_default()?;
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let results = syncs::dead_letters(&ctx, &sync, &body).await?;
+    Ok(DeadLetterList {
+        total: results.len(),
+        results,
+    })
+}
+
+pub async fn syncs_dlq_requeue(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Requeued> {
+    let body: syncs::RequeueDeadLetters = req.json_or_default()?;
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    Ok(Requeued {
+        requeued: syncs::requeue(&ctx, &sync, &body).await?,
+    })
 }

@@ -10,9 +10,13 @@ use super::{Caller, Handler, HandlerFuture};
 use sluice_core::app::batches::{AddObjects, CreateBatch, ListBatches, RetryBatch, SubmitBatch};
 use sluice_core::app::buckets::{CreateBucket, UpdateBucket};
 use sluice_core::app::collections::CreateCollection;
+use sluice_core::app::connections::{CreateConnection, ListConnections, UpdateConnection};
 use sluice_core::app::namespaces::{CreateNamespace, UpdateNamespace};
 use sluice_core::app::objects::{CreateObject, CreateObjectsBulk, PatchObject};
 use sluice_core::app::search::FeatureSearch;
+use sluice_core::app::syncs::{
+    CreateSync, ListDeadLetters, ListRuns, ListSyncs, RequeueDeadLetters, UpdateSync,
+};
 use sluice_core::app::tasks::ListTasks;
 use sluice_core::app::uploads::{ConfirmBulk, ConfirmUpload, CreateUpload, CreateUploadsBulk};
 use sluice_core::app::webhooks::{CreateWebhook, ListWebhooks, UpdateWebhook};
@@ -82,6 +86,9 @@ pub enum Permission {
     DeleteVectors,
     DeleteVectorIndexes,
     InvokeBedrock,
+    /// The credential key (KMS GenerateDataKey, Decrypt) and the storage connectors
+    /// that read external stores with the credentials it opens.
+    UseCredentials,
 }
 
 impl Route {
@@ -117,6 +124,10 @@ impl Route {
         }
         if !self.uses_vectors() {
             ctx.vectors = Arc::new(Absent("the vector bucket"));
+        }
+        if !self.may(UseCredentials) {
+            ctx.connectors = Arc::new(Absent("external storage connectors"));
+            ctx.sealer = Arc::new(Absent("the credential key"));
         }
         if !self.embeds {
             ctx.embedders = Embedders::none("this route embeds nothing (its table entry says so)");
@@ -1181,6 +1192,307 @@ route! {
     }
 }
 
+route! {
+    CONNECTIONS_CREATE {
+        function: "connections-create",
+        method: "POST",
+        path: "/v1/organizations/connections",
+        access: Org,
+        summary: "Create a storage connection (tested before it is saved)",
+        body: Some(body::<CreateConnection>),
+        response: ConnectionView,
+        handler: h::connections_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, UseCredentials],
+    }
+}
+route! {
+    CONNECTIONS_LIST {
+        function: "connections-list",
+        method: "POST",
+        path: "/v1/organizations/connections/list",
+        access: Org,
+        summary: "List storage connections",
+        body: Some(body::<ListConnections>),
+        response: ListOf<ConnectionView>,
+        handler: h::connections_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    CONNECTIONS_GET {
+        function: "connections-get",
+        method: "GET",
+        path: "/v1/organizations/connections/{connection_identifier}",
+        access: Org,
+        summary: "Get a storage connection (credentials by type only)",
+        body: None,
+        response: ConnectionView,
+        handler: h::connections_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    CONNECTIONS_UPDATE {
+        function: "connections-update",
+        method: "PATCH",
+        path: "/v1/organizations/connections/{connection_identifier}",
+        access: Org,
+        summary: "Change a storage connection (omitted credential fields are kept)",
+        body: Some(body::<UpdateConnection>),
+        response: ConnectionView,
+        handler: h::connections_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, UseCredentials],
+    }
+}
+route! {
+    CONNECTIONS_DELETE {
+        function: "connections-delete",
+        method: "DELETE",
+        path: "/v1/organizations/connections/{connection_identifier}",
+        access: Org,
+        summary: "Delete a storage connection no sync uses",
+        body: None,
+        response: Done,
+        handler: h::connections_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    CONNECTIONS_TEST {
+        function: "connections-test",
+        method: "POST",
+        path: "/v1/organizations/connections/{connection_identifier}/test",
+        access: Org,
+        summary: "Test a storage connection's credentials",
+        body: None,
+        response: ConnectionTested,
+        handler: h::connections_test,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, UseCredentials],
+    }
+}
+route! {
+    SYNCS_CREATE {
+        function: "syncs-create",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs",
+        access: Namespace,
+        summary: "Sync a bucket from external storage (the SDK's body or the quickstart's)",
+        body: Some(body::<CreateSync>),
+        response: SyncView,
+        handler: h::syncs_create,
+        idempotent: true,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, UseCredentials],
+    }
+}
+route! {
+    SYNCS_LIST {
+        function: "syncs-list",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/list",
+        access: Namespace,
+        summary: "List a bucket's syncs",
+        body: Some(body::<ListSyncs>),
+        response: ListOf<SyncView>,
+        handler: h::syncs_list,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_GET {
+        function: "syncs-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}",
+        access: Namespace,
+        summary: "Get a sync",
+        body: None,
+        response: SyncView,
+        handler: h::syncs_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_UPDATE {
+        function: "syncs-update",
+        method: "PATCH",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}",
+        access: Namespace,
+        summary: "Change a sync",
+        body: Some(body::<UpdateSync>),
+        response: SyncView,
+        handler: h::syncs_update,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    SYNCS_DELETE {
+        function: "syncs-delete",
+        method: "DELETE",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}",
+        access: Namespace,
+        summary: "Delete a sync (its objects stay)",
+        body: None,
+        response: Done,
+        handler: h::syncs_delete,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    SYNCS_PAUSE {
+        function: "syncs-pause",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/pause",
+        access: Namespace,
+        summary: "Pause a sync",
+        body: None,
+        response: SyncView,
+        handler: h::syncs_pause,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    SYNCS_RESUME {
+        function: "syncs-resume",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/resume",
+        access: Namespace,
+        summary: "Resume a sync (its next run is due at once)",
+        body: None,
+        response: SyncView,
+        handler: h::syncs_resume,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    SYNCS_TRIGGER {
+        function: "syncs-trigger",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/trigger",
+        access: Namespace,
+        summary: "Start a sync run now (?full_sync=true re-ingests every file)",
+        body: None,
+        response: SyncTriggered,
+        handler: h::syncs_trigger,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Syncs)],
+    }
+}
+route! {
+    SYNCS_UNLOCK {
+        function: "syncs-unlock",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/unlock",
+        access: Namespace,
+        summary: "Release the lease of a dead run",
+        body: None,
+        response: SyncView,
+        handler: h::syncs_unlock,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+route! {
+    SYNCS_JOBS {
+        function: "syncs-jobs",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/jobs",
+        access: Namespace,
+        summary: "List a sync's runs",
+        body: Some(body::<ListRuns>),
+        response: ListOf<SyncJobView>,
+        handler: h::syncs_jobs,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_JOB_GET {
+        function: "syncs-job-get",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/jobs/{sync_job_id}",
+        access: Namespace,
+        summary: "Get one run of a sync, with its counts",
+        body: None,
+        response: SyncJobView,
+        handler: h::syncs_job_get,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_METRICS {
+        function: "syncs-metrics",
+        method: "GET",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/metrics",
+        access: Namespace,
+        summary: "A sync's health: stale, stalled, dead letters, failure rate",
+        body: None,
+        response: SyncMetricsView,
+        handler: h::syncs_metrics,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_DLQ {
+        function: "syncs-dlq",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/dlq",
+        access: Namespace,
+        summary: "The files a sync could not take, with why",
+        body: Some(body::<ListDeadLetters>),
+        response: DeadLetterList,
+        handler: h::syncs_dlq,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable],
+    }
+}
+route! {
+    SYNCS_DLQ_REQUEUE {
+        function: "syncs-dlq-requeue",
+        method: "POST",
+        path: "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/dlq/requeue",
+        access: Namespace,
+        summary: "Clear dead letters so the next run tries their files again",
+        body: Some(body::<RequeueDeadLetters>),
+        response: Requeued,
+        handler: h::syncs_dlq_requeue,
+        idempotent: false,
+        embeds: false,
+        permissions: &[ReadTable, WriteTable],
+    }
+}
+
 /// Every route, in documentation order.
 pub static ROUTES: &[&Route] = &[
     &OPENAPI,
@@ -1246,6 +1558,26 @@ pub static ROUTES: &[&Route] = &[
     &WEBHOOKS_UPDATE,
     &WEBHOOKS_DELETE,
     &WEBHOOKS_DELIVERIES,
+    &CONNECTIONS_CREATE,
+    &CONNECTIONS_LIST,
+    &CONNECTIONS_GET,
+    &CONNECTIONS_UPDATE,
+    &CONNECTIONS_DELETE,
+    &CONNECTIONS_TEST,
+    &SYNCS_CREATE,
+    &SYNCS_LIST,
+    &SYNCS_GET,
+    &SYNCS_UPDATE,
+    &SYNCS_DELETE,
+    &SYNCS_PAUSE,
+    &SYNCS_RESUME,
+    &SYNCS_TRIGGER,
+    &SYNCS_UNLOCK,
+    &SYNCS_JOBS,
+    &SYNCS_JOB_GET,
+    &SYNCS_METRICS,
+    &SYNCS_DLQ,
+    &SYNCS_DLQ_REQUEUE,
 ];
 
 #[cfg(test)]

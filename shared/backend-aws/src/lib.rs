@@ -7,12 +7,14 @@
 
 mod dynamo;
 mod eventbridge;
+mod kms;
 mod s3;
 mod s3vectors;
 mod sqs;
 
 pub use dynamo::DynamoTable;
 pub use eventbridge::EventBridgeBus;
+pub use kms::KmsSealer;
 pub use s3::S3BlobStore;
 pub use s3vectors::S3VectorIndex;
 pub use sqs::SqsQueue;
@@ -23,7 +25,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 
 use sluice_core::ports::absent::Absent;
-use sluice_core::ports::{BlobStore, EventBus, Queue, QueueName, VectorIndex};
+use sluice_core::ports::{BlobStore, Connectors, EventBus, Queue, QueueName, Sealer, VectorIndex};
 use sluice_core::{AppContext, Config};
 
 /// Resource names, as the template passes them to every function.
@@ -34,6 +36,8 @@ pub struct AwsNames {
     pub event_bus: String,
     pub vector_bucket: String,
     pub queue_urls: HashMap<QueueName, String>,
+    /// The KMS key that wraps connection credentials' data keys.
+    pub credential_key: String,
 }
 
 impl AwsNames {
@@ -52,6 +56,7 @@ impl AwsNames {
             event_bus: var("SLUICE_EVENT_BUS")?,
             vector_bucket: var("SLUICE_VECTOR_BUCKET")?,
             queue_urls,
+            credential_key: var("SLUICE_CREDENTIAL_KEY")?,
         })
     }
 }
@@ -75,6 +80,8 @@ pub struct Clients {
     queues: Option<Build<dyn Queue>>,
     events: Option<Build<dyn EventBus>>,
     vectors: Option<Build<dyn VectorIndex>>,
+    sealer: Option<Build<dyn Sealer>>,
+    connectors: Option<Build<dyn Connectors>>,
 }
 
 /// Builds one port's client from the shared SDK configuration and the stack's names.
@@ -88,11 +95,18 @@ impl Clients {
             queues: None,
             events: None,
             vectors: None,
+            sealer: None,
+            connectors: None,
         }
     }
     /// Every client (the workers, the tools, the tests).
     pub fn all() -> Self {
-        Self::table().blobs().queues().events().vectors()
+        Self::table()
+            .blobs()
+            .queues()
+            .events()
+            .vectors()
+            .credentials()
     }
     pub fn blobs(mut self) -> Self {
         self.blobs =
@@ -115,6 +129,18 @@ impl Clients {
                 names.event_bus.clone(),
             ))
         });
+        self
+    }
+    /// The KMS key for connection credentials, and the storage connectors that read
+    /// external stores with the credentials it opens.
+    pub fn credentials(mut self) -> Self {
+        self.sealer = Some(|sdk, names| {
+            Arc::new(KmsSealer::new(
+                aws_sdk_kms::Client::new(sdk),
+                names.credential_key.clone(),
+            ))
+        });
+        self.connectors = Some(|sdk, _| Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk)));
         self
     }
     pub fn vectors(mut self) -> Self {
@@ -159,7 +185,15 @@ pub fn context_with(
         Some(build) => build(sdk, &names),
         None => Arc::new(Absent("the vector bucket")),
     };
-    AppContext::new(Arc::new(table), blobs, queue, events, vectors, config)
+    let ctx = AppContext::new(Arc::new(table), blobs, queue, events, vectors, config);
+    match (clients.sealer, clients.connectors) {
+        (Some(sealer), Some(connectors)) => AppContext {
+            sealer: sealer(sdk, &names),
+            connectors: connectors(sdk, &names),
+            ..ctx
+        },
+        _ => ctx,
+    }
 }
 
 /// Creates the table, bucket, queues and bus (for a stand-in like moto; SAM does this
@@ -191,11 +225,17 @@ pub async fn provision(sdk: &aws_config::SdkConfig, prefix: &str) -> anyhow::Res
         &webhooks_arn,
     )
     .await?;
+    let credential_key = kms::create_key(
+        &aws_sdk_kms::Client::new(sdk),
+        &format!("{prefix} connection credentials"),
+    )
+    .await?;
     Ok(AwsNames {
         table,
         bucket,
         event_bus,
         vector_bucket,
         queue_urls,
+        credential_key,
     })
 }

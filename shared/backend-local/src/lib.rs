@@ -3,6 +3,7 @@
 mod blob;
 mod events;
 mod queue;
+mod sealer;
 mod sqlite;
 mod table;
 mod vectors;
@@ -10,6 +11,7 @@ mod vectors;
 pub use blob::{BlobAccessError, LocalBlobStore, BLOB_ROUTE};
 pub use events::LocalEventBus;
 pub use queue::LocalQueue;
+pub use sealer::KeyFileSealer;
 pub use table::LocalTable;
 pub use vectors::LocalVectorIndex;
 
@@ -32,6 +34,8 @@ pub fn context(
     let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
     let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
     let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);
+    let sealer = Arc::new(KeyFileSealer::open(&data_dir.join("credentials.key"))?);
     let ctx = AppContext::new(table, blobs.clone(), queue, events, vectors, config);
+    let ctx = AppContext { sealer, ..ctx };
     Ok((ctx, blobs))
 }

@@ -45,6 +45,17 @@ pub struct Config {
     pub models_dir: std::path::PathBuf,
     /// The embedding model a namespace gets when it names none.
     pub embedding_default: ServerDefault,
+    /// How long a sync run's lease lasts without progress before the poller resumes it.
+    pub sync_lease: Duration,
+    /// Deletions a run may apply, as a percentage of the files a sync knows; above it
+    /// they are withheld and reported.
+    pub sync_delete_brake_percent: u8,
+    /// Keys listed per sync page (S3 lists at most 1000).
+    pub sync_page_size: usize,
+    /// Backblaze's API, where `b2_authorize_account` finds a key's S3 endpoint.
+    pub backblaze_api_url: String,
+    /// How often sluice-local's poller looks for due syncs (an EventBridge schedule in AWS).
+    pub sync_poll: Duration,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -117,6 +128,25 @@ pub struct ConfigVars {
         value_name = "SLUICE_BEDROCK_MODEL"
     )]
     bedrock_model: Option<String>,
+    #[arg(long, env = "SLUICE_SYNC_LEASE_SECS", value_name = "SLUICE_SYNC_LEASE_SECS", default_value_t = 300,
+          value_parser = clap::value_parser!(u64).range(5..=43_200))]
+    sync_lease_secs: u64,
+    #[arg(long, env = "SLUICE_SYNC_DELETE_BRAKE_PERCENT", value_name = "SLUICE_SYNC_DELETE_BRAKE_PERCENT", default_value_t = 15,
+          value_parser = clap::value_parser!(u8).range(0..=100))]
+    sync_delete_brake_percent: u8,
+    #[arg(long, env = "SLUICE_SYNC_PAGE_SIZE", value_name = "SLUICE_SYNC_PAGE_SIZE", default_value_t = 1000,
+          value_parser = clap::value_parser!(u16).range(1..=1000))]
+    sync_page_size: u16,
+    #[arg(
+        long,
+        env = "SLUICE_BACKBLAZE_API_URL",
+        value_name = "SLUICE_BACKBLAZE_API_URL",
+        default_value = "https://api.backblazeb2.com"
+    )]
+    backblaze_api_url: String,
+    #[arg(long, env = "SLUICE_SYNC_POLL_SECS", value_name = "SLUICE_SYNC_POLL_SECS", default_value_t = 60,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    sync_poll_secs: u64,
 }
 
 // The same values as `ConfigVars`'s defaults (a test holds them equal).
@@ -140,6 +170,11 @@ impl Default for Config {
             webhook_disable_after: 20,
             models_dir: default_models_dir(),
             embedding_default: ServerDefault::local(),
+            sync_lease: Duration::from_secs(300),
+            sync_delete_brake_percent: 15,
+            sync_page_size: 1000,
+            backblaze_api_url: "https://api.backblazeb2.com".into(),
+            sync_poll: Duration::from_secs(60),
         }
     }
 }
@@ -187,6 +222,11 @@ impl Config {
             webhook_disable_after: v.webhook_disable_after,
             models_dir: v.models_dir.unwrap_or_else(default_models_dir),
             embedding_default,
+            sync_lease: Duration::from_secs(v.sync_lease_secs),
+            sync_delete_brake_percent: v.sync_delete_brake_percent,
+            sync_page_size: v.sync_page_size as usize,
+            backblaze_api_url: v.backblaze_api_url,
+            sync_poll: Duration::from_secs(v.sync_poll_secs),
         })
     }
 }

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use crate::app::extract::{ExtractorSet, NoExtractors};
 use crate::config::Config;
 use crate::net::HttpClient;
-use crate::ports::{BlobStore, Embedders, EventBus, Queue, Table, VectorIndex};
+use crate::ports::absent::Absent;
+use crate::ports::{BlobStore, Connectors, Embedders, EventBus, Queue, Sealer, Table, VectorIndex};
 
 #[derive(Clone)]
 pub struct AppContext {
@@ -23,6 +24,10 @@ pub struct AppContext {
     pub extractors: Arc<dyn ExtractorSet>,
     /// Outbound HTTP behind the SSRF guard.
     pub http: HttpClient,
+    /// External storage that syncs read (S3 and S3-compatible stores).
+    pub connectors: Arc<dyn Connectors>,
+    /// Seals connection credentials at rest.
+    pub sealer: Arc<dyn Sealer>,
     pub config: Config,
 }
 
@@ -46,6 +51,8 @@ impl AppContext {
             ),
             extractors: Arc::new(NoExtractors),
             http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
+            connectors: Arc::new(Absent("external storage connectors")),
+            sealer: Arc::new(Absent("the credential key")),
             config,
         }
     }
@@ -62,6 +69,18 @@ impl AppContext {
     /// With these extractors (the processes that run batches or decode query images).
     pub fn with_extractors(mut self, extractors: Arc<dyn ExtractorSet>) -> Self {
         self.extractors = extractors;
+        self
+    }
+
+    /// With storage connectors and the key that seals their credentials (the processes
+    /// that handle connections and syncs).
+    pub fn with_connectors(
+        mut self,
+        connectors: Arc<dyn Connectors>,
+        sealer: Arc<dyn Sealer>,
+    ) -> Self {
+        self.connectors = connectors;
+        self.sealer = sealer;
         self
     }
 }

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::app::batches::ChunkMessage;
 use crate::app::pipeline;
 use crate::app::purge::{self, PurgeMessage};
+use crate::app::syncs::engine;
 use crate::app::uploads::{self, ConfirmBulkMessage};
 use crate::app::webhooks::{self, WebhookMessage};
 use crate::context::AppContext;
@@ -63,6 +64,13 @@ pub async fn handle(
             Some(WebhookMessage::Delivery(delivery)) => webhooks::deliver(ctx, delivery).await,
             None => {
                 tracing::error!(body, "unreadable webhook message dropped");
+                Ok(())
+            }
+        },
+        QueueName::Syncs => match serde_json::from_str::<engine::PageMessage>(body) {
+            Ok(page) => engine::run_page(ctx, &page).await,
+            Err(e) => {
+                tracing::error!(error = %e, body, "unreadable sync page dropped");
                 Ok(())
             }
         },

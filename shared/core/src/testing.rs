@@ -37,6 +37,8 @@ pub struct Memory {
     pub queue: Arc<MemoryQueue>,
     pub events: Arc<MemoryEvents>,
     pub vectors: Arc<MemoryVectors>,
+    /// What syncs read.
+    pub storage: Arc<MemoryStorage>,
 }
 
 impl Memory {
@@ -56,6 +58,7 @@ impl Memory {
             rule_target: queue.clone(),
         });
         let vectors = Arc::new(MemoryVectors::default());
+        let storage = Arc::new(MemoryStorage::default());
         let ctx = AppContext::new(
             table.clone(),
             blobs.clone(),
@@ -63,6 +66,10 @@ impl Memory {
             events.clone(),
             vectors.clone(),
             config,
+        )
+        .with_connectors(
+            Arc::new(MemoryConnectors(storage.clone())),
+            Arc::new(MemorySealer::default()),
         );
         Memory {
             ctx,
@@ -71,6 +78,7 @@ impl Memory {
             queue,
             events,
             vectors,
+            storage,
         }
     }
 
@@ -482,6 +490,15 @@ impl MemoryQueue {
             .unwrap_or_default()
     }
 
+    /// Removes one waiting message by its body (a test that works messages by hand).
+    pub fn drop_body(&self, queue: QueueName, body: &str) {
+        if let Some(q) = lock(&self.queues).get_mut(&queue) {
+            if let Some(i) = q.iter().position(|m| m.body == body) {
+                q.remove(i);
+            }
+        }
+    }
+
     /// The oldest message of any queue, whatever its delay, marked received.
     fn next_any(&self) -> Option<(QueueName, Received)> {
         let mut queues = lock(&self.queues);
@@ -714,5 +731,160 @@ impl VectorIndex for MemoryVectors {
     async fn drop_index(&self, index: &str) -> StoreResult<()> {
         lock(&self.indexes).remove(index);
         Ok(())
+    }
+}
+
+/// A bucket's files: key → (bytes, version).
+type Files = BTreeMap<String, (Bytes, u64)>;
+
+/// External storage in memory: buckets of files, listed in key order a page at a time
+/// (the token is the last key listed, as S3's start-after), read only at the version
+/// listed. `deny` answers every call as bad credentials would.
+#[derive(Default)]
+pub struct MemoryStorage {
+    buckets: Mutex<HashMap<String, Files>>,
+    next_version: Mutex<u64>,
+    pub deny: std::sync::atomic::AtomicBool,
+    /// List calls made, for tests that count requests.
+    pub lists: std::sync::atomic::AtomicUsize,
+}
+
+impl MemoryStorage {
+    /// Writes (or overwrites, with a new ETag) a file.
+    pub fn put(&self, bucket: &str, key: &str, bytes: impl Into<Bytes>) {
+        let mut n = lock(&self.next_version);
+        *n += 1;
+        lock(&self.buckets)
+            .entry(bucket.to_string())
+            .or_default()
+            .insert(key.to_string(), (bytes.into(), *n));
+    }
+    pub fn remove(&self, bucket: &str, key: &str) {
+        if let Some(b) = lock(&self.buckets).get_mut(bucket) {
+            b.remove(key);
+        }
+    }
+    fn denied(&self) -> crate::ports::SourceResult<()> {
+        if self.deny.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::ports::SourceError::Denied(
+                "403 InvalidAccessKeyId".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+struct MemoryBucket {
+    storage: Arc<MemoryStorage>,
+    bucket: String,
+}
+
+fn etag_of(version: u64) -> String {
+    format!("v{version}")
+}
+
+#[async_trait]
+impl crate::ports::Source for MemoryBucket {
+    async fn list(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> crate::ports::SourceResult<crate::ports::SourcePage> {
+        self.storage.denied()?;
+        self.storage
+            .lists
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let buckets = lock(&self.storage.buckets);
+        let Some(files) = buckets.get(&self.bucket) else {
+            return Err(crate::ports::SourceError::Missing(format!(
+                "no bucket {}",
+                self.bucket
+            )));
+        };
+        let mut entries: Vec<crate::ports::SourceEntry> = files
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && token.is_none_or(|t| k.as_str() > t))
+            .take(limit + 1)
+            .map(|(k, (b, v))| crate::ports::SourceEntry {
+                key: k.clone(),
+                size: b.len() as u64,
+                etag: etag_of(*v),
+                version_id: None,
+                last_modified: None,
+            })
+            .collect();
+        let next = (entries.len() > limit).then(|| {
+            entries.truncate(limit);
+            entries.last().map(|e| e.key.clone()).unwrap_or_default()
+        });
+        Ok(crate::ports::SourcePage { entries, next })
+    }
+
+    async fn read(
+        &self,
+        key: &str,
+        etag: &str,
+        max_bytes: u64,
+    ) -> crate::ports::SourceResult<Bytes> {
+        self.storage.denied()?;
+        let buckets = lock(&self.storage.buckets);
+        let (bytes, version) = buckets
+            .get(&self.bucket)
+            .and_then(|b| b.get(key))
+            .ok_or_else(|| crate::ports::SourceError::Missing(key.to_string()))?;
+        if etag_of(*version) != etag {
+            return Err(crate::ports::SourceError::Changed(key.to_string()));
+        }
+        if bytes.len() as u64 > max_bytes {
+            return Err(crate::ports::SourceError::TooLarge(key.to_string()));
+        }
+        Ok(bytes.clone())
+    }
+
+    async fn check(&self, prefix: &str) -> crate::ports::SourceResult<()> {
+        self.storage.denied()?;
+        if self.bucket.is_empty() {
+            return Ok(());
+        }
+        self.list(prefix, None, 1).await.map(|_| ())
+    }
+}
+
+/// Opens [`MemoryStorage`] buckets whatever the spec's provider and credentials.
+pub struct MemoryConnectors(pub Arc<MemoryStorage>);
+
+#[async_trait]
+impl crate::ports::Connectors for MemoryConnectors {
+    async fn open(
+        &self,
+        spec: &crate::domain::connections::SourceSpec,
+    ) -> crate::ports::SourceResult<Arc<dyn crate::ports::Source>> {
+        Ok(Arc::new(MemoryBucket {
+            storage: self.0.clone(),
+            bucket: spec.bucket.clone(),
+        }))
+    }
+}
+
+/// Keeps sealed values in memory and stores only an opaque handle, so the table never
+/// holds a plaintext credential in tests either.
+#[derive(Default)]
+pub struct MemorySealer {
+    sealed: Mutex<HashMap<String, Vec<u8>>>,
+}
+
+#[async_trait]
+impl crate::ports::Sealer for MemorySealer {
+    async fn seal(&self, plaintext: &[u8]) -> Result<String, crate::ports::SealError> {
+        let handle = format!("memory:{}", crate::domain::ids::IdKind::Event.new_id());
+        lock(&self.sealed).insert(handle.clone(), plaintext.to_vec());
+        Ok(handle)
+    }
+    async fn open(&self, sealed: &str) -> Result<Vec<u8>, crate::ports::SealError> {
+        lock(&self.sealed)
+            .get(sealed)
+            .cloned()
+            .ok_or_else(|| crate::ports::SealError("unknown sealed value".into()))
     }
 }

@@ -100,11 +100,17 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
             .await
             .map_err(|e| StageError::new("blob", format!("stored blob {key:?} unreadable: {e}")))?
             .ok_or_else(|| StageError::new("blob", format!("stored blob {key:?} is missing")))?
+    } else if let Some(file) = blob.properties.get("synced") {
+        let file: super::objects::SyncedFile = serde_json::from_value(file.clone())
+            .map_err(|e| StageError::new("blob", format!("synced blob unreadable: {e}")))?;
+        super::syncs::engine::read_synced(ctx, &file)
+            .await
+            .map_err(|why| StageError::new("blob", why))?
     } else if let Some(url) = blob.properties.get("url").and_then(Value::as_str) {
         if url.starts_with("s3://") {
             return Err(StageError::new(
                 "blob",
-                "s3:// URLs are read by bucket syncs, which this server does not run yet; register the object by upload or https URL",
+                "s3:// URLs are not fetched: sync the bucket (POST /v1/buckets/{id}/syncs), or register the object by upload or https URL",
             ));
         }
         ctx.http

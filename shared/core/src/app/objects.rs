@@ -11,7 +11,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -63,6 +63,23 @@ pub struct CreateBlob {
     pub mime_type: Option<String>,
     #[serde(default)]
     pub content_type: Option<String>,
+    /// A file a sync listed (set by the sync engine; never read from a request).
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub synced: Option<SyncedFile>,
+}
+
+/// A file in a connection's storage, at the version a sync listed: the blob stage reads
+/// it with the connection's credentials, only while it is still that version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncedFile {
+    pub org_id: String,
+    pub connection_id: String,
+    pub sync_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -272,6 +289,7 @@ pub struct Confirming {
 
 enum Source {
     Url(url::Url),
+    Synced(SyncedFile),
     Stored(StoredFile),
     Bytes {
         bytes: Vec<u8>,
@@ -321,6 +339,9 @@ fn read_source(
     path: &str,
     uploads: &HashMap<String, StoredFile>,
 ) -> Result<Source, Error> {
+    if let Some(file) = &b.synced {
+        return Ok(Source::Synced(file.clone()));
+    }
     let given = [
         b.url.is_some(),
         b.content.is_some(),
@@ -507,6 +528,21 @@ fn build_blob(
             properties.insert("storage_key".into(), json!(file.storage_key));
             None
         }
+        Source::Synced(file) => {
+            details.filename = file.key.rsplit('/').next().map(str::to_string);
+            details.size_bytes = Some(file.size as i64);
+            details.mime_type = b.mime_type.clone().or_else(|| {
+                mime_guess::from_path(&file.key)
+                    .first_raw()
+                    .map(str::to_string)
+            });
+            properties.insert("source".into(), json!("sync"));
+            properties.insert(
+                "synced".into(),
+                serde_json::to_value(&file).map_err(|e| Error::Internal(e.into()))?,
+            );
+            None
+        }
         Source::Url(url) => {
             details.filename = b.filename.clone().or_else(|| filename_of(&url));
             details.mime_type = b.mime_type.clone().or_else(|| {
@@ -598,6 +634,11 @@ fn fingerprint(blobs: &[Blob], metadata: &Map<String, Value>) -> String {
                     .get("url")
                     .and_then(Value::as_str)
                     .map(str::to_string)
+                    .or_else(|| {
+                        b.properties
+                            .get("synced")
+                            .map(|f| format!("sync:{}/{}@{}", f["bucket"], f["key"], f["etag"]))
+                    })
             });
             json!([b.property, b.blob_type, what])
         })

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod chunking;
+pub mod connections;
 pub mod embedding;
 pub mod entities;
 pub mod extractors;

@@ -10,9 +10,9 @@ use async_trait::async_trait;
 use bytes::Bytes;
 
 use super::{
-    BlobMeta, BlobStore, Event, EventBus, Item, Key, Page, PutConstraints, Query, Queue, QueueName,
-    Received, StoreError, StoreResult, StoredPart, Table, VectorIndex, VectorMatch, VectorRecord,
-    Write,
+    BlobMeta, BlobStore, Connectors, Event, EventBus, Item, Key, Page, PutConstraints, Query,
+    Queue, QueueName, Received, SealError, Sealer, Source, SourceError, SourceResult, StoreError,
+    StoreResult, StoredPart, Table, VectorIndex, VectorMatch, VectorRecord, Write,
 };
 
 /// A port this process does not have; `what` names it in the error.
@@ -182,5 +182,28 @@ impl Table for ReadOnly {
     }
     async fn put_many(&self, _: Vec<Item>) -> StoreResult<()> {
         Absent("table writes").refuse()
+    }
+}
+
+#[async_trait]
+impl Connectors for Absent {
+    async fn open(
+        &self,
+        _: &crate::domain::connections::SourceSpec,
+    ) -> SourceResult<Arc<dyn Source>> {
+        Err(SourceError::Invalid(format!(
+            "this process has no {}",
+            self.0
+        )))
+    }
+}
+
+#[async_trait]
+impl Sealer for Absent {
+    async fn seal(&self, _: &[u8]) -> Result<String, SealError> {
+        Err(SealError(format!("this process has no {}", self.0)))
+    }
+    async fn open(&self, _: &str) -> Result<Vec<u8>, SealError> {
+        Err(SealError(format!("this process has no {}", self.0)))
     }
 }

@@ -5,6 +5,7 @@ mod blob;
 mod embed;
 mod events;
 mod queue;
+mod source;
 mod table;
 mod vectors;
 
@@ -12,6 +13,9 @@ pub use blob::{BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
 pub use embed::{Backend, EmbedError, Embedder, Embedders, EmbeddingSpec, Media, MediaKind};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
+pub use source::{
+    Connectors, SealError, Sealer, Source, SourceEntry, SourceError, SourcePage, SourceResult,
+};
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,
 };

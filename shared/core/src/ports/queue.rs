@@ -15,16 +15,24 @@ pub enum QueueName {
     Batches,
     /// Events to deliver and webhook deliveries to retry, for the dispatcher.
     Webhooks,
+    /// Pages of sync runs.
+    Syncs,
 }
 
 impl QueueName {
-    pub const ALL: [QueueName; 3] = [QueueName::Tasks, QueueName::Batches, QueueName::Webhooks];
+    pub const ALL: [QueueName; 4] = [
+        QueueName::Tasks,
+        QueueName::Batches,
+        QueueName::Webhooks,
+        QueueName::Syncs,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             QueueName::Tasks => "tasks",
             QueueName::Batches => "batches",
             QueueName::Webhooks => "webhooks",
+            QueueName::Syncs => "syncs",
         }
     }
 }

@@ -14,6 +14,9 @@
 //! | document    | `BKT#<bkt>`     | `DOC#<obj>#<col>#<n>`; gsi1 `COL#<col>` / `<obj>#<n>`; `NS#<ns>` / `DOCREF#<id>` finds it by id |
 //! | webhook     | `ORG#<org>`     | `WH#<id>`; deliveries `WH#<id>` / `DLV#<id>` |
 //! | idempotency | `ORG#<org>`     | `IDEMKEY#<sha256 of key>` (Idempotency-Key header, expires) |
+//! | connection  | `ORG#<org>`     | `CONN#<id>`, `CONNNAME#<name>` |
+//! | sync        | `BKT#<bkt>`     | `SYNC#<id>`; due ones in gsi1 `SYNCS#DUE` / `<epoch>#<id>` |
+//! | sync state  | `SYNC#<id>`     | manifest `SRC#<source key>`, runs `RUN#<id>`, deletion candidates `GONE#<run>#<key>`, dead letters `DLQ#<sha256 of key>` |
 
 use crate::ports::Key;
 
@@ -133,4 +136,38 @@ pub fn idempotency_key(org: &str, hash: &str) -> Key {
 }
 pub fn document_ref(ns: &str, doc: &str) -> Key {
     Key::new(ns_pk(ns), format!("DOCREF#{doc}"))
+}
+
+pub fn connection(org: &str, conn: &str) -> Key {
+    Key::new(org_pk(org), format!("CONN#{conn}"))
+}
+pub fn connection_name(org: &str, name: &str) -> Key {
+    Key::new(org_pk(org), format!("CONNNAME#{name}"))
+}
+pub fn sync(bkt: &str, sync: &str) -> Key {
+    Key::new(bkt_pk(bkt), format!("SYNC#{sync}"))
+}
+pub fn sync_pk(sync: &str) -> String {
+    format!("SYNC#{sync}")
+}
+/// The index partition of syncs with a next run; sort key `<epoch, 12 digits>#<id>`.
+pub const DUE_SYNCS: &str = "SYNCS#DUE";
+pub fn due_sort_key(epoch: i64, sync: &str) -> String {
+    format!("{epoch:012}#{sync}")
+}
+pub const MANIFEST_PREFIX: &str = "SRC#";
+pub fn manifest(sync: &str, source_key: &str) -> Key {
+    Key::new(sync_pk(sync), format!("{MANIFEST_PREFIX}{source_key}"))
+}
+pub fn sync_run(sync: &str, run: &str) -> Key {
+    Key::new(sync_pk(sync), format!("RUN#{run}"))
+}
+pub fn gone_prefix(run: &str) -> String {
+    format!("GONE#{run}#")
+}
+pub fn gone(sync: &str, run: &str, source_key: &str) -> Key {
+    Key::new(sync_pk(sync), format!("{}{source_key}", gone_prefix(run)))
+}
+pub fn dead_letter(sync: &str, key_hash: &str) -> Key {
+    Key::new(sync_pk(sync), format!("DLQ#{key_hash}"))
 }

@@ -5,6 +5,7 @@
 mod batches;
 mod objects;
 mod purge;
+mod syncs;
 mod uploads;
 mod webhooks;
 

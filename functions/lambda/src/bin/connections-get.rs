@@ -1,0 +1,7 @@
+//! GET /v1/organizations/connections/{connection_identifier} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::CONNECTIONS_GET, clients)
+}

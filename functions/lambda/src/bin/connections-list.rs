@@ -1,0 +1,7 @@
+//! POST /v1/organizations/connections/list (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::CONNECTIONS_LIST, clients)
+}

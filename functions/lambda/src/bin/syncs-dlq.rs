@@ -1,0 +1,7 @@
+//! POST /v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/dlq (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let clients = Clients::table();
+    sluice_lambda::serve_route(&sluice_api::routes::SYNCS_DLQ, clients)
+}

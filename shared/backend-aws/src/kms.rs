@@ -1,0 +1,106 @@
+//! Connection credentials sealed by envelope encryption: KMS makes a data key per seal
+//! (GenerateDataKey), the credentials are AES-256-GCM under it, and only the KMS-wrapped
+//! key is kept beside them. Opening asks KMS to unwrap it (Decrypt).
+
+use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::{Aes256Gcm, Nonce};
+use async_trait::async_trait;
+use aws_sdk_kms::primitives::Blob;
+use aws_sdk_kms::types::DataKeySpec;
+use base64::Engine;
+use sluice_core::ports::{SealError, Sealer};
+
+const PREFIX: &str = "kms:v1:";
+
+pub struct KmsSealer {
+    client: aws_sdk_kms::Client,
+    key_id: String,
+}
+
+impl KmsSealer {
+    pub fn new(client: aws_sdk_kms::Client, key_id: String) -> Self {
+        KmsSealer { client, key_id }
+    }
+}
+
+fn b64() -> base64::engine::GeneralPurpose {
+    base64::engine::general_purpose::STANDARD
+}
+
+#[async_trait]
+impl Sealer for KmsSealer {
+    async fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
+        let key = self
+            .client
+            .generate_data_key()
+            .key_id(&self.key_id)
+            .key_spec(DataKeySpec::Aes256)
+            .send()
+            .await
+            .map_err(|e| {
+                SealError(format!(
+                    "GenerateDataKey: {}",
+                    aws_sdk_kms::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let (Some(plain_key), Some(wrapped)) = (key.plaintext(), key.ciphertext_blob()) else {
+            return Err(SealError("GenerateDataKey returned no key".into()));
+        };
+        let cipher =
+            Aes256Gcm::new_from_slice(plain_key.as_ref()).map_err(|e| SealError(e.to_string()))?;
+        let nonce: [u8; 12] = rand::random();
+        let sealed = cipher
+            .encrypt(Nonce::from_slice(&nonce), plaintext)
+            .map_err(|e| SealError(e.to_string()))?;
+        let mut body = nonce.to_vec();
+        body.extend(sealed);
+        Ok(format!(
+            "{PREFIX}{}:{}",
+            b64().encode(wrapped.as_ref()),
+            b64().encode(body)
+        ))
+    }
+
+    async fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError> {
+        let (wrapped, body) = sealed
+            .strip_prefix(PREFIX)
+            .and_then(|r| r.split_once(':'))
+            .ok_or_else(|| SealError("not sealed by KMS".into()))?;
+        let wrapped = b64()
+            .decode(wrapped)
+            .map_err(|e| SealError(e.to_string()))?;
+        let body = b64().decode(body).map_err(|e| SealError(e.to_string()))?;
+        let key = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(wrapped))
+            .send()
+            .await
+            .map_err(|e| {
+                SealError(format!(
+                    "Decrypt: {}",
+                    aws_sdk_kms::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let plain_key = key
+            .plaintext()
+            .ok_or_else(|| SealError("Decrypt returned no key".into()))?;
+        if body.len() < 12 {
+            return Err(SealError("sealed value too short".into()));
+        }
+        let (nonce, ct) = body.split_at(12);
+        Aes256Gcm::new_from_slice(plain_key.as_ref())
+            .map_err(|e| SealError(e.to_string()))?
+            .decrypt(Nonce::from_slice(nonce), ct)
+            .map_err(|_| SealError("the data key does not open this value".into()))
+    }
+}
+
+/// A symmetric key for a stand-in (SAM creates the real one).
+pub async fn create_key(client: &aws_sdk_kms::Client, description: &str) -> anyhow::Result<String> {
+    let out = client.create_key().description(description).send().await?;
+    out.key_metadata()
+        .map(|m| m.key_id().to_string())
+        .ok_or_else(|| anyhow::anyhow!("CreateKey returned no key id"))
+}

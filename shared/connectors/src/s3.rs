@@ -1,0 +1,204 @@
+//! One bucket over the S3 API, with the provider's addressing, region and checksum
+//! rules from its `SourceSpec`.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_s3::config::{
+    Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
+};
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::Client;
+use bytes::{Bytes, BytesMut};
+use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
+use sluice_core::ports::{Source, SourceEntry, SourceError, SourcePage, SourceResult};
+
+pub struct S3Source {
+    client: Client,
+    bucket: String,
+}
+
+/// The S3 client a spec describes (exposed for tests that check what it sends).
+pub async fn client(base: &aws_config::SdkConfig, spec: &SourceSpec) -> SourceResult<Client> {
+    let mut builder =
+        aws_sdk_s3::config::Builder::from(base).region(Region::new(spec.region.clone()));
+    match &spec.credentials {
+        SpecCredentials::Static {
+            access_key_id,
+            secret_access_key,
+            session_token,
+        } => {
+            builder = builder.credentials_provider(Credentials::new(
+                access_key_id,
+                secret_access_key,
+                session_token.clone(),
+                None,
+                "sluice-connection",
+            ));
+        }
+        SpecCredentials::AssumeRole {
+            role_arn,
+            external_id,
+        } => {
+            let provider = aws_config::sts::AssumeRoleProvider::builder(role_arn)
+                .external_id(external_id)
+                .session_name("sluice-sync")
+                .configure(base)
+                .build()
+                .await;
+            builder = builder.credentials_provider(provider);
+        }
+        SpecCredentials::Backblaze { .. } => {
+            return Err(SourceError::Invalid(
+                "Backblaze credentials are exchanged before the S3 client is built".into(),
+            ))
+        }
+    }
+    let stand_in =
+        base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
+    if let Some(endpoint) = &spec.endpoint {
+        builder = builder.endpoint_url(endpoint);
+    }
+    // A stand-in on loopback has no DNS for virtual hosts.
+    builder = builder.force_path_style(spec.path_style || (spec.endpoint.is_none() && stand_in));
+    if spec.checksums_when_required {
+        builder = builder
+            .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
+            .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
+    }
+    Ok(Client::from_conf(builder.build()))
+}
+
+impl S3Source {
+    pub async fn open(base: &aws_config::SdkConfig, spec: &SourceSpec) -> SourceResult<Self> {
+        Ok(S3Source {
+            client: client(base, spec).await?,
+            bucket: spec.bucket.clone(),
+        })
+    }
+}
+
+/// `Retry-After` in seconds, when the provider sent one.
+fn retry_after<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<Duration> {
+    e.raw_response()
+        .and_then(|r| r.headers().get("retry-after"))
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs)
+}
+
+/// A provider's answer as the engine acts on it.
+fn classify<E>(what: &str, e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> SourceError
+where
+    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
+{
+    let status = e.raw_response().map(|r| r.status().as_u16());
+    let code = e.code().map(str::to_string);
+    let after = retry_after(&e);
+    let message = format!("{what}: {}", DisplayErrorContext(&e));
+    match (status, code.as_deref()) {
+        (Some(401 | 403), _)
+        | (_, Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch")) => {
+            SourceError::Denied(message)
+        }
+        (_, Some("NoSuchBucket")) | (Some(404), _) => SourceError::Missing(message),
+        (Some(412), _) | (_, Some("PreconditionFailed")) => SourceError::Changed(message),
+        (Some(429 | 503), _) | (_, Some("SlowDown" | "Throttling" | "ServiceUnavailable")) => {
+            SourceError::Throttled {
+                message,
+                retry_after: after,
+            }
+        }
+        _ => SourceError::Failed(message),
+    }
+}
+
+#[async_trait]
+impl Source for S3Source {
+    async fn list(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> SourceResult<SourcePage> {
+        let out = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(prefix)
+            .max_keys(limit.clamp(1, 1000) as i32)
+            .set_continuation_token(token.map(str::to_string))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("listing s3://{}/{prefix}", self.bucket), e))?;
+        let entries = out
+            .contents()
+            .iter()
+            .filter_map(|o| {
+                Some(SourceEntry {
+                    key: o.key()?.to_string(),
+                    size: o.size().unwrap_or(0).max(0) as u64,
+                    etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
+                    version_id: None,
+                    last_modified: o.last_modified().map(|t| t.to_string()),
+                })
+            })
+            .collect();
+        // Only IsTruncated ends a listing; a truncated page without a token is an error.
+        let next = match (out.is_truncated(), out.next_continuation_token()) {
+            (Some(true), Some(t)) => Some(t.to_string()),
+            (Some(true), None) => {
+                return Err(SourceError::Failed(format!(
+                    "listing s3://{}/{prefix}: truncated page without a continuation token",
+                    self.bucket
+                )))
+            }
+            _ => None,
+        };
+        Ok(SourcePage { entries, next })
+    }
+
+    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<Bytes> {
+        let out = self
+            .client
+            .get_object()
+            .bucket(&self.bucket)
+            .key(key)
+            .if_match(format!("\"{etag}\""))
+            .send()
+            .await
+            .map_err(|e| classify(&format!("reading s3://{}/{key}", self.bucket), e))?;
+        if out.content_length().is_some_and(|n| n as u64 > max_bytes) {
+            return Err(SourceError::TooLarge(format!(
+                "{} bytes is over SLUICE_MAX_FETCH_BYTES ({max_bytes})",
+                out.content_length().unwrap_or_default()
+            )));
+        }
+        let mut body = out.body;
+        let mut buf = BytesMut::new();
+        while let Some(chunk) = body
+            .try_next()
+            .await
+            .map_err(|e| SourceError::Failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
+        {
+            if (buf.len() + chunk.len()) as u64 > max_bytes {
+                return Err(SourceError::TooLarge(format!(
+                    "over SLUICE_MAX_FETCH_BYTES ({max_bytes})"
+                )));
+            }
+            buf.extend_from_slice(&chunk);
+        }
+        Ok(buf.freeze())
+    }
+
+    async fn check(&self, prefix: &str) -> SourceResult<()> {
+        if self.bucket.is_empty() {
+            self.client
+                .list_buckets()
+                .send()
+                .await
+                .map_err(|e| classify("listing buckets", e))?;
+            return Ok(());
+        }
+        self.list(prefix, None, 1).await.map(|_| ())
+    }
+}

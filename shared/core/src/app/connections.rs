@@ -1,0 +1,476 @@
+//! Org-level storage connections: a provider, its settings and sealed credentials,
+//! tested before they are saved. Credentials are never returned and never logged.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::{from_item, keys, pointer, to_item};
+use crate::context::AppContext;
+use crate::domain::connections::{Credentials, ProviderConfig, SourceSpec};
+use crate::domain::ids::IdKind;
+use crate::domain::schema::FieldError;
+use crate::domain::time::now_rfc3339;
+use crate::error::Error;
+use crate::ports::{Cond, Query, Source, SourceError, StoreError, Write};
+
+pub const ACTIVE: &str = "ACTIVE";
+pub const SUSPENDED: &str = "SUSPENDED";
+
+#[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateConnection {
+    pub name: String,
+    /// `s3`, `tigris`, `backblaze`, `supabase`; `r2` and `wasabi` are presets of `s3`.
+    pub provider_type: String,
+    /// The provider's settings and `credentials` (`{"type": "access_key", …}`).
+    pub provider_config: Map<String, Value>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Accepted; this server never writes to a connection's storage.
+    #[serde(default)]
+    pub write_enabled: Option<bool>,
+    /// List the source before saving (default true).
+    #[serde(default)]
+    pub test_before_save: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateConnection {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Replaces the settings; credential fields omitted are kept while the credential
+    /// type is unchanged.
+    #[serde(default)]
+    pub provider_config: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub test_before_save: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListConnections {
+    #[serde(default)]
+    pub provider_type: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+/// A stored connection; `sealed_credentials` is the credentials' envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Connection {
+    pub connection_id: String,
+    pub org_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub provider_type: String,
+    pub settings: Map<String, Value>,
+    pub credential_type: String,
+    pub sealed_credentials: String,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    pub status: String,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: i64,
+    /// Made by a sync request that carried its connection inline (the quickstart's form).
+    #[serde(default)]
+    pub implicit: bool,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Connection {
+    pub fn redacted_config(&self) -> Map<String, Value> {
+        let mut out = self.settings.clone();
+        out.insert("credentials".into(), json!({"type": self.credential_type}));
+        out
+    }
+}
+
+fn field_err(e: FieldError) -> Error {
+    Error::field(e.field, e.reason)
+}
+
+fn check_name(name: &str) -> Result<(), Error> {
+    if name.trim().is_empty() || name.chars().count() > 100 {
+        return Err(Error::field("name", "must be 1 to 100 characters"));
+    }
+    if name.chars().any(char::is_control) {
+        return Err(Error::field("name", "must not hold control characters"));
+    }
+    Ok(())
+}
+
+async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
+    let plain = serde_json::to_vec(c).map_err(|e| Error::Internal(e.into()))?;
+    ctx.sealer
+        .seal(&plain)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
+}
+
+async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
+    let plain = ctx
+        .sealer
+        .open(&c.sealed_credentials)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("sealed credentials unreadable: {e}")))
+}
+
+/// The provider config as parsed from what is stored.
+pub async fn provider_config(ctx: &AppContext, c: &Connection) -> Result<ProviderConfig, Error> {
+    Ok(ProviderConfig {
+        provider_type: c.provider_type.clone(),
+        settings: c.settings.clone(),
+        credentials: unseal(ctx, c).await?,
+    })
+}
+
+/// Why an endpoint must not be used: it resolves to a private or reserved address
+/// (unless the server allows private URLs), as blob URLs are refused. A host that does
+/// not resolve passes here; connecting to it fails later, and is checked again then.
+async fn refused_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Option<String> {
+    let endpoint = config
+        .settings
+        .get("endpoint_url")
+        .and_then(Value::as_str)?;
+    if ctx.config.allow_private_urls {
+        return None;
+    }
+    let url = url::Url::parse(endpoint).ok()?;
+    let host = url
+        .host_str()
+        .unwrap_or_default()
+        .trim_matches(['[', ']'])
+        .to_string();
+    let port = url.port_or_known_default().unwrap_or(443);
+    let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
+        Ok(ip) => vec![ip],
+        Err(_) => tokio::net::lookup_host((host.as_str(), port))
+            .await
+            .map(|a| a.map(|a| a.ip()).collect())
+            .unwrap_or_default(),
+    };
+    addrs
+        .iter()
+        .any(|ip| crate::net::is_forbidden(*ip))
+        .then(|| format!("{host} resolves to a private or reserved address"))
+}
+
+async fn guard_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Result<(), Error> {
+    match refused_endpoint(ctx, config).await {
+        Some(why) => Err(Error::field("provider_config.endpoint_url", why)),
+        None => Ok(()),
+    }
+}
+
+/// Opens `bucket` (empty: the account) through a connection's settings.
+pub async fn open_source(
+    ctx: &AppContext,
+    config: &ProviderConfig,
+    bucket: &str,
+) -> Result<Arc<dyn Source>, SourceError> {
+    let spec: SourceSpec = config.spec(bucket, &ctx.config.backblaze_api_url);
+    ctx.connectors.open(&spec).await
+}
+
+/// The outcome of a connection test, as `POST …/test` returns it.
+pub struct Tested {
+    pub success: bool,
+    pub message: String,
+}
+
+async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
+    let bucket = config
+        .settings
+        .get("bucket")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    let outcome = match open_source(ctx, config, bucket).await {
+        Ok(source) => source.check("").await,
+        Err(e) => Err(e),
+    };
+    match outcome {
+        Ok(()) => Tested {
+            success: true,
+            message: format!("{} connection works", config.provider_type),
+        },
+        Err(e) => Tested {
+            success: false,
+            message: e.to_string(),
+        },
+    }
+}
+
+pub async fn create(
+    ctx: &AppContext,
+    org_id: &str,
+    created_by: &str,
+    req: CreateConnection,
+) -> Result<Connection, Error> {
+    create_inner(ctx, org_id, created_by, req, false).await
+}
+
+/// A connection for a sync request that carried one inline (named after the sync).
+pub async fn create_implicit(
+    ctx: &AppContext,
+    org_id: &str,
+    created_by: &str,
+    req: CreateConnection,
+) -> Result<Connection, Error> {
+    create_inner(ctx, org_id, created_by, req, true).await
+}
+
+async fn create_inner(
+    ctx: &AppContext,
+    org_id: &str,
+    created_by: &str,
+    req: CreateConnection,
+    implicit: bool,
+) -> Result<Connection, Error> {
+    check_name(&req.name)?;
+    let config =
+        ProviderConfig::parse(&req.provider_type, &req.provider_config).map_err(field_err)?;
+    guard_endpoint(ctx, &config).await?;
+    if req.test_before_save.unwrap_or(true) {
+        let t = test_config(ctx, &config).await;
+        if !t.success {
+            return Err(Error::Invalid {
+                message: format!("provider_config: the connection test failed: {}", t.message),
+                details: json!({"field": "provider_config", "reason": t.message}),
+            });
+        }
+    }
+    let at = now_rfc3339();
+    let c = Connection {
+        connection_id: IdKind::Connection.new_id(),
+        org_id: org_id.to_string(),
+        name: req.name.trim().to_string(),
+        description: req.description,
+        provider_type: config.provider_type.clone(),
+        settings: config.settings.clone(),
+        credential_type: config.credentials.kind().to_string(),
+        sealed_credentials: seal(ctx, &config.credentials).await?,
+        metadata: req.metadata,
+        status: ACTIVE.into(),
+        last_used_at: None,
+        last_error: None,
+        consecutive_failures: 0,
+        implicit,
+        created_by: created_by.to_string(),
+        created_at: at.clone(),
+        updated_at: at,
+        version: 1,
+    };
+    let ops = vec![
+        Write::create(to_item(&keys::connection(org_id, &c.connection_id), &c)),
+        Write::create(pointer(
+            &keys::connection_name(org_id, &c.name),
+            "connection_id",
+            &c.connection_id,
+        )),
+    ];
+    match ctx.table.transact(ops).await {
+        Ok(()) => Ok(c),
+        Err(StoreError::ConditionFailed { index: Some(1) }) => Err(Error::Conflict(format!(
+            "a connection named {:?} already exists",
+            c.name
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// A connection of the org by id or name.
+pub async fn get(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Connection, Error> {
+    let not_found = || Error::not_found(format!("connection {ident:?}"));
+    let id = if IdKind::Connection.matches(ident) {
+        ident.to_string()
+    } else {
+        let ptr = ctx
+            .table
+            .get(&keys::connection_name(org_id, ident))
+            .await?
+            .ok_or_else(not_found)?;
+        ptr.get("connection_id")
+            .and_then(Value::as_str)
+            .ok_or_else(not_found)?
+            .to_string()
+    };
+    let item = ctx
+        .table
+        .get(&keys::connection(org_id, &id))
+        .await?
+        .ok_or_else(not_found)?;
+    from_item(item)
+}
+
+pub async fn list(
+    ctx: &AppContext,
+    org_id: &str,
+    req: &ListConnections,
+) -> Result<Vec<Connection>, Error> {
+    let all: Vec<Connection> = super::lists::all_records(
+        ctx.table.as_ref(),
+        Query::partition(keys::org_pk(org_id)).prefix("CONN#"),
+    )
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|c| {
+            req.provider_type
+                .as_ref()
+                .is_none_or(|p| *p == c.provider_type)
+        })
+        .filter(|c| {
+            req.status
+                .as_ref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(&c.status))
+        })
+        .filter(|c| req.is_active.is_none_or(|a| a == (c.status == ACTIVE)))
+        .collect())
+}
+
+pub async fn update(
+    ctx: &AppContext,
+    org_id: &str,
+    ident: &str,
+    req: UpdateConnection,
+) -> Result<Connection, Error> {
+    let before = get(ctx, org_id, ident).await?;
+    let mut c = before.clone();
+    if let Some(name) = &req.name {
+        check_name(name)?;
+        c.name = name.trim().to_string();
+    }
+    if req.description.is_some() {
+        c.description = req.description.clone();
+    }
+    if req.metadata.is_some() {
+        c.metadata = req.metadata.clone();
+    }
+    if let Some(status) = &req.status {
+        match status.as_str() {
+            ACTIVE => c.consecutive_failures = 0,
+            SUSPENDED => {}
+            other => {
+                return Err(Error::field(
+                    "status",
+                    format!("expected ACTIVE or SUSPENDED, got {other:?}"),
+                ))
+            }
+        }
+        c.status = status.clone();
+    }
+    if let Some(patch) = &req.provider_config {
+        let stored = unseal(ctx, &before).await?;
+        let mut full = patch.clone();
+        let creds = match patch.get("credentials") {
+            Some(Value::Object(p)) => Credentials::merged(&stored, p).map_err(field_err)?,
+            Some(_) => {
+                return Err(Error::field(
+                    "provider_config.credentials",
+                    "must be an object",
+                ))
+            }
+            None => stored,
+        };
+        full.insert(
+            "credentials".into(),
+            serde_json::to_value(&creds).map_err(|e| Error::Internal(e.into()))?,
+        );
+        let config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
+        guard_endpoint(ctx, &config).await?;
+        if req.test_before_save.unwrap_or(true) {
+            let t = test_config(ctx, &config).await;
+            if !t.success {
+                return Err(Error::Invalid {
+                    message: format!("provider_config: the connection test failed: {}", t.message),
+                    details: json!({"field": "provider_config", "reason": t.message}),
+                });
+            }
+        }
+        c.settings = config.settings;
+        c.credential_type = config.credentials.kind().into();
+        c.sealed_credentials = seal(ctx, &config.credentials).await?;
+    }
+    c.updated_at = now_rfc3339();
+    c.version = before.version + 1;
+    let mut ops = vec![Write::Put {
+        item: to_item(&keys::connection(org_id, &c.connection_id), &c),
+        cond: Cond::Equals("version".into(), json!(before.version)),
+    }];
+    if c.name != before.name {
+        ops.push(Write::create(pointer(
+            &keys::connection_name(org_id, &c.name),
+            "connection_id",
+            &c.connection_id,
+        )));
+        ops.push(Write::delete(keys::connection_name(org_id, &before.name)));
+    }
+    match ctx.table.transact(ops).await {
+        Ok(()) => Ok(c),
+        Err(StoreError::ConditionFailed { index: Some(0) }) => Err(Error::Conflict(format!(
+            "connection {} changed while this request ran; retry",
+            c.connection_id
+        ))),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
+            "a connection named {:?} already exists",
+            c.name
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Deletes a connection no sync uses.
+pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Connection, Error> {
+    let c = get(ctx, org_id, ident).await?;
+    if let Some(sync) = super::syncs::any_using(ctx, org_id, &c.connection_id).await? {
+        return Err(Error::Conflict(format!(
+            "connection {} is used by sync {sync}; delete the sync first",
+            c.connection_id
+        )));
+    }
+    ctx.table
+        .transact(vec![
+            Write::Delete {
+                key: keys::connection(org_id, &c.connection_id),
+                cond: Cond::Exists,
+            },
+            Write::delete(keys::connection_name(org_id, &c.name)),
+        ])
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => Error::not_found(format!("connection {ident:?}")),
+            other => other.into(),
+        })?;
+    Ok(c)
+}
+
+/// `POST …/connections/{id}/test`: the stored settings, listed now.
+pub async fn test(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Tested, Error> {
+    let c = get(ctx, org_id, ident).await?;
+    let config = provider_config(ctx, &c).await?;
+    Ok(test_config(ctx, &config).await)
+}

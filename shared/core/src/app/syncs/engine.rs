@@ -1,0 +1,1034 @@
+//! The sync engine: the same code under EventBridge + SQS and in `sluice-local`.
+//!
+//! A run takes the sync's lease (a conditional write), then works one page per queue
+//! message: list the page, merge it with the manifest's range for the same keys (the
+//! provider lists keys in order, so unchanged files cost no write), register what is new
+//! or changed, record what is gone, save the page's counts under a condition on the page
+//! number (a redelivered page counts once), submit batches, send the next page. After a
+//! complete listing the deletions are applied behind a brake. A run whose worker died is
+//! resumed from its saved page when its lease lapses.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::{
+    at_epoch, get_run, sync_item, RunCounts, Sync, SyncRun, ACTIVE, SUSPENDED, SUSPEND_AFTER,
+};
+use crate::app::connections;
+use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
+use crate::app::{batches, from_item, keys, to_item};
+use crate::context::AppContext;
+use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::ids::IdKind;
+use crate::domain::schema::{BucketSchema, FieldType};
+use crate::domain::time::{now, now_rfc3339};
+use crate::error::Error;
+use crate::ports::{
+    Cond, CursorPos, Event, Item, Query, QueueName, Source, SourceEntry, SourceError, StoreError,
+    Write,
+};
+
+/// Sort keys of the table hold at most 1024 bytes; the manifest's carry `SRC#`.
+const MAX_KEY_BYTES: usize = 1000;
+
+/// One page of one run, on the syncs queue.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PageMessage {
+    pub org_id: String,
+    pub bucket_id: String,
+    pub sync_id: String,
+    pub run_id: String,
+    pub page: u32,
+}
+
+impl PageMessage {
+    fn body(&self) -> String {
+        serde_json::to_string(self).expect("page messages serialize")
+    }
+}
+
+/// What the manifest knows of one source file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct ManifestEntry {
+    source_key: String,
+    token: String,
+    etag: String,
+    size: u64,
+    object_id: String,
+    /// The run that wrote it, and as what (`new`, `modified`): a redelivered page of that
+    /// run counts the file as it did the first time.
+    run_id: String,
+    kind: String,
+}
+
+async fn load(ctx: &AppContext, bucket_id: &str, sync_id: &str) -> Result<Option<Sync>, Error> {
+    ctx.table
+        .get(&keys::sync(bucket_id, sync_id))
+        .await?
+        .map(from_item)
+        .transpose()
+}
+
+/// Applies `change` to the stored sync under its version, re-reading on a race.
+async fn mutate(
+    ctx: &AppContext,
+    bucket_id: &str,
+    sync_id: &str,
+    mut change: impl FnMut(&mut Sync) -> Result<(), Error>,
+) -> Result<Sync, Error> {
+    for _ in 0..8 {
+        let before = load(ctx, bucket_id, sync_id)
+            .await?
+            .ok_or_else(|| Error::not_found(format!("sync {sync_id:?}")))?;
+        let mut next = before.clone();
+        change(&mut next)?;
+        match super::save(ctx, &before, next).await {
+            Err(Error::Conflict(_)) => continue,
+            other => return other,
+        }
+    }
+    Err(Error::Busy)
+}
+
+fn lease_until(ctx: &AppContext) -> i64 {
+    now().unix_timestamp() + ctx.config.sync_lease.as_secs() as i64
+}
+
+/// `POST …/syncs/{id}/trigger`: a run now (or the lapsed run resumed).
+pub async fn trigger(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    id: &str,
+    full_sync: bool,
+) -> Result<SyncRun, Error> {
+    let sync = super::get(ctx, bucket, id).await?;
+    if sync.paused {
+        return Err(Error::Conflict(format!(
+            "sync {id} is paused; resume it first"
+        )));
+    }
+    if sync.status != ACTIVE {
+        return Err(Error::Conflict(format!(
+            "sync {id} is {}{}; set it ACTIVE first",
+            sync.status,
+            sync.last_error
+                .as_deref()
+                .map(|e| format!(" ({e})"))
+                .unwrap_or_default()
+        )));
+    }
+    start(ctx, sync, "manual", full_sync).await
+}
+
+/// Takes the lease and queues the run's first page; or, when a run holds a lapsed
+/// lease, takes it again and queues that run's saved page.
+async fn start(
+    ctx: &AppContext,
+    sync: Sync,
+    trigger: &str,
+    full_sync: bool,
+) -> Result<SyncRun, Error> {
+    if sync.locked() {
+        return Err(Error::Conflict(format!(
+            "sync {} has a run in progress ({}); wait for it, or unlock a dead one",
+            sync.sync_config_id,
+            sync.current_run_id.as_deref().unwrap_or("?")
+        )));
+    }
+    let lapsed = match &sync.current_run_id {
+        Some(run_id) if sync.lock_expires_epoch.is_some() => get_run(ctx, &sync, run_id)
+            .await
+            .ok()
+            .filter(|r| r.status == "running"),
+        _ => None,
+    };
+    let mut next = sync.clone();
+    next.lock_expires_epoch = Some(lease_until(ctx));
+    let (run, first) = match lapsed {
+        Some(mut run) => {
+            run.resumes += 1;
+            run.trigger = "resume".into();
+            run.updated_at = now_rfc3339();
+            (run, false)
+        }
+        None => {
+            let at = now_rfc3339();
+            next.sync_run_counter += 1;
+            let run = SyncRun {
+                sync_job_id: IdKind::Job.new_id(),
+                sync_config_id: sync.sync_config_id.clone(),
+                bucket_id: sync.bucket_id.clone(),
+                namespace_id: sync.namespace_id.clone(),
+                org_id: sync.org_id.clone(),
+                status: "running".into(),
+                trigger: trigger.into(),
+                phase: "queued".into(),
+                full_sync,
+                page: 0,
+                token: None,
+                last_key: None,
+                counts: RunCounts::default(),
+                gone: 0,
+                bytes: 0,
+                batches_created: 0,
+                batch_ids: Vec::new(),
+                resumes: 0,
+                withheld_reason: None,
+                error: None,
+                started_at: at.clone(),
+                completed_at: None,
+                updated_at: at,
+            };
+            (run, true)
+        }
+    };
+    next.current_run_id = Some(run.sync_job_id.clone());
+    next.version = sync.version + 1;
+    next.updated_at = now_rfc3339();
+    let run_key = keys::sync_run(&sync.sync_config_id, &run.sync_job_id);
+    let ops = vec![
+        Write::Put {
+            item: sync_item(&next),
+            cond: Cond::Equals("version".into(), json!(sync.version)),
+        },
+        if first {
+            Write::create(to_item(&run_key, &run))
+        } else {
+            Write::put(to_item(&run_key, &run))
+        },
+    ];
+    match ctx.table.transact(ops).await {
+        Ok(()) => {}
+        Err(StoreError::ConditionFailed { .. }) => {
+            return Err(Error::Conflict(format!(
+                "sync {} started a run concurrently; look at its jobs",
+                sync.sync_config_id
+            )))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let msg = PageMessage {
+        org_id: sync.org_id.clone(),
+        bucket_id: sync.bucket_id.clone(),
+        sync_id: sync.sync_config_id.clone(),
+        run_id: run.sync_job_id.clone(),
+        page: run.page,
+    };
+    ctx.queue
+        .send(QueueName::Syncs, vec![msg.body()], Duration::ZERO)
+        .await?;
+    tracing::info!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, trigger = %run.trigger, page = run.page, "sync run started");
+    Ok(run)
+}
+
+/// The scheduled poller: starts every due sync (and resumes lapsed runs). Returns
+/// how many runs it started.
+pub async fn poll(ctx: &AppContext) -> Result<usize, Error> {
+    let mut query = Query::partition(keys::DUE_SYNCS)
+        .on(crate::ports::Index::Gsi1)
+        .limit(100);
+    query.sk_max = Some(keys::due_sort_key(now().unix_timestamp(), "~"));
+    let mut started = 0;
+    loop {
+        let page = ctx.table.query(&query).await?;
+        for item in &page.items {
+            let (Some(bucket_id), Some(sync_id)) = (
+                item.get("bucket_id").and_then(Value::as_str),
+                item.get("sync_config_id").and_then(Value::as_str),
+            ) else {
+                continue;
+            };
+            let Some(sync) = load(ctx, bucket_id, sync_id).await? else {
+                continue;
+            };
+            if sync.locked() || sync.due_epoch().is_none_or(|d| d > now().unix_timestamp()) {
+                continue;
+            }
+            let resumable = sync.lock_expires_epoch.is_some();
+            if !resumable && (sync.paused || sync.status != ACTIVE) {
+                continue;
+            }
+            match start(ctx, sync, "scheduled", false).await {
+                Ok(_) => started += 1,
+                Err(Error::Conflict(why)) => tracing::info!(sync_id, why, "not started"),
+                Err(e) => tracing::warn!(sync_id, error = %e, "sync run did not start"),
+            }
+        }
+        match page.cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(started),
+        }
+    }
+}
+
+/// The bucket-schema property a file of `mime` goes into: the blob property of its
+/// type (a required one first), else a `binary` one.
+fn property_for(schema: &BucketSchema, mime: &str) -> Option<(String, FieldType)> {
+    let fits = |binary: bool| {
+        let mut candidates: Vec<(&String, bool)> = schema
+            .properties
+            .iter()
+            .filter(|(_, spec)| {
+                spec.ty.is_blob()
+                    && (spec.ty == FieldType::Binary) == binary
+                    && spec.ty.accepts_mime(mime)
+            })
+            .map(|(name, spec)| (name, spec.required))
+            .collect();
+        candidates.sort_by_key(|(name, required)| (!*required, (*name).clone()));
+        candidates
+            .first()
+            .map(|(n, _)| ((*n).clone(), schema.properties[*n].ty))
+    };
+    fits(false).or_else(|| fits(true))
+}
+
+fn mime_of(key: &str) -> String {
+    mime_guess::from_path(key)
+        .first_raw()
+        .unwrap_or("application/octet-stream")
+        .to_string()
+}
+
+/// What one page found, before anything is written.
+#[derive(Default)]
+struct Plan {
+    counts: RunCounts,
+    new: Vec<SourceEntry>,
+    modified: Vec<(SourceEntry, ManifestEntry)>,
+    /// Files registered by an earlier delivery of this page: counted, not redone.
+    redone: Vec<String>,
+    gone: Vec<ManifestEntry>,
+    dead: Vec<(SourceEntry, &'static str, String)>,
+}
+
+/// The manifest entries with keys in `(after, up_to]` (to the end when `up_to` is None).
+async fn manifest_range(
+    ctx: &AppContext,
+    sync_id: &str,
+    after: Option<&str>,
+    up_to: Option<&str>,
+) -> Result<BTreeMap<String, ManifestEntry>, Error> {
+    let mut query = Query::partition(keys::sync_pk(sync_id))
+        .prefix(keys::MANIFEST_PREFIX)
+        .limit(1000);
+    if let Some(a) = after {
+        let start = CursorPos {
+            sk: format!("{}{a}", keys::MANIFEST_PREFIX),
+            pk: None,
+            isk: None,
+        };
+        query.cursor = Some(start.encode());
+    }
+    query.sk_max = up_to.map(|k| format!("{}{k}", keys::MANIFEST_PREFIX));
+    let mut out = BTreeMap::new();
+    loop {
+        let page = ctx.table.query(&query).await?;
+        for item in page.items {
+            let m: ManifestEntry = from_item(item)?;
+            out.insert(m.source_key.clone(), m);
+        }
+        match page.cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Works one page of a run (a syncs-queue message).
+pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> {
+    let Some(sync) = load(ctx, &msg.bucket_id, &msg.sync_id).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    let run = match get_run(ctx, &sync, &msg.run_id).await {
+        Ok(r) => r,
+        Err(Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    if run.status != "running"
+        || run.page != msg.page
+        || sync.current_run_id.as_deref() != Some(&run.sync_job_id)
+    {
+        tracing::info!(run_id = %run.sync_job_id, page = msg.page, at = run.page, status = %run.status, "stale sync page; dropped");
+        return Ok(());
+    }
+    // Progress keeps the lease.
+    let lease = lease_until(ctx);
+    let sync = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
+        if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
+            s.lock_expires_epoch = Some(lease);
+        }
+        Ok(())
+    })
+    .await?;
+    let bucket: Bucket = match ctx
+        .table
+        .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
+        .await?
+    {
+        Some(item) => from_item(item)?,
+        None => return fail(ctx, &sync, run, "the bucket is gone".into()).await,
+    };
+    let connection = match connections::get(ctx, &sync.org_id, &sync.connection_id).await {
+        Ok(c) => c,
+        Err(Error::NotFound(_)) => {
+            return fail(
+                ctx,
+                &sync,
+                run,
+                format!("connection {} is gone", sync.connection_id),
+            )
+            .await
+        }
+        Err(e) => return Err(e),
+    };
+    let config = connections::provider_config(ctx, &connection).await?;
+    let (source_bucket, prefix) = sync.source();
+    let source = match connections::open_source(ctx, &config, &source_bucket).await {
+        Ok(s) => s,
+        Err(e) => return source_failed(ctx, &sync, run, msg, e).await,
+    };
+    let page = match source
+        .list(&prefix, run.token.as_deref(), ctx.config.sync_page_size)
+        .await
+    {
+        Ok(p) => p,
+        Err(e) => return source_failed(ctx, &sync, run, msg, e).await,
+    };
+    if page.next.is_some() && (page.entries.is_empty() || page.next == run.token) {
+        return fail(
+            ctx,
+            &sync,
+            run,
+            "the provider's listing did not advance (an empty or repeated page): nothing deleted"
+                .into(),
+        )
+        .await;
+    }
+    if let (Some(first), Some(last)) = (page.entries.first(), &run.last_key) {
+        if first.key <= *last {
+            return fail(
+                ctx,
+                &sync,
+                run,
+                "the provider listed keys out of order: nothing deleted".into(),
+            )
+            .await;
+        }
+    }
+    let up_to = if page.next.is_some() {
+        page.entries.last().map(|e| e.key.clone())
+    } else {
+        None
+    };
+    let known = manifest_range(
+        ctx,
+        &sync.sync_config_id,
+        run.last_key.as_deref(),
+        up_to.as_deref(),
+    )
+    .await?;
+    let plan = plan(
+        &sync,
+        &run,
+        &prefix,
+        &page.entries,
+        known,
+        ctx.config.max_fetch_bytes as u64,
+    );
+
+    let schema = bucket.schema()?;
+    let ns: Namespace = match ctx
+        .table
+        .get(&keys::namespace(&sync.org_id, &sync.namespace_id))
+        .await?
+    {
+        Some(item) => from_item(item)?,
+        None => return fail(ctx, &sync, run, "the namespace is gone".into()).await,
+    };
+    let mut counts = plan.counts.clone();
+    let mut dead = plan.dead.clone();
+    let mut manifest_writes: Vec<Item> = Vec::new();
+    let mut to_process: Vec<String> = plan.redone.clone();
+    let mut bytes = 0i64;
+
+    // New files: one object each, idempotent on (sync, run, key) so a redelivery replays.
+    let mut requests = Vec::with_capacity(plan.new.len());
+    let mut placed = Vec::with_capacity(plan.new.len());
+    for e in &plan.new {
+        match create_request(&sync, &source_bucket, &run.sync_job_id, e, &schema) {
+            Ok(r) => {
+                requests.push(Ok(r));
+                placed.push(e.clone());
+            }
+            Err(why) => {
+                counts.new -= 1;
+                counts.failed += 1;
+                dead.push((e.clone(), "no_blob_property", why));
+            }
+        }
+    }
+    if !requests.is_empty() {
+        let results = objects::create_many(ctx, &bucket, requests, Policy::Insert, None).await?;
+        for (e, r) in placed.into_iter().zip(results) {
+            match r {
+                Ok((o, _)) => {
+                    bytes += e.size as i64;
+                    manifest_writes.push(manifest_item(&sync, &run, &e, &o.object_id, "new"));
+                    to_process.push(o.object_id);
+                }
+                Err(err) if err.retryable() => return Err(err),
+                Err(err) => {
+                    counts.new -= 1;
+                    counts.failed += 1;
+                    dead.push((e, "object_rejected", err.to_string()));
+                }
+            }
+        }
+    }
+    // Changed files: their object takes the new version (and is processed again).
+    for (e, old) in &plan.modified {
+        if !sync.reconcile.on_update {
+            manifest_writes.push(manifest_item(&sync, &run, e, &old.object_id, "modified"));
+            continue;
+        }
+        let blob = match synced_blob(&sync, &source_bucket, e, &schema) {
+            Ok(b) => b,
+            Err(why) => {
+                counts.modified -= 1;
+                counts.failed += 1;
+                dead.push((e.clone(), "no_blob_property", why));
+                continue;
+            }
+        };
+        let updated = objects::update(
+            ctx,
+            &bucket,
+            &old.object_id,
+            None,
+            Some(vec![blob.clone()]),
+            None,
+            false,
+        )
+        .await;
+        let object_id = match updated {
+            Ok(o) => o.object_id,
+            // The object was deleted by hand: the file makes a new one.
+            Err(Error::NotFound(_)) => {
+                let req = CreateObject {
+                    blobs: vec![blob],
+                    idempotency_key: Some(idempotency(&sync, &run.sync_job_id, &e.key)),
+                    ..CreateObject::default()
+                };
+                match objects::create_many(ctx, &bucket, vec![Ok(req)], Policy::Insert, None)
+                    .await?
+                    .pop()
+                {
+                    Some(Ok((o, _))) => o.object_id,
+                    Some(Err(err)) if err.retryable() => return Err(err),
+                    Some(Err(err)) => {
+                        counts.modified -= 1;
+                        counts.failed += 1;
+                        dead.push((e.clone(), "object_rejected", err.to_string()));
+                        continue;
+                    }
+                    None => continue,
+                }
+            }
+            Err(err) if err.retryable() => return Err(err),
+            Err(err) => {
+                counts.modified -= 1;
+                counts.failed += 1;
+                dead.push((e.clone(), "object_rejected", err.to_string()));
+                continue;
+            }
+        };
+        bytes += e.size as i64;
+        manifest_writes.push(manifest_item(&sync, &run, e, &object_id, "modified"));
+        if sync.reconcile.re_extract_on_update {
+            to_process.push(object_id);
+        }
+    }
+    let at = now_rfc3339();
+    let gone_items: Vec<Item> = plan
+        .gone
+        .iter()
+        .map(|m| {
+            let mut item = to_item(
+                &keys::gone(&sync.sync_config_id, &run.sync_job_id, &m.source_key),
+                m,
+            );
+            item.insert("object_id".into(), json!(m.object_id));
+            item
+        })
+        .collect();
+    let dead_items: Vec<Item> = dead
+        .iter()
+        .map(|(e, kind, why)| dead_letter_item(&sync, &run, e, kind, why, &at))
+        .collect();
+    let mut writes = manifest_writes;
+    writes.extend(gone_items);
+    writes.extend(dead_items);
+    for chunk in writes.chunks(25) {
+        ctx.table.put_many(chunk.to_vec()).await?;
+    }
+
+    // Batches of what changed, unless the sync only registers objects.
+    let mut batch_ids = Vec::new();
+    if !sync.skip_batch_submission && !to_process.is_empty() {
+        for (i, chunk) in to_process
+            .chunks(sync.batch_size.max(1) as usize)
+            .enumerate()
+        {
+            let subject = format!("sync:{}:{}:{}", run.sync_job_id, msg.page, i);
+            let (batch, _) =
+                batches::create_for(ctx, &ns, &bucket, chunk.to_vec(), &subject).await?;
+            batch_ids.push(batch.batch_id);
+        }
+    }
+
+    // The page's outcome, once: conditional on the page this message was for.
+    let mut next = run.clone();
+    next.page = run.page + 1;
+    next.token = page.next.clone();
+    if let Some(k) = page.entries.last() {
+        next.last_key = Some(k.key.clone());
+    }
+    next.counts.add(&counts);
+    next.gone += plan.gone.len() as i64;
+    next.bytes += bytes;
+    next.batches_created += batch_ids.len() as i64;
+    next.batch_ids.extend(batch_ids.iter().cloned());
+    next.batch_ids.truncate(100);
+    next.phase = if page.next.is_some() {
+        "discovering".into()
+    } else {
+        "deleting".into()
+    };
+    next.updated_at = now_rfc3339();
+    let saved = ctx
+        .table
+        .write(Write::Put {
+            item: to_item(
+                &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
+                &next,
+            ),
+            cond: Cond::Equals("page".into(), json!(run.page)),
+        })
+        .await;
+    match saved {
+        Ok(_) => {}
+        Err(StoreError::ConditionFailed { .. }) => return Ok(()), // another delivery saved it
+        Err(e) => return Err(e.into()),
+    }
+    tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = page.entries.len(), new = counts.new, modified = counts.modified, unchanged = counts.unchanged, "sync page done");
+    if page.next.is_some() {
+        let msg = PageMessage {
+            page: next.page,
+            ..msg.clone()
+        };
+        ctx.queue
+            .send(QueueName::Syncs, vec![msg.body()], Duration::ZERO)
+            .await?;
+        return Ok(());
+    }
+    finish(ctx, &sync, next).await
+}
+
+/// Sorts a page's files into new, modified, unchanged, filtered and unreadable, and
+/// finds the manifest's files in the page's key range that the page no longer lists.
+fn plan(
+    sync: &Sync,
+    run: &SyncRun,
+    prefix: &str,
+    entries: &[SourceEntry],
+    mut known: BTreeMap<String, ManifestEntry>,
+    max_bytes: u64,
+) -> Plan {
+    let mut p = Plan::default();
+    for e in entries {
+        p.counts.scanned += 1;
+        let old = known.remove(&e.key);
+        let relative = e.key.strip_prefix(prefix).unwrap_or(&e.key);
+        if e.key.ends_with('/') && e.size == 0 {
+            p.counts.filtered += 1; // a folder marker, not a file
+            continue;
+        }
+        if let Some(why) = sync
+            .file_filters
+            .as_ref()
+            .and_then(|f| f.excludes(relative, e.size))
+        {
+            tracing::debug!(key = %e.key, why, "filtered");
+            p.counts.filtered += 1;
+            continue;
+        }
+        if e.key.len() > MAX_KEY_BYTES {
+            p.counts.failed += 1;
+            p.dead.push((
+                e.clone(),
+                "key_too_long",
+                format!(
+                    "the key is {} bytes; this server keeps keys up to {MAX_KEY_BYTES}",
+                    e.key.len()
+                ),
+            ));
+            continue;
+        }
+        if e.size > max_bytes {
+            p.counts.failed += 1;
+            p.dead.push((
+                e.clone(),
+                "too_large",
+                format!(
+                    "{} bytes is over SLUICE_MAX_FETCH_BYTES ({max_bytes})",
+                    e.size
+                ),
+            ));
+            continue;
+        }
+        match old {
+            None => {
+                p.counts.new += 1;
+                p.new.push(e.clone());
+            }
+            Some(m) if m.run_id == run.sync_job_id => {
+                // Registered by an earlier delivery of this very page.
+                if m.kind == "new" {
+                    p.counts.new += 1;
+                } else {
+                    p.counts.modified += 1;
+                }
+                p.redone.push(m.object_id.clone());
+            }
+            Some(m) if m.token == e.version_token() && !run.full_sync => p.counts.unchanged += 1,
+            Some(m) => {
+                p.counts.modified += 1;
+                p.modified.push((e.clone(), m));
+            }
+        }
+    }
+    p.gone = known.into_values().collect();
+    p
+}
+
+fn idempotency(sync: &Sync, run_id: &str, key: &str) -> String {
+    let digest = crate::domain::ids::derived_id(IdKind::Sync, &[&sync.sync_config_id, run_id, key]);
+    format!("sync:{digest}")
+}
+
+fn synced_blob(
+    sync: &Sync,
+    source_bucket: &str,
+    e: &SourceEntry,
+    schema: &BucketSchema,
+) -> Result<CreateBlob, String> {
+    let mime = mime_of(&e.key);
+    let (property, ty) = property_for(schema, &mime)
+        .ok_or_else(|| format!("no blob property of the bucket's schema takes {mime}"))?;
+    Ok(CreateBlob {
+        property,
+        blob_type: ty.as_str().to_string(),
+        mime_type: Some(mime),
+        synced: Some(SyncedFile {
+            org_id: sync.org_id.clone(),
+            connection_id: sync.connection_id.clone(),
+            sync_id: sync.sync_config_id.clone(),
+            bucket: source_bucket.to_string(),
+            key: e.key.clone(),
+            etag: e.etag.clone(),
+            size: e.size,
+        }),
+        ..CreateBlob::default()
+    })
+}
+
+fn create_request(
+    sync: &Sync,
+    source_bucket: &str,
+    run_id: &str,
+    e: &SourceEntry,
+    schema: &BucketSchema,
+) -> Result<CreateObject, String> {
+    let blob = synced_blob(sync, source_bucket, e, schema)?;
+    let mut metadata = serde_json::Map::new();
+    // The source key is kept beside the object, so a client sees where it came from.
+    metadata.insert("source_key".into(), json!(e.key));
+    let keep_metadata = schema.properties.contains_key("source_key");
+    Ok(CreateObject {
+        blobs: vec![blob],
+        metadata: keep_metadata.then_some(metadata),
+        idempotency_key: Some(idempotency(sync, run_id, &e.key)),
+        ..CreateObject::default()
+    })
+}
+
+fn manifest_item(sync: &Sync, run: &SyncRun, e: &SourceEntry, object_id: &str, kind: &str) -> Item {
+    let m = ManifestEntry {
+        source_key: e.key.clone(),
+        token: e.version_token(),
+        etag: e.etag.clone(),
+        size: e.size,
+        object_id: object_id.to_string(),
+        run_id: run.sync_job_id.clone(),
+        kind: kind.into(),
+    };
+    to_item(&keys::manifest(&sync.sync_config_id, &e.key), &m)
+}
+
+fn dead_letter_item(
+    sync: &Sync,
+    run: &SyncRun,
+    e: &SourceEntry,
+    kind: &str,
+    why: &str,
+    at: &str,
+) -> Item {
+    let hash = crate::domain::ids::sha256_hex(e.key.as_bytes());
+    let d = super::DeadLetter {
+        dlq_id: format!("dlq_{}", &hash[..24]),
+        source_path: e.key.clone(),
+        error_type: kind.into(),
+        error_message: why.into(),
+        retry_count: run.counts.scanned,
+        max_retries_reached: true,
+        first_seen_at: at.into(),
+        last_seen_at: at.into(),
+        sync_job_id: run.sync_job_id.clone(),
+    };
+    to_item(&keys::dead_letter(&sync.sync_config_id, &hash), &d)
+}
+
+/// A listing or open failure: wait and retry what may pass, fail the run on the rest.
+async fn source_failed(
+    ctx: &AppContext,
+    sync: &Sync,
+    run: SyncRun,
+    msg: &PageMessage,
+    e: SourceError,
+) -> Result<(), Error> {
+    match e {
+        SourceError::Throttled {
+            retry_after,
+            message,
+        } => {
+            // Jittered, at least what the provider asked for, within SQS's 15-minute delay.
+            let base = retry_after.unwrap_or(Duration::from_secs(2));
+            let jitter = Duration::from_millis(rand::random::<u64>() % 1000);
+            let delay = (base + jitter).min(Duration::from_secs(900));
+            tracing::warn!(run_id = %run.sync_job_id, ?delay, message, "throttled; page retried later");
+            ctx.queue
+                .send(QueueName::Syncs, vec![msg.body()], delay)
+                .await?;
+            Ok(())
+        }
+        SourceError::Failed(why) => Err(Error::NotYet(format!("listing failed, retried: {why}"))),
+        other => fail(ctx, sync, run, other.to_string()).await,
+    }
+}
+
+/// Ends a run as failed; five in a row suspend the sync.
+async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> Result<(), Error> {
+    tracing::warn!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, why, "sync run failed");
+    let at = now_rfc3339();
+    run.status = "failed".into();
+    run.phase = "idle".into();
+    run.error = Some(why.clone());
+    run.completed_at = Some(at.clone());
+    run.updated_at = at;
+    ctx.table
+        .write(Write::put(to_item(
+            &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
+            &run,
+        )))
+        .await?;
+    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let interval = sync.polling_interval_seconds;
+    let s = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
+        if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
+            s.lock_expires_epoch = None;
+        }
+        s.consecutive_failures += 1;
+        s.last_error = Some(why.clone());
+        if s.consecutive_failures >= SUSPEND_AFTER {
+            s.status = SUSPENDED.into();
+        }
+        s.next_sync_at = s
+            .continuous()
+            .then(|| at_epoch(now().unix_timestamp() + interval));
+        Ok(())
+    })
+    .await?;
+    let kind = if s.status == SUSPENDED {
+        "sync.suspended"
+    } else {
+        "sync.failed"
+    };
+    publish(ctx, &s, &run, kind).await
+}
+
+async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: &str) -> Result<(), Error> {
+    ctx.events
+        .publish(vec![Event {
+            event_id: crate::domain::ids::derived_id(IdKind::Event, &[&run.sync_job_id, kind]),
+            event_type: kind.into(),
+            org_id: s.org_id.clone(),
+            namespace_id: Some(s.namespace_id.clone()),
+            created_at: now_rfc3339(),
+            data: json!({
+                "sync_config_id": s.sync_config_id, "sync_job_id": run.sync_job_id,
+                "bucket_id": s.bucket_id, "status": run.status, "counts": run.counts,
+                "error": run.error, "consecutive_failures": s.consecutive_failures,
+            }),
+        }])
+        .await?;
+    Ok(())
+}
+
+async fn gone_items(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<Vec<Item>, Error> {
+    crate::store::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::sync_pk(sync_id)).prefix(keys::gone_prefix(run_id)),
+    )
+    .await
+}
+
+async fn clear_gone(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<(), Error> {
+    let keys: Vec<_> = gone_items(ctx, sync_id, run_id)
+        .await?
+        .iter()
+        .filter_map(crate::ports::Key::of)
+        .collect();
+    for chunk in keys.chunks(25) {
+        ctx.table.delete_many(chunk.to_vec()).await?;
+    }
+    Ok(())
+}
+
+/// After the last page: deletions behind the brake, then the run and the sync settle.
+async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), Error> {
+    let known = sync.manifest_count + run.counts.new;
+    let gone = gone_items(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let limit = known * ctx.config.sync_delete_brake_percent as i64 / 100;
+    let withhold = if gone.is_empty() {
+        None
+    } else if run.counts.scanned == 0 {
+        Some(format!(
+            "the listing was empty while {known} files were known: deletions withheld"
+        ))
+    } else if gone.len() as i64 > limit {
+        Some(format!(
+            "{} of {known} files are gone, over the {}% brake (SLUICE_SYNC_DELETE_BRAKE_PERCENT): deletions withheld",
+            gone.len(),
+            ctx.config.sync_delete_brake_percent
+        ))
+    } else if !sync.reconcile.on_delete {
+        Some("reconcile.on_delete is off: objects of deleted files are kept".into())
+    } else {
+        None
+    };
+    let mut deleted = 0i64;
+    match &withhold {
+        Some(why) => {
+            run.counts.withheld_deletions += gone.len() as i64;
+            run.withheld_reason = Some(why.clone());
+            tracing::warn!(run_id = %run.sync_job_id, why, "deletions withheld");
+        }
+        None if !gone.is_empty() => {
+            let bucket: Option<Bucket> = ctx
+                .table
+                .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
+                .await?
+                .map(from_item)
+                .transpose()?;
+            for item in &gone {
+                let (Some(key), Some(object_id)) = (
+                    item.get("source_key").and_then(Value::as_str),
+                    item.get("object_id").and_then(Value::as_str),
+                ) else {
+                    continue;
+                };
+                if let Some(b) = &bucket {
+                    match objects::delete(ctx, b, object_id).await {
+                        Ok(_) | Err(Error::NotFound(_)) => {}
+                        Err(e) => return Err(e),
+                    }
+                }
+                ctx.table
+                    .delete_many(vec![keys::manifest(&sync.sync_config_id, key)])
+                    .await?;
+                deleted += 1;
+            }
+            run.counts.deleted += deleted;
+        }
+        None => {}
+    }
+    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let at = now_rfc3339();
+    run.status = "completed".into();
+    run.phase = "idle".into();
+    run.completed_at = Some(at.clone());
+    run.updated_at = at.clone();
+    ctx.table
+        .write(Write::put(to_item(
+            &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
+            &run,
+        )))
+        .await?;
+    let counts = run.counts.clone();
+    let (bytes, batches) = (run.bytes, run.batches_created);
+    let run_id = run.sync_job_id.clone();
+    let s = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
+        if s.current_run_id.as_deref() == Some(&run_id) {
+            s.lock_expires_epoch = None;
+        }
+        s.consecutive_failures = 0;
+        s.last_error = None;
+        s.last_sync_at = Some(at.clone());
+        s.next_sync_at = s
+            .continuous()
+            .then(|| at_epoch(now().unix_timestamp() + s.polling_interval_seconds));
+        s.manifest_count += counts.new - deleted;
+        s.total_files_discovered += counts.scanned;
+        s.total_files_synced += counts.new + counts.modified;
+        s.total_files_failed += counts.failed;
+        s.total_bytes_synced += bytes;
+        s.batches_created += batches;
+        Ok(())
+    })
+    .await?;
+    tracing::info!(sync_id = %s.sync_config_id, run_id = %run.sync_job_id, ?counts, "sync run completed");
+    publish(ctx, &s, &run, "sync.completed").await
+}
+
+/// The blob stage's read of a synced file: at the version listed, within the fetch limit.
+pub async fn read_synced(ctx: &AppContext, file: &SyncedFile) -> Result<Bytes, String> {
+    let connection = connections::get(ctx, &file.org_id, &file.connection_id)
+        .await
+        .map_err(|e| format!("connection {}: {e}", file.connection_id))?;
+    let config = connections::provider_config(ctx, &connection)
+        .await
+        .map_err(|e| e.to_string())?;
+    let source: std::sync::Arc<dyn Source> = connections::open_source(ctx, &config, &file.bucket)
+        .await
+        .map_err(|e| format!("opening {}: {e}", file.bucket))?;
+    source
+        .read(&file.key, &file.etag, ctx.config.max_fetch_bytes as u64)
+        .await
+        .map_err(|e| match e {
+            SourceError::Changed(_) => format!(
+                "{} changed since it was listed; the next sync run picks it up",
+                file.key
+            ),
+            other => format!("reading {}: {other}", file.key),
+        })
+}
+
+/// Runs of a sync by id, for the views' counts of the current one.
+pub fn progress_percent(run: &SyncRun) -> Option<f64> {
+    (run.status == "completed").then_some(100.0)
+}

@@ -1,0 +1,1159 @@
+//! Bucket syncs: a connection, a source path and rules; runs that list the source a
+//! page at a time and register what changed (see [`engine`]). This module holds the
+//! configuration's lifecycle: create (both the SDK's and the quickstart's body), read,
+//! change, pause, resume, trigger, unlock, delete, and the runs, metrics and dead letters.
+
+pub mod engine;
+
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+
+use super::connections::{self, CreateConnection};
+use super::{from_item, keys, to_item};
+use crate::context::AppContext;
+use crate::domain::connections::split_source_path;
+use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::ids::IdKind;
+use crate::domain::time::{now, now_rfc3339, rfc3339};
+use crate::error::Error;
+use crate::ports::{Cond, Item, Query, StoreError, Write};
+
+pub const ACTIVE: &str = "ACTIVE";
+pub const SUSPENDED: &str = "SUSPENDED";
+/// Consecutive failed runs that suspend a sync.
+pub const SUSPEND_AFTER: i64 = 5;
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Reconcile {
+    /// Delete an object when its file is deleted from the source.
+    #[serde(default = "yes")]
+    pub on_delete: bool,
+    /// Update an object when its file changes.
+    #[serde(default = "yes")]
+    pub on_update: bool,
+    /// Accepted for compatibility.
+    #[serde(default = "yes")]
+    pub on_filter_drift: bool,
+    /// Re-extract a changed file's object (a new batch); otherwise only the object changes.
+    #[serde(default = "yes")]
+    pub re_extract_on_update: bool,
+    #[serde(default)]
+    pub re_extract_fields: Option<Vec<String>>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for Reconcile {
+    fn default() -> Self {
+        Reconcile {
+            on_delete: true,
+            on_update: true,
+            on_filter_drift: true,
+            re_extract_on_update: true,
+            re_extract_fields: None,
+        }
+    }
+}
+
+/// Which listed files a sync takes. A pattern without `/` matches the file name, one
+/// with `/` the path from the source root.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FileFilters {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub include_patterns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub exclude_patterns: Option<Vec<String>>,
+    /// File extensions without the dot (`mp4`), case-insensitive.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extensions: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_size_bytes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_types: Option<Vec<String>>,
+}
+
+/// `*` within a segment, `**` across segments, `?` one character.
+fn glob(pattern: &str, text: &str) -> bool {
+    fn go(p: &[char], t: &[char]) -> bool {
+        match (p.first(), t.first()) {
+            (None, None) => true,
+            (Some('*'), _) if p.get(1) == Some(&'*') => {
+                let rest = &p[2..];
+                (0..=t.len()).any(|i| go(rest, &t[i..]))
+            }
+            (Some('*'), _) => {
+                let rest = &p[1..];
+                (0..=t.len())
+                    .take_while(|&i| i == 0 || t[i - 1] != '/')
+                    .any(|i| go(rest, &t[i..]))
+            }
+            (Some('?'), Some(c)) if *c != '/' => go(&p[1..], &t[1..]),
+            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
+            _ => false,
+        }
+    }
+    let p: Vec<char> = pattern.chars().collect();
+    let t: Vec<char> = text.chars().collect();
+    go(&p, &t)
+}
+
+impl FileFilters {
+    /// Why a file is left out, or `None` when the sync takes it. `relative`: the key
+    /// below the source prefix.
+    pub fn excludes(&self, relative: &str, size: u64) -> Option<String> {
+        let name = relative.rsplit('/').next().unwrap_or(relative);
+        let matches = |p: &String| {
+            if p.contains('/') {
+                glob(p, relative)
+            } else {
+                glob(p, name)
+            }
+        };
+        if let Some(inc) = &self.include_patterns {
+            if !inc.is_empty() && !inc.iter().any(matches) {
+                return Some("matches no include pattern".into());
+            }
+        }
+        if let Some(p) = self.exclude_patterns.iter().flatten().find(|p| matches(p)) {
+            return Some(format!("matches exclude pattern {p:?}"));
+        }
+        if let Some(exts) = &self.extensions {
+            let ext = name
+                .rsplit_once('.')
+                .map(|(_, e)| e.to_ascii_lowercase())
+                .unwrap_or_default();
+            if !exts
+                .iter()
+                .any(|e| e.trim_start_matches('.').eq_ignore_ascii_case(&ext))
+            {
+                return Some("extension not listed".into());
+            }
+        }
+        if self.min_size_bytes.is_some_and(|m| size < m) {
+            return Some("smaller than min_size_bytes".into());
+        }
+        if self.max_size_bytes.is_some_and(|m| size > m) {
+            return Some("larger than max_size_bytes".into());
+        }
+        if let Some(types) = &self.mime_types {
+            let mime = mime_guess::from_path(name)
+                .first_raw()
+                .unwrap_or("application/octet-stream");
+            if !types.iter().any(|t| t.eq_ignore_ascii_case(mime)) {
+                return Some(format!("content type {mime} not listed"));
+            }
+        }
+        None
+    }
+}
+
+/// `POST /v1/buckets/{id}/syncs`: the SDK's body, or the quickstart's (`provider`,
+/// inline `connection`, `sync_config`), which makes a connection of its own.
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSync {
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    #[serde(default)]
+    pub source_path: Option<String>,
+    /// `continuous` (default) or `initial_only`; the quickstart's `incremental` means continuous.
+    #[serde(default)]
+    pub sync_mode: Option<String>,
+    #[serde(default)]
+    pub file_filters: Option<FileFilters>,
+    /// Stored and returned; this server maps each file to the bucket's blob property of
+    /// its type and does not apply a mapping yet.
+    #[serde(default)]
+    pub schema_mapping: Option<Value>,
+    /// 30 to 86400 (default 300).
+    #[serde(default)]
+    pub polling_interval_seconds: Option<i64>,
+    /// Objects per batch, 1 to 100 (default 50).
+    #[serde(default)]
+    pub batch_size: Option<i64>,
+    #[serde(default)]
+    pub skip_batch_submission: Option<bool>,
+    #[serde(default)]
+    pub batch_collection_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub skip_duplicates: Option<bool>,
+    #[serde(default)]
+    pub reconcile: Option<Reconcile>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub max_objects_per_run: Option<i64>,
+    #[serde(default)]
+    pub sync_concurrency: Option<i64>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// Accepted for compatibility; not applied.
+    #[serde(default)]
+    pub provider_filters: Option<Map<String, Value>>,
+    /// The quickstart's form: the provider of the inline connection.
+    #[serde(default)]
+    pub provider: Option<String>,
+    /// The quickstart's form: `bucket_name`, `region`, `credentials` and any provider setting.
+    #[serde(default)]
+    pub connection: Option<Map<String, Value>>,
+    /// The quickstart's form: `source_path`, `sync_mode`, `polling_interval` and the SDK's fields.
+    #[serde(default)]
+    pub sync_config: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateSync {
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    /// `ACTIVE` or `SUSPENDED`.
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+    #[serde(default)]
+    pub polling_interval_seconds: Option<i64>,
+    #[serde(default)]
+    pub batch_size: Option<i64>,
+    #[serde(default)]
+    pub schema_mapping: Option<Value>,
+    #[serde(default)]
+    pub skip_batch_submission: Option<bool>,
+    #[serde(default)]
+    pub batch_collection_ids: Option<Vec<String>>,
+    #[serde(default)]
+    pub max_objects_per_run: Option<i64>,
+    #[serde(default)]
+    pub sync_concurrency: Option<i64>,
+    #[serde(default)]
+    pub reconcile: Option<Reconcile>,
+    #[serde(default)]
+    pub file_filters: Option<FileFilters>,
+    #[serde(default)]
+    pub provider_filters: Option<Map<String, Value>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListSyncs {
+    #[serde(default)]
+    pub connection_id: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub is_active: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListRuns {
+    /// `running`, `completed`, `failed`, `interrupted`.
+    #[serde(default)]
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ListDeadLetters {
+    #[serde(default)]
+    pub only_max_retries: Option<bool>,
+    #[serde(default)]
+    pub error_types: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RequeueDeadLetters {
+    #[serde(default)]
+    pub error_types: Option<Vec<String>>,
+}
+
+/// A stored sync configuration and its state.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Sync {
+    pub sync_config_id: String,
+    pub bucket_id: String,
+    pub namespace_id: String,
+    pub org_id: String,
+    pub connection_id: String,
+    pub provider_type: String,
+    pub source_path: String,
+    pub sync_mode: String,
+    #[serde(default)]
+    pub file_filters: Option<FileFilters>,
+    #[serde(default)]
+    pub schema_mapping: Option<Value>,
+    pub polling_interval_seconds: i64,
+    pub batch_size: i64,
+    pub skip_batch_submission: bool,
+    #[serde(default)]
+    pub batch_collection_ids: Option<Vec<String>>,
+    pub skip_duplicates: bool,
+    pub reconcile: Reconcile,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub max_objects_per_run: i64,
+    #[serde(default)]
+    pub sync_concurrency: Option<i64>,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    #[serde(default)]
+    pub provider_filters: Option<Map<String, Value>>,
+    pub status: String,
+    #[serde(default)]
+    pub paused: bool,
+    #[serde(default)]
+    pub pause_reason: Option<String>,
+    #[serde(default)]
+    pub paused_at: Option<String>,
+    #[serde(default)]
+    pub next_sync_at: Option<String>,
+    #[serde(default)]
+    pub last_sync_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: i64,
+    /// The run that holds (or last held) the lease.
+    #[serde(default)]
+    pub current_run_id: Option<String>,
+    /// While a run holds the lease: when it lapses (epoch seconds).
+    #[serde(default)]
+    pub lock_expires_epoch: Option<i64>,
+    #[serde(default)]
+    pub sync_run_counter: i64,
+    /// Files in the manifest (the source as of the last run).
+    #[serde(default)]
+    pub manifest_count: i64,
+    #[serde(default)]
+    pub total_files_discovered: i64,
+    #[serde(default)]
+    pub total_files_synced: i64,
+    #[serde(default)]
+    pub total_files_failed: i64,
+    #[serde(default)]
+    pub total_bytes_synced: i64,
+    #[serde(default)]
+    pub batches_created: i64,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Sync {
+    pub fn continuous(&self) -> bool {
+        self.sync_mode == "continuous"
+    }
+    pub fn locked(&self) -> bool {
+        self.lock_expires_epoch
+            .is_some_and(|e| e > now().unix_timestamp())
+    }
+    /// When the poller should look at it next: the lease's end while a run holds it,
+    /// else the next scheduled run; never while paused or suspended.
+    pub fn due_epoch(&self) -> Option<i64> {
+        if let Some(e) = self.lock_expires_epoch {
+            return Some(e);
+        }
+        if self.paused || self.status != ACTIVE {
+            return None;
+        }
+        self.next_sync_at.as_deref().and_then(parse_epoch)
+    }
+    /// The source bucket and the prefix under it.
+    pub fn source(&self) -> (String, String) {
+        split_source_path(&self.source_path).unwrap_or_default()
+    }
+}
+
+pub fn parse_epoch(t: &str) -> Option<i64> {
+    time::OffsetDateTime::parse(t, &time::format_description::well_known::Rfc3339)
+        .ok()
+        .map(|t| t.unix_timestamp())
+}
+
+/// The sync as a table item, with its place in the poller's index.
+pub fn sync_item(s: &Sync) -> Item {
+    let mut item = to_item(&keys::sync(&s.bucket_id, &s.sync_config_id), s);
+    if let Some(epoch) = s.due_epoch() {
+        item.insert("gsi1pk".into(), Value::from(keys::DUE_SYNCS));
+        item.insert(
+            "gsi1sk".into(),
+            Value::from(keys::due_sort_key(epoch, &s.sync_config_id)),
+        );
+    }
+    item
+}
+
+/// Writes `next` over `before` if nothing changed it meanwhile.
+pub async fn save(ctx: &AppContext, before: &Sync, mut next: Sync) -> Result<Sync, Error> {
+    next.version = before.version + 1;
+    next.updated_at = now_rfc3339();
+    let write = Write::Put {
+        item: sync_item(&next),
+        cond: Cond::Equals("version".into(), json!(before.version)),
+    };
+    match ctx.table.write(write).await {
+        Ok(_) => Ok(next),
+        Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
+            "sync {} changed while this request ran; retry",
+            before.sync_config_id
+        ))),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// The counts of one run. They reconcile: scanned = new + modified + unchanged +
+/// filtered + failed; deletions (applied or withheld) are counted apart.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
+pub struct RunCounts {
+    pub scanned: i64,
+    pub new: i64,
+    pub modified: i64,
+    pub unchanged: i64,
+    pub filtered: i64,
+    pub failed: i64,
+    /// Files gone from the source whose objects were deleted.
+    pub deleted: i64,
+    /// Files gone from the source whose deletion the brake (or `reconcile`) withheld.
+    pub withheld_deletions: i64,
+}
+
+impl RunCounts {
+    pub fn add(&mut self, o: &RunCounts) {
+        self.scanned += o.scanned;
+        self.new += o.new;
+        self.modified += o.modified;
+        self.unchanged += o.unchanged;
+        self.filtered += o.filtered;
+        self.failed += o.failed;
+        self.deleted += o.deleted;
+        self.withheld_deletions += o.withheld_deletions;
+    }
+}
+
+/// One run of a sync (the SDK's sync job).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SyncRun {
+    pub sync_job_id: String,
+    pub sync_config_id: String,
+    pub bucket_id: String,
+    pub namespace_id: String,
+    pub org_id: String,
+    /// `running`, `completed`, `failed`, `interrupted`.
+    pub status: String,
+    /// `scheduled`, `manual`, `resume`.
+    pub trigger: String,
+    /// `queued`, `discovering`, `deleting`, `idle`.
+    pub phase: String,
+    #[serde(default)]
+    pub full_sync: bool,
+    /// The next page to list (0 first), and where it starts.
+    pub page: u32,
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The last key of the pages done: the manifest range already merged.
+    #[serde(default)]
+    pub last_key: Option<String>,
+    #[serde(default)]
+    pub counts: RunCounts,
+    /// Files gone from the source (deletion candidates) seen so far.
+    #[serde(default)]
+    pub gone: i64,
+    #[serde(default)]
+    pub bytes: i64,
+    #[serde(default)]
+    pub batches_created: i64,
+    #[serde(default)]
+    pub batch_ids: Vec<String>,
+    #[serde(default)]
+    pub resumes: i64,
+    #[serde(default)]
+    pub withheld_reason: Option<String>,
+    #[serde(default)]
+    pub error: Option<String>,
+    pub started_at: String,
+    #[serde(default)]
+    pub completed_at: Option<String>,
+    pub updated_at: String,
+}
+
+/// A file a run could not take, with why.
+#[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct DeadLetter {
+    pub dlq_id: String,
+    pub source_path: String,
+    pub error_type: String,
+    pub error_message: String,
+    pub retry_count: i64,
+    pub max_retries_reached: bool,
+    pub first_seen_at: String,
+    pub last_seen_at: String,
+    pub sync_job_id: String,
+}
+
+fn check_range(field: &str, v: Option<i64>, lo: i64, hi: i64, default: i64) -> Result<i64, Error> {
+    match v {
+        None => Ok(default),
+        Some(n) if (lo..=hi).contains(&n) => Ok(n),
+        Some(n) => Err(Error::field(
+            field,
+            format!("must be {lo} to {hi}, got {n}"),
+        )),
+    }
+}
+
+fn sync_mode(given: Option<&str>) -> Result<String, Error> {
+    match given.unwrap_or("continuous") {
+        "continuous" | "incremental" => Ok("continuous".into()),
+        "initial_only" => Ok("initial_only".into()),
+        other => Err(Error::field(
+            "sync_mode",
+            format!("expected continuous or initial_only, got {other:?}"),
+        )),
+    }
+}
+
+/// The quickstart's body as the SDK's: `sync_config`'s fields flattened (with
+/// `polling_interval` as seconds), and the inline connection made into a request.
+fn desugar(mut req: CreateSync) -> Result<(CreateSync, Option<CreateConnection>), Error> {
+    if let Some(cfg) = req.sync_config.take() {
+        let mut cfg = cfg;
+        if let Some(p) = cfg.remove("polling_interval") {
+            cfg.entry("polling_interval_seconds").or_insert(p);
+        }
+        let mut base =
+            serde_json::to_value(SdkFields::from(&req)).map_err(|e| Error::Internal(e.into()))?;
+        for (k, v) in cfg {
+            if base.get(&k).is_some_and(|old| !old.is_null()) {
+                return Err(Error::field(
+                    format!("sync_config.{k}"),
+                    "is also given at the top level",
+                ));
+            }
+            base[k] = v;
+        }
+        let flat: SdkFields = serde_path_to_error::deserialize(base).map_err(|e| {
+            Error::field(
+                format!("sync_config.{}", e.path()),
+                e.into_inner().to_string(),
+            )
+        })?;
+        flat.apply(&mut req);
+    }
+    let inline = match (req.connection.take(), req.provider.take()) {
+        (None, None) => None,
+        (Some(_), None) => {
+            return Err(Error::field(
+                "provider",
+                "is required with an inline connection",
+            ))
+        }
+        (None, Some(_)) => return Err(Error::field("connection", "is required with provider")),
+        (Some(mut conn), Some(provider)) => {
+            if req.connection_id.is_some() {
+                return Err(Error::field(
+                    "connection_id",
+                    "give connection_id or an inline connection, not both",
+                ));
+            }
+            let bucket = match conn.remove("bucket_name") {
+                Some(Value::String(b)) if !b.is_empty() => b,
+                _ => return Err(Error::field("connection.bucket_name", "is required")),
+            };
+            // Flat credentials are access keys (the quickstart names no type).
+            if let Some(Value::Object(c)) = conn.get_mut("credentials") {
+                c.entry("type").or_insert_with(|| json!("access_key"));
+            }
+            let path = req.source_path.clone().unwrap_or_default();
+            req.source_path = Some(format!("{bucket}/{}", path.trim_start_matches('/')));
+            Some(CreateConnection {
+                name: format!("{provider}:{bucket} ({})", IdKind::Connection.new_id()),
+                provider_type: provider,
+                provider_config: conn,
+                description: Some(
+                    "made by a sync request that carried its connection inline".into(),
+                ),
+                metadata: None,
+                write_enabled: None,
+                test_before_save: Some(true),
+            })
+        }
+    };
+    Ok((req, inline))
+}
+
+/// The SDK's flat fields, for merging the quickstart's `sync_config` into them.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SdkFields {
+    source_path: Option<String>,
+    sync_mode: Option<String>,
+    file_filters: Option<FileFilters>,
+    schema_mapping: Option<Value>,
+    polling_interval_seconds: Option<i64>,
+    batch_size: Option<i64>,
+    skip_batch_submission: Option<bool>,
+    batch_collection_ids: Option<Vec<String>>,
+    skip_duplicates: Option<bool>,
+    reconcile: Option<Reconcile>,
+    description: Option<String>,
+    max_objects_per_run: Option<i64>,
+    sync_concurrency: Option<i64>,
+    metadata: Option<Map<String, Value>>,
+    provider_filters: Option<Map<String, Value>>,
+}
+
+impl From<&CreateSync> for SdkFields {
+    fn from(r: &CreateSync) -> Self {
+        SdkFields {
+            source_path: r.source_path.clone(),
+            sync_mode: r.sync_mode.clone(),
+            file_filters: r.file_filters.clone(),
+            schema_mapping: r.schema_mapping.clone(),
+            polling_interval_seconds: r.polling_interval_seconds,
+            batch_size: r.batch_size,
+            skip_batch_submission: r.skip_batch_submission,
+            batch_collection_ids: r.batch_collection_ids.clone(),
+            skip_duplicates: r.skip_duplicates,
+            reconcile: r.reconcile.clone(),
+            description: r.description.clone(),
+            max_objects_per_run: r.max_objects_per_run,
+            sync_concurrency: r.sync_concurrency,
+            metadata: r.metadata.clone(),
+            provider_filters: r.provider_filters.clone(),
+        }
+    }
+}
+
+impl SdkFields {
+    fn apply(self, r: &mut CreateSync) {
+        r.source_path = self.source_path;
+        r.sync_mode = self.sync_mode;
+        r.file_filters = self.file_filters;
+        r.schema_mapping = self.schema_mapping;
+        r.polling_interval_seconds = self.polling_interval_seconds;
+        r.batch_size = self.batch_size;
+        r.skip_batch_submission = self.skip_batch_submission;
+        r.batch_collection_ids = self.batch_collection_ids;
+        r.skip_duplicates = self.skip_duplicates;
+        r.reconcile = self.reconcile;
+        r.description = self.description;
+        r.max_objects_per_run = self.max_objects_per_run;
+        r.sync_concurrency = self.sync_concurrency;
+        r.metadata = self.metadata;
+        r.provider_filters = self.provider_filters;
+    }
+}
+
+/// Creates a sync (and, for the quickstart's body, its connection), due at once.
+pub async fn create(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket: &Bucket,
+    created_by: &str,
+    req: CreateSync,
+) -> Result<Sync, Error> {
+    let (req, inline) = desugar(req)?;
+    let source_path = req
+        .source_path
+        .clone()
+        .ok_or_else(|| Error::field("source_path", "is required: bucket/prefix"))?;
+    split_source_path(&source_path).map_err(|e| Error::field(e.field, e.reason))?;
+    let sync_mode = sync_mode(req.sync_mode.as_deref())?;
+    let polling = check_range(
+        "polling_interval_seconds",
+        req.polling_interval_seconds,
+        30,
+        86_400,
+        300,
+    )?;
+    let batch_size = check_range("batch_size", req.batch_size, 1, 100, 50)?;
+    let max_objects = check_range(
+        "max_objects_per_run",
+        req.max_objects_per_run,
+        1,
+        10_000_000,
+        100_000,
+    )?;
+    if let Some(c) = req.sync_concurrency {
+        check_range("sync_concurrency", Some(c), 1, 100, 8)?;
+    }
+    if req.metadata.as_ref().is_some_and(|m| m.len() > 50) {
+        return Err(Error::field("metadata", "holds at most 50 keys"));
+    }
+    let connection = match (&req.connection_id, inline) {
+        (Some(id), None) => connections::get(ctx, &ns.org_id, id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    Error::field("connection_id", format!("connection {id:?} not found"))
+                }
+                other => other,
+            })?,
+        (None, Some(inline)) => connections::create_implicit(ctx, &ns.org_id, created_by, inline)
+            .await
+            .map_err(|e| match e {
+                // The inline connection's fields sit under `connection` in this body.
+                Error::Invalid { message, details } => Error::Invalid {
+                    message: message.replacen("provider_config", "connection", 1),
+                    details,
+                },
+                other => other,
+            })?,
+        (None, None) => {
+            return Err(Error::field(
+                "connection_id",
+                "is required (or an inline provider and connection)",
+            ))
+        }
+        (Some(_), Some(_)) => unreachable!("refused by desugar"),
+    };
+    let at = now_rfc3339();
+    let sync = Sync {
+        sync_config_id: IdKind::Sync.new_id(),
+        bucket_id: bucket.bucket_id.clone(),
+        namespace_id: ns.namespace_id.clone(),
+        org_id: ns.org_id.clone(),
+        connection_id: connection.connection_id.clone(),
+        provider_type: connection.provider_type.clone(),
+        source_path,
+        sync_mode,
+        file_filters: req.file_filters,
+        schema_mapping: req.schema_mapping,
+        polling_interval_seconds: polling,
+        batch_size,
+        skip_batch_submission: req.skip_batch_submission.unwrap_or(false),
+        batch_collection_ids: req.batch_collection_ids,
+        skip_duplicates: req.skip_duplicates.unwrap_or(true),
+        reconcile: req.reconcile.unwrap_or_default(),
+        description: req.description,
+        max_objects_per_run: max_objects,
+        sync_concurrency: req.sync_concurrency,
+        metadata: req.metadata,
+        provider_filters: req.provider_filters,
+        status: ACTIVE.into(),
+        paused: false,
+        pause_reason: None,
+        paused_at: None,
+        next_sync_at: Some(at.clone()),
+        last_sync_at: None,
+        last_error: None,
+        consecutive_failures: 0,
+        current_run_id: None,
+        lock_expires_epoch: None,
+        sync_run_counter: 0,
+        manifest_count: 0,
+        total_files_discovered: 0,
+        total_files_synced: 0,
+        total_files_failed: 0,
+        total_bytes_synced: 0,
+        batches_created: 0,
+        created_by: created_by.to_string(),
+        created_at: at.clone(),
+        updated_at: at,
+        version: 1,
+    };
+    ctx.table.write(Write::create(sync_item(&sync))).await?;
+    Ok(sync)
+}
+
+pub async fn get(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    match ctx.table.get(&keys::sync(&bucket.bucket_id, id)).await? {
+        Some(item) => from_item(item),
+        None => Err(Error::not_found(format!("sync {id:?}"))),
+    }
+}
+
+pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListSyncs) -> Result<Vec<Sync>, Error> {
+    let all: Vec<Sync> = super::lists::all_records(
+        ctx.table.as_ref(),
+        Query::partition(keys::bkt_pk(&bucket.bucket_id)).prefix("SYNC#"),
+    )
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|s| {
+            req.connection_id
+                .as_ref()
+                .is_none_or(|c| *c == s.connection_id)
+        })
+        .filter(|s| {
+            req.status
+                .as_ref()
+                .is_none_or(|st| st.eq_ignore_ascii_case(&s.status))
+        })
+        .filter(|s| {
+            req.is_active
+                .is_none_or(|a| a == (s.status == ACTIVE && !s.paused))
+        })
+        .collect())
+}
+
+/// A sync of the org that uses `connection_id`, if any (a connection in use is not deleted).
+pub async fn any_using(
+    ctx: &AppContext,
+    org_id: &str,
+    connection_id: &str,
+) -> Result<Option<String>, Error> {
+    // Syncs live under their buckets; the index of due syncs and the org's buckets are
+    // both partial, so look in every bucket of every namespace of the org.
+    let namespaces = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::org_pk(org_id)).prefix("NS#"),
+    )
+    .await?;
+    for ns in namespaces {
+        let Some(ns_id) = ns.get("namespace_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let buckets = super::lists::all_items(
+            ctx.table.as_ref(),
+            Query::partition(keys::ns_pk(ns_id)).prefix("BKT#"),
+        )
+        .await?;
+        for b in buckets {
+            let Some(bucket_id) = b.get("bucket_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let syncs = super::lists::all_items(
+                ctx.table.as_ref(),
+                Query::partition(keys::bkt_pk(bucket_id)).prefix("SYNC#"),
+            )
+            .await?;
+            if let Some(s) = syncs
+                .iter()
+                .find(|s| s.get("connection_id").and_then(Value::as_str) == Some(connection_id))
+            {
+                return Ok(s
+                    .get("sync_config_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string));
+            }
+        }
+    }
+    Ok(None)
+}
+
+pub async fn update(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    id: &str,
+    req: UpdateSync,
+) -> Result<Sync, Error> {
+    let before = get(ctx, bucket, id).await?;
+    let mut s = before.clone();
+    if req.description.is_some() {
+        s.description = req.description;
+    }
+    if let Some(m) = req.metadata {
+        if m.len() > 50 {
+            return Err(Error::field("metadata", "holds at most 50 keys"));
+        }
+        s.metadata = Some(m);
+    }
+    if let Some(p) = req.polling_interval_seconds {
+        s.polling_interval_seconds =
+            check_range("polling_interval_seconds", Some(p), 30, 86_400, 300)?;
+    }
+    if let Some(b) = req.batch_size {
+        s.batch_size = check_range("batch_size", Some(b), 1, 100, 50)?;
+    }
+    if let Some(m) = req.max_objects_per_run {
+        s.max_objects_per_run =
+            check_range("max_objects_per_run", Some(m), 1, 10_000_000, 100_000)?;
+    }
+    if let Some(c) = req.sync_concurrency {
+        s.sync_concurrency = Some(check_range("sync_concurrency", Some(c), 1, 100, 8)?);
+    }
+    if req.schema_mapping.is_some() {
+        s.schema_mapping = req.schema_mapping;
+    }
+    if let Some(v) = req.skip_batch_submission {
+        s.skip_batch_submission = v;
+    }
+    if req.batch_collection_ids.is_some() {
+        s.batch_collection_ids = req.batch_collection_ids;
+    }
+    if let Some(r) = req.reconcile {
+        s.reconcile = r;
+    }
+    if req.file_filters.is_some() {
+        s.file_filters = req.file_filters;
+    }
+    if req.provider_filters.is_some() {
+        s.provider_filters = req.provider_filters;
+    }
+    let activate = match (req.status.as_deref(), req.is_active) {
+        (Some(ACTIVE), _) | (None, Some(true)) => Some(true),
+        (Some(SUSPENDED), _) | (None, Some(false)) => Some(false),
+        (Some(other), _) => {
+            return Err(Error::field(
+                "status",
+                format!("expected ACTIVE or SUSPENDED, got {other:?}"),
+            ))
+        }
+        (None, None) => None,
+    };
+    match activate {
+        Some(true) if s.status != ACTIVE => {
+            s.status = ACTIVE.into();
+            s.consecutive_failures = 0;
+            s.next_sync_at = Some(now_rfc3339());
+        }
+        Some(false) => s.status = SUSPENDED.into(),
+        _ => {}
+    }
+    save(ctx, &before, s).await
+}
+
+pub async fn pause(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    let before = get(ctx, bucket, id).await?;
+    let mut s = before.clone();
+    s.paused = true;
+    s.paused_at = Some(now_rfc3339());
+    s.pause_reason = Some("paused through the API".into());
+    save(ctx, &before, s).await
+}
+
+/// Unpauses; the next run is due at once.
+pub async fn resume(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    let before = get(ctx, bucket, id).await?;
+    let mut s = before.clone();
+    s.paused = false;
+    s.paused_at = None;
+    s.pause_reason = None;
+    s.next_sync_at = Some(now_rfc3339());
+    save(ctx, &before, s).await
+}
+
+/// Releases a lease whose worker is gone; its run is marked interrupted.
+pub async fn unlock(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    let before = get(ctx, bucket, id).await?;
+    let mut s = before.clone();
+    s.lock_expires_epoch = None;
+    if let Some(run_id) = &s.current_run_id {
+        if let Ok(mut run) = get_run(ctx, &s, run_id).await {
+            if run.status == "running" {
+                run.status = "interrupted".into();
+                run.phase = "idle".into();
+                run.error = Some("unlocked through the API".into());
+                run.updated_at = now_rfc3339();
+                ctx.table
+                    .write(Write::put(to_item(
+                        &keys::sync_run(&s.sync_config_id, run_id),
+                        &run,
+                    )))
+                    .await?;
+            }
+        }
+    }
+    save(ctx, &before, s).await
+}
+
+/// Deletes a sync and its manifest, runs and dead letters; the objects it made stay.
+pub async fn delete(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    let s = get(ctx, bucket, id).await?;
+    ctx.table
+        .write(Write::Delete {
+            key: keys::sync(&bucket.bucket_id, id),
+            cond: Cond::Exists,
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::ConditionFailed { .. } => Error::not_found(format!("sync {id:?}")),
+            other => other.into(),
+        })?;
+    loop {
+        let page = ctx
+            .table
+            .query(&Query::partition(keys::sync_pk(id)).limit(100))
+            .await?;
+        if page.items.is_empty() {
+            break;
+        }
+        let keys = page
+            .items
+            .iter()
+            .filter_map(crate::ports::Key::of)
+            .collect();
+        ctx.table.delete_many(keys).await?;
+    }
+    Ok(s)
+}
+
+pub async fn get_run(ctx: &AppContext, s: &Sync, run_id: &str) -> Result<SyncRun, Error> {
+    match ctx
+        .table
+        .get(&keys::sync_run(&s.sync_config_id, run_id))
+        .await?
+    {
+        Some(item) => from_item(item),
+        None => Err(Error::not_found(format!("sync job {run_id:?}"))),
+    }
+}
+
+/// The sync's runs, newest first.
+pub async fn list_runs(ctx: &AppContext, s: &Sync, req: &ListRuns) -> Result<Vec<SyncRun>, Error> {
+    let page = ctx
+        .table
+        .query(
+            &Query::partition(keys::sync_pk(&s.sync_config_id))
+                .prefix("RUN#")
+                .descending(true)
+                .limit(100),
+        )
+        .await?;
+    let runs: Vec<SyncRun> = page
+        .items
+        .into_iter()
+        .map(from_item)
+        .collect::<Result<_, _>>()?;
+    Ok(runs
+        .into_iter()
+        .filter(|r| {
+            req.status
+                .as_ref()
+                .is_none_or(|st| st.eq_ignore_ascii_case(&r.status))
+        })
+        .collect())
+}
+
+pub async fn dead_letters(
+    ctx: &AppContext,
+    s: &Sync,
+    req: &ListDeadLetters,
+) -> Result<Vec<DeadLetter>, Error> {
+    let all: Vec<DeadLetter> = super::lists::all_records(
+        ctx.table.as_ref(),
+        Query::partition(keys::sync_pk(&s.sync_config_id)).prefix("DLQ#"),
+    )
+    .await?;
+    Ok(all
+        .into_iter()
+        .filter(|d| {
+            req.error_types
+                .as_ref()
+                .is_none_or(|t| t.contains(&d.error_type))
+        })
+        .filter(|d| !req.only_max_retries.unwrap_or(false) || d.max_retries_reached)
+        .collect())
+}
+
+/// Clears dead letters so the next run tries their files again.
+pub async fn requeue(ctx: &AppContext, s: &Sync, req: &RequeueDeadLetters) -> Result<usize, Error> {
+    let items = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::sync_pk(&s.sync_config_id)).prefix("DLQ#"),
+    )
+    .await?;
+    let chosen: Vec<crate::ports::Key> = items
+        .iter()
+        .filter(|i| {
+            let t = i
+                .get("error_type")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            req.error_types
+                .as_ref()
+                .is_none_or(|ts| ts.iter().any(|x| x == t))
+        })
+        .filter_map(crate::ports::Key::of)
+        .collect();
+    let n = chosen.len();
+    ctx.table.delete_many(chosen).await?;
+    Ok(n)
+}
+
+/// Health, as `GET …/metrics` reports it.
+pub struct Health {
+    pub is_stale: bool,
+    pub stale_after_seconds: i64,
+    pub stalled: bool,
+    pub healthy: bool,
+}
+
+pub fn health(s: &Sync, last: Option<&SyncRun>) -> Health {
+    let stale_after = (2 * s.polling_interval_seconds).max(120);
+    let now = now().unix_timestamp();
+    let since_last = s
+        .last_sync_at
+        .as_deref()
+        .and_then(parse_epoch)
+        .map(|t| now - t);
+    let is_stale = s.continuous()
+        && s.status == ACTIVE
+        && !s.paused
+        && since_last.is_none_or(|d| d > stale_after)
+        && parse_epoch(&s.created_at).is_some_and(|c| now - c > stale_after);
+    let stalled = last.is_some_and(|r| r.status == "running") && !s.locked();
+    Health {
+        is_stale,
+        stale_after_seconds: stale_after,
+        stalled,
+        healthy: !is_stale && !stalled && s.consecutive_failures == 0 && s.status == ACTIVE,
+    }
+}
+
+/// RFC 3339 of an epoch second.
+pub fn at_epoch(epoch: i64) -> String {
+    rfc3339(time::OffsetDateTime::from_unix_timestamp(epoch).unwrap_or_else(|_| now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn globs_and_filters() {
+        assert!(glob("*.mp4", "a.mp4"));
+        assert!(!glob("*.mp4", "dir/a.mp4"));
+        assert!(glob("**/*.mp4", "dir/sub/a.mp4"));
+        assert!(glob("drafts/*", "drafts/x.txt"));
+        let f = FileFilters {
+            include_patterns: Some(vec!["*.txt".into()]),
+            exclude_patterns: Some(vec!["*_temp.*".into()]),
+            max_size_bytes: Some(10),
+            ..FileFilters::default()
+        };
+        assert_eq!(f.excludes("dir/a.txt", 5), None);
+        assert!(f.excludes("dir/a.mp4", 5).is_some());
+        assert!(f.excludes("dir/a_temp.txt", 5).unwrap().contains("exclude"));
+        assert!(f.excludes("a.txt", 11).unwrap().contains("max_size_bytes"));
+    }
+
+    #[test]
+    fn the_quickstart_body_is_the_sdks() {
+        let req: CreateSync = serde_json::from_value(json!({
+            "provider": "s3",
+            "connection": {"bucket_name": "my-source-bucket", "region": "us-east-1",
+                           "credentials": {"access_key_id": "AKIA...", "secret_access_key": "..."}},
+            "sync_config": {"source_path": "/videos/", "sync_mode": "incremental", "polling_interval": 3600}
+        }))
+        .unwrap();
+        let (flat, conn) = desugar(req).unwrap();
+        assert_eq!(
+            flat.source_path.as_deref(),
+            Some("my-source-bucket/videos/")
+        );
+        assert_eq!(flat.polling_interval_seconds, Some(3600));
+        assert_eq!(sync_mode(flat.sync_mode.as_deref()).unwrap(), "continuous");
+        let conn = conn.unwrap();
+        assert_eq!(conn.provider_type, "s3");
+        assert_eq!(conn.provider_config["credentials"]["type"], "access_key");
+        assert!(!conn.provider_config.contains_key("bucket_name"));
+        let both: CreateSync =
+            serde_json::from_value(json!({"batch_size": 5, "sync_config": {"batch_size": 6}}))
+                .unwrap();
+        assert!(desugar(both).is_err());
+    }
+}

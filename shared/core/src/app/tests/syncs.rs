@@ -1,0 +1,510 @@
+use std::sync::atomic::Ordering;
+
+use serde_json::{json, Value};
+
+use super::{parse, reload, space};
+use crate::app::connections;
+use crate::app::syncs::{self, engine, ListRuns, Sync, SyncRun};
+use crate::config::Config;
+use crate::domain::entities::{Bucket, Namespace};
+use crate::error::Error;
+use crate::testing::Memory;
+
+fn small_pages() -> Memory {
+    Memory::with_config(Config {
+        sync_page_size: 4,
+        purge_settle: std::time::Duration::ZERO,
+        ..Config::default()
+    })
+}
+
+async fn sync_for(m: &Memory, ns: &Namespace, bucket: &Bucket, extra: Value) -> Sync {
+    let conn = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
+        "name": "source", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIATEST", "secret_access_key": "s3cr3t"}},
+    })))
+    .await
+    .unwrap();
+    let mut body = json!({"connection_id": conn.connection_id, "source_path": "src/docs/", "skip_batch_submission": true});
+    for (k, v) in extra.as_object().unwrap() {
+        body[k] = v.clone();
+    }
+    syncs::create(&m.ctx, ns, bucket, "key_test", parse(body))
+        .await
+        .unwrap()
+}
+
+/// Triggers a run and works the queues until it ends.
+async fn run(m: &Memory, bucket: &Bucket, s: &Sync) -> SyncRun {
+    let started = engine::trigger(&m.ctx, bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    let dropped = m.run_queues().await;
+    assert!(dropped.is_empty(), "{dropped:?}");
+    let s = syncs::get(&m.ctx, bucket, &s.sync_config_id).await.unwrap();
+    syncs::get_run(&m.ctx, &s, &started.sync_job_id)
+        .await
+        .unwrap()
+}
+
+fn files(m: &Memory, range: std::ops::Range<usize>) {
+    for i in range {
+        m.storage
+            .put("src", &format!("docs/file {i:03}.txt"), format!("text {i}"));
+    }
+}
+
+#[tokio::test]
+async fn a_first_run_registers_every_file_and_a_second_changes_nothing() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    m.storage.put("src", "docs/", ""); // a folder marker
+    m.storage
+        .put("src", "elsewhere.txt", "not under the prefix");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let first = run(&m, &bucket, &s).await;
+    assert_eq!(first.status, "completed", "{first:?}");
+    let c = &first.counts;
+    assert_eq!(
+        (c.scanned, c.new, c.unchanged, c.filtered, c.failed),
+        (11, 10, 0, 1, 0),
+        "{c:?}"
+    );
+    assert_eq!(
+        c.scanned,
+        c.new + c.modified + c.unchanged + c.filtered + c.failed
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+
+    let writes_before = m.table.all().len();
+    let second = run(&m, &bucket, &s).await;
+    let c = &second.counts;
+    assert_eq!(
+        (c.new, c.modified, c.unchanged, c.deleted),
+        (0, 0, 10, 0),
+        "{c:?}"
+    );
+    // Only the new run's record: nothing per unchanged file.
+    assert_eq!(m.table.all().len(), writes_before + 1);
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert_eq!(s.manifest_count, 10);
+    assert!(!s.locked() && s.next_sync_at.is_some() && s.last_sync_at.is_some());
+    assert!(
+        m.events
+            .types()
+            .iter()
+            .filter(|t| *t == "sync.completed")
+            .count()
+            == 2
+    );
+}
+
+#[tokio::test]
+async fn changes_deletions_and_additions_are_counted_exactly() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..20);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    run(&m, &bucket, &s).await;
+    for i in [1, 7, 15] {
+        m.storage.put(
+            "src",
+            &format!("docs/file {i:03}.txt"),
+            format!("changed {i}"),
+        );
+    }
+    m.storage.remove("src", "docs/file 003.txt");
+    m.storage.remove("src", "docs/file 019.txt");
+    files(&m, 20..25);
+    let r = run(&m, &bucket, &s).await;
+    let c = &r.counts;
+    assert_eq!(
+        (
+            c.new,
+            c.modified,
+            c.deleted,
+            c.withheld_deletions,
+            c.unchanged
+        ),
+        (5, 3, 2, 0, 15),
+        "{r:?}"
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 23);
+    // A changed file's object now points at the new version.
+    let objects = crate::app::objects::list(&m.ctx, &bucket, &Default::default())
+        .await
+        .unwrap();
+    let etags: Vec<String> = objects
+        .results
+        .iter()
+        .filter_map(|o| {
+            o["blobs"][0]["properties"]["synced"]["etag"]
+                .as_str()
+                .map(str::to_string)
+        })
+        .collect();
+    assert_eq!(etags.len(), 23);
+}
+
+#[tokio::test]
+async fn the_brake_withholds_large_deletions_and_an_empty_listing() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    run(&m, &bucket, &s).await;
+    for i in 0..4 {
+        m.storage.remove("src", &format!("docs/file {i:03}.txt"));
+    }
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (r.counts.deleted, r.counts.withheld_deletions),
+        (0, 4),
+        "{r:?}"
+    );
+    assert!(
+        r.withheld_reason.as_deref().unwrap().contains("brake"),
+        "{r:?}"
+    );
+    assert_eq!(
+        reload(&m, &ns, &bucket).await.object_count,
+        10,
+        "nothing deleted"
+    );
+    for i in 4..10 {
+        m.storage.remove("src", &format!("docs/file {i:03}.txt"));
+    }
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(r.counts.withheld_deletions, 10);
+    assert!(
+        r.withheld_reason.as_deref().unwrap().contains("empty"),
+        "{r:?}"
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+}
+
+#[tokio::test]
+async fn every_page_delivered_twice_counts_once_and_makes_no_duplicate() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    // Work each page message twice, the second delivery after the first was handled.
+    loop {
+        let bodies = m.queue.bodies(crate::ports::QueueName::Syncs);
+        let Some(body) = bodies.first().cloned() else {
+            break;
+        };
+        let msg: engine::PageMessage = serde_json::from_str(&body).unwrap();
+        engine::run_page(&m.ctx, &msg).await.unwrap();
+        engine::run_page(&m.ctx, &msg).await.unwrap();
+        m.queue.drop_body(crate::ports::QueueName::Syncs, &body);
+    }
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.counts.new, r.counts.scanned),
+        ("completed", 10, 10),
+        "{r:?}"
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+}
+
+#[tokio::test]
+async fn a_page_redone_after_a_crash_before_its_save_counts_as_new_again() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..3);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    let body = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    let msg: engine::PageMessage = serde_json::from_str(&body).unwrap();
+    engine::run_page(&m.ctx, &msg).await.unwrap();
+    // The page registered its objects, then "crashed" before saving: undo the save.
+    let s1 = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let mut run = syncs::get_run(&m.ctx, &s1, &started.sync_job_id)
+        .await
+        .unwrap();
+    run.page = 0;
+    run.status = "running".into();
+    run.counts = Default::default();
+    run.last_key = None;
+    m.ctx
+        .table
+        .write(crate::ports::Write::put(crate::store::to_item(
+            &crate::store::keys::sync_run(&s.sync_config_id, &run.sync_job_id),
+            &run,
+        )))
+        .await
+        .unwrap();
+    let mut again = s1.clone();
+    again.lock_expires_epoch = Some(crate::domain::time::now().unix_timestamp() + 60);
+    syncs::save(&m.ctx, &s1, again).await.unwrap();
+    engine::run_page(&m.ctx, &msg).await.unwrap();
+    let s2 = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s2, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!((r.counts.new, r.counts.unchanged), (3, 0), "{r:?}");
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 3);
+}
+
+#[tokio::test]
+async fn bad_credentials_fail_runs_and_five_suspend_the_sync() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..2);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    m.storage.deny.store(true, Ordering::SeqCst);
+    for i in 1..=5 {
+        let r = run(&m, &bucket, &s).await;
+        assert_eq!(r.status, "failed");
+        assert!(
+            r.error.as_deref().unwrap().contains("access denied"),
+            "{r:?}"
+        );
+        let now = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+            .await
+            .unwrap();
+        assert_eq!(now.consecutive_failures, i);
+    }
+    let suspended = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert_eq!(suspended.status, syncs::SUSPENDED);
+    assert!(
+        suspended.due_epoch().is_none(),
+        "a suspended sync is not polled"
+    );
+    assert!(matches!(
+        engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false).await,
+        Err(Error::Conflict(_))
+    ));
+    assert!(m.events.types().contains(&"sync.suspended".to_string()));
+    assert_eq!(
+        reload(&m, &ns, &bucket).await.object_count,
+        0,
+        "never read as an empty source"
+    );
+}
+
+#[tokio::test]
+async fn a_file_no_property_takes_is_a_dead_letter_with_its_reason() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    m.storage.put("src", "docs/clip.mp4", "not text");
+    m.storage.put("src", "docs/a.txt", "text");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!((r.counts.new, r.counts.failed), (1, 1), "{r:?}");
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let dead = syncs::dead_letters(&m.ctx, &s, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].source_path, "docs/clip.mp4");
+    assert!(dead[0].error_message.contains("video/mp4"), "{:?}", dead[0]);
+}
+
+#[tokio::test]
+async fn the_poller_starts_due_syncs_and_a_running_one_is_not_started_twice() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..2);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    assert_eq!(
+        engine::poll(&m.ctx).await.unwrap(),
+        1,
+        "a new sync is due at once"
+    );
+    assert_eq!(
+        engine::poll(&m.ctx).await.unwrap(),
+        0,
+        "its run holds the lease"
+    );
+    assert!(matches!(
+        engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false).await,
+        Err(Error::Conflict(_))
+    ));
+    m.run_queues().await;
+    assert_eq!(
+        engine::poll(&m.ctx).await.unwrap(),
+        0,
+        "next due after its interval"
+    );
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let runs = syncs::list_runs(&m.ctx, &s, &ListRuns::default())
+        .await
+        .unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].trigger, "scheduled");
+    syncs::pause(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert!(matches!(
+        engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false).await,
+        Err(Error::Conflict(_))
+    ));
+}
+
+#[tokio::test]
+async fn a_lapsed_lease_resumes_the_run_from_its_saved_page() {
+    let m = Memory::with_config(Config {
+        sync_page_size: 4,
+        sync_lease: std::time::Duration::from_secs(5),
+        ..Config::default()
+    });
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    // The first page is worked; the message for the second is lost with its worker.
+    let first = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    engine::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
+        .await
+        .unwrap();
+    for b in m.queue.bodies(crate::ports::QueueName::Syncs) {
+        m.queue.drop_body(crate::ports::QueueName::Syncs, &b);
+    }
+    // The lease lapses.
+    let before = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let mut lapsed = before.clone();
+    lapsed.lock_expires_epoch = Some(crate::domain::time::now().unix_timestamp() - 1);
+    syncs::save(&m.ctx, &before, lapsed).await.unwrap();
+    assert_eq!(engine::poll(&m.ctx).await.unwrap(), 1);
+    m.run_queues().await;
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.trigger.as_str(), r.counts.new),
+        ("completed", "resume", 10),
+        "{r:?}"
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+}
+
+#[tokio::test]
+async fn batches_process_synced_files_through_the_connection() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..3);
+    let s = sync_for(
+        &m,
+        &ns,
+        &bucket,
+        json!({"skip_batch_submission": false, "batch_size": 2}),
+    )
+    .await;
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(r.batches_created, 2, "{r:?}");
+    let object = crate::app::objects::list(&m.ctx, &bucket, &Default::default())
+        .await
+        .unwrap()
+        .results[0]
+        .clone();
+    let object_id = object["object_id"].as_str().unwrap();
+    let docs =
+        crate::app::documents::list_for_object(&m.ctx, &bucket, object_id, &Default::default())
+            .await
+            .unwrap();
+    assert_eq!(docs.results.len(), 1, "processed: {object}");
+    assert!(
+        docs.results[0]["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("text "),
+        "{:?}",
+        docs.results[0]
+    );
+}
+
+#[tokio::test]
+async fn credentials_are_sealed_and_never_shown() {
+    let m = small_pages();
+    let (ns, _) = space(&m).await;
+    let conn = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
+        "name": "secret", "provider_type": "r2",
+        "provider_config": {"account_id": "acct1", "credentials": {"type": "access_key", "access_key_id": "AKIAVISIBLE", "secret_access_key": "TOPSECRET"}},
+        "test_before_save": false,
+    })))
+    .await
+    .unwrap();
+    let stored = serde_json::to_string(&m.table.all()).unwrap();
+    assert!(
+        !stored.contains("TOPSECRET") && !stored.contains("AKIAVISIBLE"),
+        "plaintext credentials in the table"
+    );
+    let shown = serde_json::to_string(&crate::app::views::ConnectionView::from(&conn)).unwrap();
+    assert!(
+        !shown.contains("TOPSECRET") && !shown.contains("AKIAVISIBLE"),
+        "{shown}"
+    );
+    assert_eq!(
+        conn.settings["endpoint_url"],
+        "https://acct1.r2.cloudflarestorage.com"
+    );
+    // A patch that names only the key id keeps the stored secret.
+    let patched = connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(json!({
+        "provider_config": {"account_id": "acct1", "credentials": {"access_key_id": "AKIANEW"}}, "test_before_save": false,
+    })))
+    .await
+    .unwrap();
+    let config = connections::provider_config(&m.ctx, &patched)
+        .await
+        .unwrap();
+    assert_eq!(
+        config.credentials,
+        crate::domain::connections::Credentials::AccessKey {
+            access_key_id: "AKIANEW".into(),
+            secret_access_key: "TOPSECRET".into(),
+            session_token: None
+        }
+    );
+}
+
+#[tokio::test]
+async fn an_endpoint_on_a_private_address_is_refused() {
+    let m = small_pages();
+    let (ns, _) = space(&m).await;
+    let err = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
+        "name": "inside", "provider_type": "s3",
+        "provider_config": {"endpoint_url": "http://169.254.169.254/", "credentials": {"type": "access_key", "access_key_id": "a", "secret_access_key": "b"}},
+    })))
+    .await
+    .unwrap_err();
+    match err {
+        Error::Invalid { details, .. } => {
+            assert_eq!(details["field"], "provider_config.endpoint_url")
+        }
+        other => panic!("{other:?}"),
+    }
+}

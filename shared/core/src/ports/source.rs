@@ -1,0 +1,115 @@
+//! External storage a sync reads: list a prefix a page at a time, read one file at the
+//! version listed. Adapters (the `sluice-connectors` crate) speak each provider's API.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use serde::{Deserialize, Serialize};
+
+/// One file as the provider listed it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceEntry {
+    pub key: String,
+    pub size: u64,
+    /// The provider's content version (an S3 ETag, quotes removed).
+    pub etag: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_modified: Option<String>,
+}
+
+impl SourceEntry {
+    /// What a manifest compares: content version and size (and the version id, where
+    /// the bucket keeps versions).
+    pub fn version_token(&self) -> String {
+        match &self.version_id {
+            Some(v) => format!("{}:{}:{v}", self.etag, self.size),
+            None => format!("{}:{}", self.etag, self.size),
+        }
+    }
+}
+
+/// One page of a listing, in the provider's key order.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SourcePage {
+    pub entries: Vec<SourceEntry>,
+    /// Where the next page starts; `None` when this page ends the listing.
+    pub next: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SourceError {
+    /// 401/403: the credentials are wrong or lack a permission. Never "the source is empty".
+    #[error("access denied: {0}")]
+    Denied(String),
+    /// The bucket or prefix does not exist.
+    #[error("not found: {0}")]
+    Missing(String),
+    /// 429/503/SlowDown: try again after `retry_after` when the provider said.
+    #[error("throttled: {message}")]
+    Throttled {
+        message: String,
+        retry_after: Option<Duration>,
+    },
+    /// The file changed since it was listed (its version no longer matches).
+    #[error("changed since listed: {0}")]
+    Changed(String),
+    #[error("too large: {0}")]
+    TooLarge(String),
+    /// The configuration cannot work (bad endpoint, refused address, unsupported option).
+    #[error("{0}")]
+    Invalid(String),
+    /// Anything else the provider or network returned.
+    #[error("{0}")]
+    Failed(String),
+}
+
+impl SourceError {
+    /// Worth trying again (the same request, later).
+    pub fn transient(&self) -> bool {
+        matches!(self, SourceError::Throttled { .. } | SourceError::Failed(_))
+    }
+}
+
+pub type SourceResult<T> = Result<T, SourceError>;
+
+/// One opened source: a bucket (or container, folder…) with credentials.
+#[async_trait]
+pub trait Source: Send + Sync {
+    /// Up to `limit` entries under `prefix`, after `token` (from the previous page).
+    async fn list(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> SourceResult<SourcePage>;
+    /// The bytes of `key` if its version is still `etag`, and at most `max_bytes` long.
+    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<Bytes>;
+    /// Proves the credentials can list `prefix` (a connection test).
+    async fn check(&self, prefix: &str) -> SourceResult<()> {
+        self.list(prefix, None, 1).await.map(|_| ())
+    }
+}
+
+/// Opens sources from a connection's resolved settings (credentials decrypted).
+#[async_trait]
+pub trait Connectors: Send + Sync {
+    async fn open(
+        &self,
+        spec: &crate::domain::connections::SourceSpec,
+    ) -> SourceResult<std::sync::Arc<dyn Source>>;
+}
+
+/// Encrypts connection credentials at rest (envelope encryption: KMS in AWS, a key file
+/// locally). The sealed form is opaque text safe to store.
+#[async_trait]
+pub trait Sealer: Send + Sync {
+    async fn seal(&self, plaintext: &[u8]) -> Result<String, SealError>;
+    async fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError>;
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("credential encryption: {0}")]
+pub struct SealError(pub String);
