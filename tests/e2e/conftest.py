@@ -56,7 +56,7 @@ class Sluice:
 
 
 def start(data_dir: pathlib.Path, extra_env=None):
-    env = dict(os.environ, SLUICE_PURGE_SETTLE_SECS="1", SLUICE_LOG="warn", **(extra_env or {}))
+    env = {**os.environ, "SLUICE_PURGE_SETTLE_SECS": "1", "SLUICE_LOG": "warn", **(extra_env or {})}
     env.pop("SLUICE_API_KEY", None)
     proc = subprocess.Popen(
         [binary("sluice-local"), "--port", "0", "--data-dir", str(data_dir)],

@@ -6,7 +6,7 @@ import pathlib
 from cfnlint.decode import decode
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-WORKERS = {"tasks-worker", "upload-events", "sweeper", "batch-worker", "webhook-dispatcher"}
+WORKERS = {"tasks-worker", "upload-events", "sweeper", "batch-worker", "webhook-dispatcher", "sync-poller", "sync-worker"}
 # The Lambda binaries: plain ones, and those that embed (their own crate, so the others
 # do not link the models or the extractors).
 BINARIES = sorted(

@@ -1,0 +1,271 @@
+"""Syncs end to end: sluice-local reading an S3 bucket on moto. The quickstart's sync and
+trigger requests verbatim (the AWS SDK's standard AWS_ENDPOINT_URL_S3 points the sync at
+moto; nothing in the requests changes), the mixpeek SDK's connection and sync APIs as a
+real client, incremental runs that count exactly, the deletion brake, and credentials
+that appear in no response and no log line."""
+
+import os
+import threading
+import time
+
+import boto3
+import mixpeek
+import pytest
+from mixpeek.api.bucket_syncs_api import BucketSyncsApi
+from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
+from mixpeek.models.storage_connection_create_request import StorageConnectionCreateRequest
+from mixpeek.models.sync_create_request import SyncCreateRequest
+
+from conftest import Sluice, start
+from test_quickstart import curl_commands, find, run
+
+MOTO = os.environ.get("AWS_ENDPOINT_URL")
+SECRET = "quickstart-secret-never-shown"
+
+
+@pytest.fixture(scope="module")
+def s3():
+    if not MOTO:
+        if os.environ.get("SLUICE_REQUIRE_MOTO"):
+            pytest.fail("SLUICE_REQUIRE_MOTO is set but AWS_ENDPOINT_URL is not")
+        pytest.skip("AWS_ENDPOINT_URL (moto) not set")
+    return boto3.client("s3", endpoint_url=MOTO, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test")
+
+
+@pytest.fixture(scope="module")
+def syncing(tmp_path_factory, s3):
+    """sluice-local with S3 pointed at moto, its log kept to check for secrets."""
+    data = tmp_path_factory.mktemp("sync-data")
+    proc, url, key = start(data, {
+        "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_LOG": "info", "SLUICE_SYNC_POLL_SECS": "1",
+        # Small pages, so a few hundred files take several pages.
+        "SLUICE_SYNC_PAGE_SIZE": "100",
+    })
+    log = []
+    drain = threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True)
+    drain.start()
+    try:
+        yield Sluice(url, key, data), log
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        drain.join(timeout=5)
+        text = "".join(log)
+        assert SECRET not in text, "a secret reached the log"
+        assert "AKIASLUICESDK" not in text, "an access key id reached the log"
+
+
+def fresh_bucket(s3, name):
+    """An empty bucket of this name (moto outlives a test run when run by hand)."""
+    s3.create_bucket(Bucket=name)  # in us-east-1, a no-op when it exists
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for o in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=o["Key"])
+
+
+def wait_run(sluice, ns, bucket, sync_id, job_id, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sync_id}/jobs/{job_id}", ns=ns).json()
+        if job["status"] != "running":
+            return job
+        time.sleep(0.3)
+    raise AssertionError(f"sync run did not finish: {job}")
+
+
+def trigger(sluice, ns, bucket, sync_id):
+    r = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sync_id}/trigger", ns=ns)
+    assert r.status_code == 200, r.text
+    return wait_run(sluice, ns, bucket, sync_id, r.json()["sync_job_id"])
+
+
+def test_quickstart_sync_and_trigger_verbatim(syncing, s3):
+    sluice, _ = syncing
+    fresh_bucket(s3, "my-source-bucket")
+    names = ["a.txt", "with space.txt", "ünïcode.txt", "double//slash.txt", "empty.txt", "sub/b.txt"]
+    for n in names:
+        s3.put_object(Bucket="my-source-bucket", Key=f"videos/{n}", Body=b"" if n == "empty.txt" else f"text of {n}".encode())
+    s3.put_object(Bucket="my-source-bucket", Key="other/skip.txt", Body=b"outside the source path")
+
+    commands = curl_commands()
+    env = dict(os.environ, MIXPEEK_API_KEY=sluice.api_key)
+    status, ns = run(find(commands, "POST", "/v1/namespaces"), sluice.url, env)
+    assert status == 200, ns
+    env["NAMESPACE_ID"] = ns["namespace_id"]
+    status, bucket = run(find(commands, "POST", "/v1/buckets"), sluice.url, env)
+    assert status == 200, bucket
+    env["BUCKET_ID"] = bucket["bucket_id"]
+
+    create = find(commands, "POST", "/syncs")
+    status, sync = run(create, sluice.url, env)
+    assert status == 200, sync
+    assert sync["source_path"] == "my-source-bucket/videos/"
+    assert sync["sync_mode"] == "continuous" and sync["polling_interval_seconds"] == 3600
+    assert sync["connection_id"].startswith("conn_")
+    connection = sluice.call("GET", f"/v1/organizations/connections/{sync['connection_id']}").json()
+    assert connection["provider_config"]["credentials"] == {"type": "access_key"}, connection
+
+    env["SYNC_ID"] = sync["sync_config_id"]
+    status, triggered = run(find(commands, "POST", "/trigger"), sluice.url, env)
+    assert status == 200, triggered
+    job = wait_run(sluice, ns["namespace_id"], bucket["bucket_id"], sync["sync_config_id"], triggered["sync_job_id"])
+    assert job["status"] == "completed", job
+    c = job["counts"]
+    assert (c["scanned"], c["new"], c["failed"]) == (len(names), len(names), 0), job
+    objects = sluice.call("GET", f"/v1/buckets/{bucket['bucket_id']}/objects?limit=100", ns=ns["namespace_id"]).json()["results"]
+    keys = sorted(o["blobs"][0]["properties"]["synced"]["key"] for o in objects)
+    assert keys == sorted(f"videos/{n}" for n in names)
+    # Batches ran the namespace's extractor over the synced files, read from moto.
+    assert job["batches_created"] >= 1
+    for batch_id in job["batch_ids"]:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            b = sluice.call("GET", f"/v1/buckets/{bucket['bucket_id']}/batches/{batch_id}", ns=ns["namespace_id"]).json()
+            if b["status"] not in ("QUEUED", "PROCESSING", "DRAFT"):
+                break
+            time.sleep(0.5)
+        # The 0-byte file has no text to embed; every other object is processed.
+        assert b["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS"), b
+        for f in b["failed_objects"]:
+            assert f["stage"] != "blob", f"a synced blob was not read: {f}"
+
+
+def test_sdk_connection_and_sync_count_every_change(syncing, s3):
+    sluice, _ = syncing
+    fresh_bucket(s3, "sdk-source")
+    for i in range(250):
+        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=f"document {i}".encode())
+    ns = sluice.call("POST", "/v1/namespaces", json={
+        "namespace_name": "sdk-syncs", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
+    }).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "docs", "bucket_schema": {"properties": {"body": {"type": "text"}}},
+    }).json()["bucket_id"]
+
+    config = mixpeek.Configuration(host=sluice.url, access_token=sluice.api_key)
+    config.api_key["NamespaceHeader"] = ns
+    api = mixpeek.ApiClient(config)
+    conn = OrganizationConnectionsApi(api).create_storage_connection_organizations(
+        StorageConnectionCreateRequest.from_dict({
+            "name": "sdk source", "provider_type": "s3",
+            "provider_config": {"region": "us-east-1", "credentials": {
+                "type": "access_key", "access_key_id": "AKIASLUICESDK", "secret_access_key": SECRET}},
+        }))
+    assert conn.connection_id.startswith("conn_")
+    tested = sluice.call("POST", f"/v1/organizations/connections/{conn.connection_id}/test").json()
+    assert tested["success"] is True, tested
+    syncs = BucketSyncsApi(api)
+    sync = syncs.create_sync_configuration_buckets(bucket, SyncCreateRequest.from_dict({
+        "connection_id": conn.connection_id, "source_path": "sdk-source/docs/", "sync_mode": "continuous",
+        "polling_interval_seconds": 3600, "skip_batch_submission": True,
+    }))
+    first = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert (first["counts"]["new"], first["counts"]["scanned"]) == (250, 250), first
+    again = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert (again["counts"]["unchanged"], again["counts"]["new"], again["counts"]["modified"]) == (250, 0, 0), again
+
+    for i in (3, 100, 200):
+        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=b"changed")
+    for i in (5, 6):
+        s3.delete_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt")
+    for i in range(250, 255):
+        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=b"new")
+    third = trigger(sluice, ns, bucket, sync.sync_config_id)
+    c = third["counts"]
+    assert (c["new"], c["modified"], c["deleted"], c["unchanged"]) == (5, 3, 2, 245), third
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 253
+
+    job = syncs.get_sync_job_buckets_id_config(bucket, sync.sync_config_id, third["sync_job_id"])
+    assert job.status == "completed" and job.files_synced == 8
+    got = syncs.get_sync_configuration_buckets_id_config(bucket, sync.sync_config_id)
+    assert got.total_files_synced == 258 and got.consecutive_failures == 0
+
+    # The brake: 40 % gone at once is withheld, and said why.
+    for i in range(0, 100):
+        s3.delete_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt")
+    braked = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert braked["counts"]["deleted"] == 0 and braked["counts"]["withheld_deletions"] == 98, braked
+    assert "brake" in braked["withheld_reason"]
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 253
+    metrics = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sync.sync_config_id}/metrics", ns=ns).json()
+    assert metrics["healthy"] is True and metrics["last_job"]["sync_job_id"] == braked["sync_job_id"]
+
+
+def test_bad_credentials_are_refused_before_save_and_runs_fail_with_the_reason(syncing, s3):
+    sluice, _ = syncing
+    bad = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "nowhere", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIA", "secret_access_key": SECRET}},
+        "test_before_save": False,
+    }).json()
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "bad-syncs"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": bad["connection_id"], "source_path": "no-such-bucket/x/"}).json()
+    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert job["status"] == "failed" and "not found" in job["error"], job
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 0
+    refused = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "refused", "provider_type": "s3",
+        "provider_config": {"bucket": "no-such-bucket", "credentials": {"type": "access_key", "access_key_id": "AKIA", "secret_access_key": SECRET}},
+    })
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["error"]["details"]["field"] == "provider_config"
+    assert SECRET not in refused.text
+    unsupported = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "gcs", "provider_type": "gcs", "provider_config": {}})
+    assert unsupported.status_code == 422 and "not supported by this server yet" in unsupported.text
+
+
+def test_sync_and_connection_lifecycle(syncing, s3):
+    sluice, _ = syncing
+    fresh_bucket(s3, "lifecycle-source")
+    s3.put_object(Bucket="lifecycle-source", Key="in/a.txt", Body=b"a")
+    s3.put_object(Bucket="lifecycle-source", Key="in/clip.mp4", Body=b"not text")
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "lifecycle-syncs"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "lifecycle", "provider_type": "s3", "description": "first",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIASLUICESDK", "secret_access_key": SECRET}},
+    }).json()
+    cid = conn["connection_id"]
+    listed = sluice.call("POST", "/v1/organizations/connections/list", json={"provider_type": "s3"}).json()
+    assert cid in [c["connection_id"] for c in listed["results"]]
+    patched = sluice.call("PATCH", f"/v1/organizations/connections/{cid}", json={"description": "second"})
+    assert patched.status_code == 200 and patched.json()["description"] == "second", patched.text
+
+    base = f"/v1/buckets/{bucket}/syncs"
+    sync = sluice.call("POST", base, ns=ns, json={
+        "connection_id": cid, "source_path": "lifecycle-source/in/", "skip_batch_submission": True}).json()
+    sid = sync["sync_config_id"]
+    assert [s["sync_config_id"] for s in sluice.call("POST", f"{base}/list", ns=ns, json={}).json()["results"]] == [sid]
+    assert sluice.call("GET", f"{base}/{sid}", ns=ns).json()["connection_id"] == cid
+    changed = sluice.call("PATCH", f"{base}/{sid}", ns=ns, json={"polling_interval_seconds": 600, "description": "d"})
+    assert changed.status_code == 200 and changed.json()["polling_interval_seconds"] == 600, changed.text
+    too_fast = sluice.call("PATCH", f"{base}/{sid}", ns=ns, json={"polling_interval_seconds": 5})
+    assert too_fast.status_code == 422 and too_fast.json()["error"]["details"]["field"] == "polling_interval_seconds"
+    paused = sluice.call("POST", f"{base}/{sid}/pause", ns=ns).json()
+    assert paused["paused"] is True and paused["is_active"] is False
+    assert sluice.call("POST", f"{base}/{sid}/trigger", ns=ns).status_code == 409
+    resumed = sluice.call("POST", f"{base}/{sid}/resume", ns=ns).json()
+    assert resumed["paused"] is False
+    job = trigger(sluice, ns, bucket, sid)
+    assert (job["counts"]["new"], job["counts"]["failed"]) == (1, 1), job
+    jobs = sluice.call("POST", f"{base}/{sid}/jobs", ns=ns, json={}).json()
+    assert job["sync_job_id"] in [j["sync_job_id"] for j in jobs["results"]]
+    dlq = sluice.call("POST", f"{base}/{sid}/dlq", ns=ns, json={}).json()
+    assert [d["source_path"] for d in dlq["results"]] == ["in/clip.mp4"], dlq
+    assert "video/mp4" in dlq["results"][0]["error_message"]
+    assert sluice.call("POST", f"{base}/{sid}/dlq/requeue", ns=ns, json={}).json() == {"requeued": 1}
+    unlocked = sluice.call("POST", f"{base}/{sid}/unlock", ns=ns).json()
+    assert unlocked["locked"] is False
+    in_use = sluice.call("DELETE", f"/v1/organizations/connections/{cid}")
+    assert in_use.status_code == 409, in_use.text
+    assert sluice.call("DELETE", f"{base}/{sid}", ns=ns).json()["success"] is True
+    assert sluice.call("GET", f"{base}/{sid}", ns=ns).status_code == 404
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 1, "objects stay"
+    assert sluice.call("DELETE", f"/v1/organizations/connections/{cid}").status_code == 200
+    assert sluice.call("GET", f"/v1/organizations/connections/{cid}").status_code == 404
