@@ -4,6 +4,9 @@ moto; nothing in the requests changes), the mixpeek SDK's connection and sync AP
 real client, incremental runs that count exactly, the deletion brake, and credentials
 that appear in no response and no log line."""
 
+import base64
+import http.server
+import json
 import os
 import threading
 import time
@@ -33,12 +36,45 @@ def s3():
                         aws_access_key_id="test", aws_secret_access_key="test")
 
 
+class FakeBackblaze:
+    """`b2_authorize_account` (API v4) as Backblaze documents it: Basic auth with the key
+    id and application key; the account's S3 endpoint (here, moto) in apiInfo."""
+
+    KEY_ID, APP_KEY = "0012b2keyid", "K001b2applicationkey"
+
+    def __init__(self):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                want = "Basic " + base64.b64encode(f"{FakeBackblaze.KEY_ID}:{FakeBackblaze.APP_KEY}".encode()).decode()
+                if self.path != "/b2api/v4/b2_authorize_account":
+                    self.send_response(404)
+                    self.end_headers()
+                    return
+                ok = self.headers.get("Authorization") == want
+                body = json.dumps({"accountId": "acct", "apiInfo": {"storageApi": {"s3ApiUrl": MOTO}}} if ok
+                                  else {"status": 401, "code": "unauthorized", "message": "bad key"}).encode()
+                self.send_response(200 if ok else 401)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
 @pytest.fixture(scope="module")
 def syncing(tmp_path_factory, s3):
     """sluice-local with S3 pointed at moto, its log kept to check for secrets."""
     data = tmp_path_factory.mktemp("sync-data")
+    b2 = FakeBackblaze()
     proc, url, key = start(data, {
         "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_LOG": "info", "SLUICE_SYNC_POLL_SECS": "1",
+        "SLUICE_BACKBLAZE_API_URL": b2.url,
         # Small pages, so a few hundred files take several pages.
         "SLUICE_SYNC_PAGE_SIZE": "100",
     })
@@ -51,6 +87,7 @@ def syncing(tmp_path_factory, s3):
         proc.terminate()
         proc.wait(timeout=10)
         drain.join(timeout=5)
+        b2.server.shutdown()
         text = "".join(log)
         assert SECRET not in text, "a secret reached the log"
         assert "AKIASLUICESDK" not in text, "an access key id reached the log"
@@ -269,3 +306,25 @@ def test_sync_and_connection_lifecycle(syncing, s3):
     assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 1, "objects stay"
     assert sluice.call("DELETE", f"/v1/organizations/connections/{cid}").status_code == 200
     assert sluice.call("GET", f"/v1/organizations/connections/{cid}").status_code == 404
+
+
+def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s3):
+    sluice, _ = syncing
+    fresh_bucket(s3, "b2-source")
+    for i in range(3):
+        s3.put_object(Bucket="b2-source", Key=f"x/{i}.txt", Body=b"b2")
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "b2-syncs"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    wrong = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "b2-wrong", "provider_type": "backblaze", "provider_config": {"bucket": "b2-source", "credentials": {
+            "type": "application_key", "key_id": FakeBackblaze.KEY_ID, "application_key": "wrong"}}})
+    assert wrong.status_code == 422 and "access denied" in wrong.text, wrong.text
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "b2", "provider_type": "backblaze", "provider_config": {"bucket": "b2-source", "credentials": {
+            "type": "application_key", "key_id": FakeBackblaze.KEY_ID, "application_key": FakeBackblaze.APP_KEY}}})
+    assert conn.status_code == 200, conn.text
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn.json()["connection_id"], "source_path": "b2-source/x/", "skip_batch_submission": True}).json()
+    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert (job["status"], job["counts"]["new"]) == ("completed", 3), job

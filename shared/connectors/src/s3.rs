@@ -202,3 +202,79 @@ impl Source for S3Source {
         self.list(prefix, None, 1).await.map(|_| ())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sluice_core::domain::connections::ProviderConfig;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// Answers one request with `response` and hands back the request's head.
+    async fn capture(response: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 16 * 1024];
+            let mut got = Vec::new();
+            while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+                let n = sock.read(&mut buf).await.unwrap();
+                if n == 0 {
+                    break;
+                }
+                got.extend_from_slice(&buf[..n]);
+            }
+            sock.write_all(response.as_bytes()).await.unwrap();
+            String::from_utf8_lossy(&got).to_ascii_lowercase()
+        });
+        (url, task)
+    }
+
+    const OBJECT: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"abc\"\r\nConnection: close\r\n\r\nhi";
+
+    async fn read_headers(provider: &str, settings: serde_json::Value) -> String {
+        let (url, task) = capture(OBJECT).await;
+        let mut config = settings.as_object().unwrap().clone();
+        config.insert("credentials".into(), serde_json::json!({"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}));
+        let parsed = ProviderConfig::parse(provider, &config).unwrap();
+        let mut spec = parsed.spec("bkt", "");
+        spec.endpoint = Some(url); // the provider's endpoint, served here
+        let base = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        let source = S3Source::open(&base, &spec).await.unwrap();
+        let bytes = source.read("k.txt", "abc", 1024).await.unwrap();
+        assert_eq!(&bytes[..], b"hi");
+        task.await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn presets_send_no_checksum_headers_aws_does() {
+        // R2 and B2 refuse `x-amz-checksum-mode` (and the CRC headers) the SDK sends by default.
+        for (provider, settings) in [
+            ("r2", serde_json::json!({"account_id": "acct"})),
+            ("wasabi", serde_json::json!({"region": "us-east-1"})),
+            ("tigris", serde_json::json!({})),
+            ("supabase", serde_json::json!({"project_ref": "proj"})),
+        ] {
+            let head = read_headers(provider, settings).await;
+            assert!(!head.contains("x-amz-checksum-mode"), "{provider} sent a checksum header:\n{head}");
+            assert!(head.starts_with("get /bkt/k.txt") || head.contains("host: bkt."), "{provider}: {head}");
+            assert!(head.contains("if-match: \"abc\""), "{provider}: reads are conditional on the listed version:\n{head}");
+        }
+        let aws = read_headers("s3", serde_json::json!({"region": "us-east-1"})).await;
+        assert!(aws.contains("x-amz-checksum-mode"), "AWS keeps the SDK's validation:\n{aws}");
+    }
+
+    #[tokio::test]
+    async fn path_style_where_the_provider_needs_it() {
+        let (url, task) = capture(OBJECT).await;
+        let config = serde_json::json!({"account_id": "acct", "credentials": {"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
+        let mut spec = ProviderConfig::parse("r2", config.as_object().unwrap()).unwrap().spec("bkt", "");
+        spec.endpoint = Some(url);
+        let base = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
+        S3Source::open(&base, &spec).await.unwrap().read("a/b.txt", "abc", 1024).await.unwrap();
+        let head = task.await.unwrap();
+        assert!(head.starts_with("get /bkt/a/b.txt"), "R2 is addressed path-style:\n{head}");
+    }
+}
