@@ -1,0 +1,235 @@
+//! Syncs on moto (S3), the engine in process over the local backend:
+//!   P5-sync  a re-sync of N unchanged files vs a bare paginated listing of the same
+//!            bucket (ListObjectsV2, 1 000 a page), same run; and the table writes the
+//!            re-sync made (target: none per file).
+//!   P8       the initial sync of N small text files, trigger → every batch COMPLETED
+//!            (passthrough_extractor), vs a bare listing plus one GET of every file
+//!            (8 at a time, as rclone copies), same run.
+//! usage: AWS_ENDPOINT_URL=<moto> p5_resync [--files N] [--runs N]
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use futures::{stream, StreamExt, TryStreamExt};
+use serde_json::json;
+use sluice_bench::arg;
+use sluice_core::app::{auth, batches, buckets, connections, namespaces, syncs};
+use sluice_core::ports::{
+    Item, Key, Page, Query, QueueName, StoreResult, Table, Write,
+};
+use sluice_core::{AppContext, Config};
+
+/// Counts the writes that reach the table.
+struct Counting {
+    inner: Arc<dyn Table>,
+    writes: AtomicUsize,
+}
+
+#[async_trait]
+impl Table for Counting {
+    async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
+        self.inner.get(key).await
+    }
+    async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
+        self.writes.fetch_add(1, Ordering::SeqCst);
+        self.inner.write(op).await
+    }
+    async fn transact(&self, ops: Vec<Write>) -> StoreResult<()> {
+        self.writes.fetch_add(ops.len(), Ordering::SeqCst);
+        self.inner.transact(ops).await
+    }
+    async fn transact_each(&self, groups: Vec<Vec<Write>>) -> Vec<StoreResult<()>> {
+        self.writes.fetch_add(groups.iter().map(Vec::len).sum(), Ordering::SeqCst);
+        self.inner.transact_each(groups).await
+    }
+    async fn query(&self, query: &Query) -> StoreResult<Page> {
+        self.inner.query(query).await
+    }
+    async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
+        self.writes.fetch_add(keys.len(), Ordering::SeqCst);
+        self.inner.delete_many(keys).await
+    }
+    async fn get_many(&self, keys: Vec<Key>) -> StoreResult<Vec<Item>> {
+        self.inner.get_many(keys).await
+    }
+    async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        self.writes.fetch_add(items.len(), Ordering::SeqCst);
+        self.inner.put_many(items).await
+    }
+}
+
+fn median(mut v: Vec<Duration>) -> Duration {
+    v.sort();
+    v[v.len() / 2]
+}
+
+/// Works the queues in process until none has anything left.
+async fn drain(ctx: &AppContext) {
+    loop {
+        let mut worked = 0;
+        for q in [QueueName::Syncs, QueueName::Batches, QueueName::Tasks, QueueName::Webhooks] {
+            let got = ctx.queue.receive(q, 10, Duration::from_secs(60)).await.unwrap();
+            worked += got.len();
+            stream::iter(got)
+                .for_each_concurrent(4, |m| async move {
+                    if sluice_core::jobs::handle(ctx, q, &m.body, m.receive_count).await.is_ok() {
+                        ctx.queue.ack(q, &m.receipt).await.unwrap();
+                    }
+                })
+                .await;
+        }
+        if worked == 0 {
+            return;
+        }
+    }
+}
+
+async fn bare_listing(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
+    s3.list_objects_v2()
+        .bucket(bucket)
+        .prefix("files/")
+        .max_keys(1000)
+        .into_paginator()
+        .send()
+        .try_fold(0, |n, page| async move { Ok(n + page.contents().len()) })
+        .await
+        .unwrap()
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let files = arg("--files", 10_000);
+    let runs = arg("--runs", 3);
+    anyhow::ensure!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL (moto) is not set");
+    // The sync reads S3 through the SDK's standard variable, as the e2e tests do.
+    std::env::set_var("AWS_ENDPOINT_URL_S3", std::env::var("AWS_ENDPOINT_URL")?);
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+    let source = "p5-source";
+    s3.create_bucket().bucket(source).send().await?;
+    let started = Instant::now();
+    stream::iter(0..files)
+        .map(|i| {
+            let s3 = s3.clone();
+            async move {
+                s3.put_object()
+                    .bucket(source)
+                    .key(format!("files/{i:06}.txt"))
+                    .body(format!("small text file number {i}").into_bytes().into())
+                    .send()
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    eprintln!("{files} files on moto in {:.1}s", started.elapsed().as_secs_f64());
+
+    let dir = tempfile::tempdir()?;
+    let config = Config {
+        allow_private_urls: true,
+        ..Config::default()
+    };
+    let (ctx, _) = sluice_backend_local::context(dir.path(), "http://127.0.0.1:1", config)?;
+    let counting = Arc::new(Counting { inner: ctx.table.clone(), writes: AtomicUsize::new(0) });
+    let sealer = ctx.sealer.clone();
+    let ctx = AppContext { table: counting.clone(), ..ctx }
+        .with_connectors(Arc::new(sluice_connectors::S3Connectors::new().await), sealer);
+    let org = auth::create_org(&ctx, "bench").await?;
+    let parse = |v: serde_json::Value| serde_json::from_value(v).unwrap();
+    let ns = namespaces::create(&ctx, &org.org_id, parse(json!({
+        "namespace_name": "p5", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
+    })))
+    .await?;
+    let bucket = buckets::create(&ctx, &ns, parse(json!({
+        "bucket_name": "p5", "bucket_schema": {"properties": {"body": {"type": "text"}}},
+    })))
+    .await?;
+    let conn = connections::create(&ctx, &org.org_id, "bench", parse(json!({
+        "name": "moto", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "test", "secret_access_key": "test"}},
+    })))
+    .await?;
+    let sync = syncs::create(&ctx, &ns, &bucket, "bench", parse(json!({
+        "connection_id": conn.connection_id, "source_path": format!("{source}/files/"),
+        "batch_size": 100,
+    })))
+    .await?;
+
+    // P8: listing + a GET of every file (8 at a time) vs the initial sync to COMPLETED batches.
+    let mut baseline8 = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let keys: Vec<String> = s3
+            .list_objects_v2()
+            .bucket(source)
+            .prefix("files/")
+            .into_paginator()
+            .send()
+            .try_collect::<Vec<_>>()
+            .await?
+            .iter()
+            .flat_map(|p| p.contents().iter().filter_map(|o| o.key().map(str::to_string)))
+            .collect();
+        stream::iter(keys)
+            .map(|k| {
+                let s3 = s3.clone();
+                async move { s3.get_object().bucket(source).key(k).send().await?.body.collect().await.map(|_| ()).map_err(anyhow::Error::from) }
+            })
+            .buffer_unordered(8)
+            .try_collect::<Vec<_>>()
+            .await?;
+        baseline8.push(t.elapsed());
+    }
+    let t = Instant::now();
+    let run = syncs::engine::trigger(&ctx, &bucket, &sync.sync_config_id, false).await?;
+    drain(&ctx).await;
+    let initial = t.elapsed();
+    let s = syncs::get(&ctx, &bucket, &sync.sync_config_id).await?;
+    let done = syncs::get_run(&ctx, &s, &run.sync_job_id).await?;
+    anyhow::ensure!(done.status == "completed" && done.counts.new == files as i64, "initial sync: {done:?}");
+    let all = batches::list(&ctx, &bucket, &Default::default()).await?;
+    let completed = all.results.iter().filter(|b| b["status"] == "COMPLETED").count();
+    anyhow::ensure!(completed as i64 == done.batches_created, "{completed} of {} batches completed", done.batches_created);
+
+    // P5-sync: a bare listing vs a re-sync that finds every file unchanged.
+    let mut listing = Vec::new();
+    let mut resync = Vec::new();
+    let mut writes = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        anyhow::ensure!(bare_listing(&s3, source).await == files);
+        listing.push(t.elapsed());
+        let before = counting.writes.load(Ordering::SeqCst);
+        let t = Instant::now();
+        let run = syncs::engine::trigger(&ctx, &bucket, &sync.sync_config_id, false).await?;
+        drain(&ctx).await;
+        resync.push(t.elapsed());
+        writes.push(counting.writes.load(Ordering::SeqCst) - before);
+        let s = syncs::get(&ctx, &bucket, &sync.sync_config_id).await?;
+        let r = syncs::get_run(&ctx, &s, &run.sync_job_id).await?;
+        anyhow::ensure!(r.counts.unchanged == files as i64 && r.counts.new == 0, "re-sync: {r:?}");
+    }
+    let (l, r) = (median(listing), median(resync));
+    let w = *writes.iter().max().unwrap();
+    println!("{}", json!({
+        "P5-sync": format!("re-sync of {files} unchanged files vs a bare listing, same run (median of {runs})"),
+        "bare_listing_s": (l.as_secs_f64() * 1000.0).round() / 1000.0,
+        "resync_s": (r.as_secs_f64() * 1000.0).round() / 1000.0,
+        "ratio": (r.as_secs_f64() / l.as_secs_f64() * 100.0).round() / 100.0,
+        "table_writes": w,
+        "table_writes_per_file": (w as f64 / files as f64 * 10000.0).round() / 10000.0,
+    }));
+    let b8 = median(baseline8);
+    println!("{}", json!({
+        "P8": format!("initial sync of {files} small text files to COMPLETED batches (passthrough) vs listing + a GET of each, same run"),
+        "listing_and_gets_s": (b8.as_secs_f64() * 1000.0).round() / 1000.0,
+        "initial_sync_s": (initial.as_secs_f64() * 1000.0).round() / 1000.0,
+        "ratio": (initial.as_secs_f64() / b8.as_secs_f64() * 100.0).round() / 100.0,
+        "batches": done.batches_created,
+    }));
+    Ok(())
+}
