@@ -65,37 +65,35 @@ fn median(mut v: Vec<Duration>) -> Duration {
     v[v.len() / 2]
 }
 
-/// Works the queues in process until none has anything left.
-async fn drain(ctx: &AppContext) {
+/// Waits until a run has ended, the queue pollers (as sluice-local runs them) working it.
+async fn wait_run(ctx: &AppContext, bucket: &sluice_core::domain::entities::Bucket, sync_id: &str, run_id: &str) -> syncs::SyncRun {
     loop {
-        let mut worked = 0;
-        for q in [QueueName::Syncs, QueueName::Batches, QueueName::Tasks, QueueName::Webhooks] {
-            let got = ctx.queue.receive(q, 10, Duration::from_secs(60)).await.unwrap();
-            worked += got.len();
-            stream::iter(got)
-                .for_each_concurrent(4, |m| async move {
-                    if sluice_core::jobs::handle(ctx, q, &m.body, m.receive_count).await.is_ok() {
-                        ctx.queue.ack(q, &m.receipt).await.unwrap();
-                    }
-                })
-                .await;
+        let s = syncs::get(ctx, bucket, sync_id).await.unwrap();
+        let r = syncs::get_run(ctx, &s, run_id).await.unwrap();
+        if r.status != "running" {
+            return r;
         }
-        if worked == 0 {
-            return;
-        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
 
 async fn bare_listing(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
-    s3.list_objects_v2()
+    let mut pages = s3
+        .list_objects_v2()
         .bucket(bucket)
         .prefix("files/")
         .max_keys(1000)
         .into_paginator()
-        .send()
-        .try_fold(0, |n, page| async move { Ok(n + page.contents().len()) })
-        .await
-        .unwrap()
+        .send();
+    let mut n = 0;
+    while let Some(page) = pages.next().await {
+        n += page.expect("a listing page").contents().len();
+    }
+    n
+}
+
+fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
+    serde_json::from_value(v).expect("a request parses")
 }
 
 #[tokio::main]
@@ -110,7 +108,8 @@ async fn main() -> anyhow::Result<()> {
     let source = "p5-source";
     s3.create_bucket().bucket(source).send().await?;
     let started = Instant::now();
-    stream::iter(0..files)
+    let present = bare_listing(&s3, source).await;
+    stream::iter(present..files)
         .map(|i| {
             let s3 = s3.clone();
             async move {
@@ -138,14 +137,17 @@ async fn main() -> anyhow::Result<()> {
     let sealer = ctx.sealer.clone();
     let ctx = AppContext { table: counting.clone(), ..ctx }
         .with_connectors(Arc::new(sluice_connectors::S3Connectors::new().await), sealer);
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    for q in QueueName::ALL {
+        tokio::spawn(sluice_core::jobs::poll(ctx.clone(), q, stopped.clone()));
+    }
     let org = auth::create_org(&ctx, "bench").await?;
-    let parse = |v: serde_json::Value| serde_json::from_value(v).unwrap();
     let ns = namespaces::create(&ctx, &org.org_id, parse(json!({
-        "namespace_name": "p5", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
+        "namespace_name": "p5-bench", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
     })))
     .await?;
     let bucket = buckets::create(&ctx, &ns, parse(json!({
-        "bucket_name": "p5", "bucket_schema": {"properties": {"body": {"type": "text"}}},
+        "bucket_name": "p5-bench", "bucket_schema": {"properties": {"body": {"type": "text"}}},
     })))
     .await?;
     let conn = connections::create(&ctx, &org.org_id, "bench", parse(json!({
@@ -169,7 +171,7 @@ async fn main() -> anyhow::Result<()> {
             .prefix("files/")
             .into_paginator()
             .send()
-            .try_collect::<Vec<_>>()
+            .try_collect()
             .await?
             .iter()
             .flat_map(|p| p.contents().iter().filter_map(|o| o.key().map(str::to_string)))
@@ -186,14 +188,19 @@ async fn main() -> anyhow::Result<()> {
     }
     let t = Instant::now();
     let run = syncs::engine::trigger(&ctx, &bucket, &sync.sync_config_id, false).await?;
-    drain(&ctx).await;
-    let initial = t.elapsed();
-    let s = syncs::get(&ctx, &bucket, &sync.sync_config_id).await?;
-    let done = syncs::get_run(&ctx, &s, &run.sync_job_id).await?;
+    let done = wait_run(&ctx, &bucket, &sync.sync_config_id, &run.sync_job_id).await;
     anyhow::ensure!(done.status == "completed" && done.counts.new == files as i64, "initial sync: {done:?}");
-    let all = batches::list(&ctx, &bucket, &Default::default()).await?;
-    let completed = all.results.iter().filter(|b| b["status"] == "COMPLETED").count();
-    anyhow::ensure!(completed as i64 == done.batches_created, "{completed} of {} batches completed", done.batches_created);
+    let list = batches::ListBatches { limit: Some(100), ..Default::default() };
+    loop {
+        let all = batches::list(&ctx, &bucket, &list).await?;
+        let completed = all.results.iter().filter(|b| b["status"] == "COMPLETED").count();
+        if completed as i64 == done.batches_created {
+            break;
+        }
+        anyhow::ensure!(t.elapsed() < Duration::from_secs(900), "{completed} of {} batches completed", done.batches_created);
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let initial = t.elapsed();
 
     // P5-sync: a bare listing vs a re-sync that finds every file unchanged.
     let mut listing = Vec::new();
@@ -206,11 +213,9 @@ async fn main() -> anyhow::Result<()> {
         let before = counting.writes.load(Ordering::SeqCst);
         let t = Instant::now();
         let run = syncs::engine::trigger(&ctx, &bucket, &sync.sync_config_id, false).await?;
-        drain(&ctx).await;
+        let r = wait_run(&ctx, &bucket, &sync.sync_config_id, &run.sync_job_id).await;
         resync.push(t.elapsed());
         writes.push(counting.writes.load(Ordering::SeqCst) - before);
-        let s = syncs::get(&ctx, &bucket, &sync.sync_config_id).await?;
-        let r = syncs::get_run(&ctx, &s, &run.sync_job_id).await?;
         anyhow::ensure!(r.counts.unchanged == files as i64 && r.counts.new == 0, "re-sync: {r:?}");
     }
     let (l, r) = (median(listing), median(resync));
@@ -231,5 +236,6 @@ async fn main() -> anyhow::Result<()> {
         "ratio": (initial.as_secs_f64() / b8.as_secs_f64() * 100.0).round() / 100.0,
         "batches": done.batches_created,
     }));
+    let _ = stop.send(true);
     Ok(())
 }
