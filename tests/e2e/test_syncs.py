@@ -328,3 +328,44 @@ def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s
         "connection_id": conn.json()["connection_id"], "source_path": "b2-source/x/", "skip_batch_submission": True}).json()
     job = trigger(sluice, ns, bucket, sync["sync_config_id"])
     assert (job["status"], job["counts"]["new"]) == ("completed", 3), job
+
+
+def test_a_run_killed_mid_way_resumes_after_restart_with_exact_counts(tmp_path, s3):
+    fresh_bucket(s3, "crash-source")
+    for i in range(300):
+        s3.put_object(Bucket="crash-source", Key=f"c/{i:04d}.txt", Body=f"file {i}".encode())
+    env = {"AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_SYNC_PAGE_SIZE": "10", "SLUICE_VISIBILITY_TIMEOUT_SECS": "2",
+           "SLUICE_SYNC_LEASE_SECS": "5", "SLUICE_SYNC_POLL_SECS": "1"}
+    data = tmp_path / "data"
+    proc, url, key = start(data, env)
+    sluice = Sluice(url, key, data)
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "crash-syncs"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "crash", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIACRASH", "secret_access_key": SECRET}}}).json()
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn["connection_id"], "source_path": "crash-source/c/", "skip_batch_submission": True}).json()
+    sid = sync["sync_config_id"]
+    job_id = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sid}/trigger", ns=ns).json()["sync_job_id"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sid}/jobs/{job_id}", ns=ns).json()
+        if job["files_synced"] >= 30:
+            break
+        time.sleep(0.05)
+    proc.kill()  # kill -9, mid-run
+    proc.wait()
+    assert job["status"] == "running" and job["files_synced"] < 300, f"the run ended before the kill: {job}"
+    proc, url, key = start(data, env)
+    try:
+        sluice = Sluice(url, key, data)
+        job = wait_run(sluice, ns, bucket, sid, job_id)
+        c = job["counts"]
+        assert job["status"] == "completed", job
+        assert (c["scanned"], c["new"], c["unchanged"], c["failed"]) == (300, 300, 0, 0), job
+        assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 300
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
