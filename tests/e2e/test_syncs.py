@@ -5,6 +5,7 @@ real client, incremental runs that count exactly, the deletion brake, and creden
 that appear in no response and no log line."""
 
 import base64
+import concurrent.futures
 import http.server
 import json
 import os
@@ -75,8 +76,6 @@ def syncing(tmp_path_factory, s3):
     proc, url, key = start(data, {
         "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_LOG": "info", "SLUICE_SYNC_POLL_SECS": "1",
         "SLUICE_BACKBLAZE_API_URL": b2.url,
-        # Small pages, so a few hundred files take several pages.
-        "SLUICE_SYNC_PAGE_SIZE": "100",
     })
     log = []
     drain = threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True)
@@ -168,11 +167,20 @@ def test_quickstart_sync_and_trigger_verbatim(syncing, s3):
             assert f["stage"] != "blob", f"a synced blob was not read: {f}"
 
 
+def sdk_key(i):
+    """2 500 keys, some awkward: spaces, unicode, `//`, and one empty file."""
+    return {7: "docs/with space 7.txt", 8: "docs/ünïcode 8.txt", 9: "docs//double 9.txt"}.get(i, f"docs/{i:04d}.txt")
+
+
+def put_many(s3, bucket, items):
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        list(pool.map(lambda kv: s3.put_object(Bucket=bucket, Key=kv[0], Body=kv[1]), items))
+
+
 def test_sdk_connection_and_sync_count_every_change(syncing, s3):
     sluice, _ = syncing
     fresh_bucket(s3, "sdk-source")
-    for i in range(250):
-        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=f"document {i}".encode())
+    put_many(s3, "sdk-source", [(sdk_key(i), b"" if i == 10 else f"document {i}".encode()) for i in range(2500)])
     ns = sluice.call("POST", "/v1/namespaces", json={
         "namespace_name": "sdk-syncs", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
     }).json()["namespace_id"]
@@ -198,33 +206,32 @@ def test_sdk_connection_and_sync_count_every_change(syncing, s3):
         "polling_interval_seconds": 3600, "skip_batch_submission": True,
     }))
     first = trigger(sluice, ns, bucket, sync.sync_config_id)
-    assert (first["counts"]["new"], first["counts"]["scanned"]) == (250, 250), first
+    assert (first["counts"]["new"], first["counts"]["scanned"], first["counts"]["failed"]) == (2500, 2500, 0), first
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 2500
     again = trigger(sluice, ns, bucket, sync.sync_config_id)
-    assert (again["counts"]["unchanged"], again["counts"]["new"], again["counts"]["modified"]) == (250, 0, 0), again
+    assert (again["counts"]["unchanged"], again["counts"]["new"], again["counts"]["modified"]) == (2500, 0, 0), again
 
-    for i in (3, 100, 200):
-        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=b"changed")
-    for i in (5, 6):
-        s3.delete_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt")
-    for i in range(250, 255):
-        s3.put_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt", Body=b"new")
+    put_many(s3, "sdk-source", [(sdk_key(i), b"changed") for i in (3, 8, 2000)])
+    for i in (5, 9):
+        s3.delete_object(Bucket="sdk-source", Key=sdk_key(i))
+    put_many(s3, "sdk-source", [(f"docs/{i:04d}.txt", b"new") for i in range(2500, 2505)])
     third = trigger(sluice, ns, bucket, sync.sync_config_id)
     c = third["counts"]
-    assert (c["new"], c["modified"], c["deleted"], c["unchanged"]) == (5, 3, 2, 245), third
-    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 253
+    assert (c["new"], c["modified"], c["deleted"], c["unchanged"]) == (5, 3, 2, 2495), third
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 2503
 
     job = syncs.get_sync_job_buckets_id_config(bucket, sync.sync_config_id, third["sync_job_id"])
     assert job.status == "completed" and job.files_synced == 8
     got = syncs.get_sync_configuration_buckets_id_config(bucket, sync.sync_config_id)
-    assert got.total_files_synced == 258 and got.consecutive_failures == 0
+    assert got.total_files_synced == 2508 and got.consecutive_failures == 0
 
     # The brake: 40 % gone at once is withheld, and said why.
-    for i in range(0, 100):
-        s3.delete_object(Bucket="sdk-source", Key=f"docs/{i:04d}.txt")
+    gone = [{"Key": f"docs/{i:04d}.txt"} for i in range(1000, 2000)]
+    s3.delete_objects(Bucket="sdk-source", Delete={"Objects": gone})
     braked = trigger(sluice, ns, bucket, sync.sync_config_id)
-    assert braked["counts"]["deleted"] == 0 and braked["counts"]["withheld_deletions"] == 98, braked
+    assert braked["counts"]["deleted"] == 0 and braked["counts"]["withheld_deletions"] == 1000, braked
     assert "brake" in braked["withheld_reason"]
-    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 253
+    assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 2503
     metrics = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sync.sync_config_id}/metrics", ns=ns).json()
     assert metrics["healthy"] is True and metrics["last_job"]["sync_job_id"] == braked["sync_job_id"]
 
