@@ -230,7 +230,8 @@ mod tests {
         (url, task)
     }
 
-    const OBJECT: &str = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"abc\"\r\nConnection: close\r\n\r\nhi";
+    const OBJECT: &str =
+        "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"abc\"\r\nConnection: close\r\n\r\nhi";
 
     async fn read_headers(provider: &str, settings: serde_json::Value) -> String {
         let (url, task) = capture(OBJECT).await;
@@ -258,23 +259,47 @@ mod tests {
             ("supabase", serde_json::json!({"project_ref": "proj"})),
         ] {
             let head = read_headers(provider, settings).await;
-            assert!(!head.contains("x-amz-checksum-mode"), "{provider} sent a checksum header:\n{head}");
-            assert!(head.starts_with("get /bkt/k.txt") || head.contains("host: bkt."), "{provider}: {head}");
-            assert!(head.contains("if-match: \"abc\""), "{provider}: reads are conditional on the listed version:\n{head}");
+            assert!(
+                !head.contains("x-amz-checksum-mode"),
+                "{provider} sent a checksum header:\n{head}"
+            );
+            assert!(
+                head.starts_with("get /bkt/k.txt") || head.contains("host: bkt."),
+                "{provider}: {head}"
+            );
+            assert!(
+                head.contains("if-match: \"abc\""),
+                "{provider}: reads are conditional on the listed version:\n{head}"
+            );
         }
         let aws = read_headers("s3", serde_json::json!({"region": "us-east-1"})).await;
-        assert!(aws.contains("x-amz-checksum-mode"), "AWS keeps the SDK's validation:\n{aws}");
+        assert!(
+            aws.contains("x-amz-checksum-mode"),
+            "AWS keeps the SDK's validation:\n{aws}"
+        );
     }
 
     #[tokio::test]
     async fn path_style_where_the_provider_needs_it() {
         let (url, task) = capture(OBJECT).await;
         let config = serde_json::json!({"account_id": "acct", "credentials": {"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
-        let mut spec = ProviderConfig::parse("r2", config.as_object().unwrap()).unwrap().spec("bkt", "");
+        let mut spec = ProviderConfig::parse("r2", config.as_object().unwrap())
+            .unwrap()
+            .spec("bkt", "");
         spec.endpoint = Some(url);
-        let base = aws_config::SdkConfig::builder().behavior_version(aws_config::BehaviorVersion::latest()).build();
-        S3Source::open(&base, &spec).await.unwrap().read("a/b.txt", "abc", 1024).await.unwrap();
+        let base = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .build();
+        S3Source::open(&base, &spec)
+            .await
+            .unwrap()
+            .read("a/b.txt", "abc", 1024)
+            .await
+            .unwrap();
         let head = task.await.unwrap();
-        assert!(head.starts_with("get /bkt/a/b.txt"), "R2 is addressed path-style:\n{head}");
+        assert!(
+            head.starts_with("get /bkt/a/b.txt"),
+            "R2 is addressed path-style:\n{head}"
+        );
     }
 }

@@ -432,6 +432,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         up_to.as_deref(),
     )
     .await?;
+    let budget = sync.max_objects_per_run - (run.counts.new + run.counts.modified);
     let plan = plan(
         &sync,
         &run,
@@ -439,6 +440,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         &page.entries,
         known,
         ctx.config.max_fetch_bytes as u64,
+        budget,
     );
 
     let schema = bucket.schema()?;
@@ -570,11 +572,40 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         .iter()
         .map(|(e, kind, why)| dead_letter_item(&sync, &run, e, kind, why, &at))
         .collect();
+    let registered: std::collections::HashSet<String> = manifest_writes
+        .iter()
+        .filter_map(|i| {
+            i.get("source_key")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+        })
+        .collect();
     let mut writes = manifest_writes;
     writes.extend(gone_items);
     writes.extend(dead_items);
     for chunk in writes.chunks(25) {
         ctx.table.put_many(chunk.to_vec()).await?;
+    }
+
+    // A file that made it this time is no longer a dead letter.
+    if !registered.is_empty() {
+        let dead_now = crate::store::lists::all_items(
+            ctx.table.as_ref(),
+            Query::partition(keys::sync_pk(&sync.sync_config_id)).prefix("DLQ#"),
+        )
+        .await?;
+        let cleared: Vec<_> = dead_now
+            .iter()
+            .filter(|d| {
+                d.get("source_path")
+                    .and_then(Value::as_str)
+                    .is_some_and(|k| registered.contains(k))
+            })
+            .filter_map(crate::ports::Key::of)
+            .collect();
+        if !cleared.is_empty() {
+            ctx.table.delete_many(cleared).await?;
+        }
     }
 
     // Batches of what changed, unless the sync only registers objects.
@@ -648,8 +679,17 @@ fn plan(
     entries: &[SourceEntry],
     mut known: BTreeMap<String, ManifestEntry>,
     max_bytes: u64,
+    mut budget: i64,
 ) -> Plan {
     let mut p = Plan::default();
+    // Over `max_objects_per_run`, new and changed files wait for the next run.
+    let mut take = |p: &mut Plan| {
+        budget -= 1;
+        if budget < 0 {
+            p.counts.deferred += 1;
+        }
+        budget >= 0
+    };
     for e in entries {
         p.counts.scanned += 1;
         let old = known.remove(&e.key);
@@ -692,6 +732,7 @@ fn plan(
             continue;
         }
         match old {
+            None if !take(&mut p) => {}
             None => {
                 p.counts.new += 1;
                 p.new.push(e.clone());
@@ -706,6 +747,7 @@ fn plan(
                 p.redone.push(m.object_id.clone());
             }
             Some(m) if m.token == e.version_token() && !run.full_sync => p.counts.unchanged += 1,
+            Some(_) if !take(&mut p) => {}
             Some(m) => {
                 p.counts.modified += 1;
                 p.modified.push((e.clone(), m));

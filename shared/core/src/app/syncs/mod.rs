@@ -413,7 +413,7 @@ pub async fn save(ctx: &AppContext, before: &Sync, mut next: Sync) -> Result<Syn
 }
 
 /// The counts of one run. They reconcile: scanned = new + modified + unchanged +
-/// filtered + failed; deletions (applied or withheld) are counted apart.
+/// filtered + failed + deferred; deletions (applied or withheld) are counted apart.
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, schemars::JsonSchema)]
 pub struct RunCounts {
     pub scanned: i64,
@@ -422,6 +422,9 @@ pub struct RunCounts {
     pub unchanged: i64,
     pub filtered: i64,
     pub failed: i64,
+    /// New or changed files left for the next run by `max_objects_per_run`.
+    #[serde(default)]
+    pub deferred: i64,
     /// Files gone from the source whose objects were deleted.
     pub deleted: i64,
     /// Files gone from the source whose deletion the brake (or `reconcile`) withheld.
@@ -436,6 +439,7 @@ impl RunCounts {
         self.unchanged += o.unchanged;
         self.filtered += o.filtered;
         self.failed += o.failed;
+        self.deferred += o.deferred;
         self.deleted += o.deleted;
         self.withheld_deletions += o.withheld_deletions;
     }

@@ -508,3 +508,67 @@ async fn an_endpoint_on_a_private_address_is_refused() {
         other => panic!("{other:?}"),
     }
 }
+
+#[tokio::test]
+async fn max_objects_per_run_defers_the_rest_to_the_next_run() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({"max_objects_per_run": 6})).await;
+    let first = run(&m, &bucket, &s).await;
+    let c = &first.counts;
+    assert_eq!((c.scanned, c.new, c.deferred), (10, 6, 4), "{c:?}");
+    assert_eq!(
+        c.scanned,
+        c.new + c.modified + c.unchanged + c.filtered + c.failed + c.deferred
+    );
+    let second = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (
+            second.counts.new,
+            second.counts.unchanged,
+            second.counts.deferred
+        ),
+        (4, 6, 0),
+        "{second:?}"
+    );
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 10);
+    assert_eq!(second.counts.deleted, 0, "deferred files are not gone");
+}
+
+#[tokio::test]
+async fn a_dead_letter_clears_once_its_file_goes_through() {
+    let m = small_pages();
+    let schema = json!({"properties": {"body": {"type": "text"}, "clip": {"type": "video"}}});
+    let (ns, bucket) =
+        super::space_with(&m, json!({"properties": {"body": {"type": "text"}}}), None).await;
+    m.storage.put("src", "docs/clip.mp4", "x");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    run(&m, &bucket, &s).await;
+    let stored = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert_eq!(
+        syncs::dead_letters(&m.ctx, &stored, &Default::default())
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    // The bucket learns to take videos; the next run registers the file and clears its letter.
+    crate::app::buckets::update(
+        &m.ctx,
+        &ns,
+        &bucket.bucket_id,
+        parse(json!({"bucket_schema": schema})),
+        false,
+    )
+    .await
+    .unwrap();
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(r.counts.new, 1, "{r:?}");
+    assert!(syncs::dead_letters(&m.ctx, &stored, &Default::default())
+        .await
+        .unwrap()
+        .is_empty());
+}
