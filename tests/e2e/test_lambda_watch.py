@@ -122,3 +122,67 @@ def test_the_tasks_worker_handles_a_recorded_sqs_event(watch):
     r = call(watch, "GET", "tasks-get", f"/v1/tasks/{task_id}")
     assert r.status_code == 200, r.text
     assert r.json()["status"] != "PENDING", r.json()
+
+
+def recorded(sqs, queue):
+    """The next message on `queue`, as Lambda's SQS event source would hand it over."""
+    messages = []
+    deadline = time.time() + 20
+    while not messages and time.time() < deadline:
+        messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=1, AttributeNames=["All"],
+                                       WaitTimeSeconds=2).get("Messages", [])
+    assert messages, f"nothing was queued on {queue}"
+    m = messages[0]
+    return m, {"Records": [{
+        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
+        "attributes": {"ApproximateReceiveCount": "1", "SentTimestamp": "0", "SenderId": "test",
+                       "ApproximateFirstReceiveTimestamp": "0"},
+        "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:syncs", "awsRegion": "us-east-1",
+    }]}
+
+
+def invoke(watch, function, event):
+    out = subprocess.run(
+        [CARGO_LAMBDA, "lambda", "invoke", function, "--invoke-address", "127.0.0.1",
+         "--invoke-port", str(watch["port"]), "--data-ascii", json.dumps(event)],
+        cwd=ROOT, capture_output=True, text=True, timeout=600, env=watch["env"],
+    )
+    assert out.returncode == 0, out.stderr
+    return json.loads(out.stdout)
+
+
+def test_a_sync_runs_through_its_functions(watch):
+    """Connection (credentials sealed by KMS on moto), sync and trigger through their route
+    functions; the page the trigger queued through `sync-worker`; the poller on a schedule event."""
+    endpoint = os.environ["AWS_ENDPOINT_URL"]
+    s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+    source = f"{watch['env']['SLUICE_BUCKET']}-source"
+    s3.create_bucket(Bucket=source)
+    for i in range(3):
+        s3.put_object(Bucket=source, Key=f"in/{i}.txt", Body=f"file {i}".encode())
+    ns = call(watch, "POST", "namespaces-create", "/v1/namespaces", body={"namespace_name": "watched-syncs"}).json()["namespace_id"]
+    bucket = call(watch, "POST", "buckets-create", "/v1/buckets", ns,
+                  {"bucket_name": "synced", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    r = call(watch, "POST", "connections-create", "/v1/organizations/connections", body={
+        "name": "watched", "provider_type": "s3",
+        "provider_config": {"bucket": source, "credentials": {"type": "access_key", "access_key_id": "test", "secret_access_key": "test"}}})
+    assert r.status_code == 200, r.text
+    conn = r.json()["connection_id"]
+    r = call(watch, "POST", "syncs-create", f"/v1/buckets/{bucket}/syncs", ns,
+             {"connection_id": conn, "source_path": f"{source}/in/", "skip_batch_submission": True})
+    assert r.status_code == 200, r.text
+    sync = r.json()["sync_config_id"]
+    r = call(watch, "POST", "syncs-trigger", f"/v1/buckets/{bucket}/syncs/{sync}/trigger", ns)
+    assert r.status_code == 200, r.text
+    job = r.json()["sync_job_id"]
+
+    sqs = boto3.client("sqs", endpoint_url=endpoint, region_name="us-east-1")
+    m, event = recorded(sqs, watch["env"]["SLUICE_SYNCS_QUEUE_URL"])
+    assert json.loads(m["Body"])["run_id"] == job
+    assert invoke(watch, "sync-worker", event) == {"batchItemFailures": []}
+    r = call(watch, "GET", "syncs-job-get", f"/v1/buckets/{bucket}/syncs/{sync}/jobs/{job}", ns)
+    assert r.status_code == 200, r.text
+    assert (r.json()["status"], r.json()["counts"]["new"]) == ("completed", 3), r.json()
+    # The poller's schedule event: nothing is due (the sync just ran; its next run is later).
+    assert invoke(watch, "sync-poller", {"source": "aws.scheduler"}) == {"started": 0}
