@@ -358,13 +358,22 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     }
     // Progress keeps the lease.
     let lease = lease_until(ctx);
-    let sync = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
-        if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
-            s.lock_expires_epoch = Some(lease);
+    let mut extended = sync.clone();
+    extended.lock_expires_epoch = Some(lease);
+    let sync = match super::save(ctx, &sync, extended).await {
+        Ok(s) => s,
+        // Changed meanwhile (a PATCH): read it again.
+        Err(Error::Conflict(_)) => {
+            mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
+                if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
+                    s.lock_expires_epoch = Some(lease);
+                }
+                Ok(())
+            })
+            .await?
         }
-        Ok(())
-    })
-    .await?;
+        Err(e) => return Err(e),
+    };
     let bucket: Bucket = match ctx
         .table
         .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
@@ -444,14 +453,6 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     );
 
     let schema = bucket.schema()?;
-    let ns: Namespace = match ctx
-        .table
-        .get(&keys::namespace(&sync.org_id, &sync.namespace_id))
-        .await?
-    {
-        Some(item) => from_item(item)?,
-        None => return fail(ctx, &sync, run, "the namespace is gone".into()).await,
-    };
     let mut counts = plan.counts.clone();
     let mut dead = plan.dead.clone();
     let mut manifest_writes: Vec<Item> = Vec::new();
@@ -611,6 +612,14 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     // Batches of what changed, unless the sync only registers objects.
     let mut batch_ids = Vec::new();
     if !sync.skip_batch_submission && !to_process.is_empty() {
+        let ns: Namespace = match ctx
+            .table
+            .get(&keys::namespace(&sync.org_id, &sync.namespace_id))
+            .await?
+        {
+            Some(item) => from_item(item)?,
+            None => return fail(ctx, &sync, run, "the namespace is gone".into()).await,
+        };
         for (i, chunk) in to_process
             .chunks(sync.batch_size.max(1) as usize)
             .enumerate()

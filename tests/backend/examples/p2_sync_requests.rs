@@ -1,0 +1,301 @@
+//! P2 for syncs: AWS requests per source file for an initial sync and for a re-sync of
+//! unchanged files, counted at the endpoint: a proxy in front of moto (`AWS_ENDPOINT_URL`)
+//! sees every request the AWS adapters and the S3 connector make (DynamoDB, SQS,
+//! EventBridge entries, KMS, and the source's S3 listing). Objects only (no batches).
+//!
+//! usage: AWS_ENDPOINT_URL=http://127.0.0.1:<moto> cargo run -p sluice-backend-tests --example p2_sync_requests -- [--files N]
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::{StreamExt, TryStreamExt};
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::IntoResponse;
+use serde_json::{json, Value};
+use sluice_api::{self, ApiRequest, Router, ROUTES};
+use sluice_core::app::auth;
+use sluice_core::ports::QueueName;
+use sluice_core::{AppContext, Config};
+
+#[derive(Clone)]
+struct Proxy {
+    upstream: String,
+    http: reqwest::Client,
+    counts: Arc<Mutex<BTreeMap<String, u64>>>,
+}
+
+async fn forward(
+    State(p): State<Proxy>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> impl IntoResponse {
+    let target = headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
+    {
+        let mut counts = p.counts.lock().unwrap();
+        if let Some((service, op)) = target.split_once('.') {
+            let service = match service {
+                s if s.starts_with("DynamoDB") => "dynamodb",
+                s if s.starts_with("AmazonSQS") => "sqs",
+                s if s.starts_with("AWSEvents") => "events",
+                other => other,
+            };
+            *counts.entry(format!("{service} {op}")).or_default() += 1;
+            if op == "PutEvents" {
+                // Billed per entry; the rule turns each entry into one SQS send.
+                let entries = serde_json::from_slice::<Value>(&body)
+                    .ok()
+                    .and_then(|v| v["Entries"].as_array().map(Vec::len))
+                    .unwrap_or(0) as u64;
+                *counts.entry("events entries".into()).or_default() += entries;
+            }
+        } else {
+            *counts.entry(format!("s3 {method}")).or_default() += 1;
+        }
+    }
+    let mut req = p.http.request(
+        method,
+        format!(
+            "{}{}",
+            p.upstream,
+            uri.path_and_query().map(|q| q.as_str()).unwrap_or("/")
+        ),
+    );
+    for (name, value) in headers.iter() {
+        if name != "host" && name != "content-length" {
+            req = req.header(name, value);
+        }
+    }
+    match req.body(body).send().await {
+        Ok(resp) => {
+            let status =
+                StatusCode::from_u16(resp.status().as_u16()).unwrap_or(StatusCode::BAD_GATEWAY);
+            let mut out = HeaderMap::new();
+            for (name, value) in resp.headers() {
+                if name != "content-length" && name != "transfer-encoding" {
+                    out.insert(name, value.clone());
+                }
+            }
+            let bytes = resp.bytes().await.unwrap_or_default();
+            (status, out, bytes).into_response()
+        }
+        Err(e) => (StatusCode::BAD_GATEWAY, e.to_string()).into_response(),
+    }
+}
+
+async fn call(
+    ctx: &AppContext,
+    router: &Router,
+    key: &str,
+    method: &str,
+    path: &str,
+    ns: Option<&str>,
+    body: Option<Value>,
+) -> Value {
+    let mut headers =
+        std::collections::HashMap::from([("authorization".to_string(), format!("Bearer {key}"))]);
+    if let Some(ns) = ns {
+        headers.insert("x-namespace".into(), ns.into());
+    }
+    let resp = sluice_api::serve(
+        ctx,
+        router,
+        ApiRequest {
+            method: method.into(),
+            path: path.into(),
+            headers,
+            body: body
+                .map(|b| bytes::Bytes::from(b.to_string()))
+                .unwrap_or_default(),
+            ..Default::default()
+        },
+    )
+    .await;
+    let value = resp.value();
+    assert!(resp.status == 200, "{method} {path}: {value}");
+    value
+}
+
+/// Works the syncs and webhook queues in-process, as the Lambda event sources would.
+async fn work(ctx: &AppContext) -> usize {
+    let mut handled = 0;
+    for q in [QueueName::Syncs, QueueName::Webhooks] {
+        let messages = ctx
+            .queue
+            .receive(q, 10, Duration::from_secs(30))
+            .await
+            .expect("receive");
+        for m in messages {
+            if sluice_core::jobs::handle(ctx, q, &m.body, m.receive_count)
+                .await
+                .is_ok()
+            {
+                ctx.queue.ack(q, &m.receipt).await.expect("ack");
+            }
+            handled += 1;
+        }
+    }
+    handled
+}
+
+fn total(counts: &BTreeMap<String, u64>) -> u64 {
+    counts
+        .iter()
+        .filter(|(k, _)| k.as_str() != "events PutEvents")
+        .map(|(_, v)| v)
+        .sum::<u64>()
+        // Each event entry is also one SQS send by the rule (inside moto, not seen here).
+        + counts.get("events entries").copied().unwrap_or(0)
+}
+
+async fn run_sync(
+    ctx: &AppContext,
+    router: &Router,
+    key: &str,
+    ns: &str,
+    bkt: &str,
+    sync: &str,
+) -> Value {
+    let t = call(
+        ctx,
+        router,
+        key,
+        "POST",
+        &format!("/v1/buckets/{bkt}/syncs/{sync}/trigger"),
+        Some(ns),
+        None,
+    )
+    .await;
+    let job = t["sync_job_id"].as_str().unwrap().to_string();
+    loop {
+        work(ctx).await;
+        let j = call(
+            ctx,
+            router,
+            key,
+            "GET",
+            &format!("/v1/buckets/{bkt}/syncs/{sync}/jobs/{job}"),
+            Some(ns),
+            None,
+        )
+        .await;
+        if j["status"] != "running" {
+            return j;
+        }
+    }
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let files: usize = std::env::args()
+        .skip_while(|a| a != "--files")
+        .nth(1)
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(5000);
+    let upstream = std::env::var("AWS_ENDPOINT_URL")
+        .map_err(|_| anyhow::anyhow!("set AWS_ENDPOINT_URL to a moto server"))?;
+    // The source bucket, filled straight on moto (not through the proxy).
+    let direct = sluice_backend_aws::sdk_config().await;
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&direct)
+            .force_path_style(true)
+            .build(),
+    );
+    let source = format!("p2-sync-{}", std::process::id());
+    s3.create_bucket().bucket(&source).send().await?;
+    futures::stream::iter(0..files)
+        .map(|i| {
+            let (s3, source) = (s3.clone(), source.clone());
+            async move {
+                s3.put_object()
+                    .bucket(source)
+                    .key(format!("f/{i:06}.txt"))
+                    .body(format!("file {i}").into_bytes().into())
+                    .send()
+                    .await
+                    .map(|_| ())
+            }
+        })
+        .buffer_unordered(32)
+        .try_collect::<Vec<_>>()
+        .await?;
+    let proxy = Proxy {
+        upstream,
+        http: reqwest::Client::new(),
+        counts: Default::default(),
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let proxy_url = format!("http://{}", listener.local_addr()?);
+    let app = axum::Router::new()
+        .fallback(forward)
+        .with_state(proxy.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    // SAFETY: set before any other thread reads the environment.
+    unsafe { std::env::set_var("AWS_ENDPOINT_URL", &proxy_url) };
+    let sdk = sluice_backend_aws::sdk_config().await;
+    let prefix = format!(
+        "p2s-{}",
+        sluice_core::domain::ids::IdKind::Job
+            .new_id()
+            .replace('_', "-")
+    );
+    let names = sluice_backend_aws::provision(&sdk, &prefix).await?;
+    let ctx =
+        sluice_backend_aws::context_from(&sdk, names, Config::from_env().expect("configuration"));
+    let router = Router::new(ROUTES);
+    let key = auth::generate_key();
+    auth::ensure_key(&ctx, "p2s", &key).await?;
+    let ns = call(
+        &ctx,
+        &router,
+        &key,
+        "POST",
+        "/v1/namespaces",
+        None,
+        Some(json!({"namespace_name": "p2-sync"})),
+    )
+    .await;
+    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
+    let bucket = call(&ctx, &router, &key, "POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "p2-sync", "bucket_schema": {"properties": {"body": {"type": "text"}}}}))).await;
+    let bkt = bucket["bucket_id"].as_str().unwrap().to_string();
+    let conn = call(&ctx, &router, &key, "POST", "/v1/organizations/connections", None, Some(json!({
+        "name": "moto", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "test", "secret_access_key": "test"}},
+    }))).await;
+    let sync = call(&ctx, &router, &key, "POST", &format!("/v1/buckets/{bkt}/syncs"), Some(&ns_id), Some(json!({
+        "connection_id": conn["connection_id"], "source_path": format!("{source}/f/"), "skip_batch_submission": true,
+    }))).await;
+    let sid = sync["sync_config_id"].as_str().unwrap().to_string();
+    while work(&ctx).await > 0 {}
+
+    proxy.counts.lock().unwrap().clear();
+    let first = run_sync(&ctx, &router, &key, &ns_id, &bkt, &sid).await;
+    assert_eq!(first["counts"]["new"], json!(files), "{first}");
+    let initial = proxy.counts.lock().unwrap().clone();
+    proxy.counts.lock().unwrap().clear();
+    let again = run_sync(&ctx, &router, &key, &ns_id, &bkt, &sid).await;
+    assert_eq!(again["counts"]["unchanged"], json!(files), "{again}");
+    let resync = proxy.counts.lock().unwrap().clone();
+    let per =
+        |c: &BTreeMap<String, u64>| (total(c) as f64 / files as f64 * 10000.0).round() / 10000.0;
+    println!(
+        "{}",
+        json!({
+            "P2-sync": format!("AWS requests per source file ({files} files, pages of 1 000, objects only), counted in front of moto"),
+            "initial_per_file": per(&initial),
+            "resync_per_unchanged_file": per(&resync),
+            "initial": initial,
+            "resync": resync,
+        })
+    );
+    Ok(())
+}
