@@ -9,6 +9,8 @@ import concurrent.futures
 import http.server
 import json
 import os
+import shutil
+import subprocess
 import threading
 import time
 
@@ -373,6 +375,94 @@ def test_a_run_killed_mid_way_resumes_after_restart_with_exact_counts(tmp_path, 
         assert job["status"] == "completed", job
         assert (c["scanned"], c["new"], c["unchanged"], c["failed"]) == (300, 300, 0, 0), job
         assert sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"] == 300
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def peak_rss_mib(pid):
+    """The process's peak resident memory so far (VmHWM), in MiB."""
+    with open(f"/proc/{pid}/status") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc status")
+
+
+def wait_batches(sluice, ns, bucket, batch_ids, timeout=600):
+    done = []
+    for batch_id in batch_ids:
+        deadline = time.time() + timeout
+        while time.time() < deadline:
+            b = sluice.call("GET", f"/v1/buckets/{bucket}/batches/{batch_id}", ns=ns).json()
+            if b["status"] not in ("QUEUED", "PROCESSING", "DRAFT"):
+                break
+            time.sleep(0.5)
+        done.append(b)
+    return done
+
+
+@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/test installs it)")
+def test_a_1_gib_video_syncs_and_processes_with_peak_memory_far_below_its_size(tmp_path, s3):
+    """The blob stage streams a synced video to a temporary file (read at the listed
+    version), hashing it on the way; ffprobe and ffmpeg read it there. sluice-local's peak
+    RSS grows by a small fraction of the video's size."""
+    fresh_bucket(s3, "big-video")
+    small, big = tmp_path / "small.mkv", tmp_path / "big.mkv"
+    raw = ["-c:v", "rawvideo", "-pix_fmt", "yuv420p"]
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=320x240:rate=25",
+                    "-frames:v", "50", *raw, str(small)], check=True)
+    # 777 frames of 1280x720 raw video: just over 1 GiB, 31 s, four 10 s segments.
+    subprocess.run(["ffmpeg", "-v", "error", "-y", "-f", "lavfi", "-i", "testsrc=size=1280x720:rate=25",
+                    "-frames:v", "777", *raw, str(big)], check=True)
+    size = big.stat().st_size
+    assert size >= 1 << 30
+    s3.upload_file(str(small), "big-video", "clips/small.mkv")
+
+    data = tmp_path / "data"
+    proc, url, key = start(data, {"AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_MAX_FETCH_BYTES": str(2 << 30)})
+    try:
+        sluice = Sluice(url, key, data)
+        ns = sluice.call("POST", "/v1/namespaces", json={
+            "namespace_name": "big-video",
+            "feature_extractors": [{"feature_extractor_name": "multimodal_extractor", "version": "v1"}],
+        }).json()["namespace_id"]
+        bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+            "bucket_name": "clips", "bucket_schema": {"properties": {"clip": {"type": "video"}}}}).json()["bucket_id"]
+        conn = sluice.call("POST", "/v1/organizations/connections", json={
+            "name": "videos", "provider_type": "s3",
+            "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIAVIDEO", "secret_access_key": SECRET}}}).json()
+        sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+            "connection_id": conn["connection_id"], "source_path": "big-video/clips/"}).json()
+        sid = sync["sync_config_id"]
+
+        # A small video first: the models and code paths are loaded before the baseline.
+        first = trigger(sluice, ns, bucket, sid)
+        assert first["counts"]["new"] == 1, first
+        [b] = wait_batches(sluice, ns, bucket, first["batch_ids"])
+        assert b["status"] == "COMPLETED", b
+        before = peak_rss_mib(proc.pid)
+
+        s3.upload_file(str(big), "big-video", "clips/big.mkv")
+        big.unlink()
+        second = trigger(sluice, ns, bucket, sid)
+        assert (second["counts"]["new"], second["counts"]["unchanged"]) == (1, 1), second
+        assert second["bytes_synced"] == size, second
+        [b] = wait_batches(sluice, ns, bucket, second["batch_ids"])
+        assert b["status"] == "COMPLETED", b
+        after = peak_rss_mib(proc.pid)
+
+        objects = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=10", ns=ns).json()["results"]
+        [obj] = [o for o in objects if o["blobs"][0]["properties"]["synced"]["key"] == "clips/big.mkv"]
+        docs = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{obj['object_id']}/documents", ns=ns).json()["results"]
+        spans = [(d["segment"]["start_time"], d["segment"]["end_time"]) for d in docs]
+        assert spans[:3] == [(0, 10), (10, 20), (20, 30)] and spans[3][0] == 30, spans
+        assert abs(spans[3][1] - 777 / 25) < 0.05, spans
+        video = docs[0]["video"]
+        assert (video["codec"], video["width"], video["height"]) == ("rawvideo", 1280, 720), video
+        print(f"peak RSS: {before:.0f} MiB before the 1 GiB video, {after:.0f} MiB after "
+              f"(+{after - before:.0f} MiB for {size / 2**20:.0f} MiB)")
+        assert after - before < 128, f"peak RSS grew {after - before:.0f} MiB for a {size >> 20} MiB video"
     finally:
         proc.terminate()
         proc.wait(timeout=10)

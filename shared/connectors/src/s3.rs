@@ -9,9 +9,9 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
-use bytes::{Bytes, BytesMut};
+
 use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
-use sluice_core::ports::{Source, SourceEntry, SourceError, SourcePage, SourceResult};
+use sluice_core::ports::{Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult};
 
 pub struct S3Source {
     client: Client,
@@ -157,7 +157,7 @@ impl Source for S3Source {
         Ok(SourcePage { entries, next })
     }
 
-    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<Bytes> {
+    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<SourceBody> {
         let out = self
             .client
             .get_object()
@@ -173,21 +173,21 @@ impl Source for S3Source {
                 out.content_length().unwrap_or_default()
             )));
         }
-        let mut body = out.body;
-        let mut buf = BytesMut::new();
-        while let Some(chunk) = body
-            .try_next()
-            .await
-            .map_err(|e| SourceError::Failed(format!("reading s3://{}/{key}: {e}", self.bucket)))?
-        {
-            if (buf.len() + chunk.len()) as u64 > max_bytes {
-                return Err(SourceError::TooLarge(format!(
-                    "over SLUICE_MAX_FETCH_BYTES ({max_bytes})"
-                )));
+        let what = format!("reading s3://{}/{key}", self.bucket);
+        let chunks = futures::stream::try_unfold(out.body, move |mut body| {
+            let what = what.clone();
+            async move {
+                match body.try_next().await {
+                    Ok(Some(chunk)) => Ok(Some((chunk, body))),
+                    Ok(None) => Ok(None),
+                    Err(e) => Err(SourceError::Failed(format!("{what}: {e}"))),
+                }
             }
-            buf.extend_from_slice(&chunk);
-        }
-        Ok(buf.freeze())
+        });
+        Ok(SourceBody {
+            size: out.content_length.map(|n| n.max(0) as u64),
+            chunks: Box::pin(chunks),
+        })
     }
 
     async fn check(&self, prefix: &str) -> SourceResult<()> {
@@ -206,6 +206,7 @@ impl Source for S3Source {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use bytes::Bytes;
     use sluice_core::domain::connections::ProviderConfig;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -244,8 +245,12 @@ mod tests {
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
         let source = S3Source::open(&base, &spec).await.unwrap();
-        let bytes = source.read("k.txt", "abc", 1024).await.unwrap();
-        assert_eq!(&bytes[..], b"hi");
+        let body = source.read("k.txt", "abc", 1024).await.unwrap();
+        assert_eq!(body.size, Some(2));
+        let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(body.chunks)
+            .await
+            .unwrap();
+        assert_eq!(chunks.concat(), b"hi");
         task.await.unwrap()
     }
 

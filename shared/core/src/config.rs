@@ -29,7 +29,8 @@ pub struct Config {
     pub allow_private_urls: bool,
     /// Time limit of one outbound HTTP request (blob fetch, webhook delivery).
     pub fetch_timeout: Duration,
-    /// Largest blob a batch fetches into memory.
+    /// Largest blob a batch fetches (video and audio are streamed to a temporary file,
+    /// other blobs are held in memory).
     pub max_fetch_bytes: usize,
     /// Objects per queue message of a batch (one transaction records a chunk).
     pub batch_chunk_size: usize,

@@ -826,7 +826,7 @@ impl crate::ports::Source for MemoryBucket {
         key: &str,
         etag: &str,
         max_bytes: u64,
-    ) -> crate::ports::SourceResult<Bytes> {
+    ) -> crate::ports::SourceResult<crate::ports::SourceBody> {
         self.storage.denied()?;
         let buckets = lock(&self.storage.buckets);
         let (bytes, version) = buckets
@@ -839,7 +839,7 @@ impl crate::ports::Source for MemoryBucket {
         if bytes.len() as u64 > max_bytes {
             return Err(crate::ports::SourceError::TooLarge(key.to_string()));
         }
-        Ok(bytes.clone())
+        Ok(crate::ports::SourceBody::whole(bytes.clone()))
     }
 
     async fn check(&self, prefix: &str) -> crate::ports::SourceResult<()> {

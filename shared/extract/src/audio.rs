@@ -41,13 +41,27 @@ fn db(power: f64) -> f64 {
     }
 }
 
-/// Decodes the whole file (mixed to mono for the measurements).
+/// Decodes in-memory audio; see [`describe_audio_from`].
 pub fn describe_audio(
     bytes: &[u8],
     silence_db: f64,
     max_segment_secs: f64,
 ) -> Result<AudioFacts, String> {
-    let source = MediaSourceStream::new(Box::new(Cursor::new(bytes.to_vec())), Default::default());
+    describe_audio_from(
+        Box::new(Cursor::new(bytes.to_vec())),
+        silence_db,
+        max_segment_secs,
+    )
+}
+
+/// Decodes the whole stream (mixed to mono for the measurements), a packet at a time:
+/// a file source is never read whole into memory.
+pub fn describe_audio_from(
+    media: Box<dyn symphonia::core::io::MediaSource>,
+    silence_db: f64,
+    max_segment_secs: f64,
+) -> Result<AudioFacts, String> {
+    let source = MediaSourceStream::new(media, Default::default());
     let mut format = symphonia::default::get_probe()
         .probe(
             &Hint::new(),

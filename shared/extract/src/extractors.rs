@@ -103,7 +103,7 @@ async fn pdf_sources<'a>(blobs: &'a [FetchedBlob]) -> Result<Vec<TextSource<'a>>
             .collect();
         let mut read = std::collections::HashMap::new();
         if !scanned.is_empty() {
-            let file = temp_file(&blob.bytes).await.map_err(fail)?;
+            let file = blob.file().await.map_err(fail)?;
             for n in &scanned {
                 let png = tools::pdf_page_png(file.path(), *n, OCR_DPI)
                     .await
@@ -140,15 +140,6 @@ async fn pdf_sources<'a>(blobs: &'a [FetchedBlob]) -> Result<Vec<TextSource<'a>>
         }
     }
     Ok(sources)
-}
-
-/// The bytes in a temporary file, for tools that need to seek (removed when dropped).
-async fn temp_file(bytes: &[u8]) -> Result<tempfile::NamedTempFile, String> {
-    let file = tempfile::NamedTempFile::new().map_err(|e| format!("temporary file: {e}"))?;
-    tokio::fs::write(file.path(), bytes)
-        .await
-        .map_err(|e| format!("temporary file: {e}"))?;
-    Ok(file)
 }
 
 /// JSON as `path: value` lines, so its words reach the text model.
@@ -260,12 +251,23 @@ async fn decode<T: Send + 'static>(
     kind: &str,
     decoder: impl FnOnce(&[u8]) -> Result<T, String> + Send + 'static,
 ) -> Result<T, StageError> {
-    decode_bytes(
-        blob.bytes.clone(),
-        &format!("{kind} blob {:?}", blob.blob.property),
-        decoder,
-    )
-    .await
+    let what = format!("{kind} blob {:?}", blob.blob.property);
+    let bytes = in_memory(blob, &what)?;
+    decode_bytes(bytes, &what, decoder).await
+}
+
+/// The bytes of a blob held in memory (the blob stage streams only video and audio to a
+/// file, and those are read from there).
+fn in_memory(blob: &FetchedBlob, what: &str) -> Result<Bytes, StageError> {
+    blob.bytes().cloned().ok_or_else(|| {
+        StageError::new(
+            "extract",
+            format!(
+                "{what}: its content ({}) was streamed to a file, which this extractor does not read",
+                blob.mime_type
+            ),
+        )
+    })
 }
 
 /// [`decode`] over any bytes; `what` names them in errors.
@@ -652,7 +654,7 @@ async fn image_document(
     position: usize,
 ) -> Result<Extracted, StageError> {
     let what = format!("image blob {:?}", blob.blob.property);
-    let pic = picture(input, blob.bytes.clone(), &what, position).await?;
+    let pic = picture(input, in_memory(blob, &what)?, &what, position).await?;
     let caption = pic.caption(image_caption(&pic.facts, input, blob));
     let model = embedder(input)?;
     let (mut vectors, embedding_input) = picture_vectors(
@@ -723,7 +725,7 @@ async fn video_documents(
     let what = format!("video blob {:?}", blob.blob.property);
     let fail = |why: String| StageError::new("extract", format!("{what}: {why}"));
     let interval = params(input)?.time_split_interval;
-    let file = temp_file(&blob.bytes).await.map_err(&fail)?;
+    let file = blob.file().await.map_err(&fail)?;
     let video = tools::probe_video(file.path()).await.map_err(&fail)?;
     let segments = tools::time_segments(video.duration_secs, interval);
     if segments.len() > MAX_VIDEO_SEGMENTS {
@@ -862,6 +864,24 @@ async fn embed_image(model: &dyn Embedder, pic: &Picture) -> Result<Vec<f32>, St
         .map_err(|e| StageError::new("embed", e.to_string()))
 }
 
+/// Decodes an audio blob off the async threads, from the file it was streamed to.
+async fn audio_facts(
+    blob: &FetchedBlob,
+    silence_db: f64,
+    max_segment: f64,
+) -> Result<audio::AudioFacts, StageError> {
+    let what = format!("audio blob {:?}", blob.blob.property);
+    let fail = |why: String| StageError::new("extract", format!("{what}: {why}"));
+    let file = blob.file().await.map_err(fail)?;
+    let facts = tokio::task::spawn_blocking(move || {
+        let f = std::fs::File::open(file.path()).map_err(|e| format!("opening: {e}"))?;
+        audio::describe_audio_from(Box::new(f), silence_db, max_segment)
+    })
+    .await
+    .map_err(|e| fail(e.to_string()))?;
+    facts.map_err(fail)
+}
+
 /// One document per stretch of sound (or one for a silent file), each embedded by a
 /// caption of what is known about it.
 async fn audio_documents(
@@ -870,10 +890,7 @@ async fn audio_documents(
 ) -> Result<Vec<Extracted>, StageError> {
     let p = params(input)?;
     let (silence_db, max_segment) = (p.silence_db_threshold, p.max_segment_duration);
-    let facts = decode(blob, "audio", move |b| {
-        audio::describe_audio(b, silence_db, max_segment)
-    })
-    .await?;
+    let facts = audio_facts(blob, silence_db, max_segment).await?;
     let layout = match facts.channels {
         1 => "mono".to_string(),
         2 => "stereo".to_string(),
@@ -908,7 +925,8 @@ async fn audio_documents(
     let model = embedder(input)?;
     let (vectors, embedding_input) = if model.media().contains(&MediaKind::Audio) {
         let what = format!("audio blob {:?}", blob.blob.property);
-        let file = temp_file(&blob.bytes)
+        let file = blob
+            .file()
             .await
             .map_err(|e| StageError::new("extract", format!("{what}: {e}")))?;
         let cuts: Vec<(f64, f64)> = spans

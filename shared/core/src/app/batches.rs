@@ -21,6 +21,7 @@ use crate::domain::ids::IdKind;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::Error;
 use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
+use crate::store::index;
 
 /// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
 pub const MAX_OBJECTS: usize = 5_000;
@@ -546,10 +547,7 @@ async fn enqueue(
 }
 
 fn active_index(batch_id: &str, at: &str) -> [Update; 2] {
-    [
-        Update::Set("gsi1pk".into(), json!(keys::ACTIVE_BATCHES)),
-        Update::Set("gsi1sk".into(), json!(format!("{at}#{batch_id}"))),
-    ]
+    index::Entry::ActiveBatch { batch_id, at }.set()
 }
 
 /// `DRAFT → QUEUED`: the work goes on the queue, then one transaction moves the batch
@@ -621,16 +619,16 @@ pub async fn cancel_by_key(
     batch_id: &str,
 ) -> Result<Batch, Error> {
     let at = now_rfc3339();
+    let mut updates = vec![
+        Update::Set("status".into(), json!(BatchStatus::Canceled.as_str())),
+        Update::Set("finished_at".into(), json!(at)),
+        Update::Set("updated_at".into(), json!(at)),
+        Update::Add("version".into(), 1),
+    ];
+    updates.extend(index::remove());
     let write = Write::Update {
         key: keys::batch(bucket_id, batch_id),
-        updates: vec![
-            Update::Set("status".into(), json!(BatchStatus::Canceled.as_str())),
-            Update::Set("finished_at".into(), json!(at)),
-            Update::Set("updated_at".into(), json!(at)),
-            Update::Add("version".into(), 1),
-            Update::Remove("gsi1pk".into()),
-            Update::Remove("gsi1sk".into()),
-        ],
+        updates,
         cond: status_cond(Action::Cancel),
     };
     match ctx.table.write(write).await {

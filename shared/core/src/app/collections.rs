@@ -17,7 +17,7 @@ use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::names;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
-use crate::ports::{Cond, Index, Query, StoreError, Write};
+use crate::ports::{Cond, Query, StoreError, Write};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Collection {
@@ -308,7 +308,7 @@ pub async fn delete(
             StoreError::ConditionFailed { .. } => Error::not_found(format!("collection {ident:?}")),
             other => other.into(),
         })?;
-    let query = Query::partition(keys::collection_index_pk(&c.collection_id)).on(Index::Gsi1);
+    let query = crate::store::index::collection_documents(&c.collection_id);
     let documents = all_items(ctx.table.as_ref(), query).await?;
     super::documents::remove(ctx, &documents).await?;
     ctx.vectors.drop_index(&c.collection_id).await?;

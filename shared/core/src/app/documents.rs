@@ -12,7 +12,7 @@ use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::extractors::ExtractorChoice;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::error::Error;
-use crate::ports::{Index, Item, Key, Query, VectorRecord};
+use crate::ports::{Item, Key, Query, VectorRecord};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Document {
@@ -48,14 +48,12 @@ impl Document {
             self.index,
         );
         let mut item = to_item(&key, self);
-        item.insert(
-            "gsi1pk".into(),
-            json!(keys::collection_index_pk(&self.collection_id)),
-        );
-        item.insert(
-            "gsi1sk".into(),
-            json!(format!("{}#{:04}", self.object_id, self.index)),
-        );
+        crate::store::index::Entry::Document {
+            collection_id: &self.collection_id,
+            object_id: &self.object_id,
+            n: self.index,
+        }
+        .insert_into(&mut item);
         item
     }
 }
@@ -218,9 +216,7 @@ pub async fn list_for_collection(
 ) -> Result<Page<DocumentView>, Error> {
     super::collections::get(ctx, ns, collection_id).await?;
     let size = req.page_size()?;
-    let query = Query::partition(keys::collection_index_pk(collection_id))
-        .on(Index::Gsi1)
-        .cursor(req.cursor()?);
+    let query = crate::store::index::collection_documents(collection_id).cursor(req.cursor()?);
     let filter = req.filter(&["object_id", "document_id", "batch_id", "source_object_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let d: Document = from_item(item)?;

@@ -10,8 +10,12 @@ use serde_json::{json, Map, Value};
 use crate::context::AppContext;
 use crate::domain::entities::{Blob, Object};
 use crate::domain::extractors::ExtractorChoice;
-use crate::domain::ids::sha256_hex;
 use crate::net::FetchError;
+use crate::ports::SourceBody;
+use bytes::BytesMut;
+use futures::StreamExt;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 
 /// Why one object could not be processed, and at which stage.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,19 +33,70 @@ impl StageError {
     }
 }
 
+/// Where a fetched blob's bytes are.
+#[derive(Debug, Clone)]
+enum Content {
+    Memory(Bytes),
+    /// Streamed to a temporary file as it arrived; removed when the last clone drops.
+    File(Arc<tempfile::TempPath>),
+}
+
 /// A blob's bytes and what they really are.
 #[derive(Debug, Clone)]
 pub struct FetchedBlob {
     pub blob: Blob,
-    pub bytes: Bytes,
+    content: Content,
+    pub size_bytes: u64,
     /// Sniffed from the bytes, not taken from the client.
     pub mime_type: String,
     pub sha256: String,
 }
 
+/// A file holding a blob's bytes, for tools that read files (ffmpeg, pdftoppm).
+pub enum BlobFile {
+    /// The temporary file the blob was streamed to.
+    Streamed(Arc<tempfile::TempPath>),
+    /// A new temporary file the in-memory bytes were written to.
+    Written(tempfile::TempPath),
+}
+
+impl BlobFile {
+    pub fn path(&self) -> &std::path::Path {
+        match self {
+            BlobFile::Streamed(p) => p,
+            BlobFile::Written(p) => p,
+        }
+    }
+}
+
 impl FetchedBlob {
+    /// The bytes, when the blob is held in memory: every blob but video and audio, which
+    /// are streamed to a file (see [`fetch_blob`]).
+    pub fn bytes(&self) -> Option<&Bytes> {
+        match &self.content {
+            Content::Memory(b) => Some(b),
+            Content::File(_) => None,
+        }
+    }
+
     pub fn text(&self) -> Option<&str> {
-        std::str::from_utf8(&self.bytes).ok()
+        self.bytes().and_then(|b| std::str::from_utf8(b).ok())
+    }
+
+    /// A file with the bytes: the one the blob was streamed to, or a new one.
+    pub async fn file(&self) -> Result<BlobFile, String> {
+        match &self.content {
+            Content::File(path) => Ok(BlobFile::Streamed(path.clone())),
+            Content::Memory(bytes) => {
+                let path = tempfile::NamedTempFile::new()
+                    .map_err(|e| format!("temporary file: {e}"))?
+                    .into_temp_path();
+                tokio::fs::write(&path, bytes)
+                    .await
+                    .map_err(|e| format!("temporary file: {e}"))?;
+                Ok(BlobFile::Written(path))
+            }
+        }
     }
 
     pub fn details(&self) -> Value {
@@ -50,7 +105,7 @@ impl FetchedBlob {
             "type": self.blob.blob_type,
             "blob_id": self.blob.blob_id,
             "mime_type": self.mime_type,
-            "size_bytes": self.bytes.len(),
+            "size_bytes": self.size_bytes,
             "sha256": self.sha256,
             "url": self.blob.properties.get("url"),
             "filename": self.blob.details.filename,
@@ -92,14 +147,23 @@ fn fits(blob_type: &str, mime: &str) -> bool {
     }
 }
 
-/// The blob stage: the bytes of one blob, from the blob store or its URL.
+/// How many leading bytes decide whether a blob is media (file signatures are shorter).
+const SNIFF_BYTES: usize = 8 * 1024;
+
+/// The blob stage: the bytes of one blob, from the blob store, its source (a synced
+/// file) or its URL. Video and audio are streamed to a temporary file as they arrive,
+/// hashed on the way, so a large one is never held whole in memory; everything else is
+/// decoded whole by its extractor and so is read into memory.
 pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, StageError> {
-    let bytes = if let Some(key) = blob.storage_key() {
-        ctx.blobs
+    let max = ctx.config.max_fetch_bytes as u64;
+    let body = if let Some(key) = blob.storage_key() {
+        let bytes = ctx
+            .blobs
             .get(key)
             .await
             .map_err(|e| StageError::new("blob", format!("stored blob {key:?} unreadable: {e}")))?
-            .ok_or_else(|| StageError::new("blob", format!("stored blob {key:?} is missing")))?
+            .ok_or_else(|| StageError::new("blob", format!("stored blob {key:?} is missing")))?;
+        SourceBody::whole(bytes)
     } else if let Some(file) = blob.properties.get("synced") {
         let file: super::objects::SyncedFile = serde_json::from_value(file.clone())
             .map_err(|e| StageError::new("blob", format!("synced blob unreadable: {e}")))?;
@@ -113,7 +177,8 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
                 "s3:// URLs are not fetched: sync the bucket (POST /v1/buckets/{id}/syncs), or register the object by upload or https URL",
             ));
         }
-        ctx.http
+        let fetched = ctx
+            .http
             .fetch(url, ctx.config.max_fetch_bytes)
             .await
             .map_err(|e| match e {
@@ -121,15 +186,95 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
                 FetchError::TooLarge(why) | FetchError::Failed(why) => {
                     StageError::new("blob", format!("fetching {url}: {why}"))
                 }
-            })?
-            .bytes
+            })?;
+        SourceBody::whole(fetched.bytes)
     } else {
         return Err(StageError::new(
             "blob",
             "the blob has neither stored bytes nor a URL",
         ));
     };
-    let mime_type = sniff(&bytes);
+    receive(blob, body, max).await
+}
+
+/// Reads a body: its leading bytes say whether it is media (then it goes to a file);
+/// hashed and bounded by `max` as it arrives.
+async fn receive(blob: &Blob, mut body: SourceBody, max: u64) -> Result<FetchedBlob, StageError> {
+    let fail = |why: String| StageError::new("blob", format!("blob {:?}: {why}", blob.property));
+    let too_large = || fail(format!("over SLUICE_MAX_FETCH_BYTES ({max} bytes)"));
+    if body.size.is_some_and(|n| n > max) {
+        return Err(too_large());
+    }
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    let mut next = async || -> Result<Option<Bytes>, StageError> {
+        match body.chunks.next().await {
+            None => Ok(None),
+            Some(Err(e)) => Err(StageError::new("blob", e.to_string())),
+            Some(Ok(chunk)) => Ok(Some(chunk)),
+        }
+    };
+    let mut head = BytesMut::new();
+    let mut ended = false;
+    while head.len() < SNIFF_BYTES {
+        match next().await? {
+            Some(chunk) => head.extend_from_slice(&chunk),
+            None => {
+                ended = true;
+                break;
+            }
+        }
+    }
+    let signature = infer::get(&head).map(|k| k.mime_type());
+    let media = matches!(blob.blob_type.as_str(), "video" | "audio")
+        || signature.is_some_and(|m| m.starts_with("video/") || m.starts_with("audio/"));
+    let add = |chunk: &[u8], hasher: &mut Sha256, size: &mut u64| {
+        hasher.update(chunk);
+        *size += chunk.len() as u64;
+        (*size <= max).then_some(()).ok_or_else(too_large)
+    };
+    if !media {
+        add(&head, &mut hasher, &mut size)?;
+        while !ended {
+            match next().await? {
+                Some(chunk) => {
+                    add(&chunk, &mut hasher, &mut size)?;
+                    head.extend_from_slice(&chunk);
+                }
+                None => ended = true,
+            }
+        }
+        let bytes = head.freeze();
+        let mime_type = sniff(&bytes);
+        return finish(blob, Content::Memory(bytes), size, mime_type, hasher);
+    }
+    let mime_type = sniff(&head);
+    let temp = |e: std::io::Error| fail(format!("temporary file: {e}"));
+    let (file, path) = tempfile::NamedTempFile::new().map_err(temp)?.into_parts();
+    let mut out = tokio::io::BufWriter::new(tokio::fs::File::from_std(file));
+    add(&head, &mut hasher, &mut size)?;
+    out.write_all(&head).await.map_err(temp)?;
+    drop(head);
+    while !ended {
+        match next().await? {
+            Some(chunk) => {
+                add(&chunk, &mut hasher, &mut size)?;
+                out.write_all(&chunk).await.map_err(temp)?;
+            }
+            None => ended = true,
+        }
+    }
+    out.flush().await.map_err(temp)?;
+    finish(blob, Content::File(Arc::new(path)), size, mime_type, hasher)
+}
+
+fn finish(
+    blob: &Blob,
+    content: Content,
+    size_bytes: u64,
+    mime_type: String,
+    hasher: Sha256,
+) -> Result<FetchedBlob, StageError> {
     if !fits(&blob.blob_type, &mime_type) {
         return Err(StageError::new(
             "blob",
@@ -139,12 +284,12 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
             ),
         ));
     }
-    let sha256 = sha256_hex(&bytes);
     Ok(FetchedBlob {
         blob: blob.clone(),
-        bytes,
+        content,
+        size_bytes,
         mime_type,
-        sha256,
+        sha256: hex::encode(hasher.finalize()),
     })
 }
 
@@ -292,5 +437,79 @@ mod tests {
         assert!(!fits("image", "text/plain"));
         assert!(fits("json", "application/json"));
         assert!(fits("binary", "application/octet-stream"));
+    }
+
+    fn blob(blob_type: &str) -> Blob {
+        serde_json::from_value(json!({"blob_id": "b", "property": "p", "type": blob_type})).unwrap()
+    }
+
+    /// A body in `n` chunks of `chunk` bytes, of undeclared length.
+    fn chunked(first: &'static [u8], n: usize, chunk: usize) -> SourceBody {
+        let rest = (0..n).map(move |i| Ok(Bytes::from(vec![(i % 251) as u8; chunk])));
+        let chunks =
+            futures::stream::iter(std::iter::once(Ok(Bytes::from_static(first))).chain(rest));
+        SourceBody {
+            size: None,
+            chunks: Box::pin(chunks),
+        }
+    }
+
+    const MKV: &[u8] = b"\x1a\x45\xdf\xa3\x93\x42\x82\x88matroska";
+
+    #[tokio::test]
+    async fn video_is_streamed_to_a_file_hashed_on_the_way() {
+        let fetched = receive(&blob("video"), chunked(MKV, 64, 64 * 1024), u64::MAX)
+            .await
+            .unwrap();
+        assert!(
+            fetched.bytes().is_none(),
+            "video must not be held in memory"
+        );
+        assert_eq!(fetched.size_bytes, (MKV.len() + 64 * 64 * 1024) as u64);
+        let file = fetched.file().await.unwrap();
+        let on_disk = std::fs::read(file.path()).unwrap();
+        assert_eq!(on_disk.len() as u64, fetched.size_bytes);
+        assert_eq!(fetched.sha256, crate::domain::ids::sha256_hex(&on_disk));
+        assert_eq!(fetched.mime_type, "video/x-matroska");
+        let path = file.path().to_path_buf();
+        drop((file, fetched));
+        assert!(!path.exists(), "the temporary file outlived the blob");
+    }
+
+    #[tokio::test]
+    async fn text_stays_in_memory_and_limits_hold_mid_stream() {
+        let fetched = receive(
+            &blob("text"),
+            SourceBody::whole(Bytes::from_static(b"hello")),
+            10,
+        )
+        .await
+        .unwrap();
+        assert_eq!(fetched.text(), Some("hello"));
+        assert_eq!(fetched.sha256, crate::domain::ids::sha256_hex(b"hello"));
+        // No declared length: the limit is enforced as bytes arrive, for both kinds.
+        for kind in ["video", "binary"] {
+            let err = receive(&blob(kind), chunked(MKV, 20, 1024), 8 * 1024)
+                .await
+                .unwrap_err();
+            assert!(
+                err.reason.contains("SLUICE_MAX_FETCH_BYTES"),
+                "{kind}: {err:?}"
+            );
+        }
+        let declared = SourceBody {
+            size: Some(11),
+            ..SourceBody::whole(Bytes::new())
+        };
+        assert!(receive(&blob("text"), declared, 10).await.is_err());
+        // Declared video whose bytes are text: refused by what the bytes are.
+        let err = receive(
+            &blob("video"),
+            SourceBody::whole(Bytes::from_static(b"plain")),
+            10,
+        )
+        .await
+        .unwrap_err();
+        assert!(err.reason.contains("text/plain"), "{err:?}");
     }
 }

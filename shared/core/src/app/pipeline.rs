@@ -22,7 +22,8 @@ use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
-use crate::ports::{Cond, Event, Index, Item, Key, Query, StoreError, Update, VectorRecord, Write};
+use crate::ports::{Cond, Event, Item, Key, Query, StoreError, Update, VectorRecord, Write};
+use crate::store::index;
 
 /// Deliveries after which a chunk whose submit never committed is dropped.
 const ORPHAN_AFTER_RECEIVES: u32 = 3;
@@ -184,7 +185,11 @@ pub async fn run_chunk(
             Update::Add("version".into(), 1),
             Update::Set("last_activity_at".into(), json!(at)),
             Update::Set("updated_at".into(), json!(at)),
-            Update::Set("gsi1sk".into(), json!(format!("{at}#{}", msg.batch_id))),
+            index::Entry::ActiveBatch {
+                batch_id: &msg.batch_id,
+                at: &at,
+            }
+            .resort(),
         ],
         cond: batches::status_cond(Action::Record),
     });
@@ -423,9 +428,8 @@ pub async fn end(
         Update::Set("finished_at".into(), json!(at)),
         Update::Set("updated_at".into(), json!(at)),
         Update::Add("version".into(), 1),
-        Update::Remove("gsi1pk".into()),
-        Update::Remove("gsi1sk".into()),
     ];
+    updates.extend(index::remove());
     if let Some(r) = &reason {
         updates.push(Update::Set("failure_reason".into(), json!(r)));
     }
@@ -516,12 +520,7 @@ pub async fn sweep_stalled(ctx: &AppContext) -> Result<usize, Error> {
     let cutoff = batches::stall_cutoff(ctx.config.batch_stall);
     let page = ctx
         .table
-        .query(&Query {
-            sk_max: Some(format!("{cutoff}#~")),
-            ..Query::partition(keys::ACTIVE_BATCHES)
-                .on(Index::Gsi1)
-                .limit(100)
-        })
+        .query(&index::batches_idle_since(&cutoff).limit(100))
         .await?;
     let mut failed = 0;
     for item in page.items {

@@ -28,8 +28,9 @@ use crate::domain::time::{now, rfc3339};
 use crate::error::Error;
 use crate::jobs::TaskMessage;
 use crate::ports::{
-    Cond, Event, Index, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
+    Cond, Event, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
 };
+use crate::store::index;
 
 pub const PENDING: &str = "PENDING";
 pub const COMPLETED: &str = "COMPLETED";
@@ -132,10 +133,6 @@ pub struct ConfirmBulkMessage {
 
 fn epoch(t: time::OffsetDateTime) -> i64 {
     t.unix_timestamp()
-}
-
-fn expiry_sort_key(expires_epoch: i64, upload_id: &str) -> String {
-    format!("{expires_epoch:012}#{upload_id}")
 }
 
 /// A file name without any path, safe to show and to put in a storage key.
@@ -372,11 +369,11 @@ fn is_due(up: &Upload) -> bool {
 fn record_item(up: &Upload) -> crate::ports::Item {
     let mut item = to_item(&keys::upload(&up.bucket_id, &up.upload_id), up);
     if up.status == PENDING {
-        item.insert("gsi1pk".into(), json!(keys::PENDING_UPLOADS));
-        item.insert(
-            "gsi1sk".into(),
-            json!(expiry_sort_key(expires_epoch(up), &up.upload_id)),
-        );
+        index::Entry::PendingUpload {
+            upload_id: &up.upload_id,
+            expires_epoch: expires_epoch(up),
+        }
+        .insert_into(&mut item);
     }
     crate::store::set_expiry(
         &mut item,
@@ -389,8 +386,7 @@ fn record_item(up: &Upload) -> crate::ports::Item {
 /// Leaving PENDING: out of the sweeper's index.
 fn leave_pending(status: &str, mut updates: Vec<Update>) -> Vec<Update> {
     updates.push(Update::Set("status".into(), json!(status)));
-    updates.push(Update::Remove("gsi1pk".into()));
-    updates.push(Update::Remove("gsi1sk".into()));
+    updates.extend(index::remove());
     updates.push(Update::Add("version".into(), 1));
     updates
 }
@@ -921,10 +917,7 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), Error> {
 
 /// Fails every pending upload whose URL expired, and removes any bytes they left.
 pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, Error> {
-    let mut query = Query::partition(keys::PENDING_UPLOADS)
-        .on(Index::Gsi1)
-        .limit(100);
-    query.sk_max = Some(format!("{:012}~", epoch(now())));
+    let mut query = index::uploads_expired_by(epoch(now())).limit(100);
     let mut swept = 0;
     for _ in 0..10 {
         let page = ctx.table.query(&query).await?;

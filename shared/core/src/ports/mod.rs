@@ -14,7 +14,8 @@ pub use embed::{Backend, EmbedError, Embedder, Embedders, EmbeddingSpec, Media, 
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
-    Connectors, SealError, Sealer, Source, SourceEntry, SourceError, SourcePage, SourceResult,
+    Connectors, SealError, Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage,
+    SourceResult,
 };
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,

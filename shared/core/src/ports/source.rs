@@ -75,6 +75,23 @@ impl SourceError {
 
 pub type SourceResult<T> = Result<T, SourceError>;
 
+/// A file's bytes as they arrive, in order, so a large one never has to be held whole.
+pub struct SourceBody {
+    /// The length the provider declared, if it did.
+    pub size: Option<u64>,
+    pub chunks: futures::stream::BoxStream<'static, SourceResult<Bytes>>,
+}
+
+impl SourceBody {
+    /// A body already in memory.
+    pub fn whole(bytes: Bytes) -> Self {
+        SourceBody {
+            size: Some(bytes.len() as u64),
+            chunks: Box::pin(futures::stream::once(async move { Ok(bytes) })),
+        }
+    }
+}
+
 /// One opened source: a bucket (or container, folder…) with credentials.
 #[async_trait]
 pub trait Source: Send + Sync {
@@ -85,8 +102,9 @@ pub trait Source: Send + Sync {
         token: Option<&str>,
         limit: usize,
     ) -> SourceResult<SourcePage>;
-    /// The bytes of `key` if its version is still `etag`, and at most `max_bytes` long.
-    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<Bytes>;
+    /// The bytes of `key` if its version is still `etag`; refused up front when the
+    /// provider declares more than `max_bytes` (the reader enforces it as bytes arrive).
+    async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<SourceBody>;
     /// Proves the credentials can list `prefix` (a connection test).
     async fn check(&self, prefix: &str) -> SourceResult<()> {
         self.list(prefix, None, 1).await.map(|_| ())

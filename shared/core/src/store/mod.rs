@@ -2,6 +2,7 @@
 //! its index keys and its TTL attribute. `keys` lists every key Sluice writes; `lists`
 //! pages through one partition.
 
+pub mod index;
 pub mod keys;
 pub mod lists;
 

@@ -11,7 +11,6 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -28,8 +27,8 @@ use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
-    Cond, CursorPos, Event, Item, Query, QueueName, Source, SourceEntry, SourceError, StoreError,
-    Write,
+    Cond, CursorPos, Event, Item, Query, QueueName, Source, SourceBody, SourceEntry, SourceError,
+    StoreError, Write,
 };
 
 /// Sort keys of the table hold at most 1024 bytes; the manifest's carry `SRC#`.
@@ -228,10 +227,7 @@ async fn start(
 /// The scheduled poller: starts every due sync (and resumes lapsed runs). Returns
 /// how many runs it started.
 pub async fn poll(ctx: &AppContext) -> Result<usize, Error> {
-    let mut query = Query::partition(keys::DUE_SYNCS)
-        .on(crate::ports::Index::Gsi1)
-        .limit(100);
-    query.sk_max = Some(keys::due_sort_key(now().unix_timestamp(), "~"));
+    let mut query = crate::store::index::due_syncs(now().unix_timestamp()).limit(100);
     let mut started = 0;
     loop {
         let page = ctx.table.query(&query).await?;
@@ -1056,8 +1052,8 @@ async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), E
     publish(ctx, &s, &run, "sync.completed").await
 }
 
-/// The blob stage's read of a synced file: at the version listed, within the fetch limit.
-pub async fn read_synced(ctx: &AppContext, file: &SyncedFile) -> Result<Bytes, String> {
+/// The blob stage's read of a synced file: at the version listed, as it arrives.
+pub async fn read_synced(ctx: &AppContext, file: &SyncedFile) -> Result<SourceBody, String> {
     let connection = connections::get(ctx, &file.org_id, &file.connection_id)
         .await
         .map_err(|e| format!("connection {}: {e}", file.connection_id))?;

@@ -385,11 +385,11 @@ pub fn parse_epoch(t: &str) -> Option<i64> {
 pub fn sync_item(s: &Sync) -> Item {
     let mut item = to_item(&keys::sync(&s.bucket_id, &s.sync_config_id), s);
     if let Some(epoch) = s.due_epoch() {
-        item.insert("gsi1pk".into(), Value::from(keys::DUE_SYNCS));
-        item.insert(
-            "gsi1sk".into(),
-            Value::from(keys::due_sort_key(epoch, &s.sync_config_id)),
-        );
+        crate::store::index::Entry::DueSync {
+            sync_id: &s.sync_config_id,
+            epoch,
+        }
+        .insert_into(&mut item);
     }
     item
 }
