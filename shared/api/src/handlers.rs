@@ -192,7 +192,7 @@ async fn auto_process(
     // One batch per set of new objects, however often the request is repeated.
     let subject = object_ids.join(",");
     let (batch, task) =
-        batches::create_for(ctx, c.namespace()?, bucket, object_ids, &subject).await?;
+        batches::create_for(ctx, c.namespace()?, bucket, object_ids, None, &subject).await?;
     Ok(Some(AutoBatch {
         batch_id: batch.batch_id,
         task_id: task.map(|t| t.task_id),
@@ -470,9 +470,16 @@ pub async fn batches_add_objects(ctx: AppContext, c: Caller, req: ApiRequest) ->
 }
 
 pub async fn batches_submit(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<TaskView> {
-    let _options: batches::SubmitBatch = req.json_or_default()?;
+    let options: batches::SubmitBatch = req.json_or_default()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    let task = batches::submit(&ctx, c.namespace()?, &bucket, batch_id(&req)?).await?;
+    let task = batches::submit(
+        &ctx,
+        c.namespace()?,
+        &bucket,
+        batch_id(&req)?,
+        options.collection_ids.as_deref(),
+    )
+    .await?;
     Ok(TaskView::from(&task))
 }
 
@@ -812,7 +819,14 @@ pub async fn syncs_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Syn
 pub async fn syncs_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SyncView> {
     let body: syncs::UpdateSync = req.json()?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
-    let changed = syncs::update(&ctx, &bucket, req.param("sync_config_id")?, body).await?;
+    let changed = syncs::update(
+        &ctx,
+        c.namespace()?,
+        &bucket,
+        req.param("sync_config_id")?,
+        body,
+    )
+    .await?;
     Ok(SyncView::from(&changed))
 }
 

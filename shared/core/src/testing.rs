@@ -759,6 +759,13 @@ impl MemoryStorage {
             .or_default()
             .insert(key.to_string(), (bytes.into(), *n));
     }
+    /// When a file was last written, as listed: one second after the start of 2026 per
+    /// write made so far, so later writes list as later.
+    pub fn last_modified(&self, bucket: &str, key: &str) -> Option<String> {
+        let buckets = lock(&self.buckets);
+        let (_, version) = buckets.get(bucket)?.get(key)?;
+        Some(modified_at(*version))
+    }
     pub fn remove(&self, bucket: &str, key: &str) {
         if let Some(b) = lock(&self.buckets).get_mut(bucket) {
             b.remove(key);
@@ -781,6 +788,13 @@ struct MemoryBucket {
 
 fn etag_of(version: u64) -> String {
     format!("v{version}")
+}
+
+fn modified_at(version: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(1_767_225_600 + version as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 #[async_trait]
@@ -811,7 +825,7 @@ impl crate::ports::Source for MemoryBucket {
                 size: b.len() as u64,
                 etag: etag_of(*v),
                 version_id: None,
-                last_modified: None,
+                last_modified: Some(modified_at(*v)),
             })
             .collect();
         let next = (entries.len() > limit).then(|| {

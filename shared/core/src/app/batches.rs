@@ -230,11 +230,13 @@ pub async fn create_for(
     ns: &Namespace,
     bucket: &Bucket,
     object_ids: Vec<String>,
+    collection_ids: Option<Vec<String>>,
     subject: &str,
 ) -> Result<(Batch, Option<Task>), Error> {
     let id = crate::domain::ids::derived_id(IdKind::Batch, &[&bucket.bucket_id, subject]);
     let req = CreateBatch {
         object_ids: Some(object_ids),
+        collection_ids,
         auto_submit: Some(true),
         ..CreateBatch::default()
     };
@@ -275,9 +277,18 @@ async fn create_with_id(
         (None, Some(f)) if !f.is_null() => select_objects(ctx, bucket, f, limit).await?,
         _ => return Err(Error::field("object_ids", "give object_ids or filters")),
     };
+    let (collection_ids, _) = collections::chosen_targets(
+        ctx,
+        ns,
+        &bucket.bucket_id,
+        req.collection_ids.as_deref(),
+        "collection_ids",
+    )
+    .await?;
     let at = now_rfc3339();
     let batch = Batch {
         batch_id,
+        collection_ids,
         bucket_id: bucket.bucket_id.clone(),
         namespace_id: ns.namespace_id.clone(),
         org_id: ns.org_id.clone(),
@@ -328,7 +339,7 @@ async fn create_with_id(
             other => other.into(),
         })?;
     if req.auto_submit.or(req.trigger_processing).unwrap_or(false) {
-        let task = submit(ctx, ns, bucket, &batch.batch_id).await?;
+        let task = submit(ctx, ns, bucket, &batch.batch_id, None).await?;
         let batch = get(ctx, bucket, &batch.batch_id).await?;
         return Ok((batch, Some(task)));
     }
@@ -551,18 +562,28 @@ fn active_index(batch_id: &str, at: &str) -> [Update; 2] {
 }
 
 /// `DRAFT → QUEUED`: the work goes on the queue, then one transaction moves the batch
-/// and records its task. A racing submit loses the condition and gets a 409.
+/// and records its task. A racing submit loses the condition and gets a 409. The batch
+/// goes to `collection_ids` if given, else to those it was created for, else to every
+/// collection fed by the bucket.
 pub async fn submit(
     ctx: &AppContext,
     ns: &Namespace,
     bucket: &Bucket,
     batch_id: &str,
+    collection_ids: Option<&[String]>,
 ) -> Result<Task, Error> {
     let batch = get(ctx, bucket, batch_id).await?;
     if batch.status != BatchStatus::Draft {
         return Err(conflict(&batch, Action::Submit));
     }
-    let targets = collections::targets(ctx, ns, &bucket.bucket_id).await?;
+    let (_, targets) = collections::chosen_targets(
+        ctx,
+        ns,
+        &bucket.bucket_id,
+        collection_ids.or(batch.collection_ids.as_deref()),
+        "collection_ids",
+    )
+    .await?;
     let mut task = tasks::new_task(
         &ns.org_id,
         Some(&ns.namespace_id),

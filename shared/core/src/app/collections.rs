@@ -270,6 +270,50 @@ pub async fn targets(
         .collect())
 }
 
+/// The collections a batch of `bucket_id` goes to: every one fed by the bucket, or the
+/// ones `chosen` (ids or names; `field` names the request field in errors), each of which
+/// must be fed by the bucket. Returns the chosen ids with the targets.
+pub async fn chosen_targets(
+    ctx: &AppContext,
+    ns: &Namespace,
+    bucket_id: &str,
+    chosen: Option<&[String]>,
+    field: &str,
+) -> Result<(Option<Vec<String>>, Vec<BatchTarget>), Error> {
+    let all = targets(ctx, ns, bucket_id).await?;
+    let Some(chosen) = chosen else {
+        return Ok((None, all));
+    };
+    if chosen.is_empty() {
+        return Err(Error::field(
+            field,
+            "name at least one collection, or omit it",
+        ));
+    }
+    let mut ids = Vec::with_capacity(chosen.len());
+    for ident in chosen {
+        let c = get(ctx, ns, ident).await.map_err(|_| {
+            Error::field(field, format!("no collection {ident:?} in this namespace"))
+        })?;
+        if !all.iter().any(|t| t.collection_id == c.collection_id) {
+            return Err(Error::field(
+                field,
+                format!(
+                    "collection {ident:?} does not take objects from this bucket (or is disabled)"
+                ),
+            ));
+        }
+        if !ids.contains(&c.collection_id) {
+            ids.push(c.collection_id);
+        }
+    }
+    let picked = all
+        .into_iter()
+        .filter(|t| ids.contains(&t.collection_id))
+        .collect();
+    Ok((Some(ids), picked))
+}
+
 pub async fn list(
     ctx: &AppContext,
     ns: &Namespace,

@@ -1093,6 +1093,8 @@ pub struct SyncView {
     pub source_type: String,
     pub file_filters: Option<FileFilters>,
     pub schema_mapping: Option<Value>,
+    /// Files modified at or before this instant are not taken.
+    pub sync_from: Option<String>,
     /// `continuous` or `initial_only`.
     pub sync_mode: String,
     pub polling_interval_seconds: i64,
@@ -1147,6 +1149,7 @@ impl From<&Sync> for SyncView {
             source_type: s.provider_type.clone(),
             file_filters: s.file_filters.clone(),
             schema_mapping: s.schema_mapping.clone(),
+            sync_from: s.sync_from.clone(),
             sync_mode: s.sync_mode.clone(),
             polling_interval_seconds: s.polling_interval_seconds,
             batch_size: s.batch_size,

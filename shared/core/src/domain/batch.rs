@@ -111,6 +111,9 @@ pub struct Batch {
     pub metadata: Map<String, Value>,
     #[serde(default)]
     pub task_id: Option<String>,
+    /// The collections chosen at creation (ids); `None`: every one fed by the bucket.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub collection_ids: Option<Vec<String>>,
     #[serde(default)]
     pub targets: Vec<BatchTarget>,
     /// Objects to go in the current attempt; results counted below.

@@ -14,6 +14,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+use super::mapping::SchemaMapping;
 use super::{
     at_epoch, get_run, sync_item, RunCounts, Sync, SyncRun, ACTIVE, SUSPENDED, SUSPEND_AFTER,
 };
@@ -393,12 +394,13 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     };
     let config = connections::provider_config(ctx, &connection).await?;
     let (source_bucket, prefix) = sync.source();
+    let listing = sync.listing_prefix();
     let source = match connections::open_source(ctx, &config, &source_bucket).await {
         Ok(s) => s,
         Err(e) => return source_failed(ctx, &sync, run, msg, e).await,
     };
     let page = match source
-        .list(&prefix, run.token.as_deref(), ctx.config.sync_page_size)
+        .list(&listing, run.token.as_deref(), ctx.config.sync_page_size)
         .await
     {
         Ok(p) => p,
@@ -449,6 +451,17 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     );
 
     let schema = bucket.schema()?;
+    let mapping = match sync
+        .schema_mapping
+        .as_ref()
+        .map(|m| SchemaMapping::parse(m, &schema))
+    {
+        None => None,
+        Some(Ok(m)) => Some(m),
+        // The bucket's schema changed under a saved mapping.
+        Some(Err(e)) => return fail(ctx, &sync, run, e.to_string()).await,
+    };
+    let mapping = mapping.as_ref();
     let mut counts = plan.counts.clone();
     let mut dead = plan.dead.clone();
     let mut manifest_writes: Vec<Item> = Vec::new();
@@ -459,15 +472,15 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     let mut requests = Vec::with_capacity(plan.new.len());
     let mut placed = Vec::with_capacity(plan.new.len());
     for e in &plan.new {
-        match create_request(&sync, &source_bucket, &run.sync_job_id, e, &schema) {
+        match create_request(&sync, &source_bucket, &run.sync_job_id, e, &schema, mapping) {
             Ok(r) => {
                 requests.push(Ok(r));
                 placed.push(e.clone());
             }
-            Err(why) => {
+            Err((reason, why)) => {
                 counts.new -= 1;
                 counts.failed += 1;
-                dead.push((e.clone(), "no_blob_property", why));
+                dead.push((e.clone(), reason, why));
             }
         }
     }
@@ -495,12 +508,16 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             manifest_writes.push(manifest_item(&sync, &run, e, &old.object_id, "modified"));
             continue;
         }
-        let blob = match synced_blob(&sync, &source_bucket, e, &schema) {
-            Ok(b) => b,
-            Err(why) => {
+        let placed = synced_blob(&sync, &source_bucket, e, &schema, mapping).and_then(|b| {
+            let fields = mapped_fields(mapping, &e.key)?;
+            Ok((b, fields))
+        });
+        let (blob, fields) = match placed {
+            Ok(p) => p,
+            Err((reason, why)) => {
                 counts.modified -= 1;
                 counts.failed += 1;
-                dead.push((e.clone(), "no_blob_property", why));
+                dead.push((e.clone(), reason, why));
                 continue;
             }
         };
@@ -510,7 +527,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             &old.object_id,
             None,
             Some(vec![blob.clone()]),
-            None,
+            fields.clone(),
             false,
         )
         .await;
@@ -520,6 +537,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             Err(Error::NotFound(_)) => {
                 let req = CreateObject {
                     blobs: vec![blob],
+                    metadata: fields,
                     idempotency_key: Some(idempotency(&sync, &run.sync_job_id, &e.key)),
                     ..CreateObject::default()
                 };
@@ -621,9 +639,21 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             .enumerate()
         {
             let subject = format!("sync:{}:{}:{}", run.sync_job_id, msg.page, i);
-            let (batch, _) =
-                batches::create_for(ctx, &ns, &bucket, chunk.to_vec(), &subject).await?;
-            batch_ids.push(batch.batch_id);
+            let created = batches::create_for(
+                ctx,
+                &ns,
+                &bucket,
+                chunk.to_vec(),
+                sync.batch_collection_ids.clone(),
+                &subject,
+            )
+            .await;
+            match created {
+                Ok((batch, _)) => batch_ids.push(batch.batch_id),
+                Err(e) if e.retryable() => return Err(e),
+                // A chosen collection was deleted or disabled since the sync was saved.
+                Err(e) => return fail(ctx, &sync, run, format!("batch_collection_ids: {e}")).await,
+            }
         }
     }
 
@@ -703,6 +733,10 @@ fn plan(
             p.counts.filtered += 1; // a folder marker, not a file
             continue;
         }
+        if sync.before_sync_from(e.last_modified.as_deref()) {
+            p.counts.filtered += 1;
+            continue;
+        }
         if let Some(why) = sync
             .file_filters
             .as_ref()
@@ -768,15 +802,36 @@ fn idempotency(sync: &Sync, run_id: &str, key: &str) -> String {
     format!("sync:{digest}")
 }
 
+/// Why a file could not be made an object (a dead letter's reason code and message).
+type Refusal = (&'static str, String);
+
 fn synced_blob(
     sync: &Sync,
     source_bucket: &str,
     e: &SourceEntry,
     schema: &BucketSchema,
-) -> Result<CreateBlob, String> {
-    let mime = mime_of(&e.key);
-    let (property, ty) = property_for(schema, &mime)
-        .ok_or_else(|| format!("no blob property of the bucket's schema takes {mime}"))?;
+    mapping: Option<&SchemaMapping>,
+) -> Result<CreateBlob, Refusal> {
+    let (property, ty, mime) = match mapping.and_then(|m| m.blob.as_ref()) {
+        Some(target) => (
+            target.property.clone(),
+            target.ty,
+            target
+                .mime_type_override
+                .clone()
+                .unwrap_or_else(|| mime_of(&e.key)),
+        ),
+        None => {
+            let mime = mime_of(&e.key);
+            let (property, ty) = property_for(schema, &mime).ok_or_else(|| {
+                (
+                    "no_blob_property",
+                    format!("no blob property of the bucket's schema takes {mime}"),
+                )
+            })?;
+            (property, ty, mime)
+        }
+    };
     Ok(CreateBlob {
         property,
         blob_type: ty.as_str().to_string(),
@@ -794,21 +849,37 @@ fn synced_blob(
     })
 }
 
+/// The metadata a mapping takes from a file's key (`None` without field mappings).
+fn mapped_fields(
+    mapping: Option<&SchemaMapping>,
+    key: &str,
+) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
+    match mapping.filter(|m| !m.fields.is_empty()) {
+        None => Ok(None),
+        Some(m) => m
+            .fields_for(key)
+            .map(Some)
+            .map_err(|why| ("mapping_failed", why)),
+    }
+}
+
 fn create_request(
     sync: &Sync,
     source_bucket: &str,
     run_id: &str,
     e: &SourceEntry,
     schema: &BucketSchema,
-) -> Result<CreateObject, String> {
-    let blob = synced_blob(sync, source_bucket, e, schema)?;
-    let mut metadata = serde_json::Map::new();
+    mapping: Option<&SchemaMapping>,
+) -> Result<CreateObject, Refusal> {
+    let blob = synced_blob(sync, source_bucket, e, schema, mapping)?;
+    let mut metadata = mapped_fields(mapping, &e.key)?.unwrap_or_default();
     // The source key is kept beside the object, so a client sees where it came from.
-    metadata.insert("source_key".into(), json!(e.key));
-    let keep_metadata = schema.properties.contains_key("source_key");
+    if schema.properties.contains_key("source_key") && !metadata.contains_key("source_key") {
+        metadata.insert("source_key".into(), json!(e.key));
+    }
     Ok(CreateObject {
         blobs: vec![blob],
-        metadata: keep_metadata.then_some(metadata),
+        metadata: (!metadata.is_empty()).then_some(metadata),
         idempotency_key: Some(idempotency(sync, run_id, &e.key)),
         ..CreateObject::default()
     })

@@ -4,6 +4,7 @@
 //! change, pause, resume, trigger, unlock, delete, and the runs, metrics and dead letters.
 
 pub mod engine;
+pub mod mapping;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -167,10 +168,13 @@ pub struct CreateSync {
     pub sync_mode: Option<String>,
     #[serde(default)]
     pub file_filters: Option<FileFilters>,
-    /// Stored and returned; this server maps each file to the bucket's blob property of
-    /// its type and does not apply a mapping yet.
+    /// Which blob property the file goes into and metadata fields from its key (see
+    /// [`mapping`]); without one, a file goes to the blob property of its type.
     #[serde(default)]
     pub schema_mapping: Option<Value>,
+    /// Only files modified after this instant (RFC 3339) are taken; older ones count as filtered.
+    #[serde(default)]
+    pub sync_from: Option<String>,
     /// 30 to 86400 (default 300).
     #[serde(default)]
     pub polling_interval_seconds: Option<i64>,
@@ -193,7 +197,7 @@ pub struct CreateSync {
     pub sync_concurrency: Option<i64>,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    /// Accepted for compatibility; not applied.
+    /// Pushed down to the listing: for the S3 family, `{"prefix": "…"}` under the source path.
     #[serde(default)]
     pub provider_filters: Option<Map<String, Value>>,
     /// The quickstart's form: the provider of the inline connection.
@@ -291,6 +295,8 @@ pub struct Sync {
     pub file_filters: Option<FileFilters>,
     #[serde(default)]
     pub schema_mapping: Option<Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sync_from: Option<String>,
     pub polling_interval_seconds: i64,
     pub batch_size: i64,
     pub skip_batch_submission: bool,
@@ -373,6 +379,59 @@ impl Sync {
     pub fn source(&self) -> (String, String) {
         split_source_path(&self.source_path).unwrap_or_default()
     }
+
+    /// The prefix a run lists: the source prefix, narrowed by `provider_filters.prefix`.
+    pub fn listing_prefix(&self) -> String {
+        let (_, prefix) = self.source();
+        match self
+            .provider_filters
+            .as_ref()
+            .and_then(|f| f.get("prefix"))
+            .and_then(Value::as_str)
+        {
+            Some(narrower) => format!("{prefix}{}", narrower.trim_start_matches('/')),
+            None => prefix,
+        }
+    }
+
+    /// Whether a file listed with `last_modified` is older than `sync_from`.
+    pub fn before_sync_from(&self, last_modified: Option<&str>) -> bool {
+        match (
+            self.sync_from.as_deref().and_then(parse_epoch),
+            last_modified,
+        ) {
+            (Some(from), Some(at)) => parse_epoch(at).is_some_and(|at| at <= from),
+            _ => false,
+        }
+    }
+}
+
+/// `provider_filters` of the S3 family: only `prefix`, pushed down to ListObjectsV2.
+fn check_provider_filters(filters: &Map<String, Value>) -> Result<(), Error> {
+    for (k, v) in filters {
+        match (k.as_str(), v) {
+            ("prefix", Value::String(p)) if p.len() <= 512 => {}
+            ("prefix", _) => {
+                return Err(Error::field(
+                    "provider_filters.prefix",
+                    "must be a string of at most 512 bytes",
+                ))
+            }
+            (other, _) => {
+                return Err(Error::field(
+                    format!("provider_filters.{other}"),
+                    "is not a filter of this provider (S3-compatible stores take `prefix`)",
+                ))
+            }
+        }
+    }
+    Ok(())
+}
+
+fn check_sync_from(at: &str) -> Result<(), Error> {
+    parse_epoch(at)
+        .map(|_| ())
+        .ok_or_else(|| Error::field("sync_from", "must be an RFC 3339 date-time"))
 }
 
 pub fn parse_epoch(t: &str) -> Option<i64> {
@@ -604,6 +663,7 @@ struct SdkFields {
     sync_mode: Option<String>,
     file_filters: Option<FileFilters>,
     schema_mapping: Option<Value>,
+    sync_from: Option<String>,
     polling_interval_seconds: Option<i64>,
     batch_size: Option<i64>,
     skip_batch_submission: Option<bool>,
@@ -624,6 +684,7 @@ impl From<&CreateSync> for SdkFields {
             sync_mode: r.sync_mode.clone(),
             file_filters: r.file_filters.clone(),
             schema_mapping: r.schema_mapping.clone(),
+            sync_from: r.sync_from.clone(),
             polling_interval_seconds: r.polling_interval_seconds,
             batch_size: r.batch_size,
             skip_batch_submission: r.skip_batch_submission,
@@ -645,6 +706,7 @@ impl SdkFields {
         r.sync_mode = self.sync_mode;
         r.file_filters = self.file_filters;
         r.schema_mapping = self.schema_mapping;
+        r.sync_from = self.sync_from;
         r.polling_interval_seconds = self.polling_interval_seconds;
         r.batch_size = self.batch_size;
         r.skip_batch_submission = self.skip_batch_submission;
@@ -695,6 +757,23 @@ pub async fn create(
     if req.metadata.as_ref().is_some_and(|m| m.len() > 50) {
         return Err(Error::field("metadata", "holds at most 50 keys"));
     }
+    if let Some(m) = &req.schema_mapping {
+        mapping::SchemaMapping::parse(m, &bucket.schema()?)?;
+    }
+    if let Some(f) = &req.provider_filters {
+        check_provider_filters(f)?;
+    }
+    if let Some(at) = &req.sync_from {
+        check_sync_from(at)?;
+    }
+    let (batch_collection_ids, _) = super::collections::chosen_targets(
+        ctx,
+        ns,
+        &bucket.bucket_id,
+        req.batch_collection_ids.as_deref(),
+        "batch_collection_ids",
+    )
+    .await?;
     let connection = match (&req.connection_id, inline) {
         (Some(id), None) => connections::get(ctx, &ns.org_id, id)
             .await
@@ -734,10 +813,11 @@ pub async fn create(
         sync_mode,
         file_filters: req.file_filters,
         schema_mapping: req.schema_mapping,
+        sync_from: req.sync_from,
         polling_interval_seconds: polling,
         batch_size,
         skip_batch_submission: req.skip_batch_submission.unwrap_or(false),
-        batch_collection_ids: req.batch_collection_ids,
+        batch_collection_ids,
         skip_duplicates: req.skip_duplicates.unwrap_or(true),
         reconcile: req.reconcile.unwrap_or_default(),
         description: req.description,
@@ -850,6 +930,7 @@ pub async fn any_using(
 
 pub async fn update(
     ctx: &AppContext,
+    ns: &Namespace,
     bucket: &Bucket,
     id: &str,
     req: UpdateSync,
@@ -879,14 +960,23 @@ pub async fn update(
     if let Some(c) = req.sync_concurrency {
         s.sync_concurrency = Some(check_range("sync_concurrency", Some(c), 1, 100, 8)?);
     }
-    if req.schema_mapping.is_some() {
-        s.schema_mapping = req.schema_mapping;
+    if let Some(m) = req.schema_mapping {
+        mapping::SchemaMapping::parse(&m, &bucket.schema()?)?;
+        s.schema_mapping = Some(m);
     }
     if let Some(v) = req.skip_batch_submission {
         s.skip_batch_submission = v;
     }
-    if req.batch_collection_ids.is_some() {
-        s.batch_collection_ids = req.batch_collection_ids;
+    if let Some(ids) = req.batch_collection_ids {
+        let (chosen, _) = super::collections::chosen_targets(
+            ctx,
+            ns,
+            &bucket.bucket_id,
+            Some(&ids),
+            "batch_collection_ids",
+        )
+        .await?;
+        s.batch_collection_ids = chosen;
     }
     if let Some(r) = req.reconcile {
         s.reconcile = r;
@@ -894,8 +984,9 @@ pub async fn update(
     if req.file_filters.is_some() {
         s.file_filters = req.file_filters;
     }
-    if req.provider_filters.is_some() {
-        s.provider_filters = req.provider_filters;
+    if let Some(f) = req.provider_filters {
+        check_provider_filters(&f)?;
+        s.provider_filters = Some(f);
     }
     let activate = match (req.status.as_deref(), req.is_active) {
         (Some(ACTIVE), _) | (None, Some(true)) => Some(true),

@@ -42,10 +42,10 @@ async fn a_submitted_batch_runs_on_the_queue_and_writes_documents() {
         m.queue.bodies(crate::ports::QueueName::Batches).is_empty(),
         "a draft queues nothing"
     );
-    batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id)
+    batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id, None)
         .await
         .unwrap();
-    let twice = batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id).await;
+    let twice = batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id, None).await;
     assert!(matches!(twice, Err(Error::Conflict(_))), "{twice:?}");
     assert!(m.run_queues().await.is_empty());
     let done = batches::get(&m.ctx, &bucket, &draft.batch_id)
@@ -140,7 +140,7 @@ async fn a_canceled_draft_cannot_be_submitted_and_a_missing_object_is_named() {
         BatchStatus::Canceled
     );
     assert!(matches!(
-        batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id).await,
+        batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id, None).await,
         Err(Error::Conflict(_))
     ));
 

@@ -572,3 +572,179 @@ async fn a_dead_letter_clears_once_its_file_goes_through() {
         .unwrap()
         .is_empty());
 }
+
+#[tokio::test]
+async fn a_schema_mapping_places_files_and_fills_fields_from_their_keys() {
+    let m = small_pages();
+    let (ns, bucket) = super::space_with(
+        &m,
+        json!({"properties": {
+            "content": {"type": "binary"}, "body": {"type": "text"},
+            "team": {"type": "string"}, "year": {"type": "string", "required": true},
+            "origin": {"type": "string"},
+        }}),
+        None,
+    )
+    .await;
+    m.storage
+        .put("src", "docs/legal/contract_2024.txt", "terms");
+    m.storage
+        .put("src", "docs/sales/notes.txt", "no year in the name");
+    let mapping = json!({"mappings": {
+        // The SDK always sends blob_property (default "content"): the key decides.
+        "body": {"target_type": "blob", "source": {"type": "file"}, "blob_property": "content"},
+        "team": {"source": {"type": "folder_path", "segment": -1}, "transform": "uppercase"},
+        "year": {"source": {"type": "filename_regex", "pattern": r"_(\d{4})\."}, "required": true},
+        "origin": {"source": {"type": "constant", "value": "s3"}},
+    }});
+    let s = sync_for(&m, &ns, &bucket, json!({"schema_mapping": mapping})).await;
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!((r.counts.new, r.counts.failed), (1, 1), "{r:?}");
+    let objects = crate::app::objects::list(&m.ctx, &bucket, &Default::default())
+        .await
+        .unwrap()
+        .results;
+    assert_eq!(objects.len(), 1);
+    let o = &objects[0];
+    assert_eq!(o["blobs"][0]["property"], "body", "{o}");
+    assert_eq!(
+        o["metadata"],
+        json!({"team": "LEGAL", "year": "2024", "origin": "s3"}),
+        "{o}"
+    );
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let dead = syncs::dead_letters(&m.ctx, &s, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(dead[0].source_path, "docs/sales/notes.txt");
+    assert!(
+        dead[0].error_message.contains("required field \"year\""),
+        "{:?}",
+        dead[0]
+    );
+
+    // A mapping the schema cannot take is refused when saved, naming the mapping.
+    let conn = s.connection_id.clone();
+    let bad = syncs::create(
+        &m.ctx,
+        &ns,
+        &bucket,
+        "key_test",
+        parse(json!({
+            "connection_id": conn, "source_path": "src/docs/",
+            "schema_mapping": {"mappings": {"team": {"source": {"type": "tag", "key": "team"}}}},
+        })),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        bad.to_string().contains("schema_mapping.mappings.team"),
+        "{bad}"
+    );
+}
+
+#[tokio::test]
+async fn sync_from_and_a_provider_prefix_narrow_what_a_run_takes() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..3);
+    m.storage.put("src", "docs/new/a.txt", "a");
+    m.storage.put("src", "docs/new/b.txt", "b");
+    let cut = m.storage.last_modified("src", "docs/new/a.txt").unwrap();
+    let s = sync_for(&m, &ns, &bucket, json!({"sync_from": cut})).await;
+    let r = run(&m, &bucket, &s).await;
+    // Only b.txt was modified after `sync_from`; the rest are filtered, counted.
+    assert_eq!(
+        (r.counts.scanned, r.counts.new, r.counts.filtered),
+        (5, 1, 4),
+        "{r:?}"
+    );
+
+    let (ns2, bucket2) = space(&m).await;
+    let s2 = sync_for(
+        &m,
+        &ns2,
+        &bucket2,
+        json!({"provider_filters": {"prefix": "new/"}}),
+    )
+    .await;
+    let r = run(&m, &bucket2, &s2).await;
+    assert_eq!((r.counts.scanned, r.counts.new), (2, 2), "{r:?}");
+    let err = syncs::create(
+        &m.ctx,
+        &ns2,
+        &bucket2,
+        "key_test",
+        parse(json!({
+            "connection_id": s2.connection_id, "source_path": "src/docs/",
+            "provider_filters": {"shared_drive_id": "x"},
+        })),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        err.to_string().contains("provider_filters.shared_drive_id"),
+        "{err}"
+    );
+    let err = syncs::create(
+        &m.ctx,
+        &ns2,
+        &bucket2,
+        "key_test",
+        parse(json!({
+            "connection_id": s2.connection_id, "source_path": "src/docs/", "sync_from": "yesterday",
+        })),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("sync_from"), "{err}");
+}
+
+#[tokio::test]
+async fn batch_collection_ids_choose_the_collections_a_sync_feeds() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    let extra = crate::app::collections::create(&m.ctx, &ns, parse(json!({
+        "collection_name": "second", "source": {"type": "bucket", "bucket_ids": [bucket.bucket_id]},
+        "feature_extractor": {"feature_extractor_name": "passthrough_extractor", "version": "v1"},
+    })))
+    .await
+    .unwrap();
+    files(&m, 0..2);
+    let s = sync_for(
+        &m,
+        &ns,
+        &bucket,
+        json!({
+            "skip_batch_submission": false, "batch_collection_ids": ["second"],
+        }),
+    )
+    .await;
+    assert_eq!(
+        s.batch_collection_ids,
+        Some(vec![extra.collection_id.clone()])
+    );
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(r.batches_created, 1, "{r:?}");
+    let batch = crate::app::batches::get(&m.ctx, &bucket, &r.batch_ids[0])
+        .await
+        .unwrap();
+    let fed: Vec<&str> = batch
+        .targets
+        .iter()
+        .map(|t| t.collection_id.as_str())
+        .collect();
+    assert_eq!(
+        fed,
+        [extra.collection_id.as_str()],
+        "only the chosen collection"
+    );
+    let err = syncs::create(&m.ctx, &ns, &bucket, "key_test", parse(json!({
+        "connection_id": s.connection_id, "source_path": "src/docs/", "batch_collection_ids": ["nope"],
+    })))
+    .await
+    .unwrap_err();
+    assert!(err.to_string().contains("batch_collection_ids"), "{err}");
+}
