@@ -265,6 +265,35 @@ def test_bad_credentials_are_refused_before_save_and_runs_fail_with_the_reason(s
     assert unsupported.status_code == 422 and "not supported by this server yet" in unsupported.text
 
 
+def test_an_iam_role_connection_assumes_the_role_through_sts(syncing, s3):
+    """`iam_role` credentials: the server's own credentials call STS AssumeRole (moto's
+    STS here) with the ExternalId, and the sync reads with the role's session."""
+    sluice, _ = syncing
+    fresh_bucket(s3, "role-source")
+    s3.put_object(Bucket="role-source", Key="r/a.txt", Body=b"read through a role")
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "by role", "provider_type": "s3",
+        "provider_config": {"region": "us-east-1", "credentials": {
+            "type": "iam_role", "role_arn": "arn:aws:iam::123456789012:role/sluice-reader", "external_id": "sluice-external-7"}},
+    })
+    assert conn.status_code == 200, conn.text
+    conn = conn.json()
+    assert conn["provider_config"]["credentials"] == {"type": "iam_role"}, conn
+    tested = sluice.call("POST", f"/v1/organizations/connections/{conn['connection_id']}/test").json()
+    assert tested["success"] is True, tested
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "role-syncs"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn["connection_id"], "source_path": "role-source/r/", "skip_batch_submission": True}).json()
+    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert job["status"] == "completed" and job["counts"]["new"] == 1, job
+    missing = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "no external id", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "iam_role", "role_arn": "arn:aws:iam::123456789012:role/x"}}})
+    assert missing.status_code == 422 and "external_id" in missing.text, missing.text
+
+
 def test_sync_and_connection_lifecycle(syncing, s3):
     sluice, _ = syncing
     fresh_bucket(s3, "lifecycle-source")

@@ -2,8 +2,6 @@
 //! Vorbis), its duration, sample rate, channels, loudness and the stretches of sound
 //! between silences.
 
-use std::io::Cursor;
-
 use symphonia::core::codecs::audio::AudioDecoderOptions;
 use symphonia::core::errors::Error as DecodeError;
 use symphonia::core::formats::probe::Hint;
@@ -42,13 +40,14 @@ fn db(power: f64) -> f64 {
 }
 
 /// Decodes in-memory audio; see [`describe_audio_from`].
+#[cfg(test)]
 pub fn describe_audio(
     bytes: &[u8],
     silence_db: f64,
     max_segment_secs: f64,
 ) -> Result<AudioFacts, String> {
     describe_audio_from(
-        Box::new(Cursor::new(bytes.to_vec())),
+        Box::new(std::io::Cursor::new(bytes.to_vec())),
         silence_db,
         max_segment_secs,
     )
