@@ -294,6 +294,55 @@ def test_an_iam_role_connection_assumes_the_role_through_sts(syncing, s3):
     assert missing.status_code == 422 and "external_id" in missing.text, missing.text
 
 
+PRESETS = [
+    ("s3", {"preset": "r2", "account_id": "acct0123"}),
+    ("s3", {"preset": "wasabi", "region": "eu-central-1"}),
+    ("tigris", {}),
+    ("supabase", {"project_ref": "proj0123"}),
+    ("s3", {"region": "us-east-1"}),  # any S3-compatible store, by endpoint_url
+]
+
+
+def test_every_preset_syncs_from_moto_at_its_endpoint(tmp_path, s3):
+    """Each S3-family preset with its endpoint pointed at moto (loopback, so this server
+    allows private endpoints): saved after a live test, then a sync reads every file.
+    The server the other tests use refuses the same endpoint (the SSRF guard)."""
+    fresh_bucket(s3, "preset-source")
+    for i in range(3):
+        s3.put_object(Bucket="preset-source", Key=f"p/{i}.txt", Body=f"preset file {i}".encode())
+    data = tmp_path / "data"
+    proc, url, key = start(data, {"SLUICE_ALLOW_PRIVATE_URLS": "true"})
+    try:
+        sluice = Sluice(url, key, data)
+        ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "presets"}).json()["namespace_id"]
+        for i, (provider, settings) in enumerate(PRESETS):
+            bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+                "bucket_name": f"preset-{i}", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+            conn = sluice.call("POST", "/v1/organizations/connections", json={
+                "name": f"preset {i}", "provider_type": provider,
+                "provider_config": {**settings, "endpoint_url": MOTO, "credentials": {
+                    "type": "access_key", "access_key_id": f"AKIAPRESET{i}", "secret_access_key": SECRET}}})
+            assert conn.status_code == 200, (provider, settings, conn.text)
+            sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+                "connection_id": conn.json()["connection_id"], "source_path": "preset-source/p/",
+                "skip_batch_submission": True}).json()
+            job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+            assert job["status"] == "completed" and job["counts"]["new"] == 3, (provider, settings, job)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+def test_an_endpoint_on_loopback_is_refused(syncing):
+    sluice, _ = syncing
+    r = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "loopback", "provider_type": "s3",
+        "provider_config": {"endpoint_url": MOTO, "credentials": {
+            "type": "access_key", "access_key_id": "AKIA", "secret_access_key": SECRET}}})
+    assert r.status_code == 422, r.text
+    assert r.json()["error"]["details"]["field"] == "provider_config.endpoint_url", r.text
+
+
 def test_sync_and_connection_lifecycle(syncing, s3):
     sluice, _ = syncing
     fresh_bucket(s3, "lifecycle-source")

@@ -13,8 +13,10 @@ use sluice_core::ports::{Connectors, Source, SourceResult};
 
 pub use s3::S3Source;
 
-/// Opens S3-API sources. Built once per process: it holds the environment's AWS
-/// settings (region, and an `AWS_ENDPOINT_URL_S3` stand-in), never its credentials.
+/// Opens S3-API sources. Built once per process over the environment's AWS settings
+/// (region, an `AWS_ENDPOINT_URL_S3` stand-in). Every source signs with its connection's
+/// own credentials; the process's credentials sign only the STS AssumeRole of an
+/// `iam_role` connection (the role trusts this server's principal and the ExternalId).
 pub struct S3Connectors {
     base: aws_config::SdkConfig,
     http: reqwest::Client,
@@ -22,16 +24,14 @@ pub struct S3Connectors {
 
 impl S3Connectors {
     pub async fn new() -> Self {
+        // The credential chain is lazy: nothing is resolved until an AssumeRole needs it.
         let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            // A source's own credentials are set per connection; the process's are not used.
-            .no_credentials()
             .load()
             .await;
         Self::from_sdk(&base)
     }
 
-    /// Over a process's shared SDK settings (a Lambda's); every source still signs with
-    /// its connection's own credentials.
+    /// Over a process's shared SDK settings (a Lambda's, with its role's credentials).
     pub fn from_sdk(base: &aws_config::SdkConfig) -> Self {
         S3Connectors {
             base: base.clone(),
