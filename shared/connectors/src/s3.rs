@@ -307,4 +307,83 @@ mod tests {
             "R2 is addressed path-style:\n{head}"
         );
     }
+
+    /// An S3 error answer, as the providers send it.
+    fn error_response(status: &str, code: &str, extra_headers: &str) -> &'static str {
+        let body = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?><Error><Code>{code}</Code><Message>m</Message></Error>");
+        Box::leak(
+            format!(
+                "HTTP/1.1 {status}\r\n{extra_headers}Content-Type: application/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                body.len()
+            )
+            .into_boxed_str(),
+        )
+    }
+
+    async fn source_at(url: String) -> S3Source {
+        let config = serde_json::json!({"credentials": {"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
+        let mut spec = ProviderConfig::parse("s3", config.as_object().unwrap())
+            .unwrap()
+            .spec("bkt", "");
+        spec.endpoint = Some(url);
+        spec.path_style = true;
+        let base = aws_config::SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            // One request per call: the engine, not the SDK, decides when to try again.
+            .retry_config(aws_config::retry::RetryConfig::disabled())
+            .build();
+        S3Source::open(&base, &spec).await.unwrap()
+    }
+
+    #[tokio::test]
+    async fn provider_answers_become_what_the_engine_acts_on() {
+        let (url, _) = capture(error_response(
+            "503 Slow Down",
+            "SlowDown",
+            "Retry-After: 7\r\n",
+        ))
+        .await;
+        match source_at(url).await.list("p/", None, 10).await {
+            Err(SourceError::Throttled { retry_after, .. }) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(7)))
+            }
+            other => panic!(
+                "SlowDown must be Throttled with its Retry-After: {:?}",
+                other.err()
+            ),
+        }
+        let (url, _) = capture(error_response(
+            "429 Too Many Requests",
+            "TooManyRequests",
+            "",
+        ))
+        .await;
+        assert!(matches!(
+            source_at(url).await.list("p/", None, 10).await,
+            Err(SourceError::Throttled {
+                retry_after: None,
+                ..
+            })
+        ));
+        let (url, _) = capture(error_response("403 Forbidden", "AccessDenied", "")).await;
+        assert!(matches!(
+            source_at(url).await.list("p/", None, 10).await,
+            Err(SourceError::Denied(_))
+        ));
+        let (url, _) = capture(error_response(
+            "412 Precondition Failed",
+            "PreconditionFailed",
+            "",
+        ))
+        .await;
+        assert!(matches!(
+            source_at(url).await.read("k", "old", 10).await.err(),
+            Some(SourceError::Changed(_))
+        ));
+        let (url, _) = capture("HTTP/1.1 200 OK\r\nContent-Length: 20\r\nETag: \"abc\"\r\nConnection: close\r\n\r\n01234567890123456789").await;
+        assert!(matches!(
+            source_at(url).await.read("k", "abc", 10).await.err(),
+            Some(SourceError::TooLarge(_))
+        ));
+    }
 }

@@ -490,6 +490,19 @@ impl MemoryQueue {
             .unwrap_or_default()
     }
 
+    /// How long each waiting message of `queue` has until it is visible.
+    pub fn delays(&self, queue: QueueName) -> Vec<Duration> {
+        let now = Instant::now();
+        lock(&self.queues)
+            .get(&queue)
+            .map(|q| {
+                q.iter()
+                    .map(|m| m.visible_at.saturating_duration_since(now))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// Removes one waiting message by its body (a test that works messages by hand).
     pub fn drop_body(&self, queue: QueueName, body: &str) {
         if let Some(q) = lock(&self.queues).get_mut(&queue) {
@@ -745,6 +758,8 @@ pub struct MemoryStorage {
     buckets: Mutex<HashMap<String, Files>>,
     next_version: Mutex<u64>,
     pub deny: std::sync::atomic::AtomicBool,
+    /// This many list calls answer as a throttling provider (`Retry-After: 3`).
+    pub throttle: std::sync::atomic::AtomicUsize,
     /// List calls made, for tests that count requests.
     pub lists: std::sync::atomic::AtomicUsize,
 }
@@ -809,6 +824,17 @@ impl crate::ports::Source for MemoryBucket {
         self.storage
             .lists
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let throttled = self.storage.throttle.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        );
+        if throttled.is_ok() {
+            return Err(crate::ports::SourceError::Throttled {
+                message: "503 SlowDown".into(),
+                retry_after: Some(std::time::Duration::from_secs(3)),
+            });
+        }
         let buckets = lock(&self.storage.buckets);
         let Some(files) = buckets.get(&self.bucket) else {
             return Err(crate::ports::SourceError::Missing(format!(

@@ -748,3 +748,42 @@ async fn batch_collection_ids_choose_the_collections_a_sync_feeds() {
     .unwrap_err();
     assert!(err.to_string().contains("batch_collection_ids"), "{err}");
 }
+
+#[tokio::test]
+async fn a_throttled_listing_is_retried_after_the_providers_delay_and_counts_once() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    m.storage.throttle.store(2, Ordering::SeqCst);
+    // The first page is throttled: it goes back on the queue, delayed by at least the
+    // provider's Retry-After (plus jitter), and the run is still running.
+    let syncs_queue = crate::ports::QueueName::Syncs;
+    let [first] = m
+        .queue
+        .bodies(syncs_queue)
+        .try_into()
+        .expect("one page queued");
+    m.queue.drop_body(syncs_queue, &first);
+    crate::jobs::handle(&m.ctx, syncs_queue, &first, 1)
+        .await
+        .unwrap();
+    let waiting = m.queue.delays(syncs_queue);
+    assert_eq!(waiting.len(), 1, "the page is sent again");
+    assert!(
+        waiting[0] > std::time::Duration::from_millis(2900),
+        "{waiting:?}"
+    );
+    assert!(m.run_queues().await.is_empty());
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "completed", "{r:?}");
+    assert_eq!((r.counts.scanned, r.counts.new), (10, 10), "{r:?}");
+}
