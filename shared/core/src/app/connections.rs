@@ -472,5 +472,44 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Conne
 pub async fn test(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Tested, Error> {
     let c = get(ctx, org_id, ident).await?;
     let config = provider_config(ctx, &c).await?;
-    Ok(test_config(ctx, &config).await)
+    let tested = test_config(ctx, &config).await;
+    let outcome = if tested.success {
+        Ok(())
+    } else {
+        Err(tested.message.as_str())
+    };
+    record_use(ctx, org_id, &c.connection_id, outcome).await?;
+    Ok(tested)
+}
+
+/// Notes that the provider answered through this connection (`last_used_at`), and how:
+/// a failure is kept as `last_error` and counted, a success resets the count. One
+/// conditional update: a connection deleted meanwhile is left deleted.
+pub async fn record_use(
+    ctx: &AppContext,
+    org_id: &str,
+    connection_id: &str,
+    outcome: Result<(), &str>,
+) -> Result<(), Error> {
+    use crate::ports::Update;
+    let mut updates = vec![Update::Set("last_used_at".into(), json!(now_rfc3339()))];
+    match outcome {
+        Ok(()) => {
+            updates.push(Update::Set("consecutive_failures".into(), json!(0)));
+            updates.push(Update::Remove("last_error".into()));
+        }
+        Err(why) => {
+            updates.push(Update::Add("consecutive_failures".into(), 1));
+            updates.push(Update::Set("last_error".into(), json!(why)));
+        }
+    }
+    let write = Write::Update {
+        key: keys::connection(org_id, connection_id),
+        updates,
+        cond: Cond::Exists,
+    };
+    match ctx.table.write(write).await {
+        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }

@@ -785,7 +785,10 @@ fn plan(
                 }
                 p.redone.push(m.object_id.clone());
             }
-            Some(m) if m.token == e.version_token() && !run.full_sync => p.counts.unchanged += 1,
+            // `skip_duplicates: false` re-ingests every file each run, as a full sync does.
+            Some(m) if m.token == e.version_token() && !run.full_sync && sync.skip_duplicates => {
+                p.counts.unchanged += 1
+            }
             Some(_) if !take(&mut p) => {}
             Some(m) => {
                 p.counts.modified += 1;
@@ -945,7 +948,11 @@ async fn source_failed(
             Ok(())
         }
         SourceError::Failed(why) => Err(Error::NotYet(format!("listing failed, retried: {why}"))),
-        other => fail(ctx, sync, run, other.to_string()).await,
+        other => {
+            let why = other.to_string();
+            connections::record_use(ctx, &sync.org_id, &sync.connection_id, Err(&why)).await?;
+            fail(ctx, sync, run, why).await
+        }
     }
 }
 
@@ -1120,6 +1127,7 @@ async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), E
     })
     .await?;
     tracing::info!(sync_id = %s.sync_config_id, run_id = %run.sync_job_id, ?counts, "sync run completed");
+    connections::record_use(ctx, &s.org_id, &s.connection_id, Ok(())).await?;
     publish(ctx, &s, &run, "sync.completed").await
 }
 

@@ -185,6 +185,7 @@ pub struct CreateSync {
     pub skip_batch_submission: Option<bool>,
     #[serde(default)]
     pub batch_collection_ids: Option<Vec<String>>,
+    /// `false`: every run re-ingests every file, unchanged or not (default `true`).
     #[serde(default)]
     pub skip_duplicates: Option<bool>,
     #[serde(default)]
@@ -193,6 +194,8 @@ pub struct CreateSync {
     pub description: Option<String>,
     #[serde(default)]
     pub max_objects_per_run: Option<i64>,
+    /// 1 to 100, kept and returned; objects are processed at the batch workers' own
+    /// concurrency, which this does not change.
     #[serde(default)]
     pub sync_concurrency: Option<i64>,
     #[serde(default)]

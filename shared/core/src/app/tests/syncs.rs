@@ -303,6 +303,24 @@ async fn bad_credentials_fail_runs_and_five_suspend_the_sync() {
         0,
         "never read as an empty source"
     );
+    // The connection says so too; a passing test resets it.
+    let c = connections::get(&m.ctx, &ns.org_id, &s.connection_id)
+        .await
+        .unwrap();
+    assert_eq!(c.consecutive_failures, 5);
+    assert!(c.last_error.unwrap().contains("access denied"));
+    assert!(c.last_used_at.is_some());
+    m.storage.deny.store(false, Ordering::SeqCst);
+    assert!(
+        connections::test(&m.ctx, &ns.org_id, &s.connection_id)
+            .await
+            .unwrap()
+            .success
+    );
+    let c = connections::get(&m.ctx, &ns.org_id, &s.connection_id)
+        .await
+        .unwrap();
+    assert_eq!((c.consecutive_failures, c.last_error), (0, None));
 }
 
 #[tokio::test]
@@ -786,4 +804,17 @@ async fn a_throttled_listing_is_retried_after_the_providers_delay_and_counts_onc
         .unwrap();
     assert_eq!(r.status, "completed", "{r:?}");
     assert_eq!((r.counts.scanned, r.counts.new), (10, 10), "{r:?}");
+}
+
+#[tokio::test]
+async fn skip_duplicates_false_replaces_every_object_each_run() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..5);
+    let s = sync_for(&m, &ns, &bucket, json!({"skip_duplicates": false})).await;
+    run(&m, &bucket, &s).await;
+    let again = run(&m, &bucket, &s).await;
+    let c = &again.counts;
+    assert_eq!((c.unchanged, c.modified, c.new), (0, 5, 0), "{c:?}");
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 5);
 }
