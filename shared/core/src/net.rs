@@ -47,13 +47,24 @@ fn forbidden_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let s = ip.segments();
+    let first = s[0];
+    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
     ip.is_loopback()
         || ip.is_unspecified()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local, includes AWS's fd00:ec2::254
         || (first & 0xffc0) == 0xfe80 // link-local
-        || ip.to_ipv4().is_some_and(|v4| forbidden_v4(v4) && ip.segments()[..6] == [0; 6])
+        || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed privately)
+        || s[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
+        || s[..2] == [0x2001, 0xdb8] // documentation
+        || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48
+        // Forms that carry an IPv4 address, judged by it: IPv4-compatible ::a.b.c.d,
+        // IPv4-translated ::ffff:0:a.b.c.d, well-known NAT64 64:ff9b::a.b.c.d, 6to4 2002:AABB:CCDD::.
+        || (s[..6] == [0; 6] && forbidden_v4(v4(s[6], s[7])))
+        || (s[..6] == [0, 0, 0, 0, 0xffff, 0] && forbidden_v4(v4(s[6], s[7])))
+        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && forbidden_v4(v4(s[6], s[7])))
+        || (first == 0x2002 && forbidden_v4(v4(s[1], s[2])))
 }
 
 /// Resolves names for the client, refusing any that reach a forbidden address.
@@ -262,10 +273,26 @@ mod tests {
             "::ffff:10.0.0.1",
             "255.255.255.255",
             "224.0.0.1",
+            "64:ff9b::7f00:1",    // NAT64 of 127.0.0.1
+            "64:ff9b::a9fe:a9fe", // NAT64 of 169.254.169.254
+            "64:ff9b:1::808:808", // local-use NAT64, whatever it embeds
+            "2002:7f00:1::",      // 6to4 of 127.0.0.1
+            "2002:a00:1::1",      // 6to4 of 10.0.0.1
+            "::ffff:0:7f00:1",    // IPv4-translated 127.0.0.1
+            "::ffff:0:a9fe:a9fe", // IPv4-translated metadata service
+            "fec0::1",            // site-local
+            "100::1",             // discard-only
+            "2001:db8::1",        // documentation
         ] {
             assert!(is_forbidden(bad.parse().unwrap()), "{bad}");
         }
-        for good in ["93.184.216.34", "8.8.8.8", "2606:4700:4700::1111"] {
+        for good in [
+            "93.184.216.34",
+            "8.8.8.8",
+            "2606:4700:4700::1111",
+            "64:ff9b::808:808", // NAT64 of 8.8.8.8: a public address
+            "2002:808:808::1",  // 6to4 of 8.8.8.8
+        ] {
             assert!(!is_forbidden(good.parse().unwrap()), "{good}");
         }
     }
