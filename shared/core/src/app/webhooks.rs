@@ -165,6 +165,9 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
                 "must be http or https",
             ));
         }
+        if let Some(headers) = &c.configs.headers {
+            check_headers(headers, &format!("channels[{i}].configs.headers"))?;
+        }
         if c.configs
             .timeout
             .is_some_and(|t| !(0.1..=60.0).contains(&t))
@@ -172,6 +175,53 @@ fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Res
             return Err(Error::field(
                 format!("channels[{i}].configs.timeout"),
                 "0.1 to 60 seconds",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Headers a delivery sets itself or that frame the request: a channel may not set them.
+const RESERVED_HEADERS: [&str; 11] = [
+    "host",
+    "content-length",
+    "content-type",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "proxy-authorization",
+];
+
+/// A channel's extra headers: HTTP token names, string values with no control
+/// characters (a CR/LF would split the request), none the delivery sets itself.
+fn check_headers(headers: &Map<String, Value>, field: &str) -> Result<(), Error> {
+    if headers.len() > 50 {
+        return Err(Error::field(field, "at most 50 headers"));
+    }
+    let token = |c: char| c.is_ascii_alphanumeric() || "!#$%&'*+-.^_`|~".contains(c);
+    for (name, value) in headers {
+        let at = format!("{field}.{name}");
+        if name.is_empty() || !name.chars().all(token) {
+            return Err(Error::field(at, "is not an HTTP header name"));
+        }
+        let lower = name.to_ascii_lowercase();
+        if RESERVED_HEADERS.contains(&lower.as_str()) || lower.starts_with("webhook-") {
+            return Err(Error::field(
+                at,
+                "is set by the delivery itself and cannot be overridden",
+            ));
+        }
+        let Some(value) = value.as_str() else {
+            return Err(Error::field(at, "must be a string"));
+        };
+        if value.len() > 4096 || value.chars().any(|c| c.is_control() && c != '\t') {
+            return Err(Error::field(
+                at,
+                "must be at most 4096 bytes with no control characters (CR, LF, NUL)",
             ));
         }
     }

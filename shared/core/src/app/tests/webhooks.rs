@@ -140,3 +140,50 @@ async fn sustained_failure_disables_the_webhook() {
         .unwrap()
         .contains("2 consecutive"));
 }
+
+#[tokio::test]
+async fn channel_headers_are_checked_when_saved() {
+    let m = Memory::new();
+    let (ns, _) = space(&m).await;
+    let with = |headers: serde_json::Value| {
+        parse(json!({
+            "webhook_name": "hook", "event_types": ["object.created"],
+            "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook", "headers": headers}}],
+        }))
+    };
+    for (headers, why) in [
+        (json!({"Host": "internal"}), "set by the delivery"),
+        (json!({"Content-Length": "1"}), "set by the delivery"),
+        (
+            json!({"transfer-encoding": "chunked"}),
+            "set by the delivery",
+        ),
+        (
+            json!({"Webhook-Signature": "v1,forged"}),
+            "set by the delivery",
+        ),
+        (
+            json!({"X-Token": "a\r\nX-Injected: 1"}),
+            "control characters",
+        ),
+        (json!({"X Token": "a"}), "not an HTTP header name"),
+        (json!({"X-Count": 3}), "must be a string"),
+    ] {
+        let name = headers.as_object().unwrap().keys().next().unwrap().clone();
+        let err = webhooks::create(&m.ctx, &ns.org_id, with(headers))
+            .await
+            .unwrap_err();
+        let text = err.to_string();
+        assert!(
+            text.contains(why) && text.contains(&format!("headers.{name}")),
+            "{name}: {text}"
+        );
+    }
+    webhooks::create(
+        &m.ctx,
+        &ns.org_id,
+        with(json!({"Authorization": "Bearer t", "X-Tenant": "a b"})),
+    )
+    .await
+    .expect("ordinary headers are kept");
+}
