@@ -677,6 +677,28 @@ pub async fn cancel(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Resul
     }
 }
 
+/// A confirm of a completed upload replays it, if it describes the file confirmed; a size
+/// or ETag that differs is a 409 naming the field.
+fn confirmed_again(up: Upload, req: &ConfirmUpload) -> Result<Upload, Error> {
+    if let (Some(given), Some(stored)) = (req.file_size_bytes, up.file_size_bytes) {
+        if given != stored {
+            return Err(Error::Conflict(format!(
+                "file_size_bytes: upload {} was confirmed with {stored} bytes, not {given}",
+                up.upload_id
+            )));
+        }
+    }
+    if let (Some(given), Some(stored)) = (&req.etag, &up.etag) {
+        if !same_etag(given, stored) {
+            return Err(Error::Conflict(format!(
+                "etag: upload {} was confirmed with ETag {stored}, not {given}",
+                up.upload_id
+            )));
+        }
+    }
+    Ok(up)
+}
+
 fn same_etag(a: &str, b: &str) -> bool {
     a.trim().trim_matches('"') == b.trim().trim_matches('"')
 }
@@ -723,7 +745,7 @@ pub async fn confirm(
 ) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
     match up.status.as_str() {
-        COMPLETED => return Ok(up),
+        COMPLETED => return confirmed_again(up, req),
         PENDING => {}
         other => {
             return Err(Error::Conflict(format!(

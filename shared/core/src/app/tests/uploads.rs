@@ -56,6 +56,23 @@ async fn put_then_confirm_creates_the_object_over_exactly_those_bytes() {
     .unwrap();
     assert_eq!(again.object_id, done.object_id);
     assert_eq!(reload(&m, &ns, &bucket).await.object_count, 1);
+    // ...but only for the file confirmed: another size or ETag is a conflict, named.
+    for (req, field) in [
+        (json!({"file_size_bytes": 5}), "file_size_bytes"),
+        (json!({"etag": "\"0000\""}), "etag"),
+    ] {
+        let err = uploads::confirm(&m.ctx, &bucket, &issued.upload_id, &parse(req), None)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(&err, Error::Conflict(m) if m.starts_with(field)),
+            "{err:?}"
+        );
+    }
+    let same = json!({"file_size_bytes": 11, "etag": done.etag.clone().unwrap()});
+    uploads::confirm(&m.ctx, &bucket, &issued.upload_id, &parse(same), None)
+        .await
+        .expect("the same file's size and ETag replay");
 }
 
 #[tokio::test]
