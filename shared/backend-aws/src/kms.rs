@@ -1,6 +1,8 @@
 //! Connection credentials sealed by envelope encryption: KMS makes a data key per seal
 //! (GenerateDataKey), the credentials are AES-256-GCM under it, and only the KMS-wrapped
-//! key is kept beside them. Opening asks KMS to unwrap it (Decrypt).
+//! key is kept beside them. Opening asks KMS to unwrap it (Decrypt); an unwrapped data
+//! key is kept in memory for a few minutes, as the AWS Encryption SDK's caching does, so
+//! a sync run's pages do not each cost a Decrypt.
 
 use aes_gcm::aead::{Aead, KeyInit};
 use aes_gcm::{Aes256Gcm, Nonce};
@@ -9,17 +11,74 @@ use aws_sdk_kms::primitives::Blob;
 use aws_sdk_kms::types::DataKeySpec;
 use base64::Engine;
 use sluice_core::ports::{SealError, Sealer};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 const PREFIX: &str = "kms:v1:";
 
 pub struct KmsSealer {
     client: aws_sdk_kms::Client,
     key_id: String,
+    keys: Mutex<KeyCache>,
 }
+
+/// Wrapped data key → (when it was unwrapped, the key).
+type KeyCache = HashMap<Vec<u8>, (Instant, Vec<u8>)>;
+
+/// How long an unwrapped data key is reused, and how many are kept.
+const KEY_CACHE_TTL: Duration = Duration::from_secs(300);
+const KEY_CACHE_MAX: usize = 256;
 
 impl KmsSealer {
     pub fn new(client: aws_sdk_kms::Client, key_id: String) -> Self {
-        KmsSealer { client, key_id }
+        KmsSealer {
+            client,
+            key_id,
+            keys: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn cached(&self, wrapped: &[u8]) -> Option<Vec<u8>> {
+        let keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.get(wrapped)
+            .filter(|(at, _)| at.elapsed() < KEY_CACHE_TTL)
+            .map(|(_, key)| key.clone())
+    }
+
+    fn remember(&self, wrapped: Vec<u8>, key: Vec<u8>) {
+        let mut keys = self.keys.lock().unwrap_or_else(|e| e.into_inner());
+        keys.retain(|_, (at, _)| at.elapsed() < KEY_CACHE_TTL);
+        if keys.len() >= KEY_CACHE_MAX {
+            keys.clear();
+        }
+        keys.insert(wrapped, (Instant::now(), key));
+    }
+
+    async fn unwrap_key(&self, wrapped: Vec<u8>) -> Result<Vec<u8>, SealError> {
+        if let Some(key) = self.cached(&wrapped) {
+            return Ok(key);
+        }
+        let out = self
+            .client
+            .decrypt()
+            .key_id(&self.key_id)
+            .ciphertext_blob(Blob::new(wrapped.clone()))
+            .send()
+            .await
+            .map_err(|e| {
+                SealError(format!(
+                    "Decrypt: {}",
+                    aws_sdk_kms::error::DisplayErrorContext(e)
+                ))
+            })?;
+        let key = out
+            .plaintext()
+            .ok_or_else(|| SealError("Decrypt returned no key".into()))?
+            .as_ref()
+            .to_vec();
+        self.remember(wrapped, key.clone());
+        Ok(key)
     }
 }
 
@@ -70,22 +129,7 @@ impl Sealer for KmsSealer {
             .decode(wrapped)
             .map_err(|e| SealError(e.to_string()))?;
         let body = b64().decode(body).map_err(|e| SealError(e.to_string()))?;
-        let key = self
-            .client
-            .decrypt()
-            .key_id(&self.key_id)
-            .ciphertext_blob(Blob::new(wrapped))
-            .send()
-            .await
-            .map_err(|e| {
-                SealError(format!(
-                    "Decrypt: {}",
-                    aws_sdk_kms::error::DisplayErrorContext(e)
-                ))
-            })?;
-        let plain_key = key
-            .plaintext()
-            .ok_or_else(|| SealError("Decrypt returned no key".into()))?;
+        let plain_key = self.unwrap_key(wrapped).await?;
         if body.len() < 12 {
             return Err(SealError("sealed value too short".into()));
         }

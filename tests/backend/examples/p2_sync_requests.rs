@@ -249,8 +249,17 @@ async fn main() -> anyhow::Result<()> {
             .replace('_', "-")
     );
     let names = sluice_backend_aws::provision(&sdk, &prefix).await?;
-    let ctx =
-        sluice_backend_aws::context_from(&sdk, names, Config::from_env().expect("configuration"));
+    let config = Config::from_env().expect("configuration");
+    // The same deployment listing 100 keys a page: the cost of one page, apart.
+    let small_pages = sluice_backend_aws::context_from(
+        &sdk,
+        names.clone(),
+        Config {
+            sync_page_size: 100,
+            ..config.clone()
+        },
+    );
+    let ctx = sluice_backend_aws::context_from(&sdk, names, config);
     let router = Router::new(ROUTES);
     let key = auth::generate_key();
     auth::ensure_key(&ctx, "p2s", &key).await?;
@@ -285,16 +294,35 @@ async fn main() -> anyhow::Result<()> {
     let again = run_sync(&ctx, &router, &key, &ns_id, &bkt, &sid).await;
     assert_eq!(again["counts"]["unchanged"], json!(files), "{again}");
     let resync = proxy.counts.lock().unwrap().clone();
+    proxy.counts.lock().unwrap().clear();
+    let paged = run_sync(&small_pages, &router, &key, &ns_id, &bkt, &sid).await;
+    assert_eq!(paged["counts"]["unchanged"], json!(files), "{paged}");
+    let resync_paged = proxy.counts.lock().unwrap().clone();
     let per =
         |c: &BTreeMap<String, u64>| (total(c) as f64 / files as f64 * 10000.0).round() / 10000.0;
+    // A re-sync costs a fixed part per run and a part per page: two runs over the same
+    // files with 1 and `files / 100` pages separate them.
+    let (one, many) = (total(&resync) as f64, total(&resync_paged) as f64);
+    let pages = files.div_ceil(100) as f64;
+    let per_page = if pages > 1.0 {
+        (many - one) / (pages - 1.0)
+    } else {
+        0.0
+    };
+    let per_run = one - per_page;
+    let at_10k = (per_run + 10.0 * per_page) / 10_000.0;
     println!(
         "{}",
         json!({
             "P2-sync": format!("AWS requests per source file ({files} files, pages of 1 000, objects only), counted in front of moto"),
             "initial_per_file": per(&initial),
             "resync_per_unchanged_file": per(&resync),
+            "resync_requests_per_run": per_run,
+            "resync_requests_per_page": per_page,
+            "resync_per_unchanged_file_at_10000_files": (at_10k * 10000.0).round() / 10000.0,
             "initial": initial,
             "resync": resync,
+            "resync_in_pages_of_100": resync_paged,
         })
     );
     Ok(())

@@ -43,6 +43,12 @@ pub struct PageMessage {
     pub sync_id: String,
     pub run_id: String,
     pub page: u32,
+    /// With these (fixed for a sync's life), a page reads its sync, run, bucket and
+    /// connection in one batch get. Absent in messages queued before they were added.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace_id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connection_id: Option<String>,
 }
 
 impl PageMessage {
@@ -217,6 +223,8 @@ async fn start(
         sync_id: sync.sync_config_id.clone(),
         run_id: run.sync_job_id.clone(),
         page: run.page,
+        namespace_id: Some(sync.namespace_id.clone()),
+        connection_id: Some(sync.connection_id.clone()),
     };
     ctx.queue
         .send(QueueName::Syncs, vec![msg.body()], Duration::ZERO)
@@ -336,16 +344,64 @@ async fn manifest_range(
     }
 }
 
+/// What a page works from, read at once when the message names every key.
+struct PageState {
+    sync: Sync,
+    run: SyncRun,
+    bucket: Option<Bucket>,
+    connection: Option<connections::Connection>,
+}
+
+/// `None`: the sync or its run is gone (the message is dropped).
+async fn page_state(ctx: &AppContext, msg: &PageMessage) -> Result<Option<PageState>, Error> {
+    let (Some(ns), Some(conn)) = (&msg.namespace_id, &msg.connection_id) else {
+        let Some(sync) = load(ctx, &msg.bucket_id, &msg.sync_id).await? else {
+            return Ok(None);
+        };
+        let run = match get_run(ctx, &sync, &msg.run_id).await {
+            Ok(r) => r,
+            Err(Error::NotFound(_)) => return Ok(None),
+            Err(e) => return Err(e),
+        };
+        return Ok(Some(PageState {
+            sync,
+            run,
+            bucket: None,
+            connection: None,
+        }));
+    };
+    let wanted = [
+        keys::sync(&msg.bucket_id, &msg.sync_id),
+        keys::sync_run(&msg.sync_id, &msg.run_id),
+        keys::bucket(ns, &msg.bucket_id),
+        keys::connection(&msg.org_id, conn),
+    ];
+    let mut found: Vec<Option<crate::ports::Item>> = vec![None; wanted.len()];
+    for item in ctx.table.get_many(wanted.to_vec()).await? {
+        if let Some(key) = crate::ports::Key::of(&item) {
+            if let Some(i) = wanted.iter().position(|k| *k == key) {
+                found[i] = Some(item);
+            }
+        }
+    }
+    let mut found = found.into_iter();
+    let (Some(Some(sync)), Some(Some(run))) = (found.next(), found.next()) else {
+        return Ok(None);
+    };
+    Ok(Some(PageState {
+        sync: from_item(sync)?,
+        run: from_item(run)?,
+        bucket: found.next().flatten().map(from_item).transpose()?,
+        connection: found.next().flatten().map(from_item).transpose()?,
+    }))
+}
+
 /// Works one page of a run (a syncs-queue message).
 pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> {
-    let Some(sync) = load(ctx, &msg.bucket_id, &msg.sync_id).await? else {
+    let Some(state) = page_state(ctx, msg).await? else {
         return Ok(()); // deleted meanwhile
     };
-    let run = match get_run(ctx, &sync, &msg.run_id).await {
-        Ok(r) => r,
-        Err(Error::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e),
-    };
+    let (sync, run) = (state.sync, state.run);
     if run.status != "running"
         || run.page != msg.page
         || sync.current_run_id.as_deref() != Some(&run.sync_job_id)
@@ -353,33 +409,49 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         tracing::info!(run_id = %run.sync_job_id, page = msg.page, at = run.page, status = %run.status, "stale sync page; dropped");
         return Ok(());
     }
-    // Progress keeps the lease.
+    // Progress keeps the lease: extended once less than half of it is left, so most
+    // pages write nothing for it.
     let lease = lease_until(ctx);
-    let mut extended = sync.clone();
-    extended.lock_expires_epoch = Some(lease);
-    let sync = match super::save(ctx, &sync, extended).await {
-        Ok(s) => s,
-        // Changed meanwhile (a PATCH): read it again.
-        Err(Error::Conflict(_)) => {
-            mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
-                if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
-                    s.lock_expires_epoch = Some(lease);
-                }
-                Ok(())
-            })
-            .await?
-        }
-        Err(e) => return Err(e),
-    };
-    let bucket: Bucket = match ctx
-        .table
-        .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
-        .await?
+    let half = ctx.config.sync_lease.as_secs() as i64 / 2;
+    let sync = if sync
+        .lock_expires_epoch
+        .is_some_and(|at| at - now().unix_timestamp() > half)
     {
-        Some(item) => from_item(item)?,
-        None => return fail(ctx, &sync, run, "the bucket is gone".into()).await,
+        sync
+    } else {
+        let mut extended = sync.clone();
+        extended.lock_expires_epoch = Some(lease);
+        match super::save(ctx, &sync, extended).await {
+            Ok(s) => s,
+            // Changed meanwhile (a PATCH): read it again.
+            Err(Error::Conflict(_)) => {
+                mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
+                    if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
+                        s.lock_expires_epoch = Some(lease);
+                    }
+                    Ok(())
+                })
+                .await?
+            }
+            Err(e) => return Err(e),
+        }
     };
-    let connection = match connections::get(ctx, &sync.org_id, &sync.connection_id).await {
+    let bucket: Bucket = match state.bucket {
+        Some(b) => b,
+        None => match ctx
+            .table
+            .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
+            .await?
+        {
+            Some(item) => from_item(item)?,
+            None => return fail(ctx, &sync, run, "the bucket is gone".into()).await,
+        },
+    };
+    let connection = match state.connection {
+        Some(c) => Ok(c),
+        None => connections::get(ctx, &sync.org_id, &sync.connection_id).await,
+    };
+    let connection = match connection {
         Ok(c) => c,
         Err(Error::NotFound(_)) => {
             return fail(
