@@ -21,6 +21,8 @@ pub struct Options {
     pub data_dir: PathBuf,
     pub addr: SocketAddr,
     pub api_key: Option<String>,
+    /// Refuse to start when others can read the data dir's secrets (else warn).
+    pub strict: bool,
 }
 
 pub struct Server {
@@ -50,18 +52,29 @@ fn dev_key(data_dir: &std::path::Path, given: Option<String>) -> anyhow::Result<
         return Ok(k.trim().to_string());
     }
     let key = auth::generate_key();
-    std::fs::write(&path, &key)?;
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))?;
-    }
+    local::private::write_new(&path, key.as_bytes())?;
     Ok(key)
 }
 
 impl Server {
     pub async fn start(opts: Options) -> anyhow::Result<Server> {
-        std::fs::create_dir_all(&opts.data_dir)?;
+        local::private::create_dir(&opts.data_dir)?;
+        let exposed = local::private::exposed(&opts.data_dir);
+        if !exposed.is_empty() {
+            let list: Vec<String> = exposed
+                .iter()
+                .map(|(p, mode)| format!("{} ({mode:o})", p.display()))
+                .collect();
+            let why = format!(
+                "others can read the data dir's secrets or enter it: {}; chmod 700 the dir and 600 the files",
+                list.join(", ")
+            );
+            if opts.strict {
+                anyhow::bail!("{why} (refused: --strict)");
+            }
+            tracing::warn!(data_dir = %opts.data_dir.display(), "{why}");
+            eprintln!("warning: {why}");
+        }
         let listener = tokio::net::TcpListener::bind(opts.addr).await?;
         let bound = listener.local_addr()?;
         let url = format!("http://{bound}");

@@ -30,6 +30,9 @@ struct Args {
     /// Log JSON lines instead of text.
     #[arg(long, env = "SLUICE_LOG_JSON")]
     log_json: bool,
+    /// Refuse to start if others can read the data dir's secrets (by default: a warning).
+    #[arg(long, env = "SLUICE_STRICT")]
+    strict: bool,
 }
 
 #[tokio::main]
@@ -41,6 +44,7 @@ async fn main() -> anyhow::Result<()> {
         data_dir: args.data_dir,
         addr,
         api_key: args.api_key,
+        strict: args.strict,
     })
     .await?;
     println!("Sluice is listening on {}", server.url);

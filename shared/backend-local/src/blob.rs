@@ -87,16 +87,22 @@ impl LocalBlobStore {
     pub fn open(root: &Path, public_url: &str) -> anyhow::Result<Self> {
         let data = root.join("data");
         let meta = root.join("meta");
-        std::fs::create_dir_all(&data)?;
-        std::fs::create_dir_all(&meta)?;
+        crate::private::create_dir(&data)?;
+        crate::private::create_dir(&meta)?;
         let secret_path = root.join("signing.key");
         let secret = match std::fs::read(&secret_path) {
             Ok(s) if s.len() >= 32 => s,
-            _ => {
+            Ok(s) => anyhow::bail!(
+                "{}: a signing key is at least 32 bytes, this is {}",
+                secret_path.display(),
+                s.len()
+            ),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let s: [u8; 32] = rand::random();
-                std::fs::write(&secret_path, s)?;
+                crate::private::write_new(&secret_path, &s)?;
                 s.to_vec()
             }
+            Err(e) => return Err(e.into()),
         };
         Ok(LocalBlobStore {
             data,

@@ -2,6 +2,7 @@
 
 mod blob;
 mod events;
+pub mod private;
 mod queue;
 mod sealer;
 mod sqlite;
@@ -27,8 +28,10 @@ pub fn context(
     public_url: &str,
     config: Config,
 ) -> anyhow::Result<(AppContext, Arc<LocalBlobStore>)> {
-    std::fs::create_dir_all(data_dir)?;
+    private::create_dir(data_dir)?;
     let db = data_dir.join("sluice.db");
+    private::touch(&db)?;
+    private::touch(&data_dir.join("vectors.db"))?;
     let table = Arc::new(LocalTable::open(&db)?);
     let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
     let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);

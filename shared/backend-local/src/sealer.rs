@@ -1,7 +1,6 @@
 //! Connection credentials sealed with a key file: AES-256-GCM, a fresh nonce per seal.
 //! The key is created once, readable by its owner only (mode 0600).
 
-use std::io::Write as _;
 use std::path::Path;
 
 use aes_gcm::aead::{Aead, KeyInit};
@@ -28,13 +27,7 @@ impl KeyFileSealer {
             ),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 let key: [u8; 32] = rand::random();
-                let mut options = std::fs::OpenOptions::new();
-                options.write(true).create_new(true);
-                #[cfg(unix)]
-                std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-                let mut f = options.open(path)?;
-                f.write_all(&key)?;
-                f.sync_all()?;
+                crate::private::write_new(path, &key)?;
                 key.to_vec()
             }
             Err(e) => return Err(e.into()),
