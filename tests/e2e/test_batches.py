@@ -144,6 +144,20 @@ def test_idempotency_key(sluice):
     assert len(listed["results"]) == 1
 
 
+def test_a_replayed_webhook_create_never_shows_the_secret_again(sluice):
+    body = {"webhook_name": "replayed", "event_types": ["object.created"],
+            "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook"}}]}
+    headers = {"Idempotency-Key": "webhook-create-1"}
+    first = sluice.call("POST", "/v1/organizations/webhooks", json=body, headers=dict(headers))
+    assert first.status_code == 200, first.text
+    secret = first.json()["signing_secret"]
+    assert secret.startswith("whsec_")
+    again = sluice.call("POST", "/v1/organizations/webhooks", json=body, headers=dict(headers))
+    assert again.status_code == 200 and again.json()["webhook_id"] == first.json()["webhook_id"]
+    assert secret not in again.text and "signing_secret" not in again.json(), again.text
+    assert "only by the request that created" in again.json()["signing_secret_withheld"]
+
+
 def test_ssrf_guard_refuses_private_addresses(sluice):
     ns, bucket = make_space(sluice, "ssrf")
     urls = ["http://127.0.0.1:9/x", "http://169.254.169.254/latest/meta-data/", "http://[::1]/x", "http://10.0.0.1/x", "http://localhost/x"]

@@ -26,6 +26,27 @@ pub enum Claim {
     Replay(ApiResponse),
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_responses_keep_no_secret_and_say_so() {
+        let body = json!({"webhook_id": "wh_1", "signing_secret": "whsec_x",
+                          "channels": [{"configs": {"url": "u", "signing_secret": "whsec_x"}}]});
+        let (stored, removed) = without_secrets(body.to_string().as_bytes());
+        assert!(removed && !stored.contains("whsec_x"), "{stored}");
+        let v: Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(v["webhook_id"], "wh_1");
+        assert!(v["signing_secret_withheld"]
+            .as_str()
+            .unwrap()
+            .contains("only"));
+        let (plain, removed) = without_secrets(br#"{"bucket_id":"b"}"#);
+        assert!(!removed && plain == r#"{"bucket_id":"b"}"#);
+    }
+}
+
 fn fingerprint(method: &str, path: &str, namespace: Option<&str>, body: &[u8]) -> String {
     let mut basis = format!("{method} {path} {}\n", namespace.unwrap_or("")).into_bytes();
     basis.extend_from_slice(body);
@@ -105,6 +126,49 @@ pub async fn claim(
     }
 }
 
+/// Fields a stored response never keeps (a secret shown once must not be readable again
+/// from the table, nor replayed).
+const SECRET_FIELDS: [&str; 1] = ["signing_secret"];
+
+/// The body to store: `body` without its secrets, and whether any were removed.
+fn without_secrets(body: &[u8]) -> (String, bool) {
+    fn strip(v: &mut Value) -> bool {
+        match v {
+            Value::Object(m) => {
+                let mut removed = false;
+                for f in SECRET_FIELDS {
+                    removed |= m.remove(f).is_some_and(|v| !v.is_null());
+                }
+                for v in m.values_mut() {
+                    removed |= strip(v);
+                }
+                removed
+            }
+            Value::Array(items) => items.iter_mut().fold(false, |r, v| strip(v) || r),
+            _ => false,
+        }
+    }
+    match serde_json::from_slice::<Value>(body) {
+        Ok(mut v) => {
+            let removed = strip(&mut v);
+            if removed {
+                if let Value::Object(m) = &mut v {
+                    m.insert(
+                        "signing_secret_withheld".into(),
+                        json!("the signing secret is returned only by the request that created the webhook, never by a replay"),
+                    );
+                }
+            }
+            if removed {
+                (v.to_string(), true)
+            } else {
+                (String::from_utf8_lossy(body).into_owned(), false)
+            }
+        }
+        Err(_) => (String::from_utf8_lossy(body).into_owned(), false),
+    }
+}
+
 /// Stores the response of a claimed request; a server error releases the key instead.
 pub async fn finish(
     ctx: &AppContext,
@@ -122,10 +186,8 @@ pub async fn finish(
         Update::Set("status".into(), json!(response.status)),
     ];
     if response.body.len() <= MAX_STORED_BYTES {
-        updates.push(Update::Set(
-            "body".into(),
-            json!(String::from_utf8_lossy(&response.body)),
-        ));
+        let (body, _) = without_secrets(&response.body);
+        updates.push(Update::Set("body".into(), json!(body)));
     }
     ctx.table
         .write(Write::Update {

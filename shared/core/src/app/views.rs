@@ -938,6 +938,10 @@ pub struct WebhookView {
     /// Only in the response that created the webhook: later reads never include it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub signing_secret: Option<String>,
+    /// On an Idempotency-Key replay of the create: why `signing_secret` is absent (no
+    /// secret is kept with a stored response).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub signing_secret_withheld: Option<String>,
 }
 
 impl WebhookView {
@@ -969,6 +973,7 @@ impl WebhookView {
             created_at: w.created_at.clone(),
             updated_at: w.updated_at.clone(),
             signing_secret: with_secret.then(|| w.secret.clone()),
+            signing_secret_withheld: None,
         }
     }
 }
