@@ -126,9 +126,9 @@ async fn call(
 }
 
 /// Works the syncs and webhook queues in-process, as the Lambda event sources would.
-async fn work(ctx: &AppContext) -> usize {
+async fn work(ctx: &AppContext, queues: &[QueueName]) -> usize {
     let mut handled = 0;
-    for q in [QueueName::Syncs, QueueName::Webhooks] {
+    for &q in queues {
         let messages = ctx
             .queue
             .receive(q, 10, Duration::from_secs(30))
@@ -157,7 +157,10 @@ fn total(counts: &BTreeMap<String, u64>) -> u64 {
         + counts.get("events entries").copied().unwrap_or(0)
 }
 
+/// Triggers a run and works its pages to the end. The client's status polls in between
+/// are not the sync's requests: they are left out of the counts.
 async fn run_sync(
+    proxy: &Proxy,
     ctx: &AppContext,
     router: &Router,
     key: &str,
@@ -177,7 +180,8 @@ async fn run_sync(
     .await;
     let job = t["sync_job_id"].as_str().unwrap().to_string();
     loop {
-        work(ctx).await;
+        work(ctx, &[QueueName::Syncs]).await;
+        let counted = proxy.counts.lock().unwrap().clone();
         let j = call(
             ctx,
             router,
@@ -188,7 +192,10 @@ async fn run_sync(
             None,
         )
         .await;
+        *proxy.counts.lock().unwrap() = counted;
         if j["status"] != "running" {
+            // The run's event (`sync.completed`) goes out through the webhooks queue.
+            work(ctx, &[QueueName::Webhooks]).await;
             return j;
         }
     }
@@ -284,18 +291,18 @@ async fn main() -> anyhow::Result<()> {
         "connection_id": conn["connection_id"], "source_path": format!("{source}/f/"), "skip_batch_submission": true,
     }))).await;
     let sid = sync["sync_config_id"].as_str().unwrap().to_string();
-    while work(&ctx).await > 0 {}
+    while work(&ctx, &[QueueName::Syncs, QueueName::Webhooks]).await > 0 {}
 
     proxy.counts.lock().unwrap().clear();
-    let first = run_sync(&ctx, &router, &key, &ns_id, &bkt, &sid).await;
+    let first = run_sync(&proxy, &ctx, &router, &key, &ns_id, &bkt, &sid).await;
     assert_eq!(first["counts"]["new"], json!(files), "{first}");
     let initial = proxy.counts.lock().unwrap().clone();
     proxy.counts.lock().unwrap().clear();
-    let again = run_sync(&ctx, &router, &key, &ns_id, &bkt, &sid).await;
+    let again = run_sync(&proxy, &ctx, &router, &key, &ns_id, &bkt, &sid).await;
     assert_eq!(again["counts"]["unchanged"], json!(files), "{again}");
     let resync = proxy.counts.lock().unwrap().clone();
     proxy.counts.lock().unwrap().clear();
-    let paged = run_sync(&small_pages, &router, &key, &ns_id, &bkt, &sid).await;
+    let paged = run_sync(&proxy, &small_pages, &router, &key, &ns_id, &bkt, &sid).await;
     assert_eq!(paged["counts"]["unchanged"], json!(files), "{paged}");
     let resync_paged = proxy.counts.lock().unwrap().clone();
     let per =
