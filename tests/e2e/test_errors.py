@@ -45,7 +45,9 @@ def test_auth_is_required(sluice):
 
 def test_routes_and_methods(sluice):
     envelope(sluice.call("GET", "/v1/nothing-here"), 404)
-    envelope(sluice.call("DELETE", "/v1/namespaces/list"), 405)
+    refused = sluice.call("DELETE", "/v1/namespaces/list")
+    envelope(refused, 405)
+    assert refused.headers["Allow"] == "POST", refused.headers
     assert sluice.call("GET", "/openapi.json", headers={"Authorization": ""}).json()["openapi"].startswith("3.1")
 
 
@@ -66,6 +68,24 @@ def test_malformed_and_mistyped_bodies(sluice):
     envelope(sluice.call("POST", "/v1/namespaces", json={"namespace_name": "ns_01m8htsp2wfxe48vb8k3e26gts"}), 422)
     # Nothing half-written: the failed names are free.
     assert sluice.call("GET", "/v1/namespaces/bad-extractor").status_code == 404
+
+
+def test_bodies_are_one_json_object_sent_as_json(sluice):
+    json_ct = {"Content-Type": "application/json"}
+    err = envelope(sluice.call("POST", "/v1/namespaces", data=b'{"namespace_name":"trailing-data"} garbage', headers=dict(json_ct)), 400)
+    assert "after its JSON object" in err["message"]
+    err = envelope(sluice.call("POST", "/v1/namespaces", data=b'["namespace_name", "x"]', headers=dict(json_ct)), 400)
+    assert "JSON object" in err["message"]
+    err = envelope(sluice.call("POST", "/v1/namespaces", data=b'{"namespace_name":"as-text"}', headers={"Content-Type": "text/plain"}), 415)
+    assert "application/json" in err["message"]
+    envelope(sluice.call("POST", "/v1/namespaces", data=b"", headers=dict(json_ct)), 400)
+    for name in ("trailing-data", "as-text"):
+        assert sluice.call("GET", f"/v1/namespaces/{name}").status_code == 404, name
+    # JSON with a charset, or no content type at all, is still JSON.
+    ok = sluice.call("POST", "/v1/namespaces", data=b'{"namespace_name":"charset-ok"}', headers={"Content-Type": "application/json; charset=utf-8"})
+    assert ok.status_code == 200, ok.text
+    bare = sluice.call("POST", "/v1/namespaces", data=b'{"namespace_name":"no-content-type"}')
+    assert bare.status_code == 200, bare.text
 
 
 def test_oversized_body(sluice, space):

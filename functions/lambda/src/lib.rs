@@ -93,11 +93,14 @@ pub fn serve_route_with(
                 let req = to_api_request(route, event);
                 let request_id = req.request_id.clone();
                 let resp = sluice_api::dispatch(&ctx, route, req).await;
-                Response::builder()
+                let mut out = Response::builder()
                     .status(resp.status)
                     .header("content-type", "application/json")
-                    .header("x-request-id", request_id)
-                    .body(Body::from(resp.body.to_vec()))
+                    .header("x-request-id", request_id);
+                for (name, value) in &resp.headers {
+                    out = out.header(*name, value);
+                }
+                out.body(Body::from(resp.body.to_vec()))
                     .map_err(Error::from)
             }
         }))

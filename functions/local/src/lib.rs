@@ -210,6 +210,11 @@ fn json_response(r: &ApiResponse, request_id: &str) -> Response {
     if let Ok(v) = HeaderValue::from_str(request_id) {
         resp.headers_mut().insert("x-request-id", v);
     }
+    for (name, value) in &r.headers {
+        if let Ok(v) = HeaderValue::from_str(value) {
+            resp.headers_mut().insert(*name, v);
+        }
+    }
     resp
 }
 
@@ -230,6 +235,7 @@ fn error_response(status: u16, message: &str, request_id: &str) -> Response {
         &ApiResponse {
             status,
             body: serde_json::to_vec(&body).unwrap_or_default().into(),
+            headers: Vec::new(),
         },
         request_id,
     )

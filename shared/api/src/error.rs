@@ -14,6 +14,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("method not allowed")]
     MethodNotAllowed,
+    #[error("{0}")]
+    UnsupportedMediaType(String),
 }
 
 impl From<sluice_core::ports::StoreError> for ApiError {
@@ -38,6 +40,7 @@ impl ApiError {
             ApiError::App(e) => status(e),
             ApiError::PayloadTooLarge { .. } => 413,
             ApiError::MethodNotAllowed => 405,
+            ApiError::UnsupportedMediaType(_) => 415,
         }
     }
 
@@ -46,6 +49,7 @@ impl ApiError {
             ApiError::App(e) => kind(e),
             ApiError::PayloadTooLarge { .. } => "PayloadTooLargeError",
             ApiError::MethodNotAllowed => "MethodNotAllowedError",
+            ApiError::UnsupportedMediaType(_) => "UnsupportedMediaTypeError",
         }
     }
 

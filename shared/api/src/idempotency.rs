@@ -115,6 +115,7 @@ pub async fn claim(
         (Some("done"), Some(status), Some(Value::String(body))) => Ok(Claim::Replay(ApiResponse {
             status: status.as_u64().unwrap_or(200) as u16,
             body: bytes::Bytes::from(body.clone()),
+            headers: Vec::new(),
         })),
         (Some("done"), ..) => Err(ApiError::App(Error::Conflict(
             "this Idempotency-Key's response is too large to replay; fetch the resource instead"

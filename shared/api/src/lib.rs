@@ -41,10 +41,12 @@ pub struct ApiRequest {
 }
 
 /// A response: a status and its JSON body, already serialized.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct ApiResponse {
     pub status: u16,
     pub body: Bytes,
+    /// Headers beyond `content-type` (`Allow` on a 405).
+    pub headers: Vec<(&'static str, String)>,
 }
 
 impl ApiResponse {
@@ -57,6 +59,7 @@ impl ApiResponse {
         ApiResponse {
             status: 200,
             body: Bytes::from(serde_json::to_vec(body).unwrap_or_default()),
+            headers: Vec::new(),
         }
     }
 
@@ -64,6 +67,7 @@ impl ApiResponse {
         ApiResponse {
             status: e.status(),
             body: Bytes::from(serde_json::to_vec(&e.envelope()).unwrap_or_default()),
+            headers: Vec::new(),
         }
     }
 
@@ -172,12 +176,35 @@ impl ApiRequest {
     }
 
     /// The body as `T`; a body is required.
+    /// The body as `T`: a JSON object, sent as JSON (or with no content type), and
+    /// nothing after it.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
         if self.body.iter().all(u8::is_ascii_whitespace) {
-            return Err(ApiError::field("body", "a JSON request body is required"));
+            return Err(ApiError::malformed("a JSON request body is required"));
+        }
+        if let Some(ct) = self.header("content-type") {
+            let essence = ct
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            if essence != "application/json" && !essence.ends_with("+json") {
+                return Err(ApiError::UnsupportedMediaType(format!(
+                    "request bodies are JSON (Content-Type: application/json), not {essence:?}"
+                )));
+            }
+        }
+        if self.body.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::malformed(
+                "the request body must be a JSON object",
+            ));
         }
         let de = &mut serde_json::Deserializer::from_slice(&self.body);
-        let value = serde_path_to_error::deserialize(de).map_err(classify)?;
+        let value = serde_path_to_error::deserialize(&mut *de).map_err(classify)?;
+        de.end().map_err(|e| {
+            ApiError::malformed(format!("request body has data after its JSON object: {e}"))
+        })?;
         Ok(value)
     }
 
@@ -292,7 +319,8 @@ pub struct Router {
 
 pub enum Matched {
     Found(&'static Route, HashMap<String, String>),
-    MethodNotAllowed,
+    /// The path exists with these methods only.
+    MethodNotAllowed(Vec<&'static str>),
     NotFound,
 }
 
@@ -328,7 +356,7 @@ impl Router {
                         .map(|(k, v)| (k.to_string(), v.to_string()))
                         .collect(),
                 ),
-                None => Matched::MethodNotAllowed,
+                None => Matched::MethodNotAllowed(m.value.iter().map(|r| r.method).collect()),
             },
             Err(_) => Matched::NotFound,
         }
@@ -342,7 +370,10 @@ pub async fn serve(ctx: &AppContext, router: &Router, mut req: ApiRequest) -> Ap
             req.path_params = params;
             dispatch(ctx, route, req).await
         }
-        Matched::MethodNotAllowed => ApiResponse::error(&ApiError::MethodNotAllowed),
+        Matched::MethodNotAllowed(allowed) => ApiResponse {
+            headers: vec![("allow", allowed.join(", "))],
+            ..ApiResponse::error(&ApiError::MethodNotAllowed)
+        },
         Matched::NotFound => ApiResponse::error(&ApiError::not_found(format!(
             "route {} {}",
             req.method, req.path
