@@ -107,10 +107,22 @@ async fn query_vector(
                 Value::Array(a) if a.first().is_some_and(Value::is_array) && a.len() == 1 => &a[0],
                 other => other,
             };
-            flat.as_array()
+            let vector: Vec<f32> = flat
+                .as_array()
                 .filter(|a| !a.is_empty())
                 .and_then(|a| a.iter().map(|x| x.as_f64().map(|f| f as f32)).collect())
-                .ok_or_else(|| Error::field("query.vector", "must be a non-empty list of numbers"))
+                .ok_or_else(|| {
+                    Error::field("query.vector", "must be a non-empty list of numbers")
+                })?;
+            // 1e308 is valid JSON but no f32: it would score every document NaN.
+            let norm: f32 = vector.iter().map(|x| x * x).sum();
+            if !norm.is_finite() {
+                return Err(Error::field(
+                    "query.vector",
+                    "its numbers must be finite 32-bit floats, small enough that their squares sum to one too",
+                ));
+            }
+            Ok(vector)
         }
         mode @ ("image" | "url") => {
             let model = model()?;
@@ -332,6 +344,33 @@ mod tests {
         assert!(parse_feature_uri("mixpeek://passthrough_extractor@v1/embedding").is_err());
         assert!(parse_feature_uri("mixpeek://text_extractor@v1/colour").is_err());
         assert!(parse_feature_uri("text_extractor").is_err());
+    }
+
+    #[cfg(feature = "testing")]
+    #[tokio::test]
+    async fn a_vector_query_must_be_finite() {
+        let m = crate::testing::Memory::new();
+        let spec = EmbeddingSpec::local();
+        let query = |v: Value| SearchQuery {
+            input_mode: Some("vector".into()),
+            text: None,
+            url: None,
+            image: None,
+            vector: Some(v),
+        };
+        for bad in [
+            serde_json::json!([1e308, 0.0]),
+            serde_json::json!([1e30, 1e30]),
+        ] {
+            let err = query_vector(&m.ctx, &query(bad.clone()), &spec)
+                .await
+                .unwrap_err();
+            assert!(err.to_string().contains("finite"), "{bad}: {err}");
+        }
+        let ok = query_vector(&m.ctx, &query(serde_json::json!([[0.5, -0.5]])), &spec)
+            .await
+            .unwrap();
+        assert_eq!(ok, vec![0.5, -0.5]);
     }
 
     #[test]
