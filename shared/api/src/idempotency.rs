@@ -26,27 +26,6 @@ pub enum Claim {
     Replay(ApiResponse),
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn stored_responses_keep_no_secret_and_say_so() {
-        let body = json!({"webhook_id": "wh_1", "signing_secret": "whsec_x",
-                          "channels": [{"configs": {"url": "u", "signing_secret": "whsec_x"}}]});
-        let (stored, removed) = without_secrets(body.to_string().as_bytes());
-        assert!(removed && !stored.contains("whsec_x"), "{stored}");
-        let v: Value = serde_json::from_str(&stored).unwrap();
-        assert_eq!(v["webhook_id"], "wh_1");
-        assert!(v["signing_secret_withheld"]
-            .as_str()
-            .unwrap()
-            .contains("only"));
-        let (plain, removed) = without_secrets(br#"{"bucket_id":"b"}"#);
-        assert!(!removed && plain == r#"{"bucket_id":"b"}"#);
-    }
-}
-
 fn fingerprint(method: &str, path: &str, namespace: Option<&str>, body: &[u8]) -> String {
     let mut basis = format!("{method} {path} {}\n", namespace.unwrap_or("")).into_bytes();
     basis.extend_from_slice(body);
@@ -145,7 +124,14 @@ fn without_secrets(body: &[u8]) -> (String, bool) {
                 }
                 removed
             }
-            Value::Array(items) => items.iter_mut().fold(false, |r, v| strip(v) || r),
+            Value::Array(items) => {
+                // Every element, not up to the first with a secret.
+                let mut removed = false;
+                for v in items {
+                    removed |= strip(v);
+                }
+                removed
+            }
             _ => false,
         }
     }
@@ -198,4 +184,25 @@ pub async fn finish(
         })
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stored_responses_keep_no_secret_and_say_so() {
+        let body = json!({"webhook_id": "wh_1", "signing_secret": "whsec_x",
+                          "channels": [{"configs": {"url": "u", "signing_secret": "whsec_x"}}]});
+        let (stored, removed) = without_secrets(body.to_string().as_bytes());
+        assert!(removed && !stored.contains("whsec_x"), "{stored}");
+        let v: Value = serde_json::from_str(&stored).unwrap();
+        assert_eq!(v["webhook_id"], "wh_1");
+        assert!(v["signing_secret_withheld"]
+            .as_str()
+            .unwrap()
+            .contains("only"));
+        let (plain, removed) = without_secrets(br#"{"bucket_id":"b"}"#);
+        assert!(!removed && plain == r#"{"bucket_id":"b"}"#);
+    }
 }

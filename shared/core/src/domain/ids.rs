@@ -29,6 +29,26 @@ pub enum IdKind {
 }
 
 impl IdKind {
+    pub const ALL: [IdKind; 17] = [
+        IdKind::Org,
+        IdKind::ApiKey,
+        IdKind::Namespace,
+        IdKind::Bucket,
+        IdKind::Object,
+        IdKind::Blob,
+        IdKind::Upload,
+        IdKind::Batch,
+        IdKind::Task,
+        IdKind::Sync,
+        IdKind::Job,
+        IdKind::Webhook,
+        IdKind::Connection,
+        IdKind::Document,
+        IdKind::Event,
+        IdKind::Collection,
+        IdKind::Delivery,
+    ];
+
     pub fn prefix(self) -> &'static str {
         match self {
             IdKind::Org => "org",

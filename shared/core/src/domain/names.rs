@@ -19,5 +19,31 @@ pub fn check(name: &str, min: usize, max: usize, id_kind: IdKind) -> Result<(), 
             id_kind.prefix()
         ));
     }
+    if let Some(kind) = IdKind::ALL.into_iter().find(|k| k.matches(name)) {
+        return Err(format!(
+            "must not look like an id (this is a {}_ id)",
+            kind.prefix()
+        ));
+    }
+    // `.` and `..` mean this and the parent folder to anything that saves by name.
+    if name.chars().all(|c| c == '.') {
+        return Err("must not be only dots".into());
+    }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_pass_for_ids_or_folders() {
+        let id = IdKind::Namespace.new_id();
+        for bad in ["..", ".", "...", id.as_str(), "bkt_anything"] {
+            assert!(check(bad, 1, 128, IdKind::Bucket).is_err(), "{bad}");
+        }
+        for good in ["docs", "a.b", "v1..2", "ns_short"] {
+            assert!(check(good, 1, 128, IdKind::Bucket).is_ok(), "{good}");
+        }
+    }
 }
