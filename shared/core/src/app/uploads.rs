@@ -1034,7 +1034,7 @@ pub async fn confirm_bulk(
     let task = tasks::new_task(
         &ns.org_id,
         Some(&ns.namespace_id),
-        "api_buckets_uploads_confirm_batch",
+        "api_buckets_uploads_batch_confirm",
         req.confirmations
             .iter()
             .map(|c| json!({"upload_id": c.upload_id}))
