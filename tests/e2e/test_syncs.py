@@ -156,13 +156,7 @@ def test_quickstart_sync_and_trigger_verbatim(syncing, s3):
     assert keys == sorted(f"videos/{n}" for n in names)
     # Batches ran the namespace's extractor over the synced files, read from moto.
     assert job["batches_created"] >= 1
-    for batch_id in job["batch_ids"]:
-        deadline = time.time() + 120
-        while time.time() < deadline:
-            b = sluice.call("GET", f"/v1/buckets/{bucket['bucket_id']}/batches/{batch_id}", ns=ns["namespace_id"]).json()
-            if b["status"] not in ("QUEUED", "PROCESSING", "DRAFT"):
-                break
-            time.sleep(0.5)
+    for b in wait_batches(sluice, ns["namespace_id"], bucket["bucket_id"], job["batch_ids"], timeout=120):
         # The 0-byte file has no text to embed; every other object is processed.
         assert b["status"] in ("COMPLETED", "COMPLETED_WITH_ERRORS"), b
         for f in b["failed_objects"]:
