@@ -3,6 +3,7 @@
 import os
 import pathlib
 import subprocess
+import threading
 import time
 
 import pytest
@@ -75,6 +76,11 @@ def start(data_dir: pathlib.Path, extra_env=None):
     if not (url and key):
         proc.kill()
         raise RuntimeError("sluice-local did not print its URL and key")
+    # Read the rest of its output as it comes, so a chatty server never blocks on a
+    # full pipe; tests that check the log read proc.log (after proc.drain.join()).
+    proc.log = []
+    proc.drain = threading.Thread(target=lambda: proc.log.extend(proc.stdout), daemon=True)
+    proc.drain.start()
     contract.register(url)
     return proc, url, key
 

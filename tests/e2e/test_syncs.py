@@ -79,15 +79,13 @@ def syncing(tmp_path_factory, s3):
         "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_LOG": "info", "SLUICE_SYNC_POLL_SECS": "1",
         "SLUICE_BACKBLAZE_API_URL": b2.url,
     })
-    log = []
-    drain = threading.Thread(target=lambda: log.extend(proc.stdout), daemon=True)
-    drain.start()
+    log = proc.log
     try:
         yield Sluice(url, key, data), log
     finally:
         proc.terminate()
         proc.wait(timeout=10)
-        drain.join(timeout=5)
+        proc.drain.join(timeout=5)
         b2.server.shutdown()
         text = "".join(log)
         assert SECRET not in text, "a secret reached the log"

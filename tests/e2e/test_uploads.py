@@ -161,9 +161,29 @@ def test_confirm_paths(sluice, photos):
     p3 = f"/v1/buckets/{bkt}/uploads/{up3['upload_id']}"
     canceled = sluice.call("DELETE", p3, ns=ns).json()
     assert canceled["status"] == "CANCELED"
-    assert put(up3["presigned_url"], PNG, "image/png").status_code == 200               # the URL still works...
-    assert sluice.call("GET", p3, ns=ns).json()["status"] == "CANCELED"                 # ...but nothing confirms it
+    late = put(up3["presigned_url"], PNG, "image/png")                                  # the URL is refused...
+    assert late.status_code == 403 and "AccessDenied" in late.text, late.text
+    assert sluice.call("GET", p3, ns=ns).json()["status"] == "CANCELED"                 # ...and nothing confirms it
     assert sluice.call("POST", p3 + "/confirm", ns=ns).status_code == 409
+    assert not list((sluice.data_dir / "blobs" / "data").rglob(f"*{up3['upload_id']}*/*"))  # no bytes left
+
+
+def test_a_replayed_put_cannot_change_a_confirmed_file(sluice, photos):
+    """The URL outlives its upload; what the object reads must stay what was confirmed."""
+    ns, bkt = photos
+    up = sluice.call("POST", f"/v1/buckets/{bkt}/uploads", ns=ns, json={
+        "filename": "kept.png", "content_type": "image/png"}).json()
+    assert put(up["presigned_url"], PNG, "image/png").status_code == 200
+    done = wait_completed(sluice, ns, bkt, up["upload_id"])
+    other = b"\x89PNG\r\n\x1a\n" + os.urandom(2048)
+    replay = put(up["presigned_url"], other, "image/png")                               # plain curl -T, no headers
+    assert replay.status_code == 403 and "AccessDenied" in replay.text, replay.text
+    obj = sluice.call("GET", f"/v1/buckets/{bkt}/objects/{done['object_id']}", ns=ns,
+                      params={"return_presigned_urls": "true"}).json()
+    blob = obj["blobs"][0]
+    assert blob["details"]["hash"] == hashlib.sha256(PNG).hexdigest()
+    served = requests.get(blob["presigned_url"], timeout=10)
+    assert served.status_code == 200 and served.content == PNG
 
 
 def test_auto_confirm_races_explicit_confirms(sluice, photos):

@@ -309,6 +309,55 @@ impl BlobStore for S3BlobStore {
         }
     }
 
+    async fn promote(&self, from: &str, to: &str, etag: &str) -> StoreResult<BlobMeta> {
+        // CopySource is "bucket/key" with the key URL-encoded, '/' kept.
+        const KEY: &percent_encoding::AsciiSet = &percent_encoding::NON_ALPHANUMERIC
+            .remove(b'/')
+            .remove(b'-')
+            .remove(b'_')
+            .remove(b'.')
+            .remove(b'~');
+        let source = format!(
+            "{}/{}",
+            self.bucket,
+            percent_encoding::utf8_percent_encode(from, KEY)
+        );
+        // The copy happens only if the source still has the ETag the confirm checked;
+        // metadata (the sha256) and the checksum travel with it.
+        let copied = self
+            .client
+            .copy_object()
+            .bucket(&self.bucket)
+            .key(to)
+            .copy_source(source)
+            .copy_source_if_match(etag)
+            .checksum_algorithm(aws_sdk_s3::types::ChecksumAlgorithm::Sha256)
+            .send()
+            .await;
+        match copied {
+            Ok(_) => {}
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+                return Err(StoreError::ConditionFailed { index: None })
+            }
+            Err(e) => return Err(err(e)),
+        }
+        let copy = self
+            .head(to)
+            .await?
+            .ok_or_else(|| StoreError::Backend(format!("{to} vanished after its copy")))?;
+        // A single-part copy keeps its MD5 ETag under SSE-S3, so this also catches a store
+        // that ignores CopySourceIfMatch (moto does).
+        if copy.etag.as_deref().map(|e| e.trim_matches('"')) != Some(etag.trim_matches('"')) {
+            self.delete(to).await?;
+            return Err(StoreError::ConditionFailed { index: None });
+        }
+        Ok(copy)
+    }
+
+    async fn retire(&self, key: &str) -> StoreResult<()> {
+        self.delete(key).await
+    }
+
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
         let config = PresigningConfig::expires_in(expires_in).map_err(StoreError::backend)?;
         let req = self

@@ -49,6 +49,9 @@ pub struct LocalBlobStore {
     meta: PathBuf,
     secret: Vec<u8>,
     public_url: std::sync::RwLock<String>,
+    /// Held while bytes land under a key, while a key is promoted and while one is
+    /// retired, so a confirm's check and a late PUT cannot interleave.
+    commit: tokio::sync::Mutex<()>,
 }
 
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -109,6 +112,7 @@ impl LocalBlobStore {
             meta,
             secret,
             public_url: std::sync::RwLock::new(public_url.to_string()),
+            commit: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -121,6 +125,17 @@ impl LocalBlobStore {
     fn paths(&self, key: &str) -> StoreResult<(PathBuf, PathBuf)> {
         check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
         Ok((self.data.join(key), self.meta.join(format!("{key}.json"))))
+    }
+
+    /// The marker that says a key takes no more writes (see [`BlobStore::retire`]).
+    fn retired_marker(&self, key: &str) -> PathBuf {
+        self.meta.join(format!("{key}.retired"))
+    }
+
+    async fn is_retired(&self, key: &str) -> Result<bool, BlobAccessError> {
+        tokio::fs::try_exists(self.retired_marker(key))
+            .await
+            .map_err(|e| BlobAccessError::BadRequest(e.to_string()))
     }
 
     fn sign(&self, canonical: &str) -> String {
@@ -272,6 +287,12 @@ impl LocalBlobStore {
         use tokio::io::AsyncWriteExt;
         let bad = BlobAccessError::BadRequest;
         let internal = |e: &dyn std::fmt::Display| BlobAccessError::BadRequest(e.to_string());
+        let finished = || {
+            BlobAccessError::Forbidden(
+                "AccessDenied: the upload this URL belongs to is completed, canceled or failed"
+                    .into(),
+            )
+        };
         if let Some(want) = &pinned.content_type {
             if content_type != Some(want.as_str()) {
                 return Err(bad(format!(
@@ -311,6 +332,9 @@ impl LocalBlobStore {
                 (dir.join(format!("{:05}", part.number)), None)
             }
             None => {
+                if self.is_retired(key).await? {
+                    return Err(finished());
+                }
                 let (path, meta_path) = self.paths(key).map_err(|e| internal(&e))?;
                 (path, Some(meta_path))
             }
@@ -368,6 +392,11 @@ impl LocalBlobStore {
         } else {
             content_type.map(str::to_string)
         };
+        let _commit = self.commit.lock().await;
+        if meta_path.is_some() && self.is_retired(key).await? {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(finished());
+        }
         match &meta_path {
             Some(m) => {
                 if let Some(dir) = m.parent() {
@@ -658,6 +687,88 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(StoreError::backend(e)),
         }
+    }
+
+    async fn promote(&self, from: &str, to: &str, etag: &str) -> StoreResult<BlobMeta> {
+        let (from_path, from_meta) = self.paths(from)?;
+        let (to_path, to_meta) = self.paths(to)?;
+        let _commit = self.commit.lock().await;
+        let meta: MetaFile = match tokio::fs::read(&from_meta).await {
+            Ok(b) => serde_json::from_slice(&b).map_err(StoreError::backend)?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(StoreError::ConditionFailed { index: None })
+            }
+            Err(e) => return Err(StoreError::backend(e)),
+        };
+        if etag_of(&meta.sha256) != etag {
+            return Err(StoreError::ConditionFailed { index: None });
+        }
+        let json = serde_json::to_vec(&meta).map_err(StoreError::backend)?;
+        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+            for p in [&to_path, &to_meta] {
+                if let Some(dir) = p.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+            }
+            // A second name for the same file: no bytes are copied, and a later PUT to
+            // `from` replaces that name's file, not this one.
+            let tmp = to_path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
+            std::fs::hard_link(&from_path, &tmp)?;
+            std::fs::write(&to_meta, &json)?;
+            std::fs::rename(&tmp, &to_path)
+        })
+        .await
+        .map_err(StoreError::backend)?
+        .map_err(StoreError::backend)?;
+        Ok(BlobMeta {
+            size: meta.size,
+            content_type: meta.content_type,
+            etag: Some(etag_of(&meta.sha256)),
+            sha256: Some(meta.sha256),
+        })
+    }
+
+    async fn retire(&self, key: &str) -> StoreResult<()> {
+        let marker = self.retired_marker(key);
+        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
+        let _commit = self.commit.lock().await;
+        if let Some(dir) = marker.parent() {
+            tokio::fs::create_dir_all(dir)
+                .await
+                .map_err(StoreError::backend)?;
+        }
+        tokio::fs::write(&marker, b"")
+            .await
+            .map_err(StoreError::backend)?;
+        self.delete(key).await
+    }
+
+    async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
+        let (mut after, mut deleted) = (None, 0);
+        loop {
+            let (keys, next) = self.list(prefix, after, 1000).await?;
+            for key in &keys {
+                self.delete(key).await?;
+                deleted += 1;
+            }
+            match next {
+                Some(n) => after = Some(n),
+                None => break,
+            }
+        }
+        // A whole tree (a purged bucket or namespace) also drops its directories and
+        // the markers of its retired upload keys, which hold no bytes to list.
+        if let Some(dir) = prefix.strip_suffix('/') {
+            check_key(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
+            for tree in [self.data.join(dir), self.meta.join(dir)] {
+                match tokio::fs::remove_dir_all(&tree).await {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                    Err(e) => return Err(StoreError::backend(e)),
+                }
+            }
+        }
+        Ok(deleted)
     }
 
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {

@@ -297,6 +297,8 @@ pub struct MemoryBlobs {
     blobs: Mutex<BTreeMap<String, StoredBlob>>,
     parts: Mutex<HashMap<(String, u32), Bytes>>,
     next_upload: Mutex<u64>,
+    /// Keys that refuse writes, as the local store refuses a finished upload's URL.
+    retired: Mutex<std::collections::HashSet<String>>,
 }
 
 fn meta(b: &StoredBlob) -> BlobMeta {
@@ -322,6 +324,11 @@ impl MemoryBlobs {
         };
         let bytes = bytes.into();
         let etag = format!("\"{}\"", &hex::encode(Sha256::digest(&bytes))[..32]);
+        if part.is_none() && lock(&self.retired).contains(key) {
+            return Err(StoreError::backend(format!(
+                "AccessDenied: {key} belongs to a finished upload"
+            )));
+        }
         match part {
             Some(p) => {
                 let (id, n) = p
@@ -395,6 +402,24 @@ impl BlobStore for MemoryBlobs {
             keys.last().cloned().unwrap_or_default()
         });
         Ok((keys, next))
+    }
+    async fn promote(&self, from: &str, to: &str, etag: &str) -> StoreResult<BlobMeta> {
+        let mut blobs = lock(&self.blobs);
+        let blob = blobs
+            .get(from)
+            .cloned()
+            .ok_or(StoreError::ConditionFailed { index: None })?;
+        let m = meta(&blob);
+        if m.etag.as_deref() != Some(etag) {
+            return Err(StoreError::ConditionFailed { index: None });
+        }
+        blobs.insert(to.to_string(), blob);
+        Ok(m)
+    }
+    async fn retire(&self, key: &str) -> StoreResult<()> {
+        lock(&self.retired).insert(key.to_string());
+        lock(&self.blobs).remove(key);
+        Ok(())
     }
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String> {
         Ok(format!(

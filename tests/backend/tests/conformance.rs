@@ -425,11 +425,70 @@ async fn blob_store(ctx: AppContext) {
     assert!(b.get("ns/other/objects/k").await.unwrap().is_some());
     b.delete("ns/other/objects/k").await.unwrap();
     b.delete("ns/other/objects/k").await.unwrap();
+
+    // Promotion moves bytes only while they are the ones checked, and retiring the
+    // source leaves the promoted copy alone.
+    let (from, to) = ("ns/p/uploads/upl_1/f.txt", "ns/p/files/upl_1/f.txt");
+    let first = b
+        .put(from, Bytes::from_static(b"checked"), Some("text/plain"))
+        .await
+        .unwrap();
+    let etag = first.etag.clone().unwrap();
+    let promoted = b.promote(from, to, &etag).await.unwrap();
+    assert_eq!((promoted.size, &promoted.sha256), (7, &first.sha256));
+    b.put(from, Bytes::from_static(b"swapped"), None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        b.promote(from, to, &etag).await,
+        Err(StoreError::ConditionFailed { .. })
+    ));
+    // A refused promotion leaves the checked bytes or nothing, never the swapped ones
+    // (S3 refuses the copy; where a store ignores the condition, the copy is removed).
+    let left = b.get(to).await.unwrap();
+    assert!(left.as_deref().is_none_or(|l| l == b"checked"), "{left:?}");
+    b.put(from, Bytes::from_static(b"checked"), None)
+        .await
+        .unwrap();
+    b.promote(from, to, &etag).await.unwrap();
+    b.retire(from).await.unwrap();
+    assert!(b.head(from).await.unwrap().is_none());
+    assert_eq!(
+        b.get(to).await.unwrap().unwrap(),
+        Bytes::from_static(b"checked")
+    );
+    assert_eq!(b.head(to).await.unwrap().unwrap().size, 7);
+    assert!(b.delete_prefix("ns/p/").await.unwrap() >= 1);
+    assert!(b.get(to).await.unwrap().is_none());
+
+    // A GET URL names its key and is signed, by the store each backend stands for.
+    b.put("ns/other/objects/k", Bytes::from_static(b"keep"), None)
+        .await
+        .unwrap();
     let url = b
         .presign_get("ns/other/objects/k", Duration::from_secs(60))
         .await
         .unwrap();
-    assert!(url.starts_with("http"), "{url}");
+    let parsed = url::Url::parse(&url).unwrap();
+    let has = |name: &str| parsed.query_pairs().any(|(k, _)| k == name);
+    assert!(parsed.path().ends_with("ns/other/objects/k"), "{url}");
+    match parsed.host_str() {
+        Some("blobs.memory.invalid") => {}
+        _ if parsed.path().starts_with(sluice_backend_local::BLOB_ROUTE) => {
+            assert!(
+                has("X-Sluice-Signature") && has("X-Sluice-Expires"),
+                "{url}"
+            )
+        }
+        // Anything else is S3: SigV4, and the URL serves the bytes.
+        _ => {
+            assert!(has("X-Amz-Signature") && has("X-Amz-Expires"), "{url}");
+            let got = reqwest::get(&url).await.unwrap();
+            assert_eq!(got.status(), 200);
+            assert_eq!(got.bytes().await.unwrap(), Bytes::from_static(b"keep"));
+        }
+    }
+    b.delete("ns/other/objects/k").await.unwrap();
 }
 conformance!(blob_store_on, blob_store);
 
@@ -838,15 +897,31 @@ async fn upload_flow(ctx: AppContext) {
     let url = up["presigned_url"].as_str().unwrap();
     assert_eq!(up["status"], json!("PENDING"));
     assert_eq!(up["blob_property"], json!("photo"));
-    if url.contains("X-Amz-SignedHeaders") {
-        // S3 signs what it must enforce.
-        let signed = url::Url::parse(url)
-            .unwrap()
-            .query_pairs()
-            .find(|(k, _)| k == "X-Amz-SignedHeaders")
-            .unwrap()
-            .1
-            .to_string();
+    // Each store signs what it must enforce: S3 in SigV4's signed headers, the local
+    // store in its own signed parameters. A URL of neither kind fails here.
+    let query: Vec<(String, String)> = url::Url::parse(url)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect();
+    let param = |name: &str| {
+        query
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    if url.starts_with("http://blobs.memory.invalid/") {
+        // The in-memory store's URLs stand in for a client's PUT; nothing is signed.
+    } else if url.contains(sluice_backend_local::BLOB_ROUTE) {
+        assert_eq!(param("X-Sluice-Content-Type").as_deref(), Some("image/png"));
+        assert_eq!(
+            param("X-Sluice-Content-Length"),
+            Some(bytes.len().to_string())
+        );
+        assert_eq!(param("X-Sluice-Checksum-Sha256"), Some(sha.clone()));
+        assert!(param("X-Sluice-Signature").is_some(), "{url}");
+    } else {
+        let signed = param("X-Amz-SignedHeaders").unwrap_or_else(|| panic!("not SigV4: {url}"));
         for h in ["content-type", "content-length", "x-amz-checksum-sha256"] {
             assert!(signed.contains(h), "{h} not signed: {signed}");
         }
@@ -909,7 +984,15 @@ async fn upload_flow(ctx: AppContext) {
             None,
         )
         .await;
-    assert_eq!(obj["blobs"][0]["properties"]["storage_key"], json!(key));
+    // The object reads the promoted copy, which no presigned URL names; the URL's key
+    // is retired.
+    let promoted = format!("{ns_id}/{bkt}/files/{upl}/a.png");
+    assert_eq!(
+        obj["blobs"][0]["properties"]["storage_key"],
+        json!(promoted)
+    );
+    assert!(ctx.blobs.head(&key).await.unwrap().is_none());
+    assert_eq!(ctx.blobs.get(&promoted).await.unwrap().unwrap(), bytes);
     assert_eq!(obj["blobs"][0]["details"]["hash"], json!(sha));
     let (_, bucket) = c
         .call("GET", &format!("/v1/buckets/{bkt}"), Some(&ns_id), None)

@@ -757,7 +757,10 @@ async fn link_uploads(
             id.clone(),
             StoredFile {
                 upload_id: id.clone(),
-                storage_key: upload.storage_key.clone(),
+                storage_key: upload
+                    .blob_key
+                    .clone()
+                    .unwrap_or_else(|| upload.storage_key.clone()),
                 size: upload.file_size_bytes.unwrap_or(0),
                 mime: upload.content_type.clone(),
                 hash: upload.file_hash.clone(),

@@ -342,6 +342,7 @@ fn draft(
         linked: false,
         object_id: None,
         etag: None,
+        blob_key: None,
         multipart_id: None,
         part_size: None,
         created_at: rfc3339(created),
@@ -350,6 +351,27 @@ fn draft(
         verified_at: None,
         version: 1,
     })
+}
+
+/// Where a single PUT's bytes move at confirm (a key no presigned URL names); a
+/// multipart upload's assembled file stays where it is, since a completed multipart
+/// upload takes no more parts.
+fn promoted_key(up: &Upload) -> String {
+    if up.multipart_id.is_some() {
+        return up.storage_key.clone();
+    }
+    let filename = up.storage_key.rsplit('/').next().unwrap_or_default();
+    keys::upload_blob_key(&up.namespace_id, &up.bucket_id, &up.upload_id, filename)
+}
+
+/// The key objects read this upload's bytes from, once it is completed. Uploads
+/// completed before promotion existed are read where they were written.
+fn confirmed_key(up: &Upload) -> Option<&str> {
+    match (&up.blob_key, up.status.as_str()) {
+        (Some(k), _) => Some(k),
+        (None, COMPLETED) => Some(&up.storage_key),
+        (None, _) => None,
+    }
 }
 
 fn expires_epoch(up: &Upload) -> i64 {
@@ -616,9 +638,14 @@ async fn end_pending(
     };
     match ctx.table.write(write).await {
         Ok(_) => {
-            ctx.blobs.delete(&up.storage_key).await?;
+            // The URL stays valid until it expires: the store refuses what it can of any
+            // later PUT, and `on_stored` removes what it could not.
+            ctx.blobs.retire(&up.storage_key).await?;
             if let Some(m) = &up.multipart_id {
                 ctx.blobs.abort_multipart(&up.storage_key, m).await?;
+            } else {
+                // A confirm that promoted the bytes but then failed (say, on a unique key).
+                ctx.blobs.delete(&promoted_key(up)).await?;
             }
             tracing::info!(upload_id = %up.upload_id, status, "upload ended");
         }
@@ -780,6 +807,11 @@ pub async fn confirm(
         head = ctx.blobs.head(&up.storage_key).await?;
     }
     let Some(head) = head else {
+        // A racing confirm may have completed it and retired the URL's key.
+        let after = must_load(ctx, bucket, upload_id).await?;
+        if after.status == COMPLETED {
+            return confirmed_again(after, req);
+        }
         return Err(Error::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
         )));
@@ -822,10 +854,34 @@ pub async fn confirm(
         )));
     }
 
+    // What objects read is exactly what was checked: the bytes move, if their ETag is
+    // still the one checked, to a key the presigned URL cannot write.
+    let blob_key = promoted_key(&up);
+    if up.multipart_id.is_none() {
+        let etag = head.etag.as_deref().ok_or_else(|| {
+            Error::Internal(anyhow::anyhow!(
+                "the store gave no ETag for upload {upload_id}"
+            ))
+        })?;
+        match ctx.blobs.promote(&up.storage_key, &blob_key, etag).await {
+            Ok(_) => {}
+            Err(StoreError::ConditionFailed { .. }) => {
+                let after = must_load(ctx, bucket, upload_id).await?;
+                if after.status == COMPLETED {
+                    return confirmed_again(after, req);
+                }
+                return Err(Error::Conflict(format!(
+                    "upload {upload_id}: the file was replaced while it was being confirmed; confirm again"
+                )));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     let stamp = rfc3339(now());
     let updates = leave_pending(
         COMPLETED,
         vec![
+            Update::Set("blob_key".into(), json!(blob_key)),
             Update::Set("completed_at".into(), json!(stamp)),
             Update::Set("verified_at".into(), json!(stamp)),
             Update::Set("etag".into(), json!(head.etag)),
@@ -854,7 +910,7 @@ pub async fn confirm(
         let confirming = Confirming {
             file: StoredFile {
                 upload_id: up.upload_id.clone(),
-                storage_key: up.storage_key.clone(),
+                storage_key: blob_key.clone(),
                 size: head.size as i64,
                 mime: up.content_type.clone(),
                 hash: sha256.clone(),
@@ -895,6 +951,9 @@ pub async fn confirm(
         }
         Err(e) => return Err(e),
     }
+    if up.multipart_id.is_none() {
+        ctx.blobs.retire(&up.storage_key).await?;
+    }
     let event = Event {
         event_id: IdKind::Event.new_id(),
         event_type: "upload.completed".into(),
@@ -921,6 +980,18 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), Error> {
     };
     let bucket: Bucket = from_item(item)?;
     if bucket.status != ACTIVE {
+        return Ok(());
+    }
+    let Some(up) = load(ctx, &bucket, upload_id).await? else {
+        return Ok(());
+    };
+    if up.status != PENDING {
+        // A late PUT to a finished upload's URL, which S3 cannot refuse before the URL
+        // expires: nothing reads those bytes, so they go.
+        if up.storage_key == key && confirmed_key(&up) != Some(key) {
+            ctx.blobs.retire(key).await?;
+            tracing::info!(upload_id, status = %up.status, "late write to a finished upload removed");
+        }
         return Ok(());
     }
     match confirm(ctx, &bucket, upload_id, &ConfirmUpload::default(), None).await {

@@ -192,7 +192,12 @@ pub struct Upload {
     pub status: String,
     #[serde(default)]
     pub message: Option<String>,
+    /// Where the presigned URL writes.
     pub storage_key: String,
+    /// Where the confirmed bytes live, for objects to read: a key no presigned URL
+    /// names (a single PUT's bytes are promoted there), or the assembled multipart file.
+    #[serde(default)]
+    pub blob_key: Option<String>,
     /// Whether an object holds these bytes (an upload backs at most one object).
     #[serde(default)]
     pub linked: bool,

@@ -52,6 +52,12 @@ impl BlobStore for Absent {
     ) -> StoreResult<(Vec<String>, Option<String>)> {
         self.refuse()
     }
+    async fn promote(&self, _: &str, _: &str, _: &str) -> StoreResult<BlobMeta> {
+        self.refuse()
+    }
+    async fn retire(&self, _: &str) -> StoreResult<()> {
+        self.refuse()
+    }
     async fn presign_get(&self, _: &str, _: Duration) -> StoreResult<String> {
         self.refuse()
     }

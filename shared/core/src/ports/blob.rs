@@ -78,6 +78,15 @@ pub trait BlobStore: Send + Sync {
             }
         }
     }
+    /// Moves the bytes at `from` (a key a presigned URL may still write) to `to` (a key
+    /// no URL names) if they are still the bytes whose ETag is `etag`, so what an object
+    /// reads is exactly what its confirm checked. `ConditionFailed` if they changed, and
+    /// then `to` holds the checked bytes or nothing. `from` is left for [`BlobStore::retire`].
+    async fn promote(&self, from: &str, to: &str, etag: &str) -> StoreResult<BlobMeta>;
+    /// Deletes `key` and, where the store can, refuses any later write to it (the URL of
+    /// a completed, canceled or failed upload). S3 cannot refuse a presigned PUT before
+    /// it expires; its notification of the late write brings the key back here.
+    async fn retire(&self, key: &str) -> StoreResult<()>;
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
     /// Starts a multipart upload (for files above one PUT's limit); returns its id.
     async fn create_multipart(&self, key: &str, content_type: &str) -> StoreResult<String>;

@@ -71,6 +71,11 @@ pub const PENDING_UPLOADS: &str = "UPLOADS#PENDING";
 pub fn upload_storage_key(ns: &str, bkt: &str, upl: &str, filename: &str) -> String {
     format!("{ns}/{bkt}/uploads/{upl}/{filename}")
 }
+/// Where a confirmed single-PUT upload's bytes move: no presigned URL names it, and it is
+/// outside `*/uploads/*`, so the store's notifications ignore it.
+pub fn upload_blob_key(ns: &str, bkt: &str, upl: &str, filename: &str) -> String {
+    format!("{ns}/{bkt}/files/{upl}/{filename}")
+}
 /// Reads `(bucket_id, upload_id)` back from an upload's storage key.
 pub fn parse_upload_storage_key(key: &str) -> Option<(&str, &str)> {
     let mut parts = key.splitn(5, '/');

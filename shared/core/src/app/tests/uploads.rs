@@ -5,6 +5,7 @@ use super::{parse, reload, space};
 use crate::app::objects;
 use crate::app::uploads::{self, ConfirmUpload};
 use crate::error::Error;
+use crate::ports::BlobStore;
 use crate::testing::Memory;
 
 fn text_upload() -> uploads::CreateUpload {
@@ -41,7 +42,17 @@ async fn put_then_confirm_creates_the_object_over_exactly_those_bytes() {
     let object = objects::get(&m.ctx, &bucket, done.object_id.as_deref().unwrap())
         .await
         .unwrap();
-    assert_eq!(object.blobs[0].storage_key(), Some(issued.s3_key.as_str()));
+    // The object reads a key the URL cannot write, holding exactly the confirmed bytes;
+    // the URL's key is retired, so replaying the PUT changes nothing.
+    let read_from = object.blobs[0].storage_key().unwrap().to_string();
+    assert_ne!(read_from, issued.s3_key);
+    assert_eq!(done.blob_key.as_deref(), Some(read_from.as_str()));
+    assert!(!m.blobs.keys().contains(&issued.s3_key));
+    assert!(m.blobs.put_signed(&url, &b"other bytes"[..]).is_err());
+    assert_eq!(
+        m.blobs.get(&read_from).await.unwrap().as_deref(),
+        Some(&b"field notes"[..])
+    );
     assert_eq!(object.metadata["n"], 7);
     assert_eq!(reload(&m, &ns, &bucket).await.object_count, 1);
     // Confirming again returns the same result and makes no second object.
@@ -190,4 +201,46 @@ async fn a_bulk_confirm_runs_as_a_task_on_the_tasks_queue() {
         .unwrap();
     assert_eq!(task.status, "COMPLETED_WITH_ERRORS", "{task:?}");
     assert_eq!(reload(&m, &ns, &bucket).await.object_count, 2);
+}
+
+/// S3 cannot refuse a presigned PUT before the URL expires: the notification of a late
+/// write to a finished upload removes the bytes, and the object keeps reading its own.
+#[tokio::test]
+async fn a_late_write_to_a_finished_upload_is_removed_on_notice() {
+    let m = Memory::new();
+    let (_, bucket) = space(&m).await;
+    let mut staged = Vec::new();
+    for cancel in [false, true] {
+        let issued = uploads::create(&m.ctx, &bucket, text_upload())
+            .await
+            .unwrap();
+        let url = issued.presigned_url.clone().unwrap();
+        if cancel {
+            uploads::cancel(&m.ctx, &bucket, &issued.upload_id)
+                .await
+                .unwrap();
+        } else {
+            m.blobs.put_signed(&url, &b"field notes"[..]).unwrap();
+            uploads::on_stored(&m.ctx, &issued.s3_key).await.unwrap();
+        }
+        // What S3 would accept from the still-valid URL.
+        m.blobs
+            .put(&issued.s3_key, bytes::Bytes::from_static(b"late"), None)
+            .await
+            .unwrap();
+        uploads::on_stored(&m.ctx, &issued.s3_key).await.unwrap();
+        assert!(m.blobs.get(&issued.s3_key).await.unwrap().is_none());
+        staged.push(issued.upload_id);
+    }
+    let (done, _) = uploads::get(&m.ctx, &bucket, &staged[0]).await.unwrap();
+    let object = objects::get(&m.ctx, &bucket, done.object_id.as_deref().unwrap())
+        .await
+        .unwrap();
+    let key = object.blobs[0].storage_key().unwrap();
+    assert_eq!(
+        m.blobs.get(key).await.unwrap().as_deref(),
+        Some(&b"field notes"[..])
+    );
+    let (canceled, _) = uploads::get(&m.ctx, &bucket, &staged[1]).await.unwrap();
+    assert_eq!(canceled.status, "CANCELED");
 }
