@@ -49,6 +49,10 @@ fn clients(route: &Route) -> String {
         (route.may(Permission::PublishEvents), "events"),
         (route.uses_vectors(), "vectors"),
         (route.may(Permission::UseCredentials), "credentials"),
+        (
+            route.may(Permission::SealSecrets) && !route.may(Permission::UseCredentials),
+            "sealer",
+        ),
     ] {
         if used {
             let _ = write!(c, ".{name}()");
@@ -180,12 +184,14 @@ fn policies(route: &Route) -> String {
             ],
         );
     }
-    if has(UseCredentials) {
+    if has(UseCredentials) || has(SealSecrets) {
         statement(
             &mut s,
             &["kms:GenerateDataKey", "kms:Decrypt"],
             &["!GetAtt CredentialKey.Arn"],
         );
+    }
+    if has(UseCredentials) {
         // A connection's iam_role credentials: the role's trust policy decides.
         statement(&mut s, &["sts:AssumeRole"], &["\"*\""]);
     }

@@ -696,7 +696,7 @@ pub async fn webhooks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply
 
 pub async fn webhooks_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookView> {
     let wh = webhooks::get(&ctx, c.org()?, webhook_id(&req)?).await?;
-    Ok(WebhookView::new(&wh, false))
+    Ok(WebhookView::new(&wh, None))
 }
 
 pub async fn webhooks_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<WebhookView> {

@@ -89,6 +89,8 @@ pub enum Permission {
     /// The credential key (KMS GenerateDataKey, Decrypt) and the storage connectors
     /// that read external stores with the credentials it opens.
     UseCredentials,
+    /// The credential key alone, to seal a secret kept at rest (a webhook's).
+    SealSecrets,
 }
 
 impl Route {
@@ -127,7 +129,9 @@ impl Route {
         }
         if !self.may(UseCredentials) {
             ctx.connectors = Arc::new(Absent("external storage connectors"));
-            ctx.sealer = Arc::new(Absent("the credential key"));
+            if !self.may(SealSecrets) {
+                ctx.sealer = Arc::new(Absent("the credential key"));
+            }
         }
         if !self.embeds {
             ctx.embedders = Embedders::none("this route embeds nothing (its table entry says so)");
@@ -993,7 +997,7 @@ route! {
         handler: h::webhooks_create,
         idempotent: true,
         embeds: false,
-        permissions: &[ReadTable, WriteTable],
+        permissions: &[ReadTable, WriteTable, SealSecrets],
     }
 }
 route! {

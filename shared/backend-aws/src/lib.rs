@@ -131,15 +131,20 @@ impl Clients {
         });
         self
     }
-    /// The KMS key for connection credentials, and the storage connectors that read
-    /// external stores with the credentials it opens.
-    pub fn credentials(mut self) -> Self {
+    /// The KMS key that seals secrets at rest (webhook signing secrets).
+    pub fn sealer(mut self) -> Self {
         self.sealer = Some(|sdk, names| {
             Arc::new(KmsSealer::new(
                 aws_sdk_kms::Client::new(sdk),
                 names.credential_key.clone(),
             ))
         });
+        self
+    }
+    /// The KMS key for connection credentials, and the storage connectors that read
+    /// external stores with the credentials it opens.
+    pub fn credentials(mut self) -> Self {
+        self = self.sealer();
         self.connectors = Some(|sdk, _| Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk)));
         self
     }
@@ -185,15 +190,14 @@ pub fn context_with(
         Some(build) => build(sdk, &names),
         None => Arc::new(Absent("the vector bucket")),
     };
-    let ctx = AppContext::new(Arc::new(table), blobs, queue, events, vectors, config);
-    match (clients.sealer, clients.connectors) {
-        (Some(sealer), Some(connectors)) => AppContext {
-            sealer: sealer(sdk, &names),
-            connectors: connectors(sdk, &names),
-            ..ctx
-        },
-        _ => ctx,
+    let mut ctx = AppContext::new(Arc::new(table), blobs, queue, events, vectors, config);
+    if let Some(sealer) = clients.sealer {
+        ctx.sealer = sealer(sdk, &names);
     }
+    if let Some(connectors) = clients.connectors {
+        ctx.connectors = connectors(sdk, &names);
+    }
+    ctx
 }
 
 /// Creates the table, bucket, queues and bus (for a stand-in like moto; SAM does this

@@ -2,6 +2,6 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
-    let clients = Clients::table();
+    let clients = Clients::table().sealer();
     sluice_lambda::serve_route(&sluice_api::routes::WEBHOOKS_CREATE, clients)
 }

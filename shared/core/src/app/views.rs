@@ -945,13 +945,14 @@ pub struct WebhookView {
 }
 
 impl WebhookView {
-    pub fn new(w: &Webhook, with_secret: bool) -> Self {
+    /// `secret` is given only by the create, which alone shows it.
+    pub fn new(w: &Webhook, secret: Option<&str>) -> Self {
         let channels = w
             .channels
             .iter()
             .map(|c| {
                 let mut c = c.clone();
-                c.configs.signing_secret = with_secret.then(|| w.secret.clone());
+                c.configs.signing_secret = secret.map(str::to_string);
                 c
             })
             .collect();
@@ -972,7 +973,7 @@ impl WebhookView {
             delivery_health: health,
             created_at: w.created_at.clone(),
             updated_at: w.updated_at.clone(),
-            signing_secret: with_secret.then(|| w.secret.clone()),
+            signing_secret: secret.map(str::to_string),
             signing_secret_withheld: None,
         }
     }

@@ -98,8 +98,13 @@ pub struct Webhook {
     #[serde(default)]
     pub resource_types: Option<Vec<String>>,
     pub is_active: bool,
-    /// `whsec_<base64>`: stored to sign deliveries, shown to the client once.
-    pub secret: String,
+    /// The signing secret (`whsec_<base64>`) sealed with the credential key, as
+    /// connection credentials are: shown to the client once, opened only to sign.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sealed_secret: Option<String>,
+    /// A secret an earlier version stored in the clear: still read, never written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret: Option<String>,
     #[serde(default)]
     pub consecutive_failures: i64,
     #[serde(default)]
@@ -254,6 +259,12 @@ pub async fn create(
 ) -> Result<WebhookView, Error> {
     check(&req.event_types, &req.channels, &req.webhook_name)?;
     let at = now_rfc3339();
+    let secret = new_secret();
+    let sealed = ctx
+        .sealer
+        .seal(secret.as_bytes())
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("sealing the signing secret: {e}")))?;
     let wh = Webhook {
         // The SDK's format: `wh_` and 16 hex digits.
         webhook_id: format!("wh_{}", hex::encode(rand::random::<[u8; 8]>())),
@@ -263,7 +274,8 @@ pub async fn create(
         channels: scrub(&req.channels),
         resource_types: req.resource_types,
         is_active: req.is_active.unwrap_or(true),
-        secret: new_secret(),
+        sealed_secret: Some(sealed),
+        secret: None,
         consecutive_failures: 0,
         delivery_health: Map::new(),
         last_failure_at: None,
@@ -277,7 +289,7 @@ pub async fn create(
             &wh,
         )))
         .await?;
-    Ok(WebhookView::new(&wh, true))
+    Ok(WebhookView::new(&wh, Some(&secret)))
 }
 
 pub async fn get(ctx: &AppContext, org_id: &str, id: &str) -> Result<Webhook, Error> {
@@ -322,7 +334,7 @@ pub async fn update(
         cond: Cond::Equals("updated_at".into(), json!(before)),
     };
     match ctx.table.write(write).await {
-        Ok(_) => Ok(WebhookView::new(&wh, false)),
+        Ok(_) => Ok(WebhookView::new(&wh, None)),
         Err(StoreError::ConditionFailed { .. }) => Err(Error::Conflict(format!(
             "webhook {id} changed while this request ran; retry"
         ))),
@@ -364,7 +376,7 @@ pub async fn list(
                 .is_none_or(|t| w.event_types.contains(t))
         })
         .filter(|w| req.is_active.is_none_or(|a| a == w.is_active))
-        .map(|w| WebhookView::new(w, false))
+        .map(|w| WebhookView::new(w, None))
         .collect();
     let total = hooks.len();
     Ok(WebhookList {
@@ -380,6 +392,25 @@ pub async fn list(
 }
 
 /// The Standard Webhooks signature of one delivery.
+/// The webhook's signing secret, opened from its sealed form.
+async fn signing_secret(ctx: &AppContext, wh: &Webhook) -> Result<String, Error> {
+    match (&wh.sealed_secret, &wh.secret) {
+        (Some(sealed), _) => {
+            let plain =
+                ctx.sealer.open(sealed).await.map_err(|e| {
+                    Error::Internal(anyhow::anyhow!("opening the signing secret: {e}"))
+                })?;
+            String::from_utf8(plain)
+                .map_err(|_| Error::Internal(anyhow::anyhow!("the signing secret is not text")))
+        }
+        (None, Some(plain)) => Ok(plain.clone()),
+        (None, None) => Err(Error::Internal(anyhow::anyhow!(
+            "webhook {} has no signing secret",
+            wh.webhook_id
+        ))),
+    }
+}
+
 pub fn sign(secret: &str, msg_id: &str, timestamp: i64, body: &[u8]) -> Result<String, Error> {
     let key = base64::engine::general_purpose::STANDARD
         .decode(secret.trim_start_matches("whsec_"))
@@ -481,7 +512,8 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
     }))
     .map_err(|e| Error::Internal(e.into()))?;
     let timestamp = now().unix_timestamp();
-    let signature = sign(&wh.secret, &msg.event.event_id, timestamp, &body)?;
+    let secret = signing_secret(ctx, &wh).await?;
+    let signature = sign(&secret, &msg.event.event_id, timestamp, &body)?;
     let started = std::time::Instant::now();
     let mut failure: Option<String> = None;
     let mut status_code: Option<u16> = None;

@@ -27,7 +27,25 @@ async fn the_secret_is_shown_once() {
     let stored = webhooks::get(&m.ctx, &ns.org_id, &created.webhook_id)
         .await
         .unwrap();
-    let later = WebhookView::new(&stored, false);
+    // At rest it is sealed: the stored item holds no form of the secret in the clear.
+    let item = m
+        .ctx
+        .table
+        .get(&crate::store::keys::webhook(
+            &ns.org_id,
+            &created.webhook_id,
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    let raw = serde_json::to_string(&item).unwrap();
+    let key_part = secret.trim_start_matches("whsec_");
+    assert!(
+        !raw.contains(key_part),
+        "the secret is stored in the clear: {raw}"
+    );
+    assert!(stored.sealed_secret.is_some() && stored.secret.is_none());
+    let later = WebhookView::new(&stored, None);
     assert!(later.signing_secret.is_none());
     assert!(later
         .channels
