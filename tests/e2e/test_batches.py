@@ -16,6 +16,7 @@ import pytest
 import requests
 from mixpeek.api.batches_api import BatchesApi
 from mixpeek.api.bucket_batches_api import BucketBatchesApi
+from mixpeek.api.bucket_objects_api import BucketObjectsApi
 from mixpeek.api.tasks_api import TasksApi
 from mixpeek.api.webhooks_api import WebhooksApi
 from mixpeek.models.create_batch_request import CreateBatchRequest
@@ -115,6 +116,11 @@ def test_sdk_batch_flow(sluice):
     docs = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{ids[2]}/documents", ns=ns).json()
     assert docs["results"][0]["text"] == "doc 2"
     assert docs["results"][0]["batch_id"] == batch.batch_id
+    # Every object says it was processed, and a GET counts its documents (the SDK's
+    # "poll until document_count > 0").
+    for object_id in ids:
+        obj = BucketObjectsApi(api).get_object_buckets(bucket, object_id)
+        assert (obj.status, obj.error, obj.document_count) == ("COMPLETED", None, 1), obj
 
 
 def test_concurrent_submits_exactly_one_wins(sluice):

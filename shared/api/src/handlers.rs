@@ -276,10 +276,8 @@ pub async fn objects_list_get(
 pub async fn objects_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectView> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let object = objects::get(&ctx, &bucket, req.param("object_identifier")?).await?;
-    if objects::flag(&req.query, "return_presigned_urls")? {
-        return Ok(objects::with_presigned_urls(&ctx, &object).await?);
-    }
-    Ok(ObjectView::from(&object))
+    let presigned = objects::flag(&req.query, "return_presigned_urls")?;
+    Ok(objects::view(&ctx, &object, presigned).await?)
 }
 
 pub async fn objects_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectView> {

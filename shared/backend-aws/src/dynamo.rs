@@ -248,6 +248,37 @@ fn transact_item(table: &str, op: &Write) -> StoreResult<TransactWriteItem> {
     Ok(built)
 }
 
+/// The key condition of a query: its partition, and its sort-key prefix or bound.
+fn key_condition(q: &Query) -> (Expr, String) {
+    let mut e = Expr::default();
+    let pk_name = e.name(q.partition_attr());
+    let pk_val = e.value(AttributeValue::S(q.pk.clone()));
+    let mut key_cond = format!("{pk_name} = {pk_val}");
+    let lo = q.sk_prefix.clone();
+    let mut hi = q.sk_prefix.as_ref().map(|p| format!("{p}{PREFIX_END}"));
+    if let Some(max) = &q.sk_max {
+        hi = Some(match hi {
+            Some(h) if h.as_str() < max.as_str() => h,
+            _ => max.clone(),
+        });
+    }
+    match (lo, hi) {
+        (Some(lo), Some(hi)) => {
+            let sk_name = e.name(q.sort_key_attr());
+            let lo_val = e.value(AttributeValue::S(lo));
+            let hi_val = e.value(AttributeValue::S(hi));
+            key_cond.push_str(&format!(" AND {sk_name} BETWEEN {lo_val} AND {hi_val}"));
+        }
+        (None, Some(hi)) => {
+            let sk_name = e.name(q.sort_key_attr());
+            let hi_val = e.value(AttributeValue::S(hi));
+            key_cond.push_str(&format!(" AND {sk_name} <= {hi_val}"));
+        }
+        _ => {}
+    }
+    (e, key_cond)
+}
+
 #[async_trait]
 impl Table for DynamoTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
@@ -371,33 +402,35 @@ impl Table for DynamoTable {
         .await
     }
 
+    async fn count(&self, q: &Query) -> StoreResult<u64> {
+        let (e, key_cond) = key_condition(q);
+        let mut start = None;
+        let mut n = 0u64;
+        loop {
+            let out = self
+                .client
+                .query()
+                .table_name(&self.table)
+                .set_index_name(q.index.map(|_| GSI1.to_string()))
+                .key_condition_expression(&key_cond)
+                .set_expression_attribute_names(e.names())
+                .set_expression_attribute_values(e.values())
+                .select(aws_sdk_dynamodb::types::Select::Count)
+                .set_exclusive_start_key(start)
+                .set_consistent_read(q.index.is_none().then_some(true))
+                .send()
+                .await
+                .map_err(map_err)?;
+            n += out.count.max(0) as u64;
+            match out.last_evaluated_key {
+                Some(k) => start = Some(k),
+                None => return Ok(n),
+            }
+        }
+    }
+
     async fn query(&self, q: &Query) -> StoreResult<Page> {
-        let mut e = Expr::default();
-        let pk_name = e.name(q.partition_attr());
-        let pk_val = e.value(AttributeValue::S(q.pk.clone()));
-        let mut key_cond = format!("{pk_name} = {pk_val}");
-        let lo = q.sk_prefix.clone();
-        let mut hi = q.sk_prefix.as_ref().map(|p| format!("{p}{PREFIX_END}"));
-        if let Some(max) = &q.sk_max {
-            hi = Some(match hi {
-                Some(h) if h.as_str() < max.as_str() => h,
-                _ => max.clone(),
-            });
-        }
-        match (lo, hi) {
-            (Some(lo), Some(hi)) => {
-                let sk_name = e.name(q.sort_key_attr());
-                let lo_val = e.value(AttributeValue::S(lo));
-                let hi_val = e.value(AttributeValue::S(hi));
-                key_cond.push_str(&format!(" AND {sk_name} BETWEEN {lo_val} AND {hi_val}"));
-            }
-            (None, Some(hi)) => {
-                let sk_name = e.name(q.sort_key_attr());
-                let hi_val = e.value(AttributeValue::S(hi));
-                key_cond.push_str(&format!(" AND {sk_name} <= {hi_val}"));
-            }
-            _ => {}
-        }
+        let (e, key_cond) = key_condition(q);
         let start = match &q.cursor {
             Some(c) => {
                 let pos = CursorPos::decode(c, q)?;

@@ -304,6 +304,32 @@ impl Table for LocalTable {
         self.db.read(move |conn| run_query(conn, &query)).await
     }
 
+    async fn count(&self, query: &Query) -> StoreResult<u64> {
+        let q = query.clone();
+        self.db
+            .read(move |conn| {
+                let (pk_col, sk_col) = (q.partition_attr(), q.sort_key_attr());
+                let mut sql = format!("SELECT COUNT(*) FROM items WHERE {pk_col} = ?1");
+                let mut args: Vec<String> = vec![q.pk.clone()];
+                if let Some(prefix) = &q.sk_prefix {
+                    sql.push_str(&format!(" AND {sk_col} >= ?2 AND {sk_col} < ?3"));
+                    args.push(prefix.clone());
+                    args.push(format!("{prefix}{PREFIX_END}"));
+                }
+                if let Some(max) = &q.sk_max {
+                    args.push(max.clone());
+                    sql.push_str(&format!(" AND {sk_col} <= ?{}", args.len()));
+                }
+                let n: i64 = conn
+                    .prepare_cached(&sql)
+                    .map_err(sql_err)?
+                    .query_row(rusqlite::params_from_iter(args.iter()), |r| r.get(0))
+                    .map_err(sql_err)?;
+                Ok(n.max(0) as u64)
+            })
+            .await
+    }
+
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
         self.db
             .run(move |conn| {

@@ -287,6 +287,17 @@ async fn table_queries(ctx: AppContext) {
     {
         r.unwrap();
     }
+    // A count sees the prefix, the bound and the index, never the limit or cursor.
+    let counted = |q: Query| async move { t.count(&q).await.unwrap() };
+    assert_eq!(
+        counted(Query::partition("Q#1").prefix("OBJ#").limit(3)).await,
+        25
+    );
+    assert_eq!(counted(Query::partition("Q#1")).await, 26);
+    assert_eq!(counted(Query::partition("Q#1").prefix("NONE#")).await, 0);
+    let mut due_by = Query::partition("DUE").on(Index::Gsi1);
+    due_by.sk_max = Some("080".into());
+    assert_eq!(counted(due_by).await, 5);
     // Pages in order, the cursor picking up where the last page stopped.
     let mut seen = Vec::new();
     let mut cursor = None;

@@ -1252,9 +1252,21 @@ pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<O
         .ok_or_else(|| Error::not_found(format!("object {object_id:?}")))
 }
 
-/// An object's view with short-lived GET URLs for its stored blobs (and the source URL
-/// of a blob registered by URL).
-pub async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<ObjectView, Error> {
+/// An object's view as GET shows it: with its document count, and when asked, short-lived
+/// GET URLs for its stored blobs (and the source URL of a blob registered by URL).
+pub async fn view(ctx: &AppContext, o: &Object, presigned_urls: bool) -> Result<ObjectView, Error> {
+    let mut view = if presigned_urls {
+        with_presigned_urls(ctx, o).await?
+    } else {
+        ObjectView::from(o)
+    };
+    let documents = Query::partition(keys::bkt_pk(&o.bucket_id))
+        .prefix(keys::object_documents_prefix(&o.object_id));
+    view.document_count = Some(ctx.table.count(&documents).await?);
+    Ok(view)
+}
+
+async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<ObjectView, Error> {
     let mut view = ObjectView::from(o);
     for blob in &mut view.blobs {
         let url = match blob.blob.storage_key() {

@@ -129,6 +129,15 @@ pub async fn run_chunk(
         .filter(|id| earlier.get(*id).is_none_or(|r| r.attempt < msg.attempt))
         .collect();
     if todo.is_empty() {
+        // Recorded by an earlier delivery, which may have stopped before the objects
+        // heard of it.
+        let recorded: Vec<&ObjectResult> = msg
+            .object_ids
+            .iter()
+            .filter_map(|id| earlier.get(id))
+            .filter(|r| r.attempt == msg.attempt)
+            .collect();
+        tell_objects(ctx, &msg.bucket_id, recorded).await?;
         return finish_if_done(ctx, &key).await;
     }
 
@@ -210,7 +219,47 @@ pub async fn run_chunk(
         Err(StoreError::ConditionFailed { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     }
+    tell_objects(ctx, &msg.bucket_id, processed.iter().map(|p| &p.result)).await?;
     finish_if_done(ctx, &key).await
+}
+
+/// Each object's own record says what its batch did with it: COMPLETED, FAILED with
+/// the stage and reason, or SKIPPED. Written after the chunk's results (which stay the
+/// record of the batch), one object at a time, and only over the version processed: an
+/// object replaced meanwhile is PENDING again and stays so; a deleted one stays gone.
+async fn tell_objects<'a>(
+    ctx: &AppContext,
+    bucket_id: &str,
+    results: impl IntoIterator<Item = &'a ObjectResult>,
+) -> Result<(), Error> {
+    let groups: Vec<Vec<Write>> = results
+        .into_iter()
+        .filter_map(|r| {
+            let version = r.object_version?;
+            let error = match (&r.status, &r.stage, &r.reason) {
+                (ResultStatus::Failed, Some(stage), Some(reason)) => {
+                    json!(format!("{stage}: {reason}"))
+                }
+                (ResultStatus::Failed, _, reason) => json!(reason),
+                _ => Value::Null,
+            };
+            Some(vec![Write::Update {
+                key: keys::object(bucket_id, &r.object_id),
+                updates: vec![
+                    Update::Set("status".into(), json!(r.status.as_str())),
+                    Update::Set("error".into(), error),
+                ],
+                cond: Cond::Equals("version".into(), json!(version)),
+            }])
+        })
+        .collect();
+    for outcome in ctx.table.transact_each(groups).await {
+        match outcome {
+            Ok(()) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 async fn process_object(
@@ -259,6 +308,7 @@ async fn process_object(
             reason,
             document_ids: documents.iter().map(|d| d.document_id.clone()).collect(),
             finished_at,
+            object_version: object.map(|o| o.version),
         },
         documents,
         was_failed,

@@ -289,7 +289,9 @@ pub struct ObjectView {
     pub error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
-    pub document_count: u64,
+    /// The documents collections made from the object: counted on GET only (the SDK's
+    /// contract), null in lists and write responses.
+    pub document_count: Option<u64>,
     /// Bulk-create rows only: the request position this row answers, and whether (and
     /// why) it replayed an existing object.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -320,7 +322,7 @@ impl From<&Object> for ObjectView {
             error: o.error.clone(),
             created_at: o.created_at.clone(),
             updated_at: o.updated_at.clone(),
-            document_count: 0,
+            document_count: None,
             object_index: None,
             replayed: None,
             replayed_by: None,

@@ -166,6 +166,9 @@ pub struct ObjectResult {
     #[serde(default)]
     pub document_ids: Vec<String>,
     pub finished_at: String,
+    /// The version of the object processed: its status is set only over that version.
+    #[serde(default)]
+    pub object_version: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
@@ -174,6 +177,17 @@ pub enum ResultStatus {
     Completed,
     Failed,
     Skipped,
+}
+
+impl ResultStatus {
+    /// The object status this result gives (the SDK's TaskStatusEnum values).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResultStatus::Completed => "COMPLETED",
+            ResultStatus::Failed => "FAILED",
+            ResultStatus::Skipped => "SKIPPED",
+        }
+    }
 }
 
 #[cfg(test)]

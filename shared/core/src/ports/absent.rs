@@ -177,6 +177,9 @@ impl Table for ReadOnly {
             .map(|_| Absent("table writes").refuse())
             .collect()
     }
+    async fn count(&self, query: &Query) -> StoreResult<u64> {
+        self.inner.count(query).await
+    }
     async fn query(&self, query: &Query) -> StoreResult<Page> {
         self.inner.query(query).await
     }

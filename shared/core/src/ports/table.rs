@@ -243,6 +243,21 @@ pub trait Table: Send + Sync {
     /// run them together (one SQLite transaction, concurrent DynamoDB calls).
     async fn transact_each(&self, groups: Vec<Vec<Write>>) -> Vec<StoreResult<()>>;
     async fn query(&self, query: &Query) -> StoreResult<Page>;
+    /// How many items the query matches (its cursor and limit ignored). Adapters count
+    /// without reading the items; this default pages through them.
+    async fn count(&self, query: &Query) -> StoreResult<u64> {
+        let mut q = query.clone().limit(1000);
+        q.cursor = None;
+        let mut n = 0;
+        loop {
+            let page = self.query(&q).await?;
+            n += page.items.len() as u64;
+            match page.cursor {
+                Some(c) => q.cursor = Some(c),
+                None => return Ok(n),
+            }
+        }
+    }
     /// Unconditional deletes, batched by the adapter.
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()>;
     /// The items that exist among `keys` (any order), batched by the adapter.

@@ -62,6 +62,15 @@ async fn a_submitted_batch_runs_on_the_queue_and_writes_documents() {
     assert_eq!(docs.results.len(), 1);
     assert_eq!(docs.results[0]["text"], "doc 1");
     assert!(m.events.types().contains(&"batch.completed".to_string()));
+    // Each object says it was processed, and GET counts its documents.
+    for id in &ids {
+        let o = objects::get(&m.ctx, &bucket, id).await.unwrap();
+        let view = objects::view(&m.ctx, &o, false).await.unwrap();
+        assert_eq!(
+            (view.status.as_str(), view.error, view.document_count),
+            ("COMPLETED", None, Some(1))
+        );
+    }
 }
 
 #[tokio::test]
@@ -102,6 +111,18 @@ async fn a_failed_object_names_its_stage_and_a_retry_runs_it_again() {
             .contains("refused"),
         "{failures:?}"
     );
+    let failed = objects::get(&m.ctx, &bucket, &ids[0]).await.unwrap();
+    assert_eq!(failed.status, "FAILED");
+    assert!(
+        failed
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("blob: "),
+        "{failed:?}"
+    );
+    let fine = objects::get(&m.ctx, &bucket, &ids[1]).await.unwrap();
+    assert_eq!((fine.status.as_str(), fine.error), ("COMPLETED", None));
 
     let (retried, _) = batches::retry(&m.ctx, &ns, &bucket, &batch.batch_id)
         .await
