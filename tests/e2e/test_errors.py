@@ -273,3 +273,16 @@ def test_list_select(sluice, space):
     for row in page["results"]:
         assert set(row) == {"object_id", "bucket_id", "namespace_id", "metadata"}
         assert set(row["metadata"]) <= {"sku"}
+
+
+def test_concurrent_upserts_of_one_key_all_succeed(sluice, space):
+    """An upsert that loses a race to another upsert of its key retries; it is not a 409."""
+    import concurrent.futures
+    ns, bkt = space
+    def upsert(i):
+        return sluice.call("POST", f"/v1/buckets/{bkt}/objects?policy=upsert", ns=ns,
+                           json=obj("race-1", metadata={"sku": "race-1", "price": i}))
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        replies = list(pool.map(upsert, range(10)))
+    assert [r.status_code for r in replies] == [200] * 10, [r.text for r in replies if r.status_code != 200]
+    assert len({r.json()["object_id"] for r in replies}) == 1

@@ -986,7 +986,54 @@ pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
 pub type ItemResult = Result<(Object, Option<Replayed>), Error>;
 
 /// Creates objects; each succeeds or fails on its own. `true` marks a replay.
+/// Why an upsert lost a race: another writer took the unique key, or changed the object
+/// it was replacing. Both are retried: the next attempt reads the winner and replaces it.
+const UNIQUE_KEY_TAKEN: &str = "another object already holds this unique key";
+const OBJECT_CHANGED: &str = "the object changed while this request ran; retry";
+/// How many times an upsert that lost a race tries again before answering 409.
+const UPSERT_ATTEMPTS: u32 = 8;
+
+fn lost_a_race(r: &ItemResult) -> bool {
+    matches!(r, Err(Error::Conflict(m)) if m == UNIQUE_KEY_TAKEN || m == OBJECT_CHANGED)
+}
+
 pub async fn create_many(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    requests: Vec<Result<CreateObject, Error>>,
+    policy: Policy,
+    confirming: Option<&Confirming>,
+) -> Result<Vec<ItemResult>, Error> {
+    if policy != Policy::Upsert {
+        return create_many_once(ctx, bucket, requests, policy, confirming).await;
+    }
+    // An upsert must not fail because another upsert of the same key committed first:
+    // the losers go again, with a short jittered pause, over what the winner wrote.
+    let kept: Vec<Option<CreateObject>> =
+        requests.iter().map(|r| r.as_ref().ok().cloned()).collect();
+    let mut results = create_many_once(ctx, bucket, requests, policy, confirming).await?;
+    for attempt in 1..UPSERT_ATTEMPTS {
+        let losers: Vec<usize> = (0..results.len())
+            .filter(|&i| lost_a_race(&results[i]) && kept[i].is_some())
+            .collect();
+        if losers.is_empty() {
+            break;
+        }
+        let pause = rand::random_range(1..=(4u64 << attempt.min(5)));
+        tokio::time::sleep(std::time::Duration::from_millis(pause)).await;
+        let again = losers
+            .iter()
+            .map(|&i| Ok(kept[i].clone().expect("kept above")))
+            .collect();
+        let retried = create_many_once(ctx, bucket, again, policy, confirming).await?;
+        for (i, r) in losers.into_iter().zip(retried) {
+            results[i] = r;
+        }
+    }
+    Ok(results)
+}
+
+async fn create_many_once(
     ctx: &AppContext,
     bucket: &Bucket,
     requests: Vec<Result<CreateObject, Error>>,
@@ -1084,9 +1131,7 @@ pub async fn create_many(
                     }
                 }
                 Err(match (e, claim) {
-                    (_, Some(Claim::UniqueKey)) => {
-                        Error::Conflict("another object already holds this unique key".into())
-                    }
+                    (_, Some(Claim::UniqueKey)) => Error::Conflict(UNIQUE_KEY_TAKEN.into()),
                     (_, Some(Claim::Upload)) => Error::Conflict(
                         "an upload this object names was linked to another object".into(),
                     ),
@@ -1094,7 +1139,7 @@ pub async fn create_many(
                         Error::Conflict("the upload was confirmed by another request".into())
                     }
                     (StoreError::ConditionFailed { .. }, _) => {
-                        Error::Conflict("the object changed while this request ran; retry".into())
+                        Error::Conflict(OBJECT_CHANGED.into())
                     }
                     (other, _) => other.into(),
                 })

@@ -118,6 +118,40 @@ async fn unique_keys_insert_conflicts_and_upsert_replaces() {
     );
 }
 
+/// Ten upserts of one unique key at once: every one succeeds, one object remains.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_upserts_of_one_key_all_succeed() {
+    let m = Memory::new();
+    let schema = json!({"properties": {"body": {"type": "text"}, "sku": {"type": "string"}}});
+    let (ns, bucket) = space_with(&m, schema, Some(json!({"fields": ["sku"]}))).await;
+    let runs = (0..10).map(|i| {
+        let (ctx, bucket) = (m.ctx.clone(), bucket.clone());
+        tokio::spawn(async move {
+            let req = parse(json!({
+                "blobs": [{"property": "body", "type": "text", "content": format!("v{i}")}],
+                "metadata": {"sku": "a-1"},
+            }));
+            objects::create_many(&ctx, &bucket, vec![Ok(req)], Policy::Upsert, None)
+                .await
+                .unwrap()
+                .pop()
+                .unwrap()
+        })
+    });
+    let results = futures::future::join_all(runs).await;
+    let ids: std::collections::BTreeSet<String> = results
+        .into_iter()
+        .map(|r| {
+            r.unwrap()
+                .expect("an upsert under contention succeeds")
+                .0
+                .object_id
+        })
+        .collect();
+    assert_eq!(ids.len(), 1, "one object holds the key: {ids:?}");
+    assert_eq!(reload(&m, &ns, &bucket).await.object_count, 1);
+}
+
 #[tokio::test]
 async fn skip_duplicates_returns_the_existing_object() {
     let m = Memory::new();
