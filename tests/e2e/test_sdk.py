@@ -99,3 +99,28 @@ def test_high_level_client(sluice):
     page = mp.buckets.list_objects(bucket.bucket_id)
     assert [o.object_id for o in page.results] == [obj.object_id]
     assert mp.buckets.get(bucket.bucket_id).object_count == 1
+
+
+def test_extractor_catalogue_is_public(sluice):
+    """Mixpeek's spec has no security on the extractor routes: the SDK sends no key."""
+    from mixpeek.api.feature_extractors_api import FeatureExtractorsApi
+    anonymous = mixpeek.ApiClient(mixpeek.Configuration(host=sluice.url))
+    api = FeatureExtractorsApi(anonymous)
+    listed = api.list_feature_extractors()
+    ids = [e.feature_extractor_id for e in listed]
+    assert "text_extractor_v1" in ids, ids
+    one = api.get_feature_extractor_by("text_extractor_v1")
+    assert one.feature_extractor_id == "text_extractor_v1"
+
+
+def test_put_bucket_takes_the_sdks_all_optional_body(sluice):
+    from mixpeek.models.bucket_update_request import BucketUpdateRequest
+    ns = NamespacesApi(client(sluice)).create_namespace(
+        CreateNamespaceRequest.from_dict({"namespace_name": "sdk-put-bucket"}))
+    api = BucketsApi(client(sluice, ns.namespace_id))
+    bucket = api.create_bucket(BucketCreateRequest.from_dict({
+        "bucket_name": "put-me", "bucket_schema": {"properties": {"body": {"type": "text"}}}}))
+    updated = api.update_bucket(bucket.bucket_id, BucketUpdateRequest.from_dict({"description": "now described"}))
+    assert (updated.bucket_name, updated.description) == ("put-me", "now described")
+    renamed = api.update_bucket(bucket.bucket_id, BucketUpdateRequest.from_dict({"bucket_name": "put-renamed"}))
+    assert renamed.bucket_name == "put-renamed" and renamed.description == "now described"

@@ -145,30 +145,21 @@ pub async fn buckets_get(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<B
     Ok(BucketView::from(&bucket))
 }
 
-async fn buckets_change(
-    ctx: AppContext,
-    c: Caller,
-    req: ApiRequest,
-    replace: bool,
-) -> Reply<BucketView> {
+/// PUT and PATCH alike apply the fields given and keep the rest: the SDK's bodies for
+/// both (`BucketUpdateRequest`, `BucketPatchRequest`) have every field optional.
+async fn buckets_change(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
     let body: UpdateBucket = req.json()?;
-    let bucket = buckets::update(
-        &ctx,
-        c.namespace()?,
-        req.param("bucket_identifier")?,
-        body,
-        replace,
-    )
-    .await?;
+    let bucket =
+        buckets::update(&ctx, c.namespace()?, req.param("bucket_identifier")?, body).await?;
     Ok(BucketView::from(&bucket))
 }
 
 pub async fn buckets_patch(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
-    buckets_change(ctx, c, req, false).await
+    buckets_change(ctx, c, req).await
 }
 
 pub async fn buckets_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<BucketView> {
-    buckets_change(ctx, c, req, true).await
+    buckets_change(ctx, c, req).await
 }
 
 pub async fn buckets_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<DeletionQueued> {

@@ -270,14 +270,14 @@ route! {
         function: "extractors-list",
         method: "GET",
         path: "/v1/collections/features/extractors",
-        access: Org,
-        summary: "List the feature-extractor catalogue",
+        access: Public,
+        summary: "List the feature-extractor catalogue (public, as Mixpeek's is)",
         body: None,
         response: Vec<ExtractorView>,
         handler: h::extractors_list,
         idempotent: false,
         embeds: false,
-        permissions: &[ReadTable],
+        permissions: &[],
     }
 }
 route! {
@@ -285,14 +285,14 @@ route! {
         function: "extractors-get",
         method: "GET",
         path: "/v1/collections/features/extractors/{feature_extractor_id}",
-        access: Org,
+        access: Public,
         summary: "Get one feature extractor",
         body: None,
         response: ExtractorView,
         handler: h::extractors_get,
         idempotent: false,
         embeds: false,
-        permissions: &[ReadTable],
+        permissions: &[],
     }
 }
 route! {
@@ -481,7 +481,7 @@ route! {
         method: "PUT",
         path: "/v1/buckets/{bucket_identifier}",
         access: Namespace,
-        summary: "Replace a bucket's fields",
+        summary: "Update a bucket (the fields given; the rest are kept)",
         body: Some(body::<UpdateBucket>),
         response: BucketView,
         handler: h::buckets_update,

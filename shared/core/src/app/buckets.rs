@@ -202,22 +202,19 @@ pub async fn list(
     Ok(Page::new(req.project(results), next, size, total).counted())
 }
 
-/// PATCH (`replace = false`) or PUT (`replace = true`). A schema change must only add
+/// PATCH or PUT: the fields given change, the rest stay. A schema change must only add
 /// optional properties once the bucket holds objects, so no stored object turns invalid.
 pub async fn update(
     ctx: &AppContext,
     ns: &Namespace,
     ident: &str,
     req: UpdateBucket,
-    replace: bool,
 ) -> Result<Bucket, Error> {
     let current = resolve(ctx, ns, ident).await?;
     let mut next = current.clone();
     if let Some(name) = req.bucket_name {
         check_name(&name)?;
         next.bucket_name = name;
-    } else if replace {
-        return Err(Error::field("bucket_name", "is required"));
     }
     let old_schema = current.schema()?;
     let schema = match req.bucket_schema {
@@ -231,17 +228,16 @@ pub async fn update(
             }
             s
         }
-        None if replace => return Err(Error::field("bucket_schema", "is required")),
         None => old_schema,
     };
     next.bucket_schema = schema.to_json();
-    if replace || req.description.is_some() {
+    if req.description.is_some() {
         next.description = req.description;
     }
-    if replace || req.metadata.is_some() {
+    if req.metadata.is_some() {
         next.metadata = req.metadata;
     }
-    if req.unique_key.is_some() || replace {
+    if req.unique_key.is_some() {
         if req.unique_key != current.unique_key && current.object_count > 0 {
             return Err(Error::field(
                 "unique_key",
@@ -267,7 +263,7 @@ pub async fn update(
         Update::Set("updated_at".into(), json!(next.updated_at)),
         Update::Add("version".into(), 1),
     ];
-    updates.retain(|u| !matches!(u, Update::Set(_, Value::Null)) || replace);
+    updates.retain(|u| !matches!(u, Update::Set(_, Value::Null)));
     let mut ops = vec![Write::Update {
         key,
         updates,

@@ -579,7 +579,6 @@ async fn a_dead_letter_clears_once_its_file_goes_through() {
         &ns,
         &bucket.bucket_id,
         parse(json!({"bucket_schema": schema})),
-        false,
     )
     .await
     .unwrap();
