@@ -286,3 +286,29 @@ def test_concurrent_upserts_of_one_key_all_succeed(sluice, space):
         replies = list(pool.map(upsert, range(10)))
     assert [r.status_code for r in replies] == [200] * 10, [r.text for r in replies if r.status_code != 200]
     assert len({r.json()["object_id"] for r in replies}) == 1
+
+
+@pytest.mark.parametrize("where, value", [
+    ("filename", "../escape.txt"), ("filename", "a\nb.txt"), ("filename", "a\x00b.txt"), ("filename", ".."),
+    ("base64_filename", "x/../../etc/passwd"),
+    ("key_prefix", "/a/../b/"), ("key_prefix", "/a/./b"), ("key_prefix", "a\\b"), ("key_prefix", "line\nbreak"),
+])
+def test_names_a_client_would_save_by_are_plain(sluice, space, where, value):
+    """Refused before anything is stored: what a client saving files by name trips on."""
+    ns, bkt = space
+    blob = {"property": "body", "type": "text", "content": "hello"}
+    body = obj("plain-names")
+    if where == "filename":
+        blob["filename"] = value
+        field = "blobs[0].filename"
+    elif where == "base64_filename":
+        blob = {"property": "photo", "type": "image", "data": {"base64": "iVBORw0KGgo=", "filename": value}}
+        field = "blobs[0].data.filename"
+    else:
+        body["key_prefix"] = value
+        field = "key_prefix"
+    body["blobs"] = [blob] if where != "base64_filename" else [{"property": "body", "type": "text", "content": "t"}, blob]
+    if where == "base64_filename":
+        field = "blobs[1].data.filename"
+    err = envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json=body), 422)
+    assert err["details"]["field"] == field, err

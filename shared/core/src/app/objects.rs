@@ -221,13 +221,18 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 fn check_key_prefix(p: &Option<String>, path: &str) -> Result<(), Error> {
     match p {
-        Some(s) if s.len() > MAX_KEY_PREFIX || s.chars().any(char::is_control) => {
-            Err(Error::field(
-                path,
-                format!("at most {MAX_KEY_PREFIX} characters, no control characters"),
-            ))
+        Some(s) => crate::domain::names::check_key_prefix(s, MAX_KEY_PREFIX)
+            .map_err(|reason| Error::field(path, reason)),
+        None => Ok(()),
+    }
+}
+
+fn check_filename(name: Option<&str>, path: &str) -> Result<(), Error> {
+    match name {
+        Some(n) => {
+            crate::domain::names::check_file_name(n).map_err(|reason| Error::field(path, reason))
         }
-        _ => Ok(()),
+        None => Ok(()),
     }
 }
 
@@ -375,6 +380,7 @@ fn read_source(
                 )
             });
     }
+    check_filename(b.filename.as_deref(), &format!("{path}.filename"))?;
     let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
     if let Some(url) = &b.url {
         return Ok(Source::Url(check_url(url, &format!("{path}.url"))?));
@@ -431,6 +437,10 @@ fn read_source(
                 .get("base64")
                 .and_then(Value::as_str)
                 .ok_or_else(|| Error::field(&field, "base64 must be a string"))?;
+            check_filename(
+                m.get("filename").and_then(Value::as_str),
+                &format!("{field}.filename"),
+            )?;
             Ok(Source::Bytes {
                 bytes: decode_base64(encoded, &format!("{field}.base64"))?,
                 mime: m

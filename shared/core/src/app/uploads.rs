@@ -137,21 +137,7 @@ fn epoch(t: time::OffsetDateTime) -> i64 {
 
 /// A file name without any path, safe to show and to put in a storage key.
 fn check_filename(name: &str, field: &str) -> Result<(), Error> {
-    let bad = name.is_empty()
-        || name.len() > 255
-        || name == "."
-        || name == ".."
-        || name.contains('/')
-        || name.contains('\\')
-        || name.contains("..")
-        || name.chars().any(char::is_control);
-    if bad {
-        return Err(Error::field(
-            field,
-            "must be a plain file name of 1-255 characters, without path separators or '..'",
-        ));
-    }
-    Ok(())
+    crate::domain::names::check_file_name(name).map_err(|reason| Error::field(field, reason))
 }
 
 /// The filename as it appears in the storage key: anything beyond a safe set becomes `_`.

@@ -47,3 +47,37 @@ mod tests {
         }
     }
 }
+
+/// A file name a client may save under as it is: 1-255 characters, not `.` or `..`,
+/// no `..` inside, no path separator, no NUL or other control character (a newline
+/// breaks headers and listings).
+pub fn check_file_name(name: &str) -> Result<(), &'static str> {
+    let bad = name.is_empty()
+        || name.len() > 255
+        || name.contains('/')
+        || name.contains('\\')
+        || name.contains("..")
+        || name == "."
+        || name.chars().any(char::is_control);
+    if bad {
+        Err("must be a plain file name of 1-255 characters, without path separators, '..' or control characters")
+    } else {
+        Ok(())
+    }
+}
+
+/// A key prefix (a path-like folder): no `.` or `..` segment, no backslash, no control
+/// character, so no client that writes files under it is led outside its folder.
+pub fn check_key_prefix(prefix: &str, max: usize) -> Result<(), String> {
+    let bad_segment = prefix.split('/').any(|seg| seg == "." || seg == "..");
+    if prefix.len() > max
+        || bad_segment
+        || prefix.contains('\\')
+        || prefix.chars().any(char::is_control)
+    {
+        return Err(format!(
+            "at most {max} characters, no '.' or '..' segments, backslashes or control characters"
+        ));
+    }
+    Ok(())
+}
