@@ -32,22 +32,6 @@ pub fn check(name: &str, min: usize, max: usize, id_kind: IdKind) -> Result<(), 
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn names_never_pass_for_ids_or_folders() {
-        let id = IdKind::Namespace.new_id();
-        for bad in ["..", ".", "...", id.as_str(), "bkt_anything"] {
-            assert!(check(bad, 1, 128, IdKind::Bucket).is_err(), "{bad}");
-        }
-        for good in ["docs", "a.b", "v1..2", "ns_short"] {
-            assert!(check(good, 1, 128, IdKind::Bucket).is_ok(), "{good}");
-        }
-    }
-}
-
 /// A file name a client may save under as it is: 1-255 characters, not `.` or `..`,
 /// no `..` inside, no path separator, no NUL or other control character (a newline
 /// breaks headers and listings).
@@ -80,4 +64,32 @@ pub fn check_key_prefix(prefix: &str, max: usize) -> Result<(), String> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_never_pass_for_ids_or_folders() {
+        let id = IdKind::Namespace.new_id();
+        for bad in ["..", ".", "...", id.as_str(), "bkt_anything"] {
+            assert!(check(bad, 1, 128, IdKind::Bucket).is_err(), "{bad}");
+        }
+        for good in ["docs", "a.b", "v1..2", "ns_short"] {
+            assert!(check(good, 1, 128, IdKind::Bucket).is_ok(), "{good}");
+        }
+    }
+
+    #[test]
+    fn file_names_and_prefixes_are_plain() {
+        for bad in ["", ".", "..", "a/b", "a\\b", "x..y", "a\nb", "a\0b"] {
+            assert!(super::check_file_name(bad).is_err(), "{bad:?}");
+        }
+        assert!(super::check_file_name("photo 1.final.jpg").is_ok());
+        for bad in ["/a/../b", "./a", "a\\b", "a\tb"] {
+            assert!(super::check_key_prefix(bad, 1024).is_err(), "{bad:?}");
+        }
+        assert!(super::check_key_prefix("/products/2024/", 1024).is_ok());
+    }
 }
