@@ -22,6 +22,16 @@ def binary(name: str) -> str:
     return str(path)
 
 
+def have_tool(name: str) -> bool:
+    """Whether a command-line tool is installed. With CI=true it must be: a missing one
+    fails the test instead of sending it down the "tool missing" branch."""
+    import shutil
+    found = shutil.which(name) is not None
+    if not found and os.environ.get("CI") == "true":
+        pytest.fail(f"{name} is required with CI=true (scripts/test installs it)")
+    return found
+
+
 class Sluice:
     def __init__(self, url: str, api_key: str, data_dir: pathlib.Path):
         self.url = url

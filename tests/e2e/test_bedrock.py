@@ -17,14 +17,13 @@ import io
 import json
 import math
 import re
-import shutil
 import threading
 import urllib.parse
 
 import pytest
 from PIL import Image
 
-from conftest import Sluice, start
+from conftest import Sluice, have_tool, start
 from test_batches import wait_batch
 from test_search import video_red_then_blue, wav_tone_silence_tone
 
@@ -243,7 +242,7 @@ def test_nova_embeds_video_and_audio_clips(bedrock_sluice, tmp_path):
         "bucket_name": "media",
         "bucket_schema": {"properties": {"clip": {"type": "video"}, "sound": {"type": "audio"}, "photo": {"type": "image"}}},
     }).json()["bucket_id"]
-    have_ffmpeg = shutil.which("ffmpeg") is not None
+    have_ffmpeg = have_tool("ffmpeg")
     clip = video_red_then_blue(tmp_path / "clip.mp4") if have_ffmpeg else b"\x00\x00\x00\x18ftypmp42" + bytes(64)
     photo = png((10, 200, 30))
     made = sluice.call("POST", f"/v1/buckets/{bucket}/objects/batch", ns=ns, json={"objects": [

@@ -8,7 +8,6 @@ import json
 import math
 import os
 import re
-import shutil
 import struct
 import subprocess
 import threading
@@ -20,6 +19,7 @@ from mixpeek.api.feature_search_api import FeatureSearchApi
 from mixpeek.models.feature_search_request import FeatureSearchRequest
 from PIL import Image
 
+from conftest import have_tool
 from test_batches import TERMINAL, private_sluice, wait_batch  # noqa: F401 (fixture)
 from test_quickstart import curl_commands, find, run
 
@@ -356,7 +356,7 @@ def test_image_text_is_read_when_asked(sluice):
     img.save(buf, "PNG")
     [obj] = create(sluice, ns, bucket, [{"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(buf.getvalue()), "mime_type": "image/png"}}]}])
     done = process(sluice, ns, bucket, [obj])
-    if shutil.which("tesseract") is None:
+    if not have_tool("tesseract"):
         assert done["status"] == "FAILED", done
         assert "tesseract" in done["failed_objects"][0]["error"]
         return
@@ -404,7 +404,7 @@ def test_video_segments_and_scanned_pdf_pages(sluice, tmp_path):
     ns, bucket = space(sluice, "video-and-scans", "multimodal_extractor", {
         "clip": {"type": "video"}, "doc": {"type": "pdf"},
     })
-    have_ffmpeg = shutil.which("ffmpeg") is not None
+    have_ffmpeg = have_tool("ffmpeg")
     clip = video_red_then_blue(tmp_path / "clip.mp4") if have_ffmpeg else b"\x00\x00\x00\x18ftypmp42" + os.urandom(64)
     scan = scanned_pdf(["GLACIER MELT SURVEY", "PENGUIN COLONY CENSUS"])
     ids = create(sluice, ns, bucket, [
@@ -438,7 +438,7 @@ def test_video_segments_and_scanned_pdf_pages(sluice, tmp_path):
                       filters={"AND": [{"field": "modality", "operator": "eq", "value": "video"}]})
         assert {h["source_object_id"] for h in hits} == {ids[0]}
 
-    if shutil.which("pdftoppm") is None or shutil.which("tesseract") is None:
+    if not have_tool("pdftoppm") or not have_tool("tesseract"):
         assert "pdftoppm" in failed[ids[1]] or "tesseract" in failed[ids[1]], failed
         return
     assert ids[1] not in failed, failed

@@ -9,7 +9,6 @@ import concurrent.futures
 import http.server
 import json
 import os
-import shutil
 import subprocess
 import threading
 import time
@@ -22,7 +21,7 @@ from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
 from mixpeek.models.storage_connection_create_request import StorageConnectionCreateRequest
 from mixpeek.models.sync_create_request import SyncCreateRequest
 
-from conftest import Sluice, start
+from conftest import Sluice, have_tool, start
 from test_quickstart import curl_commands, find, run
 
 MOTO = os.environ.get("AWS_ENDPOINT_URL")
@@ -472,7 +471,7 @@ def wait_batches(sluice, ns, bucket, batch_ids, timeout=600):
     return done
 
 
-@pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is not installed (scripts/test installs it)")
+@pytest.mark.skipif(not have_tool("ffmpeg"), reason="ffmpeg is not installed (scripts/test installs it)")
 def test_a_1_gib_video_syncs_and_processes_with_peak_memory_far_below_its_size(tmp_path, s3):
     """The blob stage streams a synced video to a temporary file (read at the listed
     version), hashing it on the way; ffprobe and ffmpeg read it there. sluice-local's peak
