@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use axum::{Json, Router};
@@ -175,13 +175,33 @@ fn float32(v: &Value) -> Vec<f32> {
         .unwrap_or_default()
 }
 
+/// What the documented API refuses, checked here so the adapter cannot rely on a
+/// lenient stand-in: SigV4 for the s3vectors service, the one vector bucket, at most 50
+/// metadata keys and 2 KB of (filterable) metadata per vector, and topK 1-100.
+const VECTOR_BUCKET: &str = "vectors";
+const MAX_METADATA_KEYS: usize = 50;
+const MAX_FILTERABLE_METADATA_BYTES: usize = 2048;
+
 async fn operation(
     State(fake): State<Fake>,
     Path(op): Path<String>,
+    headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> Response {
+    let signed = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|a| {
+            a.starts_with("AWS4-HMAC-SHA256 ") && a.contains("/s3vectors/aws4_request")
+        });
+    if !signed {
+        return error(StatusCode::FORBIDDEN, "AccessDeniedException");
+    }
     let name = body["indexName"].as_str().unwrap_or_default().to_string();
     let bucket = body["vectorBucketName"].as_str().unwrap_or_default();
+    if bucket != VECTOR_BUCKET {
+        return error(StatusCode::NOT_FOUND, "NotFoundException");
+    }
     let mut all = fake.lock().unwrap();
     let index_json = |name: &str, dim: usize| {
         json!({"vectorBucketName": bucket, "indexName": name, "indexArn": format!("arn:aws:s3vectors:us-east-1:000000000000:bucket/{bucket}/index/{name}"),
@@ -223,6 +243,11 @@ async fn operation(
                     return error(StatusCode::BAD_REQUEST, "ValidationException");
                 }
                 let meta = v["metadata"].as_object().cloned().unwrap_or_default();
+                if meta.len() > MAX_METADATA_KEYS
+                    || Value::Object(meta.clone()).to_string().len() > MAX_FILTERABLE_METADATA_BYTES
+                {
+                    return error(StatusCode::BAD_REQUEST, "ValidationException");
+                }
                 ix.vectors
                     .insert(v["key"].as_str().unwrap().to_string(), (data, meta));
             }
@@ -242,7 +267,10 @@ async fn operation(
                 return error(StatusCode::NOT_FOUND, "NotFoundException");
             };
             let q = normalized(float32(&body["queryVector"]));
-            let top_k = body["topK"].as_u64().unwrap() as usize;
+            let top_k = body["topK"].as_u64().unwrap_or(0) as usize;
+            if !(1..=100).contains(&top_k) {
+                return error(StatusCode::BAD_REQUEST, "ValidationException");
+            }
             let mut scored: Vec<(f32, &String, &Map<String, Value>)> = ix
                 .vectors
                 .iter()
@@ -296,6 +324,21 @@ async fn s3_vectors_adapter_keeps_the_contract_against_the_documented_api() {
     // Index names are mapped to what S3 Vectors allows.
     ix.ensure_index("col_01ABC", 3).await.unwrap();
     assert!(fake.lock().unwrap().contains_key("col-01abc"));
+
+    // A document of an object with 60 small metadata fields still fits the documented
+    // limits: its vector carries at most 50 metadata keys.
+    let metadata: Map<String, Value> = (0..60).map(|i| (format!("k{i:02}"), json!(i))).collect();
+    let mut doc: sluice_core::app::documents::Document = serde_json::from_value(json!({
+        "document_id": "doc_many", "collection_id": "col_01ABC", "namespace_id": "ns_1",
+        "bucket_id": "bkt_1", "object_id": "obj_1", "batch_id": "btch_1", "index": 0,
+        "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"},
+        "fields": {"metadata": metadata}, "created_at": "2026-01-01T00:00:00Z",
+    }))
+    .unwrap();
+    doc.embedding = Some(vec![0.1, 0.2, 0.3]);
+    let record = doc.vector_record().unwrap();
+    assert!(record.metadata.len() <= 50, "{}", record.metadata.len());
+    ix.put("col_01ABC", vec![record]).await.unwrap();
 }
 
 #[tokio::test]

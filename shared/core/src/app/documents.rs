@@ -75,6 +75,8 @@ impl Document {
 
 /// Largest filterable metadata S3 Vectors takes per vector is 2 KB; stay under it.
 const VECTOR_METADATA_BUDGET: usize = 1500;
+/// S3 Vectors takes at most 50 metadata keys per vector.
+const VECTOR_METADATA_KEYS: usize = 50;
 
 impl Document {
     /// Its vector with what search filters on: where it came from, and the object's
@@ -98,7 +100,8 @@ impl Document {
                     _ => false,
                 };
                 let cost = k.len() + v.to_string().len() + 16;
-                if fits && used + cost <= VECTOR_METADATA_BUDGET {
+                let room = metadata.len() < VECTOR_METADATA_KEYS;
+                if fits && room && used + cost <= VECTOR_METADATA_BUDGET {
                     used += cost;
                     metadata.insert(format!("metadata.{k}"), v.clone());
                 }
