@@ -584,16 +584,52 @@ async fn queue(ctx: AppContext) {
 }
 conformance!(queue_on, queue);
 
+/// Every event published reaches the webhooks queue once, in EventBridge's envelope
+/// (the template's rule; `provision` sets the same rule up on moto).
 async fn events(ctx: AppContext) {
-    let e = sluice_core::ports::Event {
-        event_id: "evt_1".into(),
-        event_type: "object.created".into(),
-        org_id: "org_1".into(),
-        namespace_id: None,
-        created_at: "2026-01-01T00:00:00Z".into(),
-        data: json!({"object_id": "obj_1"}),
-    };
-    ctx.events.publish(vec![e; 12]).await.unwrap();
+    let sent: Vec<sluice_core::ports::Event> = (0..12)
+        .map(|i| sluice_core::ports::Event {
+            event_id: format!("evt_{i:02}"),
+            event_type: if i % 2 == 0 {
+                "object.created"
+            } else {
+                "batch.completed"
+            }
+            .into(),
+            org_id: "org_1".into(),
+            namespace_id: None,
+            created_at: "2026-01-01T00:00:00Z".into(),
+            data: json!({"n": i}),
+        })
+        .collect();
+    ctx.events.publish(sent.clone()).await.unwrap();
+    let mut seen: HashMap<String, Value> = HashMap::new();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while seen.len() < sent.len() && std::time::Instant::now() < deadline {
+        for m in ctx
+            .queue
+            .receive(QueueName::Webhooks, 10, Duration::from_secs(30))
+            .await
+            .unwrap()
+        {
+            let envelope: Value = serde_json::from_str(&m.body).unwrap();
+            let id = envelope["detail"]["event_id"].as_str().unwrap().to_string();
+            assert!(
+                seen.insert(id, envelope).is_none(),
+                "an event arrived twice"
+            );
+            ctx.queue
+                .ack(QueueName::Webhooks, &m.receipt)
+                .await
+                .unwrap();
+        }
+    }
+    assert_eq!(seen.len(), sent.len(), "{:?}", seen.keys());
+    for e in &sent {
+        let got = &seen[&e.event_id];
+        assert_eq!(got["detail-type"], json!(e.event_type));
+        assert_eq!(got["detail"]["data"], e.data);
+    }
 }
 conformance!(events_on, events);
 
