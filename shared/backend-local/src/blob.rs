@@ -13,7 +13,8 @@ use hmac::{KeyInit, Mac};
 use sha2::{Digest, Sha256};
 
 use sluice_core::ports::{
-    BlobMeta, BlobStore, PartRef, PutConstraints, StoreError, StoreResult, StoredPart,
+    delete_listed, BlobMeta, BlobStore, PartRef, PutConstraints, StoreError, StoreResult,
+    StoredPart,
 };
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -449,32 +450,51 @@ impl LocalBlobStore {
         let (path, meta_path) = self.paths(key)?;
         let meta = MetaFile {
             content_type: content_type.map(str::to_string),
-            sha256: sha256.clone(),
+            sha256,
             size: bytes.len() as u64,
         };
-        let meta_json = serde_json::to_vec(&meta).map_err(StoreError::backend)?;
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            for p in [&path, &meta_path] {
-                if let Some(dir) = p.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-            }
-            // Write then rename, so a reader never sees half a file.
-            let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
-            std::fs::write(&tmp, &bytes)?;
-            std::fs::write(&meta_path, &meta_json)?;
-            std::fs::rename(&tmp, &path)
+        place(path, meta_path, &meta, move |tmp| {
+            std::fs::write(tmp, &bytes)
         })
-        .await
-        .map_err(StoreError::backend)?
-        .map_err(StoreError::backend)?;
-        Ok(BlobMeta {
-            size: meta.size,
-            content_type: meta.content_type,
-            etag: Some(etag_of(&sha256)),
-            sha256: Some(sha256),
-        })
+        .await?;
+        Ok(meta.blob_meta())
     }
+}
+
+impl MetaFile {
+    fn blob_meta(self) -> BlobMeta {
+        BlobMeta {
+            size: self.size,
+            content_type: self.content_type,
+            etag: Some(etag_of(&self.sha256)),
+            sha256: Some(self.sha256),
+        }
+    }
+}
+
+/// Puts a file at `path` with its meta beside it: `fill` makes the file under a temporary
+/// name, which is then renamed, so a reader never sees half a file.
+async fn place(
+    path: PathBuf,
+    meta_path: PathBuf,
+    meta: &MetaFile,
+    fill: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
+) -> StoreResult<()> {
+    let meta_json = serde_json::to_vec(meta).map_err(StoreError::backend)?;
+    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+        for p in [&path, &meta_path] {
+            if let Some(dir) = p.parent() {
+                std::fs::create_dir_all(dir)?;
+            }
+        }
+        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
+        fill(&tmp)?;
+        std::fs::write(&meta_path, &meta_json)?;
+        std::fs::rename(&tmp, &path)
+    })
+    .await
+    .map_err(StoreError::backend)?
+    .map_err(StoreError::backend)
 }
 
 fn etag_of(sha256: &str) -> String {
@@ -515,12 +535,7 @@ impl BlobStore for LocalBlobStore {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(e) => return Err(StoreError::backend(e)),
         };
-        Ok(Some(BlobMeta {
-            size: meta.size,
-            content_type: meta.content_type,
-            etag: Some(etag_of(&meta.sha256)),
-            sha256: Some(meta.sha256),
-        }))
+        Ok(Some(meta.blob_meta()))
     }
 
     async fn sha256(&self, key: &str) -> StoreResult<Option<String>> {
@@ -703,29 +718,13 @@ impl BlobStore for LocalBlobStore {
         if etag_of(&meta.sha256) != etag {
             return Err(StoreError::ConditionFailed { index: None });
         }
-        let json = serde_json::to_vec(&meta).map_err(StoreError::backend)?;
-        tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-            for p in [&to_path, &to_meta] {
-                if let Some(dir) = p.parent() {
-                    std::fs::create_dir_all(dir)?;
-                }
-            }
-            // A second name for the same file: no bytes are copied, and a later PUT to
-            // `from` replaces that name's file, not this one.
-            let tmp = to_path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
-            std::fs::hard_link(&from_path, &tmp)?;
-            std::fs::write(&to_meta, &json)?;
-            std::fs::rename(&tmp, &to_path)
+        // A second name for the same file: no bytes are copied, and a later PUT to `from`
+        // replaces that name's file, not this one.
+        place(to_path, to_meta, &meta, move |tmp| {
+            std::fs::hard_link(&from_path, tmp)
         })
-        .await
-        .map_err(StoreError::backend)?
-        .map_err(StoreError::backend)?;
-        Ok(BlobMeta {
-            size: meta.size,
-            content_type: meta.content_type,
-            etag: Some(etag_of(&meta.sha256)),
-            sha256: Some(meta.sha256),
-        })
+        .await?;
+        Ok(meta.blob_meta())
     }
 
     async fn retire(&self, key: &str) -> StoreResult<()> {
@@ -744,18 +743,7 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
-        let (mut after, mut deleted) = (None, 0);
-        loop {
-            let (keys, next) = self.list(prefix, after, 1000).await?;
-            for key in &keys {
-                self.delete(key).await?;
-                deleted += 1;
-            }
-            match next {
-                Some(n) => after = Some(n),
-                None => break,
-            }
-        }
+        let deleted = delete_listed(self, prefix).await?;
         // A whole tree (a purged bucket or namespace) also drops its directories and
         // the markers of its retired upload keys, which hold no bytes to list.
         if let Some(dir) = prefix.strip_suffix('/') {

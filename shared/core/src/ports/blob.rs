@@ -64,19 +64,7 @@ pub trait BlobStore: Send + Sync {
     ) -> StoreResult<(Vec<String>, Option<String>)>;
     /// Deletes every key under the prefix; returns how many went.
     async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
-        let mut after = None;
-        let mut deleted = 0;
-        loop {
-            let (keys, next) = self.list(prefix, after, 1000).await?;
-            for key in &keys {
-                self.delete(key).await?;
-                deleted += 1;
-            }
-            match next {
-                Some(n) => after = Some(n),
-                None => return Ok(deleted),
-            }
-        }
+        delete_listed(self, prefix).await
     }
     /// Moves the bytes at `from` (a key a presigned URL may still write) to `to` (a key
     /// no URL names) if they are still the bytes whose ETag is `etag`, so what an object
@@ -106,4 +94,22 @@ pub trait BlobStore: Send + Sync {
         constraints: &PutConstraints,
         expires_in: Duration,
     ) -> StoreResult<String>;
+}
+
+/// Deletes every key `list` finds under the prefix, a page at a time; returns how many
+/// went. The default `delete_prefix`, and the part of an adapter's own that it keeps.
+pub async fn delete_listed<S: BlobStore + ?Sized>(store: &S, prefix: &str) -> StoreResult<u64> {
+    let mut after = None;
+    let mut deleted = 0;
+    loop {
+        let (keys, next) = store.list(prefix, after, 1000).await?;
+        for key in &keys {
+            store.delete(key).await?;
+            deleted += 1;
+        }
+        match next {
+            Some(n) => after = Some(n),
+            None => return Ok(deleted),
+        }
+    }
 }

@@ -9,7 +9,7 @@ mod source;
 mod table;
 mod vectors;
 
-pub use blob::{BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
+pub use blob::{delete_listed, BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
 pub use embed::{Backend, EmbedError, Embedder, Embedders, EmbeddingSpec, Media, MediaKind};
 pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
