@@ -712,6 +712,21 @@ fn confirmed_again(up: Upload, req: &ConfirmUpload) -> Result<Upload, Error> {
     Ok(up)
 }
 
+/// The upload, replayed as `confirmed_again` does, if another confirm (or the store's
+/// notice) completed it while this one ran.
+async fn completed_meanwhile(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    upload_id: &str,
+    req: &ConfirmUpload,
+) -> Result<Option<Upload>, Error> {
+    let after = must_load(ctx, bucket, upload_id).await?;
+    if after.status == COMPLETED {
+        return confirmed_again(after, req).map(Some);
+    }
+    Ok(None)
+}
+
 fn same_etag(a: &str, b: &str) -> bool {
     a.trim().trim_matches('"') == b.trim().trim_matches('"')
 }
@@ -794,9 +809,8 @@ pub async fn confirm(
     }
     let Some(head) = head else {
         // A racing confirm may have completed it and retired the URL's key.
-        let after = must_load(ctx, bucket, upload_id).await?;
-        if after.status == COMPLETED {
-            return confirmed_again(after, req);
+        if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
+            return Ok(done);
         }
         return Err(Error::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
@@ -852,9 +866,8 @@ pub async fn confirm(
         match ctx.blobs.promote(&up.storage_key, &blob_key, etag).await {
             Ok(_) => {}
             Err(StoreError::ConditionFailed { .. }) => {
-                let after = must_load(ctx, bucket, upload_id).await?;
-                if after.status == COMPLETED {
-                    return confirmed_again(after, req);
+                if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
+                    return Ok(done);
                 }
                 return Err(Error::Conflict(format!(
                     "upload {upload_id}: the file was replaced while it was being confirmed; confirm again"
