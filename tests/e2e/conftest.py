@@ -2,6 +2,7 @@
 
 import os
 import pathlib
+import sqlite3
 import subprocess
 import threading
 import time
@@ -93,6 +94,18 @@ def start(data_dir: pathlib.Path, extra_env=None):
     proc.drain.start()
     contract.register(url)
     return proc, url, key
+
+
+def stored_blobs(data_dir, prefix=""):
+    """The keys the local blob store holds under `prefix`, read from its database, after
+    checking that every file it keeps is one a row names and every named file is there."""
+    root = pathlib.Path(data_dir) / "blobs"
+    with sqlite3.connect(f"file:{root / 'blobs.db'}?mode=ro", uri=True) as db:
+        rows = db.execute("SELECT key, file FROM blobs").fetchall()
+    named = {root / f for _, f in rows if f}
+    on_disk = {p for p in (root / "files").rglob("*") if p.is_file()} if (root / "files").exists() else set()
+    assert on_disk == named, f"files no row names: {on_disk - named}; rows whose file is gone: {named - on_disk}"
+    return sorted(k for k, _ in rows if k.startswith(prefix))
 
 
 @pytest.fixture(scope="session")

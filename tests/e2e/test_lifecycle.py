@@ -1,11 +1,16 @@
 """Namespaces and buckets: rename, update, list, and deletes that really delete."""
 
+import base64
+import os
 import pathlib
+
+import requests
+
+from conftest import stored_blobs
 
 
 def stored_files(sluice, prefix):
-    root = pathlib.Path(sluice.data_dir) / "blobs" / "data" / prefix
-    return [p for p in root.rglob("*") if p.is_file()] if root.exists() else []
+    return stored_blobs(sluice.data_dir, prefix + "/")
 
 
 def test_namespace_update_and_lists(sluice):
@@ -81,3 +86,31 @@ def test_namespace_delete_purges_everything(sluice):
     assert sluice.wait_task(deleted["task_id"])["status"] == "COMPLETED"
     assert stored_files(sluice, ns) == []
     assert sluice.call("POST", "/v1/namespaces", json={"namespace_name": "purge-ns"}).status_code == 200
+
+
+def test_tiny_objects_are_packed_not_a_file_each(sluice):
+    """82 500 tiny inline objects once took 1.7 GB: a directory and two files each."""
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "packed"}).json()["namespace_id"]
+    bkt = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "tiny", "bucket_schema": {"properties": {"body": {"type": "text"}, "blob": {"type": "binary"}}}}).json()["bucket_id"]
+    batch = {"objects": [{"blobs": [{"property": "body", "type": "text", "content": f"tiny {i}"}]} for i in range(50)]}
+    assert sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json=batch).json()["succeeded_count"] == 50
+    big = base64.b64encode(os.urandom(200 * 1024)).decode()
+    sluice.call("POST", f"/v1/buckets/{bkt}/objects", ns=ns, json={
+        "blobs": [{"property": "blob", "type": "binary", "data": {"base64": big, "mime_type": "application/octet-stream"}}]})
+    files = pathlib.Path(sluice.data_dir) / "blobs" / "files"
+    before = {p for p in files.rglob("*") if p.is_file()} if files.exists() else set()
+    assert len(stored_files(sluice, f"{ns}/{bkt}")) == 51
+    # Only the 200 KiB blob is a file of its own; and there is no per-key tree at all.
+    assert len([p for p in before if p.is_file()]) >= 1
+    assert not (pathlib.Path(sluice.data_dir) / "blobs" / "data" / ns).exists()
+    assert not (pathlib.Path(sluice.data_dir) / "blobs" / "meta").exists()
+    more = {"objects": [{"blobs": [{"property": "body", "type": "text", "content": f"more {i}"}]} for i in range(50)]}
+    sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json=more)
+    after = {p for p in files.rglob("*") if p.is_file()}
+    assert after == before, "tiny objects made files"
+    # What is served is what was stored.
+    objs = sluice.call("POST", f"/v1/buckets/{bkt}/objects/list", ns=ns, json={"limit": 5}).json()["results"]
+    got = sluice.call("GET", f"/v1/buckets/{bkt}/objects/{objs[0]['object_id']}?return_presigned_urls=true", ns=ns).json()
+    served = requests.get(got["blobs"][0]["presigned_url"], timeout=10)
+    assert served.status_code == 200 and served.text.split(" ")[0] in ("tiny", "more"), served.text

@@ -19,7 +19,7 @@ def test_secrets_are_private_and_exposure_is_refused_when_strict(tmp_path):
     proc.terminate()
     proc.wait(timeout=10)
     assert mode(data) == 0o700
-    for f in ["sluice.db", "vectors.db", "credentials.key", "dev-api-key", "blobs/signing.key"]:
+    for f in ["sluice.db", "vectors.db", "credentials.key", "dev-api-key", "blobs/signing.key", "blobs/blobs.db"]:
         assert mode(data / f) == 0o600, f
     os.chmod(data / "blobs" / "signing.key", 0o644)
     env = {**os.environ, "SLUICE_STRICT": "true", "RUST_BACKTRACE": "0"}

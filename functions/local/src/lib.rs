@@ -11,7 +11,7 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sluice_api::{ApiRequest, ApiResponse, Router, ROUTES};
-use sluice_backend_local::{self as local, BlobAccessError, LocalBlobStore};
+use sluice_backend_local::{self as local, BlobAccessError, BlobBody, LocalBlobStore};
 use sluice_core::app::{auth, uploads};
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};
@@ -323,22 +323,18 @@ async fn blob_request(
     };
     match method {
         "GET" => {
-            // Streamed from the file: a large blob is never read whole into memory.
-            let meta = match shared.blobs.head(key).await {
-                Ok(Some(m)) => m,
+            // A large blob streams from its file, never read whole into memory.
+            let (meta, body) = match shared.blobs.open_blob(key).await {
+                Ok(Some(found)) => found,
                 Ok(None) => {
                     return error_response(404, "The specified key does not exist.", request_id)
                 }
                 Err(e) => return error_response(500, &e.to_string(), request_id),
             };
-            let file = match shared.blobs.open_file(key).await {
-                Ok(Some(f)) => f,
-                Ok(None) => {
-                    return error_response(404, "The specified key does not exist.", request_id)
-                }
-                Err(e) => return error_response(500, &e.to_string(), request_id),
+            let body = match body {
+                BlobBody::Packed(bytes) => Body::from(bytes),
+                BlobBody::File(file) => Body::from_stream(tokio_util::io::ReaderStream::new(file)),
             };
-            let body = Body::from_stream(tokio_util::io::ReaderStream::new(file));
             let mut resp = (StatusCode::OK, body).into_response();
             if let Some(ct) = meta
                 .content_type

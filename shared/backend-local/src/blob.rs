@@ -1,8 +1,14 @@
-//! Blob bytes as files, with presigned URLs this process signs and `sluice-local` serves.
+//! Blob bytes on disk, with presigned URLs this process signs and `sluice-local` serves.
 //!
 //! A URL pins its method, key, expiry and (for PUT) content type, length and sha256;
 //! the store refuses anything else the way S3 does: 403 for a bad signature or an
 //! expired URL, 400 for a body that does not match, and nothing is stored.
+//!
+//! Every key is a row of `blobs.db`: its size, sha256 and content type, and its bytes
+//! when they are at most [`PACKED_MAX`], so a tiny inline object costs a row rather than
+//! directories and files. Larger bytes are a file under `files/`, named afresh for every
+//! write: the row's commit is the moment new bytes replace old ones, so a reader gets the
+//! old file or the new one, never a mix, and a write that fails leaves the old in place.
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -10,17 +16,32 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use async_trait::async_trait;
 use bytes::Bytes;
 use hmac::{KeyInit, Mac};
+use rusqlite::{params, Connection, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+use super::sqlite::{sql_err, Db};
 use sluice_core::ports::{
-    delete_listed, BlobMeta, BlobStore, PartRef, PutConstraints, StoreError, StoreResult,
-    StoredPart,
+    BlobMeta, BlobStore, PartRef, PutConstraints, StoreError, StoreResult, StoredPart,
 };
 
 type HmacSha256 = hmac::Hmac<Sha256>;
 
 /// The most one presigned PUT may carry when no length is pinned (S3's limit).
 const MAX_SINGLE_PUT: u64 = 5 * 1024 * 1024 * 1024;
+
+/// Blobs up to this size keep their bytes in their row of `blobs.db`.
+pub const PACKED_MAX: usize = 64 * 1024;
+
+/// Sorts after every key that starts with a prefix.
+const PREFIX_END: char = '\u{10FFFF}';
+
+/// `file` is relative to the store's root; exactly one of `body` and `file` is set.
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS blobs (
+  key TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT,
+  body BLOB, file TEXT, CHECK ((body IS NULL) <> (file IS NULL)));
+CREATE TABLE IF NOT EXISTS retired_keys (key TEXT PRIMARY KEY) WITHOUT ROWID;
+";
 
 /// Route prefix under which `sluice-local` serves presigned blob URLs.
 pub const BLOB_ROUTE: &str = "/_blobs/";
@@ -45,21 +66,50 @@ impl BlobAccessError {
     }
 }
 
-pub struct LocalBlobStore {
-    data: PathBuf,
-    meta: PathBuf,
-    secret: Vec<u8>,
-    public_url: std::sync::RwLock<String>,
-    /// Held while bytes land under a key, while a key is promoted and while one is
-    /// retired, so a confirm's check and a late PUT cannot interleave.
-    commit: tokio::sync::Mutex<()>,
+/// A stored blob's bytes, ready to serve.
+pub enum BlobBody {
+    Packed(Bytes),
+    File(tokio::fs::File),
 }
 
-#[derive(serde::Serialize, serde::Deserialize)]
-struct MetaFile {
-    content_type: Option<String>,
-    sha256: String,
+pub struct LocalBlobStore {
+    root: PathBuf,
+    db: Db,
+    secret: Vec<u8>,
+    public_url: std::sync::RwLock<String>,
+}
+
+/// The bytes a row is to hold.
+enum Content {
+    Packed(Bytes),
+    /// A file, relative to the root.
+    File(String),
+}
+
+/// The part of a row that describes the bytes.
+struct Described {
     size: u64,
+    sha256: String,
+    content_type: Option<String>,
+}
+
+impl Described {
+    fn blob_meta(self) -> BlobMeta {
+        BlobMeta {
+            size: self.size,
+            content_type: self.content_type,
+            etag: Some(etag_of(&self.sha256)),
+            sha256: Some(self.sha256),
+        }
+    }
+}
+
+/// What committing a row did.
+enum Committed {
+    /// Stored; the file the key held before, if it was one (to remove now).
+    Replaced(Option<String>),
+    /// Refused: the key is retired.
+    Retired,
 }
 
 fn unix_now() -> u64 {
@@ -69,7 +119,7 @@ fn unix_now() -> u64 {
         .unwrap_or(0)
 }
 
-/// Keys are relative paths of plain segments: nothing can escape the root.
+/// Keys are relative paths of plain segments, so a key shown as a path cannot escape.
 fn check_key(key: &str) -> Result<(), BlobAccessError> {
     let bad = key.is_empty()
         || key.len() > 1024
@@ -87,12 +137,168 @@ fn check_key(key: &str) -> Result<(), BlobAccessError> {
     }
 }
 
+fn checked(key: &str) -> StoreResult<()> {
+    check_key(key).map_err(|e| StoreError::Backend(e.to_string()))
+}
+
+fn etag_of(sha256: &str) -> String {
+    format!("\"{}\"", &sha256[..32])
+}
+
+fn is_retired(conn: &Connection, key: &str) -> StoreResult<bool> {
+    conn.prepare_cached("SELECT 1 FROM retired_keys WHERE key = ?1")
+        .and_then(|mut s| s.exists(params![key]))
+        .map_err(sql_err)
+}
+
+/// Writes `key`'s row; returns the file its old row named, if any.
+fn upsert(
+    conn: &Connection,
+    key: &str,
+    described: &Described,
+    content: &Content,
+) -> StoreResult<Option<String>> {
+    let old: Option<Option<String>> = conn
+        .prepare_cached("SELECT file FROM blobs WHERE key = ?1")
+        .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+        .map_err(sql_err)?;
+    let (body, file) = match content {
+        Content::Packed(b) => (Some(b.as_ref()), None),
+        Content::File(f) => (None, Some(f.as_str())),
+    };
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO blobs (key, size, sha256, content_type, body, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )
+    .and_then(|mut s| {
+        s.execute(params![
+            key,
+            described.size as i64,
+            described.sha256,
+            described.content_type,
+            body,
+            file
+        ])
+    })
+    .map_err(sql_err)?;
+    Ok(old.flatten().filter(|f| Some(f.as_str()) != file))
+}
+
+/// What a row holds: the description, and the bytes or the file's name.
+fn read_row(conn: &Connection, key: &str) -> StoreResult<Option<(Described, Content)>> {
+    conn.prepare_cached("SELECT size, sha256, content_type, body, file FROM blobs WHERE key = ?1")
+        .and_then(|mut s| {
+            s.query_row(params![key], |r| {
+                let described = Described {
+                    size: r.get::<_, i64>(0)? as u64,
+                    sha256: r.get(1)?,
+                    content_type: r.get(2)?,
+                };
+                let content = match r.get::<_, Option<Vec<u8>>>(3)? {
+                    Some(body) => Content::Packed(Bytes::from(body)),
+                    None => Content::File(r.get(4)?),
+                };
+                Ok((described, content))
+            })
+            .optional()
+        })
+        .map_err(sql_err)
+}
+
+/// A blob's bytes as they stream in: in memory up to a limit, then in a file.
+enum Spool {
+    Memory(Vec<u8>),
+    File(tokio::fs::File),
+}
+
+/// A body received, counted and hashed, and checked against what its URL pins.
+struct Received {
+    size: u64,
+    sha256: String,
+    /// The bytes, if they stayed in memory; otherwise they are in the spill file.
+    packed: Option<Vec<u8>>,
+}
+
+/// Reads `body` into memory while it is at most `keep` bytes, and into a new file at
+/// `spill` beyond that (which the caller removes if this fails).
+async fn receive<S, E>(
+    mut body: S,
+    pinned: &PutConstraints,
+    keep: usize,
+    spill: &Path,
+) -> Result<Received, BlobAccessError>
+where
+    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+    E: std::fmt::Display,
+{
+    use futures::StreamExt;
+    use tokio::io::AsyncWriteExt;
+    let bad = BlobAccessError::BadRequest;
+    let internal = |e: std::io::Error| BlobAccessError::BadRequest(e.to_string());
+    let limit = pinned.content_length.unwrap_or(MAX_SINGLE_PUT);
+    let mut spool = Spool::Memory(Vec::new());
+    let mut hasher = Sha256::new();
+    let mut size = 0u64;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| bad(format!("reading the body failed: {e}")))?;
+        size += chunk.len() as u64;
+        if size > limit {
+            return Err(bad(format!(
+                "body is longer than the {limit} bytes the URL allows"
+            )));
+        }
+        hasher.update(&chunk);
+        match &mut spool {
+            Spool::Memory(buf) if buf.len() + chunk.len() <= keep => buf.extend_from_slice(&chunk),
+            Spool::Memory(buf) => {
+                if let Some(dir) = spill.parent() {
+                    tokio::fs::create_dir_all(dir).await.map_err(internal)?;
+                }
+                let mut file = tokio::fs::File::create(spill).await.map_err(internal)?;
+                file.write_all(buf).await.map_err(internal)?;
+                file.write_all(&chunk).await.map_err(internal)?;
+                spool = Spool::File(file);
+            }
+            Spool::File(file) => file.write_all(&chunk).await.map_err(internal)?,
+        }
+    }
+    if let Some(len) = pinned.content_length {
+        if size != len {
+            return Err(bad(format!(
+                "body is {size} bytes, the URL was signed for exactly {len}"
+            )));
+        }
+    }
+    let sha256 = hex::encode(hasher.finalize());
+    if pinned.sha256.as_ref().is_some_and(|want| want != &sha256) {
+        return Err(bad(
+            "BadDigest: body does not match x-amz-checksum-sha256".into()
+        ));
+    }
+    let packed = match spool {
+        Spool::Memory(buf) => Some(buf),
+        Spool::File(mut file) => {
+            file.flush().await.map_err(internal)?;
+            None
+        }
+    };
+    Ok(Received {
+        size,
+        sha256,
+        packed,
+    })
+}
+
+async fn remove_quietly(path: &Path) {
+    if let Err(e) = tokio::fs::remove_file(path).await {
+        if e.kind() != std::io::ErrorKind::NotFound {
+            tracing::warn!(error = %e, path = %path.display(), "removing a blob file failed");
+        }
+    }
+}
+
 impl LocalBlobStore {
     pub fn open(root: &Path, public_url: &str) -> anyhow::Result<Self> {
-        let data = root.join("data");
-        let meta = root.join("meta");
-        crate::private::create_dir(&data)?;
-        crate::private::create_dir(&meta)?;
+        crate::private::create_dir(root)?;
         let secret_path = root.join("signing.key");
         let secret = match std::fs::read(&secret_path) {
             Ok(s) if s.len() >= 32 => s,
@@ -108,12 +314,14 @@ impl LocalBlobStore {
             }
             Err(e) => return Err(e.into()),
         };
+        let db_path = root.join("blobs.db");
+        crate::private::touch(&db_path)?;
+        import_meta_files(root, &db_path)?;
         Ok(LocalBlobStore {
-            data,
-            meta,
+            root: root.to_path_buf(),
+            db: Db::open(&db_path, &[SCHEMA], 4)?,
             secret,
             public_url: std::sync::RwLock::new(public_url.to_string()),
-            commit: tokio::sync::Mutex::new(()),
         })
     }
 
@@ -123,20 +331,96 @@ impl LocalBlobStore {
             url.trim_end_matches('/').to_string();
     }
 
-    fn paths(&self, key: &str) -> StoreResult<(PathBuf, PathBuf)> {
-        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
-        Ok((self.data.join(key), self.meta.join(format!("{key}.json"))))
+    /// A name no file has had: its path relative to the root, and the whole path.
+    fn fresh_file(&self) -> (String, PathBuf) {
+        let id = ulid::Ulid::generate().to_string();
+        // Fanned out by the id's random tail, so no directory grows without bound.
+        let rel = format!("files/{}/{id}", id[24..].to_ascii_lowercase());
+        let abs = self.root.join(&rel);
+        (rel, abs)
     }
 
-    /// The marker that says a key takes no more writes (see [`BlobStore::retire`]).
-    fn retired_marker(&self, key: &str) -> PathBuf {
-        self.meta.join(format!("{key}.retired"))
+    /// Removes a file a row no longer names.
+    async fn drop_file(&self, rel: Option<String>) {
+        if let Some(rel) = rel {
+            remove_quietly(&self.root.join(rel)).await;
+        }
     }
 
-    async fn is_retired(&self, key: &str) -> Result<bool, BlobAccessError> {
-        tokio::fs::try_exists(self.retired_marker(key))
+    /// Writes `key`'s row (refused for a retired key when `refuse_retired`), then removes
+    /// the file it replaced; on any failure, removes the new file instead.
+    async fn commit_row(
+        &self,
+        key: &str,
+        described: Described,
+        content: Content,
+        refuse_retired: bool,
+    ) -> StoreResult<Option<BlobMeta>> {
+        let new_file = match &content {
+            Content::File(rel) => Some(rel.clone()),
+            Content::Packed(_) => None,
+        };
+        let owned = key.to_string();
+        let outcome = self
+            .db
+            .write(move |conn| {
+                if refuse_retired && is_retired(conn, &owned)? {
+                    return Ok((Committed::Retired, described));
+                }
+                let replaced = upsert(conn, &owned, &described, &content)?;
+                Ok((Committed::Replaced(replaced), described))
+            })
+            .await;
+        match outcome {
+            Ok((Committed::Replaced(old), described)) => {
+                self.drop_file(old).await;
+                Ok(Some(described.blob_meta()))
+            }
+            Ok((Committed::Retired, _)) => {
+                self.drop_file(new_file).await;
+                Ok(None)
+            }
+            Err(e) => {
+                self.drop_file(new_file).await;
+                Err(e)
+            }
+        }
+    }
+
+    async fn retired(&self, key: &str) -> Result<bool, BlobAccessError> {
+        let key = key.to_string();
+        self.db
+            .read(move |conn| is_retired(conn, &key))
             .await
             .map_err(|e| BlobAccessError::BadRequest(e.to_string()))
+    }
+
+    /// A blob's description and bytes (`None` if there is none). A file is opened, not
+    /// read, so a large blob streams.
+    pub async fn open_blob(&self, key: &str) -> StoreResult<Option<(BlobMeta, BlobBody)>> {
+        checked(key)?;
+        // A write that replaces the file between reading the row and opening it removes
+        // the old one: read the row again, which names the new one.
+        for _ in 0..3 {
+            let owned = key.to_string();
+            let Some((described, content)) = self.db.read(move |c| read_row(c, &owned)).await?
+            else {
+                return Ok(None);
+            };
+            match content {
+                Content::Packed(bytes) => {
+                    return Ok(Some((described.blob_meta(), BlobBody::Packed(bytes))))
+                }
+                Content::File(rel) => match tokio::fs::File::open(self.root.join(rel)).await {
+                    Ok(f) => return Ok(Some((described.blob_meta(), BlobBody::File(f)))),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                    Err(e) => return Err(StoreError::backend(e)),
+                },
+            }
+        }
+        Err(StoreError::Backend(format!(
+            "the file of blob {key} is missing"
+        )))
     }
 
     fn sign(&self, canonical: &str) -> String {
@@ -164,12 +448,7 @@ impl LocalBlobStore {
         if multipart_id.is_empty() || !multipart_id.chars().all(|c| c.is_ascii_alphanumeric()) {
             return Err(StoreError::Backend("invalid multipart upload id".into()));
         }
-        Ok(self
-            .data
-            .parent()
-            .unwrap_or(&self.data)
-            .join("multipart")
-            .join(multipart_id))
+        Ok(self.root.join("multipart").join(multipart_id))
     }
 
     fn presign(
@@ -270,12 +549,12 @@ impl LocalBlobStore {
     }
 
     /// Stores a presigned PUT's body after checking it against what the URL pins. The
-    /// body streams to a temporary file while it is counted and hashed, so a large
-    /// upload never sits in memory; anything refused leaves nothing behind.
+    /// body is counted and hashed as it streams in (to a file once it outgrows a row), so
+    /// a large upload never sits in memory; anything refused leaves nothing behind.
     pub async fn put_checked<S, E>(
         &self,
         key: &str,
-        mut body: S,
+        body: S,
         pinned: &PutConstraints,
         content_type: Option<&str>,
         checksum_b64: Option<&str>,
@@ -284,8 +563,6 @@ impl LocalBlobStore {
         S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
     {
-        use futures::StreamExt;
-        use tokio::io::AsyncWriteExt;
         let bad = BlobAccessError::BadRequest;
         let internal = |e: &dyn std::fmt::Display| BlobAccessError::BadRequest(e.to_string());
         let finished = || {
@@ -317,188 +594,145 @@ impl LocalBlobStore {
                 ));
             }
         }
-        let (path, meta_path) = match &pinned.part {
-            Some(part) => {
-                let dir = self
-                    .parts_dir(&part.multipart_id)
-                    .map_err(|e| internal(&e))?;
-                if !tokio::fs::try_exists(&dir)
-                    .await
-                    .map_err(|e| internal(&e))?
-                {
-                    return Err(bad(
-                        "NoSuchUpload: the multipart upload does not exist".into()
-                    ));
-                }
-                (dir.join(format!("{:05}", part.number)), None)
-            }
-            None => {
-                if self.is_retired(key).await? {
-                    return Err(finished());
-                }
-                let (path, meta_path) = self.paths(key).map_err(|e| internal(&e))?;
-                (path, Some(meta_path))
-            }
-        };
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(|e| internal(&e))?;
+        if let Some(part) = &pinned.part {
+            return self.put_part(part, pinned, body).await;
         }
-        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
-        let limit = pinned.content_length.unwrap_or(MAX_SINGLE_PUT);
-        let received = async {
-            let mut file = tokio::fs::File::create(&tmp)
-                .await
-                .map_err(|e| internal(&e))?;
-            let mut hasher = Sha256::new();
-            let mut size = 0u64;
-            while let Some(chunk) = body.next().await {
-                let chunk = chunk.map_err(|e| bad(format!("reading the body failed: {e}")))?;
-                size += chunk.len() as u64;
-                if size > limit {
-                    return Err(bad(format!(
-                        "body is longer than the {limit} bytes the URL allows"
-                    )));
-                }
-                hasher.update(&chunk);
-                file.write_all(&chunk).await.map_err(|e| internal(&e))?;
-            }
-            file.flush().await.map_err(|e| internal(&e))?;
-            if let Some(len) = pinned.content_length {
-                if size != len {
-                    return Err(bad(format!(
-                        "body is {size} bytes, the URL was signed for exactly {len}"
-                    )));
-                }
-            }
-            let sha256 = hex::encode(hasher.finalize());
-            if pinned.sha256.as_ref().is_some_and(|want| want != &sha256) {
-                return Err(bad(
-                    "BadDigest: body does not match x-amz-checksum-sha256".into()
-                ));
-            }
-            Ok((size, sha256))
+        check_key(key)?;
+        if self.retired(key).await? {
+            return Err(finished());
         }
-        .await;
-        let (size, sha256) = match received {
+        let (rel, abs) = self.fresh_file();
+        let received = match receive(body, pinned, PACKED_MAX, &abs).await {
             Ok(r) => r,
             Err(e) => {
-                let _ = tokio::fs::remove_file(&tmp).await;
+                remove_quietly(&abs).await;
                 return Err(e);
             }
         };
-        let stored_type = if pinned.part.is_some() {
-            None
-        } else {
-            content_type.map(str::to_string)
+        let described = Described {
+            size: received.size,
+            sha256: received.sha256,
+            content_type: content_type.map(str::to_string),
         };
-        let _commit = self.commit.lock().await;
-        if meta_path.is_some() && self.is_retired(key).await? {
-            let _ = tokio::fs::remove_file(&tmp).await;
-            return Err(finished());
+        let content = match received.packed {
+            Some(bytes) => Content::Packed(Bytes::from(bytes)),
+            None => Content::File(rel),
+        };
+        match self.commit_row(key, described, content, true).await {
+            Ok(Some(meta)) => Ok(meta),
+            Ok(None) => Err(finished()),
+            Err(e) => Err(internal(&e)),
         }
-        match &meta_path {
-            Some(m) => {
-                if let Some(dir) = m.parent() {
-                    tokio::fs::create_dir_all(dir)
-                        .await
-                        .map_err(|e| internal(&e))?;
-                }
-                let meta = MetaFile {
-                    content_type: stored_type.clone(),
-                    sha256: sha256.clone(),
-                    size,
-                };
-                let json = serde_json::to_vec(&meta).map_err(|e| internal(&e))?;
-                tokio::fs::write(m, json).await.map_err(|e| internal(&e))?;
+    }
+
+    /// One part of a multipart upload, beside the others until they are joined.
+    async fn put_part<S, E>(
+        &self,
+        part: &PartRef,
+        pinned: &PutConstraints,
+        body: S,
+    ) -> Result<BlobMeta, BlobAccessError>
+    where
+        S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
+        E: std::fmt::Display,
+    {
+        let internal = |e: &dyn std::fmt::Display| BlobAccessError::BadRequest(e.to_string());
+        let dir = self
+            .parts_dir(&part.multipart_id)
+            .map_err(|e| internal(&e))?;
+        if !tokio::fs::try_exists(&dir)
+            .await
+            .map_err(|e| internal(&e))?
+        {
+            return Err(BlobAccessError::BadRequest(
+                "NoSuchUpload: the multipart upload does not exist".into(),
+            ));
+        }
+        let path = dir.join(format!("{:05}", part.number));
+        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
+        let received = match receive(body, pinned, 0, &tmp).await {
+            Ok(r) => r,
+            Err(e) => {
+                remove_quietly(&tmp).await;
+                return Err(e);
             }
-            // A part's ETag beside it, so listing parts reads no part twice.
-            None => tokio::fs::write(path.with_extension("etag"), etag_of(&sha256))
+        };
+        if received.packed.is_some() {
+            // An empty part: `receive` kept its nothing in memory.
+            tokio::fs::write(&tmp, b"")
                 .await
-                .map_err(|e| internal(&e))?,
+                .map_err(|e| internal(&e))?;
         }
+        // The part's ETag beside it, so listing parts reads no part twice.
+        let etag = etag_of(&received.sha256);
+        tokio::fs::write(path.with_extension("etag"), &etag)
+            .await
+            .map_err(|e| internal(&e))?;
         tokio::fs::rename(&tmp, &path)
             .await
             .map_err(|e| internal(&e))?;
         Ok(BlobMeta {
-            size,
-            content_type: stored_type,
-            etag: Some(etag_of(&sha256)),
-            sha256: Some(sha256),
+            size: received.size,
+            content_type: None,
+            etag: Some(etag),
+            sha256: Some(received.sha256),
         })
     }
+}
 
-    /// The stored file, opened for streaming (`None` if there is none).
-    pub async fn open_file(&self, key: &str) -> StoreResult<Option<tokio::fs::File>> {
-        let (path, _) = self.paths(key)?;
-        match tokio::fs::File::open(&path).await {
-            Ok(f) => Ok(Some(f)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::backend(e)),
-        }
-    }
-
-    /// Writes bytes whose sha256 is already known (a PUT hashes them once, to check).
-    async fn store(
-        &self,
-        key: &str,
-        bytes: Bytes,
-        content_type: Option<&str>,
+/// Data dirs written before `blobs.db` kept each blob's description as `meta/{key}.json`
+/// beside its bytes at `data/{key}`, and a retired key as `meta/{key}.retired`. Their
+/// rows are made here, naming the files where they are, and `meta/` goes.
+fn import_meta_files(root: &Path, db_path: &Path) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct MetaFile {
+        content_type: Option<String>,
         sha256: String,
-    ) -> StoreResult<BlobMeta> {
-        let (path, meta_path) = self.paths(key)?;
-        let meta = MetaFile {
-            content_type: content_type.map(str::to_string),
-            sha256,
-            size: bytes.len() as u64,
-        };
-        place(path, meta_path, &meta, move |tmp| {
-            std::fs::write(tmp, &bytes)
-        })
-        .await?;
-        Ok(meta.blob_meta())
+        size: u64,
     }
-}
-
-impl MetaFile {
-    fn blob_meta(self) -> BlobMeta {
-        BlobMeta {
-            size: self.size,
-            content_type: self.content_type,
-            etag: Some(etag_of(&self.sha256)),
-            sha256: Some(self.sha256),
-        }
+    let meta = root.join("meta");
+    if !meta.is_dir() {
+        return Ok(());
     }
-}
-
-/// Puts a file at `path` with its meta beside it: `fill` makes the file under a temporary
-/// name, which is then renamed, so a reader never sees half a file.
-async fn place(
-    path: PathBuf,
-    meta_path: PathBuf,
-    meta: &MetaFile,
-    fill: impl FnOnce(&Path) -> std::io::Result<()> + Send + 'static,
-) -> StoreResult<()> {
-    let meta_json = serde_json::to_vec(meta).map_err(StoreError::backend)?;
-    tokio::task::spawn_blocking(move || -> std::io::Result<()> {
-        for p in [&path, &meta_path] {
-            if let Some(dir) = p.parent() {
-                std::fs::create_dir_all(dir)?;
+    let mut conn = Connection::open(db_path)?;
+    conn.execute_batch(SCHEMA)?;
+    let tx = conn.transaction()?;
+    let mut stack = vec![meta.clone()];
+    let mut imported = 0u64;
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir)? {
+            let path = entry?.path();
+            if path.is_dir() {
+                stack.push(path);
+                continue;
+            }
+            let rel = path
+                .strip_prefix(&meta)?
+                .to_string_lossy()
+                .replace('\\', "/");
+            if let Some(key) = rel.strip_suffix(".json") {
+                let data = root.join("data").join(key);
+                if !data.is_file() {
+                    continue;
+                }
+                let m: MetaFile = serde_json::from_slice(&std::fs::read(&path)?)?;
+                tx.execute(
+                    "INSERT OR IGNORE INTO blobs (key, size, sha256, content_type, file) VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![key, m.size as i64, m.sha256, m.content_type, format!("data/{key}")],
+                )?;
+                imported += 1;
+            } else if let Some(key) = rel.strip_suffix(".retired") {
+                tx.execute(
+                    "INSERT OR IGNORE INTO retired_keys (key) VALUES (?1)",
+                    params![key],
+                )?;
             }
         }
-        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
-        fill(&tmp)?;
-        std::fs::write(&meta_path, &meta_json)?;
-        std::fs::rename(&tmp, &path)
-    })
-    .await
-    .map_err(StoreError::backend)?
-    .map_err(StoreError::backend)
-}
-
-fn etag_of(sha256: &str) -> String {
-    format!("\"{}\"", &sha256[..32])
+    }
+    tx.commit()?;
+    std::fs::remove_dir_all(&meta)?;
+    tracing::info!(imported, "blob descriptions moved from meta/ into blobs.db");
+    Ok(())
 }
 
 #[async_trait]
@@ -509,42 +743,75 @@ impl BlobStore for LocalBlobStore {
         bytes: Bytes,
         content_type: Option<&str>,
     ) -> StoreResult<BlobMeta> {
-        let sha256 = hex::encode(Sha256::digest(&bytes));
-        self.store(key, bytes, content_type, sha256).await
+        checked(key)?;
+        let described = Described {
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&bytes)),
+            content_type: content_type.map(str::to_string),
+        };
+        let content = if bytes.len() <= PACKED_MAX {
+            Content::Packed(bytes)
+        } else {
+            let (rel, abs) = self.fresh_file();
+            tokio::task::spawn_blocking(move || -> std::io::Result<()> {
+                if let Some(dir) = abs.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(abs, &bytes)
+            })
+            .await
+            .map_err(StoreError::backend)?
+            .map_err(StoreError::backend)?;
+            Content::File(rel)
+        };
+        self.commit_row(key, described, content, false)
+            .await?
+            .ok_or_else(|| StoreError::backend("unreachable: put does not refuse retired keys"))
     }
 
     async fn get(&self, key: &str) -> StoreResult<Option<Bytes>> {
-        let (path, _) = self.paths(key)?;
-        match tokio::fs::read(&path).await {
-            Ok(b) => Ok(Some(Bytes::from(b))),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(StoreError::backend(e)),
+        match self.open_blob(key).await? {
+            None => Ok(None),
+            Some((_, BlobBody::Packed(bytes))) => Ok(Some(bytes)),
+            Some((meta, BlobBody::File(mut f))) => {
+                use tokio::io::AsyncReadExt;
+                let mut buf = Vec::with_capacity(meta.size as usize);
+                f.read_to_end(&mut buf).await.map_err(StoreError::backend)?;
+                Ok(Some(Bytes::from(buf)))
+            }
         }
     }
 
     async fn head(&self, key: &str) -> StoreResult<Option<BlobMeta>> {
-        let (path, meta_path) = self.paths(key)?;
-        if !tokio::fs::try_exists(&path)
+        checked(key)?;
+        let key = key.to_string();
+        self.db
+            .read(move |conn| {
+                conn.prepare_cached("SELECT size, sha256, content_type FROM blobs WHERE key = ?1")
+                    .and_then(|mut s| {
+                        s.query_row(params![key], |r| {
+                            Ok(Described {
+                                size: r.get::<_, i64>(0)? as u64,
+                                sha256: r.get(1)?,
+                                content_type: r.get(2)?,
+                            })
+                        })
+                        .optional()
+                    })
+                    .map_err(sql_err)
+            })
             .await
-            .map_err(StoreError::backend)?
-        {
-            return Ok(None);
-        }
-        let meta: MetaFile = match tokio::fs::read(&meta_path).await {
-            Ok(b) => serde_json::from_slice(&b).map_err(StoreError::backend)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::backend(e)),
-        };
-        Ok(Some(meta.blob_meta()))
+            .map(|d| d.map(Described::blob_meta))
     }
 
     async fn sha256(&self, key: &str) -> StoreResult<Option<String>> {
         use tokio::io::AsyncReadExt;
-        let (path, _) = self.paths(key)?;
-        let mut file = match tokio::fs::File::open(&path).await {
-            Ok(f) => f,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(StoreError::backend(e)),
+        let mut file = match self.open_blob(key).await? {
+            None => return Ok(None),
+            Some((_, BlobBody::Packed(bytes))) => {
+                return Ok(Some(hex::encode(Sha256::digest(&bytes))))
+            }
+            Some((_, BlobBody::File(f))) => f,
         };
         let mut hasher = Sha256::new();
         let mut buf = vec![0u8; 1 << 20];
@@ -558,14 +825,17 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn delete(&self, key: &str) -> StoreResult<()> {
-        let (path, meta_path) = self.paths(key)?;
-        for p in [path, meta_path] {
-            match tokio::fs::remove_file(&p).await {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(StoreError::backend(e)),
-            }
-        }
+        checked(key)?;
+        let key = key.to_string();
+        let file: Option<Option<String>> = self
+            .db
+            .write(move |conn| {
+                conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
+                    .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+                    .map_err(sql_err)
+            })
+            .await?;
+        self.drop_file(file.flatten()).await;
         Ok(())
     }
 
@@ -575,51 +845,33 @@ impl BlobStore for LocalBlobStore {
         after: Option<String>,
         limit: usize,
     ) -> StoreResult<(Vec<String>, Option<String>)> {
-        let root = self.data.clone();
         let prefix = prefix.to_string();
-        tokio::task::spawn_blocking(move || {
-            // Walk only the directory that holds the prefix.
-            let dir_part = prefix.rsplit_once('/').map(|(d, _)| d).unwrap_or("");
-            let start = root.join(dir_part);
-            let mut keys = Vec::new();
-            let mut stack = vec![start];
-            while let Some(dir) = stack.pop() {
-                let entries = match std::fs::read_dir(&dir) {
-                    Ok(e) => e,
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
-                    Err(e) => return Err(StoreError::backend(e)),
+        self.db
+            .read(move |conn| {
+                let end = format!("{prefix}{PREFIX_END}");
+                let after = after.unwrap_or_default();
+                let mut keys = conn
+                    .prepare_cached(
+                        "SELECT key FROM blobs WHERE key >= ?1 AND key < ?2 AND key > ?3 ORDER BY key LIMIT ?4",
+                    )
+                    .and_then(|mut s| {
+                        s.query_map(params![prefix, end, after, limit as i64 + 1], |r| r.get(0))?
+                            .collect::<Result<Vec<String>, _>>()
+                    })
+                    .map_err(sql_err)?;
+                let next = if keys.len() > limit {
+                    keys.truncate(limit);
+                    keys.last().cloned()
+                } else {
+                    None
                 };
-                for entry in entries {
-                    let entry = entry.map_err(StoreError::backend)?;
-                    let path = entry.path();
-                    if path.is_dir() {
-                        stack.push(path);
-                    } else if let Ok(rel) = path.strip_prefix(&root) {
-                        let key = rel.to_string_lossy().replace('\\', "/");
-                        if key.starts_with(&prefix)
-                            && !key.contains(".tmp-")
-                            && after.as_ref().is_none_or(|a| &key > a)
-                        {
-                            keys.push(key);
-                        }
-                    }
-                }
-            }
-            keys.sort();
-            let next = if keys.len() > limit {
-                keys.truncate(limit);
-                keys.last().cloned()
-            } else {
-                None
-            };
-            Ok((keys, next))
-        })
-        .await
-        .map_err(StoreError::backend)?
+                Ok((keys, next))
+            })
+            .await
     }
 
     async fn create_multipart(&self, key: &str, content_type: &str) -> StoreResult<String> {
-        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
+        checked(key)?;
         let id = ulid::Ulid::generate().to_string();
         let dir = self.parts_dir(&id)?;
         tokio::fs::create_dir_all(&dir)
@@ -676,20 +928,55 @@ impl BlobStore for LocalBlobStore {
                 "the multipart upload belongs to another key".into(),
             ));
         }
-        let mut whole = Vec::new();
-        for p in parts {
-            let bytes = tokio::fs::read(dir.join(format!("{:05}", p.number)))
-                .await
-                .map_err(StoreError::backend)?;
-            if etag_of(&hex::encode(Sha256::digest(&bytes))) != p.etag {
-                return Err(StoreError::Backend(format!(
-                    "InvalidPart: part {} changed",
-                    p.number
-                )));
+        // The parts are joined into the blob's file a part at a time, each checked
+        // against the ETag it was listed with.
+        let (rel, abs) = self.fresh_file();
+        let (joined_dir, numbers) = (
+            dir.clone(),
+            parts
+                .iter()
+                .map(|p| (p.number, p.etag.clone()))
+                .collect::<Vec<_>>(),
+        );
+        let dest = abs.clone();
+        let joined = tokio::task::spawn_blocking(move || -> StoreResult<(u64, String)> {
+            use std::io::Write;
+            let io = StoreError::backend;
+            if let Some(d) = dest.parent() {
+                std::fs::create_dir_all(d).map_err(io)?;
             }
-            whole.extend_from_slice(&bytes);
-        }
-        self.put(key, Bytes::from(whole), meta["content_type"].as_str())
+            let mut out = std::io::BufWriter::new(std::fs::File::create(&dest).map_err(io)?);
+            let mut whole = Sha256::new();
+            let mut size = 0u64;
+            for (number, etag) in numbers {
+                let bytes = std::fs::read(joined_dir.join(format!("{number:05}"))).map_err(io)?;
+                if etag_of(&hex::encode(Sha256::digest(&bytes))) != etag {
+                    return Err(StoreError::Backend(format!(
+                        "InvalidPart: part {number} changed"
+                    )));
+                }
+                whole.update(&bytes);
+                size += bytes.len() as u64;
+                out.write_all(&bytes).map_err(io)?;
+            }
+            out.flush().map_err(io)?;
+            Ok((size, hex::encode(whole.finalize())))
+        })
+        .await
+        .map_err(StoreError::backend)?;
+        let (size, sha256) = match joined {
+            Ok(j) => j,
+            Err(e) => {
+                remove_quietly(&abs).await;
+                return Err(e);
+            }
+        };
+        let described = Described {
+            size,
+            sha256,
+            content_type: meta["content_type"].as_str().map(str::to_string),
+        };
+        self.commit_row(key, described, Content::File(rel), false)
             .await?;
         tokio::fs::remove_dir_all(&dir)
             .await
@@ -705,55 +992,98 @@ impl BlobStore for LocalBlobStore {
     }
 
     async fn promote(&self, from: &str, to: &str, etag: &str) -> StoreResult<BlobMeta> {
-        let (from_path, from_meta) = self.paths(from)?;
-        let (to_path, to_meta) = self.paths(to)?;
-        let _commit = self.commit.lock().await;
-        let meta: MetaFile = match tokio::fs::read(&from_meta).await {
-            Ok(b) => serde_json::from_slice(&b).map_err(StoreError::backend)?,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(StoreError::ConditionFailed { index: None })
+        checked(from)?;
+        checked(to)?;
+        let (from, to, etag) = (from.to_string(), to.to_string(), etag.to_string());
+        let (rel, abs) = self.fresh_file();
+        let (root, link) = (self.root.clone(), abs.clone());
+        // Checked and copied in one write, so a PUT to `from` cannot slip in between. A
+        // large blob's file gets a second name: no bytes are copied, and a later write
+        // to `from` makes a new file rather than changing this one.
+        let outcome = self
+            .db
+            .write(move |conn| {
+                let Some((described, content)) = read_row(conn, &from)? else {
+                    return Err(StoreError::ConditionFailed { index: None });
+                };
+                if etag_of(&described.sha256) != etag {
+                    return Err(StoreError::ConditionFailed { index: None });
+                }
+                let content = match content {
+                    Content::Packed(bytes) => Content::Packed(bytes),
+                    Content::File(file) => {
+                        if let Some(dir) = link.parent() {
+                            std::fs::create_dir_all(dir).map_err(StoreError::backend)?;
+                        }
+                        std::fs::hard_link(root.join(file), &link).map_err(StoreError::backend)?;
+                        Content::File(rel)
+                    }
+                };
+                let replaced = upsert(conn, &to, &described, &content)?;
+                Ok((described, replaced))
+            })
+            .await;
+        match outcome {
+            Ok((described, replaced)) => {
+                self.drop_file(replaced).await;
+                Ok(described.blob_meta())
             }
-            Err(e) => return Err(StoreError::backend(e)),
-        };
-        if etag_of(&meta.sha256) != etag {
-            return Err(StoreError::ConditionFailed { index: None });
+            Err(e) => {
+                remove_quietly(&abs).await;
+                Err(e)
+            }
         }
-        // A second name for the same file: no bytes are copied, and a later PUT to `from`
-        // replaces that name's file, not this one.
-        place(to_path, to_meta, &meta, move |tmp| {
-            std::fs::hard_link(&from_path, tmp)
-        })
-        .await?;
-        Ok(meta.blob_meta())
     }
 
     async fn retire(&self, key: &str) -> StoreResult<()> {
-        let marker = self.retired_marker(key);
-        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let _commit = self.commit.lock().await;
-        if let Some(dir) = marker.parent() {
-            tokio::fs::create_dir_all(dir)
-                .await
-                .map_err(StoreError::backend)?;
-        }
-        tokio::fs::write(&marker, b"")
-            .await
-            .map_err(StoreError::backend)?;
-        self.delete(key).await
+        checked(key)?;
+        let key = key.to_string();
+        let file: Option<Option<String>> = self
+            .db
+            .write(move |conn| {
+                conn.prepare_cached("INSERT OR IGNORE INTO retired_keys (key) VALUES (?1)")
+                    .and_then(|mut s| s.execute(params![key]))
+                    .map_err(sql_err)?;
+                conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
+                    .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+                    .map_err(sql_err)
+            })
+            .await?;
+        self.drop_file(file.flatten()).await;
+        Ok(())
     }
 
     async fn delete_prefix(&self, prefix: &str) -> StoreResult<u64> {
-        let deleted = delete_listed(self, prefix).await?;
-        // A whole tree (a purged bucket or namespace) also drops its directories and
-        // the markers of its retired upload keys, which hold no bytes to list.
+        let owned = prefix.to_string();
+        let files: Vec<Option<String>> = self
+            .db
+            .write(move |conn| {
+                let end = format!("{owned}{PREFIX_END}");
+                let files = conn
+                    .prepare_cached("DELETE FROM blobs WHERE key >= ?1 AND key < ?2 RETURNING file")
+                    .and_then(|mut s| {
+                        s.query_map(params![owned, end], |r| r.get(0))?
+                            .collect::<Result<Vec<Option<String>>, _>>()
+                    })
+                    .map_err(sql_err)?;
+                conn.prepare_cached("DELETE FROM retired_keys WHERE key >= ?1 AND key < ?2")
+                    .and_then(|mut s| s.execute(params![owned, end]))
+                    .map_err(sql_err)?;
+                Ok(files)
+            })
+            .await?;
+        let deleted = files.len() as u64;
+        for file in files {
+            self.drop_file(file).await;
+        }
+        // Files from before `blobs.db` sit under `data/` by key: a purged tree's
+        // directories go too.
         if let Some(dir) = prefix.strip_suffix('/') {
-            check_key(dir).map_err(|e| StoreError::Backend(e.to_string()))?;
-            for tree in [self.data.join(dir), self.meta.join(dir)] {
-                match tokio::fs::remove_dir_all(&tree).await {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                    Err(e) => return Err(StoreError::backend(e)),
-                }
+            checked(dir)?;
+            match tokio::fs::remove_dir_all(self.root.join("data").join(dir)).await {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(StoreError::backend(e)),
             }
         }
         Ok(deleted)
@@ -908,6 +1238,195 @@ mod tests {
             matches!(err, BlobAccessError::Forbidden(ref m) if m.contains("expired")),
             "{err:?}"
         );
+    }
+
+    /// The files under the store's `files/` (large blobs' bytes).
+    fn files(dir: &Path) -> Vec<PathBuf> {
+        let mut found = Vec::new();
+        let mut stack = vec![dir.join("files")];
+        while let Some(d) = stack.pop() {
+            for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+                if entry.path().is_dir() {
+                    stack.push(entry.path());
+                } else {
+                    found.push(entry.path());
+                }
+            }
+        }
+        found
+    }
+
+    #[tokio::test]
+    async fn small_blobs_live_in_their_row_and_large_ones_in_one_file() {
+        let (s, d) = store();
+        let small = Bytes::from_static(b"tiny");
+        let large = Bytes::from(vec![7u8; PACKED_MAX + 1]);
+        let larger = Bytes::from(vec![9u8; 3 * PACKED_MAX]);
+        s.put("n/b/k", small.clone(), Some("text/plain"))
+            .await
+            .unwrap();
+        assert!(files(d.path()).is_empty());
+        assert_eq!(s.get("n/b/k").await.unwrap(), Some(small.clone()));
+        s.put("n/b/k", large.clone(), None).await.unwrap();
+        assert_eq!(files(d.path()).len(), 1);
+        // Replacing a file's bytes leaves one file, the new one.
+        s.put("n/b/k", larger.clone(), None).await.unwrap();
+        assert_eq!(files(d.path()).len(), 1);
+        assert_eq!(s.get("n/b/k").await.unwrap(), Some(larger.clone()));
+        assert_eq!(
+            s.sha256("n/b/k").await.unwrap(),
+            Some(hex::encode(Sha256::digest(&larger)))
+        );
+        assert_eq!(
+            s.head("n/b/k").await.unwrap().unwrap().size,
+            larger.len() as u64
+        );
+        s.put("n/b/k", small.clone(), None).await.unwrap();
+        assert!(files(d.path()).is_empty());
+        s.put("n/b/big", large, None).await.unwrap();
+        s.delete("n/b/big").await.unwrap();
+        assert!(files(d.path()).is_empty());
+        assert_eq!(s.get("n/b/big").await.unwrap(), None);
+        assert_eq!(s.delete_prefix("n/").await.unwrap(), 1);
+        assert_eq!(s.head("n/b/k").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_presigned_put_spills_to_a_file_past_the_packed_limit() {
+        let (s, d) = store();
+        let chunk = Bytes::from(vec![1u8; PACKED_MAX / 2 + 1]);
+        let body = futures::stream::iter(vec![
+            Ok::<_, std::convert::Infallible>(chunk.clone()),
+            Ok(chunk.clone()),
+        ]);
+        let meta = s
+            .put_checked(
+                "n/b/up",
+                body,
+                &PutConstraints::default(),
+                Some("application/octet-stream"),
+                None,
+            )
+            .await
+            .unwrap();
+        assert_eq!(meta.size, 2 * chunk.len() as u64);
+        assert_eq!(files(d.path()).len(), 1);
+        let got = s.get("n/b/up").await.unwrap().unwrap();
+        assert_eq!(got.len(), 2 * chunk.len());
+        // One that fits stays in the row; a refused one leaves no file behind.
+        s.put_checked(
+            "n/b/small",
+            one(Bytes::from_static(b"abc")),
+            &PutConstraints::default(),
+            None,
+            None,
+        )
+        .await
+        .unwrap();
+        let pinned = PutConstraints {
+            content_length: Some(10),
+            ..Default::default()
+        };
+        let long = futures::stream::iter(vec![
+            Ok::<_, std::convert::Infallible>(chunk.clone()),
+            Ok(chunk),
+        ]);
+        assert!(s
+            .put_checked("n/b/long", long, &pinned, None, None)
+            .await
+            .is_err());
+        assert_eq!(files(d.path()).len(), 1);
+        assert_eq!(s.head("n/b/long").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn a_promoted_file_keeps_its_bytes_when_its_source_is_written_again() {
+        let (s, _d) = store();
+        let first = Bytes::from(vec![3u8; PACKED_MAX * 2]);
+        let meta = s.put("n/b/uploads/u/f", first.clone(), None).await.unwrap();
+        s.promote(
+            "n/b/uploads/u/f",
+            "n/b/files/u/f",
+            meta.etag.as_deref().unwrap(),
+        )
+        .await
+        .unwrap();
+        s.put(
+            "n/b/uploads/u/f",
+            Bytes::from(vec![4u8; PACKED_MAX * 2]),
+            None,
+        )
+        .await
+        .unwrap();
+        assert_eq!(s.get("n/b/files/u/f").await.unwrap(), Some(first));
+        // A stale ETag promotes nothing.
+        let stale = s
+            .promote(
+                "n/b/uploads/u/f",
+                "n/b/files/u/g",
+                meta.etag.as_deref().unwrap(),
+            )
+            .await;
+        assert!(matches!(stale, Err(StoreError::ConditionFailed { .. })));
+        assert_eq!(s.head("n/b/files/u/g").await.unwrap(), None);
+        // A retired key refuses presigned writes.
+        s.retire("n/b/uploads/u/f").await.unwrap();
+        let late = s
+            .put_checked(
+                "n/b/uploads/u/f",
+                one(Bytes::from_static(b"x")),
+                &PutConstraints::default(),
+                None,
+                None,
+            )
+            .await;
+        assert!(matches!(late, Err(BlobAccessError::Forbidden(_))));
+        assert_eq!(s.head("n/b/uploads/u/f").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn an_older_data_dirs_meta_files_are_imported() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path();
+        let body = b"old bytes";
+        let sha = hex::encode(Sha256::digest(body));
+        std::fs::create_dir_all(root.join("data/n/b")).unwrap();
+        std::fs::create_dir_all(root.join("meta/n/b/uploads")).unwrap();
+        std::fs::write(root.join("data/n/b/o.txt"), body).unwrap();
+        std::fs::write(
+            root.join("meta/n/b/o.txt.json"),
+            serde_json::json!({"content_type": "text/plain", "sha256": sha, "size": body.len()})
+                .to_string(),
+        )
+        .unwrap();
+        std::fs::write(root.join("meta/n/b/uploads/gone.retired"), b"").unwrap();
+        let s = LocalBlobStore::open(root, "http://127.0.0.1:1").unwrap();
+        assert!(!root.join("meta").exists());
+        let meta = s.head("n/b/o.txt").await.unwrap().unwrap();
+        assert_eq!(
+            (meta.size, meta.sha256.as_deref()),
+            (body.len() as u64, Some(sha.as_str()))
+        );
+        assert_eq!(
+            s.get("n/b/o.txt").await.unwrap().as_deref(),
+            Some(&body[..])
+        );
+        assert_eq!(
+            s.list("n/", None, 10).await.unwrap().0,
+            vec!["n/b/o.txt".to_string()]
+        );
+        let late = s
+            .put_checked(
+                "n/b/uploads/gone",
+                one(Bytes::from_static(b"x")),
+                &PutConstraints::default(),
+                None,
+                None,
+            )
+            .await;
+        assert!(matches!(late, Err(BlobAccessError::Forbidden(_))));
+        assert_eq!(s.delete_prefix("n/").await.unwrap(), 1);
+        assert!(!root.join("data/n").exists());
     }
 
     #[test]

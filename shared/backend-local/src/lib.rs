@@ -1,4 +1,5 @@
-//! Embedded backends for one machine: SQLite for the table and queues, files for blobs.
+//! Embedded backends for one machine: SQLite for the table, queues and blob descriptions
+//! (and small blobs' bytes), files for larger blobs.
 
 mod blob;
 mod events;
@@ -9,7 +10,7 @@ mod sqlite;
 mod table;
 mod vectors;
 
-pub use blob::{BlobAccessError, LocalBlobStore, BLOB_ROUTE};
+pub use blob::{BlobAccessError, BlobBody, LocalBlobStore, BLOB_ROUTE, PACKED_MAX};
 pub use events::LocalEventBus;
 pub use queue::LocalQueue;
 pub use sealer::KeyFileSealer;
@@ -32,8 +33,11 @@ pub fn context(
     let db = data_dir.join("sluice.db");
     private::touch(&db)?;
     private::touch(&data_dir.join("vectors.db"))?;
-    let table = Arc::new(LocalTable::open(&db)?);
-    let queue = Arc::new(LocalQueue::open(&db, config.max_receives)?);
+    // One database, one writer: table writes and queue sends commit in the same groups
+    // instead of contending for SQLite's write lock.
+    let db = sqlite::Db::open(&db, &[table::SCHEMA, queue::SCHEMA], 4)?;
+    let table = Arc::new(LocalTable::new(db.clone()));
+    let queue = Arc::new(LocalQueue::new(db, config.max_receives));
     let blobs = Arc::new(LocalBlobStore::open(&data_dir.join("blobs"), public_url)?);
     let events = Arc::new(LocalEventBus::with_queue(queue.clone()));
     let vectors = Arc::new(LocalVectorIndex::open(&data_dir.join("vectors.db"))?);

@@ -6,12 +6,13 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// Files of the data dir that nobody else may read.
-pub const PRIVATE_FILES: [&str; 5] = [
+pub const PRIVATE_FILES: [&str; 6] = [
     "sluice.db",
     "vectors.db",
     "credentials.key",
     "dev-api-key",
     "blobs/signing.key",
+    "blobs/blobs.db",
 ];
 
 /// Creates `dir` (and its parents) with mode 0700 where it is made here.

@@ -1,6 +1,5 @@
 //! Queues on SQLite with SQS semantics: visibility timeout, receive count, dead letters.
 
-use std::path::Path;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use async_trait::async_trait;
@@ -10,7 +9,8 @@ use tokio::sync::Notify;
 use super::sqlite::{sql_err, Db};
 use sluice_core::ports::{Queue, QueueName, Received, StoreError, StoreResult};
 
-const SCHEMA: &str = "
+/// The queues' schema, applied when the database opens.
+pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS queue_messages (
   id INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL, body TEXT NOT NULL,
   visible_at INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0, receipt TEXT);
@@ -38,19 +38,20 @@ fn now_ms() -> i64 {
 
 impl LocalQueue {
     /// `max_receives`: deliveries before a message moves to the dead-letter table.
-    pub fn open(path: &Path, max_receives: u32) -> anyhow::Result<Self> {
-        Ok(LocalQueue {
-            db: Db::open(path, SCHEMA, 1)?,
+    /// The queues in `db`, which must have been opened with [`SCHEMA`].
+    pub fn new(db: Db, max_receives: u32) -> Self {
+        LocalQueue {
+            db,
             max_receives,
             sent: Notify::new(),
-        })
+        }
     }
 
     /// Messages that exhausted their deliveries, oldest first.
     pub async fn dead_letters(&self, queue: QueueName) -> StoreResult<Vec<String>> {
         let name = queue.as_str();
         self.db
-            .run(move |conn| {
+            .read(move |conn| {
                 let mut stmt = conn
                     .prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id")
                     .map_err(sql_err)?;
@@ -71,15 +72,10 @@ impl LocalQueue {
         let name = queue.as_str();
         let max_receives = self.max_receives;
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 let now = now_ms();
                 let rows: Vec<(i64, String, u32)> = {
-                    let mut stmt = tx
+                    let mut stmt = conn
                         .prepare_cached(
                             "SELECT id, body, receive_count FROM queue_messages
                              WHERE queue = ?1 AND visible_at <= ?2 ORDER BY visible_at, id LIMIT ?3",
@@ -93,24 +89,23 @@ impl LocalQueue {
                 let mut out = Vec::new();
                 for (id, body, count) in rows {
                     if count >= max_receives {
-                        tx.execute(
+                        conn.execute(
                             "INSERT INTO dead_letters (id, queue, body, receive_count, dead_at) VALUES (?1, ?2, ?3, ?4, ?5)",
                             params![id, name, body, count, now],
                         )
                         .map_err(sql_err)?;
-                        tx.execute("DELETE FROM queue_messages WHERE id = ?1", params![id]).map_err(sql_err)?;
+                        conn.execute("DELETE FROM queue_messages WHERE id = ?1", params![id]).map_err(sql_err)?;
                         tracing::warn!(queue = name, message_id = id, receives = count, "message moved to dead letters");
                         continue;
                     }
                     let receipt = format!("{id}:{}", ulid::Ulid::generate());
-                    tx.execute(
+                    conn.execute(
                         "UPDATE queue_messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2 WHERE id = ?3",
                         params![now + visibility.as_millis() as i64, receipt, id],
                     )
                     .map_err(sql_err)?;
                     out.push(Received { body, receipt, receive_count: count + 1 });
                 }
-                tx.commit().map_err(sql_err)?;
                 Ok(out)
             })
             .await
@@ -127,14 +122,9 @@ impl Queue for LocalQueue {
     ) -> StoreResult<()> {
         let name = queue.as_str();
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 {
-                    let mut stmt = tx
+                    let mut stmt = conn
                         .prepare_cached("INSERT INTO queue_messages (queue, body, visible_at) VALUES (?1, ?2, ?3)")
                         .map_err(sql_err)?;
                     let visible_at = now_ms() + delay.as_millis() as i64;
@@ -142,7 +132,7 @@ impl Queue for LocalQueue {
                         stmt.execute(params![name, body, visible_at]).map_err(sql_err)?;
                     }
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await?;
         self.sent.notify_waiters();
@@ -172,7 +162,7 @@ impl Queue for LocalQueue {
             .and_then(|s| s.parse().ok())
             .ok_or(StoreError::NotFound)?;
         self.db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2",
                     params![id, receipt],

@@ -1,18 +1,17 @@
 //! The single table on SQLite: one row per item, the item's JSON in `doc`.
 
-use std::path::Path;
-
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 
-use super::sqlite::{sql_err, Db};
+use super::sqlite::{sql_err, statement, Db};
 use sluice_core::ports::{
     apply_updates, cond_holds, Cond, CursorPos, Item, Key, Page, Query, StoreError, StoreResult,
     Table, Write,
 };
 
-const SCHEMA: &str = "
+/// The table's schema, applied when the database opens.
+pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
   pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
   PRIMARY KEY (pk, sk)) WITHOUT ROWID;
@@ -27,10 +26,9 @@ pub struct LocalTable {
 }
 
 impl LocalTable {
-    pub fn open(path: &Path) -> anyhow::Result<Self> {
-        Ok(LocalTable {
-            db: Db::open(path, SCHEMA, 4)?, // readers for concurrent requests
-        })
+    /// The table in `db`, which must have been opened with [`SCHEMA`].
+    pub fn new(db: Db) -> Self {
+        LocalTable { db }
     }
 }
 
@@ -128,13 +126,6 @@ fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
     }
 }
 
-fn savepoint(conn: &Connection, sql: &str) -> StoreResult<()> {
-    conn.prepare_cached(sql)
-        .and_then(|mut s| s.execute([]))
-        .map(|_| ())
-        .map_err(sql_err)
-}
-
 fn with_index(e: StoreError, index: usize) -> StoreError {
     match e {
         StoreError::ConditionFailed { .. } => StoreError::ConditionFailed { index: Some(index) },
@@ -226,14 +217,8 @@ impl Table for LocalTable {
 
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
-                let out = apply(&tx, &op)?;
-                tx.commit().map_err(sql_err)?;
+            .write(move |conn| {
+                let out = apply(conn, &op)?;
                 Ok(out)
             })
             .await
@@ -246,16 +231,11 @@ impl Table for LocalTable {
             ));
         }
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 for (i, op) in ops.iter().enumerate() {
-                    apply(&tx, op).map_err(|e| with_index(e, i))?;
+                    apply(conn, op).map_err(|e| with_index(e, i))?;
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await
     }
@@ -264,30 +244,24 @@ impl Table for LocalTable {
         let count = groups.len();
         let outcome = self
             .db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 let mut results = Vec::with_capacity(groups.len());
                 for group in &groups {
                     // Cached statements: a savepoint per group must not cost a parse.
-                    savepoint(&tx, "SAVEPOINT grp")?;
+                    statement(conn, "SAVEPOINT grp")?;
                     let mut result = Ok(());
                     for (i, op) in group.iter().enumerate() {
-                        if let Err(e) = apply(&tx, op) {
+                        if let Err(e) = apply(conn, op) {
                             result = Err(with_index(e, i));
                             break;
                         }
                     }
                     if result.is_err() {
-                        savepoint(&tx, "ROLLBACK TO grp")?;
+                        statement(conn, "ROLLBACK TO grp")?;
                     }
-                    savepoint(&tx, "RELEASE grp")?;
+                    statement(conn, "RELEASE grp")?;
                     results.push(result);
                 }
-                tx.commit().map_err(sql_err)?;
                 Ok(results)
             })
             .await;
@@ -332,21 +306,16 @@ impl Table for LocalTable {
 
     async fn delete_many(&self, keys: Vec<Key>) -> StoreResult<()> {
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 {
-                    let mut stmt = tx
+                    let mut stmt = conn
                         .prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                         .map_err(sql_err)?;
                     for key in &keys {
                         stmt.execute(params![key.pk, key.sk]).map_err(sql_err)?;
                     }
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await
     }
@@ -367,16 +336,11 @@ impl Table for LocalTable {
 
     async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
         self.db
-            .run(move |conn| {
-                // IMMEDIATE: take the write lock up front (waiting under busy_timeout), so a read
-                // inside the transaction can never meet a stale snapshot and fail as busy.
-                let tx = conn
-                    .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-                    .map_err(sql_err)?;
+            .write(move |conn| {
                 for item in &items {
-                    store(&tx, item, false)?;
+                    store(&conn, item, false)?;
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await
     }

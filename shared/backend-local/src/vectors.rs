@@ -100,7 +100,7 @@ fn from_blob(b: &[u8]) -> Vec<f32> {
 impl LocalVectorIndex {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
         Ok(LocalVectorIndex {
-            db: Db::open(path, SCHEMA, 2)?,
+            db: Db::open(path, &[SCHEMA], 2)?,
             loaded: RwLock::new(HashMap::new()),
         })
     }
@@ -174,7 +174,7 @@ impl VectorIndex for LocalVectorIndex {
         let name = index.to_string();
         let stored: i64 = self
             .db
-            .run(move |conn| {
+            .write(move |conn| {
                 conn.execute(
                     "INSERT OR IGNORE INTO vector_indexes (name, dimensions) VALUES (?1, ?2)",
                     params![name, dimensions as i64],
@@ -225,10 +225,9 @@ impl VectorIndex for LocalVectorIndex {
             })
             .collect();
         self.db
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+            .write(move |conn| {
                 {
-                    let mut stmt = tx
+                    let mut stmt = conn
                         .prepare_cached(
                             "INSERT OR REPLACE INTO vectors (index_name, key, vector, metadata) VALUES (?1, ?2, ?3, ?4)",
                         )
@@ -237,7 +236,7 @@ impl VectorIndex for LocalVectorIndex {
                         stmt.execute(params![name, key, blob, meta]).map_err(sql_err)?;
                     }
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await?;
         let mut l = loaded.write().unwrap_or_else(|p| p.into_inner());
@@ -254,16 +253,15 @@ impl VectorIndex for LocalVectorIndex {
         let name = index.to_string();
         let owned = keys.to_vec();
         self.db
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
+            .write(move |conn| {
                 for key in &owned {
-                    tx.execute(
+                    conn.execute(
                         "DELETE FROM vectors WHERE index_name = ?1 AND key = ?2",
                         params![name, key],
                     )
                     .map_err(sql_err)?;
                 }
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await?;
         let mut l = loaded.write().unwrap_or_else(|p| p.into_inner());
@@ -324,13 +322,12 @@ impl VectorIndex for LocalVectorIndex {
     async fn drop_index(&self, index: &str) -> StoreResult<()> {
         let name = index.to_string();
         self.db
-            .run(move |conn| {
-                let tx = conn.transaction().map_err(sql_err)?;
-                tx.execute("DELETE FROM vectors WHERE index_name = ?1", params![name])
+            .write(move |conn| {
+                conn.execute("DELETE FROM vectors WHERE index_name = ?1", params![name])
                     .map_err(sql_err)?;
-                tx.execute("DELETE FROM vector_indexes WHERE name = ?1", params![name])
+                conn.execute("DELETE FROM vector_indexes WHERE name = ?1", params![name])
                     .map_err(sql_err)?;
-                tx.commit().map_err(sql_err)
+                Ok(())
             })
             .await?;
         self.loaded
