@@ -316,7 +316,6 @@ async fn blob_request(
     body: Body,
     request_id: &str,
 ) -> Response {
-    use sluice_core::ports::BlobStore;
     let pinned = match shared.blobs.authorize(method, key, query) {
         Ok(p) => p,
         Err(e) => return error_response(e.status(), &e.to_string(), request_id),

@@ -338,7 +338,7 @@ impl Table for LocalTable {
         self.db
             .write(move |conn| {
                 for item in &items {
-                    store(&conn, item, false)?;
+                    store(conn, item, false)?;
                 }
                 Ok(())
             })
