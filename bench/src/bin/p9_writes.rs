@@ -3,7 +3,7 @@
 //!
 //! - **P9**: `POST /v1/buckets/{b}/objects` (one tiny inline text object a request) and
 //!   `GET` of an object, at 1 and 32 connections, against the same server's public
-//!   `GET /v1/collections/features/extractors/{id}` (no key, no store) measured in the same
+//!   `GET /v1/collections/features/extractors` (no key, no store) measured in the same
 //!   run at the same concurrency. Target: creates ≥ 0.10 of the baseline at 32
 //!   connections, with p99 ≤ 20 ms.
 //! - **P10**: bytes on disk per tiny object (the data dir's allocated blocks, WAL
@@ -107,7 +107,7 @@ async fn main() -> anyhow::Result<()> {
     let (h, u) = (http.clone(), url.clone());
     let baseline = Arc::new(move |_: usize| {
         h.get(format!(
-            "{u}/v1/collections/features/extractors/passthrough_extractor"
+            "{u}/v1/collections/features/extractors"
         ))
     });
     let objects_url = format!("{url}/v1/buckets/{bkt}/objects");
