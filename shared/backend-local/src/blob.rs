@@ -1240,6 +1240,22 @@ mod tests {
         );
     }
 
+    /// A presigned PUT whose URL pins nothing.
+    async fn put_unpinned(
+        s: &LocalBlobStore,
+        key: &str,
+        body: &'static [u8],
+    ) -> Result<BlobMeta, BlobAccessError> {
+        s.put_checked(
+            key,
+            one(Bytes::from_static(body)),
+            &PutConstraints::default(),
+            None,
+            None,
+        )
+        .await
+    }
+
     /// The files under the store's `files/` (large blobs' bytes).
     fn files(dir: &Path) -> Vec<PathBuf> {
         let mut found = Vec::new();
@@ -1314,15 +1330,7 @@ mod tests {
         let got = s.get("n/b/up").await.unwrap().unwrap();
         assert_eq!(got.len(), 2 * chunk.len());
         // One that fits stays in the row; a refused one leaves no file behind.
-        s.put_checked(
-            "n/b/small",
-            one(Bytes::from_static(b"abc")),
-            &PutConstraints::default(),
-            None,
-            None,
-        )
-        .await
-        .unwrap();
+        put_unpinned(&s, "n/b/small", b"abc").await.unwrap();
         let pinned = PutConstraints {
             content_length: Some(10),
             ..Default::default()
@@ -1371,15 +1379,7 @@ mod tests {
         assert_eq!(s.head("n/b/files/u/g").await.unwrap(), None);
         // A retired key refuses presigned writes.
         s.retire("n/b/uploads/u/f").await.unwrap();
-        let late = s
-            .put_checked(
-                "n/b/uploads/u/f",
-                one(Bytes::from_static(b"x")),
-                &PutConstraints::default(),
-                None,
-                None,
-            )
-            .await;
+        let late = put_unpinned(&s, "n/b/uploads/u/f", b"x").await;
         assert!(matches!(late, Err(BlobAccessError::Forbidden(_))));
         assert_eq!(s.head("n/b/uploads/u/f").await.unwrap(), None);
     }
@@ -1415,15 +1415,7 @@ mod tests {
             s.list("n/", None, 10).await.unwrap().0,
             vec!["n/b/o.txt".to_string()]
         );
-        let late = s
-            .put_checked(
-                "n/b/uploads/gone",
-                one(Bytes::from_static(b"x")),
-                &PutConstraints::default(),
-                None,
-                None,
-            )
-            .await;
+        let late = put_unpinned(&s, "n/b/uploads/gone", b"x").await;
         assert!(matches!(late, Err(BlobAccessError::Forbidden(_))));
         assert_eq!(s.delete_prefix("n/").await.unwrap(), 1);
         assert!(!root.join("data/n").exists());
