@@ -113,8 +113,9 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
     let mut raw = rusqlite::Connection::open(raw_dir.path().join("raw.db"))?;
     raw.execute_batch(
         "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA wal_autocheckpoint=10000;
-         CREATE TABLE items (pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
-           PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+         CREATE TABLE items (id INTEGER PRIMARY KEY, pk TEXT NOT NULL, sk TEXT NOT NULL,
+           gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL);
+         CREATE UNIQUE INDEX items_key ON items (pk, sk);
          CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",
     )?;
     let rows_per_object = rows.len() as f64 / (objects + (WARMUP_BATCHES * BATCH) as f64);

@@ -35,6 +35,7 @@ pub fn context(
     private::touch(&data_dir.join("vectors.db"))?;
     // One database, one writer: table writes and queue sends commit in the same groups
     // instead of contending for SQLite's write lock.
+    table::upgrade(&db)?;
     let db = sqlite::Db::open(&db, &[table::SCHEMA, queue::SCHEMA], 4)?;
     let table = Arc::new(LocalTable::new(db.clone()));
     let queue = Arc::new(LocalQueue::new(db, config.max_receives));

@@ -1,4 +1,5 @@
-//! The single table on SQLite: one row per item, the item's JSON in `doc`.
+//! The single table on SQLite: one row per item, its key attributes in columns and the
+//! rest of its JSON in `doc`.
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -10,13 +11,52 @@ use sluice_core::ports::{
     Table, Write,
 };
 
-/// The table's schema, applied when the database opens.
+/// The table's schema, applied when the database opens (after [`upgrade`]).
+///
+/// A rowid table with a unique index on the key, not `WITHOUT ROWID`: a `WITHOUT ROWID`
+/// row keeps at most about a quarter of a page inline, so a 1 KB item (an object with its
+/// blob) took an overflow page of its own, 4 KB on disk for each. A rowid table keeps
+/// rows up to a page inline and fills its pages in insertion order.
 pub const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS items (
-  pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
-  PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+  id INTEGER PRIMARY KEY, pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT,
+  doc TEXT NOT NULL);
+CREATE UNIQUE INDEX IF NOT EXISTS items_key ON items (pk, sk);
 CREATE INDEX IF NOT EXISTS items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;
 ";
+
+/// The attributes kept in columns of their own, and so left out of `doc`.
+const KEY_ATTRS: [&str; 4] = ["pk", "sk", "gsi1pk", "gsi1sk"];
+
+/// Moves the items of a database made before [`SCHEMA`] (a `WITHOUT ROWID` table) into
+/// the current one, in one transaction, then gives the old table's pages back to the file
+/// system. A database without `items`, or with the current table, is left alone.
+pub fn upgrade(path: &std::path::Path) -> anyhow::Result<()> {
+    let conn = Connection::open(path)?;
+    let sql: Option<String> = conn
+        .query_row(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'items'",
+            [],
+            |r| r.get(0),
+        )
+        .optional()?;
+    if !sql.is_some_and(|s| s.to_ascii_uppercase().contains("WITHOUT ROWID")) {
+        return Ok(());
+    }
+    conn.execute_batch(&format!(
+        "BEGIN IMMEDIATE;
+         DROP INDEX IF EXISTS items_gsi1;
+         ALTER TABLE items RENAME TO items_without_rowid;
+         {SCHEMA}
+         INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc)
+           SELECT pk, sk, gsi1pk, gsi1sk, doc FROM items_without_rowid ORDER BY pk, sk;
+         DROP TABLE items_without_rowid;
+         COMMIT;
+         VACUUM;"
+    ))?;
+    tracing::info!(path = %path.display(), "table moved to the current layout");
+    Ok(())
+}
 
 /// Sorts after every valid sort key that starts with a prefix.
 const PREFIX_END: char = '\u{10FFFF}';
@@ -32,16 +72,47 @@ impl LocalTable {
     }
 }
 
+/// The columns a read selects, in the order [`item_of`] takes them.
+const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, doc";
+
+/// An item from a row: its `doc` with the key attributes put back.
+fn item_of(row: &rusqlite::Row) -> rusqlite::Result<StoreResult<Item>> {
+    let doc: String = row.get(4)?;
+    let mut item: Item = match serde_json::from_str(&doc) {
+        Ok(item) => item,
+        Err(e) => return Ok(Err(StoreError::backend(e))),
+    };
+    for (i, attr) in KEY_ATTRS.iter().enumerate() {
+        if let Some(value) = row.get::<_, Option<String>>(i)? {
+            item.insert((*attr).into(), Value::from(value));
+        }
+    }
+    Ok(Ok(item))
+}
+
 fn read(conn: &Connection, key: &Key) -> StoreResult<Option<Item>> {
-    let doc: Option<String> = conn
-        .prepare_cached("SELECT doc FROM items WHERE pk = ?1 AND sk = ?2")
-        .and_then(|mut s| {
-            s.query_row(params![key.pk, key.sk], |r| r.get(0))
-                .optional()
-        })
-        .map_err(sql_err)?;
-    doc.map(|d| serde_json::from_str(&d).map_err(StoreError::backend))
-        .transpose()
+    conn.prepare_cached(&format!(
+        "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk = ?2"
+    ))
+    .and_then(|mut s| s.query_row(params![key.pk, key.sk], item_of).optional())
+    .map_err(sql_err)?
+    .transpose()
+}
+
+/// An item's JSON without its key attributes, which the row keeps in columns.
+struct Doc<'a>(&'a Item);
+
+impl serde::Serialize for Doc<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        for (name, value) in self.0 {
+            if !KEY_ATTRS.contains(&name.as_str()) {
+                map.serialize_entry(name, value)?;
+            }
+        }
+        map.end()
+    }
 }
 
 fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
@@ -50,11 +121,14 @@ fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
 
 fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
     let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
-    let doc = serde_json::to_string(item).map_err(StoreError::backend)?;
+    let doc = serde_json::to_string(&Doc(item)).map_err(StoreError::backend)?;
     let sql = if insert_only {
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
     } else {
-        "INSERT OR REPLACE INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
+        // An update in place keeps the row where it is (REPLACE would delete and append it).
+        "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)
+         ON CONFLICT (pk, sk) DO UPDATE SET
+           gsi1pk = excluded.gsi1pk, gsi1sk = excluded.gsi1sk, doc = excluded.doc"
     };
     let result = conn.prepare_cached(sql).and_then(|mut s| {
         s.execute(params![
@@ -140,7 +214,7 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
         .map(|c| CursorPos::decode(c, q))
         .transpose()?;
     let (pk_col, sk_col) = (q.partition_attr(), q.sort_key_attr());
-    let mut sql = format!("SELECT doc FROM items WHERE {pk_col} = ?1");
+    let mut sql = format!("SELECT {COLUMNS} FROM items WHERE {pk_col} = ?1");
     let mut args: Vec<String> = vec![q.pk.clone()];
     let mut bind = |sql: &mut String, clause: &str, value: String| {
         args.push(value);
@@ -185,16 +259,12 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
     sql.push_str(&format!(" LIMIT {}", q.limit + 1));
 
     let mut stmt = conn.prepare_cached(&sql).map_err(sql_err)?;
-    let docs = stmt
-        .query_map(rusqlite::params_from_iter(args.iter()), |r| {
-            r.get::<_, String>(0)
-        })
+    let mut items = stmt
+        .query_map(rusqlite::params_from_iter(args.iter()), item_of)
         .map_err(sql_err)?
         .collect::<Result<Vec<_>, _>>()
-        .map_err(sql_err)?;
-    let mut items = docs
-        .iter()
-        .map(|d| serde_json::from_str::<Item>(d).map_err(StoreError::backend))
+        .map_err(sql_err)?
+        .into_iter()
         .collect::<StoreResult<Vec<_>>>()?;
     let cursor = if items.len() > q.limit {
         items.truncate(q.limit);
@@ -343,5 +413,95 @@ impl Table for LocalTable {
                 Ok(())
             })
             .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn item(value: Value) -> Item {
+        value.as_object().cloned().unwrap()
+    }
+
+    fn open(path: &std::path::Path) -> LocalTable {
+        upgrade(path).unwrap();
+        LocalTable::new(Db::open(path, &[SCHEMA], 1).unwrap())
+    }
+
+    #[tokio::test]
+    async fn key_attributes_live_in_columns_not_in_the_doc() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let table = open(&path);
+        let stored = item(json!({"pk": "A", "sk": "B", "gsi1pk": "G", "gsi1sk": "H", "n": 1}));
+        table
+            .write(Write::Put {
+                item: stored.clone(),
+                cond: Cond::NotExists,
+            })
+            .await
+            .unwrap();
+        let key = Key::new("A", "B");
+        assert_eq!(table.get(&key).await.unwrap(), Some(stored));
+        let doc: String = Connection::open(&path)
+            .unwrap()
+            .query_row("SELECT doc FROM items", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(doc, r#"{"n":1}"#);
+    }
+
+    #[tokio::test]
+    async fn a_without_rowid_table_is_moved_whole_to_the_current_layout() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        {
+            // The layout before this one, its docs holding their key attributes too.
+            let old = Connection::open(&path).unwrap();
+            old.execute_batch(
+                "CREATE TABLE items (
+                   pk TEXT NOT NULL, sk TEXT NOT NULL, gsi1pk TEXT, gsi1sk TEXT, doc TEXT NOT NULL,
+                   PRIMARY KEY (pk, sk)) WITHOUT ROWID;
+                 CREATE INDEX items_gsi1 ON items (gsi1pk, gsi1sk, pk, sk) WHERE gsi1pk IS NOT NULL;",
+            )
+            .unwrap();
+            for n in 0..50 {
+                let doc = json!({"pk": "P", "sk": format!("S#{n:03}"), "gsi1pk": "G", "gsi1sk": format!("{}", 99 - n), "n": n});
+                old.execute(
+                    "INSERT INTO items VALUES (?1, ?2, ?3, ?4, ?5)",
+                    params![
+                        "P",
+                        format!("S#{n:03}"),
+                        "G",
+                        format!("{}", 99 - n),
+                        doc.to_string()
+                    ],
+                )
+                .unwrap();
+            }
+        }
+        let table = open(&path);
+        let sql: String = Connection::open(&path)
+            .unwrap()
+            .query_row(
+                "SELECT sql FROM sqlite_master WHERE name = 'items'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert!(!sql.to_uppercase().contains("WITHOUT ROWID"), "{sql}");
+        let page = table.query(&Query::partition("P")).await.unwrap();
+        assert_eq!(page.items.len(), 50);
+        assert_eq!(page.items[7]["n"], 7);
+        assert_eq!(page.items[7]["sk"], "S#007");
+        // The index came along: the index query orders by gsi1sk.
+        let by_index = Query::partition("G")
+            .on(sluice_core::ports::Index::Gsi1)
+            .limit(1);
+        assert_eq!(table.query(&by_index).await.unwrap().items[0]["n"], 49);
+        // A second open finds nothing to move.
+        drop(table);
+        upgrade(&path).unwrap();
     }
 }
