@@ -2,6 +2,7 @@
 against /openapi.json (contract.py validates each response these calls receive), and
 the document itself is a valid OpenAPI 3.1 document."""
 
+import json
 
 import pytest
 from openapi_spec_validator import validate
@@ -27,6 +28,23 @@ def test_a_drifted_response_is_caught(sluice):
         contract.observe("GET", sluice.url + "/v1/tasks/task_x", 200, "application/json", b'{"task_id": "task_x"}')
     with pytest.raises(AssertionError, match="does not match"):
         contract.observe("GET", sluice.url + "/v1/tasks/task_x", 404, "application/json", b'{"detail": "gone"}')
+
+
+def test_a_value_the_sdks_enum_lacks_is_caught(sluice):
+    """The SDK-model half of the checker: a task type the SDK's enum lacks (the one Sluice
+    once emitted for batch confirms) fails; a seed-only field type passes."""
+    ns, bucket = make_space(sluice, "contract-enums")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids, "auto_submit": True}).json()
+    wait_batch(sluice, ns, bucket, batch["batch_id"])
+    task_id = sluice.call("GET", f"/v1/buckets/{bucket}/batches/{batch['batch_id']}", ns=ns).json()["task_id"]
+    task = sluice.call("GET", f"/v1/tasks/{task_id}").json()
+    bad = dict(task, task_type="api_buckets_uploads_confirm_batch")
+    with pytest.raises(AssertionError, match="the SDK's TaskResponse does not accept"):
+        contract.observe("GET", f"{sluice.url}/v1/tasks/{task_id}", 200, "application/json", json.dumps(bad).encode())
+    made = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "binaries", "bucket_schema": {"properties": {"file": {"type": "binary"}}}})
+    assert made.status_code == 200, made.text
 
 
 def test_catalogue(sluice):
