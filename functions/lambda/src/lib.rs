@@ -37,9 +37,15 @@ fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 }
 
 fn to_api_request(route: &Route, event: Request) -> ApiRequest {
+    // The invocation's id where the runtime gives one, else API Gateway's own.
     let request_id = event
         .lambda_context_ref()
         .map(|c| c.request_id.clone())
+        .filter(|id| !id.is_empty())
+        .or_else(|| match event.request_context_ref() {
+            Some(lambda_http::request::RequestContext::ApiGatewayV2(c)) => c.request_id.clone(),
+            _ => None,
+        })
         .unwrap_or_default();
     let mut path_params: std::collections::HashMap<String, String> = event
         .path_parameters()
@@ -121,40 +127,40 @@ pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> 
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<SqsEvent>| {
                 let ctx = ctx.clone();
-                async move {
-                    // The records of one event are independent: handled side by side.
-                    let ctx = &ctx;
-                    let failures: Vec<BatchItemFailure> = futures::stream::iter(
-                        event.payload.records,
-                    )
-                    .map(|record| async move {
-                        let id = record.message_id.clone().unwrap_or_default();
-                        let count = record
-                            .attributes
-                            .get("ApproximateReceiveCount")
-                            .and_then(|c| c.parse().ok())
-                            .unwrap_or(1);
-                        let body = record.body.unwrap_or_default();
-                        let result = sluice_core::jobs::handle(ctx, queue, &body, count).await;
-                        // Only retryable failures are reported, so only they come back.
-                        sluice_core::jobs::settle(queue, result).err()?;
-                        tracing::warn!(message_id = %id, "reported as a batch item failure");
-                        let mut failure = BatchItemFailure::default();
-                        failure.item_identifier = id;
-                        Some(failure)
-                    })
-                    .buffer_unordered(4)
-                    .filter_map(|f| async move { f })
-                    .collect()
-                    .await;
-                    let mut response = SqsBatchResponse::default();
-                    response.batch_item_failures = failures;
-                    Ok::<_, Error>(response)
-                }
+                async move { Ok::<_, Error>(work_records(&ctx, queue, event.payload).await) }
             },
         ))
         .await
     })
+}
+
+/// The records of one SQS event, handled side by side (they are independent). Only the
+/// records whose failure is retryable are reported, so only they are delivered again;
+/// the rest are done, or dropped for good (see `jobs::settle`).
+async fn work_records(ctx: &AppContext, queue: QueueName, event: SqsEvent) -> SqsBatchResponse {
+    let failures: Vec<BatchItemFailure> = futures::stream::iter(event.records)
+        .map(|record| async move {
+            let id = record.message_id.clone().unwrap_or_default();
+            let count = record
+                .attributes
+                .get("ApproximateReceiveCount")
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(1);
+            let body = record.body.unwrap_or_default();
+            let result = sluice_core::jobs::handle(ctx, queue, &body, count).await;
+            sluice_core::jobs::settle(queue, result).err()?;
+            tracing::warn!(message_id = %id, "reported as a batch item failure");
+            let mut failure = BatchItemFailure::default();
+            failure.item_identifier = id;
+            Some(failure)
+        })
+        .buffer_unordered(4)
+        .filter_map(|f| async move { f })
+        .collect()
+        .await;
+    let mut response = SqsBatchResponse::default();
+    response.batch_item_failures = failures;
+    response
 }
 
 /// A failed invocation as Lambda reports it: the error type says whether a retry (the
@@ -181,11 +187,11 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
             move |event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
                 async move {
-                    let key = event.payload["detail"]["object"]["key"]
-                        .as_str()
-                        .unwrap_or_default()
-                        .to_string();
-                    sluice_core::app::uploads::on_stored(&ctx, &key)
+                    let Some(key) = stored_object_key(&event.payload) else {
+                        tracing::warn!(event = %event.payload, "not an S3 Object Created event; ignored");
+                        return Ok(());
+                    };
+                    sluice_core::app::uploads::on_stored(&ctx, key)
                         .await
                         .map_err(diagnostic)
                 }
@@ -193,6 +199,17 @@ pub fn confirm_stored_uploads() -> Result<(), Error> {
         ))
         .await
     })
+}
+
+/// The object key of an S3 `Object Created` event as EventBridge delivers it, used
+/// verbatim: S3's own notifications (SQS, SNS) URL-encode the key, but EventBridge's
+/// events carry it as stored (AWS's examples show `:` and `/` unescaped). A key that does
+/// not parse as an upload's is ignored by `on_stored`, and the client's confirm remains.
+fn stored_object_key(event: &serde_json::Value) -> Option<&str> {
+    if event["source"] != "aws.s3" || event["detail-type"] != "Object Created" {
+        return None;
+    }
+    event["detail"]["object"]["key"].as_str()
 }
 
 /// On a schedule (every minute): starts due sync runs and resumes lapsed ones.
@@ -262,5 +279,58 @@ mod tests {
         assert_eq!(req.path, "/v1/buckets/bkt_01example/objects/obj_01example");
         assert_eq!(req.path_params["bucket_identifier"], "bkt_01example");
         assert_eq!(req.path_params["object_identifier"], "obj_01example");
+    }
+
+    #[test]
+    fn a_base64_body_arrives_decoded_with_its_headers() {
+        let req = to_api_request(
+            &sluice_api::routes::OBJECTS_CREATE,
+            event(include_str!(
+                "../tests/data/apigw_v2_create_object_base64.json"
+            )),
+        );
+        assert_eq!(req.method, "POST");
+        assert_eq!(req.request_id, "req-apigw-post");
+        assert_eq!(req.path_params["bucket_identifier"], "docs");
+        assert_eq!(req.header("idempotency-key"), Some("k-1"));
+        let body: serde_json::Value = serde_json::from_slice(&req.body).unwrap();
+        assert_eq!(body["blobs"][0]["content"], "h\u{e9}llo");
+    }
+
+    #[test]
+    fn the_upload_key_of_an_object_created_event_is_taken_verbatim() {
+        let recorded: serde_json::Value = serde_json::from_str(include_str!(
+            "../tests/data/eventbridge_s3_object_created.json"
+        ))
+        .unwrap();
+        assert_eq!(
+            stored_object_key(&recorded),
+            Some("ns_01example/bkt_01example/uploads/upl_01example/field notes: v2+final.txt")
+        );
+        let mut deleted = recorded.clone();
+        deleted["detail-type"] = "Object Deleted".into();
+        assert_eq!(stored_object_key(&deleted), None);
+        let mut scheduled = recorded;
+        scheduled["source"] = "aws.events".into();
+        assert_eq!(stored_object_key(&scheduled), None);
+    }
+
+    /// Of three records, only the one that can still succeed (its task not committed
+    /// yet) is reported for redelivery; an orphan past its receives and a body no
+    /// version can read are done with.
+    #[tokio::test]
+    async fn only_retryable_records_are_reported_as_batch_item_failures() {
+        let memory = sluice_core::testing::Memory::new();
+        let recorded: SqsEvent =
+            serde_json::from_str(include_str!("../tests/data/sqs_tasks_three_records.json"))
+                .unwrap();
+        assert_eq!(recorded.records.len(), 3);
+        let response = work_records(&memory.ctx, QueueName::Tasks, recorded).await;
+        let reported: Vec<&str> = response
+            .batch_item_failures
+            .iter()
+            .map(|f| f.item_identifier.as_str())
+            .collect();
+        assert_eq!(reported, ["msg-not-committed-yet"]);
     }
 }
