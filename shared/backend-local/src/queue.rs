@@ -26,7 +26,19 @@ const LONG_POLL: Duration = Duration::from_millis(500);
 pub struct LocalQueue {
     db: Db,
     max_receives: u32,
-    sent: Notify,
+    /// One per queue (in [`QueueName::ALL`] order): a send wakes only the receivers of
+    /// its own queue, not every poller in the process.
+    sent: [Notify; QueueName::ALL.len()],
+}
+
+impl LocalQueue {
+    fn sent(&self, queue: QueueName) -> &Notify {
+        let i = QueueName::ALL
+            .iter()
+            .position(|q| *q == queue)
+            .expect("every queue is in ALL");
+        &self.sent[i]
+    }
 }
 
 fn now_ms() -> i64 {
@@ -43,7 +55,7 @@ impl LocalQueue {
         LocalQueue {
             db,
             max_receives,
-            sent: Notify::new(),
+            sent: std::array::from_fn(|_| Notify::new()),
         }
     }
 
@@ -89,20 +101,22 @@ impl LocalQueue {
                 let mut out = Vec::new();
                 for (id, body, count) in rows {
                     if count >= max_receives {
-                        conn.execute(
+                        conn.prepare_cached(
                             "INSERT INTO dead_letters (id, queue, body, receive_count, dead_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-                            params![id, name, body, count, now],
                         )
+                        .and_then(|mut s| s.execute(params![id, name, body, count, now]))
                         .map_err(sql_err)?;
-                        conn.execute("DELETE FROM queue_messages WHERE id = ?1", params![id]).map_err(sql_err)?;
+                        conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
+                            .and_then(|mut s| s.execute(params![id]))
+                            .map_err(sql_err)?;
                         tracing::warn!(queue = name, message_id = id, receives = count, "message moved to dead letters");
                         continue;
                     }
                     let receipt = format!("{id}:{}", ulid::Ulid::generate());
-                    conn.execute(
+                    conn.prepare_cached(
                         "UPDATE queue_messages SET visible_at = ?1, receive_count = receive_count + 1, receipt = ?2 WHERE id = ?3",
-                        params![now + visibility.as_millis() as i64, receipt, id],
                     )
+                    .and_then(|mut s| s.execute(params![now + visibility.as_millis() as i64, receipt, id]))
                     .map_err(sql_err)?;
                     out.push(Received { body, receipt, receive_count: count + 1 });
                 }
@@ -135,7 +149,7 @@ impl Queue for LocalQueue {
                 Ok(())
             })
             .await?;
-        self.sent.notify_waiters();
+        self.sent(queue).notify_waiters();
         Ok(())
     }
 
@@ -145,7 +159,7 @@ impl Queue for LocalQueue {
         max: usize,
         visibility: Duration,
     ) -> StoreResult<Vec<Received>> {
-        let woken = self.sent.notified();
+        let woken = self.sent(queue).notified();
         let got = self.take(queue, max, visibility).await?;
         if !got.is_empty() {
             return Ok(got);
@@ -163,11 +177,9 @@ impl Queue for LocalQueue {
             .ok_or(StoreError::NotFound)?;
         self.db
             .write(move |conn| {
-                conn.execute(
-                    "DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2",
-                    params![id, receipt],
-                )
-                .map_err(sql_err)?;
+                conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
+                    .and_then(|mut s| s.execute(params![id, receipt]))
+                    .map_err(sql_err)?;
                 Ok(())
             })
             .await

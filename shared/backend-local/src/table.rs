@@ -281,8 +281,7 @@ fn run_query(conn: &Connection, q: &Query) -> StoreResult<Page> {
 #[async_trait]
 impl Table for LocalTable {
     async fn get(&self, key: &Key) -> StoreResult<Option<Item>> {
-        let key = key.clone();
-        self.db.read(move |conn| read(conn, &key)).await
+        self.db.read_point(|conn| read(conn, key))
     }
 
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
