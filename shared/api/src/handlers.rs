@@ -893,6 +893,8 @@ pub async fn syncs_metrics(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply
         .map_or(0.0, |r| r.counts.failed as f64 / r.counts.scanned as f64);
     Ok(SyncMetricsView {
         sync_config_id: sync.sync_config_id.clone(),
+        status: sync.status.clone(),
+        is_active: sync.status == syncs::ACTIVE && !sync.paused,
         is_stale: h.is_stale,
         stale_after_seconds: h.stale_after_seconds,
         stalled: h.stalled,

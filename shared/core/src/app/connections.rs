@@ -500,6 +500,8 @@ pub async fn record_use(
         }
         Err(why) => {
             updates.push(Update::Add("consecutive_failures".into(), 1));
+            // The SDK's connection model takes at most 1000 characters of it.
+            let why: String = why.chars().take(1000).collect();
             updates.push(Update::Set("last_error".into(), json!(why)));
         }
     }

@@ -1295,6 +1295,9 @@ pub struct SyncTriggered {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SyncMetricsView {
     pub sync_config_id: String,
+    /// The sync's status, as its view says it (the SDK requires it here too).
+    pub status: String,
+    pub is_active: bool,
     pub is_stale: bool,
     pub stale_after_seconds: i64,
     pub stalled: bool,

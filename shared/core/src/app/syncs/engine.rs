@@ -1028,8 +1028,13 @@ async fn source_failed(
     }
 }
 
+/// The most of an error a run or sync keeps.
+const ERROR_CHARS: usize = 1000;
+
 /// Ends a run as failed; five in a row suspend the sync.
 async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> Result<(), Error> {
+    // The SDK's models take at most 1000 characters of a run's or sync's error.
+    let why: String = why.chars().take(ERROR_CHARS).collect();
     tracing::warn!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, why, "sync run failed");
     let at = now_rfc3339();
     run.status = "failed".into();
