@@ -984,6 +984,11 @@ fn dead_letter_item(
     let hash = crate::domain::ids::sha256_hex(e.key.as_bytes());
     let d = super::DeadLetter {
         dlq_id: format!("dlq_{}", &hash[..24]),
+        sync_config_id: sync.sync_config_id.clone(),
+        source_object_id: e.key.clone(),
+        internal_id: sync.org_id.clone(),
+        namespace_id: sync.namespace_id.clone(),
+        bucket_id: sync.bucket_id.clone(),
         source_path: e.key.clone(),
         error_type: kind.into(),
         error_message: why.into(),

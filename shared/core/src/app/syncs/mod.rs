@@ -557,6 +557,20 @@ pub struct SyncRun {
 #[derive(Debug, Clone, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct DeadLetter {
     pub dlq_id: String,
+    // Where the entry belongs, as the SDK's dead-letter model requires; entries stored
+    // before these fields read them as empty.
+    #[serde(default)]
+    pub sync_config_id: String,
+    /// The provider's id for the file: its key (or path) in the source.
+    #[serde(default)]
+    pub source_object_id: String,
+    /// The org, under the SDK's name for it.
+    #[serde(default)]
+    pub internal_id: String,
+    #[serde(default)]
+    pub namespace_id: String,
+    #[serde(default)]
+    pub bucket_id: String,
     pub source_path: String,
     pub error_type: String,
     pub error_message: String,
