@@ -184,6 +184,13 @@ fn upsert(
 }
 
 /// What a row holds: the description, and the bytes or the file's name.
+/// Deletes `key`'s row; says which file it named, if it was a file and not packed.
+fn remove_row(conn: &Connection, key: &str) -> StoreResult<Option<Option<String>>> {
+    conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
+        .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
+        .map_err(sql_err)
+}
+
 fn read_row(conn: &Connection, key: &str) -> StoreResult<Option<(Described, Content)>> {
     conn.prepare_cached("SELECT size, sha256, content_type, body, file FROM blobs WHERE key = ?1")
         .and_then(|mut s| {
@@ -827,14 +834,8 @@ impl BlobStore for LocalBlobStore {
     async fn delete(&self, key: &str) -> StoreResult<()> {
         checked(key)?;
         let key = key.to_string();
-        let file: Option<Option<String>> = self
-            .db
-            .write(move |conn| {
-                conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
-                    .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
-                    .map_err(sql_err)
-            })
-            .await?;
+        let file: Option<Option<String>> =
+            self.db.write(move |conn| remove_row(conn, &key)).await?;
         self.drop_file(file.flatten()).await;
         Ok(())
     }
@@ -1044,9 +1045,7 @@ impl BlobStore for LocalBlobStore {
                 conn.prepare_cached("INSERT OR IGNORE INTO retired_keys (key) VALUES (?1)")
                     .and_then(|mut s| s.execute(params![key]))
                     .map_err(sql_err)?;
-                conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
-                    .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
-                    .map_err(sql_err)
+                remove_row(conn, &key)
             })
             .await?;
         self.drop_file(file.flatten()).await;
