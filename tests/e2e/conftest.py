@@ -11,6 +11,11 @@ import pytest
 import requests
 
 import contract
+import secret_scan
+
+# Every server the suite starts, with its data dir: their logs are scanned for secrets
+# once the session ends.
+STARTED: list = []
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 
@@ -68,7 +73,7 @@ class Sluice:
 
 
 def start(data_dir: pathlib.Path, extra_env=None):
-    env = {**os.environ, "SLUICE_PURGE_SETTLE_SECS": "1", "SLUICE_LOG": "warn", **(extra_env or {})}
+    env = {**os.environ, "SLUICE_PURGE_SETTLE_SECS": "1", "SLUICE_LOG": "info", **(extra_env or {})}
     env.pop("SLUICE_API_KEY", None)
     proc = subprocess.Popen(
         [binary("sluice-local"), "--port", "0", "--data-dir", str(data_dir)],
@@ -92,6 +97,7 @@ def start(data_dir: pathlib.Path, extra_env=None):
     proc.log = []
     proc.drain = threading.Thread(target=lambda: proc.log.extend(proc.stdout), daemon=True)
     proc.drain.start()
+    STARTED.append((proc, data_dir))
     contract.register(url)
     return proc, url, key
 
@@ -126,8 +132,32 @@ def pytest_configure(config):
     contract.install()
 
 
+def leaked_in_logs() -> list[str]:
+    """What the servers' logs show that they should not (see secret_scan.py)."""
+    problems = []
+    for proc, data_dir in STARTED:
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+        proc.drain.join(timeout=10)
+        problems += [f"{data_dir}: {p}" for p in secret_scan.check_log(proc.log, data_dir)]
+    return problems
+
+
 def pytest_sessionfinish(session, exitstatus):
-    """With the whole directory run, every declared route must have answered a test."""
+    """No server logged a secret; with the whole directory run, every declared route must
+    have answered a test."""
+    leaks = leaked_in_logs()
+    lines = sum(len(proc.log) for proc, _ in STARTED)
+    session.config.get_terminal_writer().line(
+        f"secrets scan: {len(secret_scan.SUBMITTED) + len(secret_scan.REVEALED)} secrets "
+        f"against every response and {lines} log lines of {len(STARTED)} servers")
+    if leaks:
+        session.config.get_terminal_writer().line("secrets in the servers' logs:\n  " + "\n  ".join(leaks[:20]), red=True)
+        session.exitstatus = 1
     here = pathlib.Path(__file__).parent
     ran_files = {pathlib.Path(str(item.fspath)).name for item in session.items}
     everything = {p.name for p in here.glob("test_*.py")} <= ran_files

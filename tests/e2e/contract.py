@@ -6,7 +6,8 @@ Both HTTP clients the tests use are observed: `requests` (hand-written calls) an
 any 4xx/5xx body the error envelope. A 2xx body must also load into the response model
 the SDK's generated method for that method and path declares: that is how every enum
 value Sluice emits (task types, statuses, ...) is checked against the SDK's enums, which
-raise on a value they do not know. A mismatch fails the test that made the call. When
+raise on a value they do not know. A mismatch fails the test that made the call, as does a response that shows a secret
+(see secret_scan.py). When
 the whole e2e directory runs, every route in the document must have had a validated 2xx.
 """
 
@@ -18,6 +19,8 @@ import urllib.parse
 
 import jsonschema
 import requests
+
+import secret_scan
 
 SERVERS: set[str] = set()
 _DOCUMENT = None
@@ -142,7 +145,10 @@ def _selects(url: str, request_body) -> bool:
 def observe(method: str, url: str, status: int, content_type: str, body: bytes, request_body=None):
     parsed = urllib.parse.urlsplit(url)
     base = f"{parsed.scheme}://{parsed.netloc}"
-    if base not in SERVERS or parsed.path.startswith("/_blobs/") or _DOCUMENT is None:
+    if base not in SERVERS:
+        return
+    secret_scan.observe(method, parsed.path, status, body)
+    if parsed.path.startswith("/_blobs/") or _DOCUMENT is None:
         return
     what = f"{method} {parsed.path} → {status}"
     if "application/json" not in (content_type or ""):
@@ -168,6 +174,7 @@ def install():
     send = requests.Session.send
 
     def observed_send(self, request, **kwargs):
+        secret_scan.learn_request(request.headers, request.body)
         response = send(self, request, **kwargs)
         if not kwargs.get("stream"):
             observe(request.method, request.url, response.status_code,
@@ -183,9 +190,11 @@ def install():
     rest_request = rest.RESTClientObject.request
 
     def observed_request(self, method, url, *args, **kwargs):
+        sent = kwargs.get("body", args[1] if len(args) > 1 else None)
+        secret_scan.learn_request(kwargs.get("headers", args[0] if args else None),
+                              json.dumps(sent) if isinstance(sent, (dict, list)) else sent)
         response = rest_request(self, method, url, *args, **kwargs)
         body = response.read()
-        sent = kwargs.get("body", args[1] if len(args) > 1 else None)
         observe(method, url, response.status, response.getheader("content-type") or "", body,
                 json.dumps(sent) if isinstance(sent, (dict, list)) else sent)
         return response

@@ -8,6 +8,7 @@ import pytest
 from openapi_spec_validator import validate
 
 import contract
+import secret_scan
 from test_batches import add_objects, make_space, wait_batch
 
 
@@ -45,6 +46,31 @@ def test_a_value_the_sdks_enum_lacks_is_caught(sluice):
     made = sluice.call("POST", "/v1/buckets", ns=ns, json={
         "bucket_name": "binaries", "bucket_schema": {"properties": {"file": {"type": "binary"}}}})
     assert made.status_code == 200, made.text
+
+
+def test_a_leaked_secret_is_caught(sluice):
+    """The secrets scan itself: a sent credential, a second sight of a signing secret, an
+    API key or a key file's bytes in a log line all fail; the dev key's start-up line and
+    the response that creates a webhook pass."""
+    secret = "cred-never-shown-1234"
+    made = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "scan-self-test", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIASCANSELFTEST", "secret_access_key": secret}}})
+    # Without a reachable S3 the connection test fails (422); either way the secret stays hidden.
+    assert made.status_code in (200, 422) and secret not in made.text, made.text
+    with pytest.raises(AssertionError, match="shows a secret"):
+        contract.observe("GET", sluice.url + "/v1/organizations/connections/x", 200, "application/json",
+                         json.dumps({"credentials": {"secret_access_key": secret}}).encode())
+    hook = {"signing_secret": "whsec_" + "A" * 40}
+    secret_scan.observe("POST", "/v1/organizations/webhooks", 200, json.dumps(hook).encode())
+    with pytest.raises(AssertionError, match="shows a secret"):
+        secret_scan.observe("POST", "/v1/organizations/webhooks", 200, json.dumps(hook).encode())
+    key = "sk_" + "k" * 30
+    assert secret_scan.check_log([f"SLUICE_API_KEY={key}\n"]) == []
+    assert secret_scan.check_log([f"INFO auth failed for {key}\n"])
+    assert secret_scan.check_log([f"connecting with {secret}\n"])
+    signing = (sluice.data_dir / "blobs" / "signing.key").read_bytes()
+    assert secret_scan.check_log([f"key {signing.hex()}\n"], sluice.data_dir)
 
 
 def test_catalogue(sluice):
