@@ -24,7 +24,7 @@ use sluice_core::store::lists::ListRequest;
 type Reply<T> = Result<T, ApiError>;
 
 pub async fn openapi(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Reply<Value> {
-    Ok(super::openapi::document())
+    Ok(super::openapi::cached().clone())
 }
 
 pub async fn extractors_list(
@@ -226,12 +226,7 @@ pub async fn objects_create_batch(
     }
     let bucket = bucket_of(&ctx, &c, &req).await?;
     let policy = Policy::choose(req.query.get("policy").map(String::as_str), &bucket)?;
-    let parsed = body
-        .objects
-        .into_iter()
-        .enumerate()
-        .map(|(i, v)| objects::parse_batch_item(v, i))
-        .collect();
+    let parsed = body.objects.into_iter().map(Ok).collect();
     let results = objects::create_many(&ctx, &bucket, parsed, policy, None).await?;
     let view = objects::bulk_view(&results, |e| {
         (crate::error::kind(e), crate::error::status(e))

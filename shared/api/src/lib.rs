@@ -8,6 +8,7 @@ mod handlers;
 mod idempotency;
 pub mod openapi;
 pub mod routes;
+mod shapes;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -175,7 +176,6 @@ impl ApiRequest {
             .ok_or_else(|| ApiError::malformed(format!("missing path parameter {name}")))
     }
 
-    /// The body as `T`; a body is required.
     /// The body as `T`: a JSON object, sent as JSON (or with no content type), and
     /// nothing after it.
     pub fn json<T: DeserializeOwned>(&self) -> Result<T, ApiError> {
@@ -278,6 +278,13 @@ async fn run(ctx: &AppContext, route: &Route, req: ApiRequest) -> Result<ApiResp
         }
         caller.principal = Some(principal);
     }
+    // The table says which bodies may be left out (and the document says so too).
+    if route.request_body.is_some_and(|b| b.required)
+        && req.body.iter().all(u8::is_ascii_whitespace)
+    {
+        return Err(ApiError::malformed("a JSON request body is required"));
+    }
+    shapes::refuse_misplaced_arrays(route, &req.body)?;
     let idempotency = match req.header("idempotency-key") {
         Some(key) if route.idempotent => {
             let org = caller.org()?.to_string();

@@ -7,6 +7,12 @@ use serde_json::{json, Map, Value};
 use super::routes::{Access, ROUTES};
 use crate::error::ErrorEnvelope;
 
+/// The document, built once (request bodies are checked against it).
+pub fn cached() -> &'static Value {
+    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
+    DOCUMENT.get_or_init(document)
+}
+
 pub fn document() -> Value {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();
     settings.definitions_path = "/components/schemas".into();
@@ -41,9 +47,8 @@ pub fn document() -> Value {
             }
         });
         if let Some(body) = route.request_body {
-            let schema = body(&mut generator);
-            op["requestBody"] =
-                json!({"required": true, "content": {"application/json": {"schema": schema}}});
+            let schema = (body.schema)(&mut generator);
+            op["requestBody"] = json!({"required": body.required, "content": {"application/json": {"schema": schema}}});
         }
         if route.access == Access::Public {
             op["security"] = json!([]);

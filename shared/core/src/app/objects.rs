@@ -112,9 +112,10 @@ pub struct CreateObject {
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateObjectsBulk {
-    /// At most 100 objects; each succeeds or fails on its own.
-    #[schemars(with = "Vec<CreateObject>")]
-    pub objects: Vec<Value>,
+    /// At most 100 objects. An item that does not parse refuses the whole request (as
+    /// the document's schema says); each parsed one then succeeds or fails on its own
+    /// (its bucket's schema, its unique key, its blobs).
+    pub objects: Vec<CreateObject>,
 }
 
 /// `PATCH`: absent fields are kept, metadata is merged (null removes a key).
@@ -1555,17 +1556,6 @@ pub async fn delete(
         success: true,
         object_id: current.object_id,
         message: "object deleted".into(),
-    })
-}
-
-/// Parses one item of a batch on its own, so a bad item fails alone.
-pub fn parse_batch_item(v: Value, index: usize) -> Result<CreateObject, Error> {
-    serde_path_to_error::deserialize(v).map_err(|e| {
-        let path = e.path().to_string();
-        Error::field(
-            format!("objects[{index}].{path}"),
-            e.into_inner().to_string(),
-        )
     })
 }
 

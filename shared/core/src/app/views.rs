@@ -32,7 +32,7 @@ pub fn record<T: Serialize>(view: &T) -> Result<Value, Error> {
 #[derive(Debug, Serialize, JsonSchema)]
 #[schemars(bound = "T: JsonSchema", rename = "Page_of_{T}")]
 pub struct Page<T> {
-    #[schemars(with = "Vec<T>")]
+    #[schemars(with = "Vec<Selectable<T>>")]
     pub results: Vec<Value>,
     pub pagination: Pagination,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -40,6 +40,25 @@ pub struct Page<T> {
     #[serde(skip)]
     #[schemars(skip)]
     of: PhantomData<T>,
+}
+
+/// A list row: the whole view, or with `select` only the fields it names (and every
+/// `*_id`). The document says both, so a selected row is not a schema violation.
+pub struct Selectable<T>(PhantomData<T>);
+
+impl<T: JsonSchema> JsonSchema for Selectable<T> {
+    fn schema_name() -> std::borrow::Cow<'static, str> {
+        format!("Selectable_{}", T::schema_name()).into()
+    }
+    fn json_schema(generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+        let whole = generator.subschema_for::<T>();
+        schemars::json_schema!({
+            "anyOf": [whole, {
+                "type": "object",
+                "description": "With `select`: the fields it names, and every `*_id`."
+            }]
+        })
+    }
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
