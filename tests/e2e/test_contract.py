@@ -29,6 +29,16 @@ def test_a_drifted_response_is_caught(sluice):
         contract.observe("GET", sluice.url + "/v1/tasks/task_x", 200, "application/json", b'{"task_id": "task_x"}')
     with pytest.raises(AssertionError, match="does not match"):
         contract.observe("GET", sluice.url + "/v1/tasks/task_x", 404, "application/json", b'{"detail": "gone"}')
+    # A list row missing a field passes only when the request selected fields.
+    sluice.call("POST", "/v1/namespaces", json={"namespace_name": "contract-drift"})
+    page = sluice.call("POST", "/v1/namespaces/list", json={}).json()
+    assert page["results"], page
+    page["results"][0].pop("created_at")
+    drifted = json.dumps(page).encode()
+    with pytest.raises(AssertionError, match="does not match"):
+        contract.observe("POST", sluice.url + "/v1/namespaces/list", 200, "application/json", drifted, b"{}")
+    contract.observe("POST", sluice.url + "/v1/namespaces/list", 200, "application/json", drifted,
+                     b'{"select": ["namespace_name"]}')
 
 
 def test_a_value_the_sdks_enum_lacks_is_caught(sluice):

@@ -181,10 +181,19 @@ def test_batch_limits(sluice, space):
     ns, bkt = space
     envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": []}), 422)
     envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [obj(f"m{i}") for i in range(101)]}), 422)
-    mixed = sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [obj("b-ok"), {"blobs": 7}, obj("b-ok2")]}).json()
+    # An item that is not a CreateObject refuses the request, and nothing is written...
+    malformed = sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [obj("b-no"), {"blobs": 7}]})
+    assert envelope(malformed, 422)["details"]["field"] == "objects[1].blobs"
+    assert envelope(sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [obj("b-no"), 7]}), 422)
+    listed = sluice.call("POST", f"/v1/buckets/{bkt}/objects/list", ns=ns, json={"limit": 100}).json()["results"]
+    assert "b-no" not in [o["metadata"].get("sku") for o in listed]
+    # ...while one its bucket refuses fails alone.
+    mixed = sluice.call("POST", f"/v1/buckets/{bkt}/objects/batch", ns=ns, json={"objects": [
+        obj("b-ok"), obj("b-bad", metadata={"sku": "b-bad", "price": "dear"}), obj("b-ok2")]}).json()
     assert mixed["succeeded_count"] == 2 and mixed["failed_count"] == 1
     assert mixed["failed"][0]["object_index"] == 1
     assert mixed["failed"][0]["error_type"] == "ValidationError"
+    assert "metadata.price" in mixed["failed"][0]["error"], mixed
 
 
 def test_lists_reject_bad_paging(sluice, space):
