@@ -67,16 +67,61 @@ fn forbidden_v6(ip: Ipv6Addr) -> bool {
         || (first == 0x2002 && forbidden_v4(v4(s[1], s[2])))
 }
 
+/// What the guard refuses, and where it learns a name's addresses.
+#[derive(Clone)]
+struct Guard {
+    forbidden: fn(IpAddr) -> bool,
+    /// Names answered from this table instead of the system's resolver; empty outside
+    /// tests, where it stands in for names that resolve to chosen addresses.
+    hosts: Arc<Vec<(String, IpAddr)>>,
+}
+
+impl Guard {
+    fn public_only() -> Self {
+        Guard {
+            forbidden: is_forbidden,
+            hosts: Arc::default(),
+        }
+    }
+
+    /// Checks what the resolver cannot see: a host written as an address, or a loopback name.
+    fn check_host(&self, url: &reqwest::Url) -> Result<(), String> {
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
+            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
+            Some(url::Host::Domain(d))
+                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
+            {
+                return Err(format!("{d} is a loopback name"))
+            }
+            Some(url::Host::Domain(_)) => return Ok(()),
+            None => return Err("the URL has no host".into()),
+        };
+        if (self.forbidden)(ip) {
+            Err(format!("{ip} is a private or reserved address"))
+        } else {
+            Ok(())
+        }
+    }
+}
+
 /// Resolves names for the client, refusing any that reach a forbidden address.
-struct GuardedResolver;
+struct GuardedResolver(Guard);
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
+        let guard = self.0.clone();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if let Some(bad) = addrs.iter().find(|a| is_forbidden(a.ip())) {
+            let known = guard
+                .hosts
+                .iter()
+                .find(|(h, _)| h.eq_ignore_ascii_case(&host));
+            let addrs: Vec<SocketAddr> = match known {
+                Some((_, ip)) => vec![SocketAddr::new(*ip, 0)],
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
+            if let Some(bad) = addrs.iter().find(|a| (guard.forbidden)(a.ip())) {
                 return Err(format!(
                     "{host} resolves to {}, a private or reserved address",
                     bad.ip()
@@ -89,29 +134,14 @@ impl reqwest::dns::Resolve for GuardedResolver {
     }
 }
 
-/// Checks what the resolver cannot see: the scheme and a host written as an address.
-fn check_url(url: &reqwest::Url, allow_private: bool) -> Result<(), String> {
+/// The scheme, and with a guard the host as far as it can be judged before resolving.
+fn check_url(url: &reqwest::Url, guard: Option<&Guard>) -> Result<(), String> {
     if !matches!(url.scheme(), "http" | "https") {
         return Err(format!("scheme {:?} is not allowed", url.scheme()));
     }
-    if allow_private {
-        return Ok(());
-    }
-    let ip = match url.host() {
-        Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
-        Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-        Some(url::Host::Domain(d))
-            if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
-        {
-            return Err(format!("{d} is a loopback name"))
-        }
-        Some(url::Host::Domain(_)) => return Ok(()),
-        None => return Err("the URL has no host".into()),
-    };
-    if is_forbidden(ip) {
-        Err(format!("{ip} is a private or reserved address"))
-    } else {
-        Ok(())
+    match guard {
+        Some(guard) => guard.check_host(url),
+        None => Ok(()),
     }
 }
 
@@ -129,7 +159,8 @@ pub struct Delivered {
 #[derive(Clone)]
 pub struct HttpClient {
     client: Arc<std::sync::OnceLock<reqwest::Client>>,
-    allow_private: bool,
+    /// None when private addresses are allowed (development).
+    guard: Option<Guard>,
     timeout: Duration,
 }
 
@@ -137,21 +168,25 @@ const MAX_REDIRECTS: usize = 5;
 
 impl HttpClient {
     pub fn new(allow_private: bool, timeout: Duration) -> Self {
+        Self::guarded_by((!allow_private).then(Guard::public_only), timeout)
+    }
+
+    fn guarded_by(guard: Option<Guard>, timeout: Duration) -> Self {
         HttpClient {
             client: Arc::new(std::sync::OnceLock::new()),
-            allow_private,
+            guard,
             timeout,
         }
     }
 
     fn client(&self) -> &reqwest::Client {
         self.client.get_or_init(|| {
-            let allow_private = self.allow_private;
+            let guard = self.guard.clone();
             let policy = reqwest::redirect::Policy::custom(move |attempt| {
                 if attempt.previous().len() >= MAX_REDIRECTS {
                     return attempt.error(format!("more than {MAX_REDIRECTS} redirects"));
                 }
-                match check_url(attempt.url(), allow_private) {
+                match check_url(attempt.url(), guard.as_ref()) {
                     Ok(()) => attempt.follow(),
                     Err(why) => attempt.error(format!("redirect refused: {why}")),
                 }
@@ -161,8 +196,8 @@ impl HttpClient {
                 .timeout(self.timeout)
                 .connect_timeout(Duration::from_secs(5))
                 .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")));
-            if !allow_private {
-                builder = builder.dns_resolver(Arc::new(GuardedResolver));
+            if let Some(guard) = &self.guard {
+                builder = builder.dns_resolver(Arc::new(GuardedResolver(guard.clone())));
             }
             builder.build().expect("HTTP client builds")
         })
@@ -171,7 +206,7 @@ impl HttpClient {
     fn parse(&self, url: &str) -> Result<reqwest::Url, FetchError> {
         let parsed = reqwest::Url::parse(url)
             .map_err(|e| FetchError::Refused(format!("invalid URL: {e}")))?;
-        check_url(&parsed, self.allow_private).map_err(FetchError::Refused)?;
+        check_url(&parsed, self.guard.as_ref()).map_err(FetchError::Refused)?;
         Ok(parsed)
     }
 
@@ -299,7 +334,8 @@ mod tests {
 
     #[test]
     fn urls_are_checked_before_any_connection() {
-        let check = |u: &str| check_url(&reqwest::Url::parse(u).unwrap(), false);
+        let guard = Guard::public_only();
+        let check = |u: &str| check_url(&reqwest::Url::parse(u).unwrap(), Some(&guard));
         assert!(check("http://127.0.0.1:8080/x").is_err());
         assert!(check("http://[::1]/x").is_err());
         assert!(check("http://169.254.169.254/latest/meta-data/").is_err());
@@ -307,6 +343,164 @@ mod tests {
         assert!(check("file:///etc/passwd").is_err());
         assert!(check("ftp://example.com/x").is_err());
         assert!(check("https://example.com/x").is_ok());
-        assert!(check_url(&reqwest::Url::parse("http://127.0.0.1/x").unwrap(), true).is_ok());
+        assert!(check_url(&reqwest::Url::parse("http://127.0.0.1/x").unwrap(), None).is_ok());
+    }
+
+    /// A plain HTTP/1.1 server on `ip` for the guard's tests: `/ok`, a redirect to
+    /// `/to?<url>`, `/big` (with a length), `/big-chunked` (without), `/slow`. Returns its
+    /// port and how many connections it accepted.
+    async fn serve(ip: &str) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+        use std::sync::atomic::Ordering;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind((ip, 0)).await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let accepted = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut conn, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let head = String::from_utf8_lossy(&head).into_owned();
+                    let path = head.split(' ').nth(1).unwrap_or("/").to_string();
+                    let reply = match path.as_str() {
+                        "/ok" => "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nfine".to_string(),
+                        "/big" => format!(
+                            "HTTP/1.1 200 OK\r\ncontent-length: 2000\r\n\r\n{}",
+                            "x".repeat(2000)
+                        ),
+                        "/big-chunked" => format!(
+                            "HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n{}0\r\n\r\n",
+                            format!("190\r\n{}\r\n", "x".repeat(0x190)).repeat(5)
+                        ),
+                        "/slow" => {
+                            tokio::time::sleep(Duration::from_secs(3)).await;
+                            "HTTP/1.1 200 OK\r\ncontent-length: 4\r\n\r\nlate".to_string()
+                        }
+                        p if p.starts_with("/to?") => format!(
+                            "HTTP/1.1 302 Found\r\nlocation: {}\r\ncontent-length: 0\r\n\r\n",
+                            &p[4..]
+                        ),
+                        _ => "HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n".to_string(),
+                    };
+                    let _ = conn.write_all(reply.as_bytes()).await;
+                    let _ = conn.shutdown().await;
+                });
+            }
+        });
+        (port, accepted)
+    }
+
+    /// The guard judges names by what they resolve to, every redirect hop again, and
+    /// bounds a fetch's size and time. Loopback stands in for the public internet here:
+    /// the guard under test forbids only 127.0.0.2, where a second server counts every
+    /// connection that reaches it.
+    #[tokio::test]
+    async fn names_redirects_size_and_time_are_guarded() {
+        use std::sync::atomic::Ordering;
+        let (public, _) = serve("127.0.0.1").await;
+        let (private, reached) = serve("127.0.0.2").await;
+        let guard = Guard {
+            forbidden: |ip| ip == IpAddr::from([127, 0, 0, 2]),
+            hosts: Arc::new(vec![
+                ("public.test".into(), IpAddr::from([127, 0, 0, 1])),
+                ("internal.test".into(), IpAddr::from([127, 0, 0, 2])),
+            ]),
+        };
+        let http = HttpClient::guarded_by(Some(guard), Duration::from_secs(1));
+        let refused = |r: Result<Fetched, FetchError>| match r {
+            Err(FetchError::Refused(why)) => why,
+            Err(other) => panic!("not refused: {other:?}"),
+            Ok(f) => panic!("fetched {:?}", f.bytes),
+        };
+        // What the guard allows is fetched, by address and by name.
+        for url in [
+            format!("http://127.0.0.1:{public}/ok"),
+            format!("http://public.test:{public}/ok"),
+        ] {
+            assert_eq!(http.fetch(&url, 100).await.unwrap().bytes, "fine");
+        }
+        // A forbidden address, written out or behind a name, is never connected to.
+        let why = refused(
+            http.fetch(&format!("http://127.0.0.2:{private}/ok"), 100)
+                .await,
+        );
+        assert!(why.contains("127.0.0.2 is a private"), "{why}");
+        let why = refused(
+            http.fetch(&format!("http://internal.test:{private}/ok"), 100)
+                .await,
+        );
+        assert!(why.contains("internal.test resolves to 127.0.0.2"), "{why}");
+        // A public URL that redirects there is refused at the hop, by address or by name.
+        for target in [
+            format!("http://127.0.0.2:{private}/ok"),
+            format!("http://internal.test:{private}/ok"),
+        ] {
+            let url = format!("http://127.0.0.1:{public}/to?{target}");
+            let why = refused(http.fetch(&url, 100).await);
+            assert!(
+                why.contains("redirect refused") || why.contains("resolves to"),
+                "{why}"
+            );
+        }
+        // A redirect to an allowed place is followed.
+        let hop = format!("http://127.0.0.1:{public}/to?http://public.test:{public}/ok");
+        assert_eq!(http.fetch(&hop, 100).await.unwrap().bytes, "fine");
+        // Deliveries are guarded the same way.
+        let posted = http
+            .post(
+                &format!("http://internal.test:{private}/hook"),
+                Vec::new(),
+                Bytes::from_static(b"{}"),
+                Duration::from_secs(1),
+            )
+            .await;
+        assert!(
+            matches!(posted, Err(FetchError::Refused(_))),
+            "{:?}",
+            posted.err()
+        );
+        assert_eq!(
+            reached.load(Ordering::SeqCst),
+            0,
+            "a forbidden server was reached"
+        );
+
+        // Size: refused on the declared length, and while streaming one that is not declared.
+        for path in ["big", "big-chunked"] {
+            match http
+                .fetch(&format!("http://127.0.0.1:{public}/{path}"), 1000)
+                .await
+            {
+                Err(FetchError::TooLarge(why)) => assert!(why.contains("1000 bytes"), "{why}"),
+                other => panic!("{path}: {:?}", other.map(|f| f.bytes.len())),
+            }
+        }
+        assert_eq!(
+            http.fetch(&format!("http://127.0.0.1:{public}/big"), 2000)
+                .await
+                .unwrap()
+                .bytes
+                .len(),
+            2000
+        );
+        // Time: a server slower than the limit fails the fetch.
+        let started = std::time::Instant::now();
+        match http
+            .fetch(&format!("http://127.0.0.1:{public}/slow"), 100)
+            .await
+        {
+            Err(FetchError::Failed(why)) => assert!(why.starts_with("timed out"), "{why}"),
+            other => panic!("slow: {:?}", other.map(|f| f.bytes)),
+        }
+        assert!(started.elapsed() < Duration::from_secs(3));
     }
 }
