@@ -205,4 +205,54 @@ mod tests {
         let (plain, removed) = without_secrets(br#"{"bucket_id":"b"}"#);
         assert!(!removed && plain == r#"{"bucket_id":"b"}"#);
     }
+
+    /// The first request holds its key until it finishes: a repeat meanwhile is a 409,
+    /// another body a 422; once it finishes, a repeat is its response, and a 5xx frees
+    /// the key for a retry.
+    #[tokio::test]
+    async fn a_repeat_while_the_first_runs_is_a_409_then_a_replay() {
+        let memory = sluice_core::testing::Memory::new();
+        let ctx = &memory.ctx;
+        let body = br#"{"namespace_name":"x"}"#;
+        let claim_with = |key: &'static str, body: &'static [u8]| {
+            claim(ctx, "org_1", key, "POST", "/v1/namespaces", None, body)
+        };
+        let Ok(Claim::Fresh { key_hash }) = claim_with("k1", body).await else {
+            panic!("the first use is fresh")
+        };
+        match claim_with("k1", body).await {
+            Err(ApiError::App(Error::Conflict(why))) => assert!(why.contains("still running")),
+            _ => panic!("a repeat while the first runs is a 409"),
+        }
+        match claim_with("k1", b"{}").await {
+            Err(ApiError::App(Error::Invalid { details, .. })) => {
+                assert_eq!(details["field"], "Idempotency-Key")
+            }
+            _ => panic!("another body is a 422"),
+        }
+        let first = ApiResponse {
+            status: 200,
+            body: bytes::Bytes::from_static(br#"{"namespace_id":"ns_1"}"#),
+            headers: Vec::new(),
+        };
+        assert!(finish(ctx, "org_1", &key_hash, &first).await.is_ok());
+        match claim_with("k1", body).await {
+            Ok(Claim::Replay(r)) => assert_eq!((r.status, r.body), (200, first.body)),
+            _ => panic!("a repeat after the first is its response"),
+        }
+        // A server error releases the key: the retry runs afresh.
+        let Ok(Claim::Fresh { key_hash }) = claim_with("k2", body).await else {
+            panic!("fresh")
+        };
+        let failed = ApiResponse {
+            status: 503,
+            body: bytes::Bytes::new(),
+            headers: Vec::new(),
+        };
+        assert!(finish(ctx, "org_1", &key_hash, &failed).await.is_ok());
+        assert!(matches!(
+            claim_with("k2", body).await,
+            Ok(Claim::Fresh { .. })
+        ));
+    }
 }
