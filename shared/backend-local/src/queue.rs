@@ -185,3 +185,50 @@ impl Queue for LocalQueue {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A message no worker acknowledges is delivered `max_receives` times (5 by default,
+    /// like the template's redrive policy), then moved to the dead letters, and its
+    /// queue is empty.
+    #[tokio::test]
+    async fn an_unacknowledged_message_is_dead_lettered_after_its_receives() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::open(&dir.path().join("q.db"), &[SCHEMA], 2).unwrap();
+        let q = LocalQueue::new(db, 5);
+        q.send(
+            QueueName::Tasks,
+            vec!["poison".into(), "fine".into()],
+            Duration::ZERO,
+        )
+        .await
+        .unwrap();
+        let mut counts = Vec::new();
+        for _ in 0..5 {
+            for m in q.take(QueueName::Tasks, 10, Duration::ZERO).await.unwrap() {
+                if m.body == "fine" {
+                    q.ack(QueueName::Tasks, &m.receipt).await.unwrap();
+                } else {
+                    counts.push(m.receive_count);
+                }
+            }
+        }
+        assert_eq!(counts, [1, 2, 3, 4, 5]);
+        assert!(q.dead_letters(QueueName::Tasks).await.unwrap().is_empty());
+        assert!(q
+            .take(QueueName::Tasks, 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(q.dead_letters(QueueName::Tasks).await.unwrap(), ["poison"]);
+        assert!(q.dead_letters(QueueName::Batches).await.unwrap().is_empty());
+        // Nothing is left to deliver.
+        assert!(q
+            .take(QueueName::Tasks, 10, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty());
+    }
+}
