@@ -1269,6 +1269,174 @@ async fn s3_presigned_puts_on_moto() {
     b.abort_multipart(key, &id).await.unwrap();
 }
 
+/// The presigned-URL attacks on S3, as far as moto lets them be tested. moto checks
+/// neither signatures nor expiry nor the signed length, type or checksum, so every PUT
+/// below is accepted where S3 would refuse most of them. What is tested is what Sluice
+/// itself guarantees after the store accepts: confirm refuses a file that is not the
+/// declared one, and a late PUT to a finished upload's URL (which S3 too accepts until
+/// the URL expires) never changes what the object reads and is removed on the store's
+/// notice. Tamper, expiry, and a wrong type or a false `x-amz-checksum-sha256` header
+/// are S3's to refuse and are not testable here; the local store's refusals of all of
+/// them are in tests/e2e/test_uploads.py.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn s3_presigned_attacks_on_moto() {
+    use sha2::Digest;
+    use sluice_core::app::uploads::on_stored;
+    let Some(ctx) = moto_ctx().await else { return };
+    let c = Client::new(ctx.clone()).await;
+    let (_, ns) = c
+        .call(
+            "POST",
+            "/v1/namespaces",
+            None,
+            Some(json!({"namespace_name": "attacks"})),
+        )
+        .await;
+    let ns = ns["namespace_id"].as_str().unwrap().to_string();
+    let (_, b) = c
+        .call("POST", "/v1/buckets", Some(&ns), Some(json!({"bucket_name": "notes", "bucket_schema": {"properties": {"body": {"type": "text"}}}})))
+        .await;
+    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let body = b"the declared file".to_vec();
+    let sha = hex::encode(sha2::Sha256::digest(&body));
+    let upload = |pinned: bool| {
+        let mut req = json!({"filename": "n.txt", "content_type": "text/plain"});
+        if pinned {
+            req["file_size_bytes"] = json!(body.len());
+            req["file_hash"] = json!(sha);
+        }
+        let c = &c;
+        let (ns, bkt) = (ns.clone(), bkt.clone());
+        async move {
+            let (s, up) = c
+                .call(
+                    "POST",
+                    &format!("/v1/buckets/{bkt}/uploads"),
+                    Some(&ns),
+                    Some(req),
+                )
+                .await;
+            assert_eq!(s, 200, "{up}");
+            let field = |f: &str| up[f].as_str().unwrap().to_string();
+            (field("upload_id"), field("presigned_url"), field("s3_key"))
+        }
+    };
+    let put = |url: String, bytes: Vec<u8>| async move {
+        tokio::task::spawn_blocking(move || {
+            http_put(&url, &bytes, &[("Content-Type", "text/plain")]).0
+        })
+        .await
+        .unwrap()
+    };
+    let confirm = |id: String| {
+        let c = &c;
+        let (ns, bkt) = (ns.clone(), bkt.clone());
+        async move {
+            c.call(
+                "POST",
+                &format!("/v1/buckets/{bkt}/uploads/{id}/confirm"),
+                Some(&ns),
+                None,
+            )
+            .await
+        }
+    };
+    let status_of = |id: String| {
+        let c = &c;
+        let (ns, bkt) = (ns.clone(), bkt.clone());
+        async move {
+            let (_, up) = c
+                .call(
+                    "GET",
+                    &format!("/v1/buckets/{bkt}/uploads/{id}"),
+                    Some(&ns),
+                    None,
+                )
+                .await;
+            up["status"].as_str().unwrap().to_string()
+        }
+    };
+
+    // Longer than the signed length, and other bytes of the signed length sent without
+    // the signed checksum header: moto stores both; confirm fails the upload, no object.
+    for bytes in [[&body[..], b"!"].concat(), b"THE DECLARED FILE".to_vec()] {
+        let (id, url, _) = upload(true).await;
+        assert_eq!(
+            put(url, bytes).await,
+            200,
+            "moto accepts what S3 would refuse"
+        );
+        let (s, e) = confirm(id.clone()).await;
+        assert_eq!(s, 409, "{e}");
+        assert!(
+            e["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("does not match"),
+            "{e}"
+        );
+        assert_eq!(status_of(id).await, "FAILED");
+    }
+    let (_, listed) = c
+        .call(
+            "POST",
+            &format!("/v1/buckets/{bkt}/objects/list"),
+            Some(&ns),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(
+        listed["results"],
+        json!([]),
+        "a refused file made an object"
+    );
+
+    // Replayed after confirm with other bytes (no size or hash declared, as a plain
+    // `curl -T` upload): S3 and moto accept it; the object still reads what was
+    // confirmed, and the notice of the late write removes it.
+    let (id, url, key) = upload(false).await;
+    assert_eq!(put(url.clone(), body.clone()).await, 200);
+    let (s, done) = confirm(id).await;
+    assert_eq!(s, 200, "{done}");
+    let object_id = done["object_id"].as_str().unwrap().to_string();
+    assert_eq!(put(url, b"replaced after confirm".to_vec()).await, 200);
+    on_stored(&ctx, &key).await.unwrap();
+    assert!(
+        ctx.blobs.head(&key).await.unwrap().is_none(),
+        "the late bytes stayed"
+    );
+    let (_, obj) = c
+        .call(
+            "GET",
+            &format!("/v1/buckets/{bkt}/objects/{object_id}"),
+            Some(&ns),
+            None,
+        )
+        .await;
+    let read = obj["blobs"][0]["properties"]["storage_key"]
+        .as_str()
+        .unwrap();
+    assert_ne!(read, key);
+    assert_eq!(ctx.blobs.get(read).await.unwrap().unwrap().to_vec(), body);
+
+    // After cancel: accepted, then removed on notice; nothing confirms it.
+    let (id, url, key) = upload(false).await;
+    let (s, _) = c
+        .call(
+            "DELETE",
+            &format!("/v1/buckets/{bkt}/uploads/{id}"),
+            Some(&ns),
+            None,
+        )
+        .await;
+    assert_eq!(s, 200);
+    assert_eq!(put(url, body.clone()).await, 200);
+    on_stored(&ctx, &key).await.unwrap();
+    assert!(ctx.blobs.head(&key).await.unwrap().is_none());
+    assert_eq!(status_of(id.clone()).await, "CANCELED");
+    assert_eq!(confirm(id).await.0, 409);
+}
+
 /// Delivers every message twice, as SQS may.
 struct TwiceQueue(std::sync::Arc<dyn Queue>);
 
