@@ -394,3 +394,70 @@ def test_webhooks_cannot_reach_private_addresses(sluice):
     assert log and log[0]["success"] is False and "refused" in log[0]["error"], log
     assert receiver.seen == [], "the guard stopped the request before any connection"
     sluice.call("DELETE", f"/v1/organizations/webhooks/{created['webhook_id']}")
+
+
+def wait_for(predicate, timeout=30):
+    deadline = time.time() + timeout
+    while not predicate() and time.time() < deadline:
+        time.sleep(0.1)
+    return predicate()
+
+
+def test_object_and_upload_events_reach_their_subscribers(private_sluice):
+    sluice, _ = private_sluice
+    receiver = Receiver(failures=0)
+    sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": "lifecycle", "event_types": ["object.updated", "object.deleted", "upload.completed"],
+        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
+    }).raise_for_status()
+    ns, bucket = make_space(sluice, "lifecycle-events")
+    [obj] = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "v1"}])
+    path = f"/v1/buckets/{bucket}/objects/{obj}"
+    assert sluice.call("PATCH", path, ns=ns, json={"metadata": {"n": 7}}).status_code == 200
+    upload = sluice.call("POST", f"/v1/buckets/{bucket}/uploads", ns=ns, json={
+        "filename": "note.txt", "content_type": "text/plain", "blob_property": "body",
+    }).json()
+    put = requests.put(upload["presigned_url"], data=b"uploaded", headers={"Content-Type": "text/plain"}, timeout=10)
+    assert put.status_code == 200, put.text
+    confirmed = sluice.call("POST", f"/v1/buckets/{bucket}/uploads/{upload['upload_id']}/confirm", ns=ns).json()
+    assert sluice.call("DELETE", path, ns=ns).status_code == 200
+    assert wait_for(lambda: len(receiver.seen) >= 3), receiver.seen
+    time.sleep(1)  # anything more (a duplicate, an unsubscribed object.created) would arrive by now
+    events = {}
+    for _, body in receiver.seen:
+        event = json.loads(body)
+        assert event["type"] not in events, f"{event['type']} delivered twice"
+        events[event["type"]] = event["data"]
+    assert set(events) == {"object.updated", "object.deleted", "upload.completed"}, events
+    assert events["object.updated"]["object_id"] == obj and events["object.updated"]["bucket_id"] == bucket
+    assert events["object.deleted"]["object_id"] == obj
+    assert events["upload.completed"]["upload_id"] == upload["upload_id"]
+    assert events["upload.completed"]["object_id"] == confirmed["object_id"]
+
+
+def test_a_delivery_is_attempted_at_most_max_attempts_times(tmp_path):
+    proc, url, key = start(tmp_path / "data", {
+        "SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_WEBHOOK_RETRY_BASE_MS": "200",
+        "SLUICE_WEBHOOK_MAX_ATTEMPTS": "3", "SLUICE_VISIBILITY_TIMEOUT_SECS": "3",
+    })
+    try:
+        sluice = Sluice(url, key, tmp_path / "data")
+        receiver = Receiver(failures=1000)
+        hook = sluice.call("POST", "/v1/organizations/webhooks", json={
+            "webhook_name": "capped", "event_types": ["object.created"],
+            "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
+        }).json()
+        ns, bucket = make_space(sluice, "capped")
+        add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
+        assert wait_for(lambda: len(receiver.seen) >= 3), receiver.seen
+        # A fourth attempt would come 800 ms after the third (200 ms doubling); wait well past it.
+        time.sleep(3)
+        assert len(receiver.seen) == 3
+        assert len({h["webhook-id"] for h, _ in receiver.seen}) == 1
+        log = sluice.call("GET", f"/v1/organizations/webhooks/{hook['webhook_id']}/deliveries").json()["results"]
+        assert sorted(d["attempt"] for d in log) == [1, 2, 3] and not any(d["success"] for d in log), log
+        # Three failures are below SLUICE_WEBHOOK_DISABLE_AFTER (20): the endpoint stays on.
+        assert sluice.call("GET", f"/v1/organizations/webhooks/{hook['webhook_id']}").json()["is_active"] is True
+    finally:
+        proc.kill()
+        proc.wait()
