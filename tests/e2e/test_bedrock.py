@@ -25,7 +25,7 @@ from PIL import Image
 
 from conftest import Sluice, have_tool, start
 from test_batches import wait_batch
-from test_search import video_red_then_blue, wav_tone_silence_tone
+from test_search import Files, video_red_then_blue, wav_tone_silence_tone
 
 DIMS = 1024
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"
@@ -120,6 +120,8 @@ def bedrock_sluice(tmp_path):
         "AWS_ACCESS_KEY_ID": "AKIDFAKE", "AWS_SECRET_ACCESS_KEY": "secret",
         "AWS_REGION": "us-east-1", "AWS_EC2_METADATA_DISABLED": "true",
         "AWS_MAX_ATTEMPTS": "1",
+        # URL queries fetch from the test's own server on loopback.
+        "SLUICE_ALLOW_PRIVATE_URLS": "true",
     })
     yield Sluice(url, key, tmp_path / "data"), fake
     proc.kill()
@@ -191,6 +193,12 @@ def test_bedrock_namespaces_embed_text_and_images_with_titan(bedrock_sluice):
     # An image query is embedded by the same model: the same picture is the top hit.
     hits = search({"input_mode": "image", "image": b64(blue)})
     assert hits[0]["source_object_id"] == ids[1] and hits[0]["score"] > 0.999
+    # A URL query fetches the picture and embeds it the same way; a URL that serves none is a 422.
+    served = Files({"/red.png": red})
+    hits = search({"input_mode": "url", "url": f"{served.url}/red.png"})
+    assert hits[0]["source_object_id"] == ids[0] and hits[0]["score"] > 0.999
+    r = sluice.call("POST", "/v1/features/search", ns=ns, json={"query": {"input_mode": "url", "url": f"{served.url}/gone.png"}})
+    assert r.status_code == 422 and r.json()["error"]["details"]["field"] == "query.url", r.text
     hits = search({"input_mode": "text", "text": "harbour tide tables"})
     assert hits[0]["source_object_id"] == ids[2]
     # Every call was signed for Bedrock with the environment's credentials.

@@ -8,6 +8,7 @@ import json
 import math
 import os
 import re
+import sqlite3
 import struct
 import subprocess
 import threading
@@ -84,6 +85,13 @@ def process(sluice, ns, bucket, ids, timeout=120):
     return wait_batch(sluice, ns, bucket, b["batch_id"], timeout=timeout)
 
 
+def stored_vector(sluice, document_id):
+    """A document's vector as the local index keeps it (little-endian 32-bit floats)."""
+    with sqlite3.connect(f"file:{sluice.data_dir / 'vectors.db'}?mode=ro", uri=True) as db:
+        [(blob,)] = db.execute("SELECT vector FROM vectors WHERE key = ?", (document_id,)).fetchall()
+    return list(struct.unpack(f"<{len(blob) // 4}f", blob))
+
+
 def search(sluice, ns, **body):
     r = sluice.call("POST", "/v1/features/search", ns=ns, json=body)
     assert r.status_code == 200, r.text
@@ -150,10 +158,20 @@ def test_text_chunks_filters_reprocessing_and_deletes(sluice):
     assert bad.status_code == 422, bad.text
     bad = sluice.call("POST", "/v1/features/search", ns=ns, json={"query": q, "feature_uri": "mixpeek://passthrough_extractor@v1/embedding"})
     assert bad.status_code == 422, bad.text
-    # A vector query finds what a text query found.
-    vec = docs[0]
-    same = search(sluice, ns, query={"input_mode": "text", "text": vec["text"]}, top_k=1)[0]
-    assert same["document_id"] == vec["document_id"] and same["score"] > 0.99
+    # A text query of a chunk's own words finds that chunk among its many look-alikes...
+    target = docs[len(docs) // 2]
+    same = search(sluice, ns, query={"input_mode": "text", "text": target["text"]}, top_k=1)[0]
+    assert same["document_id"] == target["document_id"] and same["score"] > 0.99
+    # ...and so does a vector query of its stored vector, as a list or as the SDK's list of one.
+    vector = stored_vector(sluice, target["document_id"])
+    assert len(vector) == 384
+    for sent in (vector, [vector]):
+        hits = search(sluice, ns, query={"input_mode": "vector", "vector": sent}, top_k=3)
+        assert hits[0]["document_id"] == target["document_id"] and hits[0]["score"] > 0.999, hits[0]
+        assert hits[1]["score"] < hits[0]["score"]
+    # The numbers sent are what is ranked: the opposite vector puts that chunk nowhere near the top.
+    hits = search(sluice, ns, query={"input_mode": "vector", "vector": [-x for x in vector]}, top_k=3)
+    assert target["document_id"] not in [h["document_id"] for h in hits]
 
     # Re-processing with less text replaces the documents and their vectors.
     r = sluice.call("PATCH", f"/v1/buckets/{bucket}/objects/{ids[0]}", ns=ns, json={
@@ -316,8 +334,14 @@ def test_quickstart_namespace_end_to_end(private_sluice):
     # The page's object request, its photo served from loopback instead of example.com.
     status, obj = run(find(commands, "POST", "/objects").replace("https://example.com", photos.url), sluice.url, env)
     assert status == 200, obj
-    create = find(commands, "POST", "/batches").replace('"obj_abc", "obj_def"', f'"{obj["object_id"]}"')
-    status, batch = run(create, sluice.url, env)
+    # Two other products in the same batch, so the search below has something to choose from.
+    decoys = create(sluice, ns["namespace_id"], bucket["bucket_id"], [
+        {"blobs": [{"property": "product_text", "type": "text", "content": text}]}
+        for text in ("Stainless steel chef's knife with a walnut handle", "Garden hose with brass fittings, 30 metres")
+    ])
+    chosen = ", ".join(f'"{i}"' for i in [obj["object_id"], *decoys])
+    create_batch = find(commands, "POST", "/batches").replace('"obj_abc", "obj_def"', chosen)
+    status, batch = run(create_batch, sluice.url, env)
     assert status == 200, batch
     env["BATCH_ID"] = batch["batch_id"]
     status, task = run(find(commands, "POST", "/submit"), sluice.url, env)
@@ -335,6 +359,7 @@ def test_quickstart_namespace_end_to_end(private_sluice):
     }))
     assert found["results"][0]["source_object_id"] == obj["object_id"]
     assert found["results"][0]["modality"] == "text"
+    assert {r["source_object_id"] for r in found["results"]} == {obj["object_id"], *decoys}
     assert {r["modality"] for r in found["results"]} == {"text", "image"}
 
 
@@ -350,19 +375,25 @@ def test_image_text_is_read_when_asked(sluice):
                               "params": {"run_ocr": True}},
     })
     assert col.status_code == 200, col.text
-    img = Image.new("RGB", (900, 200), "white")
-    ImageDraw.Draw(img).text((30, 60), "INVOICE FOR GARDEN FURNITURE", fill="black", font=ImageFont.load_default(size=48))
-    buf = io.BytesIO()
-    img.save(buf, "PNG")
-    [obj] = create(sluice, ns, bucket, [{"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(buf.getvalue()), "mime_type": "image/png"}}]}])
-    done = process(sluice, ns, bucket, [obj])
+
+    def printed(words):
+        img = Image.new("RGB", (900, 200), "white")
+        ImageDraw.Draw(img).text((30, 60), words, fill="black", font=ImageFont.load_default(size=48))
+        buf = io.BytesIO()
+        img.save(buf, "PNG")
+        return {"blobs": [{"property": "photo", "type": "image", "data": {"base64": b64(buf.getvalue()), "mime_type": "image/png"}}]}
+
+    # Two pictures alike but for their words, so only what was read can tell them apart.
+    obj, decoy = create(sluice, ns, bucket, [printed("INVOICE FOR GARDEN FURNITURE"), printed("WEATHER REPORT FOR TUESDAY")])
+    done = process(sluice, ns, bucket, [obj, decoy])
     if not have_tool("tesseract"):
         assert done["status"] == "FAILED", done
         assert "tesseract" in done["failed_objects"][0]["error"]
         return
     assert done["status"] == "COMPLETED", done
     docs = sluice.call("POST", f"/v1/collections/{col.json()['collection_id']}/documents/list", ns=ns, json={}).json()["results"]
-    [doc] = docs
+    [doc] = [d for d in docs if d["source_object_id"] == obj]
+    assert len(docs) == 2
     assert "GARDEN FURNITURE" in doc["ocr_text"], doc["ocr_text"]
     assert doc["text"].startswith(doc["ocr_text"])
     hit = search(sluice, ns, query={"input_mode": "text", "text": "bill for outdoor chairs"}, top_k=1,
@@ -447,3 +478,29 @@ def test_video_segments_and_scanned_pdf_pages(sluice, tmp_path):
     assert "GLACIER MELT SURVEY" in pages[0]["text"] and "PENGUIN COLONY CENSUS" in pages[1]["text"]
     hit = search(sluice, ns, query={"input_mode": "text", "text": "counting seabirds in antarctica"}, top_k=1)[0]
     assert hit["document_id"] == pages[1]["document_id"]
+
+
+def test_deleting_a_bucket_or_namespace_removes_its_vectors(sluice):
+    def vectors_of(bucket_id):
+        with sqlite3.connect(f"file:{sluice.data_dir / 'vectors.db'}?mode=ro", uri=True) as db:
+            return db.execute("SELECT count(*) FROM vectors WHERE json_extract(metadata, '$.bucket_id') = ?",
+                              (bucket_id,)).fetchone()[0]
+
+    ns, doomed = space(sluice, "vector-purge", "text_extractor")
+    kept = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "kept", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+    for bucket, text in ((doomed, "Lighthouses guide ships along rocky coasts."), (kept, "Beekeepers harvest honey in late summer.")):
+        ids = create(sluice, ns, bucket, [{"blobs": [{"property": "body", "type": "text", "content": text}]}])
+        assert process(sluice, ns, bucket, ids)["status"] == "COMPLETED"
+        assert vectors_of(bucket) == 1
+    q = {"input_mode": "text", "text": "lighthouse on the coast"}
+    assert {h["source_bucket_id"] for h in search(sluice, ns, query=q, top_k=10)} == {doomed, kept}
+
+    deleted = sluice.call("DELETE", f"/v1/buckets/{doomed}", ns=ns).json()
+    assert sluice.wait_task(deleted["task_id"])["status"] == "COMPLETED"
+    assert (vectors_of(doomed), vectors_of(kept)) == (0, 1)
+    assert {h["source_bucket_id"] for h in search(sluice, ns, query=q, top_k=10)} == {kept}
+
+    deleted = sluice.call("DELETE", f"/v1/namespaces/{ns}").json()
+    assert sluice.wait_task(deleted["task_id"])["status"] == "COMPLETED"
+    assert vectors_of(kept) == 0
