@@ -173,7 +173,7 @@ fn upsert(
         s.execute(params![
             key,
             described.size as i64,
-            described.sha256,
+            sha256_column(&described.sha256),
             described.content_type,
             body,
             file
@@ -181,6 +181,28 @@ fn upsert(
     })
     .map_err(sql_err)?;
     Ok(old.flatten().filter(|f| Some(f.as_str()) != file))
+}
+
+/// A sha256 as the `sha256` column keeps it: its 32 bytes, not 64 hex characters (half
+/// the room in every row). A value that is not hex is kept as it is.
+fn sha256_column(hex_digest: &str) -> rusqlite::types::Value {
+    match hex::decode(hex_digest) {
+        Ok(raw) => rusqlite::types::Value::Blob(raw),
+        Err(_) => rusqlite::types::Value::Text(hex_digest.to_string()),
+    }
+}
+
+/// The column's sha256 as hex; rows written before it held bytes hold hex text.
+fn sha256_hex(row: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
+    match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Blob(raw) => Ok(hex::encode(raw)),
+        rusqlite::types::ValueRef::Text(text) => Ok(String::from_utf8_lossy(text).into_owned()),
+        other => Err(rusqlite::Error::InvalidColumnType(
+            i,
+            "sha256".into(),
+            other.data_type(),
+        )),
+    }
 }
 
 /// What a row holds: the description, and the bytes or the file's name.
@@ -197,7 +219,7 @@ fn read_row(conn: &Connection, key: &str) -> StoreResult<Option<(Described, Cont
             s.query_row(params![key], |r| {
                 let described = Described {
                     size: r.get::<_, i64>(0)? as u64,
-                    sha256: r.get(1)?,
+                    sha256: sha256_hex(r, 1)?,
                     content_type: r.get(2)?,
                 };
                 let content = match r.get::<_, Option<Vec<u8>>>(3)? {
@@ -725,7 +747,7 @@ fn import_meta_files(root: &Path, db_path: &Path) -> anyhow::Result<()> {
                 let m: MetaFile = serde_json::from_slice(&std::fs::read(&path)?)?;
                 tx.execute(
                     "INSERT OR IGNORE INTO blobs (key, size, sha256, content_type, file) VALUES (?1, ?2, ?3, ?4, ?5)",
-                    params![key, m.size as i64, m.sha256, m.content_type, format!("data/{key}")],
+                    params![key, m.size as i64, sha256_column(&m.sha256), m.content_type, format!("data/{key}")],
                 )?;
                 imported += 1;
             } else if let Some(key) = rel.strip_suffix(".retired") {
@@ -799,7 +821,7 @@ impl BlobStore for LocalBlobStore {
                         s.query_row(params![key], |r| {
                             Ok(Described {
                                 size: r.get::<_, i64>(0)? as u64,
-                                sha256: r.get(1)?,
+                                sha256: sha256_hex(r, 1)?,
                                 content_type: r.get(2)?,
                             })
                         })
