@@ -118,24 +118,25 @@ impl Blob {
     }
 }
 
+/// Stored once per object, so what it leaves out (`None`s) is disk saved per object.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Object {
     pub object_id: String,
     pub bucket_id: String,
     pub namespace_id: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_prefix: Option<String>,
     #[serde(default)]
     pub blobs: Vec<Blob>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
     pub status: String,
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Content fingerprint for `skip_duplicates`.
     pub fingerprint: String,
     /// Hash of the bucket's unique-key values, when the bucket has one.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub unique_hash: Option<String>,
     #[serde(default)]
     pub size_bytes: i64,
