@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import threading
 import time
+import zlib
 
 import pytest
 import requests
@@ -112,6 +113,18 @@ def stored_blobs(data_dir, prefix=""):
     on_disk = {p for p in (root / "files").rglob("*") if p.is_file()} if (root / "files").exists() else set()
     assert on_disk == named, f"files no row names: {on_disk - named}; rows whose file is gone: {named - on_disk}"
     return sorted(k for k, _ in rows if k.startswith(prefix))
+
+
+def stored_contents(data_dir):
+    """What the data dir holds, as a reader of its files would find it: every file's
+    bytes, and each table item's doc, which sluice.db keeps deflated when long (so a
+    secret stored in the clear inside one would not show in the file's bytes)."""
+    found = [(str(f), f.read_bytes()) for f in pathlib.Path(data_dir).rglob("*") if f.is_file()]
+    with sqlite3.connect(f"file:{pathlib.Path(data_dir) / 'sluice.db'}?mode=ro", uri=True) as db:
+        for pk, sk, doc in db.execute("SELECT pk, sk, doc FROM items"):
+            raw = zlib.decompress(doc, -15) if isinstance(doc, bytes) else doc.encode()
+            found.append((f"sluice.db item {pk} {sk}", raw))
+    return found
 
 
 @pytest.fixture(scope="session")

@@ -82,7 +82,8 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
     // Baseline: the rows Sluice wrote for these objects, inserted raw into a fresh
     // table of the same schema, 100 objects per transaction.
     let src = rusqlite::Connection::open(dir.path().join("sluice.db"))?;
-    type Row = (String, String, Option<String>, Option<String>, String);
+    // The doc as stored: JSON text, or deflated JSON (a BLOB) when long.
+    type Row = (String, String, Option<String>, Option<String>, rusqlite::types::Value);
     let all: Vec<Row> = {
         let mut stmt =
             src.prepare("SELECT pk, sk, gsi1pk, gsi1sk, doc FROM items WHERE pk = ?1 ORDER BY sk")?;
@@ -100,7 +101,13 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
         .collect();
     let mut rows: Vec<Row> = Vec::with_capacity(all.len());
     for r in all.iter().filter(|r| r.1.starts_with("OBJ#")) {
-        let doc: Value = serde_json::from_str(&r.4)?;
+        let doc: Value = match &r.4 {
+            rusqlite::types::Value::Blob(deflated) => {
+                serde_json::from_reader(flate2::read::DeflateDecoder::new(&deflated[..]))?
+            }
+            rusqlite::types::Value::Text(json) => serde_json::from_str(json)?,
+            other => anyhow::bail!("doc is {other:?}"),
+        };
         rows.push(r.clone());
         if let Some(fp) = doc["fingerprint"]
             .as_str()

@@ -1,5 +1,5 @@
 //! The single table on SQLite: one row per item, its key attributes in columns and the
-//! rest of its JSON in `doc`.
+//! rest of its JSON in `doc` (deflated when long: see [`DEFLATE_FROM`]).
 
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension};
@@ -75,10 +75,58 @@ impl LocalTable {
 /// The columns a read selects, in the order [`item_of`] takes them.
 const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, doc";
 
+/// Docs of this many bytes or more are stored deflated, as a BLOB; shorter ones as JSON
+/// text. An object's doc (some 800 bytes of ids, hashes and field names, which repeat)
+/// deflates to about half, most of what a tiny object costs on disk beyond its bytes;
+/// a short doc (a pointer, a counter) would gain little and stays readable in `sqlite3`.
+const DEFLATE_FROM: usize = 256;
+
+/// The `doc` column's value for an item's JSON.
+fn doc_column(json: String) -> rusqlite::types::Value {
+    use std::io::Write as _;
+    if json.len() < DEFLATE_FROM {
+        return rusqlite::types::Value::Text(json);
+    }
+    let mut deflater = flate2::write::DeflateEncoder::new(
+        Vec::with_capacity(json.len() / 2),
+        flate2::Compression::fast(),
+    );
+    // Writing to a Vec cannot fail.
+    match deflater
+        .write_all(json.as_bytes())
+        .and_then(|_| deflater.finish())
+    {
+        Ok(deflated) => rusqlite::types::Value::Blob(deflated),
+        Err(_) => rusqlite::types::Value::Text(json),
+    }
+}
+
+/// An item's JSON from its `doc` column: text as it is, a BLOB inflated.
+fn doc_json(row: &rusqlite::Row, i: usize) -> rusqlite::Result<StoreResult<Vec<u8>>> {
+    use std::io::Read as _;
+    Ok(match row.get_ref(i)? {
+        rusqlite::types::ValueRef::Text(json) => Ok(json.to_vec()),
+        rusqlite::types::ValueRef::Blob(deflated) => {
+            let mut json = Vec::with_capacity(deflated.len() * 3);
+            flate2::read::DeflateDecoder::new(deflated)
+                .read_to_end(&mut json)
+                .map(|_| json)
+                .map_err(StoreError::backend)
+        }
+        other => Err(StoreError::backend(format!(
+            "doc is {:?}, not JSON",
+            other.data_type()
+        ))),
+    })
+}
+
 /// An item from a row: its `doc` with the key attributes put back.
 fn item_of(row: &rusqlite::Row) -> rusqlite::Result<StoreResult<Item>> {
-    let doc: String = row.get(4)?;
-    let mut item: Item = match serde_json::from_str(&doc) {
+    let doc = match doc_json(row, 4)? {
+        Ok(doc) => doc,
+        Err(e) => return Ok(Err(e)),
+    };
+    let mut item: Item = match serde_json::from_slice(&doc) {
         Ok(item) => item,
         Err(e) => return Ok(Err(StoreError::backend(e))),
     };
@@ -136,7 +184,7 @@ fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
             key.sk,
             str_attr(item, "gsi1pk"),
             str_attr(item, "gsi1sk"),
-            doc
+            doc_column(doc)
         ])
     });
     match result {
@@ -449,6 +497,65 @@ mod tests {
             .query_row("SELECT doc FROM items", [], |r| r.get(0))
             .unwrap();
         assert_eq!(doc, r#"{"n":1}"#);
+    }
+
+    /// A long doc is stored deflated and reads back whole, through a put and an update;
+    /// a doc written as text (short, or by an earlier version) reads as before.
+    #[tokio::test]
+    async fn long_docs_are_deflated_and_text_docs_still_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        let table = open(&path);
+        let long = "obj_01m94xzjd7ffaaqms1rdcqa9d6/".repeat(20);
+        let stored = item(json!({"pk": "A", "sk": "L", "path": long, "n": 1}));
+        table
+            .write(Write::Put {
+                item: stored.clone(),
+                cond: Cond::NotExists,
+            })
+            .await
+            .unwrap();
+        let key = Key::new("A", "L");
+        assert_eq!(table.get(&key).await.unwrap(), Some(stored.clone()));
+        let raw = || -> (String, i64) {
+            Connection::open(&path)
+                .unwrap()
+                .query_row(
+                    "SELECT typeof(doc), length(doc) FROM items WHERE sk = 'L'",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )
+                .unwrap()
+        };
+        let (kind, stored_len) = raw();
+        assert_eq!(kind, "blob");
+        assert!(stored_len < long.len() as i64 / 4, "{stored_len} bytes");
+        table
+            .write(Write::Update {
+                key: key.clone(),
+                updates: vec![sluice_core::ports::Update::Set("n".into(), json!(2))],
+                cond: Cond::Exists,
+            })
+            .await
+            .unwrap();
+        let mut updated = stored;
+        updated.insert("n".into(), json!(2));
+        assert_eq!(table.get(&key).await.unwrap(), Some(updated));
+        assert_eq!(raw().0, "blob");
+        // A row of an earlier version: its long doc is JSON text.
+        let text = json!({"path": long, "n": 3}).to_string();
+        Connection::open(&path)
+            .unwrap()
+            .execute(
+                "INSERT INTO items (pk, sk, doc) VALUES ('A', 'T', ?1)",
+                params![text],
+            )
+            .unwrap();
+        let old = table.get(&Key::new("A", "T")).await.unwrap().unwrap();
+        assert_eq!(
+            (old["path"].as_str(), old["n"].as_i64()),
+            (Some(long.as_str()), Some(3))
+        );
     }
 
     #[tokio::test]
