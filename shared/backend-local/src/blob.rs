@@ -317,6 +317,50 @@ where
     })
 }
 
+/// A file under `files/` this old that no row names is an orphan: its write crashed
+/// between placing the file and committing the row. Younger ones may be a PUT still
+/// streaming in (this process's, or another's on the same data dir, as `sluice-admin`).
+const ORPHAN_AGE: Duration = Duration::from_secs(24 * 60 * 60);
+
+/// Removes the files under `files/` that no row names and whose name (a ULID, so its
+/// creation time) is older than `age`; returns how many went.
+fn remove_orphan_files(root: &Path, db_path: &Path, age: Duration) -> anyhow::Result<usize> {
+    let dir = root.join("files");
+    if !dir.exists() {
+        return Ok(0);
+    }
+    let named: std::collections::HashSet<String> = {
+        let conn = Connection::open(db_path)?;
+        if !conn.table_exists(None, "blobs")? {
+            return Ok(0);
+        }
+        let mut stmt = conn.prepare("SELECT file FROM blobs WHERE file IS NOT NULL")?;
+        let rows = stmt.query_map([], |r| r.get::<_, String>(0))?;
+        rows.collect::<Result<_, _>>()?
+    };
+    let cutoff = SystemTime::now() - age;
+    let mut removed = 0;
+    for fan in std::fs::read_dir(&dir)?.flatten() {
+        for entry in std::fs::read_dir(fan.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let rel = format!("files/{}/{name}", fan.file_name().to_string_lossy());
+            let Ok(id) = ulid::Ulid::from_string(&name) else {
+                continue;
+            };
+            if named.contains(&rel) || id.datetime() > cutoff {
+                continue;
+            }
+            std::fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
 async fn remove_quietly(path: &Path) {
     if let Err(e) = tokio::fs::remove_file(path).await {
         if e.kind() != std::io::ErrorKind::NotFound {
@@ -346,6 +390,10 @@ impl LocalBlobStore {
         let db_path = root.join("blobs.db");
         crate::private::touch(&db_path)?;
         import_meta_files(root, &db_path)?;
+        let removed = remove_orphan_files(root, &db_path, ORPHAN_AGE)?;
+        if removed > 0 {
+            tracing::info!(removed, "removed blob files no row names (left by a crash)");
+        }
         Ok(LocalBlobStore {
             root: root.to_path_buf(),
             db: Db::open(&db_path, &[SCHEMA], 4)?,
@@ -1291,6 +1339,46 @@ mod tests {
             }
         }
         found
+    }
+
+    /// A crash between placing a large blob's file and committing its row leaves a file
+    /// no row names; the next open removes it once it is a day old, and nothing else.
+    #[tokio::test]
+    async fn files_no_row_names_are_removed_at_open_once_old() {
+        let (s, d) = store();
+        let large = Bytes::from(vec![7u8; PACKED_MAX + 1]);
+        s.put("n/b/kept", large.clone(), None).await.unwrap();
+        let [placed] = &files(d.path())[..] else {
+            panic!("one file")
+        };
+        drop(s);
+        // The named file is as old as the orphan: its row, not its age, keeps it.
+        let day_ago = SystemTime::now() - Duration::from_secs(25 * 60 * 60);
+        let named = ulid::Ulid::from_datetime(day_ago).to_string();
+        let kept = d.path().join("files/zz").join(&named);
+        std::fs::create_dir_all(kept.parent().unwrap()).unwrap();
+        std::fs::rename(placed, &kept).unwrap();
+        Connection::open(d.path().join("blobs.db"))
+            .unwrap()
+            .execute(
+                "UPDATE blobs SET file = ?1 WHERE key = 'n/b/kept'",
+                params![format!("files/zz/{named}")],
+            )
+            .unwrap();
+        let old = ulid::Ulid::from_datetime(day_ago - Duration::from_millis(1)).to_string();
+        let young = ulid::Ulid::generate().to_string();
+        for id in [&old, &young] {
+            let path = d.path().join("files").join("zz").join(id);
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(path, b"orphan").unwrap();
+        }
+        let s = LocalBlobStore::open(d.path(), "http://127.0.0.1:1").unwrap();
+        let mut left = files(d.path());
+        left.sort();
+        let mut want = vec![kept, d.path().join("files/zz").join(&young)];
+        want.sort();
+        assert_eq!(left, want);
+        assert_eq!(s.get("n/b/kept").await.unwrap(), Some(large));
     }
 
     #[tokio::test]
