@@ -472,6 +472,19 @@ mod tests {
         value.as_object().cloned().unwrap()
     }
 
+    /// Puts a new item and checks that it reads back as it was.
+    async fn put_new(table: &LocalTable, stored: &Item) {
+        table
+            .write(Write::Put {
+                item: stored.clone(),
+                cond: Cond::NotExists,
+            })
+            .await
+            .unwrap();
+        let key = Key::of(stored).unwrap();
+        assert_eq!(table.get(&key).await.unwrap().as_ref(), Some(stored));
+    }
+
     fn open(path: &std::path::Path) -> LocalTable {
         upgrade(path).unwrap();
         LocalTable::new(Db::open(path, &[SCHEMA], 1).unwrap())
@@ -483,15 +496,7 @@ mod tests {
         let path = dir.path().join("t.db");
         let table = open(&path);
         let stored = item(json!({"pk": "A", "sk": "B", "gsi1pk": "G", "gsi1sk": "H", "n": 1}));
-        table
-            .write(Write::Put {
-                item: stored.clone(),
-                cond: Cond::NotExists,
-            })
-            .await
-            .unwrap();
-        let key = Key::new("A", "B");
-        assert_eq!(table.get(&key).await.unwrap(), Some(stored));
+        put_new(&table, &stored).await;
         let doc: String = Connection::open(&path)
             .unwrap()
             .query_row("SELECT doc FROM items", [], |r| r.get(0))
@@ -508,15 +513,8 @@ mod tests {
         let table = open(&path);
         let long = "obj_01m94xzjd7ffaaqms1rdcqa9d6/".repeat(20);
         let stored = item(json!({"pk": "A", "sk": "L", "path": long, "n": 1}));
-        table
-            .write(Write::Put {
-                item: stored.clone(),
-                cond: Cond::NotExists,
-            })
-            .await
-            .unwrap();
+        put_new(&table, &stored).await;
         let key = Key::new("A", "L");
-        assert_eq!(table.get(&key).await.unwrap(), Some(stored.clone()));
         let raw = || -> (String, i64) {
             Connection::open(&path)
                 .unwrap()

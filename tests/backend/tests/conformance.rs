@@ -651,6 +651,26 @@ impl Client {
         }
     }
 
+    /// A new namespace (no extractors) and a bucket of these properties in it.
+    async fn space(&self, name: &str, properties: Value) -> (String, String) {
+        let (s, ns) = self
+            .call(
+                "POST",
+                "/v1/namespaces",
+                None,
+                Some(json!({"namespace_name": name})),
+            )
+            .await;
+        assert_eq!(s, 200, "{ns}");
+        let ns = ns["namespace_id"].as_str().unwrap().to_string();
+        let bucket = json!({"bucket_name": "b", "bucket_schema": {"properties": properties}});
+        let (s, b) = self
+            .call("POST", "/v1/buckets", Some(&ns), Some(bucket))
+            .await;
+        assert_eq!(s, 200, "{b}");
+        (ns, b["bucket_id"].as_str().unwrap().to_string())
+    }
+
     async fn call(
         &self,
         method: &str,
@@ -915,20 +935,9 @@ conformance!(api_flow_on, api_flow);
 async fn upload_flow(ctx: AppContext) {
     use sha2::Digest;
     let c = Client::new(ctx.clone()).await;
-    let (_, ns) = c
-        .call(
-            "POST",
-            "/v1/namespaces",
-            None,
-            Some(json!({"namespace_name": "uploads"})),
-        )
+    let (ns_id, bkt) = c
+        .space("uploads", json!({"photo": {"type": "image"}}))
         .await;
-    let ns_id = ns["namespace_id"].as_str().unwrap().to_string();
-    let (s, b) = c
-        .call("POST", "/v1/buckets", Some(&ns_id), Some(json!({"bucket_name": "pics", "bucket_schema": {"properties": {"photo": {"type": "image"}}}})))
-        .await;
-    assert_eq!(s, 200, "{b}");
-    let bkt = b["bucket_id"].as_str().unwrap().to_string();
     let bytes = Bytes::from_static(b"\x89PNG\r\n\x1a\nnot really a png");
     let sha = hex::encode(sha2::Sha256::digest(&bytes));
     let (s, up) = c
@@ -1284,19 +1293,7 @@ async fn s3_presigned_attacks_on_moto() {
     use sluice_core::app::uploads::on_stored;
     let Some(ctx) = moto_ctx().await else { return };
     let c = Client::new(ctx.clone()).await;
-    let (_, ns) = c
-        .call(
-            "POST",
-            "/v1/namespaces",
-            None,
-            Some(json!({"namespace_name": "attacks"})),
-        )
-        .await;
-    let ns = ns["namespace_id"].as_str().unwrap().to_string();
-    let (_, b) = c
-        .call("POST", "/v1/buckets", Some(&ns), Some(json!({"bucket_name": "notes", "bucket_schema": {"properties": {"body": {"type": "text"}}}})))
-        .await;
-    let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    let (ns, bkt) = c.space("attacks", json!({"body": {"type": "text"}})).await;
     let body = b"the declared file".to_vec();
     let sha = hex::encode(sha2::Sha256::digest(&body));
     let upload = |pinned: bool| {
