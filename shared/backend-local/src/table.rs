@@ -81,38 +81,62 @@ const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, doc";
 /// a short doc (a pointer, a counter) would gain little and stays readable in `sqlite3`.
 const DEFLATE_FROM: usize = 256;
 
+thread_local! {
+    // One deflate and one inflate state per thread, reset for each doc: a fresh state
+    // costs more to allocate and clear than deflating an 800-byte doc does.
+    static DEFLATER: std::cell::RefCell<flate2::Compress> =
+        std::cell::RefCell::new(flate2::Compress::new(flate2::Compression::fast(), false));
+    static INFLATER: std::cell::RefCell<flate2::Decompress> =
+        std::cell::RefCell::new(flate2::Decompress::new(false));
+}
+
 /// The `doc` column's value for an item's JSON.
 fn doc_column(json: String) -> rusqlite::types::Value {
-    use std::io::Write as _;
     if json.len() < DEFLATE_FROM {
         return rusqlite::types::Value::Text(json);
     }
-    let mut deflater = flate2::write::DeflateEncoder::new(
-        Vec::with_capacity(json.len() / 2),
-        flate2::Compression::fast(),
-    );
-    // Writing to a Vec cannot fail.
-    match deflater
-        .write_all(json.as_bytes())
-        .and_then(|_| deflater.finish())
-    {
-        Ok(deflated) => rusqlite::types::Value::Blob(deflated),
-        Err(_) => rusqlite::types::Value::Text(json),
+    let deflated = DEFLATER.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset();
+        // Room for deflate's worst case (stored blocks): a little more than the input.
+        let mut out = Vec::with_capacity(json.len() + json.len() / 64 + 64);
+        match d.compress_vec(json.as_bytes(), &mut out, flate2::FlushCompress::Finish) {
+            Ok(flate2::Status::StreamEnd) => Some(out),
+            _ => None,
+        }
+    });
+    match deflated {
+        Some(deflated) => rusqlite::types::Value::Blob(deflated),
+        None => rusqlite::types::Value::Text(json),
     }
+}
+
+fn inflate(deflated: &[u8]) -> StoreResult<Vec<u8>> {
+    INFLATER.with(|d| {
+        let mut d = d.borrow_mut();
+        d.reset(false);
+        let mut out = Vec::with_capacity(deflated.len() * 4);
+        loop {
+            if out.len() == out.capacity() {
+                out.reserve(out.capacity());
+            }
+            let before = (d.total_in(), d.total_out());
+            let read = before.0 as usize;
+            match d.decompress_vec(&deflated[read..], &mut out, flate2::FlushDecompress::None) {
+                Ok(flate2::Status::StreamEnd) => return Ok(out),
+                Ok(_) if (d.total_in(), d.total_out()) != before => {}
+                Ok(_) => return Err(StoreError::backend("a deflated doc ends early")),
+                Err(e) => return Err(StoreError::backend(e)),
+            }
+        }
+    })
 }
 
 /// An item's JSON from its `doc` column: text as it is, a BLOB inflated.
 fn doc_json(row: &rusqlite::Row, i: usize) -> rusqlite::Result<StoreResult<Vec<u8>>> {
-    use std::io::Read as _;
     Ok(match row.get_ref(i)? {
         rusqlite::types::ValueRef::Text(json) => Ok(json.to_vec()),
-        rusqlite::types::ValueRef::Blob(deflated) => {
-            let mut json = Vec::with_capacity(deflated.len() * 3);
-            flate2::read::DeflateDecoder::new(deflated)
-                .read_to_end(&mut json)
-                .map(|_| json)
-                .map_err(StoreError::backend)
-        }
+        rusqlite::types::ValueRef::Blob(deflated) => inflate(deflated),
         other => Err(StoreError::backend(format!(
             "doc is {:?}, not JSON",
             other.data_type()
@@ -167,9 +191,53 @@ fn str_attr<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
     item.get(name).and_then(Value::as_str)
 }
 
+/// An item as its row stores it: key columns and the encoded doc.
+struct Row {
+    key: Key,
+    gsi1pk: Option<String>,
+    gsi1sk: Option<String>,
+    doc: rusqlite::types::Value,
+}
+
+impl Row {
+    fn of(item: &Item) -> StoreResult<Row> {
+        let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
+        let doc = serde_json::to_string(&Doc(item)).map_err(StoreError::backend)?;
+        Ok(Row {
+            key,
+            gsi1pk: str_attr(item, "gsi1pk").map(str::to_string),
+            gsi1sk: str_attr(item, "gsi1sk").map(str::to_string),
+            doc: doc_column(doc),
+        })
+    }
+}
+
+/// A write with its put's row encoded already: callers encode on their own task, so the
+/// one writer thread, which every write waits on, spends its time on SQLite alone.
+enum Prepared {
+    Put { row: Row, cond: Cond },
+    Other(Write),
+}
+
+fn prepare(op: Write) -> StoreResult<Prepared> {
+    Ok(match op {
+        Write::Put { item, cond } => Prepared::Put {
+            row: Row::of(&item)?,
+            cond,
+        },
+        other => Prepared::Other(other),
+    })
+}
+
+fn prepare_all(ops: Vec<Write>) -> StoreResult<Vec<Prepared>> {
+    ops.into_iter().map(prepare).collect()
+}
+
 fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
-    let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
-    let doc = serde_json::to_string(&Doc(item)).map_err(StoreError::backend)?;
+    store_row(conn, Row::of(item)?, insert_only)
+}
+
+fn store_row(conn: &Connection, row: Row, insert_only: bool) -> StoreResult<()> {
     let sql = if insert_only {
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
     } else {
@@ -180,11 +248,7 @@ fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
     };
     let result = conn.prepare_cached(sql).and_then(|mut s| {
         s.execute(params![
-            key.pk,
-            key.sk,
-            str_attr(item, "gsi1pk"),
-            str_attr(item, "gsi1sk"),
-            doc_column(doc)
+            row.key.pk, row.key.sk, row.gsi1pk, row.gsi1sk, row.doc
         ])
     });
     match result {
@@ -208,22 +272,25 @@ fn check(conn: &Connection, key: &Key, cond: &Cond) -> StoreResult<Option<Item>>
 }
 
 /// Applies one write inside the caller's transaction.
-fn apply(conn: &Connection, op: &Write) -> StoreResult<Option<Item>> {
-    match op {
+fn apply(conn: &Connection, op: Prepared) -> StoreResult<Option<Item>> {
+    let op = match op {
         // A fresh insert needs no read: the primary key refuses a duplicate.
-        Write::Put {
-            item,
+        Prepared::Put {
+            row,
             cond: Cond::NotExists,
-        } => store(conn, item, true).map(|_| None),
-        Write::Put {
-            item,
+        } => return store_row(conn, row, true).map(|_| None),
+        Prepared::Put {
+            row,
             cond: Cond::None,
-        } => store(conn, item, false).map(|_| None),
-        Write::Put { item, cond } => {
-            let key = Key::of(item).ok_or_else(|| StoreError::backend("item has no pk/sk"))?;
-            check(conn, &key, cond)?;
-            store(conn, item, false).map(|_| None)
+        } => return store_row(conn, row, false).map(|_| None),
+        Prepared::Put { row, cond } => {
+            check(conn, &row.key, &cond)?;
+            return store_row(conn, row, false).map(|_| None);
         }
+        Prepared::Other(op) => op,
+    };
+    match &op {
+        Write::Put { .. } => unreachable!("puts are prepared"),
         Write::Update { key, updates, cond } => {
             let mut item = check(conn, key, cond)?.unwrap_or_else(|| {
                 let mut fresh = Item::new();
@@ -333,12 +400,8 @@ impl Table for LocalTable {
     }
 
     async fn write(&self, op: Write) -> StoreResult<Option<Item>> {
-        self.db
-            .write(move |conn| {
-                let out = apply(conn, &op)?;
-                Ok(out)
-            })
-            .await
+        let op = prepare(op)?;
+        self.db.write(move |conn| apply(conn, op)).await
     }
 
     async fn transact(&self, ops: Vec<Write>) -> StoreResult<()> {
@@ -347,9 +410,10 @@ impl Table for LocalTable {
                 "a transaction holds at most 100 writes",
             ));
         }
+        let ops = prepare_all(ops)?;
         self.db
             .write(move |conn| {
-                for (i, op) in ops.iter().enumerate() {
+                for (i, op) in ops.into_iter().enumerate() {
                     apply(conn, op).map_err(|e| with_index(e, i))?;
                 }
                 Ok(())
@@ -359,15 +423,24 @@ impl Table for LocalTable {
 
     async fn transact_each(&self, groups: Vec<Vec<Write>>) -> Vec<StoreResult<()>> {
         let count = groups.len();
+        // A group that cannot be encoded fails alone, as one whose condition fails does.
+        let groups: Vec<StoreResult<Vec<Prepared>>> = groups.into_iter().map(prepare_all).collect();
         let outcome = self
             .db
             .write(move |conn| {
                 let mut results = Vec::with_capacity(groups.len());
-                for group in &groups {
+                for group in groups {
+                    let group = match group {
+                        Ok(group) => group,
+                        Err(e) => {
+                            results.push(Err(e));
+                            continue;
+                        }
+                    };
                     // Cached statements: a savepoint per group must not cost a parse.
                     statement(conn, "SAVEPOINT grp")?;
                     let mut result = Ok(());
-                    for (i, op) in group.iter().enumerate() {
+                    for (i, op) in group.into_iter().enumerate() {
                         if let Err(e) = apply(conn, op) {
                             result = Err(with_index(e, i));
                             break;
@@ -452,10 +525,11 @@ impl Table for LocalTable {
     }
 
     async fn put_many(&self, items: Vec<Item>) -> StoreResult<()> {
+        let rows = items.iter().map(Row::of).collect::<StoreResult<Vec<_>>>()?;
         self.db
             .write(move |conn| {
-                for item in &items {
-                    store(conn, item, false)?;
+                for row in rows {
+                    store_row(conn, row, false)?;
                 }
                 Ok(())
             })
@@ -502,6 +576,16 @@ mod tests {
             .query_row("SELECT doc FROM items", [], |r| r.get(0))
             .unwrap();
         assert_eq!(doc, r#"{"n":1}"#);
+    }
+
+    #[test]
+    fn a_cut_deflated_doc_is_an_error_and_a_large_one_inflates_whole() {
+        let json = json!({"text": "a long doc, ".repeat(5000)}).to_string();
+        let rusqlite::types::Value::Blob(deflated) = doc_column(json.clone()) else {
+            panic!("deflated")
+        };
+        assert_eq!(inflate(&deflated).unwrap(), json.as_bytes());
+        assert!(inflate(&deflated[..deflated.len() / 2]).is_err());
     }
 
     /// A long doc is stored deflated and reads back whole, through a put and an update;
