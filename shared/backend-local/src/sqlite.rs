@@ -51,10 +51,8 @@ impl Db {
         // beginning: left to the checkpointer alone, which never catches a writer that
         // keeps committing, the WAL grew to 40 MB and the writer's checkpoint of all of
         // it stalled writes for tens of milliseconds. A WAL that restarts is cut to 4 MB.
-        // 8 KiB pages for a new database (an existing one keeps its own): an object's
-        // rows are about 1 KB, and 4 KiB pages left a quarter of each page unused.
         conn.execute_batch(
-            "PRAGMA page_size=8192; PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA busy_timeout=5000;
              PRAGMA wal_autocheckpoint=1000; PRAGMA journal_size_limit=4194304;",
         )?;
         for schema in schemas {
