@@ -233,10 +233,6 @@ fn prepare_all(ops: Vec<Write>) -> StoreResult<Vec<Prepared>> {
     ops.into_iter().map(prepare).collect()
 }
 
-fn store(conn: &Connection, item: &Item, insert_only: bool) -> StoreResult<()> {
-    store_row(conn, Row::of(item)?, insert_only)
-}
-
 fn store_row(conn: &Connection, row: Row, insert_only: bool) -> StoreResult<()> {
     let sql = if insert_only {
         "INSERT INTO items (pk, sk, gsi1pk, gsi1sk, doc) VALUES (?1, ?2, ?3, ?4, ?5)"
@@ -271,47 +267,48 @@ fn check(conn: &Connection, key: &Key, cond: &Cond) -> StoreResult<Option<Item>>
     }
 }
 
+/// Puts a row, under its condition.
+fn put(conn: &Connection, row: Row, cond: &Cond) -> StoreResult<()> {
+    match cond {
+        // A fresh insert needs no read: the primary key refuses a duplicate.
+        Cond::NotExists => store_row(conn, row, true),
+        Cond::None => store_row(conn, row, false),
+        cond => {
+            check(conn, &row.key, cond)?;
+            store_row(conn, row, false)
+        }
+    }
+}
+
 /// Applies one write inside the caller's transaction.
 fn apply(conn: &Connection, op: Prepared) -> StoreResult<Option<Item>> {
     let op = match op {
-        // A fresh insert needs no read: the primary key refuses a duplicate.
-        Prepared::Put {
-            row,
-            cond: Cond::NotExists,
-        } => return store_row(conn, row, true).map(|_| None),
-        Prepared::Put {
-            row,
-            cond: Cond::None,
-        } => return store_row(conn, row, false).map(|_| None),
-        Prepared::Put { row, cond } => {
-            check(conn, &row.key, &cond)?;
-            return store_row(conn, row, false).map(|_| None);
-        }
+        Prepared::Put { row, cond } => return put(conn, row, &cond).map(|_| None),
         Prepared::Other(op) => op,
     };
-    match &op {
-        Write::Put { .. } => unreachable!("puts are prepared"),
+    match op {
+        Write::Put { item, cond } => put(conn, Row::of(&item)?, &cond).map(|_| None),
         Write::Update { key, updates, cond } => {
-            let mut item = check(conn, key, cond)?.unwrap_or_else(|| {
+            let mut item = check(conn, &key, &cond)?.unwrap_or_else(|| {
                 let mut fresh = Item::new();
                 fresh.insert("pk".into(), Value::from(key.pk.clone()));
                 fresh.insert("sk".into(), Value::from(key.sk.clone()));
                 fresh
             });
-            apply_updates(&mut item, updates);
-            store(conn, &item, false)?;
+            apply_updates(&mut item, &updates);
+            store_row(conn, Row::of(&item)?, false)?;
             Ok(Some(item))
         }
         Write::Delete { key, cond } => {
-            if *cond != Cond::None {
-                check(conn, key, cond)?;
+            if cond != Cond::None {
+                check(conn, &key, &cond)?;
             }
             conn.prepare_cached("DELETE FROM items WHERE pk = ?1 AND sk = ?2")
                 .and_then(|mut s| s.execute(params![key.pk, key.sk]))
                 .map_err(sql_err)?;
             Ok(None)
         }
-        Write::Check { key, cond } => check(conn, key, cond).map(|_| None),
+        Write::Check { key, cond } => check(conn, &key, &cond).map(|_| None),
     }
 }
 
