@@ -1,5 +1,6 @@
 """Starts sluice-local on a free loopback port with a fresh data dir for the session."""
 
+import http.server
 import os
 import pathlib
 import sqlite3
@@ -101,6 +102,30 @@ def start(data_dir: pathlib.Path, extra_env=None):
     STARTED.append((proc, data_dir))
     contract.register(url)
     return proc, url, key
+
+
+class Files:
+    """Serves fixed bytes on loopback, as a blob URL would: `files` maps a path to its
+    body (others are a 404), `delays` a path to seconds to wait before answering."""
+
+    def __init__(self, files, content_type=None, delays=None):
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self):
+                time.sleep((delays or {}).get(self.path, 0))
+                body = files.get(self.path)
+                self.send_response(200 if body is not None else 404)
+                if content_type:
+                    self.send_header("content-type", content_type)
+                self.send_header("content-length", str(len(body or b"")))
+                self.end_headers()
+                self.wfile.write(body or b"")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
 def stored_blobs(data_dir, prefix=""):

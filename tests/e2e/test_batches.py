@@ -200,6 +200,16 @@ class Receiver:
         self.url = f"http://127.0.0.1:{self.server.server_port}/hook"
 
 
+def subscribe(sluice, name, event_types, url):
+    """Creates a webhook of `event_types` delivering to `url`; its view, secret included."""
+    r = sluice.call("POST", "/v1/organizations/webhooks", json={
+        "webhook_name": name, "event_types": event_types,
+        "channels": [{"channel": "webhook", "configs": {"url": url}}],
+    })
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
 def verify(secret, headers, body):
     key = base64.b64decode(secret.removeprefix("whsec_"))
     signed = f"{headers['webhook-id']}.{headers['webhook-timestamp']}.".encode() + body
@@ -223,10 +233,7 @@ def private_sluice(tmp_path):
 def test_signed_webhooks_with_retries(private_sluice):
     sluice, _ = private_sluice
     receiver = Receiver(failures=2)
-    created = sluice.call("POST", "/v1/organizations/webhooks", json={
-        "webhook_name": "batches", "event_types": ["batch.completed", "batch.failed"],
-        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
-    }).json()
+    created = subscribe(sluice, "batches", ["batch.completed", "batch.failed"], receiver.url)
     secret = created["signing_secret"]
     assert secret.startswith("whsec_")
     assert sluice.call("POST", "/v1/organizations/webhooks/list", json={}).json()["total"] == 1
@@ -333,10 +340,7 @@ def test_sdk_webhooks(sluice):
 def test_failing_endpoint_is_disabled(private_sluice):
     sluice, _ = private_sluice
     receiver = Receiver(failures=1000)
-    created = sluice.call("POST", "/v1/organizations/webhooks", json={
-        "webhook_name": "broken", "event_types": ["object.created"],
-        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
-    }).json()
+    created = subscribe(sluice, "broken", ["object.created"], receiver.url)
     ns, bucket = make_space(sluice, "broken-hook")
     add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
     path = f"/v1/organizations/webhooks/{created['webhook_id']}"
@@ -379,10 +383,7 @@ def test_auto_process_and_auto_submit_batch(sluice):
 
 def test_webhooks_cannot_reach_private_addresses(sluice):
     receiver = Receiver(failures=0)
-    created = sluice.call("POST", "/v1/organizations/webhooks", json={
-        "webhook_name": "internal", "event_types": ["objects.created.batch"],
-        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
-    }).json()
+    created = subscribe(sluice, "internal", ["objects.created.batch"], receiver.url)
     ns, bucket = make_space(sluice, "private-hook")
     add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": c} for c in ("a", "b")])
     path = f"/v1/organizations/webhooks/{created['webhook_id']}/deliveries"
@@ -406,10 +407,7 @@ def wait_for(predicate, timeout=30):
 def test_object_and_upload_events_reach_their_subscribers(private_sluice):
     sluice, _ = private_sluice
     receiver = Receiver(failures=0)
-    sluice.call("POST", "/v1/organizations/webhooks", json={
-        "webhook_name": "lifecycle", "event_types": ["object.updated", "object.deleted", "upload.completed"],
-        "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
-    }).raise_for_status()
+    subscribe(sluice, "lifecycle", ["object.updated", "object.deleted", "upload.completed"], receiver.url)
     ns, bucket = make_space(sluice, "lifecycle-events")
     [obj] = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "v1"}])
     path = f"/v1/buckets/{bucket}/objects/{obj}"
@@ -443,10 +441,7 @@ def test_a_delivery_is_attempted_at_most_max_attempts_times(tmp_path):
     try:
         sluice = Sluice(url, key, tmp_path / "data")
         receiver = Receiver(failures=1000)
-        hook = sluice.call("POST", "/v1/organizations/webhooks", json={
-            "webhook_name": "capped", "event_types": ["object.created"],
-            "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}],
-        }).json()
+        hook = subscribe(sluice, "capped", ["object.created"], receiver.url)
         ns, bucket = make_space(sluice, "capped")
         add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": "x"}])
         assert wait_for(lambda: len(receiver.seen) >= 3), receiver.seen

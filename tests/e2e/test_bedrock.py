@@ -23,9 +23,9 @@ import urllib.parse
 import pytest
 from PIL import Image
 
-from conftest import Sluice, have_tool, start
+from conftest import Files, Sluice, have_tool, start
 from test_batches import wait_batch
-from test_search import Files, video_red_then_blue, wav_tone_silence_tone
+from test_search import video_red_then_blue, wav_tone_silence_tone
 
 DIMS = 1024
 NOVA = "amazon.nova-2-multimodal-embeddings-v1:0"

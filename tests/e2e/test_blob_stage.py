@@ -4,39 +4,13 @@ handling of names and redirects is tested in shared/core/src/net.rs, where a res
 the test's own can make a name reach a chosen address.)"""
 
 import base64
-import http.server
-import threading
-import time
 
 import pytest
 
-from conftest import Sluice, start
+from conftest import Files, Sluice, start
 from test_batches import add_objects, make_space, wait_batch
 
 PNG = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + b"\x00" * 32
-
-
-class Files:
-    """Serves /ok (text), /png (a PNG that says it is text), /big (2 000 bytes), /slow."""
-
-    def __init__(self):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                if self.path == "/slow":
-                    time.sleep(3)
-                body = {"/ok": b"fetched text", "/png": PNG, "/big": b"x" * 2000, "/slow": b"late"}[self.path]
-                self.send_response(200)
-                self.send_header("content-type", "text/plain")
-                self.send_header("content-length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +26,9 @@ def limited(tmp_path_factory):
 
 
 def test_data_uris_sniffing_and_fetch_limits(limited):
-    files = Files()
+    # Every body says it is text; /png is not, /big is over the limit, /slow is late.
+    files = Files({"/ok": b"fetched text", "/png": PNG, "/big": b"x" * 2000, "/slow": b"late"},
+                  content_type="text/plain", delays={"/slow": 3})
     ns, bucket = make_space(limited, "blob-stage")
     encoded = base64.b64encode(b"from a data URI").decode()
     ids = add_objects(limited, ns, bucket, [

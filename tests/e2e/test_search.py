@@ -2,7 +2,6 @@
 text, images and audio described without a model, search quality, filters, re-processing and deletes."""
 
 import base64
-import http.server
 import io
 import json
 import math
@@ -11,7 +10,6 @@ import re
 import sqlite3
 import struct
 import subprocess
-import threading
 import wave
 
 import mixpeek
@@ -20,7 +18,7 @@ from mixpeek.api.feature_search_api import FeatureSearchApi
 from mixpeek.models.feature_search_request import FeatureSearchRequest
 from PIL import Image
 
-from conftest import have_tool
+from conftest import Files, have_tool
 from test_batches import TERMINAL, private_sluice, wait_batch  # noqa: F401 (fixture)
 from test_quickstart import curl_commands, find, run
 
@@ -299,25 +297,6 @@ def test_multimodal_per_blob_type(sluice):
     # The image is found through its descriptors' words.
     hit = search(sluice, ns, query={"input_mode": "text", "text": "a red bird of prey photo"}, top_k=1)[0]
     assert hit["source_object_id"] == ids[0]
-
-
-class Files:
-    """Serves fixed bytes on loopback, as a blob URL would."""
-
-    def __init__(self, files):
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self):
-                body = files.get(self.path)
-                self.send_response(200 if body else 404)
-                self.end_headers()
-                self.wfile.write(body or b"")
-
-            def log_message(self, *args):
-                pass
-
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
-        self.url = f"http://127.0.0.1:{self.server.server_port}"
 
 
 def test_quickstart_namespace_end_to_end(private_sluice):
