@@ -1158,14 +1158,31 @@ async fn create_many_once(
         };
         results[slot] = Some(result);
     }
-    if added != 0 || size_delta != 0 {
-        bump_bucket(ctx, bucket, added, size_delta).await?;
-    }
+    // The counters and the events are independent writes: sent together, they share a
+    // commit instead of waiting for one each.
+    let counted = async {
+        if added != 0 || size_delta != 0 {
+            bump_bucket(ctx, bucket, added, size_delta).await
+        } else {
+            Ok(())
+        }
+    };
+    let published = publish_object_events(ctx, bucket, events);
+    let (counted, ()) = tokio::join!(counted, published);
+    counted?;
     for key in stale_keys {
         let _ = ctx.blobs.delete(&key).await;
     }
-    // Many objects at once are one `objects.created.batch` event (the dispatcher gives
-    // `object.created` subscribers one delivery per object): bus traffic per request.
+    Ok(results
+        .into_iter()
+        .map(|r| r.expect("every slot is filled"))
+        .collect())
+}
+
+/// Publishes what a create request did. Many objects at once are one
+/// `objects.created.batch` event (the dispatcher gives `object.created` subscribers one
+/// delivery per object): bus traffic per request, not per object.
+async fn publish_object_events(ctx: &AppContext, bucket: &Bucket, mut events: Vec<Event>) {
     let created: Vec<&Event> = events
         .iter()
         .filter(|e| e.event_type == "object.created")
@@ -1191,10 +1208,6 @@ async fn create_many_once(
             tracing::warn!(error = %e, "publishing object events failed");
         }
     }
-    Ok(results
-        .into_iter()
-        .map(|r| r.expect("every slot is filled"))
-        .collect())
 }
 
 /// Whether a group can skip its transaction: a brand-new object (a fresh id, so its
