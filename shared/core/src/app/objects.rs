@@ -1160,15 +1160,10 @@ async fn create_many_once(
     }
     // The counters and the events are independent writes: sent together, they share a
     // commit instead of waiting for one each.
-    let counted = async {
-        if added != 0 || size_delta != 0 {
-            bump_bucket(ctx, bucket, added, size_delta).await
-        } else {
-            Ok(())
-        }
-    };
-    let published = publish_object_events(ctx, bucket, events);
-    let (counted, ()) = tokio::join!(counted, published);
+    let (counted, ()) = tokio::join!(
+        bump_bucket(ctx, bucket, added, size_delta),
+        publish_object_events(ctx, bucket, events)
+    );
     counted?;
     for key in stale_keys {
         let _ = ctx.blobs.delete(&key).await;
@@ -1270,12 +1265,16 @@ async fn commit(ctx: &AppContext, groups: Vec<Vec<Write>>) -> Vec<Result<(), Sto
         .collect()
 }
 
+/// Adds to the bucket's object and byte counters; nothing to add writes nothing.
 async fn bump_bucket(
     ctx: &AppContext,
     bucket: &Bucket,
     objects: i64,
     bytes: i64,
 ) -> Result<(), Error> {
+    if objects == 0 && bytes == 0 {
+        return Ok(());
+    }
     let mut updates = vec![
         Update::Add("object_count".into(), objects),
         Update::Add("total_size_bytes".into(), bytes),
@@ -1495,9 +1494,7 @@ pub async fn update(
             other => other.into(),
         });
     }
-    if next.size_bytes != current.size_bytes {
-        bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
-    }
+    bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
     for key in removed_keys(&current, &next) {
         let _ = ctx.blobs.delete(&key).await;
     }
