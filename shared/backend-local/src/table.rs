@@ -72,6 +72,9 @@ impl LocalTable {
     }
 }
 
+/// Queries of at most this many rows run on the calling task (see `query`).
+const INLINE_QUERY_ROWS: usize = 10;
+
 /// The columns a read selects, in the order [`item_of`] takes them.
 const COLUMNS: &str = "pk, sk, gsi1pk, gsi1sk, doc";
 
@@ -478,6 +481,11 @@ impl Table for LocalTable {
     }
 
     async fn query(&self, query: &Query) -> StoreResult<Page> {
+        // A query of a few rows is an index seek and a short walk, as cheap as a lookup
+        // by key: it runs on the calling task, like one. Longer ones may scan.
+        if query.limit <= INLINE_QUERY_ROWS {
+            return self.db.read_point(|conn| run_query(conn, query));
+        }
         let query = query.clone();
         self.db.read(move |conn| run_query(conn, &query)).await
     }

@@ -1493,6 +1493,12 @@ async fn batch_flow(ctx: AppContext) {
         .await;
     assert_eq!(s, 200, "{b}");
     let bkt = b["bucket_id"].as_str().unwrap().to_string();
+    // The bus carries only the events of orgs with a webhook: a paused one, so the
+    // events are published and none is delivered.
+    let (s, wh) = c
+        .call("POST", "/v1/organizations/webhooks", None, Some(json!({"webhook_name": "listener", "event_types": ["batch.completed"], "is_active": false, "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook"}}]})))
+        .await;
+    assert_eq!(s, 200, "{wh}");
     let mut objects: Vec<Value> = (0..30)
         .map(|i| json!({"blobs": [{"property": "body", "type": "text", "content": format!("text {i}")}], "metadata": {"n": i}}))
         .collect();

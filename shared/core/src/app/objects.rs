@@ -1199,7 +1199,7 @@ async fn publish_object_events(ctx: &AppContext, bucket: &Bucket, mut events: Ve
         events.push(batch_event);
     }
     if !events.is_empty() {
-        if let Err(e) = ctx.events.publish(events).await {
+        if let Err(e) = super::webhooks::publish(ctx, events).await {
             tracing::warn!(error = %e, "publishing object events failed");
         }
     }
@@ -1498,10 +1498,11 @@ pub async fn update(
     for key in removed_keys(&current, &next) {
         let _ = ctx.blobs.delete(&key).await;
     }
-    let _ = ctx
-        .events
-        .publish(vec![object_event("object.updated", &next, &bucket.org_id)])
-        .await;
+    let _ = super::webhooks::publish(
+        ctx,
+        vec![object_event("object.updated", &next, &bucket.org_id)],
+    )
+    .await;
     Ok(next)
 }
 
@@ -1554,14 +1555,11 @@ pub async fn delete(
         .prefix(keys::object_documents_prefix(&current.object_id));
     let documents = super::lists::all_items(ctx.table.as_ref(), query).await?;
     super::documents::remove(ctx, &documents).await?;
-    let _ = ctx
-        .events
-        .publish(vec![object_event(
-            "object.deleted",
-            &current,
-            &bucket.org_id,
-        )])
-        .await;
+    let _ = super::webhooks::publish(
+        ctx,
+        vec![object_event("object.deleted", &current, &bucket.org_id)],
+    )
+    .await;
     Ok(ObjectDeleted {
         success: true,
         object_id: current.object_id,

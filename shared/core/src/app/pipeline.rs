@@ -531,7 +531,7 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
             "failure_reason": batch.failure_reason,
         }),
     };
-    ctx.events.publish(vec![event]).await?;
+    super::webhooks::publish(ctx, vec![event]).await?;
     if let Some(task_id) = &batch.task_id {
         let task_status = match batch.status {
             BatchStatus::Completed => "COMPLETED",

@@ -225,16 +225,18 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
         None,
     )
     .await?;
-    ctx.events
-        .publish(vec![Event {
+    super::webhooks::publish(
+        ctx,
+        vec![Event {
             event_id: IdKind::Event.new_id(),
             event_type: event_type.into(),
             org_id: msg.org_id.clone(),
             namespace_id: Some(namespace_id.clone()),
             created_at: now_rfc3339(),
             data: serde_json::to_value(&msg.scope).unwrap_or_default(),
-        }])
-        .await?;
+        }],
+    )
+    .await?;
     tracing::info!(task_id = %msg.task_id, items, "purge complete");
     Ok(())
 }

@@ -961,7 +961,7 @@ pub async fn confirm(
         created_at: stamp,
         data: json!({"upload_id": upload_id, "bucket_id": bucket.bucket_id, "object_id": after.object_id}),
     };
-    if let Err(e) = ctx.events.publish(vec![event]).await {
+    if let Err(e) = super::webhooks::publish(ctx, vec![event]).await {
         tracing::warn!(error = %e, "publishing upload.completed failed");
     }
     Ok(after)

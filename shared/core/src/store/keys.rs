@@ -128,8 +128,10 @@ pub fn collection_index_pk(col: &str) -> String {
     format!("COL#{col}")
 }
 pub fn webhook(org: &str, wh: &str) -> Key {
-    Key::new(org_pk(org), format!("WH#{wh}"))
+    Key::new(org_pk(org), format!("{WEBHOOKS_PREFIX}{wh}"))
 }
+/// The sort-key prefix of an org's webhooks, in the org's partition.
+pub const WEBHOOKS_PREFIX: &str = "WH#";
 pub fn webhook_pk(wh: &str) -> String {
     format!("WH#{wh}")
 }

@@ -1079,8 +1079,9 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
 }
 
 async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: &str) -> Result<(), Error> {
-    ctx.events
-        .publish(vec![Event {
+    crate::app::webhooks::publish(
+        ctx,
+        vec![Event {
             event_id: crate::domain::ids::derived_id(IdKind::Event, &[&run.sync_job_id, kind]),
             event_type: kind.into(),
             org_id: s.org_id.clone(),
@@ -1091,8 +1092,9 @@ async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: &str) -> Resul
                 "bucket_id": s.bucket_id, "status": run.status, "counts": run.counts,
                 "error": run.error, "consecutive_failures": s.consecutive_failures,
             }),
-        }])
-        .await?;
+        }],
+    )
+    .await?;
     Ok(())
 }
 

@@ -26,6 +26,7 @@ async fn objects_of(m: &Memory, bucket: &Bucket, blobs: Vec<serde_json::Value>) 
 async fn a_submitted_batch_runs_on_the_queue_and_writes_documents() {
     let m = Memory::new();
     let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
     let ids = objects_of(
         &m,
         &bucket,

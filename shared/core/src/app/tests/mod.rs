@@ -62,3 +62,18 @@ pub async fn reload(m: &Memory, ns: &Namespace, bucket: &Bucket) -> Bucket {
         .await
         .unwrap()
 }
+
+/// A paused webhook in the org: its events go on the bus, which carries only the events
+/// of orgs that have a webhook, and none is delivered.
+pub async fn listen(m: &Memory, org_id: &str) {
+    crate::app::webhooks::create(
+        &m.ctx,
+        org_id,
+        parse(json!({
+            "webhook_name": "listener", "event_types": ["object.created"], "is_active": false,
+            "channels": [{"channel": "webhook", "configs": {"url": "https://example.com/hook"}}],
+        })),
+    )
+    .await
+    .unwrap();
+}

@@ -15,6 +15,7 @@ fn text(body: &str, n: i64) -> crate::app::objects::CreateObject {
 async fn an_inline_blob_is_stored_before_its_object_is_committed() {
     let m = Memory::new();
     let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
     let mut out = objects::create_many(
         &m.ctx,
         &bucket,
@@ -182,6 +183,7 @@ async fn skip_duplicates_returns_the_existing_object() {
 async fn delete_removes_the_object_its_bytes_and_its_count() {
     let m = Memory::new();
     let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
     let (object, _) = objects::create_many(
         &m.ctx,
         &bucket,

@@ -58,6 +58,7 @@ fn files(m: &Memory, range: std::ops::Range<usize>) {
 async fn a_first_run_registers_every_file_and_a_second_changes_nothing() {
     let m = small_pages();
     let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
     files(&m, 0..10);
     m.storage.put("src", "docs/", ""); // a folder marker
     m.storage
@@ -270,6 +271,7 @@ async fn a_page_redone_after_a_crash_before_its_save_counts_as_new_again() {
 async fn bad_credentials_fail_runs_and_five_suspend_the_sync() {
     let m = small_pages();
     let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
     files(&m, 0..2);
     let s = sync_for(&m, &ns, &bucket, json!({})).await;
     m.storage.deny.store(true, Ordering::SeqCst);

@@ -205,3 +205,25 @@ async fn channel_headers_are_checked_when_saved() {
     .await
     .expect("ordinary headers are kept");
 }
+
+/// The bus's one reader is the webhook fan-out: an org with no webhook puts nothing on
+/// it, and once it has one (even paused) its events go on again.
+#[tokio::test]
+async fn events_go_on_the_bus_only_for_orgs_with_a_webhook() {
+    let m = Memory::new();
+    let (ns, bucket) = space(&m).await;
+    let create = || {
+        parse::<objects::CreateObject>(
+            json!({"blobs": [{"property": "body", "type": "text", "content": "x"}]}),
+        )
+    };
+    objects::create_many(&m.ctx, &bucket, vec![Ok(create())], Policy::Insert, None)
+        .await
+        .unwrap();
+    assert!(m.events.types().is_empty(), "{:?}", m.events.types());
+    super::listen(&m, &ns.org_id).await;
+    objects::create_many(&m.ctx, &bucket, vec![Ok(create())], Policy::Insert, None)
+        .await
+        .unwrap();
+    assert_eq!(m.events.types(), vec!["object.created".to_string()]);
+}
