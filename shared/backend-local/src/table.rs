@@ -762,4 +762,37 @@ mod tests {
         drop(table);
         upgrade(&path).unwrap();
     }
+
+    /// A query is planned once, not on every use: a plan that depended on the bound
+    /// values was thrown away each time the statement went back to the cache.
+    #[tokio::test]
+    async fn a_query_is_not_planned_again_on_each_use() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.db");
+        upgrade(&path).unwrap();
+        let db = Db::open(&path, &[SCHEMA], 1).unwrap();
+        let table = LocalTable::new(db.clone());
+        put_new(&table, &item(json!({"pk": "P", "sk": "WH#1", "n": 1}))).await;
+        for pk in ["P", "Q", "P", "R"] {
+            let q = Query::partition(pk).prefix("WH#").limit(1);
+            table.query(&q).await.unwrap();
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk ASC LIMIT 2"
+        );
+        let (runs, plans) = db
+            .read_point(|c| {
+                let stmt = c.prepare_cached(&sql).map_err(sql_err)?;
+                Ok((
+                    stmt.get_status(rusqlite::StatementStatus::Run),
+                    stmt.get_status(rusqlite::StatementStatus::RePrepare),
+                ))
+            })
+            .unwrap();
+        assert_eq!(
+            (runs, plans),
+            (4, 0),
+            "the query's SQL is not the one run_query builds, or it was planned again"
+        );
+    }
 }
