@@ -9,6 +9,7 @@ import threading
 import time
 import zlib
 
+import lz4.block
 import pytest
 import requests
 
@@ -140,15 +141,28 @@ def stored_blobs(data_dir, prefix=""):
     return sorted(k for k, _ in rows if k.startswith(prefix))
 
 
+DOC_DICTIONARY = (ROOT / "shared/backend-local/src/doc_dictionary.json").read_bytes()
+
+
+def stored_doc(doc):
+    """An item's JSON from sluice.db's `doc` column: text, LZ4 against the store's
+    dictionary after a tag byte (0x06) and its length, or raw deflate (earlier versions)."""
+    if isinstance(doc, str):
+        return doc.encode()
+    if doc[:1] == b"\x06":
+        size = int.from_bytes(doc[1:5], "little")
+        return lz4.block.decompress(doc[5:], uncompressed_size=size, dict=DOC_DICTIONARY)
+    return zlib.decompress(doc, -15)
+
+
 def stored_contents(data_dir):
     """What the data dir holds, as a reader of its files would find it: every file's
-    bytes, and each table item's doc, which sluice.db keeps deflated when long (so a
+    bytes, and each table item's doc, which sluice.db keeps compressed when long (so a
     secret stored in the clear inside one would not show in the file's bytes)."""
     found = [(str(f), f.read_bytes()) for f in pathlib.Path(data_dir).rglob("*") if f.is_file()]
     with sqlite3.connect(f"file:{pathlib.Path(data_dir) / 'sluice.db'}?mode=ro", uri=True) as db:
         for pk, sk, doc in db.execute("SELECT pk, sk, doc FROM items"):
-            raw = zlib.decompress(doc, -15) if isinstance(doc, bytes) else doc.encode()
-            found.append((f"sluice.db item {pk} {sk}", raw))
+            found.append((f"sluice.db item {pk} {sk}", stored_doc(doc)))
     return found
 
 
