@@ -768,10 +768,7 @@ mod tests {
     #[tokio::test]
     async fn a_query_is_not_planned_again_on_each_use() {
         let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("t.db");
-        upgrade(&path).unwrap();
-        let db = Db::open(&path, &[SCHEMA], 1).unwrap();
-        let table = LocalTable::new(db.clone());
+        let table = open(&dir.path().join("t.db"));
         put_new(&table, &item(json!({"pk": "P", "sk": "WH#1", "n": 1}))).await;
         for pk in ["P", "Q", "P", "R"] {
             let q = Query::partition(pk).prefix("WH#").limit(1);
@@ -780,7 +777,8 @@ mod tests {
         let sql = format!(
             "SELECT {COLUMNS} FROM items WHERE pk = ?1 AND sk >= ?2 AND sk < ?3 ORDER BY sk ASC LIMIT 2"
         );
-        let (runs, plans) = db
+        let (runs, plans) = table
+            .db
             .read_point(|c| {
                 let stmt = c.prepare_cached(&sql).map_err(sql_err)?;
                 Ok((
