@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use sluice_api::{ApiRequest, ApiResponse, Router, ROUTES};
 use sluice_backend_local::{self as local, BlobAccessError, BlobBody, LocalBlobStore};
 use sluice_core::app::{auth, uploads};
+use sluice_core::net::NetGuard;
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};
 use tokio::sync::watch;
@@ -28,6 +29,9 @@ pub struct Options {
 pub struct Server {
     pub url: String,
     pub api_key: String,
+    /// Whether this server made the key (not given by `--api-key` / `SLUICE_API_KEY`):
+    /// only such a key is printed.
+    pub key_was_made: bool,
     pub ctx: AppContext,
     shutdown: watch::Sender<bool>,
     tasks: Vec<tokio::task::JoinHandle<()>>,
@@ -84,11 +88,12 @@ impl Server {
         let embedders =
             sluice_bedrock::with_bedrock(sluice_models::embedders(ctx.config.models_dir.clone()));
         let sealer = ctx.sealer.clone();
+        let guard = NetGuard::unless(ctx.config.allow_private_urls);
         let ctx = ctx
             .with_embedders(embedders)
             .with_extractors(sluice_extract::Extractors::shared())
             .with_connectors(
-                Arc::new(sluice_connectors::S3Connectors::new().await),
+                Arc::new(sluice_connectors::S3Connectors::new(guard).await),
                 sealer,
             );
         // A missing model is a start-up error, not a surprise at the first batch.
@@ -97,6 +102,7 @@ impl Server {
             .await?
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         blobs.set_public_url(&url);
+        let key_was_made = opts.api_key.is_none();
         let api_key = dev_key(&opts.data_dir, opts.api_key)?;
         auth::ensure_key(&ctx, "local", &api_key)
             .await
@@ -135,6 +141,7 @@ impl Server {
         Ok(Server {
             url,
             api_key,
+            key_was_made,
             ctx,
             shutdown,
             tasks,
@@ -295,7 +302,20 @@ async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> Response {
         body: bytes,
         request_id: request_id.clone(),
     };
-    let resp = sluice_api::serve(&shared.ctx, &shared.router, api_req).await;
+    // A panic fails only its request (a 500 in the envelope); the server goes on.
+    let serving =
+        std::panic::AssertUnwindSafe(sluice_api::serve(&shared.ctx, &shared.router, api_req));
+    let resp = match futures::FutureExt::catch_unwind(serving).await {
+        Ok(resp) => resp,
+        Err(_) => {
+            tracing::error!(request_id, "the request's handler panicked");
+            ApiResponse::error(&sluice_api::ApiError::App(
+                sluice_core::error::Error::Internal(anyhow::anyhow!(
+                    "the request could not be handled"
+                )),
+            ))
+        }
+    };
     json_response(&resp, &request_id)
 }
 

@@ -48,8 +48,13 @@ async fn main() -> anyhow::Result<()> {
     })
     .await?;
     println!("Sluice is listening on {}", server.url);
-    println!("API key: {}", server.api_key);
     println!("SLUICE_URL={}", server.url);
-    println!("SLUICE_API_KEY={}", server.api_key);
+    // A key the operator gave is theirs already: printing it would only put it in logs.
+    if server.key_was_made {
+        println!("API key: {}", server.api_key);
+        println!("SLUICE_API_KEY={}", server.api_key);
+    } else {
+        println!("API key: the one given in --api-key / SLUICE_API_KEY");
+    }
     server.run_until_signal().await
 }

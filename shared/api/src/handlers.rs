@@ -914,7 +914,9 @@ pub async fn syncs_dlq(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Dea
 pub async fn syncs_dlq_requeue(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Requeued> {
     let body: syncs::RequeueDeadLetters = req.json_or_default()?;
     let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let done = syncs::requeue(&ctx, &sync, &body).await?;
     Ok(Requeued {
-        requeued: syncs::requeue(&ctx, &sync, &body).await?,
+        requeued: done.requeued,
+        sync_job_id: done.sync_job_id,
     })
 }

@@ -24,6 +24,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
+use sluice_core::net::NetGuard;
 use sluice_core::ports::absent::Absent;
 use sluice_core::ports::{BlobStore, Connectors, EventBus, Queue, QueueName, Sealer, VectorIndex};
 use sluice_core::{AppContext, Config};
@@ -81,11 +82,13 @@ pub struct Clients {
     events: Option<Build<dyn EventBus>>,
     vectors: Option<Build<dyn VectorIndex>>,
     sealer: Option<Build<dyn Sealer>>,
-    connectors: Option<Build<dyn Connectors>>,
+    connectors: Option<BuildGuarded<dyn Connectors>>,
 }
 
 /// Builds one port's client from the shared SDK configuration and the stack's names.
 type Build<P> = fn(&aws_config::SdkConfig, &AwsNames) -> Arc<P>;
+/// Builds a client that reaches tenants' endpoints, behind this network guard.
+type BuildGuarded<P> = fn(&aws_config::SdkConfig, Option<NetGuard>) -> Arc<P>;
 
 impl Clients {
     /// The table only.
@@ -145,7 +148,8 @@ impl Clients {
     /// external stores with the credentials it opens.
     pub fn credentials(mut self) -> Self {
         self = self.sealer();
-        self.connectors = Some(|sdk, _| Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk)));
+        self.connectors =
+            Some(|sdk, guard| Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard)));
         self
     }
     pub fn vectors(mut self) -> Self {
@@ -195,7 +199,8 @@ pub fn context_with(
         ctx.sealer = sealer(sdk, &names);
     }
     if let Some(connectors) = clients.connectors {
-        ctx.connectors = connectors(sdk, &names);
+        let guard = NetGuard::unless(ctx.config.allow_private_urls);
+        ctx.connectors = connectors(sdk, guard);
     }
     ctx
 }

@@ -2,6 +2,8 @@
 
 use sluice_core::ports::{SourceError, SourceResult};
 
+use crate::errors::with_excerpt;
+
 pub struct Authorized {
     pub s3_api_url: String,
     pub region: String,
@@ -22,36 +24,39 @@ pub async fn authorize(
         .basic_auth(key_id, Some(application_key))
         .send()
         .await
-        .map_err(|e| SourceError::Failed(format!("b2_authorize_account: {e}")))?;
+        .map_err(|e| {
+            SourceError::Failed(if e.is_timeout() {
+                "backblaze did not answer b2_authorize_account in time".into()
+            } else {
+                "could not connect to backblaze for b2_authorize_account".into()
+            })
+        })?;
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap_or_default();
     let body: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
-    let message = || body["message"].as_str().unwrap_or("no message").to_string();
+    let message = || {
+        with_excerpt(
+            format!("backblaze answered HTTP {status} to b2_authorize_account"),
+            body["message"].as_str(),
+        )
+    };
     match status {
         200 => {}
-        401 | 403 => {
-            return Err(SourceError::Denied(format!(
-                "b2_authorize_account: {}",
-                message()
-            )))
-        }
+        401 | 403 => return Err(SourceError::Denied(message())),
         429 | 503 => {
             return Err(SourceError::Throttled {
-                message: format!("b2_authorize_account: {}", message()),
+                message: message(),
                 retry_after: None,
             })
         }
-        s => {
-            return Err(SourceError::Failed(format!(
-                "b2_authorize_account: HTTP {s}: {}",
-                message()
-            )))
-        }
+        _ => return Err(SourceError::Failed(message())),
     }
     let s3 = body["apiInfo"]["storageApi"]["s3ApiUrl"]
         .as_str()
         .ok_or_else(|| {
-            SourceError::Failed("b2_authorize_account: no apiInfo.storageApi.s3ApiUrl".into())
+            SourceError::Failed(
+                "backblaze's b2_authorize_account answer has no apiInfo.storageApi.s3ApiUrl".into(),
+            )
         })?;
     Ok(Authorized {
         s3_api_url: s3.to_string(),

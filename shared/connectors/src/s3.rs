@@ -1,14 +1,14 @@
 //! One bucket over the S3 API, with the provider's addressing, region and checksum
 //! rules from its `SourceSpec`.
 
-use std::time::Duration;
-
 use async_trait::async_trait;
 use aws_sdk_s3::config::{
     Credentials, Region, RequestChecksumCalculation, ResponseChecksumValidation,
 };
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_s3::Client;
+use aws_smithy_runtime_api::client::http::SharedHttpClient;
+
+use crate::errors::{classify, excerpt};
 
 use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
 use sluice_core::ports::{Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult};
@@ -16,12 +16,22 @@ use sluice_core::ports::{Source, SourceBody, SourceEntry, SourceError, SourcePag
 pub struct S3Source {
     client: Client,
     bucket: String,
+    /// The provider's name in error messages.
+    provider: String,
 }
 
-/// The S3 client a spec describes (exposed for tests that check what it sends).
-pub async fn client(base: &aws_config::SdkConfig, spec: &SourceSpec) -> SourceResult<Client> {
+/// The S3 client a spec describes (exposed for tests that check what it sends). `http`:
+/// the guarded HTTP client a tenant endpoint is reached through.
+pub async fn client(
+    base: &aws_config::SdkConfig,
+    spec: &SourceSpec,
+    http: Option<SharedHttpClient>,
+) -> SourceResult<Client> {
     let mut builder =
         aws_sdk_s3::config::Builder::from(base).region(Region::new(spec.region.clone()));
+    if let Some(http) = http {
+        builder = builder.http_client(http);
+    }
     match &spec.credentials {
         SpecCredentials::Static {
             access_key_id,
@@ -70,47 +80,30 @@ pub async fn client(base: &aws_config::SdkConfig, spec: &SourceSpec) -> SourceRe
 }
 
 impl S3Source {
-    pub async fn open(base: &aws_config::SdkConfig, spec: &SourceSpec) -> SourceResult<Self> {
+    pub async fn open(
+        base: &aws_config::SdkConfig,
+        spec: &SourceSpec,
+        http: Option<SharedHttpClient>,
+    ) -> SourceResult<Self> {
         Ok(S3Source {
-            client: client(base, spec).await?,
+            client: client(base, spec, http).await?,
             bucket: spec.bucket.clone(),
+            provider: spec.provider.clone(),
         })
     }
-}
 
-/// `Retry-After` in seconds, when the provider sent one.
-fn retry_after<E>(e: &SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> Option<Duration> {
-    e.raw_response()
-        .and_then(|r| r.headers().get("retry-after"))
-        .and_then(|v| v.trim().parse::<u64>().ok())
-        .map(Duration::from_secs)
-}
-
-/// A provider's answer as the engine acts on it.
-fn classify<E>(what: &str, e: SdkError<E, aws_sdk_s3::config::http::HttpResponse>) -> SourceError
-where
-    E: std::error::Error + ProvideErrorMetadata + Send + Sync + 'static,
-{
-    let status = e.raw_response().map(|r| r.status().as_u16());
-    let code = e.code().map(str::to_string);
-    let after = retry_after(&e);
-    let message = format!("{what}: {}", DisplayErrorContext(&e));
-    match (status, code.as_deref()) {
-        (Some(401 | 403), _)
-        | (_, Some("AccessDenied" | "InvalidAccessKeyId" | "SignatureDoesNotMatch")) => {
-            SourceError::Denied(message)
-        }
-        (_, Some("NoSuchBucket")) | (Some(404), _) => SourceError::Missing(message),
-        (Some(412), _) | (_, Some("PreconditionFailed")) => SourceError::Changed(message),
-        (Some(429 | 503), _) | (_, Some("SlowDown" | "Throttling" | "ServiceUnavailable")) => {
-            SourceError::Throttled {
-                message,
-                retry_after: after,
-            }
-        }
-        _ => SourceError::Failed(message),
+    /// `s3://bucket/key`, with a long key shortened.
+    fn at(&self, key: &str) -> String {
+        let key = excerpt(key).unwrap_or_default();
+        format!("s3://{}/{key}", self.bucket)
     }
 }
+
+/// Continuation tokens longer than this fail the run: no provider here sends one near
+/// it, and the request URI (and the run's stored item) must stay bounded.
+pub const MAX_TOKEN_BYTES: usize = sluice_core::ports::MAX_CONTINUATION_BYTES;
+/// S3's own limit on a key, and so on a useful prefix.
+pub const MAX_PREFIX_BYTES: usize = 1024;
 
 #[async_trait]
 impl Source for S3Source {
@@ -120,6 +113,18 @@ impl Source for S3Source {
         token: Option<&str>,
         limit: usize,
     ) -> SourceResult<SourcePage> {
+        // Beyond these the SDK cannot build the request URI (it would panic).
+        if prefix.len() > MAX_PREFIX_BYTES {
+            return Err(SourceError::Invalid(format!(
+                "the prefix is {} bytes; S3 keys are at most {MAX_PREFIX_BYTES}",
+                prefix.len()
+            )));
+        }
+        if token.is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
+            return Err(SourceError::Invalid(format!(
+                "the continuation token is over {MAX_TOKEN_BYTES} bytes"
+            )));
+        }
         let out = self
             .client
             .list_objects_v2()
@@ -129,7 +134,7 @@ impl Source for S3Source {
             .set_continuation_token(token.map(str::to_string))
             .send()
             .await
-            .map_err(|e| classify(&format!("listing s3://{}/{prefix}", self.bucket), e))?;
+            .map_err(|e| classify(&self.provider, &format!("listing {}", self.at(prefix)), e))?;
         let entries = out
             .contents()
             .iter()
@@ -145,11 +150,20 @@ impl Source for S3Source {
             .collect();
         // Only IsTruncated ends a listing; a truncated page without a token is an error.
         let next = match (out.is_truncated(), out.next_continuation_token()) {
+            (Some(true), Some(t)) if t.len() > MAX_TOKEN_BYTES => {
+                return Err(SourceError::Invalid(format!(
+                    "{} sent a continuation token of {} bytes when listing {}; this server takes at most {MAX_TOKEN_BYTES}",
+                    self.provider,
+                    t.len(),
+                    self.at(prefix)
+                )))
+            }
             (Some(true), Some(t)) => Some(t.to_string()),
             (Some(true), None) => {
                 return Err(SourceError::Failed(format!(
-                    "listing s3://{}/{prefix}: truncated page without a continuation token",
-                    self.bucket
+                    "{} sent a truncated page without a continuation token when listing {}",
+                    self.provider,
+                    self.at(prefix)
                 )))
             }
             _ => None,
@@ -158,6 +172,12 @@ impl Source for S3Source {
     }
 
     async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<SourceBody> {
+        if key.len() > MAX_PREFIX_BYTES {
+            return Err(SourceError::Invalid(format!(
+                "the key is {} bytes; S3 keys are at most {MAX_PREFIX_BYTES}",
+                key.len()
+            )));
+        }
         let out = self
             .client
             .get_object()
@@ -166,21 +186,25 @@ impl Source for S3Source {
             .if_match(format!("\"{etag}\""))
             .send()
             .await
-            .map_err(|e| classify(&format!("reading s3://{}/{key}", self.bucket), e))?;
+            .map_err(|e| classify(&self.provider, &format!("reading {}", self.at(key)), e))?;
         if out.content_length().is_some_and(|n| n as u64 > max_bytes) {
             return Err(SourceError::TooLarge(format!(
                 "{} bytes is over SLUICE_MAX_FETCH_BYTES ({max_bytes})",
                 out.content_length().unwrap_or_default()
             )));
         }
-        let what = format!("reading s3://{}/{key}", self.bucket);
+        let what = format!(
+            "the connection to {} failed while reading {}",
+            self.provider,
+            self.at(key)
+        );
         let chunks = futures::stream::try_unfold(out.body, move |mut body| {
             let what = what.clone();
             async move {
                 match body.try_next().await {
                     Ok(Some(chunk)) => Ok(Some((chunk, body))),
                     Ok(None) => Ok(None),
-                    Err(e) => Err(SourceError::Failed(format!("{what}: {e}"))),
+                    Err(_) => Err(SourceError::Failed(what)),
                 }
             }
         });
@@ -196,7 +220,7 @@ impl Source for S3Source {
                 .list_buckets()
                 .send()
                 .await
-                .map_err(|e| classify("listing buckets", e))?;
+                .map_err(|e| classify(&self.provider, "listing buckets", e))?;
             return Ok(());
         }
         self.list(prefix, None, 1).await.map(|_| ())
@@ -208,6 +232,7 @@ mod tests {
     use super::*;
     use bytes::Bytes;
     use sluice_core::domain::connections::ProviderConfig;
+    use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
     /// Answers one request with `response` and hands back the request's head.
@@ -244,7 +269,7 @@ mod tests {
         let base = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        let source = S3Source::open(&base, &spec).await.unwrap();
+        let source = S3Source::open(&base, &spec, None).await.unwrap();
         let body = source.read("k.txt", "abc", 1024).await.unwrap();
         assert_eq!(body.size, Some(2));
         let chunks: Vec<Bytes> = futures::TryStreamExt::try_collect(body.chunks)
@@ -295,7 +320,7 @@ mod tests {
         let base = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
             .build();
-        S3Source::open(&base, &spec)
+        S3Source::open(&base, &spec, None)
             .await
             .unwrap()
             .read("a/b.txt", "abc", 1024)
@@ -332,7 +357,7 @@ mod tests {
             // One request per call: the engine, not the SDK, decides when to try again.
             .retry_config(aws_config::retry::RetryConfig::disabled())
             .build();
-        S3Source::open(&base, &spec).await.unwrap()
+        S3Source::open(&base, &spec, None).await.unwrap()
     }
 
     #[tokio::test]

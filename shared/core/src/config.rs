@@ -57,6 +57,9 @@ pub struct Config {
     pub backblaze_api_url: String,
     /// How often sluice-local's poller looks for due syncs (an EventBridge schedule in AWS).
     pub sync_poll: Duration,
+    /// Attempts at one file before its dead letter stops being retried by runs (until
+    /// it is requeued).
+    pub sync_max_file_attempts: i64,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -148,6 +151,9 @@ pub struct ConfigVars {
     #[arg(long, env = "SLUICE_SYNC_POLL_SECS", value_name = "SLUICE_SYNC_POLL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     sync_poll_secs: u64,
+    #[arg(long, env = "SLUICE_SYNC_MAX_FILE_ATTEMPTS", value_name = "SLUICE_SYNC_MAX_FILE_ATTEMPTS", default_value_t = 3,
+          value_parser = clap::value_parser!(i64).range(1..=100))]
+    sync_max_file_attempts: i64,
 }
 
 // The same values as `ConfigVars`'s defaults (a test holds them equal).
@@ -176,6 +182,7 @@ impl Default for Config {
             sync_page_size: 1000,
             backblaze_api_url: "https://api.backblazeb2.com".into(),
             sync_poll: Duration::from_secs(60),
+            sync_max_file_attempts: 3,
         }
     }
 }
@@ -228,6 +235,7 @@ impl Config {
             sync_page_size: v.sync_page_size as usize,
             backblaze_api_url: v.backblaze_api_url,
             sync_poll: Duration::from_secs(v.sync_poll_secs),
+            sync_max_file_attempts: v.sync_max_file_attempts,
         })
     }
 }

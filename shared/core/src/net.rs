@@ -1,7 +1,11 @@
-//! Outbound HTTP (blob URLs, webhook deliveries) behind an SSRF guard: a URL may only
-//! reach public addresses. Every name is resolved by the guard and every redirect hop is
-//! checked again, so a public name that resolves (or redirects) to a private address is
-//! refused. `allow_private` lifts the guard for local development and tests.
+//! The one network guard for every outbound connection a tenant can aim: blob URLs,
+//! webhook deliveries, and every request a storage connection makes (the S3 family's SDK
+//! client and Backblaze's authorize call use it as their resolver). A URL may reach only
+//! public addresses: an address written in the URL is judged as written; a name is
+//! resolved once, by the guard, refused when any answer is special-purpose or when it
+//! does not resolve, and the connection goes to the vetted answer (no second lookup, so
+//! DNS rebinding has nothing to race). Redirects are checked hop by hop.
+//! `allow_private` lifts the guard for local development and tests.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
@@ -20,7 +24,9 @@ pub enum FetchError {
     Failed(String),
 }
 
-/// Whether an address is one a user-supplied URL must never reach.
+/// Whether an address is one a user-supplied URL must never reach: anything in IANA's
+/// IPv4 and IPv6 special-purpose address registries, globally reachable or not (a
+/// tenant's storage lives at ordinary unicast addresses).
 pub fn is_forbidden(ip: IpAddr) -> bool {
     match ip {
         IpAddr::V4(v4) => forbidden_v4(v4),
@@ -31,117 +37,204 @@ pub fn is_forbidden(ip: IpAddr) -> bool {
     }
 }
 
+/// IPv4 special-purpose blocks (RFC 6890 registry), as (network, prefix length).
+const V4_SPECIAL: &[([u8; 4], u8)] = &[
+    ([0, 0, 0, 0], 8),       // "this network"
+    ([10, 0, 0, 0], 8),      // private
+    ([100, 64, 0, 0], 10),   // carrier-grade NAT
+    ([127, 0, 0, 0], 8),     // loopback
+    ([169, 254, 0, 0], 16),  // link-local, the cloud metadata service
+    ([172, 16, 0, 0], 12),   // private
+    ([192, 0, 0, 0], 24),    // IETF protocol assignments
+    ([192, 0, 2, 0], 24),    // documentation
+    ([192, 31, 196, 0], 24), // AS112
+    ([192, 52, 193, 0], 24), // AMT
+    ([192, 88, 99, 0], 24),  // deprecated 6to4 relay anycast
+    ([192, 168, 0, 0], 16),  // private
+    ([192, 175, 48, 0], 24), // direct delegation AS112
+    ([198, 18, 0, 0], 15),   // benchmarking
+    ([198, 51, 100, 0], 24), // documentation
+    ([203, 0, 113, 0], 24),  // documentation
+    ([224, 0, 0, 0], 4),     // multicast
+    ([240, 0, 0, 0], 4),     // reserved, and the limited broadcast address
+];
+
+/// IPv6 special-purpose blocks, as (first segments, prefix length).
+const V6_SPECIAL: &[([u16; 8], u8)] = &[
+    ([0, 0, 0, 0, 0, 0, 0, 0], 96), // unspecified, loopback, IPv4-compatible
+    ([0, 0, 0, 0, 0xffff, 0, 0, 0], 96), // IPv4-translated
+    ([0x64, 0xff9b, 0, 0, 0, 0, 0, 0], 96), // NAT64 well-known prefix
+    ([0x64, 0xff9b, 1, 0, 0, 0, 0, 0], 48), // NAT64 local use
+    ([0x100, 0, 0, 0, 0, 0, 0, 0], 64), // discard-only
+    ([0x100, 0, 0, 1, 0, 0, 0, 0], 64), // dummy prefix
+    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23), // IETF protocol assignments: Teredo, ORCHID, AMT, benchmarking
+    ([0x2001, 0xdb8, 0, 0, 0, 0, 0, 0], 32), // documentation
+    ([0x2002, 0, 0, 0, 0, 0, 0, 0], 16), // 6to4
+    ([0x2620, 0x4f, 0x8000, 0, 0, 0, 0, 0], 48), // direct delegation AS112
+    ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20), // documentation
+    ([0x5f00, 0, 0, 0, 0, 0, 0, 0], 16), // segment routing SIDs
+    ([0xfc00, 0, 0, 0, 0, 0, 0, 0], 7),  // unique local, includes AWS's fd00:ec2::254
+    ([0xfe80, 0, 0, 0, 0, 0, 0, 0], 10), // link-local
+    ([0xfec0, 0, 0, 0, 0, 0, 0, 0], 10), // site-local (deprecated, still routed privately)
+    ([0xff00, 0, 0, 0, 0, 0, 0, 0], 8),  // multicast
+];
+
 fn forbidden_v4(ip: Ipv4Addr) -> bool {
-    let [a, b, ..] = ip.octets();
-    ip.is_loopback()
-        || ip.is_private()
-        || ip.is_link_local() // includes 169.254.169.254, the cloud metadata service
-        || ip.is_unspecified()
-        || ip.is_broadcast()
-        || ip.is_multicast()
-        || ip.is_documentation()
-        || a == 0
-        || (a == 100 && (64..128).contains(&b)) // carrier-grade NAT
-        || (a == 192 && b == 0 && ip.octets()[2] == 0) // IETF protocol assignments
-        || a >= 240 // reserved
+    let ip = u32::from(ip);
+    V4_SPECIAL.iter().any(|(net, len)| {
+        let mask = u32::MAX << (32 - u32::from(*len));
+        ip & mask == u32::from_be_bytes(*net) & mask
+    })
 }
 
 fn forbidden_v6(ip: Ipv6Addr) -> bool {
-    let s = ip.segments();
-    let first = s[0];
-    let v4 = |hi: u16, lo: u16| Ipv4Addr::from((u32::from(hi) << 16) | u32::from(lo));
-    ip.is_loopback()
-        || ip.is_unspecified()
-        || ip.is_multicast()
-        || (first & 0xfe00) == 0xfc00 // unique local, includes AWS's fd00:ec2::254
-        || (first & 0xffc0) == 0xfe80 // link-local
-        || (first & 0xffc0) == 0xfec0 // site-local (deprecated, still routed privately)
-        || s[..4] == [0x100, 0, 0, 0] // discard-only 100::/64
-        || s[..2] == [0x2001, 0xdb8] // documentation
-        || s[..3] == [0x64, 0xff9b, 1] // local-use NAT64 64:ff9b:1::/48
-        // Forms that carry an IPv4 address, judged by it: IPv4-compatible ::a.b.c.d,
-        // IPv4-translated ::ffff:0:a.b.c.d, well-known NAT64 64:ff9b::a.b.c.d, 6to4 2002:AABB:CCDD::.
-        || (s[..6] == [0; 6] && forbidden_v4(v4(s[6], s[7])))
-        || (s[..6] == [0, 0, 0, 0, 0xffff, 0] && forbidden_v4(v4(s[6], s[7])))
-        || (s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] && forbidden_v4(v4(s[6], s[7])))
-        || (first == 0x2002 && forbidden_v4(v4(s[1], s[2])))
+    let ip = u128::from(ip);
+    V6_SPECIAL.iter().any(|(net, len)| {
+        let mask = u128::MAX << (128 - u32::from(*len));
+        ip & mask == u128::from(Ipv6Addr::from(*net)) & mask
+    })
 }
 
-/// What the guard refuses, and where it learns a name's addresses.
+/// Looks a name up: the system's resolver, or a stand-in (tests).
+pub type Lookup = Arc<
+    dyn Fn(String) -> futures::future::BoxFuture<'static, std::io::Result<Vec<IpAddr>>>
+        + Send
+        + Sync,
+>;
+
+/// The guard: what it refuses, and where it learns a name's addresses.
 #[derive(Clone)]
-struct Guard {
+pub struct NetGuard {
     forbidden: fn(IpAddr) -> bool,
-    /// Names answered from this table instead of the system's resolver; empty outside
-    /// tests, where it stands in for names that resolve to chosen addresses.
-    hosts: Arc<Vec<(String, IpAddr)>>,
+    lookup: Lookup,
 }
 
-impl Guard {
-    fn public_only() -> Self {
-        Guard {
+impl std::fmt::Debug for NetGuard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("NetGuard")
+    }
+}
+
+fn system_lookup() -> Lookup {
+    Arc::new(|host: String| {
+        Box::pin(async move {
+            Ok(tokio::net::lookup_host((host.as_str(), 0))
+                .await?
+                .map(|a| a.ip())
+                .collect())
+        })
+    })
+}
+
+impl NetGuard {
+    /// Public addresses only, names resolved by the system.
+    pub fn public_only() -> Self {
+        NetGuard {
             forbidden: is_forbidden,
-            hosts: Arc::default(),
+            lookup: system_lookup(),
         }
     }
 
-    /// Checks what the resolver cannot see: a host written as an address, or a loopback name.
-    fn check_host(&self, url: &reqwest::Url) -> Result<(), String> {
-        let ip = match url.host() {
-            Some(url::Host::Ipv4(v4)) => IpAddr::V4(v4),
-            Some(url::Host::Ipv6(v6)) => IpAddr::V6(v6),
-            Some(url::Host::Domain(d))
-                if d.eq_ignore_ascii_case("localhost") || d.ends_with(".localhost") =>
-            {
-                return Err(format!("{d} is a loopback name"))
-            }
-            Some(url::Host::Domain(_)) => return Ok(()),
-            None => return Err("the URL has no host".into()),
-        };
+    /// The guard of a server that may or may not reach private addresses.
+    pub fn unless(allow_private: bool) -> Option<Self> {
+        (!allow_private).then(Self::public_only)
+    }
+
+    /// A guard with its own idea of forbidden addresses and of what names resolve to:
+    /// for tests, where loopback stands in for both the public and the private network.
+    pub fn with(forbidden: fn(IpAddr) -> bool, lookup: Lookup) -> Self {
+        NetGuard { forbidden, lookup }
+    }
+
+    /// What can be judged before resolving: the scheme, a host written as an address,
+    /// a loopback name.
+    pub fn check_url(&self, url: &url::Url) -> Result<(), String> {
+        check_scheme(url)?;
+        match url.host() {
+            Some(url::Host::Ipv4(v4)) => self.check_ip(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => self.check_ip(IpAddr::V6(v6)),
+            Some(url::Host::Domain(d)) => check_name(d),
+            None => Err("the URL has no host".into()),
+        }
+    }
+
+    fn check_ip(&self, ip: IpAddr) -> Result<(), String> {
         if (self.forbidden)(ip) {
             Err(format!("{ip} is a private or reserved address"))
         } else {
             Ok(())
         }
     }
+
+    /// Resolves `host` once: its addresses when every one is allowed, else why not. A
+    /// name that does not resolve is refused (fail closed).
+    pub async fn resolve(&self, host: &str) -> Result<Vec<IpAddr>, String> {
+        let host = host.trim_end_matches('.');
+        if let Ok(ip) = host.trim_matches(['[', ']']).parse::<IpAddr>() {
+            return self.check_ip(ip).map(|()| vec![ip]);
+        }
+        check_name(host)?;
+        let addrs = (self.lookup)(host.to_string())
+            .await
+            .map_err(|_| format!("{host} does not resolve"))?;
+        if addrs.is_empty() {
+            return Err(format!("{host} does not resolve"));
+        }
+        if let Some(bad) = addrs.iter().find(|ip| (self.forbidden)(**ip)) {
+            return Err(format!(
+                "{host} resolves to {bad}, a private or reserved address"
+            ));
+        }
+        Ok(addrs)
+    }
+
+    /// Checks a URL as far as it can be, then resolves its host: for checks at save.
+    pub async fn check_endpoint(&self, url: &url::Url) -> Result<(), String> {
+        self.check_url(url)?;
+        match url.host() {
+            Some(url::Host::Domain(d)) => self.resolve(d).await.map(|_| ()),
+            _ => Ok(()),
+        }
+    }
 }
 
-/// Resolves names for the client, refusing any that reach a forbidden address.
-struct GuardedResolver(Guard);
+fn check_scheme(url: &url::Url) -> Result<(), String> {
+    if matches!(url.scheme(), "http" | "https") {
+        Ok(())
+    } else {
+        Err(format!("scheme {:?} is not allowed", url.scheme()))
+    }
+}
+
+fn check_name(d: &str) -> Result<(), String> {
+    let d = d.trim_end_matches('.');
+    if d.eq_ignore_ascii_case("localhost") || d.to_ascii_lowercase().ends_with(".localhost") {
+        return Err(format!("{d} is a loopback name"));
+    }
+    Ok(())
+}
+
+/// Resolves names for reqwest clients through the guard.
+pub struct GuardedResolver(pub NetGuard);
 
 impl reqwest::dns::Resolve for GuardedResolver {
     fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
         let host = name.as_str().to_string();
         let guard = self.0.clone();
         Box::pin(async move {
-            let known = guard
-                .hosts
-                .iter()
-                .find(|(h, _)| h.eq_ignore_ascii_case(&host));
-            let addrs: Vec<SocketAddr> = match known {
-                Some((_, ip)) => vec![SocketAddr::new(*ip, 0)],
-                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
-            };
-            if let Some(bad) = addrs.iter().find(|a| (guard.forbidden)(a.ip())) {
-                return Err(format!(
-                    "{host} resolves to {}, a private or reserved address",
-                    bad.ip()
-                )
-                .into());
-            }
-            let iter: reqwest::dns::Addrs = Box::new(addrs.into_iter());
+            let addrs = guard.resolve(&host).await?;
+            let iter: reqwest::dns::Addrs =
+                Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(iter)
         })
     }
 }
 
 /// The scheme, and with a guard the host as far as it can be judged before resolving.
-fn check_url(url: &reqwest::Url, guard: Option<&Guard>) -> Result<(), String> {
-    if !matches!(url.scheme(), "http" | "https") {
-        return Err(format!("scheme {:?} is not allowed", url.scheme()));
-    }
+fn check_url(url: &reqwest::Url, guard: Option<&NetGuard>) -> Result<(), String> {
     match guard {
-        Some(guard) => guard.check_host(url),
-        None => Ok(()),
+        Some(guard) => guard.check_url(url),
+        None => check_scheme(url),
     }
 }
 
@@ -160,7 +253,7 @@ pub struct Delivered {
 pub struct HttpClient {
     client: Arc<std::sync::OnceLock<reqwest::Client>>,
     /// None when private addresses are allowed (development).
-    guard: Option<Guard>,
+    guard: Option<NetGuard>,
     timeout: Duration,
 }
 
@@ -168,10 +261,10 @@ const MAX_REDIRECTS: usize = 5;
 
 impl HttpClient {
     pub fn new(allow_private: bool, timeout: Duration) -> Self {
-        Self::guarded_by((!allow_private).then(Guard::public_only), timeout)
+        Self::guarded_by(NetGuard::unless(allow_private), timeout)
     }
 
-    fn guarded_by(guard: Option<Guard>, timeout: Duration) -> Self {
+    fn guarded_by(guard: Option<NetGuard>, timeout: Duration) -> Self {
         HttpClient {
             client: Arc::new(std::sync::OnceLock::new()),
             guard,
@@ -278,6 +371,7 @@ fn describe(e: reqwest::Error) -> FetchError {
     if text.contains("private or reserved")
         || text.contains("redirect refused")
         || text.contains("loopback name")
+        || text.contains("does not resolve")
     {
         FetchError::Refused(text)
     } else if e.is_timeout() {
@@ -318,6 +412,19 @@ mod tests {
             "fec0::1",            // site-local
             "100::1",             // discard-only
             "2001:db8::1",        // documentation
+            "198.18.0.1",         // benchmarking
+            "198.19.255.255",
+            "192.88.99.1", // 6to4 relay anycast
+            "192.0.0.8",
+            "240.0.0.1",
+            "2001::1", // Teredo
+            "2001:0:4136:e378::1",
+            "2001:2::1",        // benchmarking
+            "3fff::1",          // documentation
+            "5f00::1",          // segment routing
+            "ff02::1",          // multicast
+            "64:ff9b::808:808", // NAT64 of a public address: still a translator's
+            "2002:808:808::1",  // 6to4 of a public address: still a relay's
         ] {
             assert!(is_forbidden(bad.parse().unwrap()), "{bad}");
         }
@@ -325,16 +432,52 @@ mod tests {
             "93.184.216.34",
             "8.8.8.8",
             "2606:4700:4700::1111",
-            "64:ff9b::808:808", // NAT64 of 8.8.8.8: a public address
-            "2002:808:808::1",  // 6to4 of 8.8.8.8
+            "198.17.255.255",
+            "198.20.0.1",
+            "192.88.98.1",
+            "2001:200::1", // outside 2001::/23
+            "::ffff:8.8.8.8",
         ] {
             assert!(!is_forbidden(good.parse().unwrap()), "{good}");
         }
     }
 
+    /// A guard lookup that answers from a table (names not in it do not resolve).
+    pub fn hosts(table: &[(&str, IpAddr)]) -> Lookup {
+        let table: Vec<(String, IpAddr)> =
+            table.iter().map(|(h, ip)| (h.to_string(), *ip)).collect();
+        Arc::new(move |host: String| {
+            let found: Vec<IpAddr> = table
+                .iter()
+                .filter(|(h, _)| h.eq_ignore_ascii_case(&host))
+                .map(|(_, ip)| *ip)
+                .collect();
+            Box::pin(async move { Ok(found) })
+        })
+    }
+
+    #[tokio::test]
+    async fn names_that_do_not_resolve_are_refused() {
+        let guard = NetGuard::with(
+            is_forbidden,
+            hosts(&[("public.test", IpAddr::from([8, 8, 8, 8]))]),
+        );
+        assert_eq!(
+            guard.resolve("public.test").await,
+            Ok(vec![IpAddr::from([8, 8, 8, 8])])
+        );
+        let why = guard.resolve("nowhere.test").await.unwrap_err();
+        assert!(why.contains("does not resolve"), "{why}");
+        let why = guard.resolve("a.localhost").await.unwrap_err();
+        assert!(why.contains("loopback name"), "{why}");
+        assert!(guard.resolve("127.0.0.1").await.is_err());
+        let url = url::Url::parse("https://nowhere.test/x").unwrap();
+        assert!(guard.check_endpoint(&url).await.is_err());
+    }
+
     #[test]
     fn urls_are_checked_before_any_connection() {
-        let guard = Guard::public_only();
+        let guard = NetGuard::public_only();
         let check = |u: &str| check_url(&reqwest::Url::parse(u).unwrap(), Some(&guard));
         assert!(check("http://127.0.0.1:8080/x").is_err());
         assert!(check("http://[::1]/x").is_err());
@@ -408,13 +551,13 @@ mod tests {
         use std::sync::atomic::Ordering;
         let (public, _) = serve("127.0.0.1").await;
         let (private, reached) = serve("127.0.0.2").await;
-        let guard = Guard {
-            forbidden: |ip| ip == IpAddr::from([127, 0, 0, 2]),
-            hosts: Arc::new(vec![
-                ("public.test".into(), IpAddr::from([127, 0, 0, 1])),
-                ("internal.test".into(), IpAddr::from([127, 0, 0, 2])),
+        let guard = NetGuard::with(
+            |ip| ip == IpAddr::from([127, 0, 0, 2]),
+            hosts(&[
+                ("public.test", IpAddr::from([127, 0, 0, 1])),
+                ("internal.test", IpAddr::from([127, 0, 0, 2])),
             ]),
-        };
+        );
         let http = HttpClient::guarded_by(Some(guard), Duration::from_secs(1));
         let refused = |r: Result<Fetched, FetchError>| match r {
             Err(FetchError::Refused(why)) => why,

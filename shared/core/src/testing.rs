@@ -787,6 +787,8 @@ pub struct MemoryStorage {
     pub throttle: std::sync::atomic::AtomicUsize,
     /// List calls made, for tests that count requests.
     pub lists: std::sync::atomic::AtomicUsize,
+    /// Every list call panics (a stand-in for a bug a provider's answer trips).
+    pub panic: std::sync::atomic::AtomicBool,
 }
 
 impl MemoryStorage {
@@ -849,6 +851,9 @@ impl crate::ports::Source for MemoryBucket {
         self.storage
             .lists
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.storage.panic.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("the listing tripped a bug");
+        }
         let throttled = self.storage.throttle.fetch_update(
             std::sync::atomic::Ordering::SeqCst,
             std::sync::atomic::Ordering::SeqCst,

@@ -13,6 +13,7 @@ use crate::domain::ids::IdKind;
 use crate::domain::schema::FieldError;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
+use crate::net::NetGuard;
 use crate::ports::{Cond, Query, Source, SourceError, StoreError, Write};
 
 pub const ACTIVE: &str = "ACTIVE";
@@ -148,42 +149,84 @@ pub async fn provider_config(ctx: &AppContext, c: &Connection) -> Result<Provide
     })
 }
 
-/// Why an endpoint must not be used: it resolves to a private or reserved address
-/// (unless the server allows private URLs), as blob URLs are refused. A host that does
-/// not resolve passes here; connecting to it fails later, and is checked again then.
-async fn refused_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Option<String> {
-    let endpoint = config
-        .settings
-        .get("endpoint_url")
-        .and_then(Value::as_str)?;
-    if ctx.config.allow_private_urls {
-        return None;
-    }
-    let url = url::Url::parse(endpoint).ok()?;
-    let host = url
-        .host_str()
-        .unwrap_or_default()
-        .trim_matches(['[', ']'])
-        .to_string();
-    let port = url.port_or_known_default().unwrap_or(443);
-    let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host.as_str(), port))
-            .await
-            .map(|a| a.map(|a| a.ip()).collect())
-            .unwrap_or_default(),
+/// Refuses an endpoint the network guard would refuse at connect time, and one whose
+/// name does not resolve now (fail closed), unless the server allows private URLs. The
+/// guard checks again at every use: this only makes the refusal a clear 422 at save.
+async fn guard_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Result<(), Error> {
+    let Some(endpoint) = config.settings.get("endpoint_url").and_then(Value::as_str) else {
+        return Ok(());
     };
-    addrs
-        .iter()
-        .any(|ip| crate::net::is_forbidden(*ip))
-        .then(|| format!("{host} resolves to a private or reserved address"))
+    let Some(guard) = NetGuard::unless(ctx.config.allow_private_urls) else {
+        return Ok(());
+    };
+    let url = url::Url::parse(endpoint)
+        .map_err(|e| Error::field("provider_config.endpoint_url", e.to_string()))?;
+    guard
+        .check_endpoint(&url)
+        .await
+        .map_err(|why| Error::field("provider_config.endpoint_url", why))
 }
 
-async fn guard_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Result<(), Error> {
-    match refused_endpoint(ctx, config).await {
-        Some(why) => Err(Error::field("provider_config.endpoint_url", why)),
-        None => Ok(()),
+/// At most this many characters of a description, and keys and bytes of metadata.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+pub const MAX_METADATA_KEYS: usize = 50;
+pub const MAX_METADATA_BYTES: usize = 16 * 1024;
+
+/// The limits on a connection's or sync's free-text description.
+pub fn check_description(description: Option<&str>) -> Result<(), Error> {
+    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
+        return Err(Error::field(
+            "description",
+            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+        ));
     }
+    Ok(())
+}
+
+/// The limits on a connection's or sync's `metadata`.
+pub fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), Error> {
+    let Some(m) = metadata else {
+        return Ok(());
+    };
+    if m.len() > MAX_METADATA_KEYS {
+        return Err(Error::field(
+            "metadata",
+            format!("holds at most {MAX_METADATA_KEYS} keys"),
+        ));
+    }
+    let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_METADATA_BYTES {
+        return Err(Error::field(
+            "metadata",
+            format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"),
+        ));
+    }
+    Ok(())
+}
+
+/// The settings that say where a connection's requests go: changing one sends the
+/// credentials to a new place, so the request must give them again.
+const DESTINATION: &[&str] = &["endpoint_url", "account_id", "project_ref", "preset"];
+
+fn moved(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<&'static str> {
+    DESTINATION
+        .iter()
+        .copied()
+        .filter(|k| before.get(*k) != after.get(*k))
+        .collect()
+}
+
+/// The PATCH's credentials on their own, when they are complete (the stored type is
+/// assumed when the patch names none).
+fn whole_credentials(patch: &Map<String, Value>, stored: &Credentials) -> Option<Credentials> {
+    let Some(Value::Object(given)) = patch.get("credentials") else {
+        return None;
+    };
+    let mut given = given.clone();
+    given
+        .entry("type")
+        .or_insert_with(|| Value::from(stored.kind()));
+    serde_json::from_value(Value::Object(given)).ok()
 }
 
 /// Opens `bucket` (empty: the account) through a connection's settings.
@@ -200,6 +243,25 @@ pub async fn open_source(
 pub struct Tested {
     pub success: bool,
     pub message: String,
+    /// A short, cleaned excerpt of what the provider said, when it failed and said something.
+    pub provider_said: Option<String>,
+}
+
+impl Tested {
+    /// A failed test as a 422 on the settings that were tested.
+    fn refusal(&self) -> Error {
+        let mut details = json!({"field": "provider_config", "reason": self.message});
+        if let Some(said) = &self.provider_said {
+            details["provider_message"] = json!(said);
+        }
+        Error::Invalid {
+            message: format!(
+                "provider_config: the connection test failed: {}",
+                self.message
+            ),
+            details,
+        }
+    }
 }
 
 async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
@@ -216,9 +278,11 @@ async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
         Ok(()) => Tested {
             success: true,
             message: format!("{} connection works", config.provider_type),
+            provider_said: None,
         },
         Err(e) => Tested {
             success: false,
+            provider_said: e.provider_said().map(str::to_string),
             message: e.to_string(),
         },
     }
@@ -251,16 +315,15 @@ async fn create_inner(
     implicit: bool,
 ) -> Result<Connection, Error> {
     check_name(&req.name)?;
+    check_description(req.description.as_deref())?;
+    check_metadata(req.metadata.as_ref())?;
     let config =
         ProviderConfig::parse(&req.provider_type, &req.provider_config).map_err(field_err)?;
     guard_endpoint(ctx, &config).await?;
     if req.test_before_save.unwrap_or(true) {
         let t = test_config(ctx, &config).await;
         if !t.success {
-            return Err(Error::Invalid {
-                message: format!("provider_config: the connection test failed: {}", t.message),
-                details: json!({"field": "provider_config", "reason": t.message}),
-            });
+            return Err(t.refusal());
         }
     }
     let at = now_rfc3339();
@@ -305,6 +368,9 @@ async fn create_inner(
 /// A connection of the org by id or name.
 pub async fn get(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Connection, Error> {
     let not_found = || Error::not_found(format!("connection {ident:?}"));
+    if ident.len() > 200 {
+        return Err(not_found()); // longer than any id or name
+    }
     let id = if IdKind::Connection.matches(ident) {
         ident.to_string()
     } else {
@@ -364,6 +430,8 @@ pub async fn update(
         check_name(name)?;
         c.name = name.trim().to_string();
     }
+    check_description(req.description.as_deref())?;
+    check_metadata(req.metadata.as_ref())?;
     if req.description.is_some() {
         c.description = req.description.clone();
     }
@@ -386,6 +454,10 @@ pub async fn update(
     if let Some(patch) = &req.provider_config {
         let stored = unseal(ctx, &before).await?;
         let mut full = patch.clone();
+        // A preset (R2, Wasabi) stays what the connection is unless the patch names another.
+        if let Some(preset) = before.settings.get("preset") {
+            full.entry("preset").or_insert_with(|| preset.clone());
+        }
         let creds = match patch.get("credentials") {
             Some(Value::Object(p)) => Credentials::merged(&stored, p).map_err(field_err)?,
             Some(_) => {
@@ -394,21 +466,37 @@ pub async fn update(
                     "must be an object",
                 ))
             }
-            None => stored,
+            None => stored.clone(),
         };
         full.insert(
             "credentials".into(),
             serde_json::to_value(&creds).map_err(|e| Error::Internal(e.into()))?,
         );
-        let config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
+        let mut config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
+        let moved = moved(&before.settings, &config.settings);
+        if !moved.is_empty() {
+            // Never send stored secrets to a new place: the request carries them anew.
+            let whole = whole_credentials(patch, &stored).ok_or_else(|| {
+                Error::field(
+                    "provider_config.credentials",
+                    format!(
+                        "changing {} sends the credentials somewhere new: give the credentials again, whole, in the same request ({})",
+                        moved.join(", "),
+                        stored.field_names().join(", ")
+                    ),
+                )
+            })?;
+            full.insert(
+                "credentials".into(),
+                serde_json::to_value(&whole).map_err(|e| Error::Internal(e.into()))?,
+            );
+            config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
+        }
         guard_endpoint(ctx, &config).await?;
         if req.test_before_save.unwrap_or(true) {
             let t = test_config(ctx, &config).await;
             if !t.success {
-                return Err(Error::Invalid {
-                    message: format!("provider_config: the connection test failed: {}", t.message),
-                    details: json!({"field": "provider_config", "reason": t.message}),
-                });
+                return Err(t.refusal());
             }
         }
         c.settings = config.settings;

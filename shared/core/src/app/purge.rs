@@ -112,7 +112,20 @@ async fn purge_bucket_contents(
         })
         .collect();
     ctx.table.delete_many(refs).await?;
-    let items = purge_partition(ctx, keys::bkt_pk(bucket_id)).await?;
+    // Each sync keeps its manifest, runs and dead letters in a partition of its own.
+    let syncs = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::bkt_pk(bucket_id)).prefix("SYNC#"),
+    )
+    .await?;
+    let mut items = 0;
+    for sync_id in syncs
+        .iter()
+        .filter_map(|s| s.get("sync_config_id").and_then(|v| v.as_str()))
+    {
+        items += purge_partition(ctx, keys::sync_pk(sync_id)).await?;
+    }
+    let items = items + purge_partition(ctx, keys::bkt_pk(bucket_id)).await?;
     ctx.blobs
         .delete_prefix(&keys::bucket_blob_prefix(namespace_id, bucket_id))
         .await?;

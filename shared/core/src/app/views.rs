@@ -1337,4 +1337,8 @@ pub struct DeadLetterList {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Requeued {
     pub requeued: usize,
+    /// The run that retries them now; absent while a run is under way or the sync is
+    /// paused or suspended (the next run retries them).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sync_job_id: Option<String>,
 }

@@ -13,6 +13,9 @@ pub const SUPPORTED: &[&str] = &["s3", "tigris", "backblaze", "supabase"];
 /// The SDK's other providers: accepted names, refused with a clear reason.
 const NOT_YET: &[&str] = &["gcs", "azure_blob", "box", "mux"];
 
+/// The most of any one setting (an endpoint URL, a region, a bucket name).
+pub const MAX_SETTING_BYTES: usize = 1024;
+
 pub const TIGRIS_ENDPOINT: &str = "https://fly.storage.tigris.dev";
 
 /// A connection's secret part, by `type` as the SDK discriminates it.
@@ -49,6 +52,67 @@ impl Credentials {
             Credentials::ApplicationKey { .. } => "application_key",
             Credentials::ServiceRole { .. } => "service_role",
         }
+    }
+
+    /// The fields a request gives for credentials of this type.
+    pub fn field_names(&self) -> &'static [&'static str] {
+        match self {
+            Credentials::AccessKey { .. } => {
+                &["access_key_id", "secret_access_key", "session_token if any"]
+            }
+            Credentials::IamRole { .. } => &["role_arn", "external_id"],
+            Credentials::ApplicationKey { .. } => &["key_id", "application_key"],
+            Credentials::ServiceRole { .. } => &["anon_key", "service_role_key"],
+        }
+    }
+
+    /// Every secret field within its length limit (a bounded item, a bounded header).
+    fn check_lengths(&self) -> Result<(), FieldError> {
+        let fields: Vec<(&str, &str, usize)> = match self {
+            Credentials::AccessKey {
+                access_key_id,
+                secret_access_key,
+                session_token,
+            } => vec![
+                ("access_key_id", access_key_id, 128),
+                ("secret_access_key", secret_access_key, 1024),
+                (
+                    "session_token",
+                    session_token.as_deref().unwrap_or(""),
+                    8192,
+                ),
+            ],
+            Credentials::IamRole {
+                role_arn,
+                external_id,
+            } => vec![
+                ("role_arn", role_arn, 2048),
+                ("external_id", external_id, 1224),
+            ],
+            Credentials::ApplicationKey {
+                key_id,
+                application_key,
+            } => vec![
+                ("key_id", key_id, 128),
+                ("application_key", application_key, 1024),
+            ],
+            Credentials::ServiceRole {
+                anon_key,
+                service_role_key,
+            } => vec![
+                ("anon_key", anon_key, 8192),
+                ("service_role_key", service_role_key, 8192),
+            ],
+        };
+        for (name, value, max) in fields {
+            if value.len() > max {
+                return Err(field(
+                    &format!("credentials.{name}"),
+                    format!("must be at most {max} bytes"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// A PATCH's credentials over the stored ones: with the same `type`, fields the
@@ -149,9 +213,23 @@ impl ProviderConfig {
             }
             _ => return Err(field("credentials", "is required: an object with a type")),
         };
+        credentials.check_lengths()?;
         let mut settings = config.clone();
         settings.remove("credentials");
         settings.remove("provider_type");
+        for (key, value) in &settings {
+            let ok = match value {
+                Value::String(s) => s.len() <= MAX_SETTING_BYTES,
+                Value::Bool(_) | Value::Null => true,
+                _ => false,
+            };
+            if !ok {
+                return Err(field(
+                    key,
+                    format!("must be a string of at most {MAX_SETTING_BYTES} bytes, or a boolean"),
+                ));
+            }
+        }
         let preset = preset.or_else(|| {
             settings
                 .get("preset")
@@ -291,8 +369,15 @@ impl ProviderConfig {
             }
         }
         if let Some(region) = string(&settings, "region")? {
-            if region.len() > 64 {
-                return Err(field("region", "is too long"));
+            if region.len() > 64
+                || !region
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+            {
+                return Err(field(
+                    "region",
+                    "is not a region name (letters, digits and dashes)",
+                ));
             }
         }
         Ok(ProviderConfig {
@@ -449,6 +534,12 @@ impl std::fmt::Debug for SpecCredentials {
 pub fn split_source_path(path: &str) -> Result<(String, String), FieldError> {
     let trimmed = path.trim_start_matches('/');
     let (bucket, prefix) = trimmed.split_once('/').unwrap_or((trimmed, ""));
+    if prefix.len() > 1024 {
+        return Err(FieldError::new(
+            "source_path",
+            "the prefix under the bucket must be at most 1024 bytes (S3's longest key)",
+        ));
+    }
     if bucket.is_empty() || bucket.len() > 255 {
         return Err(FieldError::new(
             "source_path",

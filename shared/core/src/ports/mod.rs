@@ -15,7 +15,7 @@ pub use events::{Event, EventBus};
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
     Connectors, SealError, Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage,
-    SourceResult,
+    SourceResult, MAX_CONTINUATION_BYTES, PROVIDER_SAID,
 };
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,

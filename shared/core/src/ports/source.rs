@@ -66,7 +66,29 @@ pub enum SourceError {
     Failed(String),
 }
 
+/// The longest continuation token a sync keeps between pages: a provider's longer one
+/// fails the run (it would not fit a request line, nor the run's stored item).
+pub const MAX_CONTINUATION_BYTES: usize = 4096;
+
+/// Between an error's sentence and the excerpt of what the provider said, when it said
+/// something (a bounded, cleaned excerpt; see `SourceError::provider_said`).
+pub const PROVIDER_SAID: &str = "; the provider said: ";
+
 impl SourceError {
+    /// The excerpt of the provider's own message, if the error carries one.
+    pub fn provider_said(&self) -> Option<&str> {
+        let text = match self {
+            SourceError::Denied(m)
+            | SourceError::Missing(m)
+            | SourceError::Throttled { message: m, .. }
+            | SourceError::Changed(m)
+            | SourceError::TooLarge(m)
+            | SourceError::Invalid(m)
+            | SourceError::Failed(m) => m,
+        };
+        text.split_once(PROVIDER_SAID).map(|(_, said)| said)
+    }
+
     /// Worth trying again (the same request, later).
     pub fn transient(&self) -> bool {
         matches!(self, SourceError::Throttled { .. } | SourceError::Failed(_))

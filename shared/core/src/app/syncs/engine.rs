@@ -8,7 +8,7 @@
 //! complete listing the deletions are applied behind a brake. A run whose worker died is
 //! resumed from its saved page when its lease lapses.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,8 @@ use serde_json::{json, Value};
 
 use super::mapping::SchemaMapping;
 use super::{
-    at_epoch, get_run, sync_item, RunCounts, Sync, SyncRun, ACTIVE, SUSPENDED, SUSPEND_AFTER,
+    at_epoch, get_run, sync_item, CompiledFilters, DeadLetter, RunCounts, Sync, SyncRun, ACTIVE,
+    SUSPENDED, SUSPEND_AFTER,
 };
 use crate::app::connections;
 use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
@@ -34,6 +35,10 @@ use crate::ports::{
 
 /// Sort keys of the table hold at most 1024 bytes; the manifest's carry `SRC#`.
 const MAX_KEY_BYTES: usize = 1000;
+/// A continuation token a run keeps between pages (in its item and the page's request).
+const MAX_CONTINUATION_BYTES: usize = crate::ports::MAX_CONTINUATION_BYTES;
+/// The most of a source key a dead letter repeats (an over-long key is shortened).
+const MAX_DEAD_KEY_BYTES: usize = 1024;
 
 /// One page of one run, on the syncs queue.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -132,7 +137,7 @@ pub async fn trigger(
 
 /// Takes the lease and queues the run's first page; or, when a run holds a lapsed
 /// lease, takes it again and queues that run's saved page.
-async fn start(
+pub(super) async fn start(
     ctx: &AppContext,
     sync: Sync,
     trigger: &str,
@@ -178,6 +183,7 @@ async fn start(
                 token: None,
                 last_key: None,
                 counts: RunCounts::default(),
+                manifest_entries: Some(0),
                 gone: 0,
                 bytes: 0,
                 batches_created: 0,
@@ -308,8 +314,11 @@ struct Plan {
     /// Files registered by an earlier delivery of this page: counted, not redone.
     redone: Vec<String>,
     gone: Vec<ManifestEntry>,
-    dead: Vec<(SourceEntry, &'static str, String)>,
+    dead: Vec<DeadFile>,
 }
+
+/// A file a run could not take: its listing, the reason's code and the reason.
+type DeadFile = (SourceEntry, &'static str, String);
 
 /// The manifest entries with keys in `(after, up_to]` (to the end when `up_to` is None).
 async fn manifest_range(
@@ -402,10 +411,14 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         return Ok(()); // deleted meanwhile
     };
     let (sync, run) = (state.sync, state.run);
-    if run.status != "running"
-        || run.page != msg.page
-        || sync.current_run_id.as_deref() != Some(&run.sync_job_id)
-    {
+    let current =
+        run.status == "running" && sync.current_run_id.as_deref() == Some(&run.sync_job_id);
+    if current && run.phase == "deleting" && msg.page <= run.page {
+        // The listing is complete and saved: only finishing is left (a run resumed after
+        // it stopped before its finish, or a finish that failed and is tried again).
+        return finish(ctx, &sync, run).await;
+    }
+    if !current || run.page != msg.page {
         tracing::info!(run_id = %run.sync_job_id, page = msg.page, at = run.page, status = %run.status, "stale sync page; dropped");
         return Ok(());
     }
@@ -488,17 +501,24 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         )
         .await;
     }
-    if let (Some(first), Some(last)) = (page.entries.first(), &run.last_key) {
-        if first.key <= *last {
-            return fail(
-                ctx,
-                &sync,
-                run,
-                "the provider listed keys out of order: nothing deleted".into(),
-            )
-            .await;
-        }
+    if let Some(why) = out_of_order(&page.entries, run.last_key.as_deref()) {
+        return fail(ctx, &sync, run, why).await;
     }
+    if let Some(token) = page
+        .next
+        .as_deref()
+        .filter(|t| t.len() > MAX_CONTINUATION_BYTES)
+    {
+        let why = format!(
+            "the provider's continuation token is {} bytes, over the {MAX_CONTINUATION_BYTES} this server keeps: nothing deleted",
+            token.len()
+        );
+        return fail(ctx, &sync, run, why).await;
+    }
+    let filters = match sync.file_filters.as_ref().map(|f| f.compile()).transpose() {
+        Ok(f) => f,
+        Err(why) => return fail(ctx, &sync, run, format!("file_filters: {why}")).await,
+    };
     let up_to = if page.next.is_some() {
         page.entries.last().map(|e| e.key.clone())
     } else {
@@ -511,16 +531,22 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         up_to.as_deref(),
     )
     .await?;
+    let known_before = known.len() as i64;
     let budget = sync.max_objects_per_run - (run.counts.new + run.counts.modified);
-    let plan = plan(
+    let mut plan = plan(
         &sync,
         &run,
         &prefix,
         &page.entries,
         known,
-        ctx.config.max_fetch_bytes as u64,
-        budget,
+        Rules {
+            filters: filters.as_ref(),
+            max_bytes: ctx.config.max_fetch_bytes as u64,
+            budget,
+        },
     );
+    let prior = prior_dead_letters(ctx, &sync, &plan).await?;
+    leave_dead_files(&mut plan, &prior);
 
     let schema = bucket.schema()?;
     let mapping = match sync
@@ -539,6 +565,8 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     let mut manifest_writes: Vec<Item> = Vec::new();
     let mut to_process: Vec<String> = plan.redone.clone();
     let mut bytes = 0i64;
+    // Manifest entries in this page's key range once its writes are in.
+    let mut entries_after = known_before;
 
     // New files: one object each, idempotent on (sync, run, key) so a redelivery replays.
     let mut requests = Vec::with_capacity(plan.new.len());
@@ -562,6 +590,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             match r {
                 Ok((o, _)) => {
                     bytes += e.size as i64;
+                    entries_after += 1;
                     manifest_writes.push(manifest_item(&sync, &run, &e, &o.object_id, "new"));
                     to_process.push(o.object_id);
                 }
@@ -655,9 +684,10 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
             item
         })
         .collect();
+    let max_attempts = ctx.config.sync_max_file_attempts;
     let dead_items: Vec<Item> = dead
         .iter()
-        .map(|(e, kind, why)| dead_letter_item(&sync, &run, e, kind, why, &at))
+        .filter_map(|d| dead_letter_item(&sync, &run, d, &at, prior.get(&d.0.key), max_attempts))
         .collect();
     let registered: std::collections::HashSet<String> = manifest_writes
         .iter()
@@ -675,24 +705,13 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     }
 
     // A file that made it this time is no longer a dead letter.
-    if !registered.is_empty() {
-        let dead_now = crate::store::lists::all_items(
-            ctx.table.as_ref(),
-            Query::partition(keys::sync_pk(&sync.sync_config_id)).prefix("DLQ#"),
-        )
-        .await?;
-        let cleared: Vec<_> = dead_now
-            .iter()
-            .filter(|d| {
-                d.get("source_path")
-                    .and_then(Value::as_str)
-                    .is_some_and(|k| registered.contains(k))
-            })
-            .filter_map(crate::ports::Key::of)
-            .collect();
-        if !cleared.is_empty() {
-            ctx.table.delete_many(cleared).await?;
-        }
+    let cleared: Vec<_> = prior
+        .keys()
+        .filter(|k| registered.contains(*k))
+        .map(|k| keys::dead_letter(&sync.sync_config_id, &key_hash(k)))
+        .collect();
+    if !cleared.is_empty() {
+        ctx.table.delete_many(cleared).await?;
     }
 
     // Batches of what changed, unless the sync only registers objects.
@@ -737,6 +756,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         next.last_key = Some(k.key.clone());
     }
     next.counts.add(&counts);
+    next.manifest_entries = next.manifest_entries.map(|n| n + entries_after);
     next.gone += plan.gone.len() as i64;
     next.bytes += bytes;
     next.batches_created += batch_ids.len() as i64;
@@ -777,6 +797,15 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
     finish(ctx, &sync, next).await
 }
 
+/// What a page's files are judged by beside the sync and the manifest.
+struct Rules<'a> {
+    filters: Option<&'a CompiledFilters<'a>>,
+    /// The largest file a run takes (`SLUICE_MAX_FETCH_BYTES`).
+    max_bytes: u64,
+    /// New and changed files this run may still take (`max_objects_per_run`).
+    budget: i64,
+}
+
 /// Sorts a page's files into new, modified, unchanged, filtered and unreadable, and
 /// finds the manifest's files in the page's key range that the page no longer lists.
 fn plan(
@@ -785,9 +814,13 @@ fn plan(
     prefix: &str,
     entries: &[SourceEntry],
     mut known: BTreeMap<String, ManifestEntry>,
-    max_bytes: u64,
-    mut budget: i64,
+    rules: Rules,
 ) -> Plan {
+    let Rules {
+        filters,
+        max_bytes,
+        mut budget,
+    } = rules;
     let mut p = Plan::default();
     // Over `max_objects_per_run`, new and changed files wait for the next run.
     let mut take = |p: &mut Plan| {
@@ -809,11 +842,7 @@ fn plan(
             p.counts.filtered += 1;
             continue;
         }
-        if let Some(why) = sync
-            .file_filters
-            .as_ref()
-            .and_then(|f| f.excludes(relative, e.size))
-        {
+        if let Some(why) = filters.and_then(|f| f.excludes(relative, e.size)) {
             tracing::debug!(key = %e.key, why, "filtered");
             p.counts.filtered += 1;
             continue;
@@ -973,32 +1002,133 @@ fn manifest_item(sync: &Sync, run: &SyncRun, e: &SourceEntry, object_id: &str, k
     to_item(&keys::manifest(&sync.sync_config_id, &e.key), &m)
 }
 
+/// `key`, cut to at most `MAX_DEAD_KEY_BYTES` (on a character boundary) with a mark.
+fn shortened(key: &str) -> String {
+    if key.len() <= MAX_DEAD_KEY_BYTES {
+        return key.to_string();
+    }
+    let mut end = MAX_DEAD_KEY_BYTES - '…'.len_utf8();
+    while !key.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &key[..end])
+}
+
+/// A file's dead letter after one more failed attempt, or `None` when it is already
+/// dead (out of attempts, not requeued) and so was not tried. A redelivered page of the
+/// same run counts its attempt once.
 fn dead_letter_item(
     sync: &Sync,
     run: &SyncRun,
-    e: &SourceEntry,
-    kind: &str,
-    why: &str,
+    (e, kind, why): &DeadFile,
     at: &str,
-) -> Item {
-    let hash = crate::domain::ids::sha256_hex(e.key.as_bytes());
-    let d = super::DeadLetter {
-        dlq_id: format!("dlq_{}", &hash[..24]),
+    prior: Option<&DeadLetter>,
+    max_attempts: i64,
+) -> Option<Item> {
+    if prior.is_some_and(|d| d.max_retries_reached && d.sync_job_id != run.sync_job_id) {
+        return None;
+    }
+    let attempts = match prior {
+        Some(d) if d.sync_job_id == run.sync_job_id => d.retry_count,
+        Some(d) => d.retry_count + 1,
+        None => 1,
+    };
+    let key = shortened(&e.key);
+    let d = DeadLetter {
+        dlq_id: dead_letter_id(&e.key),
         sync_config_id: sync.sync_config_id.clone(),
-        source_object_id: e.key.clone(),
+        source_object_id: key.clone(),
         internal_id: sync.org_id.clone(),
         namespace_id: sync.namespace_id.clone(),
         bucket_id: sync.bucket_id.clone(),
-        source_path: e.key.clone(),
-        error_type: kind.into(),
-        error_message: why.into(),
-        retry_count: run.counts.scanned,
-        max_retries_reached: true,
-        first_seen_at: at.into(),
+        source_path: key,
+        error_type: kind.to_string(),
+        error_message: why.chars().take(ERROR_CHARS).collect(),
+        retry_count: attempts,
+        max_retries_reached: attempts >= max_attempts,
+        first_seen_at: prior.map_or_else(|| at.to_string(), |d| d.first_seen_at.clone()),
         last_seen_at: at.into(),
         sync_job_id: run.sync_job_id.clone(),
     };
-    to_item(&keys::dead_letter(&sync.sync_config_id, &hash), &d)
+    Some(to_item(
+        &keys::dead_letter(&sync.sync_config_id, &key_hash(&e.key)),
+        &d,
+    ))
+}
+
+fn key_hash(key: &str) -> String {
+    crate::domain::ids::sha256_hex(key.as_bytes())
+}
+
+fn dead_letter_id(key: &str) -> String {
+    format!("dlq_{}", &key_hash(key)[..24])
+}
+
+/// The dead letters of the files a page would try or refuse (none read when the sync
+/// has none, the common case: one query of one row).
+async fn prior_dead_letters(
+    ctx: &AppContext,
+    sync: &Sync,
+    plan: &Plan,
+) -> Result<HashMap<String, DeadLetter>, Error> {
+    let any = ctx
+        .table
+        .query(
+            &Query::partition(keys::sync_pk(&sync.sync_config_id))
+                .prefix("DLQ#")
+                .limit(1),
+        )
+        .await?;
+    if any.items.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let wanted: Vec<&str> = plan
+        .new
+        .iter()
+        .map(|e| e.key.as_str())
+        .chain(plan.modified.iter().map(|(e, _)| e.key.as_str()))
+        .chain(plan.dead.iter().map(|(e, _, _)| e.key.as_str()))
+        .collect();
+    let by_id: HashMap<String, &str> = wanted.iter().map(|k| (dead_letter_id(k), *k)).collect();
+    let mut found = HashMap::new();
+    for chunk in wanted.chunks(100) {
+        let ks = chunk
+            .iter()
+            .map(|k| keys::dead_letter(&sync.sync_config_id, &key_hash(k)))
+            .collect();
+        for item in ctx.table.get_many(ks).await? {
+            let d: DeadLetter = from_item(item)?;
+            if let Some(key) = by_id.get(&d.dlq_id) {
+                found.insert(key.to_string(), d);
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Files out of attempts stay dead until requeued: counted as failed, not tried.
+fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLetter>) {
+    let dead = |key: &str| prior.get(key).is_some_and(|d| d.max_retries_reached);
+    let before = plan.new.len();
+    plan.new.retain(|e| !dead(&e.key));
+    let skipped_new = (before - plan.new.len()) as i64;
+    let before = plan.modified.len();
+    plan.modified.retain(|(e, _)| !dead(&e.key));
+    let skipped_modified = (before - plan.modified.len()) as i64;
+    plan.counts.new -= skipped_new;
+    plan.counts.modified -= skipped_modified;
+    plan.counts.failed += skipped_new + skipped_modified;
+}
+
+/// Why a page cannot be merged: keys not strictly ascending within it, or not after
+/// the pages done. Checked before anything is written.
+pub(crate) fn out_of_order(entries: &[SourceEntry], after: Option<&str>) -> Option<String> {
+    let unsorted = entries.windows(2).any(|w| w[0].key >= w[1].key);
+    let behind =
+        matches!((entries.first(), after), (Some(first), Some(last)) if first.key.as_str() <= last);
+    (unsorted || behind).then(|| {
+        "the provider listed keys out of order (or twice): nothing written, nothing deleted".into()
+    })
 }
 
 /// A listing or open failure: wait and retry what may pass, fail the run on the rest.
@@ -1036,29 +1166,97 @@ async fn source_failed(
 /// The most of an error a run or sync keeps.
 const ERROR_CHARS: usize = 1000;
 
-/// Ends a run as failed; five in a row suspend the sync.
+/// Writes a run's end and the sync's settled state in one transaction: the run only if
+/// it is still running (another delivery may have settled it: then `None`), the sync
+/// under its version (re-read on a race).
+async fn settle(
+    ctx: &AppContext,
+    run: &SyncRun,
+    mut change: impl FnMut(&mut Sync),
+) -> Result<Option<Sync>, Error> {
+    let run_item = to_item(&keys::sync_run(&run.sync_config_id, &run.sync_job_id), run);
+    for _ in 0..8 {
+        let Some(before) = load(ctx, &run.bucket_id, &run.sync_config_id).await? else {
+            return Ok(None); // the sync was deleted; its partition goes with it
+        };
+        let mut next = before.clone();
+        if next.current_run_id.as_deref() == Some(&run.sync_job_id) {
+            next.lock_expires_epoch = None;
+        }
+        change(&mut next);
+        next.version = before.version + 1;
+        next.updated_at = now_rfc3339();
+        let ops = vec![
+            Write::Put {
+                item: run_item.clone(),
+                cond: Cond::Equals("status".into(), json!("running")),
+            },
+            Write::Put {
+                item: sync_item(&next),
+                cond: Cond::Equals("version".into(), json!(before.version)),
+            },
+        ];
+        match ctx.table.transact(ops).await {
+            Ok(()) => return Ok(Some(next)),
+            Err(StoreError::ConditionFailed { index: Some(0) }) => return Ok(None),
+            Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Err(Error::Busy)
+}
+
+/// Manifest entries with keys after `after` (all of them without one).
+async fn count_manifest_after(
+    ctx: &AppContext,
+    sync_id: &str,
+    after: Option<&str>,
+) -> Result<i64, Error> {
+    let mut query = Query::partition(keys::sync_pk(sync_id))
+        .prefix(keys::MANIFEST_PREFIX)
+        .limit(1000);
+    if let Some(a) = after {
+        query.cursor = Some(
+            CursorPos {
+                sk: format!("{}{a}", keys::MANIFEST_PREFIX),
+                pk: None,
+                isk: None,
+            }
+            .encode(),
+        );
+    }
+    let mut n = 0;
+    loop {
+        let page = ctx.table.query(&query).await?;
+        n += page.items.len() as i64;
+        match page.cursor {
+            Some(c) => query.cursor = Some(c),
+            None => return Ok(n),
+        }
+    }
+}
+
+/// Ends a run as failed; five in a row suspend the sync. Nothing is deleted; the
+/// manifest's count is made exact (the pages done, and what lies beyond them).
 async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> Result<(), Error> {
     // The SDK's models take at most 1000 characters of a run's or sync's error.
     let why: String = why.chars().take(ERROR_CHARS).collect();
     tracing::warn!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, why, "sync run failed");
+    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let manifest_count = match run.manifest_entries {
+        Some(done) => Some(
+            done + count_manifest_after(ctx, &sync.sync_config_id, run.last_key.as_deref()).await?,
+        ),
+        None => None,
+    };
     let at = now_rfc3339();
     run.status = "failed".into();
     run.phase = "idle".into();
     run.error = Some(why.clone());
     run.completed_at = Some(at.clone());
     run.updated_at = at;
-    ctx.table
-        .write(Write::put(to_item(
-            &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
-            &run,
-        )))
-        .await?;
-    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
     let interval = sync.polling_interval_seconds;
-    let s = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
-        if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
-            s.lock_expires_epoch = None;
-        }
+    let settled = settle(ctx, &run, |s| {
         s.consecutive_failures += 1;
         s.last_error = Some(why.clone());
         if s.consecutive_failures >= SUSPEND_AFTER {
@@ -1067,15 +1265,33 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
         s.next_sync_at = s
             .continuous()
             .then(|| at_epoch(now().unix_timestamp() + interval));
-        Ok(())
+        if let Some(n) = manifest_count {
+            s.manifest_count = n;
+        }
     })
     .await?;
+    let Some(s) = settled else {
+        return Ok(());
+    };
     let kind = if s.status == SUSPENDED {
         "sync.suspended"
     } else {
         "sync.failed"
     };
     publish(ctx, &s, &run, kind).await
+}
+
+/// A page whose work panicked: it would panic again at every delivery, so its run
+/// fails with the reason instead (and the failure counts toward suspension).
+pub async fn give_up(ctx: &AppContext, msg: &PageMessage, why: &str) -> Result<(), Error> {
+    let Some(state) = page_state(ctx, msg).await? else {
+        return Ok(());
+    };
+    if state.run.status != "running" {
+        return Ok(());
+    }
+    let why = format!("page {} could not be worked: {why}", msg.page);
+    fail(ctx, &state.sync, state.run, why).await
 }
 
 async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: &str) -> Result<(), Error> {
@@ -1118,28 +1334,16 @@ async fn clear_gone(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<(),
     Ok(())
 }
 
-/// After the last page: deletions behind the brake, then the run and the sync settle.
+/// After the last page: deletions behind the brake, then the run and the sync settle
+/// together. Safe to run again (a resumed run, a retried finish): deleting is
+/// idempotent and the settle writes only while the run is still running.
 async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), Error> {
-    let known = sync.manifest_count + run.counts.new;
-    let gone = gone_items(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
-    let limit = known * ctx.config.sync_delete_brake_percent as i64 / 100;
-    let withhold = if gone.is_empty() {
-        None
-    } else if run.counts.scanned == 0 {
-        Some(format!(
-            "the listing was empty while {known} files were known: deletions withheld"
-        ))
-    } else if gone.len() as i64 > limit {
-        Some(format!(
-            "{} of {known} files are gone, over the {}% brake (SLUICE_SYNC_DELETE_BRAKE_PERCENT): deletions withheld",
-            gone.len(),
-            ctx.config.sync_delete_brake_percent
-        ))
-    } else if !sync.reconcile.on_delete {
-        Some("reconcile.on_delete is off: objects of deleted files are kept".into())
-    } else {
-        None
+    let known = match run.manifest_entries {
+        Some(n) => n,
+        None => sync.manifest_count + run.counts.new,
     };
+    let gone = gone_items(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let withhold = withheld(ctx, sync, &run, known, gone.len() as i64);
     let mut deleted = 0i64;
     match &withhold {
         Some(why) => {
@@ -1147,72 +1351,91 @@ async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), E
             run.withheld_reason = Some(why.clone());
             tracing::warn!(run_id = %run.sync_job_id, why, "deletions withheld");
         }
-        None if !gone.is_empty() => {
-            let bucket: Option<Bucket> = ctx
-                .table
-                .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
-                .await?
-                .map(from_item)
-                .transpose()?;
-            for item in &gone {
-                let (Some(key), Some(object_id)) = (
-                    item.get("source_key").and_then(Value::as_str),
-                    item.get("object_id").and_then(Value::as_str),
-                ) else {
-                    continue;
-                };
-                if let Some(b) = &bucket {
-                    match objects::delete(ctx, b, object_id).await {
-                        Ok(_) | Err(Error::NotFound(_)) => {}
-                        Err(e) => return Err(e),
-                    }
-                }
-                ctx.table
-                    .delete_many(vec![keys::manifest(&sync.sync_config_id, key)])
-                    .await?;
-                deleted += 1;
-            }
-            run.counts.deleted += deleted;
-        }
-        None => {}
+        None => deleted = delete_gone(ctx, sync, &gone).await?,
     }
-    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    run.counts.deleted += deleted;
     let at = now_rfc3339();
     run.status = "completed".into();
     run.phase = "idle".into();
     run.completed_at = Some(at.clone());
     run.updated_at = at.clone();
-    ctx.table
-        .write(Write::put(to_item(
-            &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
-            &run,
-        )))
-        .await?;
     let counts = run.counts.clone();
     let (bytes, batches) = (run.bytes, run.batches_created);
-    let run_id = run.sync_job_id.clone();
-    let s = mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
-        if s.current_run_id.as_deref() == Some(&run_id) {
-            s.lock_expires_epoch = None;
-        }
+    let settled = settle(ctx, &run, |s| {
         s.consecutive_failures = 0;
         s.last_error = None;
         s.last_sync_at = Some(at.clone());
         s.next_sync_at = s
             .continuous()
             .then(|| at_epoch(now().unix_timestamp() + s.polling_interval_seconds));
-        s.manifest_count += counts.new - deleted;
+        s.manifest_count = known - deleted;
         s.total_files_discovered += counts.scanned;
         s.total_files_synced += counts.new + counts.modified;
         s.total_files_failed += counts.failed;
         s.total_bytes_synced += bytes;
         s.batches_created += batches;
-        Ok(())
     })
     .await?;
+    clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    let Some(s) = settled else {
+        return Ok(()); // settled by another delivery
+    };
     tracing::info!(sync_id = %s.sync_config_id, run_id = %run.sync_job_id, ?counts, "sync run completed");
     connections::record_use(ctx, &s.org_id, &s.connection_id, Ok(())).await?;
     publish(ctx, &s, &run, "sync.completed").await
+}
+
+/// Why the deletions of files gone from the source are withheld, if they are.
+fn withheld(ctx: &AppContext, sync: &Sync, run: &SyncRun, known: i64, gone: i64) -> Option<String> {
+    let brake = ctx.config.sync_delete_brake_percent;
+    if gone == 0 {
+        None
+    } else if run.counts.scanned == 0 {
+        Some(format!(
+            "the listing was empty while {known} files were known: deletions withheld"
+        ))
+    } else if gone > known * brake as i64 / 100 {
+        Some(format!(
+            "{gone} of {known} files are gone, over the {brake}% brake (SLUICE_SYNC_DELETE_BRAKE_PERCENT): deletions withheld"
+        ))
+    } else if !sync.reconcile.on_delete {
+        Some("reconcile.on_delete is off: objects of deleted files are kept".into())
+    } else {
+        None
+    }
+}
+
+/// Deletes the objects and manifest entries of files gone from the source; how many.
+async fn delete_gone(ctx: &AppContext, sync: &Sync, gone: &[Item]) -> Result<i64, Error> {
+    if gone.is_empty() {
+        return Ok(0);
+    }
+    let bucket: Option<Bucket> = ctx
+        .table
+        .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
+        .await?
+        .map(from_item)
+        .transpose()?;
+    let mut deleted = 0;
+    for item in gone {
+        let (Some(key), Some(object_id)) = (
+            item.get("source_key").and_then(Value::as_str),
+            item.get("object_id").and_then(Value::as_str),
+        ) else {
+            continue;
+        };
+        if let Some(b) = &bucket {
+            match objects::delete(ctx, b, object_id).await {
+                Ok(_) | Err(Error::NotFound(_)) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        ctx.table
+            .delete_many(vec![keys::manifest(&sync.sync_config_id, key)])
+            .await?;
+        deleted += 1;
+    }
+    Ok(deleted)
 }
 
 /// The blob stage's read of a synced file: at the version listed, as it arrives.

@@ -79,52 +79,175 @@ pub struct FileFilters {
     pub mime_types: Option<Vec<String>>,
 }
 
-/// `*` within a segment, `**` across segments, `?` one character.
-fn glob(pattern: &str, text: &str) -> bool {
-    fn go(p: &[char], t: &[char]) -> bool {
-        match (p.first(), t.first()) {
-            (None, None) => true,
-            (Some('*'), _) if p.get(1) == Some(&'*') => {
-                let rest = &p[2..];
-                (0..=t.len()).any(|i| go(rest, &t[i..]))
+/// Limits on `file_filters`: patterns per list and bytes per pattern, and the same for
+/// extensions and content types.
+pub const MAX_PATTERNS: usize = 100;
+pub const MAX_PATTERN_BYTES: usize = 1024;
+pub const MAX_EXTENSION_BYTES: usize = 32;
+pub const MAX_MIME_BYTES: usize = 255;
+/// The most a set of compiled patterns may take (the regex engine's size limit).
+const PATTERNS_SIZE_LIMIT: usize = 10 << 20;
+
+/// A glob as a regular expression: `*` within a segment, `**` across segments, `?` one
+/// character, anything else literally. Matched by the regex crate, in time linear in the
+/// name, whatever the pattern.
+fn glob_regex(pattern: &str) -> String {
+    let mut re = String::from("(?s)^");
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '*' if chars.peek() == Some(&'*') => {
+                while chars.peek() == Some(&'*') {
+                    chars.next();
+                }
+                re.push_str(".*");
             }
-            (Some('*'), _) => {
-                let rest = &p[1..];
-                (0..=t.len())
-                    .take_while(|&i| i == 0 || t[i - 1] != '/')
-                    .any(|i| go(rest, &t[i..]))
-            }
-            (Some('?'), Some(c)) if *c != '/' => go(&p[1..], &t[1..]),
-            (Some(a), Some(b)) if a == b => go(&p[1..], &t[1..]),
-            _ => false,
+            '*' => re.push_str("[^/]*"),
+            '?' => re.push_str("[^/]"),
+            c => re.push_str(&regex::escape(c.encode_utf8(&mut [0; 4]))),
         }
     }
-    let p: Vec<char> = pattern.chars().collect();
-    let t: Vec<char> = text.chars().collect();
-    go(&p, &t)
+    re.push('$');
+    re
+}
+
+/// Patterns with their places in the list given.
+type Indexed<'a> = Vec<(usize, &'a String)>;
+
+/// Patterns compiled once for a page: those with `/` match the path from the source
+/// root, the others the file name.
+struct GlobSet {
+    patterns: Vec<String>,
+    names: regex::RegexSet,
+    name_index: Vec<usize>,
+    paths: regex::RegexSet,
+    path_index: Vec<usize>,
+}
+
+impl GlobSet {
+    fn new(patterns: &[String]) -> Result<Self, String> {
+        let (with_slash, without): (Indexed, Indexed) = patterns
+            .iter()
+            .enumerate()
+            .partition(|(_, p)| p.contains('/'));
+        let build = |ps: &[(usize, &String)]| {
+            regex::RegexSetBuilder::new(ps.iter().map(|(_, p)| glob_regex(p)))
+                .size_limit(PATTERNS_SIZE_LIMIT)
+                .dfa_size_limit(PATTERNS_SIZE_LIMIT)
+                .build()
+                .map_err(|e| match e {
+                    regex::Error::CompiledTooBig(_) => {
+                        "the patterns are too complex to match efficiently".to_string()
+                    }
+                    other => other.to_string(),
+                })
+        };
+        Ok(GlobSet {
+            patterns: patterns.to_vec(),
+            names: build(&without)?,
+            name_index: without.iter().map(|(i, _)| *i).collect(),
+            paths: build(&with_slash)?,
+            path_index: with_slash.iter().map(|(i, _)| *i).collect(),
+        })
+    }
+
+    /// The first pattern (in the order given) that matches.
+    fn first_match(&self, relative: &str, name: &str) -> Option<&str> {
+        let by_name = self
+            .names
+            .matches(name)
+            .into_iter()
+            .map(|i| self.name_index[i]);
+        let by_path = self
+            .paths
+            .matches(relative)
+            .into_iter()
+            .map(|i| self.path_index[i]);
+        by_name
+            .chain(by_path)
+            .min()
+            .map(|i| self.patterns[i].as_str())
+    }
+}
+
+/// A sync's filters, ready to judge a page's files.
+pub struct CompiledFilters<'a> {
+    filters: &'a FileFilters,
+    include: Option<GlobSet>,
+    exclude: Option<GlobSet>,
+}
+
+fn check_list(field: &str, items: Option<&Vec<String>>, max_bytes: usize) -> Result<(), Error> {
+    let Some(items) = items else {
+        return Ok(());
+    };
+    if items.len() > MAX_PATTERNS {
+        return Err(Error::field(
+            format!("file_filters.{field}"),
+            format!("holds at most {MAX_PATTERNS} entries"),
+        ));
+    }
+    if items.iter().any(|p| p.is_empty() || p.len() > max_bytes) {
+        return Err(Error::field(
+            format!("file_filters.{field}"),
+            format!("entries must be 1 to {max_bytes} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 impl FileFilters {
+    /// The limits, and patterns that compile: a request's filters before they are saved.
+    pub fn check(&self) -> Result<(), Error> {
+        check_list(
+            "include_patterns",
+            self.include_patterns.as_ref(),
+            MAX_PATTERN_BYTES,
+        )?;
+        check_list(
+            "exclude_patterns",
+            self.exclude_patterns.as_ref(),
+            MAX_PATTERN_BYTES,
+        )?;
+        check_list("extensions", self.extensions.as_ref(), MAX_EXTENSION_BYTES)?;
+        check_list("mime_types", self.mime_types.as_ref(), MAX_MIME_BYTES)?;
+        self.compile()
+            .map(|_| ())
+            .map_err(|why| Error::field("file_filters", why))
+    }
+
+    pub fn compile(&self) -> Result<CompiledFilters<'_>, String> {
+        let set = |ps: &Option<Vec<String>>| match ps {
+            Some(ps) if !ps.is_empty() => GlobSet::new(ps).map(Some),
+            _ => Ok(None),
+        };
+        Ok(CompiledFilters {
+            filters: self,
+            include: set(&self.include_patterns)?,
+            exclude: set(&self.exclude_patterns)?,
+        })
+    }
+}
+
+impl CompiledFilters<'_> {
     /// Why a file is left out, or `None` when the sync takes it. `relative`: the key
     /// below the source prefix.
     pub fn excludes(&self, relative: &str, size: u64) -> Option<String> {
         let name = relative.rsplit('/').next().unwrap_or(relative);
-        let matches = |p: &String| {
-            if p.contains('/') {
-                glob(p, relative)
-            } else {
-                glob(p, name)
-            }
-        };
-        if let Some(inc) = &self.include_patterns {
-            if !inc.is_empty() && !inc.iter().any(matches) {
+        if let Some(inc) = &self.include {
+            if inc.first_match(relative, name).is_none() {
                 return Some("matches no include pattern".into());
             }
         }
-        if let Some(p) = self.exclude_patterns.iter().flatten().find(|p| matches(p)) {
+        if let Some(p) = self
+            .exclude
+            .as_ref()
+            .and_then(|e| e.first_match(relative, name))
+        {
             return Some(format!("matches exclude pattern {p:?}"));
         }
-        if let Some(exts) = &self.extensions {
+        let f = self.filters;
+        if let Some(exts) = &f.extensions {
             let ext = name
                 .rsplit_once('.')
                 .map(|(_, e)| e.to_ascii_lowercase())
@@ -136,13 +259,13 @@ impl FileFilters {
                 return Some("extension not listed".into());
             }
         }
-        if self.min_size_bytes.is_some_and(|m| size < m) {
+        if f.min_size_bytes.is_some_and(|m| size < m) {
             return Some("smaller than min_size_bytes".into());
         }
-        if self.max_size_bytes.is_some_and(|m| size > m) {
+        if f.max_size_bytes.is_some_and(|m| size > m) {
             return Some("larger than max_size_bytes".into());
         }
-        if let Some(types) = &self.mime_types {
+        if let Some(types) = &f.mime_types {
             let mime = mime_guess::from_path(name)
                 .first_raw()
                 .unwrap_or("application/octet-stream");
@@ -431,6 +554,44 @@ fn check_provider_filters(filters: &Map<String, Value>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most of a `schema_mapping`, as JSON.
+pub const MAX_MAPPING_BYTES: usize = 16 * 1024;
+
+fn check_mapping_size(m: &Value) -> Result<(), Error> {
+    let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
+    if size > MAX_MAPPING_BYTES {
+        return Err(Error::field(
+            "schema_mapping",
+            format!("must be at most {MAX_MAPPING_BYTES} bytes as JSON"),
+        ));
+    }
+    Ok(())
+}
+
+/// S3 keys are at most 1 024 bytes: a longer listing prefix can match nothing.
+pub const MAX_PREFIX_BYTES: usize = 1024;
+
+fn check_listing_prefix(
+    source_path: &str,
+    filters: Option<&Map<String, Value>>,
+) -> Result<(), Error> {
+    let (_, prefix) =
+        split_source_path(source_path).map_err(|e| Error::field(e.field, e.reason))?;
+    let narrower = filters
+        .and_then(|f| f.get("prefix"))
+        .and_then(Value::as_str)
+        .map_or(0, |p| p.trim_start_matches('/').len());
+    if prefix.len() + narrower > MAX_PREFIX_BYTES {
+        return Err(Error::field(
+            "source_path",
+            format!(
+                "the prefix under the bucket (with provider_filters.prefix) must be at most {MAX_PREFIX_BYTES} bytes"
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn check_sync_from(at: &str) -> Result<(), Error> {
     parse_epoch(at)
         .map(|_| ())
@@ -517,7 +678,7 @@ pub struct SyncRun {
     pub org_id: String,
     /// `running`, `completed`, `failed`, `interrupted`.
     pub status: String,
-    /// `scheduled`, `manual`, `resume`.
+    /// `scheduled`, `manual`, `resume`, `requeue`.
     pub trigger: String,
     /// `queued`, `discovering`, `deleting`, `idle`.
     pub phase: String,
@@ -532,6 +693,11 @@ pub struct SyncRun {
     pub last_key: Option<String>,
     #[serde(default)]
     pub counts: RunCounts,
+    /// Manifest entries in the key range of the pages done, after their writes: at the
+    /// end of a complete listing, the manifest's size before deletions. `None` for runs
+    /// started by versions that did not keep it.
+    #[serde(default)]
+    pub manifest_entries: Option<i64>,
     /// Files gone from the source (deletion candidates) seen so far.
     #[serde(default)]
     pub gone: i64,
@@ -771,15 +937,19 @@ pub async fn create(
     if let Some(c) = req.sync_concurrency {
         check_range("sync_concurrency", Some(c), 1, 100, 8)?;
     }
-    if req.metadata.as_ref().is_some_and(|m| m.len() > 50) {
-        return Err(Error::field("metadata", "holds at most 50 keys"));
+    connections::check_description(req.description.as_deref())?;
+    connections::check_metadata(req.metadata.as_ref())?;
+    if let Some(f) = &req.file_filters {
+        f.check()?;
     }
     if let Some(m) = &req.schema_mapping {
+        check_mapping_size(m)?;
         mapping::SchemaMapping::parse(m, &bucket.schema()?)?;
     }
     if let Some(f) = &req.provider_filters {
         check_provider_filters(f)?;
     }
+    check_listing_prefix(&source_path, req.provider_filters.as_ref())?;
     if let Some(at) = &req.sync_from {
         check_sync_from(at)?;
     }
@@ -869,6 +1039,9 @@ pub async fn create(
 }
 
 pub async fn get(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
+    if !IdKind::Sync.matches(id) {
+        return Err(Error::not_found("sync: no sync has that id"));
+    }
     match ctx.table.get(&keys::sync(&bucket.bucket_id, id)).await? {
         Some(item) => from_item(item),
         None => Err(Error::not_found(format!("sync {id:?}"))),
@@ -954,13 +1127,12 @@ pub async fn update(
 ) -> Result<Sync, Error> {
     let before = get(ctx, bucket, id).await?;
     let mut s = before.clone();
+    connections::check_description(req.description.as_deref())?;
+    connections::check_metadata(req.metadata.as_ref())?;
     if req.description.is_some() {
         s.description = req.description;
     }
     if let Some(m) = req.metadata {
-        if m.len() > 50 {
-            return Err(Error::field("metadata", "holds at most 50 keys"));
-        }
         s.metadata = Some(m);
     }
     if let Some(p) = req.polling_interval_seconds {
@@ -978,6 +1150,7 @@ pub async fn update(
         s.sync_concurrency = Some(check_range("sync_concurrency", Some(c), 1, 100, 8)?);
     }
     if let Some(m) = req.schema_mapping {
+        check_mapping_size(&m)?;
         mapping::SchemaMapping::parse(&m, &bucket.schema()?)?;
         s.schema_mapping = Some(m);
     }
@@ -998,11 +1171,13 @@ pub async fn update(
     if let Some(r) = req.reconcile {
         s.reconcile = r;
     }
-    if req.file_filters.is_some() {
+    if let Some(f) = &req.file_filters {
+        f.check()?;
         s.file_filters = req.file_filters;
     }
     if let Some(f) = req.provider_filters {
         check_provider_filters(&f)?;
+        check_listing_prefix(&s.source_path, Some(&f))?;
         s.provider_filters = Some(f);
     }
     let activate = match (req.status.as_deref(), req.is_active) {
@@ -1161,15 +1336,28 @@ pub async fn dead_letters(
         .collect())
 }
 
-/// Clears dead letters so the next run tries their files again.
-pub async fn requeue(ctx: &AppContext, s: &Sync, req: &RequeueDeadLetters) -> Result<usize, Error> {
+/// What a requeue did: how many dead letters it made retryable, and the run that
+/// retries them now (none while a run is under way, or the sync is paused or
+/// suspended: the next run does).
+pub struct Requeue {
+    pub requeued: usize,
+    pub sync_job_id: Option<String>,
+}
+
+/// Gives the chosen dead files another attempt and starts a run to make it now. Their
+/// dead letters stay (with their attempt counts) until a run takes the file.
+pub async fn requeue(
+    ctx: &AppContext,
+    s: &Sync,
+    req: &RequeueDeadLetters,
+) -> Result<Requeue, Error> {
     let items = super::lists::all_items(
         ctx.table.as_ref(),
         Query::partition(keys::sync_pk(&s.sync_config_id)).prefix("DLQ#"),
     )
     .await?;
-    let chosen: Vec<crate::ports::Key> = items
-        .iter()
+    let chosen: Vec<Item> = items
+        .into_iter()
         .filter(|i| {
             let t = i
                 .get("error_type")
@@ -1179,11 +1367,28 @@ pub async fn requeue(ctx: &AppContext, s: &Sync, req: &RequeueDeadLetters) -> Re
                 .as_ref()
                 .is_none_or(|ts| ts.iter().any(|x| x == t))
         })
-        .filter_map(crate::ports::Key::of)
+        .map(|mut i| {
+            i.insert("max_retries_reached".into(), json!(false));
+            i
+        })
         .collect();
-    let n = chosen.len();
-    ctx.table.delete_many(chosen).await?;
-    Ok(n)
+    let requeued = chosen.len();
+    for chunk in chosen.chunks(25) {
+        ctx.table.put_many(chunk.to_vec()).await?;
+    }
+    let sync_job_id = if requeued > 0 && !s.paused && s.status == ACTIVE && !s.locked() {
+        match engine::start(ctx, s.clone(), "requeue", false).await {
+            Ok(run) => Some(run.sync_job_id),
+            Err(Error::Conflict(_)) => None, // a run started meanwhile; it or the next takes them
+            Err(e) => return Err(e),
+        }
+    } else {
+        None
+    };
+    Ok(Requeue {
+        requeued,
+        sync_job_id,
+    })
 }
 
 /// Health, as `GET …/metrics` reports it.
@@ -1225,22 +1430,69 @@ pub fn at_epoch(epoch: i64) -> String {
 mod tests {
     use super::*;
 
+    fn glob(pattern: &str, text: &str) -> bool {
+        regex::Regex::new(&glob_regex(pattern))
+            .unwrap()
+            .is_match(text)
+    }
+
     #[test]
     fn globs_and_filters() {
         assert!(glob("*.mp4", "a.mp4"));
         assert!(!glob("*.mp4", "dir/a.mp4"));
         assert!(glob("**/*.mp4", "dir/sub/a.mp4"));
         assert!(glob("drafts/*", "drafts/x.txt"));
+        assert!(!glob("drafts/*", "drafts/x/y.txt"));
+        assert!(glob("a?c", "abc") && !glob("a?c", "a/c"));
+        assert!(
+            glob("(x)[1]+.txt", "(x)[1]+.txt"),
+            "regex characters are literal"
+        );
         let f = FileFilters {
             include_patterns: Some(vec!["*.txt".into()]),
             exclude_patterns: Some(vec!["*_temp.*".into()]),
             max_size_bytes: Some(10),
             ..FileFilters::default()
         };
+        let f = f.compile().unwrap();
         assert_eq!(f.excludes("dir/a.txt", 5), None);
         assert!(f.excludes("dir/a.mp4", 5).is_some());
         assert!(f.excludes("dir/a_temp.txt", 5).unwrap().contains("exclude"));
         assert!(f.excludes("a.txt", 11).unwrap().contains("max_size_bytes"));
+    }
+
+    #[test]
+    fn crafted_globs_match_in_linear_time_and_huge_ones_are_refused() {
+        // Backtracking glob matchers take exponential time on this; the regex engine does not.
+        let evil = format!("{}b", "*a".repeat(40));
+        let started = std::time::Instant::now();
+        assert!(!glob(&evil, &"a".repeat(40)));
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        // A pattern of 200 000 stars overflowed a recursive matcher's stack.
+        let stars = FileFilters {
+            include_patterns: Some(vec!["*".repeat(200_000)]),
+            ..FileFilters::default()
+        };
+        assert!(stars.check().is_err());
+        assert!(
+            stars.compile().is_ok(),
+            "it compiles (to .*), it is only over the limit"
+        );
+        let many = FileFilters {
+            exclude_patterns: Some(vec!["*.tmp".into(); MAX_PATTERNS + 1]),
+            ..FileFilters::default()
+        };
+        let err = many.check().unwrap_err().to_string();
+        assert!(err.contains("at most 100"), "{err}");
+        let mut usual: Vec<String> = (0..MAX_PATTERNS - 1)
+            .map(|i| format!("**/dir{i}/*.mp4"))
+            .collect();
+        usual.push(evil);
+        let fine = FileFilters {
+            include_patterns: Some(usual),
+            ..FileFilters::default()
+        };
+        assert!(fine.check().is_ok(), "{:?}", fine.check().err());
     }
 
     #[test]

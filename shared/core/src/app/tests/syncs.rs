@@ -14,6 +14,9 @@ fn small_pages() -> Memory {
     Memory::with_config(Config {
         sync_page_size: 4,
         purge_settle: std::time::Duration::ZERO,
+        // The in-memory storage is reached through no network, and the providers' names
+        // do not resolve offline; the guard has tests of its own (net.rs, the e2e suite).
+        allow_private_urls: true,
         ..Config::default()
     })
 }
@@ -513,7 +516,7 @@ async fn credentials_are_sealed_and_never_shown() {
 
 #[tokio::test]
 async fn an_endpoint_on_a_private_address_is_refused() {
-    let m = small_pages();
+    let m = Memory::new(); // the guard on
     let (ns, _) = space(&m).await;
     let err = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
         "name": "inside", "provider_type": "s3",
@@ -818,4 +821,307 @@ async fn skip_duplicates_false_replaces_every_object_each_run() {
     let c = &again.counts;
     assert_eq!((c.unchanged, c.modified, c.new), (0, 5, 0), "{c:?}");
     assert_eq!(reload(&m, &ns, &bucket).await.object_count, 5);
+}
+
+/// Overwrites a stored run (a test's stand-in for a crash at a chosen moment).
+async fn put_run(m: &Memory, run: &SyncRun) {
+    m.ctx
+        .table
+        .write(crate::ports::Write::put(crate::store::to_item(
+            &crate::store::keys::sync_run(&run.sync_config_id, &run.sync_job_id),
+            run,
+        )))
+        .await
+        .unwrap();
+}
+
+fn manifest_entries(m: &Memory, s: &Sync) -> i64 {
+    let pk = crate::store::keys::sync_pk(&s.sync_config_id);
+    m.table
+        .all()
+        .iter()
+        .filter(|i| i.get("pk").and_then(Value::as_str) == Some(&pk))
+        .filter(|i| {
+            i.get("sk")
+                .and_then(Value::as_str)
+                .is_some_and(|sk| sk.starts_with(crate::store::keys::MANIFEST_PREFIX))
+        })
+        .count() as i64
+}
+
+#[tokio::test]
+async fn a_run_stopped_between_its_last_page_and_its_finish_completes_when_resumed() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..6);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let done = run(&m, &bucket, &s).await;
+    assert_eq!(done.status, "completed");
+    // Put the run back as it was after its last page was saved, before its finish.
+    let mut stopped = done.clone();
+    stopped.status = "running".into();
+    stopped.phase = "deleting".into();
+    stopped.completed_at = None;
+    put_run(&m, &stopped).await;
+    let before = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let mut leased = before.clone();
+    leased.current_run_id = Some(done.sync_job_id.clone());
+    leased.lock_expires_epoch = Some(crate::domain::time::now().unix_timestamp() - 1);
+    syncs::save(&m.ctx, &before, leased).await.unwrap();
+    // The lease lapses; the poller resumes the run at its saved page (past the last).
+    assert_eq!(engine::poll(&m.ctx).await.unwrap(), 1);
+    assert!(m.run_queues().await.is_empty());
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s, &done.sync_job_id).await.unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.trigger.as_str()),
+        ("completed", "resume"),
+        "{r:?}"
+    );
+    assert_eq!((s.consecutive_failures, s.locked()), (0, false), "{s:?}");
+    assert_eq!(s.manifest_count, 6);
+}
+
+#[tokio::test]
+async fn the_manifest_count_stays_exact_after_a_failed_run() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..10);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    let first = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    m.queue.drop_body(crate::ports::QueueName::Syncs, &first);
+    engine::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
+        .await
+        .unwrap();
+    // The credentials stop working after one page of four files: the run fails.
+    m.storage.deny.store(true, Ordering::SeqCst);
+    m.run_queues().await;
+    let failed_sync = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let failed = syncs::get_run(&m.ctx, &failed_sync, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!(failed.status, "failed", "{failed:?}");
+    assert_eq!(failed_sync.manifest_count, manifest_entries(&m, &s));
+    assert_eq!(failed_sync.manifest_count, 4);
+    m.storage.deny.store(false, Ordering::SeqCst);
+    let again = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (again.counts.new, again.counts.unchanged),
+        (6, 4),
+        "{again:?}"
+    );
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert_eq!((s.manifest_count, manifest_entries(&m, &s)), (10, 10));
+}
+
+#[tokio::test]
+async fn dead_letters_count_attempts_stay_dead_and_requeue_retries_now() {
+    let m = Memory::with_config(Config {
+        sync_page_size: 4,
+        allow_private_urls: true,
+        sync_max_file_attempts: 2,
+        ..Config::default()
+    });
+    let (ns, bucket) = space(&m).await;
+    m.storage.put("src", "docs/clip.mp4", "not text");
+    m.storage.put("src", "docs/a.txt", "text");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let letter = |m: &Memory| {
+        let s = s.clone();
+        let ctx = m.ctx.clone();
+        async move {
+            let mut d = syncs::dead_letters(&ctx, &s, &Default::default())
+                .await
+                .unwrap();
+            assert_eq!(d.len(), 1, "{d:?}");
+            d.remove(0)
+        }
+    };
+    let first = run(&m, &bucket, &s).await;
+    assert_eq!(first.counts.failed, 1);
+    let d1 = letter(&m).await;
+    assert_eq!(
+        (d1.retry_count, d1.max_retries_reached),
+        (1, false),
+        "{d1:?}"
+    );
+    run(&m, &bucket, &s).await;
+    let d2 = letter(&m).await;
+    assert_eq!(
+        (d2.retry_count, d2.max_retries_reached),
+        (2, true),
+        "{d2:?}"
+    );
+    assert_eq!(d2.first_seen_at, d1.first_seen_at, "first seen is kept");
+    // Out of attempts: the next run counts it failed and does not try it again.
+    let third = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (third.counts.failed, third.counts.unchanged),
+        (1, 1),
+        "{third:?}"
+    );
+    let d3 = letter(&m).await;
+    assert_eq!(
+        (d3.retry_count, d3.sync_job_id.as_str()),
+        (2, d2.sync_job_id.as_str())
+    );
+    // A requeue starts a run now, which tries it once more.
+    let stored = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let requeued = syncs::requeue(&m.ctx, &stored, &Default::default())
+        .await
+        .unwrap();
+    assert_eq!(requeued.requeued, 1);
+    let run_id = requeued.sync_job_id.expect("a run started");
+    assert!(m.run_queues().await.is_empty());
+    let stored = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &stored, &run_id).await.unwrap();
+    assert_eq!(
+        (r.status.as_str(), r.trigger.as_str(), r.counts.failed),
+        ("completed", "requeue", 1)
+    );
+    let d4 = letter(&m).await;
+    assert_eq!(
+        (d4.retry_count, d4.max_retries_reached, d4.sync_job_id),
+        (3, true, run_id)
+    );
+}
+
+#[tokio::test]
+async fn moving_a_connection_needs_its_credentials_again() {
+    let m = small_pages();
+    let (ns, _) = space(&m).await;
+    let conn = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
+        "name": "moving", "provider_type": "s3",
+        "provider_config": {"endpoint_url": "https://storage.example.com", "credentials": {
+            "type": "access_key", "access_key_id": "AKIA", "secret_access_key": "SECRET", "session_token": "TOKEN"}},
+        "test_before_save": false,
+    })))
+    .await
+    .unwrap();
+    let moved = json!({"provider_config": {"endpoint_url": "https://elsewhere.example.net"}, "test_before_save": false});
+    match connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(moved)).await {
+        Err(Error::Invalid { details, message }) => {
+            assert_eq!(details["field"], "provider_config.credentials");
+            assert!(
+                message.contains("endpoint_url") && message.contains("secret_access_key"),
+                "{message}"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    // A part of the credentials is not enough: the stored rest would go along.
+    let partial = json!({"provider_config": {"endpoint_url": "https://elsewhere.example.net",
+        "credentials": {"access_key_id": "AKIB"}}, "test_before_save": false});
+    assert!(
+        connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(partial))
+            .await
+            .is_err()
+    );
+    let whole = json!({"provider_config": {"endpoint_url": "https://elsewhere.example.net",
+        "credentials": {"access_key_id": "AKIB", "secret_access_key": "NEW"}}, "test_before_save": false});
+    let patched = connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(whole))
+        .await
+        .unwrap();
+    let config = connections::provider_config(&m.ctx, &patched)
+        .await
+        .unwrap();
+    assert_eq!(
+        config.credentials,
+        crate::domain::connections::Credentials::AccessKey {
+            access_key_id: "AKIB".into(),
+            secret_access_key: "NEW".into(),
+            session_token: None, // the old session token did not follow
+        }
+    );
+    // Settings that move nothing keep the stored credentials.
+    let stay = json!({"provider_config": {"endpoint_url": "https://elsewhere.example.net", "region": "eu-west-1"}, "test_before_save": false});
+    connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(stay))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn deleting_a_bucket_removes_its_syncs_manifests_runs_and_dead_letters() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..5);
+    m.storage.put("src", "docs/clip.mp4", "not text");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    run(&m, &bucket, &s).await;
+    let pk = crate::store::keys::sync_pk(&s.sync_config_id);
+    let in_partition = |m: &Memory| {
+        m.table
+            .all()
+            .iter()
+            .filter(|i| i.get("pk").and_then(Value::as_str) == Some(pk.as_str()))
+            .count()
+    };
+    assert!(in_partition(&m) >= 7, "manifest, run and dead letter");
+    crate::app::buckets::delete(&m.ctx, &ns, &bucket.bucket_id)
+        .await
+        .unwrap();
+    m.run_queues().await;
+    assert_eq!(in_partition(&m), 0, "the sync's partition is left behind");
+}
+
+#[test]
+fn keys_out_of_order_within_a_page_or_behind_the_last_are_refused() {
+    let entry = |k: &str| crate::ports::SourceEntry {
+        key: k.into(),
+        size: 1,
+        etag: "e".into(),
+        version_id: None,
+        last_modified: None,
+    };
+    let page = |ks: &[&str]| ks.iter().map(|k| entry(k)).collect::<Vec<_>>();
+    assert!(engine::out_of_order(&page(&["a", "b", "c"]), None).is_none());
+    assert!(engine::out_of_order(&page(&["b", "c"]), Some("a")).is_none());
+    assert!(engine::out_of_order(&page(&["a", "c", "b"]), None).is_some());
+    assert!(engine::out_of_order(&page(&["a", "a"]), None).is_some());
+    assert!(engine::out_of_order(&page(&["b", "c"]), Some("b")).is_some());
+}
+
+#[tokio::test]
+async fn a_page_that_panics_fails_its_run_with_the_reason_and_nothing_else() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..3);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    m.storage.panic.store(true, Ordering::SeqCst);
+    let body = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    // The worker survives; the page is settled (not delivered again at every start).
+    crate::jobs::handle(&m.ctx, crate::ports::QueueName::Syncs, &body, 1)
+        .await
+        .unwrap();
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let r = syncs::get_run(&m.ctx, &s, &started.sync_job_id)
+        .await
+        .unwrap();
+    assert_eq!(r.status, "failed");
+    let why = r.error.unwrap_or_default();
+    assert!(
+        why.contains("panicked") && why.contains("tripped a bug"),
+        "{why}"
+    );
+    assert_eq!((s.consecutive_failures, s.locked()), (1, false));
 }
