@@ -45,9 +45,9 @@ def learn_request(headers, body):
         SUBMITTED.add(auth[7:])
     try:
         sent = json.loads(body) if body else None
-    except (TypeError, ValueError, UnicodeDecodeError):
-        return
-    SUBMITTED.update(_credential_values(sent))
+        SUBMITTED.update(_credential_values(sent))
+    except (TypeError, ValueError, UnicodeDecodeError, RecursionError):
+        return  # not JSON, or deeper than Python reads: no credentials it could know
 
 
 def _leaks(text: str, secrets) -> list[str]:

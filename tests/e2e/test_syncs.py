@@ -76,7 +76,7 @@ def syncing(tmp_path_factory, s3):
     b2 = FakeBackblaze()
     proc, url, key = start(data, {
         "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_LOG": "info", "SLUICE_SYNC_POLL_SECS": "1",
-        "SLUICE_BACKBLAZE_API_URL": b2.url,
+        "SLUICE_BACKBLAZE_API_URL": b2.url, "SLUICE_SYNC_MAX_FILE_ATTEMPTS": "1",
     })
     log = proc.log
     try:
@@ -374,7 +374,14 @@ def test_sync_and_connection_lifecycle(syncing, s3):
     dlq = sluice.call("POST", f"{base}/{sid}/dlq", ns=ns, json={}).json()
     assert [d["source_path"] for d in dlq["results"]] == ["in/clip.mp4"], dlq
     assert "video/mp4" in dlq["results"][0]["error_message"]
-    assert sluice.call("POST", f"{base}/{sid}/dlq/requeue", ns=ns, json={}).json() == {"requeued": 1}
+    # Out of attempts (one, on this server): a requeue retries the file now, in a run of its own.
+    assert dlq["results"][0]["retry_count"] == 1 and dlq["results"][0]["max_retries_reached"] is True, dlq
+    requeued = sluice.call("POST", f"{base}/{sid}/dlq/requeue", ns=ns, json={}).json()
+    assert requeued["requeued"] == 1 and requeued["sync_job_id"].startswith("job_"), requeued
+    retried = wait_run(sluice, ns, bucket, sid, requeued["sync_job_id"])
+    assert (retried["trigger"], retried["counts"]["failed"], retried["counts"]["unchanged"]) == ("manual", 1, 1), retried
+    dlq = sluice.call("POST", f"{base}/{sid}/dlq", ns=ns, json={}).json()
+    assert dlq["results"][0]["retry_count"] == 2, dlq
     unlocked = sluice.call("POST", f"{base}/{sid}/unlock", ns=ns).json()
     assert unlocked["locked"] is False
     in_use = sluice.call("DELETE", f"/v1/organizations/connections/{cid}")
@@ -386,7 +393,7 @@ def test_sync_and_connection_lifecycle(syncing, s3):
     assert sluice.call("GET", f"/v1/organizations/connections/{cid}").status_code == 404
 
 
-def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s3):
+def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s3, tmp_path):
     sluice, _ = syncing
     fresh_bucket(s3, "b2-source")
     for i in range(3):
@@ -398,14 +405,33 @@ def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s
         "name": "b2-wrong", "provider_type": "backblaze", "provider_config": {"bucket": "b2-source", "credentials": {
             "type": "application_key", "key_id": FakeBackblaze.KEY_ID, "application_key": "wrong"}}})
     assert wrong.status_code == 422 and "access denied" in wrong.text, wrong.text
-    conn = sluice.call("POST", "/v1/organizations/connections", json={
+    # The S3 endpoint b2_authorize_account returns is checked like any other: this one
+    # (moto) is on loopback, which the guard of this server refuses.
+    refused = sluice.call("POST", "/v1/organizations/connections", json={
         "name": "b2", "provider_type": "backblaze", "provider_config": {"bucket": "b2-source", "credentials": {
             "type": "application_key", "key_id": FakeBackblaze.KEY_ID, "application_key": FakeBackblaze.APP_KEY}}})
-    assert conn.status_code == 200, conn.text
-    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
-        "connection_id": conn.json()["connection_id"], "source_path": "b2-source/x/", "skip_batch_submission": True}).json()
-    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
-    assert (job["status"], job["counts"]["new"]) == ("completed", 3), job
+    assert refused.status_code == 422 and "private or reserved" in refused.text, refused.text
+    # A server that allows private addresses syncs through it.
+    data = tmp_path / "data"
+    b2 = FakeBackblaze()
+    proc, url, key = start(data, {"SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_BACKBLAZE_API_URL": b2.url})
+    try:
+        open_server = Sluice(url, key, data)
+        ns = open_server.call("POST", "/v1/namespaces", json={"namespace_name": "b2-syncs"}).json()["namespace_id"]
+        bucket = open_server.call("POST", "/v1/buckets", ns=ns, json={
+            "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+        conn = open_server.call("POST", "/v1/organizations/connections", json={
+            "name": "b2", "provider_type": "backblaze", "provider_config": {"bucket": "b2-source", "credentials": {
+                "type": "application_key", "key_id": FakeBackblaze.KEY_ID, "application_key": FakeBackblaze.APP_KEY}}})
+        assert conn.status_code == 200, conn.text
+        sync = open_server.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+            "connection_id": conn.json()["connection_id"], "source_path": "b2-source/x/", "skip_batch_submission": True}).json()
+        job = trigger(open_server, ns, bucket, sync["sync_config_id"])
+        assert (job["status"], job["counts"]["new"]) == ("completed", 3), job
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        b2.server.shutdown()
 
 
 def test_a_run_killed_mid_way_resumes_after_restart_with_exact_counts(tmp_path, s3):

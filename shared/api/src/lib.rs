@@ -102,15 +102,29 @@ impl Caller {
 pub type HandlerFuture = Pin<Box<dyn Future<Output = Result<ApiResponse, ApiError>> + Send>>;
 pub type Handler = fn(AppContext, Caller, ApiRequest) -> HandlerFuture;
 
+/// At most `max` characters of `text` (serde's messages quote the value they refused,
+/// which may be megabytes long).
+fn bounded(text: &str, max: usize) -> String {
+    if text.chars().count() <= max {
+        return text.to_string();
+    }
+    let mut out: String = text.chars().take(max).collect();
+    out.push('…');
+    out
+}
+
 fn classify(e: serde_path_to_error::Error<serde_json::Error>) -> ApiError {
-    let path = e.path().to_string();
+    let path = bounded(&e.path().to_string(), 200);
     let inner = e.into_inner();
     match inner.classify() {
         serde_json::error::Category::Syntax | serde_json::error::Category::Eof => {
-            ApiError::malformed(format!("request body is not valid JSON: {inner}"))
+            ApiError::malformed(bounded(
+                &format!("request body is not valid JSON: {inner}"),
+                300,
+            ))
         }
         _ => {
-            let message = inner.to_string();
+            let message = bounded(&inner.to_string(), 300);
             // serde reports "missing field `x`" at the parent path: name the field itself.
             let named = |prefix: &str| {
                 message

@@ -167,17 +167,18 @@ async fn guard_endpoint(ctx: &AppContext, config: &ProviderConfig) -> Result<(),
         .map_err(|why| Error::field("provider_config.endpoint_url", why))
 }
 
-/// At most this many characters of a description, and keys and bytes of metadata.
-pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+/// At most this many characters of a connection's description (the SDK's limit), and
+/// keys and bytes of metadata.
+pub const MAX_DESCRIPTION_CHARS: usize = 500;
 pub const MAX_METADATA_KEYS: usize = 50;
 pub const MAX_METADATA_BYTES: usize = 16 * 1024;
 
 /// The limits on a connection's or sync's free-text description.
-pub fn check_description(description: Option<&str>) -> Result<(), Error> {
-    if description.is_some_and(|d| d.chars().count() > MAX_DESCRIPTION_CHARS) {
+pub fn check_description(description: Option<&str>, max_chars: usize) -> Result<(), Error> {
+    if description.is_some_and(|d| d.chars().count() > max_chars) {
         return Err(Error::field(
             "description",
-            format!("must be at most {MAX_DESCRIPTION_CHARS} characters"),
+            format!("must be at most {max_chars} characters"),
         ));
     }
     Ok(())
@@ -315,7 +316,7 @@ async fn create_inner(
     implicit: bool,
 ) -> Result<Connection, Error> {
     check_name(&req.name)?;
-    check_description(req.description.as_deref())?;
+    check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     check_metadata(req.metadata.as_ref())?;
     let config =
         ProviderConfig::parse(&req.provider_type, &req.provider_config).map_err(field_err)?;
@@ -430,7 +431,7 @@ pub async fn update(
         check_name(name)?;
         c.name = name.trim().to_string();
     }
-    check_description(req.description.as_deref())?;
+    check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     check_metadata(req.metadata.as_ref())?;
     if req.description.is_some() {
         c.description = req.description.clone();

@@ -554,6 +554,9 @@ fn check_provider_filters(filters: &Map<String, Value>) -> Result<(), Error> {
     Ok(())
 }
 
+/// The most of a sync's description.
+pub const MAX_DESCRIPTION_CHARS: usize = 1000;
+
 /// The most of a `schema_mapping`, as JSON.
 pub const MAX_MAPPING_BYTES: usize = 16 * 1024;
 
@@ -678,7 +681,7 @@ pub struct SyncRun {
     pub org_id: String,
     /// `running`, `completed`, `failed`, `interrupted`.
     pub status: String,
-    /// `scheduled`, `manual`, `resume`, `requeue`.
+    /// `scheduled`, `manual` (a trigger or a requeue), `resume`.
     pub trigger: String,
     /// `queued`, `discovering`, `deleting`, `idle`.
     pub phase: String,
@@ -937,7 +940,7 @@ pub async fn create(
     if let Some(c) = req.sync_concurrency {
         check_range("sync_concurrency", Some(c), 1, 100, 8)?;
     }
-    connections::check_description(req.description.as_deref())?;
+    connections::check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     connections::check_metadata(req.metadata.as_ref())?;
     if let Some(f) = &req.file_filters {
         f.check()?;
@@ -1127,7 +1130,7 @@ pub async fn update(
 ) -> Result<Sync, Error> {
     let before = get(ctx, bucket, id).await?;
     let mut s = before.clone();
-    connections::check_description(req.description.as_deref())?;
+    connections::check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     connections::check_metadata(req.metadata.as_ref())?;
     if req.description.is_some() {
         s.description = req.description;
@@ -1344,8 +1347,9 @@ pub struct Requeue {
     pub sync_job_id: Option<String>,
 }
 
-/// Gives the chosen dead files another attempt and starts a run to make it now. Their
-/// dead letters stay (with their attempt counts) until a run takes the file.
+/// Gives the chosen dead files (those out of attempts) one more attempt and starts a
+/// run to make it now. Their dead letters stay, with their attempt counts, until a run
+/// takes the file.
 pub async fn requeue(
     ctx: &AppContext,
     s: &Sync,
@@ -1358,6 +1362,8 @@ pub async fn requeue(
     .await?;
     let chosen: Vec<Item> = items
         .into_iter()
+        // Entries with attempts left are retried by every run already.
+        .filter(|i| i.get("max_retries_reached") == Some(&json!(true)))
         .filter(|i| {
             let t = i
                 .get("error_type")
@@ -1377,7 +1383,7 @@ pub async fn requeue(
         ctx.table.put_many(chunk.to_vec()).await?;
     }
     let sync_job_id = if requeued > 0 && !s.paused && s.status == ACTIVE && !s.locked() {
-        match engine::start(ctx, s.clone(), "requeue", false).await {
+        match engine::start(ctx, s.clone(), "manual", false).await {
             Ok(run) => Some(run.sync_job_id),
             Err(Error::Conflict(_)) => None, // a run started meanwhile; it or the next takes them
             Err(e) => return Err(e),

@@ -992,7 +992,7 @@ async fn dead_letters_count_attempts_stay_dead_and_requeue_retries_now() {
     let r = syncs::get_run(&m.ctx, &stored, &run_id).await.unwrap();
     assert_eq!(
         (r.status.as_str(), r.trigger.as_str(), r.counts.failed),
-        ("completed", "requeue", 1)
+        ("completed", "manual", 1)
     );
     let d4 = letter(&m).await;
     assert_eq!(
