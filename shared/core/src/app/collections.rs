@@ -290,6 +290,12 @@ pub async fn chosen_targets(
             "name at least one collection, or omit it",
         ));
     }
+    if chosen.len() > 100 || chosen.iter().any(|c| c.len() > 200) {
+        return Err(Error::field(
+            field,
+            "names at most 100 collections, by id or name",
+        ));
+    }
     let mut ids = Vec::with_capacity(chosen.len());
     for ident in chosen {
         let c = get(ctx, ns, ident).await.map_err(|_| {

@@ -195,11 +195,16 @@ pub fn check_metadata(metadata: Option<&Map<String, Value>>) -> Result<(), Error
             format!("holds at most {MAX_METADATA_KEYS} keys"),
         ));
     }
-    let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > MAX_METADATA_BYTES {
+    check_json_size("metadata", m, MAX_METADATA_BYTES)
+}
+
+/// A field's value within `max` bytes as JSON.
+pub fn check_json_size(field: &str, value: &impl Serialize, max: usize) -> Result<(), Error> {
+    let size = serde_json::to_vec(value).map_or(usize::MAX, |v| v.len());
+    if size > max {
         return Err(Error::field(
-            "metadata",
-            format!("must be at most {MAX_METADATA_BYTES} bytes as JSON"),
+            field,
+            format!("must be at most {max} bytes as JSON"),
         ));
     }
     Ok(())

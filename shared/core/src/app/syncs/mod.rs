@@ -47,6 +47,19 @@ fn yes() -> bool {
     true
 }
 
+impl Reconcile {
+    fn check(&self) -> Result<(), Error> {
+        let fields = self.re_extract_fields.as_deref().unwrap_or_default();
+        if fields.len() > 100 || fields.iter().any(|f| f.is_empty() || f.len() > 255) {
+            return Err(Error::field(
+                "reconcile.re_extract_fields",
+                "holds at most 100 field names of 1 to 255 bytes",
+            ));
+        }
+        Ok(())
+    }
+}
+
 impl Default for Reconcile {
     fn default() -> Self {
         Reconcile {
@@ -561,14 +574,7 @@ pub const MAX_DESCRIPTION_CHARS: usize = 1000;
 pub const MAX_MAPPING_BYTES: usize = 16 * 1024;
 
 fn check_mapping_size(m: &Value) -> Result<(), Error> {
-    let size = serde_json::to_vec(m).map(|v| v.len()).unwrap_or(usize::MAX);
-    if size > MAX_MAPPING_BYTES {
-        return Err(Error::field(
-            "schema_mapping",
-            format!("must be at most {MAX_MAPPING_BYTES} bytes as JSON"),
-        ));
-    }
-    Ok(())
+    connections::check_json_size("schema_mapping", m, MAX_MAPPING_BYTES)
 }
 
 /// S3 keys are at most 1 024 bytes: a longer listing prefix can match nothing.
@@ -945,6 +951,9 @@ pub async fn create(
     if let Some(f) = &req.file_filters {
         f.check()?;
     }
+    if let Some(r) = &req.reconcile {
+        r.check()?;
+    }
     if let Some(m) = &req.schema_mapping {
         check_mapping_size(m)?;
         mapping::SchemaMapping::parse(m, &bucket.schema()?)?;
@@ -1172,6 +1181,7 @@ pub async fn update(
         s.batch_collection_ids = chosen;
     }
     if let Some(r) = req.reconcile {
+        r.check()?;
         s.reconcile = r;
     }
     if let Some(f) = &req.file_filters {

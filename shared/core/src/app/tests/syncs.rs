@@ -823,6 +823,15 @@ async fn skip_duplicates_false_replaces_every_object_each_run() {
     assert_eq!(reload(&m, &ns, &bucket).await.object_count, 5);
 }
 
+/// Triggers a run; the run and its first page's message, left on the queue.
+async fn triggered(m: &Memory, bucket: &Bucket, s: &Sync) -> (SyncRun, String) {
+    let started = engine::trigger(&m.ctx, bucket, &s.sync_config_id, false)
+        .await
+        .unwrap();
+    let first = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    (started, first)
+}
+
 /// Overwrites a stored run (a test's stand-in for a crash at a chosen moment).
 async fn put_run(m: &Memory, run: &SyncRun) {
     m.ctx
@@ -892,10 +901,7 @@ async fn the_manifest_count_stays_exact_after_a_failed_run() {
     let (ns, bucket) = space(&m).await;
     files(&m, 0..10);
     let s = sync_for(&m, &ns, &bucket, json!({})).await;
-    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
-        .await
-        .unwrap();
-    let first = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
+    let (started, first) = triggered(&m, &bucket, &s).await;
     m.queue.drop_body(crate::ports::QueueName::Syncs, &first);
     engine::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
         .await
@@ -1102,11 +1108,8 @@ async fn a_page_that_panics_fails_its_run_with_the_reason_and_nothing_else() {
     let (ns, bucket) = space(&m).await;
     files(&m, 0..3);
     let s = sync_for(&m, &ns, &bucket, json!({})).await;
-    let started = engine::trigger(&m.ctx, &bucket, &s.sync_config_id, false)
-        .await
-        .unwrap();
+    let (started, body) = triggered(&m, &bucket, &s).await;
     m.storage.panic.store(true, Ordering::SeqCst);
-    let body = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
     // The worker survives; the page is settled (not delivered again at every start).
     crate::jobs::handle(&m.ctx, crate::ports::QueueName::Syncs, &body, 1)
         .await
