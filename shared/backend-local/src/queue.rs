@@ -18,6 +18,7 @@ CREATE INDEX IF NOT EXISTS queue_visible ON queue_messages (queue, visible_at, i
 CREATE TABLE IF NOT EXISTS dead_letters (
   id INTEGER PRIMARY KEY, queue TEXT NOT NULL, body TEXT NOT NULL,
   receive_count INTEGER NOT NULL, dead_at INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS queue_failures (id INTEGER PRIMARY KEY, reason TEXT NOT NULL);
 ";
 
 /// How long an empty receive waits for a send before returning (like SQS long polling).
@@ -61,16 +62,32 @@ impl LocalQueue {
 
     /// Messages that exhausted their deliveries, oldest first.
     pub async fn dead_letters(&self, queue: QueueName) -> StoreResult<Vec<String>> {
+        Ok(self
+            .dead_letters_with_reasons(queue)
+            .await?
+            .into_iter()
+            .map(|(body, _)| body)
+            .collect())
+    }
+
+    /// The dead letters with the reason their last delivery failed, when one was recorded.
+    pub async fn dead_letters_with_reasons(
+        &self,
+        queue: QueueName,
+    ) -> StoreResult<Vec<(String, Option<String>)>> {
         let name = queue.as_str();
         self.db
             .read(move |conn| {
                 let mut stmt = conn
-                    .prepare("SELECT body FROM dead_letters WHERE queue = ?1 ORDER BY id")
+                    .prepare(
+                        "SELECT d.body, f.reason FROM dead_letters d LEFT JOIN queue_failures f ON f.id = d.id
+                         WHERE d.queue = ?1 ORDER BY d.id",
+                    )
                     .map_err(sql_err)?;
                 let rows = stmt
-                    .query_map(params![name], |r| r.get(0))
+                    .query_map(params![name], |r| Ok((r.get(0)?, r.get(1)?)))
                     .map_err(sql_err)?;
-                rows.collect::<Result<Vec<String>, _>>().map_err(sql_err)
+                rows.collect::<Result<Vec<_>, _>>().map_err(sql_err)
             })
             .await
     }
@@ -109,7 +126,11 @@ impl LocalQueue {
                         conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1")
                             .and_then(|mut s| s.execute(params![id]))
                             .map_err(sql_err)?;
-                        tracing::warn!(queue = name, message_id = id, receives = count, "message moved to dead letters");
+                        let reason: Option<String> = conn
+                            .prepare_cached("SELECT reason FROM queue_failures WHERE id = ?1")
+                            .and_then(|mut s| s.query_row(params![id], |r| r.get(0)))
+                            .ok();
+                        tracing::warn!(queue = name, message_id = id, receives = count, reason, "message moved to dead letters");
                         continue;
                     }
                     let receipt = format!("{id}:{}", ulid::Ulid::generate());
@@ -177,9 +198,42 @@ impl Queue for LocalQueue {
             .ok_or(StoreError::NotFound)?;
         self.db
             .write(move |conn| {
-                conn.prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
+                let deleted = conn
+                    .prepare_cached("DELETE FROM queue_messages WHERE id = ?1 AND receipt = ?2")
                     .and_then(|mut s| s.execute(params![id, receipt]))
                     .map_err(sql_err)?;
+                if deleted > 0 {
+                    conn.prepare_cached("DELETE FROM queue_failures WHERE id = ?1")
+                        .and_then(|mut s| s.execute(params![id]))
+                        .map_err(sql_err)?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn record_failure(
+        &self,
+        _queue: QueueName,
+        receipt: &str,
+        reason: &str,
+    ) -> StoreResult<()> {
+        let Some(id) = receipt
+            .split(':')
+            .next()
+            .and_then(|s| s.parse::<i64>().ok())
+        else {
+            return Err(StoreError::NotFound);
+        };
+        let reason = reason.to_string();
+        self.db
+            .write(move |conn| {
+                conn.prepare_cached(
+                    "INSERT INTO queue_failures (id, reason) VALUES (?1, ?2)
+                     ON CONFLICT (id) DO UPDATE SET reason = excluded.reason",
+                )
+                .and_then(|mut s| s.execute(params![id, reason]))
+                .map_err(sql_err)?;
                 Ok(())
             })
             .await
@@ -191,8 +245,8 @@ mod tests {
     use super::*;
 
     /// A message no worker acknowledges is delivered `max_receives` times (5 by default,
-    /// like the template's redrive policy), then moved to the dead letters, and its
-    /// queue is empty.
+    /// like the template's redrive policy), then moved to the dead letters with the
+    /// reason its last delivery failed, and its queue is empty.
     #[tokio::test]
     async fn an_unacknowledged_message_is_dead_lettered_after_its_receives() {
         let dir = tempfile::tempdir().unwrap();
@@ -212,6 +266,10 @@ mod tests {
                     q.ack(QueueName::Tasks, &m.receipt).await.unwrap();
                 } else {
                     counts.push(m.receive_count);
+                    let why = format!("failed at delivery {}", m.receive_count);
+                    q.record_failure(QueueName::Tasks, &m.receipt, &why)
+                        .await
+                        .unwrap();
                 }
             }
         }
@@ -223,6 +281,13 @@ mod tests {
             .unwrap()
             .is_empty());
         assert_eq!(q.dead_letters(QueueName::Tasks).await.unwrap(), ["poison"]);
+        assert_eq!(
+            q.dead_letters_with_reasons(QueueName::Tasks).await.unwrap(),
+            [(
+                "poison".to_string(),
+                Some("failed at delivery 5".to_string())
+            )]
+        );
         assert!(q.dead_letters(QueueName::Batches).await.unwrap().is_empty());
         // Nothing is left to deliver.
         assert!(q

@@ -203,9 +203,17 @@ async fn work_one(ctx: &AppContext, queue: QueueName, m: crate::ports::Received)
         },
         None => handled.await,
     };
-    if settle(queue, result).is_ok() {
-        if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
-            tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+    match settle(queue, result) {
+        Ok(()) => {
+            if let Err(e) = ctx.queue.ack(queue, &m.receipt).await {
+                tracing::warn!(error = %e, "ack failed; the message will be delivered again");
+            }
+        }
+        Err(why) => {
+            let why: String = why.to_string().chars().take(1000).collect();
+            if let Err(e) = ctx.queue.record_failure(queue, &m.receipt, &why).await {
+                tracing::warn!(error = %e, "a failure's reason was not recorded");
+            }
         }
     }
 }

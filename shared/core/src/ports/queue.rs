@@ -59,4 +59,15 @@ pub trait Queue: Send + Sync {
         visibility: Duration,
     ) -> StoreResult<Vec<Received>>;
     async fn ack(&self, queue: QueueName, receipt: &str) -> StoreResult<()>;
+    /// Notes why a delivery failed (it comes back later), so that a message moved to the
+    /// dead letters carries its last reason. SQS keeps none: there the reason is in the
+    /// worker's log, and redrive moves the message.
+    async fn record_failure(
+        &self,
+        _queue: QueueName,
+        _receipt: &str,
+        _reason: &str,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
 }
