@@ -1064,13 +1064,16 @@ fn dead_letter_id(key: &str) -> String {
     format!("dlq_{}", &key_hash(key)[..24])
 }
 
-/// The dead letters of the files a page would try or refuse (none read when the sync
-/// has none, the common case: one query of one row).
+/// The dead letters of the files a page would try or refuse. A page of unchanged files
+/// reads nothing; otherwise one query of one row says whether the sync has any at all.
 async fn prior_dead_letters(
     ctx: &AppContext,
     sync: &Sync,
     plan: &Plan,
 ) -> Result<HashMap<String, DeadLetter>, Error> {
+    if plan.new.is_empty() && plan.modified.is_empty() && plan.dead.is_empty() {
+        return Ok(HashMap::new());
+    }
     let any = ctx
         .table
         .query(
