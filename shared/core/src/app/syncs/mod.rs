@@ -98,6 +98,9 @@ pub const MAX_PATTERNS: usize = 100;
 pub const MAX_PATTERN_BYTES: usize = 1024;
 pub const MAX_EXTENSION_BYTES: usize = 32;
 pub const MAX_MIME_BYTES: usize = 255;
+/// The include and exclude patterns together, so a sync's item stays far below
+/// DynamoDB's 400 KB.
+pub const MAX_PATTERNS_TOTAL_BYTES: usize = 64 * 1024;
 /// The most a set of compiled patterns may take (the regex engine's size limit).
 const PATTERNS_SIZE_LIMIT: usize = 10 << 20;
 
@@ -224,6 +227,18 @@ impl FileFilters {
         )?;
         check_list("extensions", self.extensions.as_ref(), MAX_EXTENSION_BYTES)?;
         check_list("mime_types", self.mime_types.as_ref(), MAX_MIME_BYTES)?;
+        let total: usize = [&self.include_patterns, &self.exclude_patterns]
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(String::len)
+            .sum();
+        if total > MAX_PATTERNS_TOTAL_BYTES {
+            return Err(Error::field(
+                "file_filters",
+                format!("the patterns hold at most {MAX_PATTERNS_TOTAL_BYTES} bytes in all"),
+            ));
+        }
         self.compile()
             .map(|_| ())
             .map_err(|why| Error::field("file_filters", why))
@@ -1509,6 +1524,13 @@ mod tests {
             ..FileFilters::default()
         };
         assert!(fine.check().is_ok(), "{:?}", fine.check().err());
+        let bulky = FileFilters {
+            include_patterns: Some(vec!["x".repeat(MAX_PATTERN_BYTES); 50]),
+            exclude_patterns: Some(vec!["y".repeat(MAX_PATTERN_BYTES); 50]),
+            ..FileFilters::default()
+        };
+        let err = bulky.check().unwrap_err().to_string();
+        assert!(err.contains("in all"), "{err}");
     }
 
     #[test]
