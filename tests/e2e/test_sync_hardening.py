@@ -17,7 +17,7 @@ import pytest
 from conftest import Sluice, binary, start
 from fault_proxy import FaultProxy
 from test_batches import make_space
-from test_syncs import MOTO, fresh_bucket, trigger, wait_run
+from test_syncs import MOTO, fresh_bucket, start_run, trigger, wait_run
 
 SECRET = "hardening-secret-never-shown"
 CREDS = {"type": "access_key", "access_key_id": "AKIAHARDEN", "secret_access_key": SECRET}
@@ -51,7 +51,7 @@ def stop(proc):
 def open_server(tmp_path_factory):
     """A server that may reach private addresses: its provider is the loopback proxy."""
     data = tmp_path_factory.mktemp("hardening-data")
-    proc, url, key = start(data, {"SLUICE_ALLOW_PRIVATE_URLS": "true", "SLUICE_SYNC_POLL_SECS": "1"})
+    proc, url, key = start(data, {"SLUICE_ALLOW_PRIVATE_URLS": "true"})
     yield Sluice(url, key, data), proc
     stop(proc)
 
@@ -158,8 +158,7 @@ def test_a_slow_page_does_not_hold_up_another_tenants_sync(open_server, proxy, s
     fast = make_sync(s, fast_ns, fast_bucket, proxied_connection(s, proxy, "fast"), "fast-src/f/")
     proxy.faults["slow-src"] = ("delay", 12)
     try:
-        r = s.call("POST", f"/v1/buckets/{slow_bucket}/syncs/{slow}/trigger", ns=slow_ns)
-        assert r.status_code == 200, r.text
+        slow_run = start_run(s, slow_ns, slow_bucket, slow)
         time.sleep(1)  # the slow page is being worked
         started = time.time()
         job = trigger(s, fast_ns, fast_bucket, fast)
@@ -168,7 +167,7 @@ def test_a_slow_page_does_not_hold_up_another_tenants_sync(open_server, proxy, s
         proxy.faults.pop("slow-src")
     assert job["status"] == "completed", job
     assert took < 8, f"the other sync waited {took:.1f}s behind a slow page"
-    wait_run(s, slow_ns, slow_bucket, slow, r.json()["sync_job_id"])
+    wait_run(s, slow_ns, slow_bucket, slow, slow_run)
 
 
 def test_provider_errors_are_short_sentences_without_the_providers_body(open_server, proxy):
@@ -201,9 +200,9 @@ def test_provider_errors_are_short_sentences_without_the_providers_body(open_ser
 def test_dead_letters_keep_a_long_key_once_and_bounded(open_server, proxy):
     s, _ = open_server
     ns, bucket = space(s, "long-keys")
-    sid = make_sync(s, ns, bucket, proxied_connection(s, proxy, "long keys"), "long-keys/")
     proxy.faults["long-keys"] = ("long_keys", 3, 300_000)
     try:
+        sid = make_sync(s, ns, bucket, proxied_connection(s, proxy, "long keys"), "long-keys/")
         job = trigger(s, ns, bucket, sid)
     finally:
         proxy.faults.pop("long-keys")
