@@ -5,22 +5,11 @@
 use std::time::Duration;
 
 use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+use sluice_core::net::Refused;
 use sluice_core::ports::{SourceError, PROVIDER_SAID};
 
 /// The most of a provider's own message kept.
 const EXCERPT_CHARS: usize = 200;
-
-/// The guard's refusal, carried through the SDK's resolver error.
-#[derive(Debug)]
-pub struct Refused(pub String);
-
-impl std::fmt::Display for Refused {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for Refused {}
 
 /// Printable characters only, whitespace collapsed, at most `EXCERPT_CHARS`.
 pub fn excerpt(text: &str) -> Option<String> {
@@ -46,30 +35,6 @@ pub fn with_excerpt(sentence: String, said: Option<&str>) -> String {
         Some(e) => format!("{sentence}{PROVIDER_SAID}{e}"),
         None => sentence,
     }
-}
-
-/// The guard's refusal, if one is anywhere in `e`'s sources.
-fn refusal(e: &(dyn std::error::Error + 'static)) -> Option<String> {
-    let mut next = Some(e);
-    while let Some(err) = next {
-        if let Some(r) = err.downcast_ref::<Refused>() {
-            return Some(r.0.clone());
-        }
-        next = err.source();
-    }
-    // A client layer that does not keep its sources still says it in text.
-    let mut next = Some(e);
-    while let Some(err) = next {
-        let text = err.to_string();
-        if ["private or reserved", "does not resolve", "loopback name"]
-            .iter()
-            .any(|m| text.contains(m))
-        {
-            return excerpt(&text);
-        }
-        next = err.source();
-    }
-    None
 }
 
 /// `Retry-After` in seconds, when the provider sent one.
@@ -129,7 +94,7 @@ where
     E: std::error::Error + Send + Sync + 'static,
     R: std::fmt::Debug + 'static,
 {
-    if let Some(why) = refusal(e) {
+    if let Some(why) = Refused::find(e).and_then(|why| excerpt(&why)) {
         return SourceError::Invalid(format!("{provider} endpoint refused when {what}: {why}"));
     }
     match e {

@@ -20,7 +20,7 @@ use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
-use sluice_core::net::NetGuard;
+use sluice_core::net::{NetGuard, Refused};
 use sluice_core::ports::{Connectors, Source, SourceError, SourceResult};
 
 pub use s3::S3Source;
@@ -86,7 +86,7 @@ impl ResolveDns for SdkResolver {
             guard
                 .resolve(&name)
                 .await
-                .map_err(|why| ResolveDnsError::new(errors::Refused(why)))
+                .map_err(|why| ResolveDnsError::new(Refused(why)))
         })
     }
 }

@@ -214,6 +214,28 @@ fn check_name(d: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The guard's refusal, as an error a client's resolver can carry.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Refused(pub String);
+
+impl Refused {
+    /// The guard's wording, for client layers that pass on an error's text but not the
+    /// error itself.
+    const WORDING: [&'static str; 3] = ["private or reserved", "does not resolve", "loopback name"];
+
+    /// The guard's refusal anywhere in `e`'s sources: by type, or by its wording.
+    pub fn find(e: &(dyn std::error::Error + 'static)) -> Option<String> {
+        let chain = || std::iter::successors(Some(e), |err| err.source());
+        if let Some(r) = chain().find_map(|err| err.downcast_ref::<Refused>()) {
+            return Some(r.0.clone());
+        }
+        chain()
+            .map(|err| err.to_string())
+            .find(|text| Self::WORDING.iter().any(|w| text.contains(w)))
+    }
+}
+
 /// Resolves names for reqwest clients through the guard.
 pub struct GuardedResolver(pub NetGuard);
 
@@ -222,7 +244,7 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let host = name.as_str().to_string();
         let guard = self.0.clone();
         Box::pin(async move {
-            let addrs = guard.resolve(&host).await?;
+            let addrs = guard.resolve(&host).await.map_err(Refused)?;
             let iter: reqwest::dns::Addrs =
                 Box::new(addrs.into_iter().map(|ip| SocketAddr::new(ip, 0)));
             Ok(iter)
@@ -368,11 +390,7 @@ fn describe(e: reqwest::Error) -> FetchError {
         text = format!("{text}: {s}");
         source = s.source();
     }
-    if text.contains("private or reserved")
-        || text.contains("redirect refused")
-        || text.contains("loopback name")
-        || text.contains("does not resolve")
-    {
+    if Refused::find(&e).is_some() || text.contains("redirect refused") {
         FetchError::Refused(text)
     } else if e.is_timeout() {
         FetchError::Failed(format!("timed out: {text}"))
