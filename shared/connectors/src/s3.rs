@@ -10,7 +10,7 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 
 use crate::errors::{classify, excerpt};
 
-use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
+use sluice_core::domain::connections::{SourceSpec, SpecCredentials, MAX_PREFIX_BYTES};
 use sluice_core::ports::{Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult};
 
 pub struct S3Source {
@@ -102,8 +102,6 @@ impl S3Source {
 /// Continuation tokens longer than this fail the run: no provider here sends one near
 /// it, and the request URI (and the run's stored item) must stay bounded.
 pub const MAX_TOKEN_BYTES: usize = sluice_core::ports::MAX_CONTINUATION_BYTES;
-/// S3's own limit on a key, and so on a useful prefix.
-pub const MAX_PREFIX_BYTES: usize = 1024;
 
 #[async_trait]
 impl Source for S3Source {

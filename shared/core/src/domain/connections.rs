@@ -15,6 +15,8 @@ const NOT_YET: &[&str] = &["gcs", "azure_blob", "box", "mux"];
 
 /// The most of any one setting (an endpoint URL, a region, a bucket name).
 pub const MAX_SETTING_BYTES: usize = 1024;
+/// S3's longest key, and so the longest prefix that can match anything.
+pub const MAX_PREFIX_BYTES: usize = 1024;
 
 pub const TIGRIS_ENDPOINT: &str = "https://fly.storage.tigris.dev";
 
@@ -69,12 +71,12 @@ impl Credentials {
     /// Every secret field within its length limit (a bounded item, a bounded header).
     fn check_lengths(&self) -> Result<(), FieldError> {
         let fields: Vec<(&str, &str, usize)> = match self {
+            // access_key_id (1–128) and external_id (8–128) have their checks in `parse`.
             Credentials::AccessKey {
-                access_key_id,
                 secret_access_key,
                 session_token,
+                ..
             } => vec![
-                ("access_key_id", access_key_id, 128),
                 ("secret_access_key", secret_access_key, 1024),
                 (
                     "session_token",
@@ -82,13 +84,7 @@ impl Credentials {
                     8192,
                 ),
             ],
-            Credentials::IamRole {
-                role_arn,
-                external_id,
-            } => vec![
-                ("role_arn", role_arn, 2048),
-                ("external_id", external_id, 1224),
-            ],
+            Credentials::IamRole { role_arn, .. } => vec![("role_arn", role_arn, 2048)],
             Credentials::ApplicationKey {
                 key_id,
                 application_key,
@@ -376,7 +372,7 @@ impl ProviderConfig {
             {
                 return Err(field(
                     "region",
-                    "is not a region name (letters, digits and dashes)",
+                    "is not a region name (letters, digits, dashes and underscores)",
                 ));
             }
         }
@@ -534,10 +530,10 @@ impl std::fmt::Debug for SpecCredentials {
 pub fn split_source_path(path: &str) -> Result<(String, String), FieldError> {
     let trimmed = path.trim_start_matches('/');
     let (bucket, prefix) = trimmed.split_once('/').unwrap_or((trimmed, ""));
-    if prefix.len() > 1024 {
+    if prefix.len() > MAX_PREFIX_BYTES {
         return Err(FieldError::new(
             "source_path",
-            "the prefix under the bucket must be at most 1024 bytes (S3's longest key)",
+            format!("the prefix under the bucket must be at most {MAX_PREFIX_BYTES} bytes (S3's longest key)"),
         ));
     }
     if bucket.is_empty() || bucket.len() > 255 {

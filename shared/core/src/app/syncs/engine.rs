@@ -320,6 +320,22 @@ struct Plan {
 /// A file a run could not take: its listing, the reason's code and the reason.
 type DeadFile = (SourceEntry, &'static str, String);
 
+/// A query of the manifest's entries with keys after `after` (all of them without one).
+fn manifest_after(sync_id: &str, after: Option<&str>) -> Query {
+    let mut query = Query::partition(keys::sync_pk(sync_id))
+        .prefix(keys::MANIFEST_PREFIX)
+        .limit(1000);
+    query.cursor = after.map(|a| {
+        CursorPos {
+            sk: format!("{}{a}", keys::MANIFEST_PREFIX),
+            pk: None,
+            isk: None,
+        }
+        .encode()
+    });
+    query
+}
+
 /// The manifest entries with keys in `(after, up_to]` (to the end when `up_to` is None).
 async fn manifest_range(
     ctx: &AppContext,
@@ -327,17 +343,7 @@ async fn manifest_range(
     after: Option<&str>,
     up_to: Option<&str>,
 ) -> Result<BTreeMap<String, ManifestEntry>, Error> {
-    let mut query = Query::partition(keys::sync_pk(sync_id))
-        .prefix(keys::MANIFEST_PREFIX)
-        .limit(1000);
-    if let Some(a) = after {
-        let start = CursorPos {
-            sk: format!("{}{a}", keys::MANIFEST_PREFIX),
-            pk: None,
-            isk: None,
-        };
-        query.cursor = Some(start.encode());
-    }
+    let mut query = manifest_after(sync_id, after);
     query.sk_max = up_to.map(|k| format!("{}{k}", keys::MANIFEST_PREFIX));
     let mut out = BTreeMap::new();
     loop {
@@ -1215,19 +1221,7 @@ async fn count_manifest_after(
     sync_id: &str,
     after: Option<&str>,
 ) -> Result<i64, Error> {
-    let mut query = Query::partition(keys::sync_pk(sync_id))
-        .prefix(keys::MANIFEST_PREFIX)
-        .limit(1000);
-    if let Some(a) = after {
-        query.cursor = Some(
-            CursorPos {
-                sk: format!("{}{a}", keys::MANIFEST_PREFIX),
-                pk: None,
-                isk: None,
-            }
-            .encode(),
-        );
-    }
+    let mut query = manifest_after(sync_id, after);
     let mut n = 0;
     loop {
         let page = ctx.table.query(&query).await?;

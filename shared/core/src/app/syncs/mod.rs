@@ -12,7 +12,7 @@ use serde_json::{json, Map, Value};
 use super::connections::{self, CreateConnection};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
-use crate::domain::connections::split_source_path;
+use crate::domain::connections::{split_source_path, MAX_PREFIX_BYTES};
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::ids::IdKind;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
@@ -591,9 +591,6 @@ pub const MAX_MAPPING_BYTES: usize = 16 * 1024;
 fn check_mapping_size(m: &Value) -> Result<(), Error> {
     connections::check_json_size("schema_mapping", m, MAX_MAPPING_BYTES)
 }
-
-/// S3 keys are at most 1 024 bytes: a longer listing prefix can match nothing.
-pub const MAX_PREFIX_BYTES: usize = 1024;
 
 fn check_listing_prefix(
     source_path: &str,
