@@ -155,6 +155,24 @@ fn string(settings: &Map<String, Value>, name: &str) -> Result<Option<String>, F
     }
 }
 
+/// Every setting a bounded string or a boolean.
+fn check_setting_values(settings: &Map<String, Value>) -> Result<(), FieldError> {
+    for (key, value) in settings {
+        let ok = match value {
+            Value::String(s) => s.len() <= MAX_SETTING_BYTES,
+            Value::Bool(_) | Value::Null => true,
+            _ => false,
+        };
+        if !ok {
+            return Err(field(
+                key,
+                format!("must be a string of at most {MAX_SETTING_BYTES} bytes, or a boolean"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Settings each provider accepts beside `credentials` (the SDK's fields, and the
 /// Sluice presets' own).
 fn allowed(provider: &str) -> &'static [&'static str] {
@@ -213,19 +231,7 @@ impl ProviderConfig {
         let mut settings = config.clone();
         settings.remove("credentials");
         settings.remove("provider_type");
-        for (key, value) in &settings {
-            let ok = match value {
-                Value::String(s) => s.len() <= MAX_SETTING_BYTES,
-                Value::Bool(_) | Value::Null => true,
-                _ => false,
-            };
-            if !ok {
-                return Err(field(
-                    key,
-                    format!("must be a string of at most {MAX_SETTING_BYTES} bytes, or a boolean"),
-                ));
-            }
-        }
+        check_setting_values(&settings)?;
         let preset = preset.or_else(|| {
             settings
                 .get("preset")

@@ -30,7 +30,7 @@ use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
     Cond, CursorPos, Event, Item, Query, QueueName, Source, SourceBody, SourceEntry, SourceError,
-    StoreError, Write,
+    SourcePage, StoreError, Write,
 };
 
 /// Sort keys of the table hold at most 1024 bytes; the manifest's carry `SRC#`.
@@ -507,18 +507,7 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         )
         .await;
     }
-    if let Some(why) = out_of_order(&page.entries, run.last_key.as_deref()) {
-        return fail(ctx, &sync, run, why).await;
-    }
-    if let Some(token) = page
-        .next
-        .as_deref()
-        .filter(|t| t.len() > MAX_CONTINUATION_BYTES)
-    {
-        let why = format!(
-            "the provider's continuation token is {} bytes, over the {MAX_CONTINUATION_BYTES} this server keeps: nothing deleted",
-            token.len()
-        );
+    if let Some(why) = unusable(&page, run.last_key.as_deref()) {
         return fail(ctx, &sync, run, why).await;
     }
     let filters = match sync.file_filters.as_ref().map(|f| f.compile()).transpose() {
@@ -1127,6 +1116,22 @@ fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLetter>) {
     plan.counts.new -= skipped_new;
     plan.counts.modified -= skipped_modified;
     plan.counts.failed += skipped_new + skipped_modified;
+}
+
+/// Why a listed page cannot be used: its keys are out of order, or its continuation
+/// token is longer than a run keeps.
+fn unusable(page: &SourcePage, last_key: Option<&str>) -> Option<String> {
+    if let Some(why) = out_of_order(&page.entries, last_key) {
+        return Some(why);
+    }
+    let token = page
+        .next
+        .as_deref()
+        .filter(|t| t.len() > MAX_CONTINUATION_BYTES)?;
+    Some(format!(
+        "the provider's continuation token is {} bytes, over the {MAX_CONTINUATION_BYTES} this server keeps: nothing deleted",
+        token.len()
+    ))
 }
 
 /// Why a page cannot be merged: keys not strictly ascending within it, or not after
