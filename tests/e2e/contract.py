@@ -82,13 +82,14 @@ def sdk_response_models() -> dict:
 
 # Values Sluice emits beyond the SDK's enums, each because the seed quickstart promises
 # it: bucket field and blob types `json` and `binary` ("text, image, audio, video, json,
-# binary"), and the webhook event `batch.completed` (with `batch.failed` and
-# `upload.completed`, which have no Mixpeek name either). The SDK's models cannot load a
+# binary"), and the webhook event `batch.completed` (with the other events Sluice emits
+# that have no Mixpeek name: `domain/events.rs`). The SDK's models cannot load a
 # bucket or webhook that uses one; every other value the SDK does not know fails the
 # check. Keyed by the field the value is in.
 SEED_ONLY_VALUES = {
     "type": {"json", "binary"},
-    "event_types": {"batch.completed", "batch.failed", "upload.completed"},
+    "event_types": {"batch.completed", "batch.failed", "upload.completed", "sync.completed",
+                    "sync.failed", "sync.suspended", "namespace.deleted", "bucket.deleted"},
 }
 
 

@@ -404,6 +404,47 @@ def test_sync_and_connection_lifecycle(syncing, s3):
     assert sluice.call("GET", f"/v1/organizations/connections/{cid}").status_code == 404
 
 
+def test_a_webhook_subscribed_to_sync_completed_hears_the_run(tmp_path, s3):
+    from test_batches import Receiver, subscribe, verify
+    proc, url, key = start(tmp_path / "data", {
+        "AWS_ENDPOINT_URL_S3": MOTO, "SLUICE_ALLOW_PRIVATE_URLS": "true",
+        "SLUICE_SYNC_POLL_SECS": "3600"})
+    try:
+        sluice = Sluice(url, key, tmp_path / "data")
+        fresh_bucket(s3, "webhook-source")
+        s3.put_object(Bucket="webhook-source", Key="a.txt", Body=b"a")
+        receiver = Receiver(failures=0)
+        hook = subscribe(sluice, "sync-events", ["sync.completed", "sync.failed"], receiver.url)
+        assert hook["event_types"] == ["sync.completed", "sync.failed"], hook
+        ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "webhook-syncs"}).json()["namespace_id"]
+        bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+            "bucket_name": "b", "bucket_schema": {"properties": {"body": {"type": "text"}}}}).json()["bucket_id"]
+        cid = sluice.call("POST", "/v1/organizations/connections", json={
+            "name": "hooked", "provider_type": "s3",
+            "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIASLUICESDK", "secret_access_key": SECRET}},
+        }).json()["connection_id"]
+        sid = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+            "connection_id": cid, "source_path": "webhook-source/", "skip_batch_submission": True}).json()["sync_config_id"]
+        job = trigger(sluice, ns, bucket, sid)
+        assert job["status"] == "completed", job
+        deadline = time.time() + 30
+        while not receiver.seen and time.time() < deadline:
+            time.sleep(0.2)
+        assert len(receiver.seen) == 1, receiver.seen
+        headers, body = receiver.seen[0]
+        assert verify(hook["signing_secret"], headers, body)
+        event = json.loads(body)
+        assert event["type"] == "sync.completed", event
+        assert event["data"]["sync_job_id"] == job["sync_job_id"], event
+        unknown = sluice.call("POST", "/v1/organizations/webhooks", json={
+            "webhook_name": "nothing-emits-it", "event_types": ["collection.documents.written"],
+            "channels": [{"channel": "webhook", "configs": {"url": receiver.url}}]})
+        assert unknown.status_code == 422 and "sync.completed" in unknown.text, unknown.text
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 def test_backblaze_finds_its_s3_endpoint_through_b2_authorize_account(syncing, s3, tmp_path):
     sluice, _ = syncing
     fresh_bucket(s3, "b2-source")

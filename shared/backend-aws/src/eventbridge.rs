@@ -30,7 +30,7 @@ impl EventBus for EventBridgeBus {
                     PutEventsRequestEntry::builder()
                         .event_bus_name(&self.bus)
                         .source(SOURCE)
-                        .detail_type(&e.event_type)
+                        .detail_type(e.event_type.as_str())
                         .detail(serde_json::to_string(e).unwrap_or_default())
                         .build()
                 })

@@ -649,7 +649,10 @@ impl MemoryEvents {
         lock(&self.published).clone()
     }
     pub fn types(&self) -> Vec<String> {
-        self.published().into_iter().map(|e| e.event_type).collect()
+        self.published()
+            .into_iter()
+            .map(|e| e.event_type.to_string())
+            .collect()
     }
 }
 

@@ -591,11 +591,10 @@ async fn events(ctx: AppContext) {
         .map(|i| sluice_core::ports::Event {
             event_id: format!("evt_{i:02}"),
             event_type: if i % 2 == 0 {
-                "object.created"
+                sluice_core::domain::events::EventType::ObjectCreated
             } else {
-                "batch.completed"
-            }
-            .into(),
+                sluice_core::domain::events::EventType::BatchCompleted
+            },
             org_id: "org_1".into(),
             namespace_id: None,
             created_at: "2026-01-01T00:00:00Z".into(),
@@ -1641,7 +1640,7 @@ async fn batch_flow(ctx: AppContext) {
             .lock()
             .unwrap()
             .iter()
-            .filter(|e| e.event_type.starts_with("batch."))
+            .filter(|e| e.event_type.resource() == "batch")
             .count()
     };
     assert_eq!(batch_events(&bus), 1);

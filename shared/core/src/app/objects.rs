@@ -20,6 +20,7 @@ use super::views::{record, BulkView, FailedRow, ObjectDeleted, ObjectView, Page}
 use super::{from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
+use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldError, FieldType};
 use crate::domain::time::now_rfc3339;
@@ -990,9 +991,6 @@ fn writes_for(p: &Prepared) -> Vec<(Write, Claim)> {
     ops
 }
 
-/// One event for the objects a request created.
-pub const OBJECTS_CREATED_BATCH: &str = "objects.created.batch";
-
 /// The outcome of one object in a create request.
 pub type ItemResult = Result<(Object, Option<Replayed>), Error>;
 
@@ -1106,9 +1104,9 @@ async fn create_many_once(
                     Some(old) => stale_keys.extend(removed_keys(old, &p.object)),
                 }
                 let kind = if p.replaces.is_some() {
-                    "object.updated"
+                    EventType::ObjectUpdated
                 } else {
-                    "object.created"
+                    EventType::ObjectCreated
                 };
                 events.push(object_event(kind, &p.object, &bucket.org_id));
                 Ok((p.object, None))
@@ -1180,7 +1178,7 @@ async fn create_many_once(
 async fn publish_object_events(ctx: &AppContext, bucket: &Bucket, mut events: Vec<Event>) {
     let created: Vec<&Event> = events
         .iter()
-        .filter(|e| e.event_type == "object.created")
+        .filter(|e| e.event_type == EventType::ObjectCreated)
         .collect();
     if created.len() > 1 {
         let ids: Vec<Value> = created
@@ -1189,13 +1187,13 @@ async fn publish_object_events(ctx: &AppContext, bucket: &Bucket, mut events: Ve
             .collect();
         let batch_event = Event {
             event_id: IdKind::Event.new_id(),
-            event_type: OBJECTS_CREATED_BATCH.into(),
+            event_type: EventType::ObjectsCreatedBatch,
             org_id: bucket.org_id.clone(),
             namespace_id: Some(bucket.namespace_id.clone()),
             created_at: now_rfc3339(),
             data: json!({"bucket_id": bucket.bucket_id, "object_ids": ids}),
         };
-        events.retain(|e| e.event_type != "object.created");
+        events.retain(|e| e.event_type != EventType::ObjectCreated);
         events.push(batch_event);
     }
     if !events.is_empty() {
@@ -1292,7 +1290,7 @@ async fn bump_bucket(
     Ok(())
 }
 
-fn object_event(event_type: &str, o: &Object, org_id: &str) -> Event {
+fn object_event(event_type: EventType, o: &Object, org_id: &str) -> Event {
     Event {
         event_id: IdKind::Event.new_id(),
         event_type: event_type.into(),
@@ -1500,7 +1498,11 @@ pub async fn update(
     }
     let _ = super::webhooks::publish(
         ctx,
-        vec![object_event("object.updated", &next, &bucket.org_id)],
+        vec![object_event(
+            EventType::ObjectUpdated,
+            &next,
+            &bucket.org_id,
+        )],
     )
     .await;
     Ok(next)
@@ -1557,7 +1559,11 @@ pub async fn delete(
     super::documents::remove(ctx, &documents).await?;
     let _ = super::webhooks::publish(
         ctx,
-        vec![object_event("object.deleted", &current, &bucket.org_id)],
+        vec![object_event(
+            EventType::ObjectDeleted,
+            &current,
+            &bucket.org_id,
+        )],
     )
     .await;
     Ok(ObjectDeleted {

@@ -18,6 +18,7 @@ use super::{from_item, keys, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
 use crate::domain::entities::Object;
+use crate::domain::events::EventType;
 use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
@@ -505,15 +506,19 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
         return Ok(());
     }
     let event_type = match batch.status {
-        BatchStatus::Failed => "batch.failed",
-        _ => "batch.completed",
+        BatchStatus::Failed => EventType::BatchFailed,
+        _ => EventType::BatchCompleted,
     };
     let event = Event {
         event_id: derived_id(
             IdKind::Event,
-            &[&batch.batch_id, &batch.attempt.to_string(), event_type],
+            &[
+                &batch.batch_id,
+                &batch.attempt.to_string(),
+                event_type.as_str(),
+            ],
         ),
-        event_type: event_type.into(),
+        event_type,
         org_id: batch.org_id.clone(),
         namespace_id: Some(batch.namespace_id.clone()),
         created_at: now_rfc3339(),

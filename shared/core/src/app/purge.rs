@@ -12,6 +12,7 @@ use serde_json::json;
 
 use super::{keys, tasks};
 use crate::context::AppContext;
+use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
@@ -216,7 +217,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
     let (record_key, event_type, namespace_id) = match &msg.scope {
         PurgeScope::Namespace { namespace_id } => (
             keys::namespace(&msg.org_id, namespace_id),
-            "namespace.deleted",
+            EventType::NamespaceDeleted,
             namespace_id,
         ),
         PurgeScope::Bucket {
@@ -224,7 +225,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
             bucket_id,
         } => (
             keys::bucket(namespace_id, bucket_id),
-            "bucket.deleted",
+            EventType::BucketDeleted,
             namespace_id,
         ),
     };
@@ -242,7 +243,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
         ctx,
         vec![Event {
             event_id: IdKind::Event.new_id(),
-            event_type: event_type.into(),
+            event_type,
             org_id: msg.org_id.clone(),
             namespace_id: Some(namespace_id.clone()),
             created_at: now_rfc3339(),

@@ -22,6 +22,7 @@ use super::views::{
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace, Upload, ACTIVE};
+use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::time::{now, rfc3339};
@@ -955,7 +956,7 @@ pub async fn confirm(
     }
     let event = Event {
         event_id: IdKind::Event.new_id(),
-        event_type: "upload.completed".into(),
+        event_type: EventType::UploadCompleted,
         org_id: bucket.org_id.clone(),
         namespace_id: Some(bucket.namespace_id.clone()),
         created_at: stamp,

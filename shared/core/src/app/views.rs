@@ -949,7 +949,7 @@ pub struct SearchView {
 pub struct WebhookView {
     pub webhook_id: String,
     pub webhook_name: String,
-    pub event_types: Vec<String>,
+    pub event_types: Vec<crate::domain::events::EventType>,
     pub resource_types: Option<Vec<String>>,
     pub channels: Vec<WebhookChannel>,
     pub is_active: bool,
@@ -1022,7 +1022,7 @@ pub struct DeliveryView {
     pub delivery_id: String,
     pub webhook_id: String,
     pub event_id: String,
-    pub event_type: String,
+    pub event_type: crate::domain::events::EventType,
     pub attempt: u32,
     pub success: bool,
     pub status_code: Option<u16>,

@@ -15,25 +15,14 @@ use sha2::Sha256;
 use super::lists::{collect, ListRequest};
 use super::views::{record, DeliveryView, Page, WebhookList, WebhookView, WholeList};
 use super::{from_item, keys, to_item};
-use crate::app::objects::OBJECTS_CREATED_BATCH;
 use crate::context::AppContext;
+use crate::domain::events::EventType;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::net::FetchError;
 use crate::ports::{Cond, Event, Query, QueueName, StoreError, Update, Write};
 
-/// The events Sluice emits; the SDK's other event names are accepted for compatibility.
-pub const EVENT_TYPES: &[&str] = &[
-    "batch.completed",
-    "batch.failed",
-    "object.created",
-    "object.updated",
-    "object.deleted",
-    "upload.completed",
-    "objects.created.batch",
-    "collection.documents.written",
-];
 /// Delivery log entries are kept this long.
 const DELIVERY_LOG_DAYS: i64 = 30;
 
@@ -64,7 +53,7 @@ pub struct WebhookChannel {
 #[serde(deny_unknown_fields)]
 pub struct CreateWebhook {
     pub webhook_name: String,
-    pub event_types: Vec<String>,
+    pub event_types: Vec<EventType>,
     pub channels: Vec<WebhookChannel>,
     pub resource_types: Option<Vec<String>>,
     pub is_active: Option<bool>,
@@ -75,7 +64,7 @@ pub struct CreateWebhook {
 #[serde(deny_unknown_fields)]
 pub struct UpdateWebhook {
     pub webhook_name: Option<String>,
-    pub event_types: Option<Vec<String>>,
+    pub event_types: Option<Vec<EventType>>,
     pub channels: Option<Vec<WebhookChannel>>,
     pub resource_types: Option<Vec<String>>,
     pub is_active: Option<bool>,
@@ -84,7 +73,7 @@ pub struct UpdateWebhook {
 #[derive(Debug, Default, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ListWebhooks {
-    pub event_type: Option<String>,
+    pub event_type: Option<EventType>,
     pub is_active: Option<bool>,
 }
 
@@ -93,7 +82,7 @@ pub struct Webhook {
     pub webhook_id: String,
     pub org_id: String,
     pub webhook_name: String,
-    pub event_types: Vec<String>,
+    pub event_types: Vec<EventType>,
     pub channels: Vec<WebhookChannel>,
     #[serde(default)]
     pub resource_types: Option<Vec<String>>,
@@ -134,23 +123,12 @@ pub enum WebhookMessage {
     Delivery(DeliveryMessage),
 }
 
-fn check(event_types: &[String], channels: &[WebhookChannel], name: &str) -> Result<(), Error> {
+fn check(event_types: &[EventType], channels: &[WebhookChannel], name: &str) -> Result<(), Error> {
     if name.is_empty() || name.chars().count() > 200 {
         return Err(Error::field("webhook_name", "1 to 200 characters"));
     }
     if event_types.is_empty() {
         return Err(Error::field("event_types", "name at least one event type"));
-    }
-    for t in event_types {
-        if !EVENT_TYPES.contains(&t.as_str()) {
-            return Err(Error::field(
-                "event_types",
-                format!(
-                    "unknown event type {t:?}; known: {}",
-                    EVENT_TYPES.join(", ")
-                ),
-            ));
-        }
     }
     if channels.is_empty() {
         return Err(Error::field("channels", "give at least one channel"));
@@ -425,7 +403,6 @@ pub async fn list(
     })
 }
 
-/// The Standard Webhooks signature of one delivery.
 /// The webhook's signing secret, opened from its sealed form.
 async fn signing_secret(ctx: &AppContext, wh: &Webhook) -> Result<String, Error> {
     match (&wh.sealed_secret, &wh.secret) {
@@ -495,12 +472,7 @@ pub async fn fan_out(ctx: &AppContext, event: &Event) -> Result<(), Error> {
 fn events_for(wh: &Webhook, event: &Event) -> Vec<Event> {
     let mut out = Vec::new();
     // `resource_types` narrows by what the event is about: `batch`, `object`, `upload`, …
-    let resource = event
-        .event_type
-        .split('.')
-        .next()
-        .unwrap_or_default()
-        .trim_end_matches('s');
+    let resource = event.event_type.resource();
     if wh
         .resource_types
         .as_ref()
@@ -511,14 +483,14 @@ fn events_for(wh: &Webhook, event: &Event) -> Vec<Event> {
     if wh.event_types.contains(&event.event_type) {
         out.push(event.clone());
     }
-    if event.event_type == OBJECTS_CREATED_BATCH
-        && wh.event_types.iter().any(|t| t == "object.created")
+    if event.event_type == EventType::ObjectsCreatedBatch
+        && wh.event_types.contains(&EventType::ObjectCreated)
     {
         for id in event.data["object_ids"].as_array().into_iter().flatten() {
             let object_id = id.as_str().unwrap_or_default();
             out.push(Event {
                 event_id: derived_id(IdKind::Event, &[&event.event_id, object_id]),
-                event_type: "object.created".into(),
+                event_type: EventType::ObjectCreated,
                 data: json!({"object_id": object_id, "bucket_id": event.data["bucket_id"]}),
                 ..event.clone()
             });
@@ -585,7 +557,7 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
         delivery_id,
         webhook_id: wh.webhook_id.clone(),
         event_id: msg.event.event_id.clone(),
-        event_type: msg.event.event_type.clone(),
+        event_type: msg.event.event_type,
         attempt: msg.attempt,
         success: failure.is_none(),
         status_code,
@@ -731,29 +703,29 @@ mod tests {
             "is_active": true, "secret": "whsec_", "created_at": "t", "updated_at": "t",
         }))
         .unwrap();
-        let event = |t: &str, data: Value| Event {
+        let event = |t: EventType, data: Value| Event {
             event_id: "evt_1".into(),
-            event_type: t.into(),
+            event_type: t,
             org_id: "org_1".into(),
             namespace_id: None,
             created_at: "t".into(),
             data,
         };
         let batch = event(
-            OBJECTS_CREATED_BATCH,
+            EventType::ObjectsCreatedBatch,
             json!({"object_ids": ["obj_a", "obj_b"], "bucket_id": "bkt"}),
         );
         let expanded = events_for(&wh, &batch);
         assert_eq!(expanded.len(), 2);
         assert_ne!(expanded[0].event_id, expanded[1].event_id);
         assert_eq!(
-            events_for(&wh, &event("batch.completed", json!({}))).len(),
+            events_for(&wh, &event(EventType::BatchCompleted, json!({}))).len(),
             1
         );
         wh.resource_types = Some(vec!["batch".into()]);
         assert!(events_for(&wh, &batch).is_empty());
         assert_eq!(
-            events_for(&wh, &event("batch.completed", json!({}))).len(),
+            events_for(&wh, &event(EventType::BatchCompleted, json!({}))).len(),
             1
         );
     }

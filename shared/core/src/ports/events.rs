@@ -1,5 +1,6 @@
 //! Domain events: EventBridge in AWS, in-process subscribers locally.
 
+use crate::domain::events::EventType;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -9,8 +10,7 @@ use super::StoreResult;
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Event {
     pub event_id: String,
-    /// e.g. `object.created`, `namespace.deleted`.
-    pub event_type: String,
+    pub event_type: EventType,
     pub org_id: String,
     pub namespace_id: Option<String>,
     pub created_at: String,

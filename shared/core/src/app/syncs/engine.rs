@@ -24,6 +24,7 @@ use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
 use crate::app::{batches, from_item, keys, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::time::{now, now_rfc3339};
@@ -1276,9 +1277,9 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
         return Ok(());
     };
     let kind = if s.status == SUSPENDED {
-        "sync.suspended"
+        EventType::SyncSuspended
     } else {
-        "sync.failed"
+        EventType::SyncFailed
     };
     publish(ctx, &s, &run, kind).await
 }
@@ -1296,12 +1297,15 @@ pub async fn give_up(ctx: &AppContext, msg: &PageMessage, why: &str) -> Result<(
     fail(ctx, &state.sync, state.run, why).await
 }
 
-async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: &str) -> Result<(), Error> {
+async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: EventType) -> Result<(), Error> {
     crate::app::webhooks::publish(
         ctx,
         vec![Event {
-            event_id: crate::domain::ids::derived_id(IdKind::Event, &[&run.sync_job_id, kind]),
-            event_type: kind.into(),
+            event_id: crate::domain::ids::derived_id(
+                IdKind::Event,
+                &[&run.sync_job_id, kind.as_str()],
+            ),
+            event_type: kind,
             org_id: s.org_id.clone(),
             namespace_id: Some(s.namespace_id.clone()),
             created_at: now_rfc3339(),
@@ -1384,7 +1388,7 @@ async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), E
     };
     tracing::info!(sync_id = %s.sync_config_id, run_id = %run.sync_job_id, ?counts, "sync run completed");
     connections::record_use(ctx, &s.org_id, &s.connection_id, Ok(())).await?;
-    publish(ctx, &s, &run, "sync.completed").await
+    publish(ctx, &s, &run, EventType::SyncCompleted).await
 }
 
 /// Why the deletions of files gone from the source are withheld, if they are.
