@@ -366,7 +366,7 @@ pub async fn uploads_confirm(ctx: AppContext, c: Caller, req: ApiRequest) -> Rep
         let queued = uploads::confirm_bulk(&ctx, c.namespace()?, &bucket, batch).await?;
         return Ok(ConfirmOutcome::Accepted(ConfirmAccepted {
             upload_id: upload_id.to_string(),
-            status: "PROCESSING".into(),
+            status: sluice_core::domain::status::TaskStatus::Processing,
             task_id: queued.task_id,
             message: "confirmation is being processed in the background".into(),
         }));
@@ -481,7 +481,7 @@ async fn cancel_response(
         None => TaskView {
             task_id: batch.batch_id.clone(),
             task_type: batches::TASK_TYPE.into(),
-            status: "CANCELED".into(),
+            status: sluice_core::domain::status::TaskStatus::Canceled,
             namespace_id: Some(batch.namespace_id.clone()),
             inputs: Vec::new(),
             outputs: Vec::new(),
@@ -889,7 +889,7 @@ pub async fn syncs_metrics(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply
     Ok(SyncMetricsView {
         sync_config_id: sync.sync_config_id.clone(),
         status: sync.status.clone(),
-        is_active: sync.status == syncs::ACTIVE && !sync.paused,
+        is_active: sync.status == sluice_core::domain::status::SyncStatus::Active && !sync.paused,
         is_stale: h.is_stale,
         stale_after_seconds: h.stale_after_seconds,
         stalled: h.stalled,

@@ -18,6 +18,7 @@ use crate::context::AppContext;
 use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
 use crate::domain::entities::{Bucket, Namespace, Object, Task};
 use crate::domain::ids::IdKind;
+use crate::domain::status::TaskStatus;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::Error;
 use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
@@ -590,7 +591,7 @@ pub async fn submit(
         TASK_TYPE,
         vec![json!({"batch_id": batch.batch_id, "bucket_id": bucket.bucket_id})],
     );
-    task.status = tasks::PENDING.into();
+    task.status = TaskStatus::Pending;
     task.additional_data
         .insert("batch_id".into(), json!(batch.batch_id));
     enqueue(ctx, &batch, &task.task_id, 1, &batch.object_ids).await?;
@@ -662,7 +663,15 @@ pub async fn cancel_by_key(
     }
     let batch = load(ctx, bucket_id, batch_id).await?;
     if let Some(task_id) = &batch.task_id {
-        tasks::set_status(ctx, &batch.org_id, task_id, "CANCELED", None, None).await?;
+        tasks::set_status(
+            ctx,
+            &batch.org_id,
+            task_id,
+            TaskStatus::Canceled,
+            None,
+            None,
+        )
+        .await?;
     }
     Ok(batch)
 }

@@ -9,10 +9,11 @@ use super::purge::{self, PurgeScope};
 use super::views::{record, BucketView, DeletionQueued, Page};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
-use crate::domain::entities::{Bucket, Namespace, UniqueKey, ACTIVE, DELETING};
+use crate::domain::entities::{Bucket, Namespace, UniqueKey};
 use crate::domain::ids::IdKind;
 use crate::domain::names;
 use crate::domain::schema::{BucketSchema, FieldError};
+use crate::domain::status::{RecordStatus, TaskStatus};
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Update, Write};
@@ -120,7 +121,7 @@ pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bu
         .await?
         .ok_or_else(not_found)?;
     let bucket: Bucket = from_item(item)?;
-    if bucket.status != ACTIVE {
+    if bucket.status != RecordStatus::Active {
         return Err(not_found());
     }
     Ok(bucket)
@@ -142,7 +143,7 @@ pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Resu
         bucket_schema: schema.to_json(),
         unique_key: req.unique_key,
         metadata: req.metadata,
-        status: ACTIVE.into(),
+        status: RecordStatus::Active,
         object_count: 0,
         total_size_bytes: 0,
         version: 1,
@@ -155,7 +156,7 @@ pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Resu
         Write::Update {
             key: keys::namespace(&ns.org_id, &ns.namespace_id),
             updates: vec![Update::Add("bucket_count".into(), 1)],
-            cond: Cond::Equals("status".into(), json!(ACTIVE)),
+            cond: Cond::Equals("status".into(), json!(RecordStatus::Active)),
         },
         Write::create(to_item(
             &keys::bucket(&ns.namespace_id, &bucket.bucket_id),
@@ -193,7 +194,7 @@ pub async fn list(
     let filter = req.filter(&["bucket_name", "bucket_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let b: Bucket = from_item(item)?;
-        (b.status == ACTIVE)
+        (b.status == RecordStatus::Active)
             .then(|| record(&BucketView::from(&b)))
             .transpose()
     })
@@ -320,10 +321,10 @@ pub async fn delete(
         Write::Update {
             key: keys::bucket(&ns.namespace_id, &bucket.bucket_id),
             updates: vec![
-                Update::Set("status".into(), json!(DELETING)),
+                Update::Set("status".into(), json!(RecordStatus::Deleting)),
                 Update::Set("updated_at".into(), json!(now_rfc3339())),
             ],
-            cond: Cond::Equals("status".into(), json!(ACTIVE)),
+            cond: Cond::Equals("status".into(), json!(RecordStatus::Active)),
         },
         Write::Delete {
             key: keys::bucket_name(&ns.namespace_id, &bucket.bucket_name),
@@ -343,7 +344,7 @@ pub async fn delete(
             namespace_id: None,
             bucket_id: Some(bucket.bucket_id),
             task_id: task.task_id,
-            status: tasks::PENDING.into(),
+            status: TaskStatus::Pending,
         }),
         Err(StoreError::ConditionFailed { .. }) => {
             Err(Error::not_found(format!("bucket {ident:?}")))

@@ -11,13 +11,11 @@ use crate::context::AppContext;
 use crate::domain::connections::{Credentials, ProviderConfig, SourceSpec};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::FieldError;
+use crate::domain::status::ConnectionStatus;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::net::NetGuard;
 use crate::ports::{Cond, Query, Source, SourceError, StoreError, Write};
-
-pub const ACTIVE: &str = "ACTIVE";
-pub const SUSPENDED: &str = "SUSPENDED";
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -53,7 +51,7 @@ pub struct UpdateConnection {
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
     #[serde(default)]
-    pub status: Option<String>,
+    pub status: Option<ConnectionStatus>,
     #[serde(default)]
     pub test_before_save: Option<bool>,
 }
@@ -83,7 +81,7 @@ pub struct Connection {
     pub sealed_credentials: String,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    pub status: String,
+    pub status: ConnectionStatus,
     #[serde(default)]
     pub last_used_at: Option<String>,
     #[serde(default)]
@@ -343,7 +341,7 @@ async fn create_inner(
         credential_type: config.credentials.kind().to_string(),
         sealed_credentials: seal(ctx, &config.credentials).await?,
         metadata: req.metadata,
-        status: ACTIVE.into(),
+        status: ConnectionStatus::Active,
         last_used_at: None,
         last_error: None,
         consecutive_failures: 0,
@@ -418,9 +416,12 @@ pub async fn list(
         .filter(|c| {
             req.status
                 .as_ref()
-                .is_none_or(|s| s.eq_ignore_ascii_case(&c.status))
+                .is_none_or(|s| s.eq_ignore_ascii_case(c.status.as_str()))
         })
-        .filter(|c| req.is_active.is_none_or(|a| a == (c.status == ACTIVE)))
+        .filter(|c| {
+            req.is_active
+                .is_none_or(|a| a == (c.status == ConnectionStatus::Active))
+        })
         .collect())
 }
 
@@ -444,18 +445,11 @@ pub async fn update(
     if req.metadata.is_some() {
         c.metadata = req.metadata.clone();
     }
-    if let Some(status) = &req.status {
-        match status.as_str() {
-            ACTIVE => c.consecutive_failures = 0,
-            SUSPENDED => {}
-            other => {
-                return Err(Error::field(
-                    "status",
-                    format!("expected ACTIVE or SUSPENDED, got {other:?}"),
-                ))
-            }
+    if let Some(status) = req.status {
+        if status == ConnectionStatus::Active {
+            c.consecutive_failures = 0;
         }
-        c.status = status.clone();
+        c.status = status;
     }
     if let Some(patch) = &req.provider_config {
         let stored = unseal(ctx, &before).await?;

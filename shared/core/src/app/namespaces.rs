@@ -9,10 +9,11 @@ use super::purge::{self, PurgeScope};
 use super::views::{record, DeletionQueued, NamespaceView, Page};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
-use crate::domain::entities::{Namespace, ACTIVE, DELETING};
+use crate::domain::entities::Namespace;
 use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::IdKind;
 use crate::domain::names;
+use crate::domain::status::{RecordStatus, TaskStatus};
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Update, Write};
@@ -69,7 +70,7 @@ pub async fn resolve(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Name
         .await?
         .ok_or_else(not_found)?;
     let ns: Namespace = from_item(item)?;
-    if ns.status != ACTIVE {
+    if ns.status != RecordStatus::Active {
         return Err(not_found());
     }
     Ok(ns)
@@ -100,7 +101,7 @@ pub async fn create(
         description: req.description,
         feature_extractors: chosen,
         org_id: org_id.to_string(),
-        status: ACTIVE.into(),
+        status: RecordStatus::Active,
         bucket_count: 0,
         version: 1,
         created_at: now.clone(),
@@ -143,7 +144,7 @@ pub async fn list(
     let filter = req.filter(&["namespace_name", "namespace_id", "description"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let ns: Namespace = from_item(item)?;
-        (ns.status == ACTIVE)
+        (ns.status == RecordStatus::Active)
             .then(|| record(&NamespaceView::from(&ns)))
             .transpose()
     })
@@ -286,10 +287,10 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Delet
         Write::Update {
             key: keys::namespace(org_id, &ns.namespace_id),
             updates: vec![
-                Update::Set("status".into(), json!(DELETING)),
+                Update::Set("status".into(), json!(RecordStatus::Deleting)),
                 Update::Set("updated_at".into(), json!(now_rfc3339())),
             ],
-            cond: Cond::Equals("status".into(), json!(ACTIVE)),
+            cond: Cond::Equals("status".into(), json!(RecordStatus::Active)),
         },
         Write::Delete {
             key: keys::namespace_name(org_id, &ns.namespace_name),
@@ -309,7 +310,7 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Delet
             namespace_id: Some(ns.namespace_id),
             bucket_id: None,
             task_id: task.task_id,
-            status: tasks::PENDING.into(),
+            status: TaskStatus::Pending,
         }),
         Err(StoreError::ConditionFailed { .. }) => {
             Err(Error::not_found(format!("namespace {ident:?}")))

@@ -23,6 +23,7 @@ use crate::domain::entities::{Blob, BlobDetails, Bucket, Object};
 use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldError, FieldType};
+use crate::domain::status::{ObjectStatus, UploadStatus};
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
@@ -32,7 +33,6 @@ pub const MAX_BULK: usize = 100;
 const MAX_BLOBS: usize = 64;
 const MAX_KEY_PREFIX: usize = 1024;
 const MAX_URL: usize = 2083;
-const PENDING: &str = "PENDING";
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -750,7 +750,7 @@ async fn link_uploads(
         };
         let upload: crate::domain::entities::Upload = from_item(item)?;
         let field = format!("blobs[{i}].upload_id");
-        if upload.status != "COMPLETED" {
+        if upload.status != UploadStatus::Completed {
             return Err(Error::field(
                 field,
                 format!("upload {id} is {}: confirm it first", upload.status),
@@ -918,7 +918,7 @@ async fn prepare(
         key_prefix: req.key_prefix,
         blobs,
         metadata,
-        status: PENDING.into(),
+        status: ObjectStatus::Pending,
         error: None,
         fingerprint: fp,
         unique_hash: uk,

@@ -21,6 +21,7 @@ use crate::domain::entities::Object;
 use crate::domain::events::EventType;
 use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
+use crate::domain::status::TaskStatus;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Event, Item, Key, Query, StoreError, Update, VectorRecord, Write};
@@ -444,7 +445,15 @@ async fn start(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
     match ctx.table.write(write).await {
         Ok(_) => {
             if let Some(task_id) = &batch.task_id {
-                tasks::set_status(ctx, &batch.org_id, task_id, "PROCESSING", None, None).await?;
+                tasks::set_status(
+                    ctx,
+                    &batch.org_id,
+                    task_id,
+                    TaskStatus::Processing,
+                    None,
+                    None,
+                )
+                .await?;
             }
             Ok(())
         }
@@ -539,9 +548,9 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
     super::webhooks::publish(ctx, vec![event]).await?;
     if let Some(task_id) = &batch.task_id {
         let task_status = match batch.status {
-            BatchStatus::Completed => "COMPLETED",
-            BatchStatus::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
-            _ => "FAILED",
+            BatchStatus::Completed => TaskStatus::Completed,
+            BatchStatus::CompletedWithErrors => TaskStatus::CompletedWithErrors,
+            _ => TaskStatus::Failed,
         };
         let outputs = vec![
             json!({"batch_id": batch.batch_id, "processed": batch.processed, "failed": batch.failed, "skipped": batch.skipped}),

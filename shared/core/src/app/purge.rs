@@ -14,6 +14,7 @@ use super::{keys, tasks};
 use crate::context::AppContext;
 use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
+use crate::domain::status::TaskStatus;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::jobs::TaskMessage;
@@ -140,7 +141,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
     else {
         return Ok(());
     };
-    if task.status == tasks::COMPLETED {
+    if task.status == TaskStatus::Completed {
         return Ok(());
     }
     if msg.pass == 1 {
@@ -148,7 +149,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
             ctx,
             &msg.org_id,
             &msg.task_id,
-            tasks::IN_PROGRESS,
+            TaskStatus::InProgress,
             None,
             None,
         )
@@ -234,7 +235,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
         ctx,
         &msg.org_id,
         &msg.task_id,
-        tasks::COMPLETED,
+        TaskStatus::Completed,
         Some(vec![json!({"items_deleted": items})]),
         None,
     )

@@ -7,14 +7,10 @@ use super::{from_item, keys, to_item};
 use crate::context::AppContext;
 use crate::domain::entities::Task;
 use crate::domain::ids::IdKind;
+use crate::domain::status::TaskStatus;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Update, Write};
-
-pub const PENDING: &str = "PENDING";
-pub const IN_PROGRESS: &str = "IN_PROGRESS";
-pub const COMPLETED: &str = "COMPLETED";
-pub const FAILED: &str = "FAILED";
 
 pub fn new_task(
     org_id: &str,
@@ -26,7 +22,7 @@ pub fn new_task(
     Task {
         task_id: IdKind::Task.new_id(),
         task_type: task_type.to_string(),
-        status: PENDING.to_string(),
+        status: TaskStatus::Pending,
         org_id: org_id.to_string(),
         namespace_id: namespace_id.map(str::to_string),
         inputs,
@@ -81,7 +77,7 @@ pub async fn set_status(
     ctx: &AppContext,
     org_id: &str,
     task_id: &str,
-    status: &str,
+    status: TaskStatus,
     outputs: Option<Vec<Value>>,
     error: Option<String>,
 ) -> Result<(), Error> {
@@ -138,7 +134,7 @@ pub async fn list(
         let wanted = req
             .status
             .as_ref()
-            .is_none_or(|s| s.eq_ignore_ascii_case(&t.status))
+            .is_none_or(|s| s.eq_ignore_ascii_case(t.status.as_str()))
             && req
                 .task_type
                 .as_ref()
@@ -149,21 +145,13 @@ pub async fn list(
     Ok(Page::new(results, next, size, None))
 }
 
-const TERMINAL: &[&str] = &[
-    COMPLETED,
-    "COMPLETED_WITH_ERRORS",
-    FAILED,
-    "CANCELED",
-    "SKIPPED",
-];
-
 /// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
 /// batch); a finished one's record is removed.
 pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, Error> {
     let task = get(ctx, org_id, task_id)
         .await?
         .ok_or_else(|| Error::not_found(format!("task {task_id:?}")))?;
-    if TERMINAL.contains(&task.status.as_str()) {
+    if task.status.is_terminal() {
         ctx.table
             .write(Write::delete(keys::task(org_id, task_id)))
             .await?;

@@ -3,7 +3,7 @@
 //!
 //! The store enforces what the URL pins (content type, exact length, sha256), so the
 //! bytes are not taken on trust. Completing an upload and creating its object are one
-//! transaction, conditional on the upload still being PENDING: whichever confirm comes
+//! transaction, conditional on the upload still being UploadStatus::Pending: whichever confirm comes
 //! first wins, the others return its result, and there is exactly one object.
 
 use std::collections::BTreeMap;
@@ -21,10 +21,11 @@ use super::views::{
 };
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
-use crate::domain::entities::{Bucket, Namespace, Upload, ACTIVE};
+use crate::domain::entities::{Bucket, Namespace, Upload};
 use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
+use crate::domain::status::{RecordStatus, TaskStatus, UploadStatus};
 use crate::domain::time::{now, rfc3339};
 use crate::error::Error;
 use crate::jobs::TaskMessage;
@@ -32,11 +33,6 @@ use crate::ports::{
     Cond, Event, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
 };
 use crate::store::index;
-
-pub const PENDING: &str = "PENDING";
-pub const COMPLETED: &str = "COMPLETED";
-pub const FAILED: &str = "FAILED";
-pub const CANCELED: &str = "CANCELED";
 
 /// S3 takes at most 5 GiB in one PUT; larger files go in parts.
 pub const MAX_SINGLE_PUT: i64 = 5 * 1024 * 1024 * 1024;
@@ -324,7 +320,7 @@ fn draft(
         file_hash,
         skip_duplicates: req.skip_duplicates.unwrap_or(true),
         metadata: req.metadata,
-        status: PENDING.into(),
+        status: UploadStatus::Pending,
         message: None,
         linked: false,
         object_id: None,
@@ -354,9 +350,9 @@ fn promoted_key(up: &Upload) -> String {
 /// The key objects read this upload's bytes from, once it is completed. Uploads
 /// completed before promotion existed are read where they were written.
 fn confirmed_key(up: &Upload) -> Option<&str> {
-    match (&up.blob_key, up.status.as_str()) {
+    match (&up.blob_key, up.status) {
         (Some(k), _) => Some(k),
-        (None, COMPLETED) => Some(&up.storage_key),
+        (None, UploadStatus::Completed) => Some(&up.storage_key),
         (None, _) => None,
     }
 }
@@ -371,13 +367,13 @@ fn expires_epoch(up: &Upload) -> i64 {
 }
 
 fn is_due(up: &Upload) -> bool {
-    up.status == PENDING && epoch(now()) > expires_epoch(up)
+    up.status == UploadStatus::Pending && epoch(now()) > expires_epoch(up)
 }
 
 /// The record as stored: pending uploads sit in the sweeper's index, ordered by expiry.
 fn record_item(up: &Upload) -> crate::ports::Item {
     let mut item = to_item(&keys::upload(&up.bucket_id, &up.upload_id), up);
-    if up.status == PENDING {
+    if up.status == UploadStatus::Pending {
         index::Entry::PendingUpload {
             upload_id: &up.upload_id,
             expires_epoch: expires_epoch(up),
@@ -392,8 +388,8 @@ fn record_item(up: &Upload) -> crate::ports::Item {
     item
 }
 
-/// Leaving PENDING: out of the sweeper's index.
-fn leave_pending(status: &str, mut updates: Vec<Update>) -> Vec<Update> {
+/// Leaving UploadStatus::Pending: out of the sweeper's index.
+fn leave_pending(status: UploadStatus, mut updates: Vec<Update>) -> Vec<Update> {
     updates.push(Update::Set("status".into(), json!(status)));
     updates.extend(index::remove());
     updates.push(Update::Add("version".into(), 1));
@@ -516,7 +512,7 @@ async fn duplicate_of(
     };
     Ok(load(ctx, bucket, id)
         .await?
-        .filter(|u| u.status == COMPLETED))
+        .filter(|u| u.status == UploadStatus::Completed))
 }
 
 /// Creates one upload: its record, then its presigned URL (or the duplicate it matches).
@@ -614,14 +610,14 @@ async fn end_pending(
     ctx: &AppContext,
     bucket: &Bucket,
     up: &Upload,
-    status: &str,
+    status: UploadStatus,
     message: &str,
 ) -> Result<Upload, Error> {
     let updates = leave_pending(status, vec![Update::Set("message".into(), json!(message))]);
     let write = Write::Update {
         key: keys::upload(&bucket.bucket_id, &up.upload_id),
         updates,
-        cond: Cond::Equals("status".into(), json!(PENDING)),
+        cond: Cond::Equals("status".into(), json!(UploadStatus::Pending)),
     };
     match ctx.table.write(write).await {
         Ok(_) => {
@@ -634,7 +630,7 @@ async fn end_pending(
                 // A confirm that promoted the bytes but then failed (say, on a unique key).
                 ctx.blobs.delete(&promoted_key(up)).await?;
             }
-            tracing::info!(upload_id = %up.upload_id, status, "upload ended");
+            tracing::info!(upload_id = %up.upload_id, %status, "upload ended");
         }
         Err(StoreError::ConditionFailed { .. }) => {}
         Err(e) => return Err(e.into()),
@@ -655,14 +651,14 @@ pub async fn get(
                 ctx,
                 bucket,
                 &up,
-                FAILED,
+                UploadStatus::Failed,
                 "expired: not confirmed before expires_at",
             )
             .await?,
             None,
         ));
     }
-    let url = if up.status == PENDING {
+    let url = if up.status == UploadStatus::Pending {
         Some(presign(ctx, &up).await?)
     } else {
         None
@@ -673,14 +669,14 @@ pub async fn get(
 /// Cancels a pending upload and removes its bytes; a completed one is refused.
 pub async fn cancel(ctx: &AppContext, bucket: &Bucket, upload_id: &str) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
-    match up.status.as_str() {
-        COMPLETED => Err(Error::Conflict(format!(
+    match up.status {
+        UploadStatus::Completed => Err(Error::Conflict(format!(
             "upload {upload_id} is completed; delete its object ({}) instead",
             up.object_id.as_deref().unwrap_or("none")
         ))),
-        PENDING => {
-            let after = end_pending(ctx, bucket, &up, CANCELED, "canceled").await?;
-            if after.status == COMPLETED {
+        UploadStatus::Pending => {
+            let after = end_pending(ctx, bucket, &up, UploadStatus::Canceled, "canceled").await?;
+            if after.status == UploadStatus::Completed {
                 return Err(Error::Conflict(format!(
                     "upload {upload_id} completed before it could be canceled"
                 )));
@@ -722,7 +718,7 @@ async fn completed_meanwhile(
     req: &ConfirmUpload,
 ) -> Result<Option<Upload>, Error> {
     let after = must_load(ctx, bucket, upload_id).await?;
-    if after.status == COMPLETED {
+    if after.status == UploadStatus::Completed {
         return confirmed_again(after, req).map(Some);
     }
     Ok(None)
@@ -773,9 +769,9 @@ pub async fn confirm(
     policy: Option<&str>,
 ) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
-    match up.status.as_str() {
-        COMPLETED => return confirmed_again(up, req),
-        PENDING => {}
+    match up.status {
+        UploadStatus::Completed => return confirmed_again(up, req),
+        UploadStatus::Pending => {}
         other => {
             return Err(Error::Conflict(format!(
                 "upload {upload_id} is {other}{}",
@@ -791,11 +787,11 @@ pub async fn confirm(
             ctx,
             bucket,
             &up,
-            FAILED,
+            UploadStatus::Failed,
             "expired: not confirmed before expires_at",
         )
         .await?;
-        if after.status == COMPLETED {
+        if after.status == UploadStatus::Completed {
             return Ok(after);
         }
         return Err(Error::Conflict(format!(
@@ -846,7 +842,7 @@ pub async fn confirm(
             ctx,
             bucket,
             &up,
-            FAILED,
+            UploadStatus::Failed,
             "the stored file does not match the declared size or sha256",
         )
         .await?;
@@ -879,7 +875,7 @@ pub async fn confirm(
     }
     let stamp = rfc3339(now());
     let updates = leave_pending(
-        COMPLETED,
+        UploadStatus::Completed,
         vec![
             Update::Set("blob_key".into(), json!(blob_key)),
             Update::Set("completed_at".into(), json!(stamp)),
@@ -893,7 +889,7 @@ pub async fn confirm(
     let complete = Write::Update {
         key: keys::upload(&bucket.bucket_id, upload_id),
         updates,
-        cond: Cond::Equals("status".into(), json!(PENDING)),
+        cond: Cond::Equals("status".into(), json!(UploadStatus::Pending)),
     };
     // The content-hash index (for skip_duplicates) is written with the completion.
     let hash_index: Vec<Write> = sha256
@@ -942,8 +938,8 @@ pub async fn confirm(
     match outcome {
         Ok(()) => {}
         // Another confirm (or the store's notification) completed it first: same result.
-        Err(_) if after.status == COMPLETED => return Ok(after),
-        Err(Error::Conflict(_)) if after.status != PENDING => {
+        Err(_) if after.status == UploadStatus::Completed => return Ok(after),
+        Err(Error::Conflict(_)) if after.status != UploadStatus::Pending => {
             return Err(Error::Conflict(format!(
                 "upload {upload_id} is {}",
                 after.status
@@ -979,13 +975,13 @@ pub async fn on_stored(ctx: &AppContext, key: &str) -> Result<(), Error> {
         return Ok(());
     };
     let bucket: Bucket = from_item(item)?;
-    if bucket.status != ACTIVE {
+    if bucket.status != RecordStatus::Active {
         return Ok(());
     }
     let Some(up) = load(ctx, &bucket, upload_id).await? else {
         return Ok(());
     };
-    if up.status != PENDING {
+    if up.status != UploadStatus::Pending {
         // A late PUT to a finished upload's URL, which S3 cannot refuse before the URL
         // expires: nothing reads those bytes, so they go.
         if up.storage_key == key && confirmed_key(&up) != Some(key) {
@@ -1026,7 +1022,7 @@ pub async fn sweep_expired(ctx: &AppContext) -> Result<usize, Error> {
                     ctx,
                     &bucket,
                     &up,
-                    FAILED,
+                    UploadStatus::Failed,
                     "expired: not confirmed before expires_at",
                 )
                 .await?;
@@ -1056,7 +1052,7 @@ pub async fn list(
         let mut up: Upload = from_item(item)?;
         if is_due(&up) {
             // Shown as it is about to become; the sweeper (or a read) writes it.
-            up.status = FAILED.into();
+            up.status = UploadStatus::Failed;
             up.message = Some("expired: not confirmed before expires_at".into());
         }
         record(&upload_view(&up, None, None)).map(Some)
@@ -1145,7 +1141,7 @@ pub async fn run_confirm_bulk(
     else {
         return Ok(());
     };
-    if task.status != tasks::PENDING && task.status != tasks::IN_PROGRESS {
+    if task.status != TaskStatus::Pending && task.status != TaskStatus::InProgress {
         return Ok(());
     }
     let Some(item) = ctx
@@ -1157,7 +1153,7 @@ pub async fn run_confirm_bulk(
             ctx,
             &msg.org_id,
             &msg.task_id,
-            tasks::FAILED,
+            TaskStatus::Failed,
             None,
             Some("bucket not found".into()),
         )
@@ -1169,7 +1165,7 @@ pub async fn run_confirm_bulk(
         ctx,
         &msg.org_id,
         &msg.task_id,
-        tasks::IN_PROGRESS,
+        TaskStatus::InProgress,
         None,
         None,
     )
@@ -1190,15 +1186,15 @@ pub async fn run_confirm_bulk(
             Err(e) => {
                 failures += 1;
                 outputs.push(
-                    json!({"upload_id": c.upload_id, "status": FAILED, "error": e.to_string()}),
+                    json!({"upload_id": c.upload_id, "status": UploadStatus::Failed, "error": e.to_string()}),
                 );
             }
         }
     }
     let status = if failures == 0 {
-        tasks::COMPLETED
+        TaskStatus::Completed
     } else {
-        "COMPLETED_WITH_ERRORS"
+        TaskStatus::CompletedWithErrors
     };
     tasks::set_status(ctx, &msg.org_id, &msg.task_id, status, Some(outputs), None).await?;
     Ok(())

@@ -20,6 +20,9 @@ use super::webhooks::{Webhook, WebhookChannel};
 use crate::domain::batch::{Batch, BatchStatus, ObjectResult, ResultStatus};
 use crate::domain::entities::{ApiKey, Blob, Bucket, Namespace, Object, Task, UniqueKey, Upload};
 use crate::domain::extractors::{ExtractorChoice, ExtractorSpec};
+use crate::domain::status::{
+    ConnectionStatus, ObjectStatus, RecordStatus, RunStatus, SyncStatus, TaskStatus, UploadStatus,
+};
 use crate::error::Error;
 
 /// A view as the JSON record lists filter and project.
@@ -123,7 +126,7 @@ pub struct DeletionQueued {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub bucket_id: Option<String>,
     pub task_id: String,
-    pub status: String,
+    pub status: TaskStatus,
 }
 
 #[derive(Debug, Serialize, JsonSchema)]
@@ -261,7 +264,7 @@ pub struct BucketView {
     pub metadata: Option<Map<String, Value>>,
     pub object_count: i64,
     pub total_size_bytes: i64,
-    pub status: String,
+    pub status: RecordStatus,
     pub created_at: String,
     pub updated_at: String,
     pub last_upload_at: Option<String>,
@@ -304,7 +307,7 @@ pub struct ObjectView {
     pub key_prefix: Option<String>,
     pub blobs: Vec<BlobView>,
     pub metadata: Map<String, Value>,
-    pub status: String,
+    pub status: ObjectStatus,
     pub error: Option<String>,
     pub created_at: String,
     pub updated_at: String,
@@ -389,7 +392,7 @@ pub struct BulkView {
 pub struct TaskView {
     pub task_id: String,
     pub task_type: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub namespace_id: Option<String>,
     pub inputs: Vec<Value>,
     pub outputs: Vec<Value>,
@@ -442,7 +445,7 @@ pub struct UploadView {
     pub presigned_url: Option<String>,
     pub presigned_url_expiration: i64,
     pub s3_key: String,
-    pub status: String,
+    pub status: UploadStatus,
     pub message: Option<String>,
     pub metadata: Option<Map<String, Value>>,
     pub create_object_on_confirm: bool,
@@ -527,7 +530,7 @@ pub struct UploadPage {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ConfirmView {
     pub upload_id: String,
-    pub status: String,
+    pub status: UploadStatus,
     pub etag: Option<String>,
     pub file_size_bytes: Option<i64>,
     pub file_hash: Option<String>,
@@ -565,7 +568,7 @@ pub enum ConfirmOutcome {
 pub struct ConfirmAccepted {
     pub upload_id: String,
     /// Always `PROCESSING`.
-    pub status: String,
+    pub status: TaskStatus,
     pub task_id: String,
     pub message: String,
 }
@@ -574,7 +577,7 @@ pub struct ConfirmAccepted {
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct ConfirmQueued {
     pub task_id: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub confirmations_count: usize,
     pub task: TaskView,
     pub message: String,
@@ -1042,7 +1045,7 @@ pub struct ConnectionView {
     pub write_enabled: bool,
     pub name: String,
     pub description: Option<String>,
-    pub status: String,
+    pub status: ConnectionStatus,
     pub is_active: bool,
     pub last_used_at: Option<String>,
     pub last_error: Option<String>,
@@ -1065,7 +1068,7 @@ impl From<&Connection> for ConnectionView {
             name: c.name.clone(),
             description: c.description.clone(),
             status: c.status.clone(),
-            is_active: c.status == super::connections::ACTIVE,
+            is_active: c.status == ConnectionStatus::Active,
             last_used_at: c.last_used_at.clone(),
             last_error: c.last_error.clone(),
             consecutive_failures: c.consecutive_failures,
@@ -1131,7 +1134,7 @@ pub struct SyncView {
     pub batch_collection_ids: Option<Vec<String>>,
     pub reconcile: Reconcile,
     /// `ACTIVE` or `SUSPENDED` (after five failed runs in a row).
-    pub status: String,
+    pub status: SyncStatus,
     pub is_active: bool,
     pub total_files_discovered: i64,
     pub total_files_synced: i64,
@@ -1185,7 +1188,7 @@ impl From<&Sync> for SyncView {
             batch_collection_ids: s.batch_collection_ids.clone(),
             reconcile: s.reconcile.clone(),
             status: s.status.clone(),
-            is_active: s.status == super::syncs::ACTIVE && !s.paused,
+            is_active: s.status == SyncStatus::Active && !s.paused,
             total_files_discovered: s.total_files_discovered,
             total_files_synced: s.total_files_synced,
             total_files_failed: s.total_files_failed,
@@ -1231,7 +1234,7 @@ pub struct SyncJobView {
     pub internal_id: String,
     pub namespace_id: String,
     /// `running`, `completed`, `failed`, `interrupted`.
-    pub status: String,
+    pub status: RunStatus,
     /// `scheduled`, `manual`, `resume`.
     pub trigger: String,
     /// `queued`, `discovering`, `deleting`, `idle`.
@@ -1294,7 +1297,7 @@ impl From<&SyncRun> for SyncJobView {
             updated_at: r.updated_at.clone(),
             error: r.error.clone(),
             resumed_via: (r.resumes > 0).then(|| "lease_expired".to_string()),
-            progress_percent: (r.status == "completed").then_some(100.0),
+            progress_percent: (r.status == RunStatus::Completed).then_some(100.0),
             throughput_files_per_min: elapsed.map(|s| synced as f64 * 60.0 / s.max(1.0)),
             current_cursor: r.token.clone(),
         }
@@ -1306,7 +1309,7 @@ impl From<&SyncRun> for SyncJobView {
 pub struct SyncTriggered {
     pub sync_job_id: String,
     pub sync_config_id: String,
-    pub status: String,
+    pub status: RunStatus,
     pub trigger: String,
     pub message: String,
 }
@@ -1315,7 +1318,7 @@ pub struct SyncTriggered {
 pub struct SyncMetricsView {
     pub sync_config_id: String,
     /// The sync's status, as its view says it (the SDK requires it here too).
-    pub status: String,
+    pub status: SyncStatus,
     pub is_active: bool,
     pub is_stale: bool,
     pub stale_after_seconds: i64,

@@ -4,32 +4,21 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::extractors::ExtractorChoice;
+use super::wire::wire_enum;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BatchStatus {
-    Draft,
-    Queued,
-    Processing,
-    Completed,
-    CompletedWithErrors,
-    Failed,
-    Canceled,
+wire_enum! {
+    pub enum BatchStatus {
+        Draft = "DRAFT",
+        Queued = "QUEUED",
+        Processing = "PROCESSING",
+        Completed = "COMPLETED",
+        CompletedWithErrors = "COMPLETED_WITH_ERRORS",
+        Failed = "FAILED",
+        Canceled = "CANCELED",
+    }
 }
 
 impl BatchStatus {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BatchStatus::Draft => "DRAFT",
-            BatchStatus::Queued => "QUEUED",
-            BatchStatus::Processing => "PROCESSING",
-            BatchStatus::Completed => "COMPLETED",
-            BatchStatus::CompletedWithErrors => "COMPLETED_WITH_ERRORS",
-            BatchStatus::Failed => "FAILED",
-            BatchStatus::Canceled => "CANCELED",
-        }
-    }
-
     pub fn is_terminal(self) -> bool {
         matches!(
             self,
@@ -171,22 +160,12 @@ pub struct ObjectResult {
     pub object_version: Option<i64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum ResultStatus {
-    Completed,
-    Failed,
-    Skipped,
-}
-
-impl ResultStatus {
-    /// The object status this result gives (the SDK's TaskStatusEnum values).
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ResultStatus::Completed => "COMPLETED",
-            ResultStatus::Failed => "FAILED",
-            ResultStatus::Skipped => "SKIPPED",
-        }
+wire_enum! {
+    /// What one object's run came to; also the object's status after it.
+    pub enum ResultStatus {
+        Completed = "COMPLETED",
+        Failed = "FAILED",
+        Skipped = "SKIPPED",
     }
 }
 

@@ -5,9 +5,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::extractors::ExtractorChoice;
-
-pub const ACTIVE: &str = "ACTIVE";
-pub const DELETING: &str = "DELETING";
+use super::status::{ObjectStatus, RecordStatus, TaskStatus, UploadStatus};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Org {
@@ -39,7 +37,7 @@ pub struct Namespace {
     #[serde(default)]
     pub feature_extractors: Vec<ExtractorChoice>,
     pub org_id: String,
-    pub status: String,
+    pub status: RecordStatus,
     #[serde(default)]
     pub bucket_count: i64,
     #[serde(default)]
@@ -69,7 +67,7 @@ pub struct Bucket {
     pub unique_key: Option<UniqueKey>,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    pub status: String,
+    pub status: RecordStatus,
     #[serde(default)]
     pub object_count: i64,
     #[serde(default)]
@@ -130,7 +128,7 @@ pub struct Object {
     pub blobs: Vec<Blob>,
     #[serde(default)]
     pub metadata: Map<String, Value>,
-    pub status: String,
+    pub status: ObjectStatus,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
     /// Content fingerprint for `skip_duplicates`.
@@ -150,7 +148,7 @@ pub struct Object {
 pub struct Task {
     pub task_id: String,
     pub task_type: String,
-    pub status: String,
+    pub status: TaskStatus,
     pub org_id: String,
     #[serde(default)]
     pub namespace_id: Option<String>,
@@ -190,7 +188,7 @@ pub struct Upload {
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
     /// PENDING → COMPLETED, or FAILED (expired) / CANCELED.
-    pub status: String,
+    pub status: UploadStatus,
     #[serde(default)]
     pub message: Option<String>,
     /// Where the presigned URL writes.

@@ -35,6 +35,7 @@ wire_enum! {
     pub enum TaskStatus {
         Pending = "PENDING",
         InProgress = "IN_PROGRESS",
+        Processing = "PROCESSING",
         Completed = "COMPLETED",
         CompletedWithErrors = "COMPLETED_WITH_ERRORS",
         Failed = "FAILED",
@@ -45,7 +46,10 @@ wire_enum! {
 
 impl TaskStatus {
     pub fn is_terminal(self) -> bool {
-        !matches!(self, TaskStatus::Pending | TaskStatus::InProgress)
+        !matches!(
+            self,
+            TaskStatus::Pending | TaskStatus::InProgress | TaskStatus::Processing
+        )
     }
 }
 

@@ -45,6 +45,13 @@ macro_rules! wire_enum {
             }
         }
 
+        /// Compared by wire spelling: `run.status == "completed"` in tests and fixtures.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
         impl From<$name> for serde_json::Value {
             fn from(v: $name) -> serde_json::Value {
                 serde_json::Value::String(v.as_str().to_string())

@@ -16,8 +16,8 @@ use serde_json::{json, Value};
 
 use super::mapping::SchemaMapping;
 use super::{
-    at_epoch, get_run, sync_item, CompiledFilters, DeadLetter, RunCounts, Sync, SyncRun, ACTIVE,
-    SUSPENDED, SUSPEND_AFTER,
+    at_epoch, get_run, sync_item, CompiledFilters, DeadLetter, RunCounts, Sync, SyncRun,
+    SUSPEND_AFTER,
 };
 use crate::app::connections;
 use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
@@ -27,6 +27,7 @@ use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
+use crate::domain::status::{RunStatus, SyncStatus};
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
@@ -123,9 +124,9 @@ pub async fn trigger(
             "sync {id} is paused; resume it first"
         )));
     }
-    if sync.status != ACTIVE {
+    if sync.status != SyncStatus::Active {
         return Err(Error::Conflict(format!(
-            "sync {id} is {}{}; set it ACTIVE first",
+            "sync {id} is {}{}; set it SyncStatus::Active first",
             sync.status,
             sync.last_error
                 .as_deref()
@@ -155,7 +156,7 @@ pub(super) async fn start(
         Some(run_id) if sync.lock_expires_epoch.is_some() => get_run(ctx, &sync, run_id)
             .await
             .ok()
-            .filter(|r| r.status == "running"),
+            .filter(|r| r.status == RunStatus::Running),
         _ => None,
     };
     let mut next = sync.clone();
@@ -176,7 +177,7 @@ pub(super) async fn start(
                 bucket_id: sync.bucket_id.clone(),
                 namespace_id: sync.namespace_id.clone(),
                 org_id: sync.org_id.clone(),
-                status: "running".into(),
+                status: RunStatus::Running,
                 trigger: trigger.into(),
                 phase: "queued".into(),
                 full_sync,
@@ -261,7 +262,7 @@ pub async fn poll(ctx: &AppContext) -> Result<usize, Error> {
                 continue;
             }
             let resumable = sync.lock_expires_epoch.is_some();
-            if !resumable && (sync.paused || sync.status != ACTIVE) {
+            if !resumable && (sync.paused || sync.status != SyncStatus::Active) {
                 continue;
             }
             match start(ctx, sync, "scheduled", false).await {
@@ -418,8 +419,8 @@ pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> 
         return Ok(()); // deleted meanwhile
     };
     let (sync, run) = (state.sync, state.run);
-    let current =
-        run.status == "running" && sync.current_run_id.as_deref() == Some(&run.sync_job_id);
+    let current = run.status == RunStatus::Running
+        && sync.current_run_id.as_deref() == Some(&run.sync_job_id);
     if current && run.phase == "deleting" && msg.page <= run.page {
         // The listing is complete and saved: only finishing is left (a run resumed after
         // it stopped before its finish, or a finish that failed and is tried again).
@@ -1204,7 +1205,7 @@ async fn settle(
         let ops = vec![
             Write::Put {
                 item: run_item.clone(),
-                cond: Cond::Equals("status".into(), json!("running")),
+                cond: Cond::Equals("status".into(), json!(RunStatus::Running)),
             },
             Write::Put {
                 item: sync_item(&next),
@@ -1253,7 +1254,7 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
         None => None,
     };
     let at = now_rfc3339();
-    run.status = "failed".into();
+    run.status = RunStatus::Failed;
     run.phase = "idle".into();
     run.error = Some(why.clone());
     run.completed_at = Some(at.clone());
@@ -1263,7 +1264,7 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
         s.consecutive_failures += 1;
         s.last_error = Some(why.clone());
         if s.consecutive_failures >= SUSPEND_AFTER {
-            s.status = SUSPENDED.into();
+            s.status = SyncStatus::Suspended;
         }
         s.next_sync_at = s
             .continuous()
@@ -1276,7 +1277,7 @@ async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> R
     let Some(s) = settled else {
         return Ok(());
     };
-    let kind = if s.status == SUSPENDED {
+    let kind = if s.status == SyncStatus::Suspended {
         EventType::SyncSuspended
     } else {
         EventType::SyncFailed
@@ -1290,7 +1291,7 @@ pub async fn give_up(ctx: &AppContext, msg: &PageMessage, why: &str) -> Result<(
     let Some(state) = page_state(ctx, msg).await? else {
         return Ok(());
     };
-    if state.run.status != "running" {
+    if state.run.status != RunStatus::Running {
         return Ok(());
     }
     let why = format!("page {} could not be worked: {why}", msg.page);
@@ -1361,7 +1362,7 @@ async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), E
     }
     run.counts.deleted += deleted;
     let at = now_rfc3339();
-    run.status = "completed".into();
+    run.status = RunStatus::Completed;
     run.phase = "idle".into();
     run.completed_at = Some(at.clone());
     run.updated_at = at.clone();
@@ -1469,5 +1470,5 @@ pub async fn read_synced(ctx: &AppContext, file: &SyncedFile) -> Result<SourceBo
 
 /// Runs of a sync by id, for the views' counts of the current one.
 pub fn progress_percent(run: &SyncRun) -> Option<f64> {
-    (run.status == "completed").then_some(100.0)
+    (run.status == RunStatus::Completed).then_some(100.0)
 }

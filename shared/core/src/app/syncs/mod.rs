@@ -15,12 +15,11 @@ use crate::context::AppContext;
 use crate::domain::connections::{split_source_path, MAX_PREFIX_BYTES};
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::ids::IdKind;
+use crate::domain::status::{RunStatus, SyncStatus};
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::Error;
 use crate::ports::{Cond, Item, Query, StoreError, Write};
 
-pub const ACTIVE: &str = "ACTIVE";
-pub const SUSPENDED: &str = "SUSPENDED";
 /// Consecutive failed runs that suspend a sync.
 pub const SUSPEND_AFTER: i64 = 5;
 
@@ -372,7 +371,7 @@ pub struct UpdateSync {
     pub description: Option<String>,
     #[serde(default)]
     pub metadata: Option<Map<String, Value>>,
-    /// `ACTIVE` or `SUSPENDED`.
+    /// `SyncStatus::Active` or `SyncStatus::Suspended`.
     #[serde(default)]
     pub status: Option<String>,
     #[serde(default)]
@@ -467,7 +466,7 @@ pub struct Sync {
     pub metadata: Option<Map<String, Value>>,
     #[serde(default)]
     pub provider_filters: Option<Map<String, Value>>,
-    pub status: String,
+    pub status: SyncStatus,
     #[serde(default)]
     pub paused: bool,
     #[serde(default)]
@@ -524,7 +523,7 @@ impl Sync {
         if let Some(e) = self.lock_expires_epoch {
             return Some(e);
         }
-        if self.paused || self.status != ACTIVE {
+        if self.paused || self.status != SyncStatus::Active {
             return None;
         }
         self.next_sync_at.as_deref().and_then(parse_epoch)
@@ -698,7 +697,7 @@ pub struct SyncRun {
     pub namespace_id: String,
     pub org_id: String,
     /// `running`, `completed`, `failed`, `interrupted`.
-    pub status: String,
+    pub status: RunStatus,
     /// `scheduled`, `manual` (a trigger or a requeue), `resume`.
     pub trigger: String,
     /// `queued`, `discovering`, `deleting`, `idle`.
@@ -1036,7 +1035,7 @@ pub async fn create(
         sync_concurrency: req.sync_concurrency,
         metadata: req.metadata,
         provider_filters: req.provider_filters,
-        status: ACTIVE.into(),
+        status: SyncStatus::Active,
         paused: false,
         pause_reason: None,
         paused_at: None,
@@ -1088,11 +1087,11 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListSyncs) -> Result<
         .filter(|s| {
             req.status
                 .as_ref()
-                .is_none_or(|st| st.eq_ignore_ascii_case(&s.status))
+                .is_none_or(|st| st.eq_ignore_ascii_case(s.status.as_str()))
         })
         .filter(|s| {
             req.is_active
-                .is_none_or(|a| a == (s.status == ACTIVE && !s.paused))
+                .is_none_or(|a| a == (s.status == SyncStatus::Active && !s.paused))
         })
         .collect())
 }
@@ -1206,23 +1205,23 @@ pub async fn update(
         s.provider_filters = Some(f);
     }
     let activate = match (req.status.as_deref(), req.is_active) {
-        (Some(ACTIVE), _) | (None, Some(true)) => Some(true),
-        (Some(SUSPENDED), _) | (None, Some(false)) => Some(false),
+        (Some("ACTIVE"), _) | (None, Some(true)) => Some(true),
+        (Some("SUSPENDED"), _) | (None, Some(false)) => Some(false),
         (Some(other), _) => {
             return Err(Error::field(
                 "status",
-                format!("expected ACTIVE or SUSPENDED, got {other:?}"),
+                format!("expected SyncStatus::Active or SyncStatus::Suspended, got {other:?}"),
             ))
         }
         (None, None) => None,
     };
     match activate {
-        Some(true) if s.status != ACTIVE => {
-            s.status = ACTIVE.into();
+        Some(true) if s.status != SyncStatus::Active => {
+            s.status = SyncStatus::Active;
             s.consecutive_failures = 0;
             s.next_sync_at = Some(now_rfc3339());
         }
-        Some(false) => s.status = SUSPENDED.into(),
+        Some(false) => s.status = SyncStatus::Suspended,
         _ => {}
     }
     save(ctx, &before, s).await
@@ -1255,8 +1254,8 @@ pub async fn unlock(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync,
     s.lock_expires_epoch = None;
     if let Some(run_id) = &s.current_run_id {
         if let Ok(mut run) = get_run(ctx, &s, run_id).await {
-            if run.status == "running" {
-                run.status = "interrupted".into();
+            if run.status == RunStatus::Running {
+                run.status = RunStatus::Interrupted;
                 run.phase = "idle".into();
                 run.error = Some("unlocked through the API".into());
                 run.updated_at = now_rfc3339();
@@ -1335,7 +1334,7 @@ pub async fn list_runs(ctx: &AppContext, s: &Sync, req: &ListRuns) -> Result<Vec
         .filter(|r| {
             req.status
                 .as_ref()
-                .is_none_or(|st| st.eq_ignore_ascii_case(&r.status))
+                .is_none_or(|st| st.eq_ignore_ascii_case(r.status.as_str()))
         })
         .collect())
 }
@@ -1404,7 +1403,8 @@ pub async fn requeue(
     for chunk in chosen.chunks(25) {
         ctx.table.put_many(chunk.to_vec()).await?;
     }
-    let sync_job_id = if requeued > 0 && !s.paused && s.status == ACTIVE && !s.locked() {
+    let sync_job_id = if requeued > 0 && !s.paused && s.status == SyncStatus::Active && !s.locked()
+    {
         match engine::start(ctx, s.clone(), "manual", false).await {
             Ok(run) => Some(run.sync_job_id),
             Err(Error::Conflict(_)) => None, // a run started meanwhile; it or the next takes them
@@ -1436,16 +1436,19 @@ pub fn health(s: &Sync, last: Option<&SyncRun>) -> Health {
         .and_then(parse_epoch)
         .map(|t| now - t);
     let is_stale = s.continuous()
-        && s.status == ACTIVE
+        && s.status == SyncStatus::Active
         && !s.paused
         && since_last.is_none_or(|d| d > stale_after)
         && parse_epoch(&s.created_at).is_some_and(|c| now - c > stale_after);
-    let stalled = last.is_some_and(|r| r.status == "running") && !s.locked();
+    let stalled = last.is_some_and(|r| r.status == RunStatus::Running) && !s.locked();
     Health {
         is_stale,
         stale_after_seconds: stale_after,
         stalled,
-        healthy: !is_stale && !stalled && s.consecutive_failures == 0 && s.status == ACTIVE,
+        healthy: !is_stale
+            && !stalled
+            && s.consecutive_failures == 0
+            && s.status == SyncStatus::Active,
     }
 }
 

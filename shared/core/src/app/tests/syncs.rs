@@ -245,7 +245,7 @@ async fn a_page_redone_after_a_crash_before_its_save_counts_as_new_again() {
         .await
         .unwrap();
     run.page = 0;
-    run.status = "running".into();
+    run.status = crate::domain::status::RunStatus::Running;
     run.counts = Default::default();
     run.last_key = None;
     m.ctx
@@ -293,7 +293,10 @@ async fn bad_credentials_fail_runs_and_five_suspend_the_sync() {
     let suspended = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
         .await
         .unwrap();
-    assert_eq!(suspended.status, syncs::SUSPENDED);
+    assert_eq!(
+        suspended.status,
+        crate::domain::status::SyncStatus::Suspended
+    );
     assert!(
         suspended.due_epoch().is_none(),
         "a suspended sync is not polled"
@@ -868,7 +871,7 @@ async fn a_run_stopped_between_its_last_page_and_its_finish_completes_when_resum
     assert_eq!(done.status, "completed");
     // Put the run back as it was after its last page was saved, before its finish.
     let mut stopped = done.clone();
-    stopped.status = "running".into();
+    stopped.status = crate::domain::status::RunStatus::Running;
     stopped.phase = "deleting".into();
     stopped.completed_at = None;
     put_run(&m, &stopped).await;
