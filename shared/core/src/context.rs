@@ -4,11 +4,11 @@
 
 use std::sync::Arc;
 
-use crate::app::extract::{ExtractorSet, NoExtractors};
 use crate::config::Config;
 use crate::net::HttpClient;
 use crate::ports::absent::Absent;
 use crate::ports::{BlobStore, Connectors, Embedders, EventBus, Queue, Sealer, Table, VectorIndex};
+use crate::ports::{ExtractorSet, NoExtractors};
 
 #[derive(Clone)]
 pub struct AppContext {

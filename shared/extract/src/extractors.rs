@@ -181,7 +181,6 @@ fn params(input: &ExtractInput<'_>) -> Result<ExtractorParams, StageError> {
 /// The model of the collection being written (fixed when its namespace was created).
 fn embedder(input: &ExtractInput<'_>) -> Result<std::sync::Arc<dyn Embedder>, StageError> {
     input
-        .ctx
         .embedders
         .get(&EmbeddingSpec::of(input.params))
         .map_err(|e| StageError::new("embed", e.to_string()))
@@ -571,8 +570,7 @@ async fn picture(
         input.collection_id
     );
     input
-        .ctx
-        .blobs
+        .blob_store
         .put(
             &thumbnail_key,
             Bytes::from(facts.thumbnail_jpeg.clone()),

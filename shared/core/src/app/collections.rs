@@ -3,7 +3,7 @@
 //! every writer agrees on it); more can be created over chosen buckets. A batch writes
 //! to every collection of its namespace that its bucket feeds.
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
 use super::lists::{all_items, all_records, collect, ListRequest};
@@ -11,6 +11,7 @@ use super::views::{record, CollectionDeleted, CollectionView, Page};
 use super::{buckets, from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::BatchTarget;
+pub use crate::domain::collection::Collection;
 use crate::domain::entities::Namespace;
 use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::{derived_id, IdKind};
@@ -18,38 +19,6 @@ use crate::domain::names;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Query, StoreError, Write};
-
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Collection {
-    pub collection_id: String,
-    pub collection_name: String,
-    pub namespace_id: String,
-    pub feature_extractor: ExtractorChoice,
-    /// The buckets it takes objects from; `None`: every bucket of the namespace.
-    #[serde(default)]
-    pub source_bucket_ids: Option<Vec<String>>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default = "enabled")]
-    pub enabled: bool,
-    #[serde(default)]
-    pub metadata: Option<Map<String, Value>>,
-    pub created_at: String,
-}
-
-fn enabled() -> bool {
-    true
-}
-
-impl Collection {
-    fn takes_from(&self, bucket_id: &str) -> bool {
-        self.enabled
-            && self
-                .source_bucket_ids
-                .as_ref()
-                .is_none_or(|ids| ids.iter().any(|b| b == bucket_id))
-    }
-}
 
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]

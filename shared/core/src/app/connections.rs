@@ -8,6 +8,7 @@ use serde_json::{json, Map, Value};
 
 use super::{from_item, keys, pointer, to_item};
 use crate::context::AppContext;
+pub use crate::domain::connections::Connection;
 use crate::domain::connections::{Credentials, ProviderConfig, SourceSpec};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::FieldError;
@@ -65,45 +66,6 @@ pub struct ListConnections {
     pub status: Option<String>,
     #[serde(default)]
     pub is_active: Option<bool>,
-}
-
-/// A stored connection; `sealed_credentials` is the credentials' envelope.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct Connection {
-    pub connection_id: String,
-    pub org_id: String,
-    pub name: String,
-    #[serde(default)]
-    pub description: Option<String>,
-    pub provider_type: String,
-    pub settings: Map<String, Value>,
-    pub credential_type: String,
-    pub sealed_credentials: String,
-    #[serde(default)]
-    pub metadata: Option<Map<String, Value>>,
-    pub status: ConnectionStatus,
-    #[serde(default)]
-    pub last_used_at: Option<String>,
-    #[serde(default)]
-    pub last_error: Option<String>,
-    #[serde(default)]
-    pub consecutive_failures: i64,
-    /// Made by a sync request that carried its connection inline (the quickstart's form).
-    #[serde(default)]
-    pub implicit: bool,
-    pub created_by: String,
-    pub created_at: String,
-    pub updated_at: String,
-    #[serde(default)]
-    pub version: i64,
-}
-
-impl Connection {
-    pub fn redacted_config(&self) -> Map<String, Value> {
-        let mut out = self.settings.clone();
-        out.insert("credentials".into(), json!({"type": self.credential_type}));
-        out
-    }
 }
 
 fn field_err(e: FieldError) -> Error {

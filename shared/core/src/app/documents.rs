@@ -1,36 +1,22 @@
 //! Documents: what extractors produce, one record per output, keyed so that writing an
 //! object's output again replaces it instead of adding a copy.
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
 use super::lists::{collect, ListRequest};
 use super::views::{record, DocumentView, Page};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
+pub use crate::domain::collection::Document;
 use crate::domain::entities::{Bucket, Namespace};
-use crate::domain::extractors::ExtractorChoice;
 use crate::domain::ids::{derived_id, IdKind};
 use crate::error::Error;
 use crate::ports::{Item, Key, Query, VectorRecord};
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Document {
-    pub document_id: String,
-    pub collection_id: String,
-    pub namespace_id: String,
-    pub bucket_id: String,
-    pub object_id: String,
-    pub batch_id: String,
-    pub feature_extractor: ExtractorChoice,
-    /// Position among the outputs of this extractor for this object.
-    pub index: usize,
-    pub fields: Map<String, Value>,
-    pub created_at: String,
-    /// Kept in the collection's vector index, not in the table.
-    #[serde(skip)]
-    pub embedding: Option<Vec<f32>>,
-}
+/// Largest filterable metadata S3 Vectors takes per vector is 2 KB; stay under it.
+const VECTOR_METADATA_BUDGET: usize = 1500;
+/// S3 Vectors takes at most 50 metadata keys per vector.
+const VECTOR_METADATA_KEYS: usize = 50;
 
 impl Document {
     pub fn id_for(collection_id: &str, object_id: &str, index: usize) -> String {
@@ -72,11 +58,6 @@ impl Document {
         item
     }
 }
-
-/// Largest filterable metadata S3 Vectors takes per vector is 2 KB; stay under it.
-const VECTOR_METADATA_BUDGET: usize = 1500;
-/// S3 Vectors takes at most 50 metadata keys per vector.
-const VECTOR_METADATA_KEYS: usize = 50;
 
 impl Document {
     /// Its vector with what search filters on: where it came from, and the object's

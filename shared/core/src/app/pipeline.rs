@@ -399,7 +399,8 @@ async fn extract_documents(
     for target in &batch.targets {
         let extractor = extract::registry(ctx, &target.extractor);
         let input = ExtractInput {
-            ctx,
+            embedders: &ctx.embedders,
+            blob_store: ctx.blobs.as_ref(),
             collection_id: &target.collection_id,
             object,
             blobs: &blobs,

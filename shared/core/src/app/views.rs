@@ -12,17 +12,18 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::collections::Collection;
-use super::connections::Connection;
-use super::documents::Document;
-use super::syncs::{DeadLetter, FileFilters, Reconcile, RunCounts, Sync, SyncRun};
-use super::webhooks::{Webhook, WebhookChannel};
 use crate::domain::batch::{Batch, BatchStatus, ObjectResult, ResultStatus};
+use crate::domain::collection::{Collection, Document};
+use crate::domain::connections::Connection;
 use crate::domain::entities::{ApiKey, Blob, Bucket, Namespace, Object, Task, UniqueKey, Upload};
 use crate::domain::extractors::{ExtractorChoice, ExtractorSpec};
 use crate::domain::status::{
     ConnectionStatus, ObjectStatus, RecordStatus, RunStatus, SyncStatus, TaskStatus, UploadStatus,
 };
+use crate::domain::sync::{
+    at_epoch, parse_epoch, DeadLetter, FileFilters, Reconcile, RunCounts, Sync, SyncRun,
+};
+use crate::domain::webhook::{Webhook, WebhookChannel};
 use crate::error::Error;
 
 /// A view as the JSON record lists filter and project.
@@ -1207,10 +1208,7 @@ impl From<&Sync> for SyncView {
             } else {
                 None
             },
-            lock_expires_at: s
-                .lock_expires_epoch
-                .filter(|_| locked)
-                .map(super::syncs::at_epoch),
+            lock_expires_at: s.lock_expires_epoch.filter(|_| locked).map(at_epoch),
             locked,
             paused: s.paused,
             pause_reason: s.pause_reason.clone(),
@@ -1265,11 +1263,11 @@ pub struct SyncJobView {
 
 impl From<&SyncRun> for SyncJobView {
     fn from(r: &SyncRun) -> Self {
-        let elapsed = super::syncs::parse_epoch(&r.started_at).and_then(|start| {
+        let elapsed = parse_epoch(&r.started_at).and_then(|start| {
             let end = r
                 .completed_at
                 .as_deref()
-                .and_then(super::syncs::parse_epoch)
+                .and_then(parse_epoch)
                 .unwrap_or_else(|| crate::domain::time::now().unix_timestamp());
             (end > start).then_some((end - start) as f64)
         });

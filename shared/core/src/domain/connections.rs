@@ -3,9 +3,10 @@
 //! and opened only to build a [`SourceSpec`].
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value};
+use serde_json::{json, Map, Value};
 
 use super::schema::FieldError;
+use super::status::ConnectionStatus;
 
 /// The providers this server syncs from (the SDK's names; `r2` and `wasabi` are
 /// accepted as presets of `s3`).
@@ -555,6 +556,45 @@ pub fn split_source_path(path: &str) -> Result<(String, String), FieldError> {
         ));
     }
     Ok((bucket.to_string(), prefix.to_string()))
+}
+
+/// A stored connection; `sealed_credentials` is the credentials' envelope.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Connection {
+    pub connection_id: String,
+    pub org_id: String,
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    pub provider_type: String,
+    pub settings: Map<String, Value>,
+    pub credential_type: String,
+    pub sealed_credentials: String,
+    #[serde(default)]
+    pub metadata: Option<Map<String, Value>>,
+    pub status: ConnectionStatus,
+    #[serde(default)]
+    pub last_used_at: Option<String>,
+    #[serde(default)]
+    pub last_error: Option<String>,
+    #[serde(default)]
+    pub consecutive_failures: i64,
+    /// Made by a sync request that carried its connection inline (the quickstart's form).
+    #[serde(default)]
+    pub implicit: bool,
+    pub created_by: String,
+    pub created_at: String,
+    pub updated_at: String,
+    #[serde(default)]
+    pub version: i64,
+}
+
+impl Connection {
+    pub fn redacted_config(&self) -> Map<String, Value> {
+        let mut out = self.settings.clone();
+        out.insert("credentials".into(), json!({"type": self.credential_type}));
+        out
+    }
 }
 
 #[cfg(test)]

@@ -2,6 +2,7 @@
 
 pub mod batch;
 pub mod chunking;
+pub mod collection;
 pub mod connections;
 pub mod embedding;
 pub mod entities;
@@ -11,6 +12,8 @@ pub mod ids;
 pub mod names;
 pub mod schema;
 pub mod status;
+pub mod sync;
 pub mod time;
 pub mod vector_filter;
+pub mod webhook;
 mod wire;

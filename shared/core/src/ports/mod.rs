@@ -4,6 +4,7 @@ pub mod absent;
 mod blob;
 mod embed;
 mod events;
+mod extract;
 mod queue;
 mod source;
 mod table;
@@ -12,6 +13,11 @@ mod vectors;
 pub use blob::{delete_listed, BlobMeta, BlobStore, PartRef, PutConstraints, StoredPart};
 pub use embed::{Backend, EmbedError, Embedder, Embedders, EmbeddingSpec, Media, MediaKind};
 pub use events::{Event, EventBus};
+pub(crate) use extract::Content;
+pub use extract::{
+    BlobFile, ExtractInput, Extracted, Extractor, ExtractorSet, FetchedBlob, NoExtractors,
+    StageError,
+};
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
     Connectors, SealError, Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage,
