@@ -617,7 +617,7 @@ pub async fn collections_documents_list(
     let ns = c.namespace()?;
     let id = req.param("collection_identifier")?;
     let collection = collections::get(&ctx, ns, id).await?;
-    Ok(documents::list_for_collection(&ctx, ns, &collection.collection_id, &list).await?)
+    Ok(documents::list_for_collection(&ctx, &collection, &list).await?)
 }
 
 pub async fn collections_documents_get(
@@ -658,7 +658,7 @@ pub async fn tasks_list(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Pa
 }
 
 pub async fn tasks_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Done> {
-    let message = tasks::kill(&ctx, c.org()?, req.param("task_id")?).await?;
+    let message = batches::kill_task(&ctx, c.org()?, req.param("task_id")?).await?;
     Ok(Done::new(message))
 }
 

@@ -1,30 +1,15 @@
 //! Queue workers: the same code runs in a Lambda (SQS event) and in `sluice-local`.
 
-use serde::{Deserialize, Serialize};
-
-use crate::app::batches::ChunkMessage;
+pub use crate::app::messages::TaskMessage;
+use crate::app::messages::{ChunkMessage, WebhookMessage};
 use crate::app::pipeline;
-use crate::app::purge::{self, PurgeMessage};
+use crate::app::purge;
 use crate::app::syncs::engine;
-use crate::app::uploads::{self, ConfirmBulkMessage};
-use crate::app::webhooks::{self, WebhookMessage};
+use crate::app::uploads;
+use crate::app::webhooks;
 use crate::context::AppContext;
 use crate::error::Error;
 use crate::ports::QueueName;
-
-/// Everything the tasks queue carries.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum TaskMessage {
-    Purge(PurgeMessage),
-    ConfirmUploads(ConfirmBulkMessage),
-}
-
-impl TaskMessage {
-    pub fn to_body(&self) -> String {
-        serde_json::to_string(self).expect("task messages serialize")
-    }
-}
 
 /// Handles one message body. An error that is [`Error::retryable`] means "deliver it
 /// again later"; any other is final (see [`settle`]). A handler that panics fails only

@@ -12,6 +12,7 @@ use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lists::{collect, each_item, ListRequest};
+pub use super::messages::ChunkMessage;
 use super::views::{record, BatchView, ObjectResultView, ObjectView, Page};
 use super::{collections, from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
@@ -89,19 +90,6 @@ impl ListBatches {
             ..ListRequest::default()
         }
     }
-}
-
-/// One chunk of a batch's objects on the batches queue.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, Deserialize)]
-pub struct ChunkMessage {
-    pub org_id: String,
-    pub namespace_id: String,
-    pub bucket_id: String,
-    pub batch_id: String,
-    /// The submit (or retry) that sent this chunk: its task id.
-    pub token: String,
-    pub attempt: i64,
-    pub object_ids: Vec<String>,
 }
 
 fn conflict(batch: &Batch, action: Action) -> Error {
@@ -856,4 +844,39 @@ pub fn stalled(batch: &Batch, stall: std::time::Duration) -> bool {
 /// The time a stall check compares against.
 pub fn stall_cutoff(stall: std::time::Duration) -> String {
     rfc3339(now() - stall)
+}
+
+/// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
+/// batch); a finished one's record is removed.
+pub async fn kill_task(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, Error> {
+    let task = tasks::get(ctx, org_id, task_id)
+        .await?
+        .ok_or_else(|| Error::not_found(format!("task {task_id:?}")))?;
+    if task.status.is_terminal() {
+        ctx.table
+            .write(Write::delete(keys::task(org_id, task_id)))
+            .await?;
+        return Ok(format!("task {task_id} deleted"));
+    }
+    let batch = task.additional_data.get("batch_id").and_then(Value::as_str);
+    match batch {
+        Some(batch_id) => {
+            let bucket_id = ctx
+                .table
+                .get(&keys::batch_ref(org_id, batch_id))
+                .await?
+                .and_then(|p| {
+                    p.get("bucket_id")
+                        .and_then(Value::as_str)
+                        .map(str::to_string)
+                })
+                .ok_or_else(|| Error::not_found(format!("batch {batch_id:?}")))?;
+            cancel_by_key(ctx, &bucket_id, batch_id).await?;
+            Ok(format!("task {task_id} canceled with its batch {batch_id}"))
+        }
+        _ => Err(Error::Conflict(format!(
+            "task {task_id} ({}) is {} and cannot be stopped; it will finish on its own",
+            task.task_type, task.status
+        ))),
+    }
 }

@@ -13,10 +13,11 @@ use crate::domain::connections::{Credentials, ProviderConfig, SourceSpec};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::FieldError;
 use crate::domain::status::ConnectionStatus;
+use crate::domain::sync::SyncedFile;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::net::NetGuard;
-use crate::ports::{Cond, Query, Source, SourceError, StoreError, Write};
+use crate::ports::{Cond, Query, Source, SourceBody, SourceError, StoreError, Write};
 
 #[derive(Debug, Clone, Deserialize, schemars::JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -496,7 +497,7 @@ pub async fn update(
 /// Deletes a connection no sync uses.
 pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Connection, Error> {
     let c = get(ctx, org_id, ident).await?;
-    if let Some(sync) = super::syncs::any_using(ctx, org_id, &c.connection_id).await? {
+    if let Some(sync) = sync_using(ctx, org_id, &c.connection_id).await? {
         return Err(Error::Conflict(format!(
             "connection {} is used by sync {sync}; delete the sync first",
             c.connection_id
@@ -564,4 +565,73 @@ pub async fn record_use(
         Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A sync of the org that uses `connection_id`, if any (a connection in use is not deleted).
+/// The first sync that reads through this connection, if any.
+async fn sync_using(
+    ctx: &AppContext,
+    org_id: &str,
+    connection_id: &str,
+) -> Result<Option<String>, Error> {
+    // Syncs live under their buckets; the index of due syncs and the org's buckets are
+    // both partial, so look in every bucket of every namespace of the org.
+    let namespaces = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::org_pk(org_id)).prefix("NS#"),
+    )
+    .await?;
+    for ns in namespaces {
+        let Some(ns_id) = ns.get("namespace_id").and_then(Value::as_str) else {
+            continue;
+        };
+        let buckets = super::lists::all_items(
+            ctx.table.as_ref(),
+            Query::partition(keys::ns_pk(ns_id)).prefix("BKT#"),
+        )
+        .await?;
+        for b in buckets {
+            let Some(bucket_id) = b.get("bucket_id").and_then(Value::as_str) else {
+                continue;
+            };
+            let syncs = super::lists::all_items(
+                ctx.table.as_ref(),
+                Query::partition(keys::bkt_pk(bucket_id)).prefix("SYNC#"),
+            )
+            .await?;
+            if let Some(s) = syncs
+                .iter()
+                .find(|s| s.get("connection_id").and_then(Value::as_str) == Some(connection_id))
+            {
+                return Ok(s
+                    .get("sync_config_id")
+                    .and_then(Value::as_str)
+                    .map(str::to_string));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// The blob stage's read of a synced file: at the version listed, as it arrives.
+pub async fn read_file(ctx: &AppContext, file: &SyncedFile) -> Result<SourceBody, String> {
+    let connection = get(ctx, &file.org_id, &file.connection_id)
+        .await
+        .map_err(|e| format!("connection {}: {e}", file.connection_id))?;
+    let config = provider_config(ctx, &connection)
+        .await
+        .map_err(|e| e.to_string())?;
+    let source: Arc<dyn Source> = open_source(ctx, &config, &file.bucket)
+        .await
+        .map_err(|e| format!("opening {}: {e}", file.bucket))?;
+    source
+        .read(&file.key, &file.etag, ctx.config.max_fetch_bytes as u64)
+        .await
+        .map_err(|e| match e {
+            SourceError::Changed(_) => format!(
+                "{} changed since it was listed; the next sync run picks it up",
+                file.key
+            ),
+            other => format!("reading {}: {other}", file.key),
+        })
 }

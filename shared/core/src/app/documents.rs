@@ -7,7 +7,7 @@ use super::lists::{collect, ListRequest};
 use super::views::{record, DocumentView, Page};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
-pub use crate::domain::collection::Document;
+pub use crate::domain::collection::{Collection, Document};
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::ids::{derived_id, IdKind};
 use crate::error::Error;
@@ -194,11 +194,10 @@ pub async fn list_for_object(
 /// `POST /v1/collections/{id}/documents/list`.
 pub async fn list_for_collection(
     ctx: &AppContext,
-    ns: &Namespace,
-    collection_id: &str,
+    collection: &Collection,
     req: &ListRequest,
 ) -> Result<Page<DocumentView>, Error> {
-    super::collections::get(ctx, ns, collection_id).await?;
+    let collection_id = collection.collection_id.as_str();
     let size = req.page_size()?;
     let query = crate::store::index::collection_documents(collection_id).cursor(req.cursor()?);
     let filter = req.filter(&["object_id", "document_id", "batch_id", "source_object_id"])?;

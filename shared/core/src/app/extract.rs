@@ -10,6 +10,7 @@ use serde_json::{json, Map, Value};
 use crate::context::AppContext;
 use crate::domain::entities::{Blob, Object};
 use crate::domain::extractors::ExtractorChoice;
+use crate::domain::sync::SyncedFile;
 use crate::net::FetchError;
 pub use crate::ports::{
     BlobFile, ExtractInput, Extracted, Extractor, ExtractorSet, FetchedBlob, NoExtractors,
@@ -73,9 +74,9 @@ pub async fn fetch_blob(ctx: &AppContext, blob: &Blob) -> Result<FetchedBlob, St
             .ok_or_else(|| StageError::new("blob", format!("stored blob {key:?} is missing")))?;
         SourceBody::whole(bytes)
     } else if let Some(file) = blob.properties.get("synced") {
-        let file: super::objects::SyncedFile = serde_json::from_value(file.clone())
+        let file: SyncedFile = serde_json::from_value(file.clone())
             .map_err(|e| StageError::new("blob", format!("synced blob unreadable: {e}")))?;
-        super::syncs::engine::read_synced(ctx, &file)
+        super::connections::read_file(ctx, &file)
             .await
             .map_err(|why| StageError::new("blob", why))?
     } else if let Some(url) = blob.properties.get("url").and_then(Value::as_str) {

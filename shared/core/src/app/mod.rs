@@ -1,5 +1,9 @@
 //! Use cases over the ports: each takes an `AppContext`, returns domain results or an
 //! error, and knows no HTTP and no backend.
+//!
+//! The modules are layered; each uses only modules of earlier layers (and its own
+//! submodules), so any one can be read, tested or moved with what it stands on.
+//! [`LAYERS`] is the order, and a test fails on an import against it.
 
 pub mod auth;
 pub mod batches;
@@ -7,7 +11,9 @@ pub mod buckets;
 pub mod collections;
 pub mod connections;
 pub mod documents;
+pub mod events;
 pub mod extract;
+pub mod messages;
 pub mod namespaces;
 pub mod objects;
 pub mod pipeline;
@@ -18,6 +24,19 @@ pub mod tasks;
 pub mod uploads;
 pub mod views;
 pub mod webhooks;
+
+/// The use-case modules, lowest first: a module may use those of earlier layers only.
+pub const LAYERS: &[&[&str]] = &[
+    // Leaves: response views, queue payloads, publishing events, and the two features
+    // every other reaches (callers, storage connections).
+    &["views", "messages", "events", "auth", "connections"],
+    &["tasks", "documents", "webhooks", "extract"],
+    &["purge", "objects"],
+    &["buckets", "uploads"],
+    &["collections"],
+    &["batches", "namespaces", "search"],
+    &["pipeline", "syncs"],
+];
 
 #[cfg(test)]
 mod tests;

@@ -11,7 +11,7 @@ use base64::Engine;
 use bytes::Bytes;
 use futures::{stream, StreamExt, TryStreamExt};
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::{Digest, Sha256};
 
@@ -24,6 +24,7 @@ use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldError, FieldType};
 use crate::domain::status::{ObjectStatus, UploadStatus};
+pub use crate::domain::sync::SyncedFile;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
 use crate::ports::{Cond, Event, Query, StoreError, Update, Write};
@@ -68,19 +69,6 @@ pub struct CreateBlob {
     #[serde(skip)]
     #[schemars(skip)]
     pub synced: Option<SyncedFile>,
-}
-
-/// A file in a connection's storage, at the version a sync listed: the blob stage reads
-/// it with the connection's credentials, only while it is still that version.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SyncedFile {
-    pub org_id: String,
-    pub connection_id: String,
-    pub sync_id: String,
-    pub bucket: String,
-    pub key: String,
-    pub etag: String,
-    pub size: u64,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
@@ -1197,7 +1185,7 @@ async fn publish_object_events(ctx: &AppContext, bucket: &Bucket, mut events: Ve
         events.push(batch_event);
     }
     if !events.is_empty() {
-        if let Err(e) = super::webhooks::publish(ctx, events).await {
+        if let Err(e) = super::events::publish(ctx, events).await {
             tracing::warn!(error = %e, "publishing object events failed");
         }
     }
@@ -1496,7 +1484,7 @@ pub async fn update(
     for key in removed_keys(&current, &next) {
         let _ = ctx.blobs.delete(&key).await;
     }
-    let _ = super::webhooks::publish(
+    let _ = super::events::publish(
         ctx,
         vec![object_event(
             EventType::ObjectUpdated,
@@ -1557,7 +1545,7 @@ pub async fn delete(
         .prefix(keys::object_documents_prefix(&current.object_id));
     let documents = super::lists::all_items(ctx.table.as_ref(), query).await?;
     super::documents::remove(ctx, &documents).await?;
-    let _ = super::webhooks::publish(
+    let _ = super::events::publish(
         ctx,
         vec![object_event(
             EventType::ObjectDeleted,

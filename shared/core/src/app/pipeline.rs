@@ -546,7 +546,7 @@ async fn announce(ctx: &AppContext, batch: &Batch) -> Result<(), Error> {
             "failure_reason": batch.failure_reason,
         }),
     };
-    super::webhooks::publish(ctx, vec![event]).await?;
+    super::events::publish(ctx, vec![event]).await?;
     if let Some(task_id) = &batch.task_id {
         let task_status = match batch.status {
             BatchStatus::Completed => TaskStatus::Completed,

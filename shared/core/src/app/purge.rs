@@ -7,9 +7,9 @@
 
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+pub use super::messages::{PurgeMessage, PurgeScope, TaskMessage};
 use super::{keys, tasks};
 use crate::context::AppContext;
 use crate::domain::events::EventType;
@@ -17,32 +17,10 @@ use crate::domain::ids::IdKind;
 use crate::domain::status::TaskStatus;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
-use crate::jobs::TaskMessage;
 use crate::ports::{Event, Key, Query, QueueName};
 
 /// Lets the request's transaction commit before a worker looks for the task.
 const FIRST_DELAY: Duration = Duration::from_secs(1);
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum PurgeScope {
-    Namespace {
-        namespace_id: String,
-    },
-    Bucket {
-        namespace_id: String,
-        bucket_id: String,
-    },
-}
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PurgeMessage {
-    pub task_id: String,
-    pub org_id: String,
-    pub scope: PurgeScope,
-    /// 1: sweep; 2: the final sweep after the settle delay.
-    pub pass: u8,
-}
 
 pub async fn enqueue(
     ctx: &AppContext,
@@ -240,7 +218,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
         None,
     )
     .await?;
-    super::webhooks::publish(
+    super::events::publish(
         ctx,
         vec![Event {
             event_id: IdKind::Event.new_id(),

@@ -144,38 +144,3 @@ pub async fn list(
     .await?;
     Ok(Page::new(results, next, size, None))
 }
-
-/// `DELETE /v1/tasks/{id}`: a running task is canceled (a batch task cancels its
-/// batch); a finished one's record is removed.
-pub async fn kill(ctx: &AppContext, org_id: &str, task_id: &str) -> Result<String, Error> {
-    let task = get(ctx, org_id, task_id)
-        .await?
-        .ok_or_else(|| Error::not_found(format!("task {task_id:?}")))?;
-    if task.status.is_terminal() {
-        ctx.table
-            .write(Write::delete(keys::task(org_id, task_id)))
-            .await?;
-        return Ok(format!("task {task_id} deleted"));
-    }
-    let batch = task.additional_data.get("batch_id").and_then(Value::as_str);
-    match batch {
-        Some(batch_id) => {
-            let bucket_id = ctx
-                .table
-                .get(&keys::batch_ref(org_id, batch_id))
-                .await?
-                .and_then(|p| {
-                    p.get("bucket_id")
-                        .and_then(Value::as_str)
-                        .map(str::to_string)
-                })
-                .ok_or_else(|| Error::not_found(format!("batch {batch_id:?}")))?;
-            super::batches::cancel_by_key(ctx, &bucket_id, batch_id).await?;
-            Ok(format!("task {task_id} canceled with its batch {batch_id}"))
-        }
-        _ => Err(Error::Conflict(format!(
-            "task {task_id} ({}) is {} and cannot be stopped; it will finish on its own",
-            task.task_type, task.status
-        ))),
-    }
-}

@@ -10,10 +10,11 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use schemars::JsonSchema;
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
 use super::lists::{collect, ListRequest};
+pub use super::messages::{ConfirmBulkMessage, ConfirmItem, TaskMessage};
 use super::objects::{self, Confirming, CreateBlob, CreateObject, Policy, StoredFile};
 use super::views::{
     record, ConfirmQueued, MultipartView, Page, PartView, TaskView, UploadPage, UploadStats,
@@ -28,7 +29,6 @@ use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::status::{RecordStatus, TaskStatus, UploadStatus};
 use crate::domain::time::{now, rfc3339};
 use crate::error::Error;
-use crate::jobs::TaskMessage;
 use crate::ports::{
     Cond, Event, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
 };
@@ -102,30 +102,10 @@ pub struct ConfirmUpload {
     pub auto_submit_batch: Option<bool>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, JsonSchema, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ConfirmItem {
-    pub upload_id: String,
-    #[serde(default)]
-    pub etag: Option<String>,
-    #[serde(default)]
-    pub file_size_bytes: Option<i64>,
-}
-
 #[derive(Debug, Clone, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ConfirmBulk {
     pub confirmations: Vec<ConfirmItem>,
-}
-
-/// The queued work of a batch confirm.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ConfirmBulkMessage {
-    pub task_id: String,
-    pub org_id: String,
-    pub namespace_id: String,
-    pub bucket_id: String,
-    pub items: Vec<ConfirmItem>,
 }
 
 fn epoch(t: time::OffsetDateTime) -> i64 {
@@ -958,7 +938,7 @@ pub async fn confirm(
         created_at: stamp,
         data: json!({"upload_id": upload_id, "bucket_id": bucket.bucket_id, "object_id": after.object_id}),
     };
-    if let Err(e) = super::webhooks::publish(ctx, vec![event]).await {
+    if let Err(e) = super::events::publish(ctx, vec![event]).await {
         tracing::warn!(error = %e, "publishing upload.completed failed");
     }
     Ok(after)

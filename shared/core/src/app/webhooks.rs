@@ -8,11 +8,12 @@ use std::time::Duration;
 
 use base64::Engine;
 use hmac::{Hmac, KeyInit, Mac};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
 use super::lists::{collect, ListRequest};
+pub use super::messages::{DeliveryMessage, WebhookMessage};
 use super::views::{record, DeliveryView, Page, WebhookList, WebhookView, WholeList};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
@@ -53,23 +54,6 @@ pub struct UpdateWebhook {
 pub struct ListWebhooks {
     pub event_type: Option<EventType>,
     pub is_active: Option<bool>,
-}
-
-/// One delivery of one event to one webhook, on the webhooks queue.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct DeliveryMessage {
-    pub webhook_id: String,
-    pub org_id: String,
-    pub event: Event,
-    pub attempt: u32,
-}
-
-/// What the webhooks queue carries: events to fan out, or deliveries to retry.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum WebhookMessage {
-    Event(Event),
-    Delivery(DeliveryMessage),
 }
 
 fn check(event_types: &[EventType], channels: &[WebhookChannel], name: &str) -> Result<(), Error> {
@@ -287,40 +271,6 @@ pub async fn delete(ctx: &AppContext, org_id: &str, id: &str) -> Result<(), Erro
 async fn all_for_org(ctx: &AppContext, org_id: &str) -> Result<Vec<Webhook>, Error> {
     let query = Query::partition(keys::org_pk(org_id)).prefix(keys::WEBHOOKS_PREFIX);
     super::lists::all_records(ctx.table.as_ref(), query).await
-}
-
-/// Whether the org has a webhook, active or not: a read of at most one item.
-async fn has_any(ctx: &AppContext, org_id: &str) -> Result<bool, Error> {
-    if org_id.is_empty() {
-        return Ok(false);
-    }
-    let query = Query::partition(keys::org_pk(org_id))
-        .prefix(keys::WEBHOOKS_PREFIX)
-        .limit(1);
-    Ok(!ctx.table.query(&query).await?.items.is_empty())
-}
-
-/// Puts events on the bus, whose one reader is the webhook fan-out ([`fan_out`]): the
-/// events of an org with no webhook would be queued, taken and dropped, so they are not
-/// sent. Locally that work was a fifth of what a single-object create costs; in AWS it is
-/// a PutEvents and an SQS receive per request. A webhook created while an event is
-/// published may miss it, as it may when the fan-out reads the org's webhooks first.
-pub async fn publish(ctx: &AppContext, mut events: Vec<Event>) -> Result<(), Error> {
-    let mut orgs: Vec<&str> = events.iter().map(|e| e.org_id.as_str()).collect();
-    orgs.sort_unstable();
-    orgs.dedup();
-    let mut heard = Vec::with_capacity(orgs.len());
-    for org in orgs {
-        if has_any(ctx, org).await? {
-            heard.push(org.to_string());
-        }
-    }
-    events.retain(|e| heard.contains(&e.org_id));
-    if events.is_empty() {
-        return Ok(());
-    }
-    ctx.events.publish(events).await?;
-    Ok(())
 }
 
 pub async fn list(

@@ -547,6 +547,19 @@ pub fn at_epoch(epoch: i64) -> String {
 /// Patterns with their places in the list given.
 type Indexed<'a> = Vec<(usize, &'a String)>;
 
+/// A file in a connection's storage, at the version a sync listed: the blob stage reads
+/// it with the connection's credentials, only while it is still that version.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SyncedFile {
+    pub org_id: String,
+    pub connection_id: String,
+    pub sync_id: String,
+    pub bucket: String,
+    pub key: String,
+    pub etag: String,
+    pub size: u64,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

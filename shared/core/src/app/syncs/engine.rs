@@ -20,6 +20,7 @@ use super::{
     SUSPEND_AFTER,
 };
 use crate::app::connections;
+pub use crate::app::messages::PageMessage;
 use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
 use crate::app::{batches, from_item, keys, to_item};
 use crate::context::AppContext;
@@ -31,8 +32,8 @@ use crate::domain::status::{RunStatus, SyncStatus};
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
-    Cond, CursorPos, Event, Item, Query, QueueName, Source, SourceBody, SourceEntry, SourceError,
-    SourcePage, StoreError, Write,
+    Cond, CursorPos, Event, Item, Query, QueueName, SourceEntry, SourceError, SourcePage,
+    StoreError, Write,
 };
 
 /// Sort keys of the table hold at most 1024 bytes; the manifest's carry `SRC#`.
@@ -41,28 +42,6 @@ const MAX_KEY_BYTES: usize = 1000;
 const MAX_CONTINUATION_BYTES: usize = crate::ports::MAX_CONTINUATION_BYTES;
 /// The most of a source key a dead letter repeats (an over-long key is shortened).
 const MAX_DEAD_KEY_BYTES: usize = 1024;
-
-/// One page of one run, on the syncs queue.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct PageMessage {
-    pub org_id: String,
-    pub bucket_id: String,
-    pub sync_id: String,
-    pub run_id: String,
-    pub page: u32,
-    /// With these (fixed for a sync's life), a page reads its sync, run, bucket and
-    /// connection in one batch get. Absent in messages queued before they were added.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub namespace_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub connection_id: Option<String>,
-}
-
-impl PageMessage {
-    fn body(&self) -> String {
-        serde_json::to_string(self).expect("page messages serialize")
-    }
-}
 
 /// What the manifest knows of one source file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -1299,7 +1278,7 @@ pub async fn give_up(ctx: &AppContext, msg: &PageMessage, why: &str) -> Result<(
 }
 
 async fn publish(ctx: &AppContext, s: &Sync, run: &SyncRun, kind: EventType) -> Result<(), Error> {
-    crate::app::webhooks::publish(
+    crate::app::events::publish(
         ctx,
         vec![Event {
             event_id: crate::domain::ids::derived_id(
@@ -1443,32 +1422,4 @@ async fn delete_gone(ctx: &AppContext, sync: &Sync, gone: &[Item]) -> Result<i64
         deleted += 1;
     }
     Ok(deleted)
-}
-
-/// The blob stage's read of a synced file: at the version listed, as it arrives.
-pub async fn read_synced(ctx: &AppContext, file: &SyncedFile) -> Result<SourceBody, String> {
-    let connection = connections::get(ctx, &file.org_id, &file.connection_id)
-        .await
-        .map_err(|e| format!("connection {}: {e}", file.connection_id))?;
-    let config = connections::provider_config(ctx, &connection)
-        .await
-        .map_err(|e| e.to_string())?;
-    let source: std::sync::Arc<dyn Source> = connections::open_source(ctx, &config, &file.bucket)
-        .await
-        .map_err(|e| format!("opening {}: {e}", file.bucket))?;
-    source
-        .read(&file.key, &file.etag, ctx.config.max_fetch_bytes as u64)
-        .await
-        .map_err(|e| match e {
-            SourceError::Changed(_) => format!(
-                "{} changed since it was listed; the next sync run picks it up",
-                file.key
-            ),
-            other => format!("reading {}: {other}", file.key),
-        })
-}
-
-/// Runs of a sync by id, for the views' counts of the current one.
-pub fn progress_percent(run: &SyncRun) -> Option<f64> {
-    (run.status == RunStatus::Completed).then_some(100.0)
 }

@@ -573,51 +573,6 @@ pub async fn list(ctx: &AppContext, bucket: &Bucket, req: &ListSyncs) -> Result<
         .collect())
 }
 
-/// A sync of the org that uses `connection_id`, if any (a connection in use is not deleted).
-pub async fn any_using(
-    ctx: &AppContext,
-    org_id: &str,
-    connection_id: &str,
-) -> Result<Option<String>, Error> {
-    // Syncs live under their buckets; the index of due syncs and the org's buckets are
-    // both partial, so look in every bucket of every namespace of the org.
-    let namespaces = super::lists::all_items(
-        ctx.table.as_ref(),
-        Query::partition(keys::org_pk(org_id)).prefix("NS#"),
-    )
-    .await?;
-    for ns in namespaces {
-        let Some(ns_id) = ns.get("namespace_id").and_then(Value::as_str) else {
-            continue;
-        };
-        let buckets = super::lists::all_items(
-            ctx.table.as_ref(),
-            Query::partition(keys::ns_pk(ns_id)).prefix("BKT#"),
-        )
-        .await?;
-        for b in buckets {
-            let Some(bucket_id) = b.get("bucket_id").and_then(Value::as_str) else {
-                continue;
-            };
-            let syncs = super::lists::all_items(
-                ctx.table.as_ref(),
-                Query::partition(keys::bkt_pk(bucket_id)).prefix("SYNC#"),
-            )
-            .await?;
-            if let Some(s) = syncs
-                .iter()
-                .find(|s| s.get("connection_id").and_then(Value::as_str) == Some(connection_id))
-            {
-                return Ok(s
-                    .get("sync_config_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string));
-            }
-        }
-    }
-    Ok(None)
-}
-
 pub async fn update(
     ctx: &AppContext,
     ns: &Namespace,
