@@ -20,6 +20,9 @@ pub const WORKERS: &[&str] = &[
     "sync-worker",
 ];
 
+/// The committed OpenAPI document the server serves.
+pub const OPENAPI_PATH: &str = "shared/api/openapi.json";
+
 pub const BEGIN: &str =
     "  # BEGIN route functions: written by `cargo xtask routes` from the route table (shared/api/src/routes.rs); edit that, not this.\n";
 pub const END: &str = "  # END route functions\n";
@@ -261,6 +264,10 @@ pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
             contents: Some(bin_source(r)),
         });
     }
+    out.push(Expected {
+        path: PathBuf::from(OPENAPI_PATH),
+        contents: Some(serde_json::to_string_pretty(&sluice_api::openapi::document())? + "\n"),
+    });
     for dir in ["functions/lambda", "functions/lambda-models"] {
         for entry in std::fs::read_dir(root.join(dir).join("src/bin"))? {
             let path = entry?.path();

@@ -24,7 +24,7 @@ use sluice_core::store::lists::ListRequest;
 type Reply<T> = Result<T, ApiError>;
 
 pub async fn openapi(_ctx: AppContext, _c: Caller, _req: ApiRequest) -> Reply<Value> {
-    Ok(super::openapi::cached().clone())
+    Ok(super::document::served().clone())
 }
 
 pub async fn extractors_list(

@@ -6,6 +6,7 @@
 pub mod error;
 mod handlers;
 mod idempotency;
+pub mod document;
 pub mod openapi;
 pub mod routes;
 mod shapes;

@@ -1,4 +1,5 @@
-//! The OpenAPI 3.1 document, generated from the route table: the request types that
+//! The OpenAPI 3.1 document, generated from the route table (by `cargo xtask routes`,
+//! into `shared/api/openapi.json`, which the server serves): the request types that
 //! parse request bodies, the views handlers must return, and the error envelope every
 //! failure is serialized from (so the document cannot drift from the code).
 
@@ -6,12 +7,6 @@ use serde_json::{json, Map, Value};
 
 use super::routes::{Access, ROUTES};
 use crate::error::ErrorEnvelope;
-
-/// The document, built once (request bodies are checked against it).
-pub fn cached() -> &'static Value {
-    static DOCUMENT: std::sync::OnceLock<Value> = std::sync::OnceLock::new();
-    DOCUMENT.get_or_init(document)
-}
 
 pub fn document() -> Value {
     let mut settings = schemars::generate::SchemaSettings::draft2020_12();

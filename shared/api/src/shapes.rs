@@ -26,7 +26,7 @@ pub fn refuse_misplaced_arrays(route: &Route, body: &[u8]) -> Result<(), ApiErro
     let Ok(value @ Value::Object(_)) = serde_json::from_slice::<Value>(body) else {
         return Ok(());
     };
-    let doc = crate::openapi::cached();
+    let doc = crate::document::served();
     let Some(schema) = body_schema(doc, route) else {
         return Ok(());
     };
