@@ -3,10 +3,10 @@
 //! `sluice-local` matches requests against [`ROUTES`]; each Lambda binary serves
 //! exactly one entry of it; the OpenAPI document and the template check read it.
 
+pub mod document;
 pub mod error;
 mod handlers;
 mod idempotency;
-pub mod document;
 pub mod openapi;
 pub mod routes;
 mod shapes;

@@ -87,7 +87,7 @@ async fn dispatch(
             }
         },
         QueueName::Syncs => match serde_json::from_str::<engine::PageMessage>(body) {
-            Ok(page) => engine::run_page(ctx, &page).await,
+            Ok(page) => crate::app::syncs::page::run_page(ctx, &page).await,
             Err(e) => {
                 tracing::error!(error = %e, body, "unreadable sync page dropped");
                 Ok(())

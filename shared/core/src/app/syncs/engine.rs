@@ -21,10 +21,10 @@ use super::{
 };
 use crate::app::connections;
 pub use crate::app::messages::PageMessage;
-use crate::app::objects::{self, CreateBlob, CreateObject, Policy, SyncedFile};
-use crate::app::{batches, from_item, keys, to_item};
+use crate::app::objects::{self, CreateBlob, CreateObject, SyncedFile};
+use crate::app::{from_item, keys, to_item};
 use crate::context::AppContext;
-use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::entities::Bucket;
 use crate::domain::events::EventType;
 use crate::domain::ids::IdKind;
 use crate::domain::schema::{BucketSchema, FieldType};
@@ -45,16 +45,16 @@ const MAX_DEAD_KEY_BYTES: usize = 1024;
 
 /// What the manifest knows of one source file.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-struct ManifestEntry {
-    source_key: String,
-    token: String,
-    etag: String,
-    size: u64,
-    object_id: String,
+pub(super) struct ManifestEntry {
+    pub(super) source_key: String,
+    pub(super) token: String,
+    pub(super) etag: String,
+    pub(super) size: u64,
+    pub(super) object_id: String,
     /// The run that wrote it, and as what (`new`, `modified`): a redelivered page of that
     /// run counts the file as it did the first time.
-    run_id: String,
-    kind: String,
+    pub(super) run_id: String,
+    pub(super) kind: String,
 }
 
 async fn load(ctx: &AppContext, bucket_id: &str, sync_id: &str) -> Result<Option<Sync>, Error> {
@@ -66,7 +66,7 @@ async fn load(ctx: &AppContext, bucket_id: &str, sync_id: &str) -> Result<Option
 }
 
 /// Applies `change` to the stored sync under its version, re-reading on a race.
-async fn mutate(
+pub(super) async fn mutate(
     ctx: &AppContext,
     bucket_id: &str,
     sync_id: &str,
@@ -86,7 +86,7 @@ async fn mutate(
     Err(Error::Busy)
 }
 
-fn lease_until(ctx: &AppContext) -> i64 {
+pub(super) fn lease_until(ctx: &AppContext) -> i64 {
     now().unix_timestamp() + ctx.config.sync_lease.as_secs() as i64
 }
 
@@ -288,18 +288,18 @@ fn mime_of(key: &str) -> String {
 
 /// What one page found, before anything is written.
 #[derive(Default)]
-struct Plan {
-    counts: RunCounts,
-    new: Vec<SourceEntry>,
-    modified: Vec<(SourceEntry, ManifestEntry)>,
+pub(super) struct Plan {
+    pub(super) counts: RunCounts,
+    pub(super) new: Vec<SourceEntry>,
+    pub(super) modified: Vec<(SourceEntry, ManifestEntry)>,
     /// Files registered by an earlier delivery of this page: counted, not redone.
-    redone: Vec<String>,
-    gone: Vec<ManifestEntry>,
-    dead: Vec<DeadFile>,
+    pub(super) redone: Vec<String>,
+    pub(super) gone: Vec<ManifestEntry>,
+    pub(super) dead: Vec<DeadFile>,
 }
 
 /// A file a run could not take: its listing, the reason's code and the reason.
-type DeadFile = (SourceEntry, &'static str, String);
+pub(super) type DeadFile = (SourceEntry, &'static str, String);
 
 /// A query of the manifest's entries with keys after `after` (all of them without one).
 fn manifest_after(sync_id: &str, after: Option<&str>) -> Query {
@@ -318,7 +318,7 @@ fn manifest_after(sync_id: &str, after: Option<&str>) -> Query {
 }
 
 /// The manifest entries with keys in `(after, up_to]` (to the end when `up_to` is None).
-async fn manifest_range(
+pub(super) async fn manifest_range(
     ctx: &AppContext,
     sync_id: &str,
     after: Option<&str>,
@@ -341,15 +341,18 @@ async fn manifest_range(
 }
 
 /// What a page works from, read at once when the message names every key.
-struct PageState {
-    sync: Sync,
-    run: SyncRun,
-    bucket: Option<Bucket>,
-    connection: Option<connections::Connection>,
+pub(super) struct PageState {
+    pub(super) sync: Sync,
+    pub(super) run: SyncRun,
+    pub(super) bucket: Option<Bucket>,
+    pub(super) connection: Option<connections::Connection>,
 }
 
 /// `None`: the sync or its run is gone (the message is dropped).
-async fn page_state(ctx: &AppContext, msg: &PageMessage) -> Result<Option<PageState>, Error> {
+pub(super) async fn page_state(
+    ctx: &AppContext,
+    msg: &PageMessage,
+) -> Result<Option<PageState>, Error> {
     let (Some(ns), Some(conn)) = (&msg.namespace_id, &msg.connection_id) else {
         let Some(sync) = load(ctx, &msg.bucket_id, &msg.sync_id).await? else {
             return Ok(None);
@@ -392,399 +395,18 @@ async fn page_state(ctx: &AppContext, msg: &PageMessage) -> Result<Option<PageSt
     }))
 }
 
-/// Works one page of a run (a syncs-queue message).
-pub async fn run_page(ctx: &AppContext, msg: &PageMessage) -> Result<(), Error> {
-    let Some(state) = page_state(ctx, msg).await? else {
-        return Ok(()); // deleted meanwhile
-    };
-    let (sync, run) = (state.sync, state.run);
-    let current = run.status == RunStatus::Running
-        && sync.current_run_id.as_deref() == Some(&run.sync_job_id);
-    if current && run.phase == "deleting" && msg.page <= run.page {
-        // The listing is complete and saved: only finishing is left (a run resumed after
-        // it stopped before its finish, or a finish that failed and is tried again).
-        return finish(ctx, &sync, run).await;
-    }
-    if !current || run.page != msg.page {
-        tracing::info!(run_id = %run.sync_job_id, page = msg.page, at = run.page, status = %run.status, "stale sync page; dropped");
-        return Ok(());
-    }
-    // Progress keeps the lease: extended once less than half of it is left, so most
-    // pages write nothing for it.
-    let lease = lease_until(ctx);
-    let half = ctx.config.sync_lease.as_secs() as i64 / 2;
-    let sync = if sync
-        .lock_expires_epoch
-        .is_some_and(|at| at - now().unix_timestamp() > half)
-    {
-        sync
-    } else {
-        let mut extended = sync.clone();
-        extended.lock_expires_epoch = Some(lease);
-        match super::save(ctx, &sync, extended).await {
-            Ok(s) => s,
-            // Changed meanwhile (a PATCH): read it again.
-            Err(Error::Conflict(_)) => {
-                mutate(ctx, &sync.bucket_id, &sync.sync_config_id, |s| {
-                    if s.current_run_id.as_deref() == Some(&run.sync_job_id) {
-                        s.lock_expires_epoch = Some(lease);
-                    }
-                    Ok(())
-                })
-                .await?
-            }
-            Err(e) => return Err(e),
-        }
-    };
-    let bucket: Bucket = match state.bucket {
-        Some(b) => b,
-        None => match ctx
-            .table
-            .get(&keys::bucket(&sync.namespace_id, &sync.bucket_id))
-            .await?
-        {
-            Some(item) => from_item(item)?,
-            None => return fail(ctx, &sync, run, "the bucket is gone".into()).await,
-        },
-    };
-    let connection = match state.connection {
-        Some(c) => Ok(c),
-        None => connections::get(ctx, &sync.org_id, &sync.connection_id).await,
-    };
-    let connection = match connection {
-        Ok(c) => c,
-        Err(Error::NotFound(_)) => {
-            return fail(
-                ctx,
-                &sync,
-                run,
-                format!("connection {} is gone", sync.connection_id),
-            )
-            .await
-        }
-        Err(e) => return Err(e),
-    };
-    let config = connections::provider_config(ctx, &connection).await?;
-    let (source_bucket, prefix) = sync.source();
-    let listing = sync.listing_prefix();
-    let source = match connections::open_source(ctx, &config, &source_bucket).await {
-        Ok(s) => s,
-        Err(e) => return source_failed(ctx, &sync, run, msg, e).await,
-    };
-    let page = match source
-        .list(&listing, run.token.as_deref(), ctx.config.sync_page_size)
-        .await
-    {
-        Ok(p) => p,
-        Err(e) => return source_failed(ctx, &sync, run, msg, e).await,
-    };
-    if page.next.is_some() && (page.entries.is_empty() || page.next == run.token) {
-        return fail(
-            ctx,
-            &sync,
-            run,
-            "the provider's listing did not advance (an empty or repeated page): nothing deleted"
-                .into(),
-        )
-        .await;
-    }
-    if let Some(why) = unusable(&page, run.last_key.as_deref()) {
-        return fail(ctx, &sync, run, why).await;
-    }
-    let filters = match sync.file_filters.as_ref().map(|f| f.compile()).transpose() {
-        Ok(f) => f,
-        Err(why) => return fail(ctx, &sync, run, format!("file_filters: {why}")).await,
-    };
-    let up_to = if page.next.is_some() {
-        page.entries.last().map(|e| e.key.clone())
-    } else {
-        None
-    };
-    let known = manifest_range(
-        ctx,
-        &sync.sync_config_id,
-        run.last_key.as_deref(),
-        up_to.as_deref(),
-    )
-    .await?;
-    let known_before = known.len() as i64;
-    let budget = sync.max_objects_per_run - (run.counts.new + run.counts.modified);
-    let mut plan = plan(
-        &sync,
-        &run,
-        &prefix,
-        &page.entries,
-        known,
-        Rules {
-            filters: filters.as_ref(),
-            max_bytes: ctx.config.max_fetch_bytes as u64,
-            budget,
-        },
-    );
-    let prior = prior_dead_letters(ctx, &sync, &plan).await?;
-    leave_dead_files(&mut plan, &prior);
-
-    let schema = bucket.schema()?;
-    let mapping = match sync
-        .schema_mapping
-        .as_ref()
-        .map(|m| SchemaMapping::parse(m, &schema))
-    {
-        None => None,
-        Some(Ok(m)) => Some(m),
-        // The bucket's schema changed under a saved mapping.
-        Some(Err(e)) => return fail(ctx, &sync, run, e.to_string()).await,
-    };
-    let mapping = mapping.as_ref();
-    let mut counts = plan.counts.clone();
-    let mut dead = plan.dead.clone();
-    let mut manifest_writes: Vec<Item> = Vec::new();
-    let mut to_process: Vec<String> = plan.redone.clone();
-    let mut bytes = 0i64;
-    // Manifest entries in this page's key range once its writes are in.
-    let mut entries_after = known_before;
-
-    // New files: one object each, idempotent on (sync, run, key) so a redelivery replays.
-    let mut requests = Vec::with_capacity(plan.new.len());
-    let mut placed = Vec::with_capacity(plan.new.len());
-    for e in &plan.new {
-        match create_request(&sync, &source_bucket, &run.sync_job_id, e, &schema, mapping) {
-            Ok(r) => {
-                requests.push(Ok(r));
-                placed.push(e.clone());
-            }
-            Err((reason, why)) => {
-                counts.new -= 1;
-                counts.failed += 1;
-                dead.push((e.clone(), reason, why));
-            }
-        }
-    }
-    if !requests.is_empty() {
-        let results = objects::create_many(ctx, &bucket, requests, Policy::Insert, None).await?;
-        for (e, r) in placed.into_iter().zip(results) {
-            match r {
-                Ok((o, _)) => {
-                    bytes += e.size as i64;
-                    entries_after += 1;
-                    manifest_writes.push(manifest_item(&sync, &run, &e, &o.object_id, "new"));
-                    to_process.push(o.object_id);
-                }
-                Err(err) if err.retryable() => return Err(err),
-                Err(err) => {
-                    counts.new -= 1;
-                    counts.failed += 1;
-                    dead.push((e, "object_rejected", err.to_string()));
-                }
-            }
-        }
-    }
-    // Changed files: their object takes the new version (and is processed again).
-    for (e, old) in &plan.modified {
-        if !sync.reconcile.on_update {
-            manifest_writes.push(manifest_item(&sync, &run, e, &old.object_id, "modified"));
-            continue;
-        }
-        let placed = synced_blob(&sync, &source_bucket, e, &schema, mapping).and_then(|b| {
-            let fields = mapped_fields(mapping, &e.key)?;
-            Ok((b, fields))
-        });
-        let (blob, fields) = match placed {
-            Ok(p) => p,
-            Err((reason, why)) => {
-                counts.modified -= 1;
-                counts.failed += 1;
-                dead.push((e.clone(), reason, why));
-                continue;
-            }
-        };
-        let updated = objects::update(
-            ctx,
-            &bucket,
-            &old.object_id,
-            None,
-            Some(vec![blob.clone()]),
-            fields.clone(),
-            false,
-        )
-        .await;
-        let object_id = match updated {
-            Ok(o) => o.object_id,
-            // The object was deleted by hand: the file makes a new one.
-            Err(Error::NotFound(_)) => {
-                let req = CreateObject {
-                    blobs: vec![blob],
-                    metadata: fields,
-                    idempotency_key: Some(idempotency(&sync, &run.sync_job_id, &e.key)),
-                    ..CreateObject::default()
-                };
-                match objects::create_many(ctx, &bucket, vec![Ok(req)], Policy::Insert, None)
-                    .await?
-                    .pop()
-                {
-                    Some(Ok((o, _))) => o.object_id,
-                    Some(Err(err)) if err.retryable() => return Err(err),
-                    Some(Err(err)) => {
-                        counts.modified -= 1;
-                        counts.failed += 1;
-                        dead.push((e.clone(), "object_rejected", err.to_string()));
-                        continue;
-                    }
-                    None => continue,
-                }
-            }
-            Err(err) if err.retryable() => return Err(err),
-            Err(err) => {
-                counts.modified -= 1;
-                counts.failed += 1;
-                dead.push((e.clone(), "object_rejected", err.to_string()));
-                continue;
-            }
-        };
-        bytes += e.size as i64;
-        manifest_writes.push(manifest_item(&sync, &run, e, &object_id, "modified"));
-        if sync.reconcile.re_extract_on_update {
-            to_process.push(object_id);
-        }
-    }
-    let at = now_rfc3339();
-    let gone_items: Vec<Item> = plan
-        .gone
-        .iter()
-        .map(|m| {
-            let mut item = to_item(
-                &keys::gone(&sync.sync_config_id, &run.sync_job_id, &m.source_key),
-                m,
-            );
-            item.insert("object_id".into(), json!(m.object_id));
-            item
-        })
-        .collect();
-    let max_attempts = ctx.config.sync_max_file_attempts;
-    let dead_items: Vec<Item> = dead
-        .iter()
-        .filter_map(|d| dead_letter_item(&sync, &run, d, &at, prior.get(&d.0.key), max_attempts))
-        .collect();
-    let registered: std::collections::HashSet<String> = manifest_writes
-        .iter()
-        .filter_map(|i| {
-            i.get("source_key")
-                .and_then(Value::as_str)
-                .map(str::to_string)
-        })
-        .collect();
-    let mut writes = manifest_writes;
-    writes.extend(gone_items);
-    writes.extend(dead_items);
-    for chunk in writes.chunks(25) {
-        ctx.table.put_many(chunk.to_vec()).await?;
-    }
-
-    // A file that made it this time is no longer a dead letter.
-    let cleared: Vec<_> = prior
-        .keys()
-        .filter(|k| registered.contains(*k))
-        .map(|k| keys::dead_letter(&sync.sync_config_id, &key_hash(k)))
-        .collect();
-    if !cleared.is_empty() {
-        ctx.table.delete_many(cleared).await?;
-    }
-
-    // Batches of what changed, unless the sync only registers objects.
-    let mut batch_ids = Vec::new();
-    if !sync.skip_batch_submission && !to_process.is_empty() {
-        let ns: Namespace = match ctx
-            .table
-            .get(&keys::namespace(&sync.org_id, &sync.namespace_id))
-            .await?
-        {
-            Some(item) => from_item(item)?,
-            None => return fail(ctx, &sync, run, "the namespace is gone".into()).await,
-        };
-        for (i, chunk) in to_process
-            .chunks(sync.batch_size.max(1) as usize)
-            .enumerate()
-        {
-            let subject = format!("sync:{}:{}:{}", run.sync_job_id, msg.page, i);
-            let created = batches::create_for(
-                ctx,
-                &ns,
-                &bucket,
-                chunk.to_vec(),
-                sync.batch_collection_ids.clone(),
-                &subject,
-            )
-            .await;
-            match created {
-                Ok((batch, _)) => batch_ids.push(batch.batch_id),
-                Err(e) if e.retryable() => return Err(e),
-                // A chosen collection was deleted or disabled since the sync was saved.
-                Err(e) => return fail(ctx, &sync, run, format!("batch_collection_ids: {e}")).await,
-            }
-        }
-    }
-
-    // The page's outcome, once: conditional on the page this message was for.
-    let mut next = run.clone();
-    next.page = run.page + 1;
-    next.token = page.next.clone();
-    if let Some(k) = page.entries.last() {
-        next.last_key = Some(k.key.clone());
-    }
-    next.counts.add(&counts);
-    next.manifest_entries = next.manifest_entries.map(|n| n + entries_after);
-    next.gone += plan.gone.len() as i64;
-    next.bytes += bytes;
-    next.batches_created += batch_ids.len() as i64;
-    next.batch_ids.extend(batch_ids.iter().cloned());
-    next.batch_ids.truncate(100);
-    next.phase = if page.next.is_some() {
-        "discovering".into()
-    } else {
-        "deleting".into()
-    };
-    next.updated_at = now_rfc3339();
-    let saved = ctx
-        .table
-        .write(Write::Put {
-            item: to_item(
-                &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
-                &next,
-            ),
-            cond: Cond::Equals("page".into(), json!(run.page)),
-        })
-        .await;
-    match saved {
-        Ok(_) => {}
-        Err(StoreError::ConditionFailed { .. }) => return Ok(()), // another delivery saved it
-        Err(e) => return Err(e.into()),
-    }
-    tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = page.entries.len(), new = counts.new, modified = counts.modified, unchanged = counts.unchanged, "sync page done");
-    if page.next.is_some() {
-        let msg = PageMessage {
-            page: next.page,
-            ..msg.clone()
-        };
-        ctx.queue
-            .send(QueueName::Syncs, vec![msg.body()], Duration::ZERO)
-            .await?;
-        return Ok(());
-    }
-    finish(ctx, &sync, next).await
-}
-
 /// What a page's files are judged by beside the sync and the manifest.
-struct Rules<'a> {
-    filters: Option<&'a CompiledFilters<'a>>,
+pub(super) struct Rules<'a> {
+    pub(super) filters: Option<&'a CompiledFilters<'a>>,
     /// The largest file a run takes (`SLUICE_MAX_FETCH_BYTES`).
-    max_bytes: u64,
+    pub(super) max_bytes: u64,
     /// New and changed files this run may still take (`max_objects_per_run`).
-    budget: i64,
+    pub(super) budget: i64,
 }
 
 /// Sorts a page's files into new, modified, unchanged, filtered and unreadable, and
 /// finds the manifest's files in the page's key range that the page no longer lists.
-fn plan(
+pub(super) fn plan(
     sync: &Sync,
     run: &SyncRun,
     prefix: &str,
@@ -877,7 +499,7 @@ fn plan(
     p
 }
 
-fn idempotency(sync: &Sync, run_id: &str, key: &str) -> String {
+pub(super) fn idempotency(sync: &Sync, run_id: &str, key: &str) -> String {
     let digest = crate::domain::ids::derived_id(IdKind::Sync, &[&sync.sync_config_id, run_id, key]);
     format!("sync:{digest}")
 }
@@ -885,7 +507,7 @@ fn idempotency(sync: &Sync, run_id: &str, key: &str) -> String {
 /// Why a file could not be made an object (a dead letter's reason code and message).
 type Refusal = (&'static str, String);
 
-fn synced_blob(
+pub(super) fn synced_blob(
     sync: &Sync,
     source_bucket: &str,
     e: &SourceEntry,
@@ -930,7 +552,7 @@ fn synced_blob(
 }
 
 /// The metadata a mapping takes from a file's key (`None` without field mappings).
-fn mapped_fields(
+pub(super) fn mapped_fields(
     mapping: Option<&SchemaMapping>,
     key: &str,
 ) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
@@ -943,7 +565,7 @@ fn mapped_fields(
     }
 }
 
-fn create_request(
+pub(super) fn create_request(
     sync: &Sync,
     source_bucket: &str,
     run_id: &str,
@@ -965,7 +587,13 @@ fn create_request(
     })
 }
 
-fn manifest_item(sync: &Sync, run: &SyncRun, e: &SourceEntry, object_id: &str, kind: &str) -> Item {
+pub(super) fn manifest_item(
+    sync: &Sync,
+    run: &SyncRun,
+    e: &SourceEntry,
+    object_id: &str,
+    kind: &str,
+) -> Item {
     let m = ManifestEntry {
         source_key: e.key.clone(),
         token: e.version_token(),
@@ -993,7 +621,7 @@ fn shortened(key: &str) -> String {
 /// A file's dead letter after one more failed attempt, or `None` when it is already
 /// dead (out of attempts, not requeued) and so was not tried. A redelivered page of the
 /// same run counts its attempt once.
-fn dead_letter_item(
+pub(super) fn dead_letter_item(
     sync: &Sync,
     run: &SyncRun,
     (e, kind, why): &DeadFile,
@@ -1032,7 +660,7 @@ fn dead_letter_item(
     ))
 }
 
-fn key_hash(key: &str) -> String {
+pub(super) fn key_hash(key: &str) -> String {
     crate::domain::ids::sha256_hex(key.as_bytes())
 }
 
@@ -1042,7 +670,7 @@ fn dead_letter_id(key: &str) -> String {
 
 /// The dead letters of the files a page would try or refuse. A page of unchanged files
 /// reads nothing; otherwise one query of one row says whether the sync has any at all.
-async fn prior_dead_letters(
+pub(super) async fn prior_dead_letters(
     ctx: &AppContext,
     sync: &Sync,
     plan: &Plan,
@@ -1086,7 +714,7 @@ async fn prior_dead_letters(
 }
 
 /// Files out of attempts stay dead until requeued: counted as failed, not tried.
-fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLetter>) {
+pub(super) fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLetter>) {
     let dead = |key: &str| prior.get(key).is_some_and(|d| d.max_retries_reached);
     let before = plan.new.len();
     plan.new.retain(|e| !dead(&e.key));
@@ -1101,7 +729,7 @@ fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLetter>) {
 
 /// Why a listed page cannot be used: its keys are out of order, or its continuation
 /// token is longer than a run keeps.
-fn unusable(page: &SourcePage, last_key: Option<&str>) -> Option<String> {
+pub(super) fn unusable(page: &SourcePage, last_key: Option<&str>) -> Option<String> {
     if let Some(why) = out_of_order(&page.entries, last_key) {
         return Some(why);
     }
@@ -1127,7 +755,7 @@ pub(crate) fn out_of_order(entries: &[SourceEntry], after: Option<&str>) -> Opti
 }
 
 /// A listing or open failure: wait and retry what may pass, fail the run on the rest.
-async fn source_failed(
+pub(super) async fn source_failed(
     ctx: &AppContext,
     sync: &Sync,
     run: SyncRun,
@@ -1221,7 +849,12 @@ async fn count_manifest_after(
 
 /// Ends a run as failed; five in a row suspend the sync. Nothing is deleted; the
 /// manifest's count is made exact (the pages done, and what lies beyond them).
-async fn fail(ctx: &AppContext, sync: &Sync, mut run: SyncRun, why: String) -> Result<(), Error> {
+pub(super) async fn fail(
+    ctx: &AppContext,
+    sync: &Sync,
+    mut run: SyncRun,
+    why: String,
+) -> Result<(), Error> {
     // The SDK's models take at most 1000 characters of a run's or sync's error.
     let why: String = why.chars().take(ERROR_CHARS).collect();
     tracing::warn!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, why, "sync run failed");
@@ -1323,7 +956,7 @@ async fn clear_gone(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<(),
 /// After the last page: deletions behind the brake, then the run and the sync settle
 /// together. Safe to run again (a resumed run, a retried finish): deleting is
 /// idempotent and the settle writes only while the run is still running.
-async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), Error> {
+pub(super) async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), Error> {
     let known = match run.manifest_entries {
         Some(n) => n,
         None => sync.manifest_count + run.counts.new,

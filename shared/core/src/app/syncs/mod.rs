@@ -5,6 +5,7 @@
 
 pub mod engine;
 pub mod mapping;
+pub mod page;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

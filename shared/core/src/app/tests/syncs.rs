@@ -207,8 +207,12 @@ async fn every_page_delivered_twice_counts_once_and_makes_no_duplicate() {
             break;
         };
         let msg: engine::PageMessage = serde_json::from_str(&body).unwrap();
-        engine::run_page(&m.ctx, &msg).await.unwrap();
-        engine::run_page(&m.ctx, &msg).await.unwrap();
+        crate::app::syncs::page::run_page(&m.ctx, &msg)
+            .await
+            .unwrap();
+        crate::app::syncs::page::run_page(&m.ctx, &msg)
+            .await
+            .unwrap();
         m.queue.drop_body(crate::ports::QueueName::Syncs, &body);
     }
     let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
@@ -236,7 +240,9 @@ async fn a_page_redone_after_a_crash_before_its_save_counts_as_new_again() {
         .unwrap();
     let body = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
     let msg: engine::PageMessage = serde_json::from_str(&body).unwrap();
-    engine::run_page(&m.ctx, &msg).await.unwrap();
+    crate::app::syncs::page::run_page(&m.ctx, &msg)
+        .await
+        .unwrap();
     // The page registered its objects, then "crashed" before saving: undo the save.
     let s1 = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
         .await
@@ -259,7 +265,9 @@ async fn a_page_redone_after_a_crash_before_its_save_counts_as_new_again() {
     let mut again = s1.clone();
     again.lock_expires_epoch = Some(crate::domain::time::now().unix_timestamp() + 60);
     syncs::save(&m.ctx, &s1, again).await.unwrap();
-    engine::run_page(&m.ctx, &msg).await.unwrap();
+    crate::app::syncs::page::run_page(&m.ctx, &msg)
+        .await
+        .unwrap();
     let s2 = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
         .await
         .unwrap();
@@ -409,7 +417,7 @@ async fn a_lapsed_lease_resumes_the_run_from_its_saved_page() {
         .unwrap();
     // The first page is worked; the message for the second is lost with its worker.
     let first = m.queue.bodies(crate::ports::QueueName::Syncs)[0].clone();
-    engine::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
+    crate::app::syncs::page::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
         .await
         .unwrap();
     for b in m.queue.bodies(crate::ports::QueueName::Syncs) {
@@ -906,7 +914,7 @@ async fn the_manifest_count_stays_exact_after_a_failed_run() {
     let s = sync_for(&m, &ns, &bucket, json!({})).await;
     let (started, first) = triggered(&m, &bucket, &s).await;
     m.queue.drop_body(crate::ports::QueueName::Syncs, &first);
-    engine::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
+    crate::app::syncs::page::run_page(&m.ctx, &serde_json::from_str(&first).unwrap())
         .await
         .unwrap();
     // The credentials stop working after one page of four files: the run fails.
