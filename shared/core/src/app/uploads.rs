@@ -30,7 +30,7 @@ use crate::domain::status::{RecordStatus, TaskStatus, UploadStatus};
 use crate::domain::time::{now, rfc3339};
 use crate::error::Error;
 use crate::ports::{
-    Cond, Event, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
+    BlobMeta, Cond, Event, PartRef, PutConstraints, Query, QueueName, StoreError, Update, Write,
 };
 use crate::store::index;
 
@@ -749,8 +749,73 @@ pub async fn confirm(
     policy: Option<&str>,
 ) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
+    if let Step::Done(done) = still_pending(ctx, bucket, &up, req).await? {
+        return Ok(done);
+    }
+    let head = match stored_file(ctx, bucket, &up, req).await? {
+        Step::Next(head) => head,
+        Step::Done(done) => return Ok(done),
+    };
+    let sha256 = checked_hash(ctx, bucket, &up, &head).await?;
+    let blob_key = match promote(ctx, bucket, &up, &head, req).await? {
+        Step::Next(key) => key,
+        Step::Done(done) => return Ok(done),
+    };
+    let stamp = rfc3339(now());
+    let checked = Checked {
+        head: &head,
+        sha256,
+        blob_key,
+        stamp: &stamp,
+    };
+    let outcome = complete(ctx, bucket, &up, &checked, policy).await;
+    let after = must_load(ctx, bucket, upload_id).await?;
+    match outcome {
+        Ok(()) => {}
+        // Another confirm (or the store's notification) completed it first: same result.
+        Err(_) if after.status == UploadStatus::Completed => return Ok(after),
+        Err(Error::Conflict(_)) if after.status != UploadStatus::Pending => {
+            return Err(Error::Conflict(format!(
+                "upload {upload_id} is {}",
+                after.status
+            )))
+        }
+        Err(e) => return Err(e),
+    }
+    if up.multipart_id.is_none() {
+        ctx.blobs.retire(&up.storage_key).await?;
+    }
+    announce(ctx, bucket, &after, stamp).await;
+    Ok(after)
+}
+
+/// A step of a confirm goes on with what it found, or ends the confirm with the upload
+/// as it now is (completed by a racing confirm, or confirmed before).
+enum Step<T> {
+    Next(T),
+    Done(Upload),
+}
+
+/// What a confirm checked of the stored file, to complete the upload with.
+struct Checked<'a> {
+    head: &'a BlobMeta,
+    sha256: Option<String>,
+    /// Where the checked bytes now are (out of the presigned URL's reach).
+    blob_key: String,
+    stamp: &'a str,
+}
+
+/// Whether the upload can be confirmed: pending and not expired. A completed one answers
+/// as before (if the request matches it).
+async fn still_pending(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    req: &ConfirmUpload,
+) -> Result<Step<()>, Error> {
+    let upload_id = &up.upload_id;
     match up.status {
-        UploadStatus::Completed => return confirmed_again(up, req),
+        UploadStatus::Completed => return confirmed_again(up.clone(), req).map(Step::Done),
         UploadStatus::Pending => {}
         other => {
             return Err(Error::Conflict(format!(
@@ -762,32 +827,38 @@ pub async fn confirm(
             )))
         }
     }
-    if is_due(&up) {
-        let after = end_pending(
-            ctx,
-            bucket,
-            &up,
-            UploadStatus::Failed,
-            "expired: not confirmed before expires_at",
-        )
-        .await?;
-        if after.status == UploadStatus::Completed {
-            return Ok(after);
-        }
-        return Err(Error::Conflict(format!(
-            "upload {upload_id} expired at {} before it was confirmed",
-            up.expires_at
-        )));
+    if !is_due(up) {
+        return Ok(Step::Next(()));
     }
+    let why = "expired: not confirmed before expires_at";
+    let after = end_pending(ctx, bucket, up, UploadStatus::Failed, why).await?;
+    if after.status == UploadStatus::Completed {
+        return Ok(Step::Done(after));
+    }
+    Err(Error::Conflict(format!(
+        "upload {upload_id} expired at {} before it was confirmed",
+        up.expires_at
+    )))
+}
+
+/// The stored file (a multipart upload's parts assembled first), checked against the
+/// size and ETag the request gives.
+async fn stored_file(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    req: &ConfirmUpload,
+) -> Result<Step<BlobMeta>, Error> {
+    let upload_id = &up.upload_id;
     let mut head = ctx.blobs.head(&up.storage_key).await?;
     if let (None, Some(multipart_id)) = (&head, &up.multipart_id) {
-        assemble(ctx, &up, multipart_id).await?;
+        assemble(ctx, up, multipart_id).await?;
         head = ctx.blobs.head(&up.storage_key).await?;
     }
     let Some(head) = head else {
         // A racing confirm may have completed it and retired the URL's key.
         if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
-            return Ok(done);
+            return Ok(Step::Done(done));
         }
         return Err(Error::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
@@ -809,6 +880,17 @@ pub async fn confirm(
             ));
         }
     }
+    Ok(Step::Next(head))
+}
+
+/// The stored file's sha256 (hashed here when the store has none and the file is small
+/// enough); a file that does not match what the upload declared fails it.
+async fn checked_hash(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    head: &BlobMeta,
+) -> Result<Option<String>, Error> {
     let sha256 = match head.sha256.clone() {
         Some(h) => Some(h),
         None if head.size <= MAX_HASH_ON_CONFIRM => ctx.blobs.sha256(&up.storage_key).await?,
@@ -817,131 +899,135 @@ pub async fn confirm(
     // The store enforced what the URL pinned; this catches a store that could not.
     let declared_mismatch = up.file_size_bytes.is_some_and(|s| s as u64 != head.size)
         || matches!((&up.file_hash, &sha256), (Some(want), Some(got)) if want != got);
-    if declared_mismatch {
-        end_pending(
-            ctx,
-            bucket,
-            &up,
-            UploadStatus::Failed,
-            "the stored file does not match the declared size or sha256",
-        )
-        .await?;
-        return Err(Error::Conflict(format!(
-            "upload {upload_id} failed: the stored file does not match what was declared"
-        )));
+    if !declared_mismatch {
+        return Ok(sha256);
     }
+    let why = "the stored file does not match the declared size or sha256";
+    end_pending(ctx, bucket, up, UploadStatus::Failed, why).await?;
+    Err(Error::Conflict(format!(
+        "upload {} failed: the stored file does not match what was declared",
+        up.upload_id
+    )))
+}
 
-    // What objects read is exactly what was checked: the bytes move, if their ETag is
-    // still the one checked, to a key the presigned URL cannot write.
-    let blob_key = promoted_key(&up);
-    if up.multipart_id.is_none() {
-        let etag = head.etag.as_deref().ok_or_else(|| {
-            Error::Internal(anyhow::anyhow!(
-                "the store gave no ETag for upload {upload_id}"
-            ))
-        })?;
-        match ctx.blobs.promote(&up.storage_key, &blob_key, etag).await {
-            Ok(_) => {}
-            Err(StoreError::ConditionFailed { .. }) => {
-                if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
-                    return Ok(done);
-                }
-                return Err(Error::Conflict(format!(
-                    "upload {upload_id}: the file was replaced while it was being confirmed; confirm again"
-                )));
-            }
-            Err(e) => return Err(e.into()),
-        }
+/// What objects read is exactly what was checked: the bytes move, if their ETag is
+/// still the one checked, to a key the presigned URL cannot write.
+async fn promote(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    head: &BlobMeta,
+    req: &ConfirmUpload,
+) -> Result<Step<String>, Error> {
+    let upload_id = &up.upload_id;
+    let blob_key = promoted_key(up);
+    if up.multipart_id.is_some() {
+        return Ok(Step::Next(blob_key));
     }
-    let stamp = rfc3339(now());
+    let etag = head.etag.as_deref().ok_or_else(|| {
+        Error::Internal(anyhow::anyhow!(
+            "the store gave no ETag for upload {upload_id}"
+        ))
+    })?;
+    match ctx.blobs.promote(&up.storage_key, &blob_key, etag).await {
+        Ok(_) => Ok(Step::Next(blob_key)),
+        Err(StoreError::ConditionFailed { .. }) => {
+            if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
+                return Ok(Step::Done(done));
+            }
+            Err(Error::Conflict(format!(
+                "upload {upload_id}: the file was replaced while it was being confirmed; confirm again"
+            )))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Marks the upload completed (conditional on it still pending) with its content-hash
+/// index, and creates its object in the same transaction when it asked for one.
+async fn complete(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    up: &Upload,
+    checked: &Checked<'_>,
+    policy: Option<&str>,
+) -> Result<(), Error> {
+    let head = checked.head;
     let updates = leave_pending(
         UploadStatus::Completed,
         vec![
-            Update::Set("blob_key".into(), json!(blob_key)),
-            Update::Set("completed_at".into(), json!(stamp)),
-            Update::Set("verified_at".into(), json!(stamp)),
+            Update::Set("blob_key".into(), json!(checked.blob_key)),
+            Update::Set("completed_at".into(), json!(checked.stamp)),
+            Update::Set("verified_at".into(), json!(checked.stamp)),
             Update::Set("etag".into(), json!(head.etag)),
-            Update::Set("file_hash".into(), json!(sha256)),
+            Update::Set("file_hash".into(), json!(checked.sha256)),
             Update::Set("file_size_bytes".into(), json!(head.size)),
             Update::Set("message".into(), Value::Null),
         ],
     );
     let complete = Write::Update {
-        key: keys::upload(&bucket.bucket_id, upload_id),
+        key: keys::upload(&bucket.bucket_id, &up.upload_id),
         updates,
         cond: Cond::Equals("status".into(), json!(UploadStatus::Pending)),
     };
     // The content-hash index (for skip_duplicates) is written with the completion.
-    let hash_index: Vec<Write> = sha256
+    let hash_index: Vec<Write> = checked
+        .sha256
         .iter()
         .map(|h| {
             Write::put(pointer(
                 &keys::upload_hash(&bucket.bucket_id, h),
                 "upload_id",
-                upload_id,
+                &up.upload_id,
             ))
         })
         .collect();
-    let outcome = if up.create_object_on_confirm {
-        let confirming = Confirming {
-            file: StoredFile {
-                upload_id: up.upload_id.clone(),
-                storage_key: blob_key.clone(),
-                size: head.size as i64,
-                mime: up.content_type.clone(),
-                hash: sha256.clone(),
-                filename: up.filename.clone(),
-            },
-            write: complete,
-            also: hash_index,
-        };
-        let request = CreateObject {
-            blobs: vec![CreateBlob {
-                property: up.blob_property.clone(),
-                blob_type: up.blob_type.clone(),
-                upload_id: Some(up.upload_id.clone()),
-                ..CreateBlob::default()
-            }],
-            metadata: up.object_metadata.clone(),
-            ..CreateObject::default()
-        };
-        let policy = Policy::choose(policy, bucket)?;
-        let mut results =
-            objects::create_many(ctx, bucket, vec![Ok(request)], policy, Some(&confirming)).await?;
-        results.pop().expect("one result per request").map(|_| ())
-    } else {
+    if !up.create_object_on_confirm {
         let mut ops = vec![complete];
         ops.extend(hash_index);
-        ctx.table.transact(ops).await.map_err(Error::from)
+        return ctx.table.transact(ops).await.map_err(Error::from);
+    }
+    let confirming = Confirming {
+        file: StoredFile {
+            upload_id: up.upload_id.clone(),
+            storage_key: checked.blob_key.clone(),
+            size: head.size as i64,
+            mime: up.content_type.clone(),
+            hash: checked.sha256.clone(),
+            filename: up.filename.clone(),
+        },
+        write: complete,
+        also: hash_index,
     };
-    let after = must_load(ctx, bucket, upload_id).await?;
-    match outcome {
-        Ok(()) => {}
-        // Another confirm (or the store's notification) completed it first: same result.
-        Err(_) if after.status == UploadStatus::Completed => return Ok(after),
-        Err(Error::Conflict(_)) if after.status != UploadStatus::Pending => {
-            return Err(Error::Conflict(format!(
-                "upload {upload_id} is {}",
-                after.status
-            )))
-        }
-        Err(e) => return Err(e),
-    }
-    if up.multipart_id.is_none() {
-        ctx.blobs.retire(&up.storage_key).await?;
-    }
+    let request = CreateObject {
+        blobs: vec![CreateBlob {
+            property: up.blob_property.clone(),
+            blob_type: up.blob_type.clone(),
+            upload_id: Some(up.upload_id.clone()),
+            ..CreateBlob::default()
+        }],
+        metadata: up.object_metadata.clone(),
+        ..CreateObject::default()
+    };
+    let policy = Policy::choose(policy, bucket)?;
+    let mut results =
+        objects::create_many(ctx, bucket, vec![Ok(request)], policy, Some(&confirming)).await?;
+    results.pop().expect("one result per request").map(|_| ())
+}
+
+/// `upload.completed`, for the org's webhooks; a failure to publish is logged.
+async fn announce(ctx: &AppContext, bucket: &Bucket, after: &Upload, stamp: String) {
     let event = Event {
         event_id: IdKind::Event.new_id(),
         event_type: EventType::UploadCompleted,
         org_id: bucket.org_id.clone(),
         namespace_id: Some(bucket.namespace_id.clone()),
         created_at: stamp,
-        data: json!({"upload_id": upload_id, "bucket_id": bucket.bucket_id, "object_id": after.object_id}),
+        data: json!({"upload_id": after.upload_id, "bucket_id": bucket.bucket_id, "object_id": after.object_id}),
     };
     if let Err(e) = super::events::publish(ctx, vec![event]).await {
         tracing::warn!(error = %e, "publishing upload.completed failed");
     }
-    Ok(after)
 }
 
 /// The store says bytes arrived at `key` (S3 notification, or the local PUT): confirm
