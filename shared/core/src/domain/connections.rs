@@ -199,28 +199,7 @@ impl ProviderConfig {
     /// the presets imply: R2's endpoint from `account_id`, Wasabi's from `region`,
     /// Tigris's default endpoint, Supabase's from `project_ref`.
     pub fn parse(provider_type: &str, config: &Map<String, Value>) -> Result<Self, FieldError> {
-        let (provider, preset) = match provider_type {
-            "r2" | "wasabi" => ("s3", Some(provider_type)),
-            p if SUPPORTED.contains(&p) => (p, None),
-            p if NOT_YET.contains(&p) => {
-                return Err(FieldError::new(
-                    "provider_type",
-                    format!(
-                        "{p} syncs are not supported by this server yet; supported: {}",
-                        SUPPORTED.join(", ")
-                    ),
-                ))
-            }
-            p => {
-                return Err(FieldError::new(
-                    "provider_type",
-                    format!(
-                        "unknown provider {p:?}; supported: {}, r2, wasabi",
-                        SUPPORTED.join(", ")
-                    ),
-                ))
-            }
-        };
+        let (provider, preset) = provider_of(provider_type)?;
         let credentials = match config.get("credentials") {
             Some(Value::Object(c)) => {
                 serde_json::from_value::<Credentials>(Value::Object(c.clone()))
@@ -233,156 +212,20 @@ impl ProviderConfig {
         settings.remove("credentials");
         settings.remove("provider_type");
         check_setting_values(&settings)?;
-        let preset = preset.or_else(|| {
-            settings
-                .get("preset")
-                .and_then(Value::as_str)
-                .and_then(|p| match p {
-                    "r2" => Some("r2"),
-                    "wasabi" => Some("wasabi"),
-                    _ => None,
-                })
+        let preset = preset.or_else(|| match settings.get("preset").and_then(Value::as_str) {
+            Some("r2") => Some("r2"),
+            Some("wasabi") => Some("wasabi"),
+            _ => None,
         });
         for key in settings.keys() {
             if !allowed(provider).contains(&key.as_str()) {
                 return Err(field(key, format!("is not a {provider} setting")));
             }
         }
-        let ok_kinds: &[&str] = match provider {
-            "s3" => &["access_key", "iam_role"],
-            "tigris" => &["access_key"],
-            "backblaze" => &["application_key"],
-            "supabase" => &["access_key", "service_role"],
-            _ => &[],
-        };
-        if !ok_kinds.contains(&credentials.kind()) {
-            return Err(field(
-                "credentials.type",
-                format!(
-                    "{provider} takes credentials of type {}",
-                    ok_kinds.join(" or ")
-                ),
-            ));
-        }
-        if let Credentials::AccessKey {
-            access_key_id,
-            secret_access_key,
-            ..
-        } = &credentials
-        {
-            if access_key_id.is_empty() || access_key_id.len() > 128 {
-                return Err(field(
-                    "credentials.access_key_id",
-                    "must be 1 to 128 characters",
-                ));
-            }
-            if secret_access_key.is_empty() {
-                return Err(field("credentials.secret_access_key", "must not be empty"));
-            }
-        }
-        if let Credentials::IamRole {
-            role_arn,
-            external_id,
-        } = &credentials
-        {
-            if !role_arn.starts_with("arn:") {
-                return Err(field("credentials.role_arn", "must be an IAM role ARN"));
-            }
-            if !(8..=128).contains(&external_id.len()) {
-                return Err(field(
-                    "credentials.external_id",
-                    "must be 8 to 128 characters",
-                ));
-            }
-        }
-        match preset {
-            Some("r2") => {
-                let account = string(&settings, "account_id")?
-                    .ok_or_else(|| field("account_id", "is required for R2 (the endpoint is <account_id>.r2.cloudflarestorage.com)"))?;
-                if !account.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(field("account_id", "must be letters and digits"));
-                }
-                settings.entry("endpoint_url").or_insert_with(|| {
-                    Value::from(format!("https://{account}.r2.cloudflarestorage.com"))
-                });
-                settings
-                    .entry("region")
-                    .or_insert_with(|| Value::from("auto"));
-                settings.insert("preset".into(), Value::from("r2"));
-            }
-            Some("wasabi") => {
-                let region = string(&settings, "region")?.unwrap_or_else(|| "us-east-1".into());
-                if !region
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-')
-                {
-                    return Err(field("region", "is not a region name"));
-                }
-                settings
-                    .entry("endpoint_url")
-                    .or_insert_with(|| Value::from(format!("https://s3.{region}.wasabisys.com")));
-                settings.insert("region".into(), Value::from(region));
-                settings.insert("preset".into(), Value::from("wasabi"));
-            }
-            _ => {}
-        }
-        match provider {
-            "s3" => {
-                settings
-                    .entry("region")
-                    .or_insert_with(|| Value::from("us-east-1"));
-            }
-            "tigris" => {
-                settings
-                    .entry("region")
-                    .or_insert_with(|| Value::from("auto"));
-                settings
-                    .entry("endpoint_url")
-                    .or_insert_with(|| Value::from(TIGRIS_ENDPOINT));
-            }
-            "supabase" => {
-                let project = string(&settings, "project_ref")?.ok_or_else(|| {
-                    field(
-                        "project_ref",
-                        "is required (the endpoint is derived from it)",
-                    )
-                })?;
-                if !project.chars().all(|c| c.is_ascii_alphanumeric()) {
-                    return Err(field("project_ref", "must be letters and digits"));
-                }
-                settings.entry("endpoint_url").or_insert_with(|| {
-                    Value::from(format!(
-                        "https://{project}.storage.supabase.co/storage/v1/s3"
-                    ))
-                });
-                settings
-                    .entry("region")
-                    .or_insert_with(|| Value::from("us-east-1"));
-            }
-            _ => {}
-        }
-        if let Some(endpoint) = string(&settings, "endpoint_url")? {
-            let url =
-                url::Url::parse(&endpoint).map_err(|e| field("endpoint_url", e.to_string()))?;
-            if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
-                return Err(field("endpoint_url", "must be an http(s) URL with a host"));
-            }
-            if !url.username().is_empty() || url.password().is_some() {
-                return Err(field("endpoint_url", "must not carry credentials"));
-            }
-        }
-        if let Some(region) = string(&settings, "region")? {
-            if region.len() > 64
-                || !region
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-            {
-                return Err(field(
-                    "region",
-                    "is not a region name (letters, digits, dashes and underscores)",
-                ));
-            }
-        }
+        check_credentials(provider, &credentials)?;
+        apply_preset(preset, &mut settings)?;
+        apply_defaults(provider, &mut settings)?;
+        check_endpoint_and_region(&settings)?;
         Ok(ProviderConfig {
             provider_type: provider.to_string(),
             settings,
@@ -595,6 +438,186 @@ impl Connection {
         out.insert("credentials".into(), json!({"type": self.credential_type}));
         out
     }
+}
+
+/// The provider a `provider_type` names, and the S3 preset it implies (`r2`, `wasabi`).
+fn provider_of(provider_type: &str) -> Result<(&str, Option<&str>), FieldError> {
+    match provider_type {
+        "r2" | "wasabi" => Ok(("s3", Some(provider_type))),
+        p if SUPPORTED.contains(&p) => Ok((p, None)),
+        p if NOT_YET.contains(&p) => Err(FieldError::new(
+            "provider_type",
+            format!(
+                "{p} syncs are not supported by this server yet; supported: {}",
+                SUPPORTED.join(", ")
+            ),
+        )),
+        p => Err(FieldError::new(
+            "provider_type",
+            format!(
+                "unknown provider {p:?}; supported: {}, r2, wasabi",
+                SUPPORTED.join(", ")
+            ),
+        )),
+    }
+}
+
+/// The credential types a provider takes, and their fields' shapes.
+fn check_credentials(provider: &str, credentials: &Credentials) -> Result<(), FieldError> {
+    let ok_kinds: &[&str] = match provider {
+        "s3" => &["access_key", "iam_role"],
+        "tigris" => &["access_key"],
+        "backblaze" => &["application_key"],
+        "supabase" => &["access_key", "service_role"],
+        _ => &[],
+    };
+    if !ok_kinds.contains(&credentials.kind()) {
+        return Err(field(
+            "credentials.type",
+            format!(
+                "{provider} takes credentials of type {}",
+                ok_kinds.join(" or ")
+            ),
+        ));
+    }
+    match credentials {
+        Credentials::AccessKey {
+            access_key_id,
+            secret_access_key,
+            ..
+        } => {
+            if access_key_id.is_empty() || access_key_id.len() > 128 {
+                return Err(field(
+                    "credentials.access_key_id",
+                    "must be 1 to 128 characters",
+                ));
+            }
+            if secret_access_key.is_empty() {
+                return Err(field("credentials.secret_access_key", "must not be empty"));
+            }
+        }
+        Credentials::IamRole {
+            role_arn,
+            external_id,
+        } => {
+            if !role_arn.starts_with("arn:") {
+                return Err(field("credentials.role_arn", "must be an IAM role ARN"));
+            }
+            if !(8..=128).contains(&external_id.len()) {
+                return Err(field(
+                    "credentials.external_id",
+                    "must be 8 to 128 characters",
+                ));
+            }
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// What an S3 preset implies: R2's endpoint from `account_id`, Wasabi's from `region`.
+fn apply_preset(preset: Option<&str>, settings: &mut Map<String, Value>) -> Result<(), FieldError> {
+    match preset {
+        Some("r2") => {
+            let account = string(settings, "account_id")?.ok_or_else(|| {
+                field(
+                    "account_id",
+                    "is required for R2 (the endpoint is <account_id>.r2.cloudflarestorage.com)",
+                )
+            })?;
+            if !account.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(field("account_id", "must be letters and digits"));
+            }
+            settings.entry("endpoint_url").or_insert_with(|| {
+                Value::from(format!("https://{account}.r2.cloudflarestorage.com"))
+            });
+            settings
+                .entry("region")
+                .or_insert_with(|| Value::from("auto"));
+            settings.insert("preset".into(), Value::from("r2"));
+        }
+        Some("wasabi") => {
+            let region = string(settings, "region")?.unwrap_or_else(|| "us-east-1".into());
+            if !region
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            {
+                return Err(field("region", "is not a region name"));
+            }
+            settings
+                .entry("endpoint_url")
+                .or_insert_with(|| Value::from(format!("https://s3.{region}.wasabisys.com")));
+            settings.insert("region".into(), Value::from(region));
+            settings.insert("preset".into(), Value::from("wasabi"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// A provider's defaults: regions, Tigris's endpoint, Supabase's from `project_ref`.
+fn apply_defaults(provider: &str, settings: &mut Map<String, Value>) -> Result<(), FieldError> {
+    match provider {
+        "s3" => {
+            settings
+                .entry("region")
+                .or_insert_with(|| Value::from("us-east-1"));
+        }
+        "tigris" => {
+            settings
+                .entry("region")
+                .or_insert_with(|| Value::from("auto"));
+            settings
+                .entry("endpoint_url")
+                .or_insert_with(|| Value::from(TIGRIS_ENDPOINT));
+        }
+        "supabase" => {
+            let project = string(settings, "project_ref")?.ok_or_else(|| {
+                field(
+                    "project_ref",
+                    "is required (the endpoint is derived from it)",
+                )
+            })?;
+            if !project.chars().all(|c| c.is_ascii_alphanumeric()) {
+                return Err(field("project_ref", "must be letters and digits"));
+            }
+            settings.entry("endpoint_url").or_insert_with(|| {
+                Value::from(format!(
+                    "https://{project}.storage.supabase.co/storage/v1/s3"
+                ))
+            });
+            settings
+                .entry("region")
+                .or_insert_with(|| Value::from("us-east-1"));
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+/// An endpoint is an http(s) URL with a host and no credentials; a region a plain name.
+fn check_endpoint_and_region(settings: &Map<String, Value>) -> Result<(), FieldError> {
+    if let Some(endpoint) = string(settings, "endpoint_url")? {
+        let url = url::Url::parse(&endpoint).map_err(|e| field("endpoint_url", e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") || url.host_str().is_none() {
+            return Err(field("endpoint_url", "must be an http(s) URL with a host"));
+        }
+        if !url.username().is_empty() || url.password().is_some() {
+            return Err(field("endpoint_url", "must not carry credentials"));
+        }
+    }
+    if let Some(region) = string(settings, "region")? {
+        let plain = region
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        if region.len() > 64 || !plain {
+            return Err(field(
+                "region",
+                "is not a region name (letters, digits, dashes and underscores)",
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
