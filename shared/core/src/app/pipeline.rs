@@ -49,37 +49,9 @@ pub async fn run_chunk(
     receive_count: u32,
 ) -> Result<(), Error> {
     let key = keys::batch(&msg.bucket_id, &msg.batch_id);
-    // Chunks are sent just before their submit commits, so a worker can get here first:
-    // wait a moment for the commit before handing the message back to the queue.
-    let mut waited = 0;
-    let batch = loop {
-        let Some(item) = ctx.table.get(&key).await? else {
-            tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
-            return Ok(());
-        };
-        let batch: Batch = from_item(item)?;
-        if batch.task_id.as_deref() == Some(msg.token.as_str()) && batch.attempt == msg.attempt {
-            break batch;
-        }
-        let uncommitted = batch.status == BatchStatus::Draft || batch.attempt < msg.attempt;
-        if uncommitted && waited < COMMIT_WAIT_TRIES {
-            waited += 1;
-            tokio::time::sleep(COMMIT_WAIT).await;
-            continue;
-        }
-        if uncommitted && receive_count < ORPHAN_AFTER_RECEIVES {
-            return Err(Error::NotYet(format!(
-                "batch {} is not submitted yet",
-                batch.batch_id
-            )));
-        }
-        tracing::info!(
-            batch_id = batch.batch_id,
-            "chunk of a submit that lost or was superseded dropped"
-        );
+    let Some(mut batch) = committed_batch(ctx, msg, receive_count).await? else {
         return Ok(());
     };
-    let mut batch = batch;
     match batch.status {
         BatchStatus::Queued => {
             start(ctx, &batch).await?;
@@ -92,39 +64,8 @@ pub async fn run_chunk(
             return announce(ctx, &batch).await;
         }
     }
-
     let t0 = std::time::Instant::now();
-    // The objects and any results they already have, in one read.
-    let mut wanted: Vec<Key> = msg
-        .object_ids
-        .iter()
-        .map(|id| keys::object(&msg.bucket_id, id))
-        .collect();
-    // A first delivery of a first attempt has no results to find (a twin delivered at
-    // the same time is stopped by the results' conditions when it commits).
-    if msg.attempt > 1 || receive_count > 1 {
-        wanted.extend(
-            msg.object_ids
-                .iter()
-                .map(|id| keys::batch_result(&msg.bucket_id, &msg.batch_id, id)),
-        );
-    }
-    let mut objects: HashMap<String, Object> = HashMap::new();
-    let mut earlier: HashMap<String, ObjectResult> = HashMap::new();
-    for item in ctx.table.get_many(wanted).await? {
-        let sk = item
-            .get("sk")
-            .and_then(Value::as_str)
-            .unwrap_or_default()
-            .to_string();
-        if sk.starts_with("OBJ#") {
-            let o: Object = from_item(item)?;
-            objects.insert(o.object_id.clone(), o);
-        } else {
-            let r: ObjectResult = from_item(item)?;
-            earlier.insert(r.object_id.clone(), r);
-        }
-    }
+    let (objects, earlier) = load_chunk(ctx, msg, receive_count).await?;
     let todo: Vec<&String> = msg
         .object_ids
         .iter()
@@ -142,7 +83,6 @@ pub async fn run_chunk(
         tell_objects(ctx, &msg.bucket_id, recorded).await?;
         return finish_if_done(ctx, &key).await;
     }
-
     let work: Vec<_> = todo
         .into_iter()
         .map(|id| {
@@ -156,8 +96,104 @@ pub async fn run_chunk(
         .buffered(OBJECT_CONCURRENCY)
         .collect()
         .await;
+    tracing::debug!(
+        read_and_process_us = t0.elapsed().as_micros() as u64,
+        "chunk processed"
+    );
+    if !record(ctx, msg, &batch, &processed).await? {
+        return Ok(());
+    }
+    tell_objects(ctx, &msg.bucket_id, processed.iter().map(|p| &p.result)).await?;
+    finish_if_done(ctx, &key).await
+}
 
-    let t1 = std::time::Instant::now();
+/// The chunk's batch once its submit has committed. Chunks are sent just before their
+/// submit commits, so a worker can get here first: it waits a moment for the commit
+/// before handing the message back to the queue. `None`: nothing to do (the batch is
+/// gone, or the submit lost or was superseded).
+async fn committed_batch(
+    ctx: &AppContext,
+    msg: &ChunkMessage,
+    receive_count: u32,
+) -> Result<Option<Batch>, Error> {
+    let key = keys::batch(&msg.bucket_id, &msg.batch_id);
+    let mut waited = 0;
+    loop {
+        let Some(item) = ctx.table.get(&key).await? else {
+            tracing::info!(batch_id = msg.batch_id, "chunk for a deleted batch dropped");
+            return Ok(None);
+        };
+        let batch: Batch = from_item(item)?;
+        if batch.task_id.as_deref() == Some(msg.token.as_str()) && batch.attempt == msg.attempt {
+            return Ok(Some(batch));
+        }
+        let uncommitted = batch.status == BatchStatus::Draft || batch.attempt < msg.attempt;
+        if uncommitted && waited < COMMIT_WAIT_TRIES {
+            waited += 1;
+            tokio::time::sleep(COMMIT_WAIT).await;
+            continue;
+        }
+        if uncommitted && receive_count < ORPHAN_AFTER_RECEIVES {
+            return Err(Error::NotYet(format!(
+                "batch {} is not submitted yet",
+                batch.batch_id
+            )));
+        }
+        tracing::info!(
+            batch_id = batch.batch_id,
+            "chunk of a submit that lost or was superseded dropped"
+        );
+        return Ok(None);
+    }
+}
+
+/// The chunk's objects and any results they already have, in one read.
+async fn load_chunk(
+    ctx: &AppContext,
+    msg: &ChunkMessage,
+    receive_count: u32,
+) -> Result<(HashMap<String, Object>, HashMap<String, ObjectResult>), Error> {
+    let mut wanted: Vec<Key> = msg
+        .object_ids
+        .iter()
+        .map(|id| keys::object(&msg.bucket_id, id))
+        .collect();
+    // A first delivery of a first attempt has no results to find (a twin delivered at
+    // the same time is stopped by the results' conditions when it commits).
+    if msg.attempt > 1 || receive_count > 1 {
+        wanted.extend(
+            msg.object_ids
+                .iter()
+                .map(|id| keys::batch_result(&msg.bucket_id, &msg.batch_id, id)),
+        );
+    }
+    let mut objects = HashMap::new();
+    let mut earlier = HashMap::new();
+    for item in ctx.table.get_many(wanted).await? {
+        let is_object = item
+            .get("sk")
+            .and_then(Value::as_str)
+            .is_some_and(|sk| sk.starts_with("OBJ#"));
+        if is_object {
+            let o: Object = from_item(item)?;
+            objects.insert(o.object_id.clone(), o);
+        } else {
+            let r: ObjectResult = from_item(item)?;
+            earlier.insert(r.object_id.clone(), r);
+        }
+    }
+    Ok((objects, earlier))
+}
+
+/// Writes the chunk's documents and vectors, then its results and the batch's counts in
+/// one transaction. `false`: the batch was canceled or ended meanwhile (nothing recorded).
+async fn record(
+    ctx: &AppContext,
+    msg: &ChunkMessage,
+    batch: &Batch,
+    processed: &[Processed],
+) -> Result<bool, Error> {
+    let key = keys::batch(&msg.bucket_id, &msg.batch_id);
     // Documents first: a recorded result never points at a missing document.
     let doc_count = processed.iter().map(|p| p.documents.len()).sum::<usize>() as i64;
     let docs: Vec<Item> = processed
@@ -167,8 +203,8 @@ pub async fn run_chunk(
     if !docs.is_empty() {
         ctx.table.put_many(docs).await?;
     }
-    index_vectors(ctx, &processed).await?;
-    remove_stale_documents(ctx, &batch, &processed).await?;
+    index_vectors(ctx, processed).await?;
+    remove_stale_documents(ctx, batch, processed).await?;
     let mut writes: Vec<Write> = processed
         .iter()
         .map(|p| Write::Put {
@@ -183,7 +219,7 @@ pub async fn run_chunk(
     let replaced_failures = processed.iter().filter(|p| p.was_failed).count() as i64;
     let at = now_rfc3339();
     writes.push(Write::Update {
-        key: key.clone(),
+        key,
         updates: vec![
             Update::Add("processed".into(), count(ResultStatus::Completed)),
             Update::Add(
@@ -205,24 +241,14 @@ pub async fn run_chunk(
         cond: batches::status_cond(Action::Record),
     });
     let batch_index = writes.len() - 1;
-    let t2 = std::time::Instant::now();
-    let outcome = ctx.table.transact(writes).await;
-    tracing::debug!(
-        read_and_process_us = (t1 - t0).as_micros() as u64,
-        docs_us = (t2 - t1).as_micros() as u64,
-        commit_us = t2.elapsed().as_micros() as u64,
-        "chunk timings"
-    );
-    match outcome {
-        Ok(()) => {}
+    match ctx.table.transact(writes).await {
+        Ok(()) => Ok(true),
         // Another delivery of this chunk recorded it first.
-        Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => {}
+        Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => Ok(true),
         // Canceled (or ended) meanwhile: nothing to record.
-        Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
+        Err(StoreError::ConditionFailed { .. }) => Ok(false),
+        Err(e) => Err(e.into()),
     }
-    tell_objects(ctx, &msg.bucket_id, processed.iter().map(|p| &p.result)).await?;
-    finish_if_done(ctx, &key).await
 }
 
 /// Each object's own record says what its batch did with it: COMPLETED, FAILED with
