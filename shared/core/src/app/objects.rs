@@ -371,7 +371,6 @@ fn read_source(
             });
     }
     check_filename(b.filename.as_deref(), &format!("{path}.filename"))?;
-    let mime = b.mime_type.clone().or_else(|| b.content_type.clone());
     if let Some(url) = &b.url {
         return Ok(Source::Url(check_url(url, &format!("{path}.url"))?));
     }
@@ -380,98 +379,104 @@ fn read_source(
         (_, Some(v)) => (v, format!("{path}.data")),
         _ => unreachable!("one source is present"),
     };
-    let text_like = matches!(ty, FieldType::Text);
+    let inline = Inline {
+        ty,
+        field,
+        mime: b.mime_type.clone().or_else(|| b.content_type.clone()),
+        filename: b.filename.clone(),
+    };
     match value {
-        Value::String(s) => {
-            if s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://") {
-                return Ok(Source::Url(check_url(s, &field)?));
+        Value::String(s) => inline.string(s),
+        other => inline.structured(other),
+    }
+}
+
+/// A blob's `content` or `data`, with what the request says of it.
+struct Inline {
+    ty: FieldType,
+    /// Where it is in the request, for refusals.
+    field: String,
+    mime: Option<String>,
+    filename: Option<String>,
+}
+
+impl Inline {
+    fn bytes(&self, bytes: Vec<u8>, mime: Option<String>) -> Source {
+        Source::Bytes {
+            bytes,
+            mime,
+            filename: self.filename.clone(),
+        }
+    }
+
+    /// A string: a URL, a data URI, text, JSON text or base64, by the blob's type.
+    fn string(self, s: &str) -> Result<Source, Error> {
+        let field = &self.field;
+        if s.starts_with("http://") || s.starts_with("https://") || s.starts_with("s3://") {
+            return Ok(Source::Url(check_url(s, field)?));
+        }
+        if s.starts_with("file://") {
+            return Err(Error::field(
+                field,
+                "file:// URLs are not readable by the server",
+            ));
+        }
+        if s.starts_with("data:") {
+            let (bytes, m) = decode_data_uri(s, field)?;
+            return Ok(self.bytes(bytes, m.or(self.mime.clone())));
+        }
+        match self.ty {
+            FieldType::Text => {
+                let mime = self.mime.clone().or(Some("text/plain".into()));
+                Ok(self.bytes(s.as_bytes().to_vec(), mime))
             }
-            if s.starts_with("file://") {
-                return Err(Error::field(
-                    field,
-                    "file:// URLs are not readable by the server",
-                ));
-            }
-            if s.starts_with("data:") {
-                let (bytes, m) = decode_data_uri(s, &field)?;
-                return Ok(Source::Bytes {
-                    bytes,
-                    mime: m.or(mime),
-                    filename: b.filename.clone(),
-                });
-            }
-            if text_like {
-                return Ok(Source::Bytes {
-                    bytes: s.clone().into_bytes(),
-                    mime: mime.or(Some("text/plain".into())),
-                    filename: b.filename.clone(),
-                });
-            }
-            if ty == FieldType::Json {
+            FieldType::Json => {
                 serde_json::from_str::<Value>(s)
-                    .map_err(|e| Error::field(&field, format!("is not valid JSON: {e}")))?;
-                return Ok(Source::Bytes {
-                    bytes: s.clone().into_bytes(),
-                    mime: Some("application/json".into()),
-                    filename: b.filename.clone(),
-                });
+                    .map_err(|e| Error::field(field, format!("is not valid JSON: {e}")))?;
+                Ok(self.bytes(s.as_bytes().to_vec(), Some("application/json".into())))
             }
-            Ok(Source::Bytes {
-                bytes: decode_base64(s, &field)?,
-                mime,
-                filename: b.filename.clone(),
-            })
+            _ => Ok(self.bytes(decode_base64(s, field)?, self.mime.clone())),
         }
-        Value::Object(m) if m.contains_key("base64") => {
-            let encoded = m
-                .get("base64")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::field(&field, "base64 must be a string"))?;
-            check_filename(
-                m.get("filename").and_then(Value::as_str),
-                &format!("{field}.filename"),
-            )?;
-            Ok(Source::Bytes {
-                bytes: decode_base64(encoded, &format!("{field}.base64"))?,
-                mime: m
-                    .get("mime_type")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or(mime),
-                filename: m
-                    .get("filename")
-                    .and_then(Value::as_str)
-                    .map(str::to_string)
-                    .or_else(|| b.filename.clone()),
-            })
+    }
+
+    /// An object (`{base64, mime_type, filename}`, `{url}`, `{text}`) or, for a JSON
+    /// blob, any JSON value.
+    fn structured(self, value: &Value) -> Result<Source, Error> {
+        let field = &self.field;
+        let text_like = self.ty == FieldType::Text;
+        let str_of =
+            |m: &Map<String, Value>, k: &str| m.get(k).and_then(Value::as_str).map(str::to_string);
+        match value {
+            Value::Object(m) if m.contains_key("base64") => {
+                let encoded = str_of(m, "base64")
+                    .ok_or_else(|| Error::field(field, "base64 must be a string"))?;
+                let filename = str_of(m, "filename");
+                check_filename(filename.as_deref(), &format!("{field}.filename"))?;
+                Ok(Source::Bytes {
+                    bytes: decode_base64(&encoded, &format!("{field}.base64"))?,
+                    mime: str_of(m, "mime_type").or(self.mime.clone()),
+                    filename: filename.or_else(|| self.filename.clone()),
+                })
+            }
+            Value::Object(m) if m.contains_key("url") && m.len() <= 2 => {
+                let u =
+                    str_of(m, "url").ok_or_else(|| Error::field(field, "url must be a string"))?;
+                Ok(Source::Url(check_url(&u, &format!("{field}.url"))?))
+            }
+            Value::Object(m) if text_like && m.contains_key("text") => {
+                let t = str_of(m, "text")
+                    .ok_or_else(|| Error::field(field, "text must be a string"))?;
+                Ok(self.bytes(t.into_bytes(), Some("text/plain".into())))
+            }
+            v @ (Value::Object(_) | Value::Array(_)) if self.ty == FieldType::Json => {
+                let bytes = serde_json::to_vec(v).map_err(|e| Error::Internal(e.into()))?;
+                Ok(self.bytes(bytes, Some("application/json".into())))
+            }
+            _ => Err(Error::field(
+                field,
+                format!("is not a valid value for a {} blob", self.ty.as_str()),
+            )),
         }
-        Value::Object(m) if m.contains_key("url") && m.len() <= 2 => {
-            let u = m
-                .get("url")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::field(&field, "url must be a string"))?;
-            Ok(Source::Url(check_url(u, &format!("{field}.url"))?))
-        }
-        Value::Object(m) if text_like && m.contains_key("text") => {
-            let t = m
-                .get("text")
-                .and_then(Value::as_str)
-                .ok_or_else(|| Error::field(&field, "text must be a string"))?;
-            Ok(Source::Bytes {
-                bytes: t.as_bytes().to_vec(),
-                mime: Some("text/plain".into()),
-                filename: b.filename.clone(),
-            })
-        }
-        v @ (Value::Object(_) | Value::Array(_)) if ty == FieldType::Json => Ok(Source::Bytes {
-            bytes: serde_json::to_vec(v).map_err(|e| Error::Internal(e.into()))?,
-            mime: Some("application/json".into()),
-            filename: b.filename.clone(),
-        }),
-        _ => Err(Error::field(
-            field,
-            format!("is not a valid value for a {} blob", ty.as_str()),
-        )),
     }
 }
 
