@@ -888,7 +888,7 @@ pub async fn syncs_metrics(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply
         .map_or(0.0, |r| r.counts.failed as f64 / r.counts.scanned as f64);
     Ok(SyncMetricsView {
         sync_config_id: sync.sync_config_id.clone(),
-        status: sync.status.clone(),
+        status: sync.status,
         is_active: sync.status == sluice_core::domain::status::SyncStatus::Active && !sync.paused,
         is_stale: h.is_stale,
         stale_after_seconds: h.stale_after_seconds,

@@ -510,110 +510,19 @@ fn build_blob(
         .map_err(field_err)?;
     check_key_prefix(&b.key_prefix, &format!("{path}.key_prefix"))?;
     let blob_id = IdKind::Blob.new_id();
-    let mut properties = Map::new();
-    let mut details = BlobDetails::default();
-    let payload = match read_source(b, ty, path, uploads)? {
-        Source::Stored(file) => {
-            if !ty.accepts_mime(&file.mime) {
-                return Err(Error::field(
-                    format!("{path}.upload_id"),
-                    format!(
-                        "the upload's content type {:?} does not fit a {} blob",
-                        file.mime,
-                        ty.as_str()
-                    ),
-                ));
-            }
-            details.filename = Some(file.filename);
-            details.size_bytes = Some(file.size);
-            details.mime_type = Some(file.mime);
-            details.hash = file.hash;
-            properties.insert("source".into(), json!("upload"));
-            properties.insert("upload_id".into(), json!(file.upload_id));
-            properties.insert("storage_key".into(), json!(file.storage_key));
-            None
-        }
-        Source::Synced(file) => {
-            details.filename = file.key.rsplit('/').next().map(str::to_string);
-            details.size_bytes = Some(file.size as i64);
-            details.mime_type = b.mime_type.clone().or_else(|| {
-                mime_guess::from_path(&file.key)
-                    .first_raw()
-                    .map(str::to_string)
-            });
-            properties.insert("source".into(), json!("sync"));
-            properties.insert(
-                "synced".into(),
-                serde_json::to_value(&file).map_err(|e| Error::Internal(e.into()))?,
-            );
-            None
-        }
-        Source::Url(url) => {
-            details.filename = b.filename.clone().or_else(|| filename_of(&url));
-            details.mime_type = b.mime_type.clone().or_else(|| {
-                details
-                    .filename
-                    .as_deref()
-                    .and_then(|f| mime_guess::from_path(f).first_raw())
-                    .map(str::to_string)
-            });
-            details.hash = b.checksum.clone();
-            properties.insert("source".into(), json!("url"));
-            properties.insert("url".into(), json!(url.as_str()));
-            None
-        }
+    let (properties, details, payload) = match read_source(b, ty, path, uploads)? {
+        Source::Stored(file) => stored_blob(file, ty, path)?,
+        Source::Synced(file) => synced_blob(b, file)?,
+        Source::Url(url) => url_blob(b, &url),
         Source::Bytes {
             bytes,
             mime,
             filename,
         } => {
-            if bytes.len() > ctx.config.max_inline_bytes {
-                return Err(Error::field(
-                    path,
-                    format!(
-                        "inline content is {} bytes; the limit is {}: use a presigned upload for larger files",
-                        bytes.len(),
-                        ctx.config.max_inline_bytes
-                    ),
-                ));
-            }
-            let mime = mime.or_else(|| {
-                filename
-                    .as_deref()
-                    .and_then(|f| mime_guess::from_path(f).first_raw())
-                    .map(str::to_string)
-            });
-            if let Some(m) = &mime {
-                if !ty.accepts_mime(m) {
-                    return Err(Error::field(
-                        path,
-                        format!("content type {m:?} does not fit a {} blob", ty.as_str()),
-                    ));
-                }
-            }
-            let hash = sha256_hex(&bytes);
-            if let Some(given) = &b.checksum {
-                let given = given.trim_start_matches("sha256:").to_ascii_lowercase();
-                if given != hash {
-                    return Err(Error::field(
-                        format!("{path}.checksum"),
-                        "does not match the sha256 of the content",
-                    ));
-                }
-            }
             let key =
                 keys::blob_storage_key(&bucket.namespace_id, &bucket.bucket_id, obj, &blob_id);
-            details.filename = filename;
-            details.size_bytes = Some(bytes.len() as i64);
-            details.mime_type = mime.clone();
-            details.hash = Some(hash);
-            properties.insert("source".into(), json!("inline"));
-            properties.insert("storage_key".into(), json!(key));
-            Some(Payload {
-                key,
-                bytes: Bytes::from(bytes),
-                content_type: mime,
-            })
+            let given = Given { ty, path, key };
+            inline_blob(ctx, b, given, bytes, mime, filename)?
         }
     };
     let blob = Blob {
@@ -626,6 +535,142 @@ fn build_blob(
         metadata: b.metadata.clone(),
     };
     Ok((blob, payload))
+}
+
+/// A blob's stored properties and details, and the bytes to store for it (inline ones).
+type LaidOut = (Map<String, Value>, BlobDetails, Option<Payload>);
+
+/// A confirmed upload's file: its content type must fit the blob's type.
+fn stored_blob(file: StoredFile, ty: FieldType, path: &str) -> Result<LaidOut, Error> {
+    if !ty.accepts_mime(&file.mime) {
+        return Err(Error::field(
+            format!("{path}.upload_id"),
+            format!(
+                "the upload's content type {:?} does not fit a {} blob",
+                file.mime,
+                ty.as_str()
+            ),
+        ));
+    }
+    let details = BlobDetails {
+        filename: Some(file.filename),
+        size_bytes: Some(file.size),
+        mime_type: Some(file.mime),
+        hash: file.hash,
+    };
+    let mut properties = Map::new();
+    properties.insert("source".into(), json!("upload"));
+    properties.insert("upload_id".into(), json!(file.upload_id));
+    properties.insert("storage_key".into(), json!(file.storage_key));
+    Ok((properties, details, None))
+}
+
+/// A file a sync listed: read from its source when processed.
+fn synced_blob(b: &CreateBlob, file: SyncedFile) -> Result<LaidOut, Error> {
+    let details = BlobDetails {
+        filename: file.key.rsplit('/').next().map(str::to_string),
+        size_bytes: Some(file.size as i64),
+        mime_type: b.mime_type.clone().or_else(|| {
+            mime_guess::from_path(&file.key)
+                .first_raw()
+                .map(str::to_string)
+        }),
+        ..BlobDetails::default()
+    };
+    let mut properties = Map::new();
+    properties.insert("source".into(), json!("sync"));
+    properties.insert(
+        "synced".into(),
+        serde_json::to_value(&file).map_err(|e| Error::Internal(e.into()))?,
+    );
+    Ok((properties, details, None))
+}
+
+/// A URL: fetched when processed.
+fn url_blob(b: &CreateBlob, url: &url::Url) -> LaidOut {
+    let filename = b.filename.clone().or_else(|| filename_of(url));
+    let details = BlobDetails {
+        mime_type: b.mime_type.clone().or_else(|| {
+            filename
+                .as_deref()
+                .and_then(|f| mime_guess::from_path(f).first_raw())
+                .map(str::to_string)
+        }),
+        filename,
+        hash: b.checksum.clone(),
+        ..BlobDetails::default()
+    };
+    let mut properties = Map::new();
+    properties.insert("source".into(), json!("url"));
+    properties.insert("url".into(), json!(url.as_str()));
+    (properties, details, None)
+}
+
+/// What an inline blob is checked against: its type, where it is in the request, and
+/// the key its bytes go to.
+struct Given<'a> {
+    ty: FieldType,
+    path: &'a str,
+    key: String,
+}
+
+/// Inline bytes: bounded, of a content type that fits, matching any checksum given;
+/// stored with the object.
+fn inline_blob(
+    ctx: &AppContext,
+    b: &CreateBlob,
+    given: Given<'_>,
+    bytes: Vec<u8>,
+    mime: Option<String>,
+    filename: Option<String>,
+) -> Result<LaidOut, Error> {
+    let Given { ty, path, key } = given;
+    if bytes.len() > ctx.config.max_inline_bytes {
+        return Err(Error::field(
+            path,
+            format!(
+                "inline content is {} bytes; the limit is {}: use a presigned upload for larger files",
+                bytes.len(),
+                ctx.config.max_inline_bytes
+            ),
+        ));
+    }
+    let mime = mime.or_else(|| {
+        filename
+            .as_deref()
+            .and_then(|f| mime_guess::from_path(f).first_raw())
+            .map(str::to_string)
+    });
+    if let Some(m) = mime.as_ref().filter(|m| !ty.accepts_mime(m)) {
+        return Err(Error::field(
+            path,
+            format!("content type {m:?} does not fit a {} blob", ty.as_str()),
+        ));
+    }
+    let hash = sha256_hex(&bytes);
+    if let Some(checksum) = &b.checksum {
+        if checksum.trim_start_matches("sha256:").to_ascii_lowercase() != hash {
+            return Err(Error::field(
+                format!("{path}.checksum"),
+                "does not match the sha256 of the content",
+            ));
+        }
+    }
+    let details = BlobDetails {
+        filename,
+        size_bytes: Some(bytes.len() as i64),
+        mime_type: mime.clone(),
+        hash: Some(hash),
+    };
+    let mut properties = Map::new();
+    properties.insert("source".into(), json!("inline"));
+    properties.insert("storage_key".into(), json!(key));
+    let payload = Payload {
+        key,
+        bytes: Bytes::from(bytes),
+        content_type: mime,
+    };
+    Ok((properties, details, Some(payload)))
 }
 
 /// What makes two objects duplicates: their blobs' content (hash, or URL when not read
@@ -1286,7 +1331,7 @@ async fn bump_bucket(
 fn object_event(event_type: EventType, o: &Object, org_id: &str) -> Event {
     Event {
         event_id: IdKind::Event.new_id(),
-        event_type: event_type.into(),
+        event_type,
         org_id: org_id.to_string(),
         namespace_id: Some(o.namespace_id.clone()),
         created_at: now_rfc3339(),

@@ -750,16 +750,16 @@ pub async fn confirm(
 ) -> Result<Upload, Error> {
     let up = must_load(ctx, bucket, upload_id).await?;
     if let Step::Done(done) = still_pending(ctx, bucket, &up, req).await? {
-        return Ok(done);
+        return Ok(*done);
     }
     let head = match stored_file(ctx, bucket, &up, req).await? {
         Step::Next(head) => head,
-        Step::Done(done) => return Ok(done),
+        Step::Done(done) => return Ok(*done),
     };
     let sha256 = checked_hash(ctx, bucket, &up, &head).await?;
     let blob_key = match promote(ctx, bucket, &up, &head, req).await? {
         Step::Next(key) => key,
-        Step::Done(done) => return Ok(done),
+        Step::Done(done) => return Ok(*done),
     };
     let stamp = rfc3339(now());
     let checked = Checked {
@@ -793,7 +793,7 @@ pub async fn confirm(
 /// as it now is (completed by a racing confirm, or confirmed before).
 enum Step<T> {
     Next(T),
-    Done(Upload),
+    Done(Box<Upload>),
 }
 
 /// What a confirm checked of the stored file, to complete the upload with.
@@ -815,7 +815,9 @@ async fn still_pending(
 ) -> Result<Step<()>, Error> {
     let upload_id = &up.upload_id;
     match up.status {
-        UploadStatus::Completed => return confirmed_again(up.clone(), req).map(Step::Done),
+        UploadStatus::Completed => {
+            return confirmed_again(up.clone(), req).map(|u| Step::Done(Box::new(u)))
+        }
         UploadStatus::Pending => {}
         other => {
             return Err(Error::Conflict(format!(
@@ -833,7 +835,7 @@ async fn still_pending(
     let why = "expired: not confirmed before expires_at";
     let after = end_pending(ctx, bucket, up, UploadStatus::Failed, why).await?;
     if after.status == UploadStatus::Completed {
-        return Ok(Step::Done(after));
+        return Ok(Step::Done(Box::new(after)));
     }
     Err(Error::Conflict(format!(
         "upload {upload_id} expired at {} before it was confirmed",
@@ -858,7 +860,7 @@ async fn stored_file(
     let Some(head) = head else {
         // A racing confirm may have completed it and retired the URL's key.
         if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
-            return Ok(Step::Done(done));
+            return Ok(Step::Done(Box::new(done)));
         }
         return Err(Error::Conflict(format!(
             "upload {upload_id} has no file yet: PUT the file to its presigned_url, then confirm"
@@ -933,7 +935,7 @@ async fn promote(
         Ok(_) => Ok(Step::Next(blob_key)),
         Err(StoreError::ConditionFailed { .. }) => {
             if let Some(done) = completed_meanwhile(ctx, bucket, upload_id, req).await? {
-                return Ok(Step::Done(done));
+                return Ok(Step::Done(Box::new(done)));
             }
             Err(Error::Conflict(format!(
                 "upload {upload_id}: the file was replaced while it was being confirmed; confirm again"
@@ -1190,7 +1192,7 @@ pub async fn confirm_bulk(
     ctx.table.write(tasks::create_write(&task)).await?;
     Ok(ConfirmQueued {
         task_id: task.task_id.clone(),
-        status: task.status.clone(),
+        status: task.status,
         confirmations_count: req.confirmations.len(),
         task: TaskView::from(&task),
         message: "Batch confirmation is being processed in the background.".into(),
