@@ -840,53 +840,9 @@ async fn prepare(
     policy: Policy,
     confirming: Option<&Confirming>,
 ) -> Result<Outcome, Error> {
-    check_key_prefix(&req.key_prefix, "key_prefix")?;
-    if req.blobs.len() > MAX_BLOBS {
-        return Err(Error::field(
-            "blobs",
-            format!("at most {MAX_BLOBS} blobs per object"),
-        ));
-    }
-    // Blob properties and types first: a wrong blob is named before a missing one.
-    for (i, b) in req.blobs.iter().enumerate() {
-        let ty = FieldType::parse(&b.blob_type)
-            .filter(|t| t.is_blob())
-            .ok_or_else(|| {
-                Error::field(
-                    format!("blobs[{i}].type"),
-                    format!("{:?} is not a blob type", b.blob_type),
-                )
-            })?;
-        schema
-            .blob_field(&b.property, ty, &format!("blobs[{i}]"))
-            .map_err(field_err)?;
-    }
-    if req.edges.as_ref().is_some_and(|e| !e.is_empty()) {
-        return Err(Error::field(
-            "edges",
-            "relationships between objects are not supported",
-        ));
-    }
-    let mut metadata = req.metadata.unwrap_or_default();
-    for (k, v) in req.extra {
-        if metadata.contains_key(&k) {
-            return Err(Error::field(
-                format!("metadata.{k}"),
-                "is given both at the top level and in metadata",
-            ));
-        }
-        metadata.insert(k, v);
-    }
-    let idempotency = match &req.idempotency_key {
-        Some(k) if k.is_empty() || k.len() > 255 => {
-            return Err(Error::field(
-                "idempotency_key",
-                "must be 1 to 255 characters",
-            ))
-        }
-        Some(k) => Some(sha256_hex(k.as_bytes())),
-        None => None,
-    };
+    check_shape(&req, schema)?;
+    let mut metadata = merged_metadata(req.metadata.unwrap_or_default(), req.extra)?;
+    let idempotency = idempotency_hash(req.idempotency_key.as_deref())?;
     if let Some(hash) = &idempotency {
         if let Some(existing) =
             load_pointer(ctx, bucket, keys::idempotency(&bucket.bucket_id, hash)).await?
@@ -902,40 +858,16 @@ async fn prepare(
         .check_object(&metadata, req.blobs.iter().map(|b| b.property.as_str()))
         .map_err(field_err)?;
     let uk = unique_hash(bucket, &metadata)?;
-    let mut replaces = None;
-    if let Some(hash) = &uk {
-        let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, hash)).await?;
-        match (policy, existing) {
-            (Policy::Insert, Some(e)) => {
-                return Err(Error::Conflict(format!(
-                    "object {} already holds this unique key",
-                    e.object_id
-                )))
-            }
-            (Policy::Update, None) => return Err(Error::not_found("object with this unique key")),
-            (_, e) => replaces = e,
-        }
-    }
+    let replaces = match &uk {
+        Some(hash) => replaced(ctx, bucket, policy, hash).await?,
+        None => None,
+    };
     // A replacement keeps the identity of the object it replaces.
     let object_id = replaces
         .as_ref()
         .map_or_else(|| IdKind::Object.new_id(), |o: &Object| o.object_id.clone());
     let (files, links) = link_uploads(ctx, bucket, &req.blobs, &object_id, confirming).await?;
-    let mut blobs = Vec::with_capacity(req.blobs.len());
-    let mut payloads = Vec::new();
-    for (i, b) in req.blobs.iter().enumerate() {
-        let (blob, payload) = build_blob(
-            ctx,
-            schema,
-            b,
-            &format!("blobs[{i}]"),
-            bucket,
-            &object_id,
-            &files,
-        )?;
-        blobs.push(blob);
-        payloads.extend(payload);
-    }
+    let (blobs, payloads) = build_blobs(ctx, schema, &req.blobs, bucket, &object_id, &files)?;
     let fp = fingerprint(&blobs, &metadata);
     if req.skip_duplicates {
         if let Some(existing) =
@@ -975,6 +907,105 @@ async fn prepare(
         idempotency,
         links,
     })))
+}
+
+/// The request's shape, before anything is read: key prefix, blob count, each blob's
+/// property and type (a wrong blob is named before a missing one), no edges.
+fn check_shape(req: &CreateObject, schema: &BucketSchema) -> Result<(), Error> {
+    check_key_prefix(&req.key_prefix, "key_prefix")?;
+    if req.blobs.len() > MAX_BLOBS {
+        return Err(Error::field(
+            "blobs",
+            format!("at most {MAX_BLOBS} blobs per object"),
+        ));
+    }
+    // Blob properties and types first: a wrong blob is named before a missing one.
+    for (i, b) in req.blobs.iter().enumerate() {
+        let ty = FieldType::parse(&b.blob_type)
+            .filter(|t| t.is_blob())
+            .ok_or_else(|| {
+                Error::field(
+                    format!("blobs[{i}].type"),
+                    format!("{:?} is not a blob type", b.blob_type),
+                )
+            })?;
+        schema
+            .blob_field(&b.property, ty, &format!("blobs[{i}]"))
+            .map_err(field_err)?;
+    }
+    if req.edges.as_ref().is_some_and(|e| !e.is_empty()) {
+        return Err(Error::field(
+            "edges",
+            "relationships between objects are not supported",
+        ));
+    }
+    Ok(())
+}
+
+/// `metadata` with the request's top-level fields added; a key in both is refused.
+fn merged_metadata(
+    mut metadata: Map<String, Value>,
+    extra: Map<String, Value>,
+) -> Result<Map<String, Value>, Error> {
+    for (k, v) in extra {
+        if metadata.contains_key(&k) {
+            return Err(Error::field(
+                format!("metadata.{k}"),
+                "is given both at the top level and in metadata",
+            ));
+        }
+        metadata.insert(k, v);
+    }
+    Ok(metadata)
+}
+
+fn idempotency_hash(key: Option<&str>) -> Result<Option<String>, Error> {
+    match key {
+        Some(k) if k.is_empty() || k.len() > 255 => Err(Error::field(
+            "idempotency_key",
+            "must be 1 to 255 characters",
+        )),
+        Some(k) => Ok(Some(sha256_hex(k.as_bytes()))),
+        None => Ok(None),
+    }
+}
+
+/// The object holding this unique key, which the write replaces, as the policy allows.
+async fn replaced(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    policy: Policy,
+    unique: &str,
+) -> Result<Option<Object>, Error> {
+    let existing = load_pointer(ctx, bucket, keys::unique(&bucket.bucket_id, unique)).await?;
+    match (policy, existing) {
+        (Policy::Insert, Some(e)) => Err(Error::Conflict(format!(
+            "object {} already holds this unique key",
+            e.object_id
+        ))),
+        (Policy::Update, None) => Err(Error::not_found("object with this unique key")),
+        (_, e) => Ok(e),
+    }
+}
+
+/// Each blob checked and laid out, with the bytes to store for inline ones.
+fn build_blobs(
+    ctx: &AppContext,
+    schema: &BucketSchema,
+    requested: &[CreateBlob],
+    bucket: &Bucket,
+    object_id: &str,
+    files: &HashMap<String, StoredFile>,
+) -> Result<(Vec<Blob>, Vec<Payload>), Error> {
+    let mut blobs = Vec::with_capacity(requested.len());
+    let mut payloads = Vec::new();
+    for (i, b) in requested.iter().enumerate() {
+        let path = format!("blobs[{i}]");
+        let (blob, payload) = build_blob(ctx, schema, b, &path, bucket, object_id, files)?;
+        blobs.push(blob);
+        payloads.extend(payload);
+    }
+    Ok((blobs, payloads))
 }
 
 /// The object's transaction, each write beside what it claims.
