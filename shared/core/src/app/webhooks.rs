@@ -408,6 +408,52 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
     if !wh.is_active {
         return Ok(());
     }
+    let attempted = post(ctx, &wh, &msg).await?;
+    let at = now_rfc3339();
+    log_delivery(ctx, &wh, &msg, &attempted, &at).await?;
+    let key = keys::webhook(&wh.org_id, &wh.webhook_id);
+    let Some(why) = attempted.failure else {
+        if wh.consecutive_failures != 0 {
+            ctx.table
+                .write(Write::Update {
+                    key,
+                    updates: vec![Update::Set("consecutive_failures".into(), json!(0))],
+                    cond: Cond::Exists,
+                })
+                .await?;
+        }
+        return Ok(());
+    };
+    let Some(failures) = count_failure(ctx, &wh, &why, &at).await? else {
+        return Ok(()); // deleted meanwhile
+    };
+    if failures >= ctx.config.webhook_disable_after {
+        return disable(ctx, &wh, failures, &why, &at).await;
+    }
+    if msg.attempt < ctx.config.webhook_max_attempts {
+        let next = DeliveryMessage {
+            attempt: msg.attempt + 1,
+            ..msg
+        };
+        let delay = backoff(ctx.config.webhook_retry_base, next.attempt);
+        let body = serde_json::to_string(&WebhookMessage::Delivery(next))
+            .map_err(|e| Error::Internal(e.into()))?;
+        ctx.queue
+            .send(QueueName::Webhooks, vec![body], delay)
+            .await?;
+    }
+    Ok(())
+}
+
+/// How one attempt went.
+struct Attempted {
+    failure: Option<String>,
+    status_code: Option<u16>,
+    duration_ms: u64,
+}
+
+/// The event, signed per Standard Webhooks, POSTed to each of the webhook's channels.
+async fn post(ctx: &AppContext, wh: &Webhook, msg: &DeliveryMessage) -> Result<Attempted, Error> {
     let body = serde_json::to_vec(&json!({
         "type": msg.event.event_type,
         "timestamp": msg.event.created_at,
@@ -417,7 +463,7 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
     }))
     .map_err(|e| Error::Internal(e.into()))?;
     let timestamp = now().unix_timestamp();
-    let secret = signing_secret(ctx, &wh).await?;
+    let secret = signing_secret(ctx, wh).await?;
     let signature = sign(&secret, &msg.event.event_id, timestamp, &body)?;
     let started = std::time::Instant::now();
     let mut failure: Option<String> = None;
@@ -449,8 +495,22 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
             Err(FetchError::Failed(why) | FetchError::TooLarge(why)) => failure = Some(why),
         }
     }
+    Ok(Attempted {
+        failure,
+        status_code,
+        duration_ms: started.elapsed().as_millis() as u64,
+    })
+}
+
+/// The attempt in the webhook's delivery log, kept `DELIVERY_LOG_DAYS`.
+async fn log_delivery(
+    ctx: &AppContext,
+    wh: &Webhook,
+    msg: &DeliveryMessage,
+    attempted: &Attempted,
+    at: &str,
+) -> Result<(), Error> {
     let delivery_id = IdKind::Delivery.new_id();
-    let at = now_rfc3339();
     let log_key = keys::delivery(&wh.webhook_id, &delivery_id);
     let log = DeliveryView {
         delivery_id,
@@ -458,32 +518,30 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
         event_id: msg.event.event_id.clone(),
         event_type: msg.event.event_type,
         attempt: msg.attempt,
-        success: failure.is_none(),
-        status_code,
-        error: failure.clone(),
-        duration_ms: started.elapsed().as_millis() as u64,
-        created_at: at.clone(),
+        success: attempted.failure.is_none(),
+        status_code: attempted.status_code,
+        error: attempted.failure.clone(),
+        duration_ms: attempted.duration_ms,
+        created_at: at.to_string(),
     };
     let mut item = to_item(&log_key, &log);
     crate::store::set_expiry(&mut item, now() + time::Duration::days(DELIVERY_LOG_DAYS));
     ctx.table.write(Write::put(item)).await?;
-    let key = keys::webhook(&wh.org_id, &wh.webhook_id);
-    let Some(why) = failure else {
-        if wh.consecutive_failures != 0 {
-            ctx.table
-                .write(Write::Update {
-                    key,
-                    updates: vec![Update::Set("consecutive_failures".into(), json!(0))],
-                    cond: Cond::Exists,
-                })
-                .await?;
-        }
-        return Ok(());
-    };
+    Ok(())
+}
+
+/// Counts a failed delivery on the webhook; its consecutive failures now, or `None`
+/// when the webhook is gone.
+async fn count_failure(
+    ctx: &AppContext,
+    wh: &Webhook,
+    why: &str,
+    at: &str,
+) -> Result<Option<i64>, Error> {
     let updated = ctx
         .table
         .write(Write::Update {
-            key: key.clone(),
+            key: keys::webhook(&wh.org_id, &wh.webhook_id),
             updates: vec![
                 Update::Add("consecutive_failures".into(), 1),
                 Update::Set("last_failure_at".into(), json!(at)),
@@ -492,53 +550,49 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
             cond: Cond::Exists,
         })
         .await;
-    let failures = match updated {
-        Ok(Some(item)) => item
-            .get("consecutive_failures")
-            .and_then(Value::as_i64)
-            .unwrap_or(0),
-        Ok(None) => 0,
-        Err(StoreError::ConditionFailed { .. }) => return Ok(()),
-        Err(e) => return Err(e.into()),
-    };
-    if failures >= ctx.config.webhook_disable_after {
-        tracing::warn!(
-            webhook_id = wh.webhook_id,
-            failures,
-            "webhook disabled after sustained failure"
-        );
-        let mut health = wh.delivery_health.clone();
-        health.insert(
-            "disabled_reason".into(),
-            json!(format!(
-                "{failures} consecutive failed deliveries; last: {why}"
-            )),
-        );
-        health.insert("disabled_at".into(), json!(at));
-        ctx.table
-            .write(Write::Update {
-                key,
-                updates: vec![
-                    Update::Set("is_active".into(), json!(false)),
-                    Update::Set("delivery_health".into(), Value::Object(health)),
-                ],
-                cond: Cond::Exists,
-            })
-            .await?;
-        return Ok(());
+    match updated {
+        Ok(Some(item)) => Ok(Some(
+            item.get("consecutive_failures")
+                .and_then(Value::as_i64)
+                .unwrap_or(0),
+        )),
+        Ok(None) => Ok(Some(0)),
+        Err(StoreError::ConditionFailed { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
     }
-    if msg.attempt < ctx.config.webhook_max_attempts {
-        let next = DeliveryMessage {
-            attempt: msg.attempt + 1,
-            ..msg
-        };
-        let delay = backoff(ctx.config.webhook_retry_base, next.attempt);
-        let body = serde_json::to_string(&WebhookMessage::Delivery(next))
-            .map_err(|e| Error::Internal(e.into()))?;
-        ctx.queue
-            .send(QueueName::Webhooks, vec![body], delay)
-            .await?;
-    }
+}
+
+/// Turns a webhook off after sustained failure, saying why in its delivery health.
+async fn disable(
+    ctx: &AppContext,
+    wh: &Webhook,
+    failures: i64,
+    why: &str,
+    at: &str,
+) -> Result<(), Error> {
+    tracing::warn!(
+        webhook_id = wh.webhook_id,
+        failures,
+        "webhook disabled after sustained failure"
+    );
+    let mut health = wh.delivery_health.clone();
+    health.insert(
+        "disabled_reason".into(),
+        json!(format!(
+            "{failures} consecutive failed deliveries; last: {why}"
+        )),
+    );
+    health.insert("disabled_at".into(), json!(at));
+    ctx.table
+        .write(Write::Update {
+            key: keys::webhook(&wh.org_id, &wh.webhook_id),
+            updates: vec![
+                Update::Set("is_active".into(), json!(false)),
+                Update::Set("delivery_health".into(), Value::Object(health)),
+            ],
+            cond: Cond::Exists,
+        })
+        .await?;
     Ok(())
 }
 
