@@ -435,25 +435,7 @@ pub async fn create(
     if let Some(c) = req.sync_concurrency {
         check_range("sync_concurrency", Some(c), 1, 100, 8)?;
     }
-    connections::check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
-    connections::check_metadata(req.metadata.as_ref())?;
-    if let Some(f) = &req.file_filters {
-        f.check()?;
-    }
-    if let Some(r) = &req.reconcile {
-        r.check()?;
-    }
-    if let Some(m) = &req.schema_mapping {
-        check_mapping_size(m)?;
-        mapping::SchemaMapping::parse(m, &bucket.schema()?)?;
-    }
-    if let Some(f) = &req.provider_filters {
-        check_provider_filters(f)?;
-    }
-    check_listing_prefix(&source_path, req.provider_filters.as_ref())?;
-    if let Some(at) = &req.sync_from {
-        check_sync_from(at)?;
-    }
+    check_options(&req, bucket, &source_path)?;
     let (batch_collection_ids, _) = super::collections::chosen_targets(
         ctx,
         ns,
@@ -462,33 +444,8 @@ pub async fn create(
         "batch_collection_ids",
     )
     .await?;
-    let connection = match (&req.connection_id, inline) {
-        (Some(id), None) => connections::get(ctx, &ns.org_id, id)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => {
-                    Error::field("connection_id", format!("connection {id:?} not found"))
-                }
-                other => other,
-            })?,
-        (None, Some(inline)) => connections::create_implicit(ctx, &ns.org_id, created_by, inline)
-            .await
-            .map_err(|e| match e {
-                // The inline connection's fields sit under `connection` in this body.
-                Error::Invalid { message, details } => Error::Invalid {
-                    message: message.replacen("provider_config", "connection", 1),
-                    details,
-                },
-                other => other,
-            })?,
-        (None, None) => {
-            return Err(Error::field(
-                "connection_id",
-                "is required (or an inline provider and connection)",
-            ))
-        }
-        (Some(_), Some(_)) => unreachable!("refused by desugar"),
-    };
+    let connection =
+        sync_connection(ctx, ns, created_by, req.connection_id.as_deref(), inline).await?;
     let at = now_rfc3339();
     let sync = Sync {
         sync_config_id: IdKind::Sync.new_id(),
@@ -537,6 +494,70 @@ pub async fn create(
     };
     ctx.table.write(Write::create(sync_item(&sync))).await?;
     Ok(sync)
+}
+
+/// A sync's checks beyond its required fields: bounded text and JSON, filters that
+/// compile, a mapping the bucket's schema takes, a listing prefix and start time that
+/// are valid.
+fn check_options(req: &CreateSync, bucket: &Bucket, source_path: &str) -> Result<(), Error> {
+    connections::check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
+    connections::check_metadata(req.metadata.as_ref())?;
+    if let Some(f) = &req.file_filters {
+        f.check()?;
+    }
+    if let Some(r) = &req.reconcile {
+        r.check()?;
+    }
+    if let Some(m) = &req.schema_mapping {
+        check_mapping_size(m)?;
+        mapping::SchemaMapping::parse(m, &bucket.schema()?)?;
+    }
+    if let Some(f) = &req.provider_filters {
+        check_provider_filters(f)?;
+    }
+    check_listing_prefix(source_path, req.provider_filters.as_ref())?;
+    if let Some(at) = &req.sync_from {
+        check_sync_from(at)?;
+    }
+    Ok(())
+}
+
+/// The connection a new sync reads through: a saved one by id, or the one the
+/// quickstart's body carries inline (saved now, as an implicit connection).
+async fn sync_connection(
+    ctx: &AppContext,
+    ns: &Namespace,
+    created_by: &str,
+    connection_id: Option<&str>,
+    inline: Option<CreateConnection>,
+) -> Result<connections::Connection, Error> {
+    Ok(match (connection_id, inline) {
+        (Some(id), None) => connections::get(ctx, &ns.org_id, id)
+            .await
+            .map_err(|e| match e {
+                Error::NotFound(_) => {
+                    Error::field("connection_id", format!("connection {id:?} not found"))
+                }
+                other => other,
+            })?,
+        (None, Some(inline)) => connections::create_implicit(ctx, &ns.org_id, created_by, inline)
+            .await
+            .map_err(|e| match e {
+                // The inline connection's fields sit under `connection` in this body.
+                Error::Invalid { message, details } => Error::Invalid {
+                    message: message.replacen("provider_config", "connection", 1),
+                    details,
+                },
+                other => other,
+            })?,
+        (None, None) => {
+            return Err(Error::field(
+                "connection_id",
+                "is required (or an inline provider and connection)",
+            ))
+        }
+        (Some(_), Some(_)) => unreachable!("refused by desugar"),
+    })
 }
 
 pub async fn get(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
