@@ -1463,38 +1463,12 @@ pub async fn update(
         let (files, writes) =
             link_uploads(ctx, bucket, &new_blobs, &current.object_id, None).await?;
         links = writes;
-        next.blobs.clear();
-        for (i, b) in new_blobs.iter().enumerate() {
-            let (blob, payload) = build_blob(
-                ctx,
-                &schema,
-                b,
-                &format!("blobs[{i}]"),
-                bucket,
-                &current.object_id,
-                &files,
-            )?;
-            next.blobs.push(blob);
-            payloads.extend(payload);
-        }
+        let id = &current.object_id;
+        (next.blobs, payloads) = build_blobs(ctx, &schema, &new_blobs, bucket, id, &files)?;
     } else if replace {
         next.blobs.clear();
     }
-    if replace {
-        next.key_prefix = key_prefix;
-        next.metadata = metadata.unwrap_or_default();
-    } else {
-        if key_prefix.is_some() {
-            next.key_prefix = key_prefix;
-        }
-        for (k, v) in metadata.unwrap_or_default() {
-            if v.is_null() {
-                next.metadata.remove(&k);
-            } else {
-                next.metadata.insert(k, v);
-            }
-        }
-    }
+    merge_fields(&mut next, key_prefix, metadata.unwrap_or_default(), replace);
     schema.apply_defaults(&mut next.metadata);
     schema
         .check_object(
@@ -1513,10 +1487,56 @@ pub async fn update(
             .put(&p.key, p.bytes.clone(), p.content_type.as_deref())
             .await?;
     }
+    let mut ops = update_writes(bucket, &current, &next);
+    let links_start = ops.len();
+    ops.extend(links.into_iter().map(|(w, _)| w));
+    if let Err(e) = ctx.table.transact(ops).await {
+        for p in &payloads {
+            let _ = ctx.blobs.delete(&p.key).await;
+        }
+        return Err(update_refused(e, links_start, &next));
+    }
+    bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
+    for key in removed_keys(&current, &next) {
+        let _ = ctx.blobs.delete(&key).await;
+    }
+    let event = object_event(EventType::ObjectUpdated, &next, &bucket.org_id);
+    let _ = super::events::publish(ctx, vec![event]).await;
+    Ok(next)
+}
+
+/// A PUT replaces the key prefix and metadata; a PATCH sets what it gives and removes
+/// the metadata keys it sets to null.
+fn merge_fields(
+    next: &mut Object,
+    key_prefix: Option<String>,
+    metadata: Map<String, Value>,
+    replace: bool,
+) {
+    if replace {
+        next.key_prefix = key_prefix;
+        next.metadata = metadata;
+        return;
+    }
+    if key_prefix.is_some() {
+        next.key_prefix = key_prefix;
+    }
+    for (k, v) in metadata {
+        if v.is_null() {
+            next.metadata.remove(&k);
+        } else {
+            next.metadata.insert(k, v);
+        }
+    }
+}
+
+/// The object over exactly the version read, its fingerprint pointer, and its unique
+/// key's pointer moved when the key changed.
+fn update_writes(bucket: &Bucket, current: &Object, next: &Object) -> Vec<Write> {
     let obj_key = keys::object(&bucket.bucket_id, &current.object_id);
     let mut ops = vec![
         Write::Put {
-            item: to_item(&obj_key, &next),
+            item: to_item(&obj_key, next),
             cond: Cond::Equals("version".into(), json!(current.version)),
         },
         Write::put(pointer(
@@ -1540,41 +1560,23 @@ pub async fn update(
             )));
         }
     }
-    let links_start = ops.len();
-    ops.extend(links.into_iter().map(|(w, _)| w));
-    if let Err(e) = ctx.table.transact(ops).await {
-        for p in &payloads {
-            let _ = ctx.blobs.delete(&p.key).await;
+    ops
+}
+
+/// What a failed update transaction means, by the write whose condition failed.
+fn update_refused(e: StoreError, links_start: usize, next: &Object) -> Error {
+    match e {
+        StoreError::ConditionFailed { index: Some(i) } if i >= links_start => {
+            Error::Conflict("an upload this object names was linked to another object".into())
         }
-        return Err(match e {
-            StoreError::ConditionFailed { index: Some(i) } if i >= links_start => {
-                Error::Conflict("an upload this object names was linked to another object".into())
-            }
-            StoreError::ConditionFailed { index: Some(i) }
-                if i >= 2 && next.unique_hash.is_some() =>
-            {
-                Error::Conflict("another object already holds this unique key".into())
-            }
-            StoreError::ConditionFailed { .. } => {
-                Error::Conflict("the object changed while this request ran; retry".into())
-            }
-            other => other.into(),
-        });
+        StoreError::ConditionFailed { index: Some(i) } if i >= 2 && next.unique_hash.is_some() => {
+            Error::Conflict("another object already holds this unique key".into())
+        }
+        StoreError::ConditionFailed { .. } => {
+            Error::Conflict("the object changed while this request ran; retry".into())
+        }
+        other => other.into(),
     }
-    bump_bucket(ctx, bucket, 0, next.size_bytes - current.size_bytes).await?;
-    for key in removed_keys(&current, &next) {
-        let _ = ctx.blobs.delete(&key).await;
-    }
-    let _ = super::events::publish(
-        ctx,
-        vec![object_event(
-            EventType::ObjectUpdated,
-            &next,
-            &bucket.org_id,
-        )],
-    )
-    .await;
-    Ok(next)
 }
 
 pub async fn delete(
