@@ -1138,24 +1138,7 @@ async fn create_many_once(
     }
 
     // Bytes first, so no committed object points at missing bytes.
-    let uploads: Vec<_> = pending
-        .iter()
-        .flat_map(|(_, p)| p.payloads.iter())
-        .map(|p| {
-            let (blobs, key, bytes, content_type) = (
-                ctx.blobs.clone(),
-                p.key.clone(),
-                p.bytes.clone(),
-                p.content_type.clone(),
-            );
-            async move { blobs.put(&key, bytes, content_type.as_deref()).await }
-        })
-        .collect();
-    stream::iter(uploads)
-        .buffer_unordered(16)
-        .try_collect::<Vec<_>>()
-        .await?;
-
+    store_payloads(ctx, pending.iter().map(|(_, p)| p)).await?;
     let (groups, claims): (Vec<Vec<Write>>, Vec<Vec<Claim>>) = pending
         .iter()
         .map(|(_, p)| writes_for(p).into_iter().unzip())
@@ -1180,48 +1163,7 @@ async fn create_many_once(
                 events.push(object_event(kind, &p.object, &bucket.org_id));
                 Ok((p.object, None))
             }
-            Err(e) => {
-                for payload in &p.payloads {
-                    let _ = ctx.blobs.delete(&payload.key).await;
-                }
-                let claim = match &e {
-                    StoreError::ConditionFailed { index: Some(i) } => claims.get(*i).copied(),
-                    _ => None,
-                };
-                // A twin that committed first wins a claim: replay it when the request asked.
-                let replay = match claim {
-                    Some(Claim::Fingerprint) => Some((
-                        keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
-                        Replayed::SkipDuplicates,
-                    )),
-                    Some(Claim::Idempotency) => p.idempotency.as_ref().map(|h| {
-                        (
-                            keys::idempotency(&bucket.bucket_id, h),
-                            Replayed::IdempotencyKey,
-                        )
-                    }),
-                    _ => None,
-                };
-                if let Some((key, why)) = replay {
-                    if let Some(o) = load_pointer(ctx, bucket, key).await? {
-                        results[slot] = Some(Ok((o, Some(why))));
-                        continue;
-                    }
-                }
-                Err(match (e, claim) {
-                    (_, Some(Claim::UniqueKey)) => Error::Conflict(UNIQUE_KEY_TAKEN.into()),
-                    (_, Some(Claim::Upload)) => Error::Conflict(
-                        "an upload this object names was linked to another object".into(),
-                    ),
-                    (_, Some(Claim::Confirming)) => {
-                        Error::Conflict("the upload was confirmed by another request".into())
-                    }
-                    (StoreError::ConditionFailed { .. }, _) => {
-                        Error::Conflict(OBJECT_CHANGED.into())
-                    }
-                    (other, _) => other.into(),
-                })
-            }
+            Err(e) => failed_write(ctx, bucket, &p, e, &claims).await?,
         };
         results[slot] = Some(result);
     }
@@ -1239,6 +1181,78 @@ async fn create_many_once(
         .into_iter()
         .map(|r| r.expect("every slot is filled"))
         .collect())
+}
+
+/// Puts the inline blobs' bytes, sixteen at a time.
+async fn store_payloads<'a>(
+    ctx: &AppContext,
+    prepared: impl Iterator<Item = &'a Prepared>,
+) -> Result<(), Error> {
+    let uploads: Vec<_> = prepared
+        .flat_map(|p| p.payloads.iter())
+        .map(|p| {
+            let (blobs, key, bytes, content_type) = (
+                ctx.blobs.clone(),
+                p.key.clone(),
+                p.bytes.clone(),
+                p.content_type.clone(),
+            );
+            async move { blobs.put(&key, bytes, content_type.as_deref()).await }
+        })
+        .collect();
+    stream::iter(uploads)
+        .buffer_unordered(16)
+        .try_collect::<Vec<_>>()
+        .await?;
+    Ok(())
+}
+
+/// An object whose transaction failed: its bytes are removed, and the claim that failed
+/// says what the request gets. A twin that committed first wins a claim; it is replayed
+/// when the request asked (skip_duplicates, an idempotency key).
+async fn failed_write(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    p: &Prepared,
+    e: StoreError,
+    claims: &[Claim],
+) -> Result<ItemResult, Error> {
+    for payload in &p.payloads {
+        let _ = ctx.blobs.delete(&payload.key).await;
+    }
+    let claim = match &e {
+        StoreError::ConditionFailed { index: Some(i) } => claims.get(*i).copied(),
+        _ => None,
+    };
+    let replay = match claim {
+        Some(Claim::Fingerprint) => Some((
+            keys::fingerprint(&bucket.bucket_id, &p.object.fingerprint),
+            Replayed::SkipDuplicates,
+        )),
+        Some(Claim::Idempotency) => p.idempotency.as_ref().map(|h| {
+            (
+                keys::idempotency(&bucket.bucket_id, h),
+                Replayed::IdempotencyKey,
+            )
+        }),
+        _ => None,
+    };
+    if let Some((key, why)) = replay {
+        if let Some(o) = load_pointer(ctx, bucket, key).await? {
+            return Ok(Ok((o, Some(why))));
+        }
+    }
+    Ok(Err(match (e, claim) {
+        (_, Some(Claim::UniqueKey)) => Error::Conflict(UNIQUE_KEY_TAKEN.into()),
+        (_, Some(Claim::Upload)) => {
+            Error::Conflict("an upload this object names was linked to another object".into())
+        }
+        (_, Some(Claim::Confirming)) => {
+            Error::Conflict("the upload was confirmed by another request".into())
+        }
+        (StoreError::ConditionFailed { .. }, _) => Error::Conflict(OBJECT_CHANGED.into()),
+        (other, _) => other.into(),
+    }))
 }
 
 /// Publishes what a create request did. Many objects at once are one
