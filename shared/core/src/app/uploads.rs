@@ -188,22 +188,12 @@ fn default_property(schema: &BucketSchema, ty: FieldType, filename: &str) -> Str
         .to_string()
 }
 
-/// Validates a create request; nothing is issued unless the upload could complete.
-fn draft(
-    bucket: &Bucket,
-    schema: &BucketSchema,
-    req: CreateUpload,
-    at: &str,
-) -> Result<Upload, Error> {
-    let f = |name: &str| {
-        if at.is_empty() {
-            name.to_string()
-        } else {
-            format!("{at}.{name}")
-        }
-    };
-    check_filename(&req.filename, &f("filename"))?;
-    check_mime(&req.content_type, &f("content_type"))?;
+/// The declared file: its size within bounds, an expiry the URL may have, a sha256 in
+/// hex.
+fn check_file(
+    req: &CreateUpload,
+    f: &dyn Fn(&str) -> String,
+) -> Result<(i64, Option<String>), Error> {
     if let Some(size) = req.file_size_bytes {
         if size < 1 {
             return Err(Error::field(f("file_size_bytes"), "must be at least 1"));
@@ -222,7 +212,7 @@ fn draft(
             "must be between 60 and 86400 seconds",
         ));
     }
-    let file_hash = match req.file_hash {
+    let file_hash = match &req.file_hash {
         Some(h) if h.len() == 64 && h.chars().all(|c| c.is_ascii_hexdigit()) => {
             Some(h.to_ascii_lowercase())
         }
@@ -234,6 +224,65 @@ fn draft(
         }
         None => None,
     };
+    Ok((expiration, file_hash))
+}
+
+/// The object a confirm will create fits the bucket: the blob's property and type, the
+/// content type, the object's metadata.
+fn check_object_fits(
+    schema: &BucketSchema,
+    req: &CreateUpload,
+    property: &str,
+    ty: FieldType,
+    f: &dyn Fn(&str) -> String,
+) -> Result<(), Error> {
+    schema.blob_field(property, ty, "").map_err(|e| {
+        let which = if e.field.ends_with(".type") {
+            "blob_type"
+        } else {
+            "blob_property"
+        };
+        Error::field(f(which), e.reason)
+    })?;
+    if !ty.accepts_mime(&req.content_type) {
+        return Err(Error::field(
+            f("content_type"),
+            format!(
+                "{:?} does not fit the {} property {property:?}",
+                req.content_type,
+                ty.as_str()
+            ),
+        ));
+    }
+    let mut meta = req.object_metadata.clone().unwrap_or_default();
+    schema.apply_defaults(&mut meta);
+    schema.check_object(&meta, [property]).map_err(|e| {
+        let field = e
+            .field
+            .strip_prefix("metadata")
+            .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
+        Error::field(f(&field), e.reason)
+    })?;
+    Ok(())
+}
+
+/// Validates a create request; nothing is issued unless the upload could complete.
+fn draft(
+    bucket: &Bucket,
+    schema: &BucketSchema,
+    req: CreateUpload,
+    at: &str,
+) -> Result<Upload, Error> {
+    let f = |name: &str| {
+        if at.is_empty() {
+            name.to_string()
+        } else {
+            format!("{at}.{name}")
+        }
+    };
+    check_filename(&req.filename, &f("filename"))?;
+    check_mime(&req.content_type, &f("content_type"))?;
+    let (expiration, file_hash) = check_file(&req, &f)?;
     let ty = match &req.blob_type {
         Some(t) => FieldType::parse(t)
             .filter(|t| t.is_blob())
@@ -246,35 +295,7 @@ fn draft(
         .unwrap_or_else(|| default_property(schema, ty, &req.filename));
     let create_object = req.create_object_on_confirm.unwrap_or(true);
     if create_object {
-        schema.blob_field(&property, ty, "").map_err(|e| {
-            let which = if e.field.ends_with(".type") {
-                "blob_type"
-            } else {
-                "blob_property"
-            };
-            Error::field(f(which), e.reason)
-        })?;
-        if !ty.accepts_mime(&req.content_type) {
-            return Err(Error::field(
-                f("content_type"),
-                format!(
-                    "{:?} does not fit the {} property {property:?}",
-                    req.content_type,
-                    ty.as_str()
-                ),
-            ));
-        }
-        let mut meta = req.object_metadata.clone().unwrap_or_default();
-        schema.apply_defaults(&mut meta);
-        schema
-            .check_object(&meta, [property.as_str()])
-            .map_err(|e| {
-                let field = e
-                    .field
-                    .strip_prefix("metadata")
-                    .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
-                Error::field(f(&field), e.reason)
-            })?;
+        check_object_fits(schema, &req, &property, ty, &f)?;
     }
     let upload_id = IdKind::Upload.new_id();
     let created = now();
