@@ -20,6 +20,9 @@ pub const WORKERS: &[&str] = &[
     "sync-worker",
 ];
 
+/// The configuration reference, from `sluice_core::config`.
+pub const CONFIGURATION_PATH: &str = "docs/configuration.md";
+
 /// The committed OpenAPI document the server serves.
 pub const OPENAPI_PATH: &str = "shared/api/openapi.json";
 
@@ -264,6 +267,10 @@ pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
             contents: Some(bin_source(r)),
         });
     }
+    out.push(Expected {
+        path: PathBuf::from(CONFIGURATION_PATH),
+        contents: Some(sluice_core::config::reference()),
+    });
     out.push(Expected {
         path: PathBuf::from(OPENAPI_PATH),
         contents: Some(serde_json::to_string_pretty(&sluice_api::openapi::document())? + "\n"),

@@ -176,11 +176,7 @@ impl Server {
 
 /// The local stand-in for the scheduled sweeper.
 async fn sweep(ctx: AppContext, mut shutdown: watch::Receiver<bool>) {
-    let every = std::env::var("SLUICE_SWEEP_SECS")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(30);
-    let mut tick = tokio::time::interval(std::time::Duration::from_secs(every));
+    let mut tick = tokio::time::interval(ctx.config.sweep);
     loop {
         tokio::select! {
             _ = tick.tick() => {}

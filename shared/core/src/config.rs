@@ -60,6 +60,9 @@ pub struct Config {
     /// Attempts at one file before its dead letter stops being retried by runs (until
     /// it is requeued).
     pub sync_max_file_attempts: i64,
+    /// How often sluice-local sweeps expired uploads and stalled batches (a schedule in
+    /// AWS).
+    pub sweep: Duration,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -69,14 +72,18 @@ const MIB: u64 = 1024 * 1024;
 #[derive(Parser, Debug)]
 #[command(name = "sluice", no_binary_name = true, disable_help_flag = true)]
 pub struct ConfigVars {
+    /// Largest inline blob (`content`/`data`), decoded bytes.
     #[arg(long, env = "SLUICE_MAX_INLINE_BYTES", value_name = "SLUICE_MAX_INLINE_BYTES", default_value_t = 5 * MIB as usize)]
     max_inline_bytes: usize,
+    /// Deliveries of a local queue message before it is dead-lettered, with the reason its last delivery failed (1 or more).
     #[arg(long, env = "SLUICE_MAX_RECEIVES", value_name = "SLUICE_MAX_RECEIVES", default_value_t = 5,
           value_parser = clap::value_parser!(u32).range(1..))]
     max_receives: u32,
+    /// How long a worker holds a local queue message; also a sync page's time bound (1 to 43200).
     #[arg(long, env = "SLUICE_VISIBILITY_TIMEOUT_SECS", value_name = "SLUICE_VISIBILITY_TIMEOUT_SECS", default_value_t = 120,
           value_parser = clap::value_parser!(u64).range(1..=43_200))]
     visibility_timeout_secs: u64,
+    /// Delay before a purge's final sweep.
     #[arg(
         long,
         env = "SLUICE_PURGE_SETTLE_SECS",
@@ -84,27 +91,33 @@ pub struct ConfigVars {
         default_value_t = 60
     )]
     purge_settle_secs: u64,
+    /// Uploads declared larger than this get presigned multipart part URLs (bytes).
     #[arg(long, env = "SLUICE_MULTIPART_THRESHOLD", value_name = "SLUICE_MULTIPART_THRESHOLD", default_value_t = 100 * MIB)]
     multipart_threshold: u64,
-    /// S3 refuses parts under 5 MiB (but the last).
+    /// Part size of multipart uploads (5 MiB to 5 GiB; S3 refuses parts under 5 MiB but the last).
     #[arg(long, env = "SLUICE_MULTIPART_PART_SIZE", value_name = "SLUICE_MULTIPART_PART_SIZE", default_value_t = 64 * MIB,
           value_parser = clap::value_parser!(u64).range(5 * MIB..=5 * 1024 * MIB))]
     multipart_part_size: u64,
+    /// Let blob URLs, webhooks and connection endpoints reach loopback and private addresses (development only).
     #[arg(long, env = "SLUICE_ALLOW_PRIVATE_URLS", value_name = "SLUICE_ALLOW_PRIVATE_URLS", default_value_t = false,
           action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
     allow_private_urls: bool,
+    /// Time limit of one blob fetch or webhook delivery (1 or more).
     #[arg(long, env = "SLUICE_FETCH_TIMEOUT_SECS", value_name = "SLUICE_FETCH_TIMEOUT_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..))]
     fetch_timeout_secs: u64,
+    /// Largest blob a batch fetches or a sync reads (video and audio stream to a temporary file).
     #[arg(long, env = "SLUICE_MAX_FETCH_BYTES", value_name = "SLUICE_MAX_FETCH_BYTES", default_value_t = 100 * MIB as usize)]
     max_fetch_bytes: usize,
-    /// A chunk's results and the batch counters share one transaction (at most 100 writes).
+    /// Objects per batch-queue message (1 to 98: a chunk's results and the batch's counters share one transaction of at most 100 writes).
     #[arg(long, env = "SLUICE_BATCH_CHUNK_SIZE", value_name = "SLUICE_BATCH_CHUNK_SIZE", default_value_t = 50,
           value_parser = clap::value_parser!(u16).range(1..=98))]
     batch_chunk_size: u16,
+    /// A batch without progress this long is failed as stalled (1 or more).
     #[arg(long, env = "SLUICE_BATCH_STALL_SECS", value_name = "SLUICE_BATCH_STALL_SECS", default_value_t = 900,
           value_parser = clap::value_parser!(u64).range(1..))]
     batch_stall_secs: u64,
+    /// First webhook retry delay; each later one doubles, at most 15 minutes.
     #[arg(
         long,
         env = "SLUICE_WEBHOOK_RETRY_BASE_MS",
@@ -112,35 +125,44 @@ pub struct ConfigVars {
         default_value_t = 5000
     )]
     webhook_retry_base_ms: u64,
+    /// Delivery attempts per event and endpoint (1 or more).
     #[arg(long, env = "SLUICE_WEBHOOK_MAX_ATTEMPTS", value_name = "SLUICE_WEBHOOK_MAX_ATTEMPTS", default_value_t = 8,
           value_parser = clap::value_parser!(u32).range(1..))]
     webhook_max_attempts: u32,
+    /// Consecutive failed deliveries that disable an endpoint (1 or more).
     #[arg(long, env = "SLUICE_WEBHOOK_DISABLE_AFTER", value_name = "SLUICE_WEBHOOK_DISABLE_AFTER", default_value_t = 20,
           value_parser = clap::value_parser!(i64).range(1..))]
     webhook_disable_after: i64,
+    /// Where `scripts/fetch-models` installs the models (default `~/.cache/sluice/models`; `/opt/models` in Lambda, from the models layer).
     #[arg(long, env = "SLUICE_MODELS_DIR", value_name = "SLUICE_MODELS_DIR")]
     models_dir: Option<PathBuf>,
+    /// Embedding backend of namespaces that name none: `local` (default) or `bedrock`.
     #[arg(
         long,
         env = "SLUICE_EMBEDDING_BACKEND",
         value_name = "SLUICE_EMBEDDING_BACKEND"
     )]
     embedding_backend: Option<String>,
+    /// The Bedrock model of that default: `amazon.titan-embed-image-v1` (default) or `amazon.nova-2-multimodal-embeddings-v1:0`.
     #[arg(
         long,
         env = "SLUICE_BEDROCK_MODEL",
         value_name = "SLUICE_BEDROCK_MODEL"
     )]
     bedrock_model: Option<String>,
+    /// How long a sync run's lease lasts without progress before the poller resumes it (5 to 43200).
     #[arg(long, env = "SLUICE_SYNC_LEASE_SECS", value_name = "SLUICE_SYNC_LEASE_SECS", default_value_t = 300,
           value_parser = clap::value_parser!(u64).range(5..=43_200))]
     sync_lease_secs: u64,
+    /// Deletions a run may apply, as a percentage of the files a sync knows; above it they are withheld and reported (0 to 100).
     #[arg(long, env = "SLUICE_SYNC_DELETE_BRAKE_PERCENT", value_name = "SLUICE_SYNC_DELETE_BRAKE_PERCENT", default_value_t = 15,
           value_parser = clap::value_parser!(u8).range(0..=100))]
     sync_delete_brake_percent: u8,
+    /// Keys listed per sync page (1 to 1000).
     #[arg(long, env = "SLUICE_SYNC_PAGE_SIZE", value_name = "SLUICE_SYNC_PAGE_SIZE", default_value_t = 1000,
           value_parser = clap::value_parser!(u16).range(1..=1000))]
     sync_page_size: u16,
+    /// Backblaze's API, where `b2_authorize_account` finds a key's S3 endpoint.
     #[arg(
         long,
         env = "SLUICE_BACKBLAZE_API_URL",
@@ -148,12 +170,18 @@ pub struct ConfigVars {
         default_value = "https://api.backblazeb2.com"
     )]
     backblaze_api_url: String,
+    /// How often sluice-local looks for due syncs (1 to 3600; an EventBridge schedule in AWS).
     #[arg(long, env = "SLUICE_SYNC_POLL_SECS", value_name = "SLUICE_SYNC_POLL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     sync_poll_secs: u64,
+    /// Attempts at one file before its dead letter stops being retried by runs, until it is requeued (1 to 100).
     #[arg(long, env = "SLUICE_SYNC_MAX_FILE_ATTEMPTS", value_name = "SLUICE_SYNC_MAX_FILE_ATTEMPTS", default_value_t = 3,
           value_parser = clap::value_parser!(i64).range(1..=100))]
     sync_max_file_attempts: i64,
+    /// How often sluice-local sweeps expired uploads and stalled batches (1 to 3600; a schedule in AWS).
+    #[arg(long, env = "SLUICE_SWEEP_SECS", value_name = "SLUICE_SWEEP_SECS", default_value_t = 30,
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    sweep_secs: u64,
 }
 
 // The same values as `ConfigVars`'s defaults (a test holds them equal).
@@ -183,6 +211,7 @@ impl Default for Config {
             backblaze_api_url: "https://api.backblazeb2.com".into(),
             sync_poll: Duration::from_secs(60),
             sync_max_file_attempts: 3,
+            sweep: Duration::from_secs(30),
         }
     }
 }
@@ -236,8 +265,61 @@ impl Config {
             backblaze_api_url: v.backblaze_api_url,
             sync_poll: Duration::from_secs(v.sync_poll_secs),
             sync_max_file_attempts: v.sync_max_file_attempts,
+            sweep: Duration::from_secs(v.sweep_secs),
         })
     }
+}
+
+/// Variables a process reads beside [`Config`]'s: its own (sluice-local, the admin
+/// tool, the Lambdas' resource names), logging, and the tests' switches. Name, default,
+/// meaning.
+pub const PROCESS_VARS: &[(&str, &str, &str)] = &[
+    ("SLUICE_LOG", "`info`", "Log filter: `level` or `target=level,…`."),
+    ("SLUICE_LOG_JSON", "off (local), on (Lambda)", "JSON log lines."),
+    ("SLUICE_HOST", "`127.0.0.1`", "Address sluice-local listens on."),
+    ("SLUICE_PORT", "8080", "Port sluice-local listens on."),
+    ("SLUICE_DATA_DIR", "`./.sluice`", "sluice-local's and sluice-admin's embedded storage."),
+    ("SLUICE_API_KEY", "made and printed at first start", "The dev key sluice-local creates its org with."),
+    ("SLUICE_STRICT", "false", "sluice-local refuses to start when others can read its data dir (made 0700, its keys and databases 0600); by default it warns."),
+    ("SLUICE_BACKEND", "`local`", "sluice-admin: `local` (the data dir) or `aws` (the stack's resources)."),
+    ("SLUICE_TABLE", "the stack's", "DynamoDB table (Lambda, sluice-admin `aws`)."),
+    ("SLUICE_BUCKET", "the stack's", "S3 bucket of blobs and uploads."),
+    ("SLUICE_VECTOR_BUCKET", "the stack's", "S3 Vectors bucket of the collections' indexes."),
+    ("SLUICE_EVENT_BUS", "the stack's", "EventBridge bus of domain events."),
+    ("SLUICE_CREDENTIAL_KEY", "the stack's", "KMS key that seals connection credentials and webhook secrets."),
+    ("SLUICE_{BATCHES,TASKS,WEBHOOKS,SYNCS}_QUEUE_URL", "the stack's", "SQS queue URLs, one per queue."),
+    ("SLUICE_EMULATOR_SERIALIZE_TRANSACTIONS", "false", "The DynamoDB adapter runs transactions one at a time (moto rolls a cancelled one back by restoring the whole table; never needed on DynamoDB)."),
+];
+
+/// `docs/configuration.md`: every variable with its default and range, from the
+/// declarations above (`cargo xtask routes` writes it; a test fails when it differs).
+pub fn reference() -> String {
+    let mut out = String::from(
+        "# Configuration\n\n<!-- Written by `cargo xtask routes` from shared/core/src/config.rs; edit that. -->\n\n\
+         Environment variables, for `sluice-local` and the Lambdas alike. A value that cannot be \
+         used (not a number, out of range, an unknown model) stops the process at start with a \
+         message naming the variable; nothing falls back to a default silently.\n\n\
+         | variable | default | meaning |\n|---|---|---|\n",
+    );
+    let cmd = <ConfigVars as clap::CommandFactory>::command();
+    for arg in cmd.get_arguments() {
+        let Some(env) = arg.get_env() else { continue };
+        let default = arg
+            .get_default_values()
+            .first()
+            .map(|d| d.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "see meaning".into());
+        let help = arg.get_help().map(|h| h.to_string()).unwrap_or_default();
+        out += &format!("| `{}` | {default} | {help} |\n", env.to_string_lossy());
+    }
+    out += "\nRead by one process, or set by the stack:\n\n| variable | default | meaning |\n|---|---|---|\n";
+    for (name, default, meaning) in PROCESS_VARS {
+        out += &format!("| `{name}` | {default} | {meaning} |\n");
+    }
+    out += "\nThe AWS SDK's own variables apply too: `AWS_REGION`, `AWS_ENDPOINT_URL` and the \
+            per-service `AWS_ENDPOINT_URL_<SERVICE>` (the tests point S3, DynamoDB, SQS and \
+            Bedrock at local stand-ins with them).\n";
+    out
 }
 
 /// `~/.cache/sluice/models`, where the scripts install models by default.
@@ -291,6 +373,8 @@ mod tests {
             ("SLUICE_WEBHOOK_MAX_ATTEMPTS", "-1"),
             ("SLUICE_EMBEDDING_BACKEND", "gpu"),
             ("SLUICE_BEDROCK_MODEL", "no.such-model"),
+            ("SLUICE_SWEEP_SECS", "0"),
+            ("SLUICE_SWEEP_SECS", "soon"),
         ] {
             assert!(
                 parse(&[(name, value)]).is_err(),
