@@ -121,7 +121,7 @@ def test_the_tasks_worker_handles_a_recorded_sqs_event(watch):
     # The worker took the task up (its first pass; the final sweep comes after the settle delay).
     r = call(watch, "GET", "tasks-get", f"/v1/tasks/{task_id}")
     assert r.status_code == 200, r.text
-    assert r.json()["status"] != "PENDING", r.json()
+    assert r.json()["status"] in ("IN_PROGRESS", "COMPLETED"), r.json()
 
 
 def recorded(sqs, queue):
@@ -184,5 +184,12 @@ def test_a_sync_runs_through_its_functions(watch):
     r = call(watch, "GET", "syncs-job-get", f"/v1/buckets/{bucket}/syncs/{sync}/jobs/{job}", ns)
     assert r.status_code == 200, r.text
     assert (r.json()["status"], r.json()["counts"]["new"]) == ("completed", 3), r.json()
-    # The poller's schedule event: nothing is due (the sync just ran; its next run is later).
-    assert invoke(watch, "sync-poller", {"source": "aws.scheduler"}) == {"started": 0}
+    # The poller's schedule event starts what is due: a new sync (due at once), not the
+    # one that just ran (its next run is later).
+    r = call(watch, "POST", "syncs-create", f"/v1/buckets/{bucket}/syncs", ns,
+             {"connection_id": conn, "source_path": f"{source}/", "skip_batch_submission": True})
+    assert r.status_code == 200, r.text
+    due = r.json()["sync_config_id"]
+    assert invoke(watch, "sync-poller", {"source": "aws.scheduler"}) == {"started": 1}
+    m, _ = recorded(sqs, watch["env"]["SLUICE_SYNCS_QUEUE_URL"])
+    assert json.loads(m["Body"])["sync_id"] == due, m["Body"]

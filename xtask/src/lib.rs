@@ -61,7 +61,10 @@ fn clients(route: &Route) -> String {
         ),
     ] {
         if used {
-            let _ = write!(c, ".{name}()");
+            let _ = match name {
+                "credentials" => write!(c, ".credentials(sluice_lambda::connectors)"),
+                _ => write!(c, ".{name}()"),
+            };
         }
     }
     c

@@ -102,8 +102,8 @@ async fn run(binary: &str, batches: usize, inline: bool) -> anyhow::Result<(f64,
     let mut rows: Vec<Row> = Vec::with_capacity(all.len());
     for r in all.iter().filter(|r| r.1.starts_with("OBJ#")) {
         let doc: Value = match &r.4 {
-            rusqlite::types::Value::Blob(deflated) => {
-                serde_json::from_reader(flate2::read::DeflateDecoder::new(&deflated[..]))?
+            rusqlite::types::Value::Blob(stored) => {
+                serde_json::from_slice(&sluice_backend_local::decode_doc(stored)?)?
             }
             rusqlite::types::Value::Text(json) => serde_json::from_str(json)?,
             other => anyhow::bail!("doc is {other:?}"),

@@ -7,6 +7,16 @@ use lambda_http::{Body, Request, RequestExt, Response};
 use lambda_runtime::LambdaEvent;
 use sluice_api::{ApiRequest, Route};
 pub use sluice_backend_aws::Clients;
+
+/// The storage connectors syncs read through, for the functions granted credentials
+/// (`Clients::credentials(connectors)`): built here, in the composition root, so only
+/// those functions link them.
+pub fn connectors(
+    sdk: &sluice_backend_aws::SdkConfig,
+    guard: Option<sluice_core::net::NetGuard>,
+) -> std::sync::Arc<dyn sluice_core::ports::Connectors> {
+    std::sync::Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard))
+}
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};
 
@@ -123,7 +133,7 @@ pub fn work_queue(queue: QueueName) -> Result<(), Error> {
 /// Works a queue whose messages need more than the AWS ports (the batch worker embeds).
 pub fn work_queue_with(queue: QueueName, prepare: Prepare) -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = prepare(context(None, Clients::all()).await?);
+        let ctx = prepare(context(None, Clients::all().credentials(connectors)).await?);
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<SqsEvent>| {
                 let ctx = ctx.clone();
@@ -182,7 +192,7 @@ fn diagnostic(e: sluice_core::Error) -> lambda_runtime::Diagnostic {
 /// tells Sluice the bytes arrived, so an upload completes without a client confirm.
 pub fn confirm_stored_uploads() -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context(None, Clients::all()).await?;
+        let ctx = context(None, Clients::all().credentials(connectors)).await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
@@ -215,7 +225,7 @@ fn stored_object_key(event: &serde_json::Value) -> Option<&str> {
 /// On a schedule (every minute): starts due sync runs and resumes lapsed ones.
 pub fn poll_syncs() -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context(None, Clients::all()).await?;
+        let ctx = context(None, Clients::all().credentials(connectors)).await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();
@@ -235,7 +245,7 @@ pub fn poll_syncs() -> Result<(), Error> {
 /// that stopped making progress.
 pub fn sweep() -> Result<(), Error> {
     runtime()?.block_on(async move {
-        let ctx = context(None, Clients::all()).await?;
+        let ctx = context(None, Clients::all().credentials(connectors)).await?;
         lambda_runtime::run(lambda_runtime::service_fn(
             move |_event: LambdaEvent<serde_json::Value>| {
                 let ctx = ctx.clone();

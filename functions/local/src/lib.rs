@@ -93,7 +93,7 @@ impl Server {
             .with_embedders(embedders)
             .with_extractors(sluice_extract::Extractors::shared())
             .with_connectors(
-                Arc::new(sluice_connectors::S3Connectors::new(guard).await),
+                Arc::new(sluice_connectors::S3Connectors::new(guard)),
                 sealer,
             );
         // A missing model is a start-up error, not a surprise at the first batch.

@@ -12,6 +12,7 @@ mod s3;
 mod s3vectors;
 mod sqs;
 
+pub use aws_config::SdkConfig;
 pub use dynamo::DynamoTable;
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsSealer;
@@ -89,6 +90,9 @@ pub struct Clients {
 type Build<P> = fn(&aws_config::SdkConfig, &AwsNames) -> Arc<P>;
 /// Builds a client that reaches tenants' endpoints, behind this network guard.
 type BuildGuarded<P> = fn(&aws_config::SdkConfig, Option<NetGuard>) -> Arc<P>;
+/// Builds the storage connectors: given by the composition root that needs them
+/// (`sluice-lambda`'s `connectors`), so this crate links no provider's code.
+pub type BuildConnectors = BuildGuarded<dyn Connectors>;
 
 impl Clients {
     /// The table only.
@@ -102,14 +106,10 @@ impl Clients {
             connectors: None,
         }
     }
-    /// Every client (the workers, the tools, the tests).
+    /// Every AWS client of the stack (the workers, the tools, the tests); the storage
+    /// connectors are added with [`Clients::credentials`].
     pub fn all() -> Self {
-        Self::table()
-            .blobs()
-            .queues()
-            .events()
-            .vectors()
-            .credentials()
+        Self::table().blobs().queues().events().vectors().sealer()
     }
     pub fn blobs(mut self) -> Self {
         self.blobs =
@@ -146,10 +146,9 @@ impl Clients {
     }
     /// The KMS key for connection credentials, and the storage connectors that read
     /// external stores with the credentials it opens.
-    pub fn credentials(mut self) -> Self {
+    pub fn credentials(mut self, connectors: BuildConnectors) -> Self {
         self = self.sealer();
-        self.connectors =
-            Some(|sdk, guard| Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard)));
+        self.connectors = Some(connectors);
         self
     }
     pub fn vectors(mut self) -> Self {

@@ -14,7 +14,7 @@ pub use blob::{BlobAccessError, BlobBody, LocalBlobStore, BLOB_ROUTE, PACKED_MAX
 pub use events::LocalEventBus;
 pub use queue::LocalQueue;
 pub use sealer::KeyFileSealer;
-pub use table::LocalTable;
+pub use table::{decode_doc, LocalTable};
 pub use vectors::LocalVectorIndex;
 
 use std::path::Path;

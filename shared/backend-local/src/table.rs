@@ -115,6 +115,12 @@ fn doc_column(json: String) -> rusqlite::types::Value {
 
 /// An item's JSON from a compressed `doc`.
 fn decompress(stored: &[u8]) -> StoreResult<Vec<u8>> {
+    decode_doc(stored)
+}
+
+/// An item's JSON from the `doc` column's BLOB form (LZ4 against the dictionary, or
+/// the raw deflate of earlier versions), for tools that read `sluice.db` directly.
+pub fn decode_doc(stored: &[u8]) -> StoreResult<Vec<u8>> {
     match stored {
         [TAG_LZ4_DICTIONARY_1, l0, l1, l2, l3, block @ ..] => {
             let len = u32::from_le_bytes([*l0, *l1, *l2, *l3]) as usize;

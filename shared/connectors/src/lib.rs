@@ -30,7 +30,9 @@ pub use s3::S3Source;
 /// own credentials; the process's credentials sign only the STS AssumeRole of an
 /// `iam_role` connection (the role trusts this server's principal and the ExternalId).
 pub struct S3Connectors {
-    base: aws_config::SdkConfig,
+    /// The process's SDK settings, loaded when a connection first needs them: a server
+    /// that syncs nothing never probes for AWS credentials or a region.
+    base: tokio::sync::OnceCell<aws_config::SdkConfig>,
     /// `None` when the server allows private addresses (development).
     guard: Option<NetGuard>,
     /// The SDK's HTTP client for tenant endpoints: resolves through the guard.
@@ -42,18 +44,21 @@ pub struct S3Connectors {
 
 impl S3Connectors {
     /// `guard`: the network guard for tenant endpoints (`NetGuard::unless(allow_private)`).
-    pub async fn new(guard: Option<NetGuard>) -> Self {
-        // The credential chain is lazy: nothing is resolved until an AssumeRole needs it.
-        let base = aws_config::defaults(aws_config::BehaviorVersion::latest())
-            .load()
-            .await;
-        Self::from_sdk(&base, guard)
+    pub fn new(guard: Option<NetGuard>) -> Self {
+        Self::with_base(tokio::sync::OnceCell::new(), guard)
     }
 
     /// Over a process's shared SDK settings (a Lambda's, with its role's credentials).
     pub fn from_sdk(base: &aws_config::SdkConfig, guard: Option<NetGuard>) -> Self {
+        Self::with_base(tokio::sync::OnceCell::new_with(Some(base.clone())), guard)
+    }
+
+    fn with_base(
+        base: tokio::sync::OnceCell<aws_config::SdkConfig>,
+        guard: Option<NetGuard>,
+    ) -> Self {
         S3Connectors {
-            base: base.clone(),
+            base,
             guarded: guard.clone().map(guarded_http_client),
             guard,
             http: reqwest::Client::builder()
@@ -127,6 +132,10 @@ impl Connectors for S3Connectors {
             };
         }
         let http = self.vetted(&mut spec)?;
-        Ok(Arc::new(S3Source::open(&self.base, &spec, http).await?))
+        let base = self
+            .base
+            .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+            .await;
+        Ok(Arc::new(S3Source::open(base, &spec, http).await?))
     }
 }

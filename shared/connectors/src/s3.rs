@@ -299,6 +299,11 @@ mod tests {
                 head.contains("if-match: \"abc\""),
                 "{provider}: reads are conditional on the listed version:\n{head}"
             );
+            // Signed with the connection's own key (the head is lowercased).
+            assert!(
+                head.contains("authorization: aws4-hmac-sha256 credential=ak/"),
+                "{provider}: not signed with the connection's access key:\n{head}"
+            );
         }
         let aws = read_headers("s3", serde_json::json!({"region": "us-east-1"})).await;
         assert!(

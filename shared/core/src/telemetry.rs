@@ -4,13 +4,15 @@ use tracing_subscriber::filter::Targets;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
-/// `SLUICE_LOG` holds `level` or `target=level,...` (e.g. `info,sluice=debug`). A
-/// `Targets` filter, not `EnvFilter`: it needs no regex engine in every Lambda binary.
+/// `SLUICE_LOG` holds `level` or `target=level,...` (e.g. `info,sluice=debug`). By
+/// default Sluice's own crates log at INFO and libraries (ONNX Runtime, the AWS SDK,
+/// hyper) only warnings: a first start shows Sluice's lines. A `Targets` filter, not
+/// `EnvFilter`: it needs no regex engine in every Lambda binary.
 pub fn init(json: bool) {
     let filter: Targets = std::env::var("SLUICE_LOG")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or_else(|| Targets::new().with_default(tracing::Level::INFO));
+        .unwrap_or_else(default_filter);
     let registry = tracing_subscriber::registry().with(filter);
     let _ = if json {
         let layer = tracing_subscriber::fmt::layer()
@@ -28,4 +30,28 @@ pub fn init(json: bool) {
             )
             .try_init()
     };
+}
+
+/// INFO from Sluice's crates (targets `sluice_*`), WARN from everything else.
+fn default_filter() -> Targets {
+    Targets::new()
+        .with_default(tracing::Level::WARN)
+        .with_target("sluice", tracing::Level::INFO)
+}
+
+#[cfg(test)]
+mod tests {
+    use tracing_subscriber::filter::Targets;
+
+    #[test]
+    fn libraries_are_quiet_by_default() {
+        let f = super::default_filter();
+        let at = |target: &str, level| f.would_enable(target, &level);
+        assert!(at("sluice_local", tracing::Level::INFO));
+        assert!(at("sluice_core::jobs", tracing::Level::INFO));
+        assert!(!at("ort::logging", tracing::Level::INFO));
+        assert!(!at("aws_config::imds", tracing::Level::INFO));
+        assert!(at("aws_config::imds", tracing::Level::WARN));
+        let _: Targets = f;
+    }
 }

@@ -709,9 +709,7 @@ impl VectorIndex for MemoryVectors {
     }
     async fn put(&self, index: &str, records: Vec<VectorRecord>) -> StoreResult<()> {
         let mut indexes = lock(&self.indexes);
-        let (d, stored) = indexes
-            .get_mut(index)
-            .ok_or_else(|| StoreError::backend(format!("no index {index}")))?;
+        let (d, stored) = indexes.get_mut(index).ok_or(StoreError::NotFound)?;
         for r in records {
             if r.vector.len() != *d {
                 return Err(StoreError::backend(format!(
@@ -792,6 +790,9 @@ pub struct MemoryStorage {
     pub lists: std::sync::atomic::AtomicUsize,
     /// Every list call panics (a stand-in for a bug a provider's answer trips).
     pub panic: std::sync::atomic::AtomicBool,
+    /// The only access key and secret it accepts, once set: a source opened with any
+    /// other answers as bad credentials would.
+    accepted: Mutex<Option<(String, String)>>,
 }
 
 impl MemoryStorage {
@@ -811,12 +812,35 @@ impl MemoryStorage {
         let (_, version) = buckets.get(bucket)?.get(key)?;
         Some(modified_at(*version))
     }
+    /// A file's ETag now, as a listing gives it.
+    pub fn etag(&self, bucket: &str, key: &str) -> Option<String> {
+        let buckets = lock(&self.buckets);
+        let (_, version) = buckets.get(bucket)?.get(key)?;
+        Some(etag_of(*version))
+    }
     pub fn remove(&self, bucket: &str, key: &str) {
         if let Some(b) = lock(&self.buckets).get_mut(bucket) {
             b.remove(key);
         }
     }
-    fn denied(&self) -> crate::ports::SourceResult<()> {
+    /// Accepts only this access key and secret from now on.
+    pub fn accept_only(&self, access_key_id: &str, secret_access_key: &str) {
+        *lock(&self.accepted) = Some((access_key_id.into(), secret_access_key.into()));
+    }
+    fn denied(
+        &self,
+        given: &crate::domain::connections::SpecCredentials,
+    ) -> crate::ports::SourceResult<()> {
+        use crate::domain::connections::SpecCredentials;
+        if let Some((id, secret)) = lock(&self.accepted).as_ref() {
+            let matches = matches!(given, SpecCredentials::Static { access_key_id, secret_access_key, .. }
+                if access_key_id == id && secret_access_key == secret);
+            if !matches {
+                return Err(crate::ports::SourceError::Denied(
+                    "403 SignatureDoesNotMatch".into(),
+                ));
+            }
+        }
         if self.deny.load(std::sync::atomic::Ordering::SeqCst) {
             return Err(crate::ports::SourceError::Denied(
                 "403 InvalidAccessKeyId".into(),
@@ -829,6 +853,7 @@ impl MemoryStorage {
 struct MemoryBucket {
     storage: Arc<MemoryStorage>,
     bucket: String,
+    credentials: crate::domain::connections::SpecCredentials,
 }
 
 fn etag_of(version: u64) -> String {
@@ -850,7 +875,7 @@ impl crate::ports::Source for MemoryBucket {
         token: Option<&str>,
         limit: usize,
     ) -> crate::ports::SourceResult<crate::ports::SourcePage> {
-        self.storage.denied()?;
+        self.storage.denied(&self.credentials)?;
         self.storage
             .lists
             .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
@@ -900,7 +925,7 @@ impl crate::ports::Source for MemoryBucket {
         etag: &str,
         max_bytes: u64,
     ) -> crate::ports::SourceResult<crate::ports::SourceBody> {
-        self.storage.denied()?;
+        self.storage.denied(&self.credentials)?;
         let buckets = lock(&self.storage.buckets);
         let (bytes, version) = buckets
             .get(&self.bucket)
@@ -916,7 +941,7 @@ impl crate::ports::Source for MemoryBucket {
     }
 
     async fn check(&self, prefix: &str) -> crate::ports::SourceResult<()> {
-        self.storage.denied()?;
+        self.storage.denied(&self.credentials)?;
         if self.bucket.is_empty() {
             return Ok(());
         }
@@ -936,6 +961,7 @@ impl crate::ports::Connectors for MemoryConnectors {
         Ok(Arc::new(MemoryBucket {
             storage: self.0.clone(),
             bucket: spec.bucket.clone(),
+            credentials: spec.credentials.clone(),
         }))
     }
 }

@@ -153,15 +153,19 @@ async fn main() -> anyhow::Result<()> {
     let names = sluice_backend_aws::provision(&sdk, &prefix).await?;
     let config = Config::from_env().expect("configuration");
     // The same deployment listing 100 keys a page: the cost of one page, apart.
-    let small_pages = sluice_backend_aws::context_from(
+    let clients = sluice_backend_aws::Clients::all().credentials(|sdk, guard| {
+        std::sync::Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard))
+    });
+    let small_pages = sluice_backend_aws::context_with(
         &sdk,
         names.clone(),
         Config {
             sync_page_size: 100,
             ..config.clone()
         },
+        clients,
     );
-    let ctx = sluice_backend_aws::context_from(&sdk, names, config);
+    let ctx = sluice_backend_aws::context_with(&sdk, names, config, clients);
     let router = Router::new(ROUTES);
     let key = auth::generate_key();
     auth::ensure_key(&ctx, "p2s", &key).await?;

@@ -125,6 +125,12 @@ async fn contract(ix: &dyn VectorIndex) {
     ix.drop_index("col-a").await.unwrap();
 }
 
+/// The in-memory index the use-case tests run on keeps the same contract.
+#[tokio::test]
+async fn memory_index_keeps_the_contract() {
+    contract(&sluice_core::testing::MemoryVectors::default()).await;
+}
+
 #[tokio::test]
 async fn local_index_keeps_the_contract_and_survives_a_restart() {
     let dir = tempfile::tempdir().unwrap();

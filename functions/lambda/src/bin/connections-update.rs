@@ -2,6 +2,6 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
-    let clients = Clients::table().credentials();
+    let clients = Clients::table().credentials(sluice_lambda::connectors);
     sluice_lambda::serve_route(&sluice_api::routes::CONNECTIONS_UPDATE, clients)
 }

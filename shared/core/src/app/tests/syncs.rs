@@ -107,6 +107,29 @@ async fn a_first_run_registers_every_file_and_a_second_changes_nothing() {
     );
 }
 
+/// The credentials a connection was given reach the source, sealed and opened again;
+/// others are refused there, as a provider refuses them.
+#[tokio::test]
+async fn the_source_sees_the_connections_own_credentials() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..3);
+    m.storage.accept_only("AKIATEST", "s3cr3t");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    assert_eq!(run(&m, &bucket, &s).await.counts.new, 3);
+    m.storage.accept_only("AKIATEST", "another secret");
+    let refused = run(&m, &bucket, &s).await;
+    assert_eq!(refused.status, "failed", "{refused:?}");
+    assert!(
+        refused
+            .error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("SignatureDoesNotMatch"),
+        "{refused:?}"
+    );
+}
+
 #[tokio::test]
 async fn changes_deletions_and_additions_are_counted_exactly() {
     let m = small_pages();
@@ -142,16 +165,26 @@ async fn changes_deletions_and_additions_are_counted_exactly() {
     let objects = crate::app::objects::list(&m.ctx, &bucket, &Default::default())
         .await
         .unwrap();
-    let etags: Vec<String> = objects
+    let etags: std::collections::HashMap<String, String> = objects
         .results
         .iter()
         .filter_map(|o| {
-            o["blobs"][0]["properties"]["synced"]["etag"]
-                .as_str()
-                .map(str::to_string)
+            let synced = &o["blobs"][0]["properties"]["synced"];
+            Some((
+                synced["key"].as_str()?.into(),
+                synced["etag"].as_str()?.into(),
+            ))
         })
         .collect();
     assert_eq!(etags.len(), 23);
+    for i in [1, 7, 15, 0, 20] {
+        let key = format!("docs/file {i:03}.txt");
+        assert_eq!(
+            etags.get(&key),
+            m.storage.etag("src", &key).as_ref(),
+            "{key} does not point at its current version"
+        );
+    }
 }
 
 #[tokio::test]
