@@ -43,7 +43,7 @@ pub fn crate_dir(route: &Route) -> &'static str {
 pub fn bin_path(route: &Route) -> PathBuf {
     Path::new(crate_dir(route))
         .join("src/bin")
-        .join(format!("{}.rs", route.function))
+        .join(format!("{}.rs", route.function()))
 }
 
 /// The AWS clients a route's binary builds: named here, so it links no others.
@@ -73,15 +73,17 @@ fn clients(route: &Route) -> String {
 pub fn bin_source(route: &Route) -> String {
     let serve = if route.embeds {
         format!(
-            "    let route = &sluice_api::routes::{};\n    let clients = {};\n    sluice_lambda::serve_route_with(route, clients, sluice_lambda_models::with_models)\n",
+            "    let route = &{}::{};\n    let clients = {};\n    sluice_lambda::serve_route_with(route, clients, sluice_lambda_models::with_models)\n",
+            route.module,
             route.ident,
             clients(route),
         )
     } else {
         format!(
-            "    let clients = {};\n    sluice_lambda::serve_route(&sluice_api::routes::{}, clients)\n",
+            "    let route = &{}::{};\n    let clients = {};\n    sluice_lambda::serve_route(route, clients)\n",
+            route.module,
+            route.ident,
             clients(route),
-            route.ident
         )
     };
     format!(
@@ -220,8 +222,8 @@ fn policies(route: &Route) -> String {
 pub fn template_block(route: &Route) -> String {
     let mut s = format!(
         "  {}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n    Properties:\n      Description: {} {}\n",
-        resource_name(route.function),
-        route.function,
+        resource_name(&route.function()),
+        route.function(),
         route.method,
         route.path
     );
@@ -264,7 +266,7 @@ pub struct Expected {
 /// Every generated file under `root`, and every stale binary to remove.
 pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
     let mut out = Vec::new();
-    for r in ROUTES {
+    for r in ROUTES.iter() {
         out.push(Expected {
             path: bin_path(r),
             contents: Some(bin_source(r)),

@@ -11,9 +11,9 @@ fn generated_files_match_the_route_table() {
 
 #[test]
 fn every_template_route_block_has_its_event_and_policy() {
-    for route in sluice_api::ROUTES {
+    for route in sluice_api::ROUTES.iter() {
         let block = xtask::template_block(route);
-        assert!(block.contains(&format!("Binary: {}\n", route.function)));
+        assert!(block.contains(&format!("Binary: {}\n", route.function())));
         assert!(block.contains(&format!("Method: {}\n", route.method)));
         assert!(block.contains(&format!("Path: {}\n", route.path)));
         assert_eq!(

@@ -270,7 +270,7 @@ mod tests {
     #[test]
     fn api_gateway_events_carry_their_path_parameters() {
         let req = to_api_request(
-            &sluice_api::routes::OBJECTS_GET,
+            &sluice_api::routes::objects::OBJECTS_GET,
             event(include_str!("../tests/data/apigw_v2_get_object.json")),
         );
         assert_eq!(req.method, "GET");
@@ -283,7 +283,7 @@ mod tests {
     #[test]
     fn function_url_events_are_matched_against_the_route() {
         let req = to_api_request(
-            &sluice_api::routes::OBJECTS_GET,
+            &sluice_api::routes::objects::OBJECTS_GET,
             event(include_str!("../tests/data/function_url_get_object.json")),
         );
         assert_eq!(req.path, "/v1/buckets/bkt_01example/objects/obj_01example");
@@ -294,7 +294,7 @@ mod tests {
     #[test]
     fn a_base64_body_arrives_decoded_with_its_headers() {
         let req = to_api_request(
-            &sluice_api::routes::OBJECTS_CREATE,
+            &sluice_api::routes::objects::OBJECTS_CREATE,
             event(include_str!(
                 "../tests/data/apigw_v2_create_object_base64.json"
             )),

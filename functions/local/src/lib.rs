@@ -121,7 +121,7 @@ impl Server {
         tasks.push(tokio::spawn(poll_syncs(ctx.clone(), rx.clone())));
         let shared = Arc::new(Shared {
             ctx: ctx.clone(),
-            router: Router::new(ROUTES),
+            router: Router::new(&ROUTES),
             blobs,
         });
         let app = axum::Router::new().fallback(handle).with_state(shared);

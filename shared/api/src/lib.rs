@@ -5,9 +5,9 @@
 
 pub mod document;
 pub mod error;
-mod handlers;
 mod idempotency;
 pub mod openapi;
+pub mod route;
 pub mod routes;
 mod shapes;
 
@@ -21,7 +21,8 @@ use serde_json::Value;
 use tracing::Instrument;
 
 pub use error::ApiError;
-pub use routes::{Access, Permission, Route, ROUTES};
+pub use route::{Access, Permission, Route};
+pub use routes::ROUTES;
 
 use sluice_core::app::auth::{self, Principal};
 use sluice_core::app::namespaces;
@@ -238,7 +239,7 @@ pub async fn dispatch(ctx: &AppContext, route: &Route, req: ApiRequest) -> ApiRe
     let span = tracing::info_span!(
         "request",
         request_id = %req.request_id,
-        route = route.function,
+        route = %route.function(),
         namespace = tracing::field::Empty,
     );
     async move {

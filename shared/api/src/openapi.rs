@@ -5,7 +5,8 @@
 
 use serde_json::{json, Map, Value};
 
-use super::routes::{Access, ROUTES};
+use super::route::Access;
+use super::routes::ROUTES;
 use crate::error::ErrorEnvelope;
 
 pub fn document() -> Value {
@@ -13,7 +14,7 @@ pub fn document() -> Value {
     settings.definitions_path = "/components/schemas".into();
     let mut generator = settings.into_generator();
     let mut paths: Map<String, Value> = Map::new();
-    for route in ROUTES {
+    for route in ROUTES.iter() {
         let mut parameters: Vec<Value> = route
             .path
             .split('/')
@@ -32,7 +33,7 @@ pub fn document() -> Value {
         }
         let success = (route.response)(&mut generator);
         let mut op = json!({
-            "operationId": route.function,
+            "operationId": route.function(),
             "summary": route.summary,
             "parameters": parameters,
             "responses": {

@@ -7,7 +7,7 @@
 use serde_json::Value;
 
 use crate::error::ApiError;
-use crate::routes::Route;
+use crate::route::Route;
 
 /// The route's request body schema, as the document declares it.
 fn body_schema<'a>(doc: &'a Value, route: &Route) -> Option<&'a Value> {
@@ -134,7 +134,7 @@ fn walk(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::routes::{BUCKETS_CREATE, OBJECTS_CREATE, SYNCS_UPDATE};
+    use crate::routes::{buckets::BUCKETS_CREATE, objects::OBJECTS_CREATE, syncs::SYNCS_UPDATE};
 
     fn refused(route: &Route, body: &str) -> Option<String> {
         refuse_misplaced_arrays(route, body.as_bytes())

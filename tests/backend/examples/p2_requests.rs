@@ -87,7 +87,7 @@ async fn main() -> anyhow::Result<()> {
     let names = sluice_backend_aws::provision(&sdk, &prefix).await?;
     let ctx =
         sluice_backend_aws::context_from(&sdk, names, Config::from_env().expect("configuration"));
-    let router = Router::new(ROUTES);
+    let router = Router::new(&ROUTES);
     let key = auth::generate_key();
     auth::ensure_key(&ctx, "p2", &key).await?;
     let ns = call(&ctx, &router, &key, "POST", "/v1/namespaces", None, Some(json!({"namespace_name": "p2-bench", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}]}))).await;

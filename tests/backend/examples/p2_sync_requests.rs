@@ -166,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
         clients,
     );
     let ctx = sluice_backend_aws::context_with(&sdk, names, config, clients);
-    let router = Router::new(ROUTES);
+    let router = Router::new(&ROUTES);
     let key = auth::generate_key();
     auth::ensure_key(&ctx, "p2s", &key).await?;
     let ns = call(

@@ -645,7 +645,7 @@ impl Client {
         auth::ensure_key(&ctx, "conformance", &key).await.unwrap();
         Client {
             ctx,
-            router: Router::new(ROUTES),
+            router: Router::new(&ROUTES),
             key,
         }
     }

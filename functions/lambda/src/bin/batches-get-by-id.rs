@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::batches::BATCHES_GET_BY_ID;
     let clients = Clients::table();
-    sluice_lambda::serve_route(&sluice_api::routes::BATCHES_GET_BY_ID, clients)
+    sluice_lambda::serve_route(route, clients)
 }

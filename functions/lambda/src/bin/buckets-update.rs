@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::buckets::BUCKETS_UPDATE;
     let clients = Clients::table();
-    sluice_lambda::serve_route(&sluice_api::routes::BUCKETS_UPDATE, clients)
+    sluice_lambda::serve_route(route, clients)
 }

@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::documents::DOCUMENTS_GET;
     let clients = Clients::table();
-    sluice_lambda::serve_route(&sluice_api::routes::DOCUMENTS_GET, clients)
+    sluice_lambda::serve_route(route, clients)
 }

@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::objects::OBJECTS_CREATE;
     let clients = Clients::table().blobs().queues().events();
-    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_CREATE, clients)
+    sluice_lambda::serve_route(route, clients)
 }

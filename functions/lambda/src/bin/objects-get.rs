@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::objects::OBJECTS_GET;
     let clients = Clients::table().blobs();
-    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_GET, clients)
+    sluice_lambda::serve_route(route, clients)
 }

@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::objects::OBJECTS_PATCH;
     let clients = Clients::table().blobs().events();
-    sluice_lambda::serve_route(&sluice_api::routes::OBJECTS_PATCH, clients)
+    sluice_lambda::serve_route(route, clients)
 }

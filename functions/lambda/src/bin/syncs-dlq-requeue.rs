@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::syncs::SYNCS_DLQ_REQUEUE;
     let clients = Clients::table();
-    sluice_lambda::serve_route(&sluice_api::routes::SYNCS_DLQ_REQUEUE, clients)
+    sluice_lambda::serve_route(route, clients)
 }

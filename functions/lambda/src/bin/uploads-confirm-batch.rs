@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::uploads::UPLOADS_CONFIRM_BATCH;
     let clients = Clients::table().queues();
-    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_CONFIRM_BATCH, clients)
+    sluice_lambda::serve_route(route, clients)
 }

@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::uploads::UPLOADS_CONFIRM;
     let clients = Clients::table().blobs().events();
-    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_CONFIRM, clients)
+    sluice_lambda::serve_route(route, clients)
 }

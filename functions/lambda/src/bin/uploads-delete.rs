@@ -2,6 +2,7 @@
 use sluice_lambda::Clients;
 
 fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::uploads::UPLOADS_DELETE;
     let clients = Clients::table().blobs();
-    sluice_lambda::serve_route(&sluice_api::routes::UPLOADS_DELETE, clients)
+    sluice_lambda::serve_route(route, clients)
 }

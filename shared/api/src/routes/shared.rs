@@ -1,0 +1,39 @@
+//! What several features' handlers share.
+
+use super::prelude::*;
+
+pub(super) async fn bucket_of(
+    ctx: &AppContext,
+    c: &Caller,
+    req: &ApiRequest,
+) -> Result<Bucket, ApiError> {
+    Ok(buckets::resolve(ctx, c.namespace()?, req.param("bucket_identifier")?).await?)
+}
+
+/// `?auto_process=true`: the created objects go into a batch that is submitted at once.
+pub(super) async fn auto_process(
+    ctx: &AppContext,
+    c: &Caller,
+    bucket: &Bucket,
+    object_ids: Vec<String>,
+) -> Result<Option<AutoBatch>, ApiError> {
+    if object_ids.is_empty() {
+        return Ok(None);
+    }
+    // One batch per set of new objects, however often the request is repeated.
+    let subject = object_ids.join(",");
+    let (batch, task) =
+        batches::create_for(ctx, c.namespace()?, bucket, object_ids, None, &subject).await?;
+    Ok(Some(AutoBatch {
+        batch_id: batch.batch_id,
+        task_id: task.map(|t| t.task_id),
+    }))
+}
+
+/// Who made a record: the API key behind the request.
+pub(super) fn creator(c: &Caller) -> String {
+    c.principal
+        .as_ref()
+        .map(|p| p.key_id.clone())
+        .unwrap_or_default()
+}
