@@ -1,0 +1,45 @@
+//! The event bus: what was published, in order.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::ports::{Event, EventBus, Queue, QueueName, StoreResult};
+
+use super::lock;
+use super::MemoryQueue;
+
+/// Records what is published and, like the template's rule, routes every event to the
+/// webhooks queue in EventBridge's envelope.
+pub struct MemoryEvents {
+    pub(super) published: Mutex<Vec<Event>>,
+    pub(super) rule_target: Arc<MemoryQueue>,
+}
+
+impl MemoryEvents {
+    pub fn published(&self) -> Vec<Event> {
+        lock(&self.published).clone()
+    }
+    pub fn types(&self) -> Vec<String> {
+        self.published()
+            .into_iter()
+            .map(|e| e.event_type.to_string())
+            .collect()
+    }
+}
+
+#[async_trait]
+impl EventBus for MemoryEvents {
+    async fn publish(&self, events: Vec<Event>) -> StoreResult<()> {
+        let bodies = events
+            .iter()
+            .map(|e| serde_json::json!({"version": "0", "source": "sluice", "detail-type": e.event_type, "detail": e}).to_string())
+            .collect();
+        self.rule_target
+            .send(QueueName::Webhooks, bodies, Duration::ZERO)
+            .await?;
+        lock(&self.published).extend(events);
+        Ok(())
+    }
+}

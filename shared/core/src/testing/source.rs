@@ -1,0 +1,202 @@
+//! External storage for syncs: buckets of files listed in key order, read at the version listed.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use bytes::Bytes;
+
+use super::lock;
+
+/// A bucket's files: key → (bytes, version).
+type Files = BTreeMap<String, (Bytes, u64)>;
+
+/// External storage in memory: buckets of files, listed in key order a page at a time
+/// (the token is the last key listed, as S3's start-after), read only at the version
+/// listed. `deny` answers every call as bad credentials would.
+#[derive(Default)]
+pub struct MemoryStorage {
+    buckets: Mutex<HashMap<String, Files>>,
+    next_version: Mutex<u64>,
+    pub deny: std::sync::atomic::AtomicBool,
+    /// This many list calls answer as a throttling provider (`Retry-After: 3`).
+    pub throttle: std::sync::atomic::AtomicUsize,
+    /// List calls made, for tests that count requests.
+    pub lists: std::sync::atomic::AtomicUsize,
+    /// Every list call panics (a stand-in for a bug a provider's answer trips).
+    pub panic: std::sync::atomic::AtomicBool,
+    /// The only access key and secret it accepts, once set: a source opened with any
+    /// other answers as bad credentials would.
+    accepted: Mutex<Option<(String, String)>>,
+}
+
+impl MemoryStorage {
+    /// Writes (or overwrites, with a new ETag) a file.
+    pub fn put(&self, bucket: &str, key: &str, bytes: impl Into<Bytes>) {
+        let mut n = lock(&self.next_version);
+        *n += 1;
+        lock(&self.buckets)
+            .entry(bucket.to_string())
+            .or_default()
+            .insert(key.to_string(), (bytes.into(), *n));
+    }
+    /// When a file was last written, as listed: one second after the start of 2026 per
+    /// write made so far, so later writes list as later.
+    pub fn last_modified(&self, bucket: &str, key: &str) -> Option<String> {
+        let buckets = lock(&self.buckets);
+        let (_, version) = buckets.get(bucket)?.get(key)?;
+        Some(modified_at(*version))
+    }
+    /// A file's ETag now, as a listing gives it.
+    pub fn etag(&self, bucket: &str, key: &str) -> Option<String> {
+        let buckets = lock(&self.buckets);
+        let (_, version) = buckets.get(bucket)?.get(key)?;
+        Some(etag_of(*version))
+    }
+    pub fn remove(&self, bucket: &str, key: &str) {
+        if let Some(b) = lock(&self.buckets).get_mut(bucket) {
+            b.remove(key);
+        }
+    }
+    /// Accepts only this access key and secret from now on.
+    pub fn accept_only(&self, access_key_id: &str, secret_access_key: &str) {
+        *lock(&self.accepted) = Some((access_key_id.into(), secret_access_key.into()));
+    }
+    fn denied(
+        &self,
+        given: &crate::domain::connections::SpecCredentials,
+    ) -> crate::ports::SourceResult<()> {
+        use crate::domain::connections::SpecCredentials;
+        if let Some((id, secret)) = lock(&self.accepted).as_ref() {
+            let matches = matches!(given, SpecCredentials::Static { access_key_id, secret_access_key, .. }
+                if access_key_id == id && secret_access_key == secret);
+            if !matches {
+                return Err(crate::ports::SourceError::Denied(
+                    "403 SignatureDoesNotMatch".into(),
+                ));
+            }
+        }
+        if self.deny.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(crate::ports::SourceError::Denied(
+                "403 InvalidAccessKeyId".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+struct MemoryBucket {
+    storage: Arc<MemoryStorage>,
+    bucket: String,
+    credentials: crate::domain::connections::SpecCredentials,
+}
+
+fn etag_of(version: u64) -> String {
+    format!("v{version}")
+}
+
+fn modified_at(version: u64) -> String {
+    let at = time::OffsetDateTime::from_unix_timestamp(1_767_225_600 + version as i64)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
+}
+
+#[async_trait]
+impl crate::ports::Source for MemoryBucket {
+    async fn list(
+        &self,
+        prefix: &str,
+        token: Option<&str>,
+        limit: usize,
+    ) -> crate::ports::SourceResult<crate::ports::SourcePage> {
+        self.storage.denied(&self.credentials)?;
+        self.storage
+            .lists
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        if self.storage.panic.load(std::sync::atomic::Ordering::SeqCst) {
+            panic!("the listing tripped a bug");
+        }
+        let throttled = self.storage.throttle.fetch_update(
+            std::sync::atomic::Ordering::SeqCst,
+            std::sync::atomic::Ordering::SeqCst,
+            |n| n.checked_sub(1),
+        );
+        if throttled.is_ok() {
+            return Err(crate::ports::SourceError::Throttled {
+                message: "503 SlowDown".into(),
+                retry_after: Some(std::time::Duration::from_secs(3)),
+            });
+        }
+        let buckets = lock(&self.storage.buckets);
+        let Some(files) = buckets.get(&self.bucket) else {
+            return Err(crate::ports::SourceError::Missing(format!(
+                "no bucket {}",
+                self.bucket
+            )));
+        };
+        let mut entries: Vec<crate::ports::SourceEntry> = files
+            .iter()
+            .filter(|(k, _)| k.starts_with(prefix) && token.is_none_or(|t| k.as_str() > t))
+            .take(limit + 1)
+            .map(|(k, (b, v))| crate::ports::SourceEntry {
+                key: k.clone(),
+                size: b.len() as u64,
+                etag: etag_of(*v),
+                version_id: None,
+                last_modified: Some(modified_at(*v)),
+            })
+            .collect();
+        let next = (entries.len() > limit).then(|| {
+            entries.truncate(limit);
+            entries.last().map(|e| e.key.clone()).unwrap_or_default()
+        });
+        Ok(crate::ports::SourcePage { entries, next })
+    }
+
+    async fn read(
+        &self,
+        key: &str,
+        etag: &str,
+        max_bytes: u64,
+    ) -> crate::ports::SourceResult<crate::ports::SourceBody> {
+        self.storage.denied(&self.credentials)?;
+        let buckets = lock(&self.storage.buckets);
+        let (bytes, version) = buckets
+            .get(&self.bucket)
+            .and_then(|b| b.get(key))
+            .ok_or_else(|| crate::ports::SourceError::Missing(key.to_string()))?;
+        if etag_of(*version) != etag {
+            return Err(crate::ports::SourceError::Changed(key.to_string()));
+        }
+        if bytes.len() as u64 > max_bytes {
+            return Err(crate::ports::SourceError::TooLarge(key.to_string()));
+        }
+        Ok(crate::ports::SourceBody::whole(bytes.clone()))
+    }
+
+    async fn check(&self, prefix: &str) -> crate::ports::SourceResult<()> {
+        self.storage.denied(&self.credentials)?;
+        if self.bucket.is_empty() {
+            return Ok(());
+        }
+        self.list(prefix, None, 1).await.map(|_| ())
+    }
+}
+
+/// Opens [`MemoryStorage`] buckets whatever the spec's provider and credentials.
+pub struct MemoryConnectors(pub Arc<MemoryStorage>);
+
+#[async_trait]
+impl crate::ports::Connectors for MemoryConnectors {
+    async fn open(
+        &self,
+        spec: &crate::domain::connections::SourceSpec,
+    ) -> crate::ports::SourceResult<Arc<dyn crate::ports::Source>> {
+        Ok(Arc::new(MemoryBucket {
+            storage: self.0.clone(),
+            bucket: spec.bucket.clone(),
+            credentials: spec.credentials.clone(),
+        }))
+    }
+}
