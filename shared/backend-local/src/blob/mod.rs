@@ -11,19 +11,25 @@
 //! old file or the new one, never a mix, and a write that fails leaves the old in place.
 
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use async_trait::async_trait;
 use bytes::Bytes;
-use hmac::{KeyInit, Mac};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, OptionalExtension};
 use sha2::{Digest, Sha256};
 
+mod multipart;
+mod presign;
+mod rows;
+mod spool;
 mod upkeep;
+
+use rows::*;
+use spool::*;
 
 use super::sqlite::{sql_err, Db};
 use sluice_core::ports::{
-    BlobMeta, BlobStore, PartRef, PutConstraints, StoreError, StoreResult, StoredPart,
+    BlobMeta, BlobStore, PutConstraints, StoreError, StoreResult, StoredPart,
 };
 
 type HmacSha256 = hmac::Hmac<Sha256>;
@@ -36,14 +42,6 @@ pub const PACKED_MAX: usize = 64 * 1024;
 
 /// Sorts after every key that starts with a prefix.
 const PREFIX_END: char = '\u{10FFFF}';
-
-/// `file` is relative to the store's root; exactly one of `body` and `file` is set.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS blobs (
-  key TEXT PRIMARY KEY, size INTEGER NOT NULL, sha256 TEXT NOT NULL, content_type TEXT,
-  body BLOB, file TEXT, CHECK ((body IS NULL) <> (file IS NULL)));
-CREATE TABLE IF NOT EXISTS retired_keys (key TEXT PRIMARY KEY) WITHOUT ROWID;
-";
 
 /// Route prefix under which `sluice-local` serves presigned blob URLs.
 pub const BLOB_ROUTE: &str = "/_blobs/";
@@ -79,252 +77,6 @@ pub struct LocalBlobStore {
     db: Db,
     secret: Vec<u8>,
     public_url: std::sync::RwLock<String>,
-}
-
-/// The bytes a row is to hold.
-enum Content {
-    Packed(Bytes),
-    /// A file, relative to the root.
-    File(String),
-}
-
-/// The part of a row that describes the bytes.
-struct Described {
-    size: u64,
-    sha256: String,
-    content_type: Option<String>,
-}
-
-impl Described {
-    fn blob_meta(self) -> BlobMeta {
-        BlobMeta {
-            size: self.size,
-            content_type: self.content_type,
-            etag: Some(etag_of(&self.sha256)),
-            sha256: Some(self.sha256),
-        }
-    }
-}
-
-/// What committing a row did.
-enum Committed {
-    /// Stored; the file the key held before, if it was one (to remove now).
-    Replaced(Option<String>),
-    /// Refused: the key is retired.
-    Retired,
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0)
-}
-
-/// Keys are relative paths of plain segments, so a key shown as a path cannot escape.
-fn check_key(key: &str) -> Result<(), BlobAccessError> {
-    let bad = key.is_empty()
-        || key.len() > 1024
-        || key.starts_with('/')
-        || key
-            .split('/')
-            .any(|seg| seg.is_empty() || seg == "." || seg == "..")
-        || key
-            .chars()
-            .any(|c| c == '\\' || c == '\0' || c.is_control());
-    if bad {
-        Err(BlobAccessError::BadRequest(format!("invalid key {key:?}")))
-    } else {
-        Ok(())
-    }
-}
-
-fn checked(key: &str) -> StoreResult<()> {
-    check_key(key).map_err(|e| StoreError::Backend(e.to_string()))
-}
-
-fn etag_of(sha256: &str) -> String {
-    format!("\"{}\"", &sha256[..32])
-}
-
-fn is_retired(conn: &Connection, key: &str) -> StoreResult<bool> {
-    conn.prepare_cached("SELECT 1 FROM retired_keys WHERE key = ?1")
-        .and_then(|mut s| s.exists(params![key]))
-        .map_err(sql_err)
-}
-
-/// Writes `key`'s row; returns the file its old row named, if any.
-fn upsert(
-    conn: &Connection,
-    key: &str,
-    described: &Described,
-    content: &Content,
-) -> StoreResult<Option<String>> {
-    let old: Option<Option<String>> = conn
-        .prepare_cached("SELECT file FROM blobs WHERE key = ?1")
-        .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
-        .map_err(sql_err)?;
-    let (body, file) = match content {
-        Content::Packed(b) => (Some(b.as_ref()), None),
-        Content::File(f) => (None, Some(f.as_str())),
-    };
-    conn.prepare_cached(
-        "INSERT OR REPLACE INTO blobs (key, size, sha256, content_type, body, file) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-    )
-    .and_then(|mut s| {
-        s.execute(params![
-            key,
-            described.size as i64,
-            sha256_column(&described.sha256),
-            described.content_type,
-            body,
-            file
-        ])
-    })
-    .map_err(sql_err)?;
-    Ok(old.flatten().filter(|f| Some(f.as_str()) != file))
-}
-
-/// A sha256 as the `sha256` column keeps it: its 32 bytes, not 64 hex characters (half
-/// the room in every row). A value that is not hex is kept as it is.
-fn sha256_column(hex_digest: &str) -> rusqlite::types::Value {
-    match hex::decode(hex_digest) {
-        Ok(raw) => rusqlite::types::Value::Blob(raw),
-        Err(_) => rusqlite::types::Value::Text(hex_digest.to_string()),
-    }
-}
-
-/// The column's sha256 as hex; rows written before it held bytes hold hex text.
-fn sha256_hex(row: &rusqlite::Row, i: usize) -> rusqlite::Result<String> {
-    match row.get_ref(i)? {
-        rusqlite::types::ValueRef::Blob(raw) => Ok(hex::encode(raw)),
-        rusqlite::types::ValueRef::Text(text) => Ok(String::from_utf8_lossy(text).into_owned()),
-        other => Err(rusqlite::Error::InvalidColumnType(
-            i,
-            "sha256".into(),
-            other.data_type(),
-        )),
-    }
-}
-
-/// What a row holds: the description, and the bytes or the file's name.
-/// Deletes `key`'s row; says which file it named, if it was a file and not packed.
-fn remove_row(conn: &Connection, key: &str) -> StoreResult<Option<Option<String>>> {
-    conn.prepare_cached("DELETE FROM blobs WHERE key = ?1 RETURNING file")
-        .and_then(|mut s| s.query_row(params![key], |r| r.get(0)).optional())
-        .map_err(sql_err)
-}
-
-fn read_row(conn: &Connection, key: &str) -> StoreResult<Option<(Described, Content)>> {
-    conn.prepare_cached("SELECT size, sha256, content_type, body, file FROM blobs WHERE key = ?1")
-        .and_then(|mut s| {
-            s.query_row(params![key], |r| {
-                let described = Described {
-                    size: r.get::<_, i64>(0)? as u64,
-                    sha256: sha256_hex(r, 1)?,
-                    content_type: r.get(2)?,
-                };
-                let content = match r.get::<_, Option<Vec<u8>>>(3)? {
-                    Some(body) => Content::Packed(Bytes::from(body)),
-                    None => Content::File(r.get(4)?),
-                };
-                Ok((described, content))
-            })
-            .optional()
-        })
-        .map_err(sql_err)
-}
-
-/// A blob's bytes as they stream in: in memory up to a limit, then in a file.
-enum Spool {
-    Memory(Vec<u8>),
-    File(tokio::fs::File),
-}
-
-/// A body received, counted and hashed, and checked against what its URL pins.
-struct Received {
-    size: u64,
-    sha256: String,
-    /// The bytes, if they stayed in memory; otherwise they are in the spill file.
-    packed: Option<Vec<u8>>,
-}
-
-/// Reads `body` into memory while it is at most `keep` bytes, and into a new file at
-/// `spill` beyond that (which the caller removes if this fails).
-async fn receive<S, E>(
-    mut body: S,
-    pinned: &PutConstraints,
-    keep: usize,
-    spill: &Path,
-) -> Result<Received, BlobAccessError>
-where
-    S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
-    E: std::fmt::Display,
-{
-    use futures::StreamExt;
-    use tokio::io::AsyncWriteExt;
-    let bad = BlobAccessError::BadRequest;
-    let internal = |e: std::io::Error| BlobAccessError::BadRequest(e.to_string());
-    let limit = pinned.content_length.unwrap_or(MAX_SINGLE_PUT);
-    let mut spool = Spool::Memory(Vec::new());
-    let mut hasher = Sha256::new();
-    let mut size = 0u64;
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| bad(format!("reading the body failed: {e}")))?;
-        size += chunk.len() as u64;
-        if size > limit {
-            return Err(bad(format!(
-                "body is longer than the {limit} bytes the URL allows"
-            )));
-        }
-        hasher.update(&chunk);
-        match &mut spool {
-            Spool::Memory(buf) if buf.len() + chunk.len() <= keep => buf.extend_from_slice(&chunk),
-            Spool::Memory(buf) => {
-                if let Some(dir) = spill.parent() {
-                    tokio::fs::create_dir_all(dir).await.map_err(internal)?;
-                }
-                let mut file = tokio::fs::File::create(spill).await.map_err(internal)?;
-                file.write_all(buf).await.map_err(internal)?;
-                file.write_all(&chunk).await.map_err(internal)?;
-                spool = Spool::File(file);
-            }
-            Spool::File(file) => file.write_all(&chunk).await.map_err(internal)?,
-        }
-    }
-    if let Some(len) = pinned.content_length {
-        if size != len {
-            return Err(bad(format!(
-                "body is {size} bytes, the URL was signed for exactly {len}"
-            )));
-        }
-    }
-    let sha256 = hex::encode(hasher.finalize());
-    if pinned.sha256.as_ref().is_some_and(|want| want != &sha256) {
-        return Err(bad(
-            "BadDigest: body does not match x-amz-checksum-sha256".into()
-        ));
-    }
-    let packed = match spool {
-        Spool::Memory(buf) => Some(buf),
-        Spool::File(mut file) => {
-            file.flush().await.map_err(internal)?;
-            None
-        }
-    };
-    Ok(Received {
-        size,
-        sha256,
-        packed,
-    })
-}
-
-async fn remove_quietly(path: &Path) {
-    if let Err(e) = tokio::fs::remove_file(path).await {
-        if e.kind() != std::io::ErrorKind::NotFound {
-            tracing::warn!(error = %e, path = %path.display(), "removing a blob file failed");
-        }
-    }
 }
 
 impl LocalBlobStore {
@@ -458,131 +210,6 @@ impl LocalBlobStore {
         )))
     }
 
-    fn sign(&self, canonical: &str) -> String {
-        let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret)
-            .expect("hmac takes any key length");
-        mac.update(canonical.as_bytes());
-        hex::encode(mac.finalize().into_bytes())
-    }
-
-    fn canonical(method: &str, key: &str, expires: u64, c: &PutConstraints) -> String {
-        format!(
-            "{method}\n{key}\n{expires}\n{}\n{}\n{}\n{}",
-            c.content_type.as_deref().unwrap_or(""),
-            c.content_length.map(|l| l.to_string()).unwrap_or_default(),
-            c.sha256.as_deref().unwrap_or(""),
-            c.part
-                .as_ref()
-                .map(|p| format!("{}:{}", p.multipart_id, p.number))
-                .unwrap_or_default()
-        )
-    }
-
-    /// Where the parts of a multipart upload wait (outside the key space).
-    fn parts_dir(&self, multipart_id: &str) -> StoreResult<PathBuf> {
-        if multipart_id.is_empty() || !multipart_id.chars().all(|c| c.is_ascii_alphanumeric()) {
-            return Err(StoreError::Backend("invalid multipart upload id".into()));
-        }
-        Ok(self.root.join("multipart").join(multipart_id))
-    }
-
-    fn presign(
-        &self,
-        method: &str,
-        key: &str,
-        c: &PutConstraints,
-        expires_in: Duration,
-    ) -> StoreResult<String> {
-        check_key(key).map_err(|e| StoreError::Backend(e.to_string()))?;
-        let expires = unix_now() + expires_in.as_secs();
-        let signature = self.sign(&Self::canonical(method, key, expires, c));
-        let base = self
-            .public_url
-            .read()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        let mut url =
-            url::Url::parse(&format!("{base}{BLOB_ROUTE}{key}")).map_err(StoreError::backend)?;
-        {
-            let mut q = url.query_pairs_mut();
-            q.append_pair("X-Sluice-Method", method);
-            q.append_pair("X-Sluice-Expires", &expires.to_string());
-            if let Some(ct) = &c.content_type {
-                q.append_pair("X-Sluice-Content-Type", ct);
-            }
-            if let Some(len) = c.content_length {
-                q.append_pair("X-Sluice-Content-Length", &len.to_string());
-            }
-            if let Some(sha) = &c.sha256 {
-                q.append_pair("X-Sluice-Checksum-Sha256", sha);
-            }
-            if let Some(part) = &c.part {
-                q.append_pair("uploadId", &part.multipart_id);
-                q.append_pair("partNumber", &part.number.to_string());
-            }
-            q.append_pair("X-Sluice-Signature", &signature);
-        }
-        Ok(url.to_string())
-    }
-
-    /// Checks a presigned request's signature and expiry; returns what the URL pins.
-    pub fn authorize(
-        &self,
-        method: &str,
-        key: &str,
-        query: &[(String, String)],
-    ) -> Result<PutConstraints, BlobAccessError> {
-        check_key(key)?;
-        let param = |name: &str| {
-            query
-                .iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        };
-        let forbidden = |m: &str| BlobAccessError::Forbidden(m.to_string());
-        let signed_method =
-            param("X-Sluice-Method").ok_or_else(|| forbidden("missing signature"))?;
-        let signature =
-            param("X-Sluice-Signature").ok_or_else(|| forbidden("missing signature"))?;
-        let expires: u64 = param("X-Sluice-Expires")
-            .and_then(|e| e.parse().ok())
-            .ok_or_else(|| forbidden("missing expiry"))?;
-        let constraints = PutConstraints {
-            content_type: param("X-Sluice-Content-Type"),
-            content_length: param("X-Sluice-Content-Length").and_then(|l| l.parse().ok()),
-            sha256: param("X-Sluice-Checksum-Sha256"),
-            part: match (
-                param("uploadId"),
-                param("partNumber").and_then(|n| n.parse().ok()),
-            ) {
-                (Some(multipart_id), Some(number)) => Some(PartRef {
-                    multipart_id,
-                    number,
-                }),
-                _ => None,
-            },
-        };
-        let sig_ok = hex::decode(&signature).ok().is_some_and(|given| {
-            let mut mac = <HmacSha256 as KeyInit>::new_from_slice(&self.secret).expect("hmac key");
-            mac.update(Self::canonical(&signed_method, key, expires, &constraints).as_bytes());
-            mac.verify_slice(&given).is_ok()
-        });
-        if !sig_ok {
-            return Err(forbidden(
-                "SignatureDoesNotMatch: the request signature does not match",
-            ));
-        }
-        if signed_method != method {
-            return Err(forbidden(
-                "SignatureDoesNotMatch: URL was signed for another method",
-            ));
-        }
-        if unix_now() > expires {
-            return Err(forbidden("AccessDenied: request has expired"));
-        }
-        Ok(constraints)
-    }
-
     /// Stores a presigned PUT's body after checking it against what the URL pins. The
     /// body is counted and hashed as it streams in (to a file once it outgrows a row), so
     /// a large upload never sits in memory; anything refused leaves nothing behind.
@@ -658,60 +285,6 @@ impl LocalBlobStore {
             Ok(None) => Err(finished()),
             Err(e) => Err(internal(&e)),
         }
-    }
-
-    /// One part of a multipart upload, beside the others until they are joined.
-    async fn put_part<S, E>(
-        &self,
-        part: &PartRef,
-        pinned: &PutConstraints,
-        body: S,
-    ) -> Result<BlobMeta, BlobAccessError>
-    where
-        S: futures::Stream<Item = Result<Bytes, E>> + Unpin,
-        E: std::fmt::Display,
-    {
-        let internal = |e: &dyn std::fmt::Display| BlobAccessError::BadRequest(e.to_string());
-        let dir = self
-            .parts_dir(&part.multipart_id)
-            .map_err(|e| internal(&e))?;
-        if !tokio::fs::try_exists(&dir)
-            .await
-            .map_err(|e| internal(&e))?
-        {
-            return Err(BlobAccessError::BadRequest(
-                "NoSuchUpload: the multipart upload does not exist".into(),
-            ));
-        }
-        let path = dir.join(format!("{:05}", part.number));
-        let tmp = path.with_extension(format!("tmp-{}", ulid::Ulid::generate()));
-        let received = match receive(body, pinned, 0, &tmp).await {
-            Ok(r) => r,
-            Err(e) => {
-                remove_quietly(&tmp).await;
-                return Err(e);
-            }
-        };
-        if received.packed.is_some() {
-            // An empty part: `receive` kept its nothing in memory.
-            tokio::fs::write(&tmp, b"")
-                .await
-                .map_err(|e| internal(&e))?;
-        }
-        // The part's ETag beside it, so listing parts reads no part twice.
-        let etag = etag_of(&received.sha256);
-        tokio::fs::write(path.with_extension("etag"), &etag)
-            .await
-            .map_err(|e| internal(&e))?;
-        tokio::fs::rename(&tmp, &path)
-            .await
-            .map_err(|e| internal(&e))?;
-        Ok(BlobMeta {
-            size: received.size,
-            content_type: None,
-            etag: Some(etag),
-            sha256: Some(received.sha256),
-        })
     }
 }
 
@@ -1078,6 +651,8 @@ impl BlobStore for LocalBlobStore {
 #[cfg(test)]
 mod tests {
     use base64::Engine;
+    use rusqlite::Connection;
+    use std::time::SystemTime;
 
     use super::*;
 
