@@ -11,6 +11,7 @@ use tracing_subscriber::util::SubscriberInitExt;
 pub fn init(json: bool) {
     let filter: Targets = std::env::var("SLUICE_LOG")
         .ok()
+        .filter(|v| !v.trim().is_empty())
         .and_then(|v| v.parse().ok())
         .unwrap_or_else(default_filter);
     let registry = tracing_subscriber::registry().with(filter);
