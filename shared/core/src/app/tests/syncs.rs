@@ -392,6 +392,56 @@ async fn a_file_no_property_takes_is_a_dead_letter_with_its_reason() {
     assert!(dead[0].error_message.contains("video/mp4"), "{:?}", dead[0]);
 }
 
+/// A key too long for the table and a file over the fetch limit are dead letters with
+/// their reasons; the files beside them go through.
+#[tokio::test]
+async fn an_over_long_key_and_an_over_large_file_are_dead_letters() {
+    let m = Memory::with_config(Config {
+        max_fetch_bytes: 64,
+        ..small_pages().ctx.config.clone()
+    });
+    let (ns, bucket) = space(&m).await;
+    let long_key = format!("docs/{}.txt", "k".repeat(1_100));
+    m.storage.put("src", &long_key, "text");
+    m.storage.put("src", "docs/large.txt", "x".repeat(65));
+    m.storage.put("src", "docs/small.txt", "fits");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!((r.counts.new, r.counts.failed), (1, 2), "{r:?}");
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    let dead = syncs::dead_letters(&m.ctx, &s, &Default::default())
+        .await
+        .unwrap();
+    let reason_of = |path_start: &str| {
+        dead.iter()
+            .find(|d| d.source_path.starts_with(path_start))
+            .map(|d| d.error_message.clone())
+            .unwrap_or_else(|| panic!("no dead letter for {path_start}: {dead:?}"))
+    };
+    assert!(reason_of("docs/kkk").contains("1000"), "{dead:?}");
+    assert!(reason_of("docs/large.txt").contains("64"), "{dead:?}");
+}
+
+/// A run that fails tells the org's webhooks (`sync.failed`), as a completed one does.
+#[tokio::test]
+async fn a_failed_run_publishes_sync_failed() {
+    let m = small_pages();
+    let (ns, bucket) = space(&m).await;
+    super::listen(&m, &ns.org_id).await;
+    files(&m, 0..2);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    m.storage.deny.store(true, Ordering::SeqCst);
+    let r = run(&m, &bucket, &s).await;
+    assert_eq!(r.status, "failed", "{r:?}");
+    assert!(
+        m.events.types().contains(&"sync.failed".to_string()),
+        "{:?}",
+        m.events.types()
+    );
+}
+
 #[tokio::test]
 async fn the_poller_starts_due_syncs_and_a_running_one_is_not_started_twice() {
     let m = small_pages();
