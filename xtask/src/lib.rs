@@ -9,16 +9,70 @@ use std::path::{Path, PathBuf};
 use sluice_api::{Permission, Route, ROUTES};
 use sluice_core::ports::QueueName;
 
-/// Hand-written binaries beside the generated ones: queue, event and schedule workers.
-pub const WORKERS: &[&str] = &[
-    "batch-worker",
-    "tasks-worker",
-    "upload-events",
-    "sweeper",
-    "webhook-dispatcher",
-    "sync-poller",
-    "sync-worker",
+/// A queue, event or schedule worker: one Lambda binary each, written from this table
+/// as the route binaries are from the route table.
+pub struct Worker {
+    pub function: &'static str,
+    /// The crate whose `src/bin` holds it (the batch worker embeds, so it lives apart).
+    pub crate_dir: &'static str,
+    /// What it does, for its binary's doc line.
+    pub doc: &'static str,
+    /// The expression its `main` returns.
+    pub main: &'static str,
+}
+
+pub const WORKERS: &[Worker] = &[
+    Worker {
+        function: "batch-worker",
+        crate_dir: "functions/lambda-models",
+        doc: "SQS: chunks of submitted batches, through the namespace's feature extractors.",
+        main: "sluice_lambda::work_queue_with(\n        sluice_core::ports::QueueName::Batches,\n        sluice_lambda_models::with_models,\n    )",
+    },
+    Worker {
+        function: "tasks-worker",
+        crate_dir: "functions/lambda",
+        doc: "Works the tasks queue (namespace and bucket purges).",
+        main: "sluice_lambda::work_queue(sluice_core::ports::QueueName::Tasks)",
+    },
+    Worker {
+        function: "upload-events",
+        crate_dir: "functions/lambda",
+        doc: "S3 Object Created (EventBridge) → confirms the upload the bytes belong to.",
+        main: "sluice_lambda::confirm_stored_uploads()",
+    },
+    Worker {
+        function: "sweeper",
+        crate_dir: "functions/lambda",
+        doc: "Scheduled: fails expired pending uploads (removing their bytes) and stalled batches.",
+        main: "sluice_lambda::sweep()",
+    },
+    Worker {
+        function: "webhook-dispatcher",
+        crate_dir: "functions/lambda",
+        doc: "SQS: events from the bus (fanned out to subscribed webhooks) and delivery retries.",
+        main: "sluice_lambda::work_queue(sluice_core::ports::QueueName::Webhooks)",
+    },
+    Worker {
+        function: "sync-poller",
+        crate_dir: "functions/lambda",
+        doc: "Scheduled (every minute): starts the syncs that are due and resumes lapsed runs.",
+        main: "sluice_lambda::poll_syncs()",
+    },
+    Worker {
+        function: "sync-worker",
+        crate_dir: "functions/lambda",
+        doc: "Works the syncs queue: one page of a sync run per message.",
+        main: "sluice_lambda::work_queue(sluice_core::ports::QueueName::Syncs)",
+    },
 ];
+
+/// A worker's binary: its doc line and its `main`.
+pub fn worker_source(w: &Worker) -> String {
+    format!(
+        "//! {}\nfn main() -> Result<(), sluice_lambda::Error> {{\n    {}\n}}\n",
+        w.doc, w.main
+    )
+}
 
 /// The configuration reference, from `sluice_core::config`.
 pub const CONFIGURATION_PATH: &str = "docs/configuration.md";
@@ -272,6 +326,14 @@ pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
             contents: Some(bin_source(r)),
         });
     }
+    for w in WORKERS {
+        out.push(Expected {
+            path: Path::new(w.crate_dir)
+                .join("src/bin")
+                .join(format!("{}.rs", w.function)),
+            contents: Some(worker_source(w)),
+        });
+    }
     out.push(Expected {
         path: PathBuf::from(CONFIGURATION_PATH),
         contents: Some(sluice_core::config::reference()),
@@ -288,7 +350,9 @@ pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
                 .and_then(|s| s.to_str())
                 .unwrap_or_default()
                 .to_string();
-            let known = WORKERS.contains(&stem.as_str())
+            let known = WORKERS
+                .iter()
+                .any(|w| w.function == stem && w.crate_dir == dir)
                 || ROUTES.iter().any(|r| {
                     bin_path(r) == Path::new(dir).join("src/bin").join(format!("{stem}.rs"))
                 });
