@@ -68,6 +68,13 @@ impl Error {
     }
 }
 
+/// A refused field, from the domain's checks: a 422 naming it.
+impl From<crate::domain::schema::FieldError> for Error {
+    fn from(e: crate::domain::schema::FieldError) -> Self {
+        Error::field(e.field, e.reason)
+    }
+}
+
 impl From<StoreError> for Error {
     fn from(e: StoreError) -> Self {
         match e {

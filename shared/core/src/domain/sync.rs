@@ -5,9 +5,9 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::connections::split_source_path;
+use super::schema::FieldError;
 use super::status::{RunStatus, SyncStatus};
 use super::time::{now, rfc3339};
-use crate::error::Error;
 
 /// Consecutive failed runs that suspend a sync.
 pub const SUSPEND_AFTER: i64 = 5;
@@ -36,10 +36,10 @@ fn yes() -> bool {
 }
 
 impl Reconcile {
-    pub fn check(&self) -> Result<(), Error> {
+    pub fn check(&self) -> Result<(), FieldError> {
         let fields = self.re_extract_fields.as_deref().unwrap_or_default();
         if fields.len() > 100 || fields.iter().any(|f| f.is_empty() || f.len() > 255) {
-            return Err(Error::field(
+            return Err(FieldError::new(
                 "reconcile.re_extract_fields",
                 "holds at most 100 field names of 1 to 255 bytes",
             ));
@@ -183,18 +183,22 @@ pub struct CompiledFilters<'a> {
     exclude: Option<GlobSet>,
 }
 
-fn check_list(field: &str, items: Option<&Vec<String>>, max_bytes: usize) -> Result<(), Error> {
+fn check_list(
+    field: &str,
+    items: Option<&Vec<String>>,
+    max_bytes: usize,
+) -> Result<(), FieldError> {
     let Some(items) = items else {
         return Ok(());
     };
     if items.len() > MAX_PATTERNS {
-        return Err(Error::field(
+        return Err(FieldError::new(
             format!("file_filters.{field}"),
             format!("holds at most {MAX_PATTERNS} entries"),
         ));
     }
     if items.iter().any(|p| p.is_empty() || p.len() > max_bytes) {
-        return Err(Error::field(
+        return Err(FieldError::new(
             format!("file_filters.{field}"),
             format!("entries must be 1 to {max_bytes} bytes"),
         ));
@@ -204,7 +208,7 @@ fn check_list(field: &str, items: Option<&Vec<String>>, max_bytes: usize) -> Res
 
 impl FileFilters {
     /// The limits, and patterns that compile: a request's filters before they are saved.
-    pub fn check(&self) -> Result<(), Error> {
+    pub fn check(&self) -> Result<(), FieldError> {
         check_list(
             "include_patterns",
             self.include_patterns.as_ref(),
@@ -224,14 +228,14 @@ impl FileFilters {
             .map(String::len)
             .sum();
         if total > MAX_PATTERNS_TOTAL_BYTES {
-            return Err(Error::field(
+            return Err(FieldError::new(
                 "file_filters",
                 format!("the patterns hold at most {MAX_PATTERNS_TOTAL_BYTES} bytes in all"),
             ));
         }
         self.compile()
             .map(|_| ())
-            .map_err(|why| Error::field("file_filters", why))
+            .map_err(|why| FieldError::new("file_filters", why))
     }
 
     pub fn compile(&self) -> Result<CompiledFilters<'_>, String> {
@@ -616,7 +620,7 @@ mod tests {
             exclude_patterns: Some(vec!["*.tmp".into(); MAX_PATTERNS + 1]),
             ..FileFilters::default()
         };
-        let err = many.check().unwrap_err().to_string();
+        let err = many.check().unwrap_err().reason;
         assert!(err.contains("at most 100"), "{err}");
         let mut usual: Vec<String> = (0..MAX_PATTERNS - 1)
             .map(|i| format!("**/dir{i}/*.mp4"))
@@ -632,7 +636,7 @@ mod tests {
             exclude_patterns: Some(vec!["y".repeat(MAX_PATTERN_BYTES); 50]),
             ..FileFilters::default()
         };
-        let err = bulky.check().unwrap_err().to_string();
+        let err = bulky.check().unwrap_err().reason;
         assert!(err.contains("in all"), "{err}");
     }
 }
