@@ -2,12 +2,10 @@
 //! the stand-in `AWS_ENDPOINT_URL` names (moto). Without it they are skipped, unless
 //! `SLUICE_REQUIRE_MOTO` says they must run.
 
-use std::time::Duration;
-
 use sluice_core::testing::contract;
-use sluice_core::{AppContext, Config};
+use sluice_core::AppContext;
 
-async fn ctx() -> Option<AppContext> {
+async fn ctx() -> Option<(AppContext, ())> {
     if std::env::var("AWS_ENDPOINT_URL").is_err() {
         assert!(
             std::env::var("SLUICE_REQUIRE_MOTO").is_err(),
@@ -26,29 +24,8 @@ async fn ctx() -> Option<AppContext> {
     let names = sluice_backend_aws::provision(&sdk, &prefix)
         .await
         .expect("provision on the stand-in");
-    let config = Config {
-        visibility_timeout: Duration::from_secs(2),
-        ..Config::default()
-    };
-    Some(sluice_backend_aws::context_from(&sdk, names, config))
+    let ctx = sluice_backend_aws::context_from(&sdk, names, contract::config());
+    Some((ctx, ()))
 }
 
-macro_rules! contracts {
-    ($($check:ident),*) => {$(
-        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-        async fn $check() {
-            if let Some(ctx) = ctx().await {
-                contract::$check(ctx).await;
-            }
-        }
-    )*};
-}
-
-contracts!(
-    table_conditions,
-    table_transactions,
-    table_queries,
-    blob_store,
-    queue,
-    events
-);
+sluice_core::port_contract_tests!(ctx);

@@ -10,10 +10,38 @@ use std::time::Duration;
 use bytes::Bytes;
 use serde_json::{json, Value};
 
+use crate::config::Config;
 use crate::context::AppContext;
 use crate::ports::{
     Cond, Index, Item, Key, Query, Queue, QueueName, Received, StoreError, Update, Write,
 };
+
+/// The settings the contracts assume: a queue message comes back after two seconds.
+pub fn config() -> Config {
+    Config {
+        visibility_timeout: Duration::from_secs(2),
+        ..Config::default()
+    }
+}
+
+/// One `#[tokio::test]` per contract, each on a fresh context from `$ctx`: an async fn
+/// returning `Option<(AppContext, G)>`, where `None` skips the test and `G` (a temporary
+/// directory, say) lives as long as it. A contract added here runs on every backend.
+#[macro_export]
+macro_rules! port_contract_tests {
+    ($ctx:path) => {
+        $crate::port_contract_tests!(@each $ctx;
+            table_conditions, table_transactions, table_queries, blob_store, queue, events);
+    };
+    (@each $ctx:path; $($check:ident),*) => {$(
+        #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+        async fn $check() {
+            if let Some((ctx, _keep)) = $ctx().await {
+                $crate::testing::contract::$check(ctx).await;
+            }
+        }
+    )*};
+}
 
 fn item(pk: &str, sk: &str, extra: Value) -> Item {
     let mut m = extra.as_object().cloned().unwrap_or_default();

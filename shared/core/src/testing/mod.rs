@@ -33,32 +33,12 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// The in-memory ports keep the contracts the backends keep.
 #[cfg(test)]
 mod memory_keeps_the_contracts {
-    use super::{contract, Memory};
-    use crate::config::Config;
-
-    fn ctx() -> crate::context::AppContext {
-        Memory::with_config(Config {
-            visibility_timeout: std::time::Duration::from_secs(2),
-            ..Config::default()
-        })
-        .ctx
+    async fn ctx() -> Option<(crate::context::AppContext, ())> {
+        Some((
+            super::Memory::with_config(super::contract::config()).ctx,
+            (),
+        ))
     }
 
-    macro_rules! contracts {
-        ($($check:ident),*) => {$(
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn $check() {
-                contract::$check(ctx()).await;
-            }
-        )*};
-    }
-
-    contracts!(
-        table_conditions,
-        table_transactions,
-        table_queries,
-        blob_store,
-        queue,
-        events
-    );
+    crate::port_contract_tests!(ctx);
 }
