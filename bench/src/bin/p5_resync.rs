@@ -136,7 +136,7 @@ async fn main() -> anyhow::Result<()> {
     let counting = Arc::new(Counting { inner: ctx.table.clone(), writes: AtomicUsize::new(0) });
     let sealer = ctx.sealer.clone();
     let ctx = AppContext { table: counting.clone(), ..ctx }
-        .with_connectors(Arc::new(sluice_connectors::S3Connectors::new(None)), sealer);
+        .with_connectors(Arc::new(sluice_connectors::Registry::new(&ctx.config)), sealer);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     for q in QueueName::ALL {
         tokio::spawn(sluice_core::jobs::poll(ctx.clone(), q, stopped.clone()));

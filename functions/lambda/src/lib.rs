@@ -13,9 +13,9 @@ pub use sluice_backend_aws::Clients;
 /// those functions link them.
 pub fn connectors(
     sdk: &sluice_backend_aws::SdkConfig,
-    guard: Option<sluice_core::net::NetGuard>,
+    config: &Config,
 ) -> std::sync::Arc<dyn sluice_core::ports::Connectors> {
-    std::sync::Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard))
+    std::sync::Arc::new(sluice_connectors::Registry::from_sdk(sdk, config))
 }
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};

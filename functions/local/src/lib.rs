@@ -9,7 +9,6 @@ use std::sync::Arc;
 use sluice_api::{Router, ROUTES};
 use sluice_backend_local::{self as local, LocalBlobStore};
 use sluice_core::app::auth;
-use sluice_core::net::NetGuard;
 use sluice_core::ports::QueueName;
 use sluice_core::{AppContext, Config};
 use tokio::sync::watch;
@@ -89,14 +88,11 @@ impl Server {
         let embedders =
             sluice_bedrock::with_bedrock(sluice_models::embedders(ctx.config.models_dir.clone()));
         let sealer = ctx.sealer.clone();
-        let guard = NetGuard::unless(ctx.config.allow_private_urls);
+        let connectors = sluice_connectors::Registry::new(&ctx.config);
         let ctx = ctx
             .with_embedders(embedders)
             .with_extractors(sluice_extract::Extractors::shared())
-            .with_connectors(
-                Arc::new(sluice_connectors::S3Connectors::new(guard)),
-                sealer,
-            );
+            .with_connectors(Arc::new(connectors), sealer);
         // A missing model is a start-up error, not a surprise at the first batch.
         let embedders = ctx.embedders.clone();
         tokio::task::spawn_blocking(move || embedders.local())

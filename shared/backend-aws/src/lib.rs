@@ -25,7 +25,6 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 
-use sluice_core::net::NetGuard;
 use sluice_core::ports::absent::Absent;
 use sluice_core::ports::{BlobStore, Connectors, EventBus, Queue, QueueName, Sealer, VectorIndex};
 use sluice_core::{AppContext, Config};
@@ -83,16 +82,15 @@ pub struct Clients {
     events: Option<Build<dyn EventBus>>,
     vectors: Option<Build<dyn VectorIndex>>,
     sealer: Option<Build<dyn Sealer>>,
-    connectors: Option<BuildGuarded<dyn Connectors>>,
+    connectors: Option<BuildConnectors>,
 }
 
 /// Builds one port's client from the shared SDK configuration and the stack's names.
 type Build<P> = fn(&aws_config::SdkConfig, &AwsNames) -> Arc<P>;
-/// Builds a client that reaches tenants' endpoints, behind this network guard.
-type BuildGuarded<P> = fn(&aws_config::SdkConfig, Option<NetGuard>) -> Arc<P>;
-/// Builds the storage connectors: given by the composition root that needs them
-/// (`sluice-lambda`'s `connectors`), so this crate links no provider's code.
-pub type BuildConnectors = BuildGuarded<dyn Connectors>;
+/// Builds the storage connectors (which reach tenants' endpoints behind the server's
+/// network guard): given by the composition root that needs them (`sluice-lambda`'s
+/// `connectors`), so this crate links no provider's code.
+pub type BuildConnectors = fn(&aws_config::SdkConfig, &Config) -> Arc<dyn Connectors>;
 
 impl Clients {
     /// The table only.
@@ -198,8 +196,7 @@ pub fn context_with(
         ctx.sealer = sealer(sdk, &names);
     }
     if let Some(connectors) = clients.connectors {
-        let guard = NetGuard::unless(ctx.config.allow_private_urls);
-        ctx.connectors = connectors(sdk, guard);
+        ctx.connectors = connectors(sdk, &ctx.config);
     }
     ctx
 }

@@ -1,141 +1,192 @@
-//! Sources for syncs: the S3 API (AWS S3 and every S3-compatible store here), opened
-//! from a connection's resolved settings. GCS, Azure Blob, Box and Mux come later on the
-//! same `Source` port.
+//! Sources for syncs, one folder per provider, registered in one table ([`PROVIDERS`]):
+//! each provider checks its own connections (config.rs), signs in (auth.rs), lists
+//! (list.rs), reads (read.rs) and says what went wrong (errors.rs). The S3-compatible
+//! stores are data rows of the `s3` provider (`s3/config.rs`, as rclone's provider
+//! files), not code of their own.
 //!
 //! Every request a tenant can aim goes through the network guard
-//! ([`sluice_core::net::NetGuard`]): a connection's own endpoint (and Backblaze's
-//! returned one) is checked as written, and the SDK client that reaches it resolves
-//! names through the guard and connects to the vetted address, virtual-hosted bucket
-//! names included. Sources without an endpoint reach AWS's own S3 domains, or the
-//! operator's stand-in (`AWS_ENDPOINT_URL_S3`), through the SDK's default client.
+//! ([`sluice_core::net::NetGuard`]): a connection's own endpoint (and Backblaze's or a
+//! service-account key's token address) is checked as written, and the client that
+//! reaches it resolves names through the guard and connects to the vetted address.
+//! Sources without an endpoint reach the provider's public API, or the operator's
+//! stand-in (`AWS_ENDPOINT_URL_S3`, `SLUICE_*_URL`).
 
-mod backblaze;
 mod errors;
+mod gcs;
+mod http;
 mod s3;
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use aws_smithy_http_client::tls;
-use aws_smithy_runtime_api::client::dns::{DnsFuture, ResolveDns, ResolveDnsError};
-use aws_smithy_runtime_api::client::http::SharedHttpClient;
-use sluice_core::domain::connections::{SourceSpec, SpecCredentials};
-use sluice_core::net::{NetGuard, Refused};
+use futures::future::BoxFuture;
+use serde_json::{Map, Value};
+use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
+use sluice_core::domain::schema::FieldError;
+use sluice_core::net::NetGuard;
 use sluice_core::ports::{Connectors, Source, SourceError, SourceResult};
+use sluice_core::Config;
 
+pub use http::guarded_sdk_client;
 pub use s3::S3Source;
 
-/// Opens S3-API sources. Built once per process over the environment's AWS settings
-/// (region, an `AWS_ENDPOINT_URL_S3` stand-in). Every source signs with its connection's
-/// own credentials; the process's credentials sign only the STS AssumeRole of an
-/// `iam_role` connection (the role trusts this server's principal and the ExternalId).
-pub struct S3Connectors {
-    /// The process's SDK settings, loaded when a connection first needs them: a server
-    /// that syncs nothing never probes for AWS credentials or a region.
-    base: tokio::sync::OnceCell<aws_config::SdkConfig>,
-    /// `None` when the server allows private addresses (development).
-    guard: Option<NetGuard>,
-    /// The SDK's HTTP client for tenant endpoints: resolves through the guard.
-    guarded: Option<SharedHttpClient>,
-    /// Backblaze's authorize call. It goes to the operator's `SLUICE_BACKBLAZE_API_URL`,
-    /// not to a tenant's choice; the S3 endpoint it returns is checked like any other.
-    http: reqwest::Client,
+/// Opens a container through a checked config.
+pub type Open = for<'a> fn(
+    &'a Registry,
+    &'a ProviderConfig,
+    &'a str,
+) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>>;
+
+/// One provider: the names a request may give, its rules, its check and its opener.
+pub struct Provider {
+    /// `provider_type` values this provider answers to (an S3 preset's among them).
+    pub names: &'static [&'static str],
+    pub rules: ProviderRules,
+    /// Checks a create request's config (the name as given picks a preset).
+    pub check: fn(&str, &Map<String, Value>) -> Result<ProviderConfig, FieldError>,
+    /// Opens a container through a checked config.
+    pub open: Open,
 }
 
-impl S3Connectors {
-    /// `guard`: the network guard for tenant endpoints (`NetGuard::unless(allow_private)`).
-    pub fn new(guard: Option<NetGuard>) -> Self {
-        Self::with_base(tokio::sync::OnceCell::new(), guard)
-    }
+/// Every provider this server syncs from. Adding one is a folder, a line here, an
+/// emulator or fake in `scripts/test`, and a row in docs/syncs.md.
+pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER];
 
-    /// Over a process's shared SDK settings (a Lambda's, with its role's credentials).
-    pub fn from_sdk(base: &aws_config::SdkConfig, guard: Option<NetGuard>) -> Self {
-        Self::with_base(tokio::sync::OnceCell::new_with(Some(base.clone())), guard)
-    }
+/// The SDK's provider names this server does not sync from yet: refused with a reason.
+const NOT_YET: &[&str] = &["azure_blob", "box", "mux"];
 
-    fn with_base(
-        base: tokio::sync::OnceCell<aws_config::SdkConfig>,
-        guard: Option<NetGuard>,
-    ) -> Self {
-        S3Connectors {
-            base,
-            guarded: guard.clone().map(guarded_http_client),
-            guard,
-            http: reqwest::Client::builder()
-                .timeout(std::time::Duration::from_secs(30))
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .expect("an HTTP client builds"),
+/// The provider a `provider_type` names.
+pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
+    if let Some(p) = PROVIDERS.iter().find(|p| p.names.contains(&provider_type)) {
+        return Ok(p);
+    }
+    let supported: Vec<&str> = PROVIDERS
+        .iter()
+        .flat_map(|p| p.names.iter().copied())
+        .collect();
+    let reason = if NOT_YET.contains(&provider_type) {
+        format!(
+            "{provider_type} syncs are not supported by this server yet; supported: {}",
+            supported.join(", ")
+        )
+    } else {
+        format!(
+            "unknown provider {provider_type:?}; supported: {}",
+            supported.join(", ")
+        )
+    };
+    Err(FieldError::new("provider_type", reason))
+}
+
+/// Where the providers' own APIs are, when the operator points them elsewhere (a
+/// stand-in, a fake in tests).
+#[derive(Debug, Clone)]
+pub struct ApiUrls {
+    /// `SLUICE_BACKBLAZE_API_URL`: `b2_authorize_account`.
+    pub backblaze: String,
+}
+
+impl ApiUrls {
+    pub fn from_config(config: &Config) -> Self {
+        ApiUrls {
+            backblaze: config.backblaze_api_url.clone(),
         }
     }
 }
 
-/// An SDK HTTP client (the SDK's own hyper + rustls stack) whose every lookup is the
-/// guard's, so the address it connects to is the one the guard vetted.
-pub fn guarded_http_client(guard: NetGuard) -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::AwsLc,
-        ))
-        .build_with_resolver(SdkResolver(guard))
+/// The registry the server opens sources through: the providers' shared clients, built
+/// once per process.
+pub struct Registry {
+    pub(crate) s3: s3::Clients,
+    pub(crate) http: http::Clients,
+    pub(crate) gcs: gcs::Tokens,
+    pub(crate) urls: ApiUrls,
 }
 
-#[derive(Clone, Debug)]
-struct SdkResolver(NetGuard);
-
-impl ResolveDns for SdkResolver {
-    fn resolve_dns<'a>(&'a self, name: &'a str) -> DnsFuture<'a> {
-        let guard = self.0.clone();
-        let name = name.to_string();
-        DnsFuture::new(async move {
-            guard
-                .resolve(&name)
-                .await
-                .map_err(|why| ResolveDnsError::new(Refused(why)))
-        })
+impl Registry {
+    /// For a server with `config` (its guard, its providers' API addresses). The AWS SDK
+    /// settings are loaded when a connection first needs them.
+    pub fn new(config: &Config) -> Self {
+        Self::guarded(
+            NetGuard::unless(config.allow_private_urls),
+            ApiUrls::from_config(config),
+        )
     }
-}
 
-impl S3Connectors {
-    /// The tenant endpoint, checked and normalised, with the client that may reach it.
-    fn vetted(&self, spec: &mut SourceSpec) -> SourceResult<Option<SharedHttpClient>> {
-        let (Some(endpoint), Some(guard)) = (&spec.endpoint, &self.guard) else {
-            return Ok(None);
-        };
-        let url = url::Url::parse(endpoint)
-            .map_err(|e| SourceError::Invalid(format!("the endpoint is not a URL: {e}")))?;
-        guard
-            .check_url(&url)
-            .map_err(|why| SourceError::Invalid(format!("the endpoint is refused: {why}")))?;
-        spec.endpoint = Some(url.as_str().trim_end_matches('/').to_string());
-        Ok(self.guarded.clone())
+    /// Over a process's shared SDK settings (a Lambda's, with its role's credentials).
+    pub fn from_sdk(sdk: &aws_config::SdkConfig, config: &Config) -> Self {
+        let mut r = Self::new(config);
+        r.s3 = s3::Clients::from_sdk(sdk, r.s3.guard.clone());
+        r
+    }
+
+    /// With this guard (`None`: private addresses allowed) and these API addresses.
+    pub fn guarded(guard: Option<NetGuard>, urls: ApiUrls) -> Self {
+        Registry {
+            s3: s3::Clients::new(guard.clone()),
+            http: http::Clients::new(guard),
+            gcs: gcs::Tokens::default(),
+            urls,
+        }
+    }
+
+    /// The same, with the S3 family signing over `sdk` (tests: retries off).
+    pub fn with_sdk(mut self, sdk: &aws_config::SdkConfig) -> Self {
+        self.s3 = s3::Clients::from_sdk(sdk, self.s3.guard.clone());
+        self
     }
 }
 
 #[async_trait]
-impl Connectors for S3Connectors {
-    async fn open(&self, spec: &SourceSpec) -> SourceResult<Arc<dyn Source>> {
-        let mut spec = spec.clone();
-        if let SpecCredentials::Backblaze {
-            key_id,
-            application_key,
-            api_url,
-        } = &spec.credentials
-        {
-            let found = backblaze::authorize(&self.http, api_url, key_id, application_key).await?;
-            spec.endpoint = Some(found.s3_api_url);
-            spec.region = found.region;
-            spec.credentials = SpecCredentials::Static {
-                access_key_id: key_id.clone(),
-                secret_access_key: application_key.clone(),
-                session_token: None,
-            };
+impl Connectors for Registry {
+    fn check(
+        &self,
+        provider_type: &str,
+        config: &Map<String, Value>,
+    ) -> Result<ProviderConfig, FieldError> {
+        (provider(provider_type)?.check)(provider_type, config)
+    }
+
+    fn rules(&self, provider_type: &str) -> ProviderRules {
+        provider(provider_type).map_or(ProviderRules::S3, |p| p.rules)
+    }
+
+    async fn open(
+        &self,
+        config: &ProviderConfig,
+        container: &str,
+    ) -> SourceResult<Arc<dyn Source>> {
+        let p = provider(&config.provider_type).map_err(|e| SourceError::Invalid(e.reason))?;
+        (p.open)(self, config, container).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_name_belongs_to_one_provider() {
+        let mut seen = std::collections::HashSet::new();
+        for p in PROVIDERS {
+            for n in p.names {
+                assert!(seen.insert(*n), "{n} is registered twice");
+                assert!(!NOT_YET.contains(n), "{n} is registered and refused");
+            }
         }
-        let http = self.vetted(&mut spec)?;
-        let base = self
-            .base
-            .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
-            .await;
-        Ok(Arc::new(S3Source::open(base, &spec, http).await?))
+        for preset in s3::config::PRESETS {
+            assert!(s3::PROVIDER.names.contains(&preset.name), "{}", preset.name);
+        }
+        let err = provider("box").err().unwrap();
+        assert!(
+            err.reason.contains("not supported by this server yet"),
+            "{}",
+            err.reason
+        );
+        assert!(provider("dropbox")
+            .err()
+            .unwrap()
+            .reason
+            .contains("unknown provider"));
     }
 }

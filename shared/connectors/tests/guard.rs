@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use serde_json::json;
-use sluice_connectors::S3Connectors;
+use sluice_connectors::{ApiUrls, Registry};
 use sluice_core::domain::connections::ProviderConfig;
 use sluice_core::net::{Lookup, NetGuard};
 use sluice_core::ports::{Connectors, SourceError};
@@ -52,24 +52,24 @@ fn private(ip: IpAddr) -> bool {
     ip == IpAddr::from([127, 0, 0, 2])
 }
 
-fn connectors(lookup: Lookup) -> S3Connectors {
+fn connectors(lookup: Lookup) -> Registry {
     let base = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .retry_config(aws_config::retry::RetryConfig::disabled())
         .build();
-    S3Connectors::from_sdk(&base, Some(NetGuard::with(private, lookup)))
+    let urls = ApiUrls {
+        backblaze: "http://127.0.0.1:1".into(),
+    };
+    Registry::guarded(Some(NetGuard::with(private, lookup)), urls).with_sdk(&base)
 }
 
-fn spec(
-    provider: &str,
-    endpoint: String,
-    bucket: &str,
-) -> sluice_core::domain::connections::SourceSpec {
+/// A checked connection of `provider` at `endpoint`.
+fn config(provider: &str, endpoint: String) -> ProviderConfig {
     let config = json!({"endpoint_url": endpoint, "credentials": {
         "type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
-    ProviderConfig::parse(provider, config.as_object().unwrap())
+    connectors(Arc::new(|_| Box::pin(async { Ok(vec![]) })))
+        .check(provider, config.as_object().unwrap())
         .unwrap()
-        .spec(bucket, "")
 }
 
 #[tokio::test]
@@ -89,7 +89,7 @@ async fn a_virtual_hosted_bucket_name_is_judged_by_where_it_resolves() {
     let c = connectors(lookup);
     // Tigris addresses buckets by virtual host: the name connected to is `src-g.vh.test`.
     let source = c
-        .open(&spec("tigris", format!("http://vh.test:{port}"), "src-g"))
+        .open(&config("tigris", format!("http://vh.test:{port}")), "src-g")
         .await
         .unwrap();
     match source.list("", None, 10).await {
@@ -105,14 +105,14 @@ async fn a_virtual_hosted_bucket_name_is_judged_by_where_it_resolves() {
     );
     // The same through a bucket whose name resolves to an allowed address works.
     let source = c
-        .open(&spec("tigris", format!("http://vh.test:{port}"), "ok"))
+        .open(&config("tigris", format!("http://vh.test:{port}")), "ok")
         .await
         .unwrap();
     source.list("", None, 10).await.unwrap();
     assert!(public.load(Ordering::SeqCst) >= 1);
     // An endpoint written as a forbidden address is refused before any connection.
     let refused = c
-        .open(&spec("s3", format!("http://127.0.0.2:{port}"), "b"))
+        .open(&config("s3", format!("http://127.0.0.2:{port}")), "b")
         .await;
     assert!(
         matches!(refused, Err(SourceError::Invalid(_))),
@@ -140,7 +140,7 @@ async fn a_name_that_rebinds_between_lookups_never_reaches_the_forbidden_address
     });
     let c = connectors(lookup);
     let source = c
-        .open(&spec("s3", format!("http://rebind.test:{port}"), "b"))
+        .open(&config("s3", format!("http://rebind.test:{port}")), "b")
         .await
         .unwrap();
     let (mut listed, mut refused) = (0, 0);

@@ -153,8 +153,8 @@ async fn main() -> anyhow::Result<()> {
     let names = sluice_backend_aws::provision(&sdk, &prefix).await?;
     let config = Config::from_env().expect("configuration");
     // The same deployment listing 100 keys a page: the cost of one page, apart.
-    let clients = sluice_backend_aws::Clients::all().credentials(|sdk, guard| {
-        std::sync::Arc::new(sluice_connectors::S3Connectors::from_sdk(sdk, guard))
+    let clients = sluice_backend_aws::Clients::all().credentials(|sdk, config| {
+        std::sync::Arc::new(sluice_connectors::Registry::from_sdk(sdk, config))
     });
     let small_pages = sluice_backend_aws::context_with(
         &sdk,

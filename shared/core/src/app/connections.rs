@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 use super::{from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 pub use crate::domain::connections::Connection;
-use crate::domain::connections::{Credentials, ProviderConfig, SourceSpec};
+use crate::domain::connections::{Credentials, ProviderConfig};
 use crate::domain::ids::IdKind;
 use crate::domain::schema::FieldError;
 use crate::domain::status::ConnectionStatus;
@@ -23,7 +23,8 @@ use crate::ports::{Cond, Query, Source, SourceBody, SourceError, StoreError, Wri
 #[serde(deny_unknown_fields)]
 pub struct CreateConnection {
     pub name: String,
-    /// `s3`, `tigris`, `backblaze`, `supabase`; `r2` and `wasabi` are presets of `s3`.
+    /// `s3`, `gcs`, `azure_blob`, `tigris`, `backblaze`, `supabase`, …; `r2` and
+    /// `wasabi` are presets of `s3` (docs/syncs.md lists them with their settings).
     pub provider_type: String,
     /// The provider's settings and `credentials` (`{"type": "access_key", …}`).
     pub provider_config: Map<String, Value>,
@@ -171,21 +172,28 @@ pub fn check_json_size(field: &str, value: &impl Serialize, max: usize) -> Resul
     Ok(())
 }
 
-/// The settings that say where a connection's requests go: changing one sends the
-/// credentials to a new place, so the request must give them again.
-const DESTINATION: &[&str] = &["endpoint_url", "account_id", "project_ref", "preset"];
-
-fn moved(before: &Map<String, Value>, after: &Map<String, Value>) -> Vec<&'static str> {
-    DESTINATION
+/// The settings among `destination` that differ between `before` and `after`.
+fn moved<'a>(
+    destination: &[&'a str],
+    before: &Map<String, Value>,
+    after: &Map<String, Value>,
+) -> Vec<&'a str> {
+    destination
         .iter()
         .copied()
         .filter(|k| before.get(*k) != after.get(*k))
         .collect()
 }
 
-/// The PATCH's credentials on their own, when they are complete (the stored type is
-/// assumed when the patch names none).
-fn whole_credentials(patch: &Map<String, Value>, stored: &Credentials) -> Option<Credentials> {
+/// `config` with the PATCH's credentials on their own (the stored type assumed when
+/// the patch names none), when the provider finds them complete.
+fn with_whole_credentials(
+    ctx: &AppContext,
+    provider_type: &str,
+    mut config: Map<String, Value>,
+    patch: &Map<String, Value>,
+    stored: &Credentials,
+) -> Option<ProviderConfig> {
     let Some(Value::Object(given)) = patch.get("credentials") else {
         return None;
     };
@@ -193,7 +201,8 @@ fn whole_credentials(patch: &Map<String, Value>, stored: &Credentials) -> Option
     given
         .entry("type")
         .or_insert_with(|| Value::from(stored.kind()));
-    serde_json::from_value(Value::Object(given)).ok()
+    config.insert("credentials".into(), Value::Object(given));
+    ctx.connectors.check(provider_type, &config).ok()
 }
 
 /// Opens `bucket` (empty: the account) through a connection's settings.
@@ -202,8 +211,19 @@ pub async fn open_source(
     config: &ProviderConfig,
     bucket: &str,
 ) -> Result<Arc<dyn Source>, SourceError> {
-    let spec: SourceSpec = config.spec(bucket, &ctx.config.backblaze_api_url);
-    ctx.connectors.open(&spec).await
+    ctx.connectors.open(config, bucket).await
+}
+
+/// Where a sync's `source_path` points under a connection: its container and prefix.
+pub fn locate(
+    ctx: &AppContext,
+    config: &ProviderConfig,
+    source_path: &str,
+) -> Result<(String, String), Error> {
+    ctx.connectors
+        .rules(&config.provider_type)
+        .locate(&config.settings, source_path)
+        .map_err(field_err)
 }
 
 /// The outcome of a connection test, as `POST …/test` returns it.
@@ -232,13 +252,17 @@ impl Tested {
 }
 
 async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
-    let bucket = config
-        .settings
-        .get("bucket")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    let outcome = match open_source(ctx, config, bucket).await {
-        Ok(source) => source.check("").await,
+    // The container the connection names, if it names one (an S3 connection may name
+    // none: then the test lists the account's buckets).
+    let rules = ctx.connectors.rules(&config.provider_type);
+    let (bucket, prefix) = rules.locate(&config.settings, "").unwrap_or_else(|_| {
+        (
+            config.setting("bucket").unwrap_or_default().to_string(),
+            String::new(),
+        )
+    });
+    let outcome = match open_source(ctx, config, &bucket).await {
+        Ok(source) => source.check(&prefix).await,
         Err(e) => Err(e),
     };
     match outcome {
@@ -284,8 +308,10 @@ async fn create_inner(
     check_name(&req.name)?;
     check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     check_metadata(req.metadata.as_ref())?;
-    let config =
-        ProviderConfig::parse(&req.provider_type, &req.provider_config).map_err(field_err)?;
+    let config = ctx
+        .connectors
+        .check(&req.provider_type, &req.provider_config)
+        .map_err(field_err)?;
     guard_endpoint(ctx, &config).await?;
     if req.test_before_save.unwrap_or(true) {
         let t = test_config(ctx, &config).await;
@@ -422,7 +448,7 @@ pub async fn update(
             full.entry("preset").or_insert_with(|| preset.clone());
         }
         let creds = match patch.get("credentials") {
-            Some(Value::Object(p)) => Credentials::merged(&stored, p).map_err(field_err)?,
+            Some(Value::Object(p)) => Credentials::merged(&stored, p),
             Some(_) => {
                 return Err(Error::field(
                     "provider_config.credentials",
@@ -435,11 +461,13 @@ pub async fn update(
             "credentials".into(),
             serde_json::to_value(&creds).map_err(|e| Error::Internal(e.into()))?,
         );
-        let mut config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
-        let moved = moved(&before.settings, &config.settings);
+        let provider = before.provider_type.as_str();
+        let mut config = ctx.connectors.check(provider, &full).map_err(field_err)?;
+        let destination = ctx.connectors.rules(provider).destination;
+        let moved = moved(destination, &before.settings, &config.settings);
         if !moved.is_empty() {
             // Never send stored secrets to a new place: the request carries them anew.
-            let whole = whole_credentials(patch, &stored).ok_or_else(|| {
+            config = with_whole_credentials(ctx, provider, full, patch, &stored).ok_or_else(|| {
                 Error::field(
                     "provider_config.credentials",
                     format!(
@@ -449,11 +477,6 @@ pub async fn update(
                     ),
                 )
             })?;
-            full.insert(
-                "credentials".into(),
-                serde_json::to_value(&whole).map_err(|e| Error::Internal(e.into()))?,
-            );
-            config = ProviderConfig::parse(&before.provider_type, &full).map_err(field_err)?;
         }
         guard_endpoint(ctx, &config).await?;
         if req.test_before_save.unwrap_or(true) {

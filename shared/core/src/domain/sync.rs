@@ -4,7 +4,6 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::connections::split_source_path;
 use super::schema::FieldError;
 use super::status::{RunStatus, SyncStatus};
 use super::time::{now, rfc3339};
@@ -394,14 +393,10 @@ impl Sync {
         }
         self.next_sync_at.as_deref().and_then(parse_epoch)
     }
-    /// The source bucket and the prefix under it.
-    pub fn source(&self) -> (String, String) {
-        split_source_path(&self.source_path).unwrap_or_default()
-    }
-
-    /// The prefix a run lists: the source prefix, narrowed by `provider_filters.prefix`.
-    pub fn listing_prefix(&self) -> String {
-        let (_, prefix) = self.source();
+    /// The prefix a run lists: `prefix` (where the source path points, by the
+    /// connection's rules), narrowed by `provider_filters.prefix`.
+    pub fn listing_prefix(&self, prefix: &str) -> String {
+        let prefix = prefix.to_string();
         match self
             .provider_filters
             .as_ref()

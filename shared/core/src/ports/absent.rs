@@ -196,9 +196,23 @@ impl Table for ReadOnly {
 
 #[async_trait]
 impl Connectors for Absent {
+    fn check(
+        &self,
+        _: &str,
+        _: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<crate::domain::connections::ProviderConfig, crate::domain::schema::FieldError> {
+        Err(crate::domain::schema::FieldError::new(
+            "provider_type",
+            format!("this process has no {}", self.0),
+        ))
+    }
+    fn rules(&self, _: &str) -> crate::domain::connections::ProviderRules {
+        crate::domain::connections::ProviderRules::S3
+    }
     async fn open(
         &self,
-        _: &crate::domain::connections::SourceSpec,
+        _: &crate::domain::connections::ProviderConfig,
+        _: &str,
     ) -> SourceResult<Arc<dyn Source>> {
         Err(SourceError::Invalid(format!(
             "this process has no {}",

@@ -131,14 +131,54 @@ pub trait Source: Send + Sync {
     async fn check(&self, prefix: &str) -> SourceResult<()> {
         self.list(prefix, None, 1).await.map(|_| ())
     }
+    /// What this source promises (an S3 bucket's unless it says otherwise).
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::S3
+    }
 }
 
-/// Opens sources from a connection's resolved settings (credentials decrypted).
+/// What a source can promise, from which the engine picks how to diff it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Capabilities {
+    /// Listings come in key order, a page after the last key of the one before, so a
+    /// page is merged with the manifest's range for the same keys.
+    pub ordered_listing: bool,
+    /// A read can be pinned to the version listed (refused once the file changed).
+    pub conditional_read: bool,
+    /// What `SourceEntry::etag` holds, for the docs and messages (`ETag`, `generation`).
+    pub version: &'static str,
+}
+
+impl Capabilities {
+    /// An S3-API bucket's: keys in order, reads with `If-Match` on the ETag.
+    pub const S3: Capabilities = Capabilities {
+        ordered_listing: true,
+        conditional_read: true,
+        version: "ETag",
+    };
+}
+
+/// The providers' registry, behind a port: checks a connection's settings and
+/// credentials by its provider's rules, and opens sources from what was checked.
 #[async_trait]
 pub trait Connectors: Send + Sync {
+    /// Checks a create request's `provider_type` and `provider_config` (with its
+    /// `credentials`): the stored form, or a 422 naming the field.
+    fn check(
+        &self,
+        provider_type: &str,
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<crate::domain::connections::ProviderConfig, crate::domain::schema::FieldError>;
+
+    /// The provider's rules beyond its check (where its syncs' paths point, which
+    /// settings move its requests). The S3 family's for a name it does not know.
+    fn rules(&self, provider_type: &str) -> crate::domain::connections::ProviderRules;
+
+    /// Opens `container` (a bucket; empty: the account) through a checked config.
     async fn open(
         &self,
-        spec: &crate::domain::connections::SourceSpec,
+        config: &crate::domain::connections::ProviderConfig,
+        container: &str,
     ) -> SourceResult<std::sync::Arc<dyn Source>>;
 }
 

@@ -12,6 +12,7 @@ mod harness;
 mod queue;
 mod sealer;
 mod source;
+pub mod source_contract;
 mod table;
 mod vectors;
 
@@ -41,4 +42,67 @@ mod memory_keeps_the_contracts {
     }
 
     crate::port_contract_tests!(ctx);
+}
+
+/// The in-memory source keeps the `Source` contract the providers keep.
+#[cfg(test)]
+mod memory_source_keeps_the_contract {
+    use std::sync::Arc;
+
+    use async_trait::async_trait;
+    use serde_json::json;
+
+    use super::source_contract::SourceFixture;
+    use crate::domain::connections::{Credentials, ProviderConfig};
+    use crate::ports::{Connectors, Source};
+
+    struct Fixture(Arc<super::MemoryStorage>);
+
+    impl Fixture {
+        async fn open(&self, secret: &str) -> Arc<dyn Source> {
+            let config = ProviderConfig {
+                provider_type: "s3".into(),
+                settings: Default::default(),
+                credentials: Credentials::from_request(
+                    &json!({"access_key_id": "id", "secret_access_key": secret}),
+                    "access_key",
+                )
+                .unwrap(),
+            };
+            super::MemoryConnectors(self.0.clone())
+                .open(&config, "bucket")
+                .await
+                .unwrap()
+        }
+    }
+
+    #[async_trait]
+    impl SourceFixture for Fixture {
+        async fn source(&self) -> Arc<dyn Source> {
+            self.open("right").await
+        }
+        async fn put(&self, key: &str, bytes: &[u8]) {
+            self.0.put("bucket", key, bytes.to_vec());
+        }
+        async fn remove(&self, key: &str) {
+            self.0.remove("bucket", key);
+        }
+        async fn refused(&self) -> Arc<dyn Source> {
+            self.open("wrong").await
+        }
+        async fn throttled(&self, n: usize) -> Arc<dyn Source> {
+            self.0
+                .throttle
+                .store(n, std::sync::atomic::Ordering::SeqCst);
+            self.source().await
+        }
+    }
+
+    async fn fixture() -> Option<Fixture> {
+        let storage = Arc::new(super::MemoryStorage::default());
+        storage.accept_only("id", "right");
+        Some(Fixture(storage))
+    }
+
+    crate::source_contract_tests!(fixture);
 }

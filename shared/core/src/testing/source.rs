@@ -64,12 +64,11 @@ impl MemoryStorage {
     }
     fn denied(
         &self,
-        given: &crate::domain::connections::SpecCredentials,
+        given: &crate::domain::connections::Credentials,
     ) -> crate::ports::SourceResult<()> {
-        use crate::domain::connections::SpecCredentials;
         if let Some((id, secret)) = lock(&self.accepted).as_ref() {
-            let matches = matches!(given, SpecCredentials::Static { access_key_id, secret_access_key, .. }
-                if access_key_id == id && secret_access_key == secret);
+            let matches = given.text("access_key_id") == Some(id.as_str())
+                && given.text("secret_access_key") == Some(secret.as_str());
             if !matches {
                 return Err(crate::ports::SourceError::Denied(
                     "403 SignatureDoesNotMatch".into(),
@@ -88,7 +87,7 @@ impl MemoryStorage {
 struct MemoryBucket {
     storage: Arc<MemoryStorage>,
     bucket: String,
-    credentials: crate::domain::connections::SpecCredentials,
+    credentials: crate::domain::connections::Credentials,
 }
 
 fn etag_of(version: u64) -> String {
@@ -184,19 +183,54 @@ impl crate::ports::Source for MemoryBucket {
     }
 }
 
-/// Opens [`MemoryStorage`] buckets whatever the spec's provider and credentials.
+/// Opens [`MemoryStorage`] buckets whatever the provider. Its check is the envelope's
+/// (credentials with a type; an access key needs its id and secret; an endpoint is a
+/// URL): each provider's own rules are `sluice-connectors`'s, tested there.
 pub struct MemoryConnectors(pub Arc<MemoryStorage>);
 
 #[async_trait]
 impl crate::ports::Connectors for MemoryConnectors {
+    fn check(
+        &self,
+        provider_type: &str,
+        config: &serde_json::Map<String, serde_json::Value>,
+    ) -> Result<crate::domain::connections::ProviderConfig, crate::domain::schema::FieldError> {
+        use crate::domain::connections::{self as c, Credentials, ProviderConfig};
+        let credentials = Credentials::from_request(
+            config
+                .get("credentials")
+                .unwrap_or(&serde_json::Value::Null),
+            "access_key",
+        )?;
+        if credentials.kind() == "access_key" {
+            c::credential_text(&credentials, "access_key_id", 128, true)?;
+            c::credential_text(&credentials, "secret_access_key", 1024, true)?;
+        }
+        let mut settings = config.clone();
+        settings.remove("credentials");
+        if let Some(endpoint) = c::string_setting(&settings, "endpoint_url")? {
+            c::check_endpoint_url("endpoint_url", &endpoint)?;
+        }
+        Ok(ProviderConfig {
+            provider_type: provider_type.to_string(),
+            settings,
+            credentials,
+        })
+    }
+
+    fn rules(&self, _: &str) -> crate::domain::connections::ProviderRules {
+        crate::domain::connections::ProviderRules::S3
+    }
+
     async fn open(
         &self,
-        spec: &crate::domain::connections::SourceSpec,
+        config: &crate::domain::connections::ProviderConfig,
+        container: &str,
     ) -> crate::ports::SourceResult<Arc<dyn crate::ports::Source>> {
         Ok(Arc::new(MemoryBucket {
             storage: self.0.clone(),
-            bucket: spec.bucket.clone(),
-            credentials: spec.credentials.clone(),
+            bucket: container.to_string(),
+            credentials: config.credentials.clone(),
         }))
     }
 }

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use super::connections::{self, CreateConnection};
 use super::{from_item, keys, to_item};
 use crate::context::AppContext;
-use crate::domain::connections::{split_source_path, MAX_PREFIX_BYTES};
+use crate::domain::connections::{ProviderRules, MAX_PREFIX_BYTES};
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::ids::IdKind;
 use crate::domain::status::{RunStatus, SyncStatus};
@@ -187,12 +187,9 @@ fn check_mapping_size(m: &Value) -> Result<(), Error> {
     connections::check_json_size("schema_mapping", m, MAX_MAPPING_BYTES)
 }
 
-fn check_listing_prefix(
-    source_path: &str,
-    filters: Option<&Map<String, Value>>,
-) -> Result<(), Error> {
-    let (_, prefix) =
-        split_source_path(source_path).map_err(|e| Error::field(e.field, e.reason))?;
+/// The prefix a source path points at (`prefix`), narrowed by `provider_filters.prefix`,
+/// within the longest key.
+fn check_listing_prefix(prefix: &str, filters: Option<&Map<String, Value>>) -> Result<(), Error> {
     let narrower = filters
         .and_then(|f| f.get("prefix"))
         .and_then(Value::as_str)
@@ -269,7 +266,10 @@ fn sync_mode(given: Option<&str>) -> Result<String, Error> {
 
 /// The quickstart's body as the SDK's: `sync_config`'s fields flattened (with
 /// `polling_interval` as seconds), and the inline connection made into a request.
-fn desugar(mut req: CreateSync) -> Result<(CreateSync, Option<CreateConnection>), Error> {
+fn desugar(
+    mut req: CreateSync,
+    rules_of: impl Fn(&str) -> ProviderRules,
+) -> Result<(CreateSync, Option<CreateConnection>), Error> {
     if let Some(cfg) = req.sync_config.take() {
         let mut cfg = cfg;
         if let Some(p) = cfg.remove("polling_interval") {
@@ -314,12 +314,22 @@ fn desugar(mut req: CreateSync) -> Result<(CreateSync, Option<CreateConnection>)
                 Some(Value::String(b)) if !b.is_empty() => b,
                 _ => return Err(Error::field("connection.bucket_name", "is required")),
             };
-            // Flat credentials are access keys (the quickstart names no type).
+            let rules = rules_of(&provider);
+            // Flat credentials are the provider's usual kind (the quickstart names no type).
             if let Some(Value::Object(c)) = conn.get_mut("credentials") {
-                c.entry("type").or_insert_with(|| json!("access_key"));
+                c.entry("type")
+                    .or_insert_with(|| json!(rules.default_credentials));
             }
             let path = req.source_path.clone().unwrap_or_default();
-            req.source_path = Some(format!("{bucket}/{}", path.trim_start_matches('/')));
+            match rules.container_setting {
+                // The connection names the container; the path stays a path inside it.
+                Some(setting) => {
+                    conn.insert(setting.into(), json!(bucket));
+                }
+                None => {
+                    req.source_path = Some(format!("{bucket}/{}", path.trim_start_matches('/')))
+                }
+            }
             Some(CreateConnection {
                 name: format!("{provider}:{bucket} ({})", IdKind::Connection.new_id()),
                 provider_type: provider,
@@ -410,12 +420,27 @@ pub async fn create(
     created_by: &str,
     req: CreateSync,
 ) -> Result<Sync, Error> {
-    let (req, inline) = desugar(req)?;
+    let (req, inline) = desugar(req, |p| ctx.connectors.rules(p))?;
     let source_path = req
         .source_path
         .clone()
         .ok_or_else(|| Error::field("source_path", "is required: bucket/prefix"))?;
-    split_source_path(&source_path).map_err(|e| Error::field(e.field, e.reason))?;
+    // A saved connection is read now; an inline one is checked now and saved last.
+    let saved = match req.connection_id.as_deref() {
+        Some(id) => Some(saved_connection(ctx, ns, id).await?),
+        None => None,
+    };
+    let (provider, settings) = match (&saved, &inline) {
+        (Some(c), _) => (c.provider_type.as_str(), &c.settings),
+        (None, Some(i)) => (i.provider_type.as_str(), &i.provider_config),
+        (None, None) => {
+            return Err(Error::field(
+                "connection_id",
+                "is required (or an inline provider and connection)",
+            ))
+        }
+    };
+    let (_, prefix) = located(ctx, provider, settings, &source_path)?;
     let sync_mode = sync_mode(req.sync_mode.as_deref())?;
     let polling = check_range(
         "polling_interval_seconds",
@@ -435,7 +460,7 @@ pub async fn create(
     if let Some(c) = req.sync_concurrency {
         check_range("sync_concurrency", Some(c), 1, 100, 8)?;
     }
-    check_options(&req, bucket, &source_path)?;
+    check_options(&req, bucket, &prefix)?;
     let (batch_collection_ids, _) = super::collections::chosen_targets(
         ctx,
         ns,
@@ -444,8 +469,10 @@ pub async fn create(
         "batch_collection_ids",
     )
     .await?;
-    let connection =
-        sync_connection(ctx, ns, created_by, req.connection_id.as_deref(), inline).await?;
+    let connection = match saved {
+        Some(c) => c,
+        None => implicit_connection(ctx, ns, created_by, inline).await?,
+    };
     let at = now_rfc3339();
     let sync = Sync {
         sync_config_id: IdKind::Sync.new_id(),
@@ -499,7 +526,7 @@ pub async fn create(
 /// A sync's checks beyond its required fields: bounded text and JSON, filters that
 /// compile, a mapping the bucket's schema takes, a listing prefix and start time that
 /// are valid.
-fn check_options(req: &CreateSync, bucket: &Bucket, source_path: &str) -> Result<(), Error> {
+fn check_options(req: &CreateSync, bucket: &Bucket, prefix: &str) -> Result<(), Error> {
     connections::check_description(req.description.as_deref(), MAX_DESCRIPTION_CHARS)?;
     connections::check_metadata(req.metadata.as_ref())?;
     if let Some(f) = &req.file_filters {
@@ -515,49 +542,65 @@ fn check_options(req: &CreateSync, bucket: &Bucket, source_path: &str) -> Result
     if let Some(f) = &req.provider_filters {
         check_provider_filters(f)?;
     }
-    check_listing_prefix(source_path, req.provider_filters.as_ref())?;
+    check_listing_prefix(prefix, req.provider_filters.as_ref())?;
     if let Some(at) = &req.sync_from {
         check_sync_from(at)?;
     }
     Ok(())
 }
 
-/// The connection a new sync reads through: a saved one by id, or the one the
-/// quickstart's body carries inline (saved now, as an implicit connection).
-async fn sync_connection(
+/// Where `source_path` points under a connection of `provider` with `settings`.
+fn located(
+    ctx: &AppContext,
+    provider: &str,
+    settings: &Map<String, Value>,
+    source_path: &str,
+) -> Result<(String, String), Error> {
+    ctx.connectors
+        .rules(provider)
+        .locate(settings, source_path)
+        .map_err(|e| Error::field(e.field, e.reason))
+}
+
+/// The saved connection a new sync names by id.
+async fn saved_connection(
+    ctx: &AppContext,
+    ns: &Namespace,
+    id: &str,
+) -> Result<connections::Connection, Error> {
+    connections::get(ctx, &ns.org_id, id)
+        .await
+        .map_err(|e| match e {
+            Error::NotFound(_) => {
+                Error::field("connection_id", format!("connection {id:?} not found"))
+            }
+            other => other,
+        })
+}
+
+/// The connection the quickstart's body carries inline, saved now as an implicit one.
+async fn implicit_connection(
     ctx: &AppContext,
     ns: &Namespace,
     created_by: &str,
-    connection_id: Option<&str>,
     inline: Option<CreateConnection>,
 ) -> Result<connections::Connection, Error> {
-    Ok(match (connection_id, inline) {
-        (Some(id), None) => connections::get(ctx, &ns.org_id, id)
-            .await
-            .map_err(|e| match e {
-                Error::NotFound(_) => {
-                    Error::field("connection_id", format!("connection {id:?} not found"))
-                }
-                other => other,
-            })?,
-        (None, Some(inline)) => connections::create_implicit(ctx, &ns.org_id, created_by, inline)
-            .await
-            .map_err(|e| match e {
-                // The inline connection's fields sit under `connection` in this body.
-                Error::Invalid { message, details } => Error::Invalid {
-                    message: message.replacen("provider_config", "connection", 1),
-                    details,
-                },
-                other => other,
-            })?,
-        (None, None) => {
-            return Err(Error::field(
-                "connection_id",
-                "is required (or an inline provider and connection)",
-            ))
-        }
-        (Some(_), Some(_)) => unreachable!("refused by desugar"),
-    })
+    let inline = inline.ok_or_else(|| {
+        Error::field(
+            "connection_id",
+            "is required (or an inline provider and connection)",
+        )
+    })?;
+    connections::create_implicit(ctx, &ns.org_id, created_by, inline)
+        .await
+        .map_err(|e| match e {
+            // The inline connection's fields sit under `connection` in this body.
+            Error::Invalid { message, details } => Error::Invalid {
+                message: message.replacen("provider_config", "connection", 1),
+                details,
+            },
+            other => other,
+        })
 }
 
 pub async fn get(ctx: &AppContext, bucket: &Bucket, id: &str) -> Result<Sync, Error> {
@@ -655,7 +698,9 @@ pub async fn update(
     }
     if let Some(f) = req.provider_filters {
         check_provider_filters(&f)?;
-        check_listing_prefix(&s.source_path, Some(&f))?;
+        // The whole source path bounds the prefix it points at under any provider's
+        // rules (this route opens no connection); a listing refuses a longer one anyway.
+        check_listing_prefix(s.source_path.trim_start_matches('/'), Some(&f))?;
         s.provider_filters = Some(f);
     }
     let activate = match (req.status.as_deref(), req.is_active) {
@@ -919,7 +964,7 @@ mod tests {
             "sync_config": {"source_path": "/videos/", "sync_mode": "incremental", "polling_interval": 3600}
         }))
         .unwrap();
-        let (flat, conn) = desugar(req).unwrap();
+        let (flat, conn) = desugar(req, |_| ProviderRules::S3).unwrap();
         assert_eq!(
             flat.source_path.as_deref(),
             Some("my-source-bucket/videos/")
@@ -933,6 +978,6 @@ mod tests {
         let both: CreateSync =
             serde_json::from_value(json!({"batch_size": 5, "sync_config": {"batch_size": 6}}))
                 .unwrap();
-        assert!(desugar(both).is_err());
+        assert!(desugar(both, |_| ProviderRules::S3).is_err());
     }
 }

@@ -139,7 +139,7 @@ async fn work(
 ) -> Result<PageDone, Halt> {
     let bucket = page_bucket(ctx, sync, bucket).await?;
     let (source, source_bucket, prefix) = open(ctx, sync, connection).await?;
-    let listed = list(ctx, source.as_ref(), sync, run).await?;
+    let listed = list(ctx, source.as_ref(), &sync.listing_prefix(&prefix), run).await?;
     let (plan, prior, known) = plan_page(ctx, sync, run, &prefix, &listed).await?;
     let schema = bucket.schema()?;
     let mapping = sync
@@ -212,7 +212,12 @@ async fn open(
         },
     };
     let config = connections::provider_config(ctx, &connection).await?;
-    let (source_bucket, prefix) = sync.source();
+    let (source_bucket, prefix) =
+        connections::locate(ctx, &config, &sync.source_path).map_err(|e| {
+            Halt::Fail(format!(
+                "the sync's source_path no longer fits its connection: {e}"
+            ))
+        })?;
     let source = connections::open_source(ctx, &config, &source_bucket)
         .await
         .map_err(Halt::Source)?;
@@ -223,15 +228,11 @@ async fn open(
 async fn list(
     ctx: &AppContext,
     source: &dyn Source,
-    sync: &Sync,
+    prefix: &str,
     run: &SyncRun,
 ) -> Result<SourcePage, Halt> {
     let page = source
-        .list(
-            &sync.listing_prefix(),
-            run.token.as_deref(),
-            ctx.config.sync_page_size,
-        )
+        .list(prefix, run.token.as_deref(), ctx.config.sync_page_size)
         .await
         .map_err(Halt::Source)?;
     if page.next.is_some() && (page.entries.is_empty() || page.next == run.token) {

@@ -585,10 +585,6 @@ async fn credentials_are_sealed_and_never_shown() {
         !shown.contains("TOPSECRET") && !shown.contains("AKIAVISIBLE"),
         "{shown}"
     );
-    assert_eq!(
-        conn.settings["endpoint_url"],
-        "https://acct1.r2.cloudflarestorage.com"
-    );
     // A patch that names only the key id keeps the stored secret.
     let patched = connections::update(&m.ctx, &ns.org_id, &conn.connection_id, parse(json!({
         "provider_config": {"account_id": "acct1", "credentials": {"access_key_id": "AKIANEW"}}, "test_before_save": false,
@@ -598,13 +594,14 @@ async fn credentials_are_sealed_and_never_shown() {
     let config = connections::provider_config(&m.ctx, &patched)
         .await
         .unwrap();
+    let c = &config.credentials;
     assert_eq!(
-        config.credentials,
-        crate::domain::connections::Credentials::AccessKey {
-            access_key_id: "AKIANEW".into(),
-            secret_access_key: "TOPSECRET".into(),
-            session_token: None
-        }
+        (
+            c.kind(),
+            c.text("access_key_id"),
+            c.text("secret_access_key")
+        ),
+        ("access_key", Some("AKIANEW"), Some("TOPSECRET"))
     );
 }
 
@@ -1140,13 +1137,15 @@ async fn moving_a_connection_needs_its_credentials_again() {
     let config = connections::provider_config(&m.ctx, &patched)
         .await
         .unwrap();
+    let c = &config.credentials;
     assert_eq!(
-        config.credentials,
-        crate::domain::connections::Credentials::AccessKey {
-            access_key_id: "AKIB".into(),
-            secret_access_key: "NEW".into(),
-            session_token: None, // the old session token did not follow
-        }
+        (c.text("access_key_id"), c.text("secret_access_key")),
+        (Some("AKIB"), Some("NEW"))
+    );
+    assert_eq!(
+        c.text("session_token"),
+        None,
+        "the old session token did not follow"
     );
     // Settings that move nothing keep the stored credentials.
     let stay = json!({"provider_config": {"endpoint_url": "https://elsewhere.example.net", "region": "eu-west-1"}, "test_before_save": false});

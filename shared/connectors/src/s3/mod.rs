@@ -1,5 +1,13 @@
-//! One bucket over the S3 API, with the provider's addressing, region and checksum
-//! rules from its `SourceSpec`.
+//! The S3 API: AWS S3 and every S3-compatible store in `config::PRESETS`, one bucket per
+//! source, with the store's addressing, region and checksum rules.
+
+mod auth;
+pub mod config;
+mod errors;
+mod list;
+mod read;
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use aws_sdk_s3::config::{
@@ -7,11 +15,84 @@ use aws_sdk_s3::config::{
 };
 use aws_sdk_s3::Client;
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
+use futures::future::BoxFuture;
+use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
+use sluice_core::net::NetGuard;
+use sluice_core::ports::{Source, SourceBody, SourceError, SourcePage, SourceResult};
 
-use crate::errors::{classify, excerpt};
+pub use auth::{Signing, Target};
+use errors::classify;
 
-use sluice_core::domain::connections::{SourceSpec, SpecCredentials, MAX_PREFIX_BYTES};
-use sluice_core::ports::{Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult};
+use crate::errors::excerpt;
+use crate::{Provider, Registry};
+
+pub const PROVIDER: Provider = Provider {
+    names: &["s3", "r2", "wasabi", "tigris", "backblaze", "supabase"],
+    rules: ProviderRules::S3,
+    check: config::check,
+    open,
+};
+
+/// The process's SDK settings, loaded when a connection first needs them (a server that
+/// syncs nothing never probes for AWS credentials or a region), and the SDK client that
+/// reaches tenant endpoints through the guard.
+pub struct Clients {
+    base: tokio::sync::OnceCell<aws_config::SdkConfig>,
+    pub(crate) guard: Option<NetGuard>,
+    guarded: Option<SharedHttpClient>,
+}
+
+impl Clients {
+    pub fn new(guard: Option<NetGuard>) -> Self {
+        Clients {
+            base: tokio::sync::OnceCell::new(),
+            guarded: guard.clone().map(crate::http::guarded_sdk_client),
+            guard,
+        }
+    }
+
+    pub fn from_sdk(base: &aws_config::SdkConfig, guard: Option<NetGuard>) -> Self {
+        Clients {
+            base: tokio::sync::OnceCell::new_with(Some(base.clone())),
+            ..Self::new(guard)
+        }
+    }
+
+    /// The tenant endpoint, checked and normalised, with the client that may reach it.
+    fn vetted(&self, target: &mut Target) -> SourceResult<Option<SharedHttpClient>> {
+        let (Some(endpoint), Some(guard)) = (&target.endpoint, &self.guard) else {
+            return Ok(None);
+        };
+        let url = url::Url::parse(endpoint)
+            .map_err(|e| SourceError::Invalid(format!("the endpoint is not a URL: {e}")))?;
+        guard
+            .check_url(&url)
+            .map_err(|why| SourceError::Invalid(format!("the endpoint is refused: {why}")))?;
+        target.endpoint = Some(url.as_str().trim_end_matches('/').to_string());
+        Ok(self.guarded.clone())
+    }
+}
+
+/// Opens `bucket` through an S3-family connection. Every source signs with its
+/// connection's own credentials; the process's sign only the STS AssumeRole of an
+/// `iam_role` connection (the role trusts this server's principal and the ExternalId).
+fn open<'a>(
+    registry: &'a Registry,
+    config: &'a ProviderConfig,
+    bucket: &'a str,
+) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>> {
+    Box::pin(async move {
+        let http = registry.http.operator();
+        let mut target = auth::target(config, bucket, http, &registry.urls.backblaze).await?;
+        let client = registry.s3.vetted(&mut target)?;
+        let base = registry
+            .s3
+            .base
+            .get_or_init(|| aws_config::defaults(aws_config::BehaviorVersion::latest()).load())
+            .await;
+        Ok(Arc::new(S3Source::open(base, &target, client).await?) as Arc<dyn Source>)
+    })
+}
 
 pub struct S3Source {
     client: Client,
@@ -20,20 +101,20 @@ pub struct S3Source {
     provider: String,
 }
 
-/// The S3 client a spec describes (exposed for tests that check what it sends). `http`:
-/// the guarded HTTP client a tenant endpoint is reached through.
+/// The S3 client a target describes (exposed for tests that check what it sends).
+/// `http`: the guarded HTTP client a tenant endpoint is reached through.
 pub async fn client(
     base: &aws_config::SdkConfig,
-    spec: &SourceSpec,
+    target: &Target,
     http: Option<SharedHttpClient>,
-) -> SourceResult<Client> {
+) -> Client {
     let mut builder =
-        aws_sdk_s3::config::Builder::from(base).region(Region::new(spec.region.clone()));
+        aws_sdk_s3::config::Builder::from(base).region(Region::new(target.region.clone()));
     if let Some(http) = http {
         builder = builder.http_client(http);
     }
-    match &spec.credentials {
-        SpecCredentials::Static {
+    match &target.signing {
+        Signing::Static {
             access_key_id,
             secret_access_key,
             session_token,
@@ -46,7 +127,7 @@ pub async fn client(
                 "sluice-connection",
             ));
         }
-        SpecCredentials::AssumeRole {
+        Signing::AssumeRole {
             role_arn,
             external_id,
         } => {
@@ -58,37 +139,33 @@ pub async fn client(
                 .await;
             builder = builder.credentials_provider(provider);
         }
-        SpecCredentials::Backblaze { .. } => {
-            return Err(SourceError::Invalid(
-                "Backblaze credentials are exchanged before the S3 client is built".into(),
-            ))
-        }
     }
     let stand_in =
         base.endpoint_url().is_some() || std::env::var_os("AWS_ENDPOINT_URL_S3").is_some();
-    if let Some(endpoint) = &spec.endpoint {
+    if let Some(endpoint) = &target.endpoint {
         builder = builder.endpoint_url(endpoint);
     }
     // A stand-in on loopback has no DNS for virtual hosts.
-    builder = builder.force_path_style(spec.path_style || (spec.endpoint.is_none() && stand_in));
-    if spec.checksums_when_required {
+    builder =
+        builder.force_path_style(target.path_style || (target.endpoint.is_none() && stand_in));
+    if target.checksums_when_required {
         builder = builder
             .request_checksum_calculation(RequestChecksumCalculation::WhenRequired)
             .response_checksum_validation(ResponseChecksumValidation::WhenRequired);
     }
-    Ok(Client::from_conf(builder.build()))
+    Client::from_conf(builder.build())
 }
 
 impl S3Source {
     pub async fn open(
         base: &aws_config::SdkConfig,
-        spec: &SourceSpec,
+        target: &Target,
         http: Option<SharedHttpClient>,
     ) -> SourceResult<Self> {
         Ok(S3Source {
-            client: client(base, spec, http).await?,
-            bucket: spec.bucket.clone(),
-            provider: spec.provider.clone(),
+            client: client(base, target, http).await,
+            bucket: target.bucket.clone(),
+            provider: target.provider.clone(),
         })
     }
 
@@ -111,105 +188,11 @@ impl Source for S3Source {
         token: Option<&str>,
         limit: usize,
     ) -> SourceResult<SourcePage> {
-        // Beyond these the SDK cannot build the request URI (it would panic).
-        if prefix.len() > MAX_PREFIX_BYTES {
-            return Err(SourceError::Invalid(format!(
-                "the prefix is {} bytes; S3 keys are at most {MAX_PREFIX_BYTES}",
-                prefix.len()
-            )));
-        }
-        if token.is_some_and(|t| t.len() > MAX_TOKEN_BYTES) {
-            return Err(SourceError::Invalid(format!(
-                "the continuation token is over {MAX_TOKEN_BYTES} bytes"
-            )));
-        }
-        let out = self
-            .client
-            .list_objects_v2()
-            .bucket(&self.bucket)
-            .prefix(prefix)
-            .max_keys(limit.clamp(1, 1000) as i32)
-            .set_continuation_token(token.map(str::to_string))
-            .send()
-            .await
-            .map_err(|e| classify(&self.provider, &format!("listing {}", self.at(prefix)), e))?;
-        let entries = out
-            .contents()
-            .iter()
-            .filter_map(|o| {
-                Some(SourceEntry {
-                    key: o.key()?.to_string(),
-                    size: o.size().unwrap_or(0).max(0) as u64,
-                    etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
-                    version_id: None,
-                    last_modified: o.last_modified().map(|t| t.to_string()),
-                })
-            })
-            .collect();
-        // Only IsTruncated ends a listing; a truncated page without a token is an error.
-        let next = match (out.is_truncated(), out.next_continuation_token()) {
-            (Some(true), Some(t)) if t.len() > MAX_TOKEN_BYTES => {
-                return Err(SourceError::Invalid(format!(
-                    "{} sent a continuation token of {} bytes when listing {}; this server takes at most {MAX_TOKEN_BYTES}",
-                    self.provider,
-                    t.len(),
-                    self.at(prefix)
-                )))
-            }
-            (Some(true), Some(t)) => Some(t.to_string()),
-            (Some(true), None) => {
-                return Err(SourceError::Failed(format!(
-                    "{} sent a truncated page without a continuation token when listing {}",
-                    self.provider,
-                    self.at(prefix)
-                )))
-            }
-            _ => None,
-        };
-        Ok(SourcePage { entries, next })
+        self.list_page(prefix, token, limit).await
     }
 
     async fn read(&self, key: &str, etag: &str, max_bytes: u64) -> SourceResult<SourceBody> {
-        if key.len() > MAX_PREFIX_BYTES {
-            return Err(SourceError::Invalid(format!(
-                "the key is {} bytes; S3 keys are at most {MAX_PREFIX_BYTES}",
-                key.len()
-            )));
-        }
-        let out = self
-            .client
-            .get_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .if_match(format!("\"{etag}\""))
-            .send()
-            .await
-            .map_err(|e| classify(&self.provider, &format!("reading {}", self.at(key)), e))?;
-        if out.content_length().is_some_and(|n| n as u64 > max_bytes) {
-            return Err(SourceError::TooLarge(format!(
-                "{} bytes is over SLUICE_MAX_FETCH_BYTES ({max_bytes})",
-                out.content_length().unwrap_or_default()
-            )));
-        }
-        let what = format!(
-            "the connection to {} failed while reading {}",
-            self.provider,
-            self.at(key)
-        );
-        let chunks = futures::stream::try_unfold(out.body, move |mut body| {
-            let what = what.clone();
-            async move {
-                match body.try_next().await {
-                    Ok(Some(chunk)) => Ok(Some((chunk, body))),
-                    Ok(None) => Ok(None),
-                    Err(_) => Err(SourceError::Failed(what)),
-                }
-            }
-        });
-        Ok(SourceBody {
-            size: out.content_length.map(|n| n.max(0) as u64),
-            chunks: Box::pin(chunks),
-        })
+        self.read_object(key, etag, max_bytes).await
     }
 
     async fn check(&self, prefix: &str) -> SourceResult<()> {
@@ -229,7 +212,6 @@ impl Source for S3Source {
 mod tests {
     use super::*;
     use bytes::Bytes;
-    use sluice_core::domain::connections::ProviderConfig;
     use std::time::Duration;
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -254,6 +236,14 @@ mod tests {
         (url, task)
     }
 
+    /// Where a connection of `provider` with `config` reaches bucket `bkt`.
+    async fn target(provider: &str, config: &serde_json::Map<String, serde_json::Value>) -> Target {
+        let checked = config::check(provider, config).unwrap();
+        auth::target(&checked, "bkt", &reqwest::Client::new(), "")
+            .await
+            .unwrap()
+    }
+
     const OBJECT: &str =
         "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nETag: \"abc\"\r\nConnection: close\r\n\r\nhi";
 
@@ -261,8 +251,7 @@ mod tests {
         let (url, task) = capture(OBJECT).await;
         let mut config = settings.as_object().unwrap().clone();
         config.insert("credentials".into(), serde_json::json!({"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}));
-        let parsed = ProviderConfig::parse(provider, &config).unwrap();
-        let mut spec = parsed.spec("bkt", "");
+        let mut spec = target(provider, &config).await;
         spec.endpoint = Some(url); // the provider's endpoint, served here
         let base = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
@@ -316,9 +305,7 @@ mod tests {
     async fn path_style_where_the_provider_needs_it() {
         let (url, task) = capture(OBJECT).await;
         let config = serde_json::json!({"account_id": "acct", "credentials": {"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
-        let mut spec = ProviderConfig::parse("r2", config.as_object().unwrap())
-            .unwrap()
-            .spec("bkt", "");
+        let mut spec = target("r2", config.as_object().unwrap()).await;
         spec.endpoint = Some(url);
         let base = aws_config::SdkConfig::builder()
             .behavior_version(aws_config::BehaviorVersion::latest())
@@ -350,9 +337,7 @@ mod tests {
 
     async fn source_at(url: String) -> S3Source {
         let config = serde_json::json!({"credentials": {"type": "access_key", "access_key_id": "AK", "secret_access_key": "SK"}});
-        let mut spec = ProviderConfig::parse("s3", config.as_object().unwrap())
-            .unwrap()
-            .spec("bkt", "");
+        let mut spec = target("s3", config.as_object().unwrap()).await;
         spec.endpoint = Some(url);
         spec.path_style = true;
         let base = aws_config::SdkConfig::builder()
