@@ -1,0 +1,195 @@
+"""The non-S3 providers end to end through sluice-local and the mixpeek SDK, each on its
+emulator or fake: the SDK's typed connection, a sync, a run that registers and processes
+every file into documents, then 4 modified, 3 deleted and 6 added counted exactly, an
+unchanged re-sync, the quickstart's inline body, and a run killed with SIGKILL that
+resumes without a duplicate object."""
+
+import time
+
+import mixpeek
+import pytest
+from mixpeek.api.bucket_syncs_api import BucketSyncsApi
+from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
+from mixpeek.models.gcs_config import GCSConfig
+from mixpeek.models.storage_connection_create_request import StorageConnectionCreateRequest
+from mixpeek.models.storage_connection_model import StorageConnectionModel
+from mixpeek.models.sync_create_request import SyncCreateRequest
+
+from conftest import Sluice, start
+from providers import GcsStore, GoogleTokens, emulator
+from test_syncs import trigger, wait_batches, wait_run
+
+PROVIDERS = ["gcs"]
+# Typed configs the SDK has for each provider: the request is built through them.
+SDK_CONFIGS = {"gcs": GCSConfig}
+
+
+@pytest.fixture(scope="module")
+def google():
+    tokens = GoogleTokens()
+    yield tokens
+    tokens.server.shutdown()
+
+
+@pytest.fixture
+def make_store(request, google):
+    """A function making a fresh store of `provider` (its emulator required)."""
+    def make(provider, name):
+        name = f"{name}-{int(time.time() * 1000) % 10**9}"
+        if provider == "gcs":
+            return GcsStore(emulator("SLUICE_TEST_GCS_URL"), google, name)
+        raise AssertionError(provider)
+    return make
+
+
+ENV = {
+    # The emulators listen on loopback, a tenant's endpoint here.
+    "SLUICE_ALLOW_PRIVATE_URLS": "true",
+    # Runs start only when a test triggers them.
+    "SLUICE_SYNC_POLL_SECS": "3600",
+}
+
+
+@pytest.fixture(scope="module")
+def sluice(tmp_path_factory):
+    proc, url, key = start(tmp_path_factory.mktemp("providers"), ENV)
+    try:
+        yield Sluice(url, key, None)
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        log = "".join(proc.log)
+        assert "PRIVATE KEY" not in log and "private_key" not in log, "a key reached the log"
+
+
+def space(sluice, name, extractor="passthrough_extractor"):
+    ns = sluice.call("POST", "/v1/namespaces", json={
+        "namespace_name": name, "feature_extractors": [{"feature_extractor_name": extractor, "version": "v1"}],
+    }).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "docs", "bucket_schema": {"properties": {"body": {"type": "text"}}},
+    }).json()["bucket_id"]
+    return ns, bucket
+
+
+def sdk(sluice, ns):
+    config = mixpeek.Configuration(host=sluice.url, access_token=sluice.api_key)
+    config.api_key["NamespaceHeader"] = ns
+    return mixpeek.ApiClient(config)
+
+
+def object_count(sluice, ns, bucket):
+    return sluice.call("GET", f"/v1/buckets/{bucket}", ns=ns).json()["object_count"]
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_sdk_connection_sync_documents_and_every_change(sluice, make_store, provider):
+    store = make_store(provider, "changes")
+    n = 20
+    for i in range(n):
+        store.put(f"docs/{i:03d}.txt", f"document {i} of {provider}".encode())
+    store.put("outside/skip.txt", b"outside the source path")
+    ns, bucket = space(sluice, f"{provider}-changes")
+    api = sdk(sluice, ns)
+
+    typed = SDK_CONFIGS[provider].from_dict(store.provider_config())
+    # The SDK's model has no endpoint: an emulator's (or a private endpoint's) is added
+    # to the dict the request takes.
+    body = {**typed.to_dict(), **store.endpoint()}
+    conns = OrganizationConnectionsApi(api)
+    conn = conns.create_storage_connection_organizations(StorageConnectionCreateRequest.from_dict({
+        "name": f"{provider} source", "provider_type": provider, "provider_config": body}))
+    shown = sluice.call("GET", f"/v1/organizations/connections/{conn.connection_id}").json()
+    StorageConnectionModel.from_dict(shown)  # the SDK reads what it gets back
+    assert shown["provider_config"]["credentials"] == {"type": typed.credentials.type}, shown
+    tested = sluice.call("POST", f"/v1/organizations/connections/{conn.connection_id}/test").json()
+    assert tested["success"] is True, tested
+
+    syncs = BucketSyncsApi(api)
+    sync = syncs.create_sync_configuration_buckets(bucket, SyncCreateRequest.from_dict({
+        "connection_id": conn.connection_id, "source_path": "/docs/", "polling_interval_seconds": 3600}))
+    first = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert first["status"] == "completed", first
+    assert (first["counts"]["new"], first["counts"]["scanned"], first["counts"]["failed"]) == (n, n, 0), first
+    assert object_count(sluice, ns, bucket) == n
+    for b in wait_batches(sluice, ns, bucket, first["batch_ids"], timeout=180):
+        assert b["status"] == "COMPLETED", b
+    objects = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
+    docs = sluice.call("GET", f"/v1/buckets/{bucket}/objects/{objects[0]['object_id']}/documents", ns=ns).json()["results"]
+    assert docs, "a synced object was processed into documents"
+
+    again = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert (again["counts"]["unchanged"], again["counts"]["new"], again["counts"]["modified"]) == (n, 0, 0), again
+    assert again["batch_ids"] == [], "an unchanged re-sync submits nothing"
+
+    time.sleep(1.1)  # stores that version by the second see a new version
+    for i in (1, 2, 3, 4):
+        store.put(f"docs/{i:03d}.txt", f"modified {i}".encode())
+    for i in (5, 6, 7):
+        store.delete(f"docs/{i:03d}.txt")
+    for i in range(100, 106):
+        store.put(f"docs/{i:03d}.txt", f"added {i}".encode())
+    third = trigger(sluice, ns, bucket, sync.sync_config_id)
+    c = third["counts"]
+    assert (c["new"], c["modified"], c["deleted"], c["unchanged"], c["failed"]) == (6, 4, 3, n - 7, 0), third
+    assert object_count(sluice, ns, bucket) == n + 3
+    for b in wait_batches(sluice, ns, bucket, third["batch_ids"], timeout=180):
+        assert b["status"] == "COMPLETED", b
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_the_quickstart_inline_body_makes_the_connection(sluice, make_store, provider):
+    store = make_store(provider, "inline")
+    names = ["a.txt", "with space.txt", "ünïcode.txt", "sub/b.txt"]
+    for name in names:
+        store.put(f"videos/{name}", f"text of {name}".encode())
+    ns, bucket = space(sluice, f"{provider}-inline")
+    r = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "provider": provider, "connection": store.inline_connection(),
+        "sync_config": {"source_path": "/videos/", "sync_mode": "incremental", "polling_interval": 3600}})
+    assert r.status_code == 200, r.text
+    sync = r.json()
+    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert job["status"] == "completed" and job["counts"]["new"] == len(names), job
+    objects = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
+    keys = sorted(o["blobs"][0]["properties"]["synced"]["key"] for o in objects)
+    assert keys == sorted(f"videos/{n}" for n in names)
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_a_run_killed_mid_way_resumes_without_duplicates(tmp_path, make_store, provider):
+    store = make_store(provider, "crash")
+    for i in range(200):
+        store.put(f"c/{i:04d}.txt", f"file {i}".encode())
+    env = {**ENV, "SLUICE_SYNC_PAGE_SIZE": "10", "SLUICE_VISIBILITY_TIMEOUT_SECS": "2",
+           "SLUICE_SYNC_LEASE_SECS": "5", "SLUICE_SYNC_POLL_SECS": "1"}
+    data = tmp_path / "data"
+    proc, url, key = start(data, env)
+    sluice = Sluice(url, key, data)
+    ns, bucket = space(sluice, f"{provider}-crash")
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "crash", "provider_type": provider, "provider_config": store.provider_config()}).json()
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn["connection_id"], "source_path": "/c/", "skip_batch_submission": True}).json()
+    sid = sync["sync_config_id"]
+    job_id = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sid}/trigger", ns=ns).json()["sync_job_id"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sid}/jobs/{job_id}", ns=ns).json()
+        if job["files_synced"] >= 20:
+            break
+        time.sleep(0.05)
+    proc.kill()  # kill -9, mid-run
+    proc.wait()
+    assert job["status"] == "running" and job["files_synced"] < 200, f"the run ended before the kill: {job}"
+    proc, url, key = start(data, env)
+    try:
+        sluice = Sluice(url, key, data)
+        job = wait_run(sluice, ns, bucket, sid, job_id)
+        c = job["counts"]
+        assert job["status"] == "completed", job
+        assert (c["scanned"], c["new"], c["unchanged"], c["failed"]) == (200, 200, 0, 0), job
+        assert object_count(sluice, ns, bucket) == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
