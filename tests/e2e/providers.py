@@ -3,6 +3,9 @@ writes and deletes files behind Sluice's back and says how a connection to it is
 (the SDK's typed config, and the quickstart's inline body)."""
 
 import base64
+import email.utils
+import hashlib
+import hmac
 import http.server
 import json
 import os
@@ -110,7 +113,7 @@ class GcsStore:
             config["prefix"] = prefix
         return config
 
-    def endpoint(self):
+    def endpoint_setting(self):
         """The settings that point a connection at the emulator."""
         return {"endpoint_url": self.url}
 
@@ -118,3 +121,54 @@ class GcsStore:
         """The quickstart's `connection` body for this store (no credential type named)."""
         return {"bucket_name": self.bucket, "endpoint_url": self.url,
                 "credentials": {"service_account_json": self.key_json()}}
+
+
+class AzureStore:
+    """A container on Azurite, reached with the account's Shared Key (Azurite checks the
+    signature; the writes here are signed by this file's own signer, not Sluice's)."""
+
+    provider = "azure_blob"
+    ACCOUNT = "devstoreaccount1"
+    KEY = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+
+    def __init__(self, endpoint, container):
+        self.endpoint, self.container = endpoint, container.lower()
+        r = self.send("PUT", f"/{self.container}", {"restype": "container"}, b"")
+        assert r.status_code in (201, 409), r.text
+
+    def send(self, verb, path, query, body, extra=None):
+        url = urllib.parse.urlsplit(self.endpoint)
+        full_path = url.path + urllib.parse.quote(path)
+        headers = {"x-ms-date": email.utils.formatdate(usegmt=True), "x-ms-version": "2021-08-06", **(extra or {})}
+        length = str(len(body)) if body else ""
+        standard = ["", "", length, "", headers.get("Content-Type", ""), "", "", "", "", "", ""]
+        canon_headers = "".join(f"{k}:{v}\n" for k, v in sorted(headers.items()) if k.startswith("x-ms-"))
+        canon_resource = f"/{self.ACCOUNT}{full_path}" + "".join(f"\n{k}:{v}" for k, v in sorted(query.items()))
+        to_sign = "\n".join([verb, *standard]) + "\n" + canon_headers + canon_resource
+        sig = base64.b64encode(hmac.new(base64.b64decode(self.KEY), to_sign.encode(), hashlib.sha256).digest()).decode()
+        headers["Authorization"] = f"SharedKey {self.ACCOUNT}:{sig}"
+        target = f"{url.scheme}://{url.netloc}{full_path}"
+        return requests.request(verb, target, params=query, data=body, headers=headers, timeout=30)
+
+    def put(self, key, body):
+        r = self.send("PUT", f"/{self.container}/{key}", {}, body, {"x-ms-blob-type": "BlockBlob"})
+        assert r.status_code == 201, r.text
+
+    def delete(self, key):
+        r = self.send("DELETE", f"/{self.container}/{key}", {}, b"")
+        assert r.status_code == 202, r.text
+
+    def endpoint_setting(self):
+        return {"endpoint_url": self.endpoint}
+
+    def provider_config(self, prefix=None):
+        """The SDK's `AzureBlobConfig`, account-key form."""
+        config = {"provider_type": "azure_blob", "container": self.container, "endpoint_url": self.endpoint,
+                  "credentials": {"type": "account_key", "account_name": self.ACCOUNT, "account_key": self.KEY}}
+        if prefix:
+            config["prefix"] = prefix
+        return config
+
+    def inline_connection(self):
+        return {"bucket_name": self.container, "endpoint_url": self.endpoint,
+                "credentials": {"account_name": self.ACCOUNT, "account_key": self.KEY}}

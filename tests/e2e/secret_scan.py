@@ -1,7 +1,8 @@
 """A secrets scan over every response and log line the end-to-end suite produces.
 
 Secrets are learnt as the suite goes:
-- every string a request sends inside a `credentials` object (except its `type`): a
+- every string a request sends inside a `credentials` object (except its `type` and an
+  Azure `account_name`, which every blob URL carries): a
   connection's credentials are sealed, and only their type is ever returned;
 - every webhook `signing_secret` a response shows: it is shown once, by the response
   that created it, and never again;
@@ -26,10 +27,15 @@ API_KEY = re.compile(r"\bsk_[A-Za-z0-9_-]{16,}")
 DEV_KEY_LINE = "SLUICE_API_KEY="
 
 
+# Credential fields that name something public: an Azure storage account's name is the
+# host of its every URL (`{account}.blob.core.windows.net`, or an emulator's path).
+PUBLIC_FIELDS = {"type", "account_name"}
+
+
 def _credential_values(value, inside=False):
     if isinstance(value, dict):
         for k, v in value.items():
-            if inside and k == "type":
+            if inside and k in PUBLIC_FIELDS:
                 continue
             yield from _credential_values(v, inside or k == "credentials")
     elif isinstance(value, list):

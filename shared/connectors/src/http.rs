@@ -217,6 +217,26 @@ pub async fn json<T: serde::de::DeserializeOwned>(
     })
 }
 
+/// A text answer of at most `max` bytes.
+pub async fn text(
+    provider: &str,
+    what: &str,
+    response: reqwest::Response,
+    max: usize,
+) -> SourceResult<String> {
+    let body = bounded_bytes(response, max + 1).await;
+    if body.len() > max {
+        return Err(SourceError::Failed(format!(
+            "{provider} sent an answer over {max} bytes when {what}"
+        )));
+    }
+    String::from_utf8(body).map_err(|_| {
+        SourceError::Failed(format!(
+            "{provider} sent an answer that is not UTF-8 when {what}"
+        ))
+    })
+}
+
 /// A file's body as it arrives, refused up front when declared over `max_bytes` and cut
 /// off with `TooLarge` as soon as more than `max_bytes` have arrived.
 pub fn streamed(

@@ -11,10 +11,12 @@
 //! Sources without an endpoint reach the provider's public API, or the operator's
 //! stand-in (`AWS_ENDPOINT_URL_S3`, `SLUICE_*_URL`).
 
+mod azure;
 mod errors;
 mod gcs;
 mod http;
 mod s3;
+mod tokens;
 
 use std::sync::Arc;
 
@@ -28,6 +30,10 @@ use sluice_core::ports::{Connectors, Source, SourceError, SourceResult};
 use sluice_core::Config;
 
 pub use http::guarded_sdk_client;
+
+/// Azure's Shared Key signature, for tools and tests that write to a container the way
+/// Azure's own clients do (Azurite checks it).
+pub use azure::auth::shared_key as azure_shared_key;
 pub use s3::S3Source;
 
 /// Opens a container through a checked config.
@@ -50,10 +56,10 @@ pub struct Provider {
 
 /// Every provider this server syncs from. Adding one is a folder, a line here, an
 /// emulator or fake in `scripts/test`, and a row in docs/syncs.md.
-pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER];
+pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER, azure::PROVIDER];
 
 /// The SDK's provider names this server does not sync from yet: refused with a reason.
-const NOT_YET: &[&str] = &["azure_blob", "box", "mux"];
+const NOT_YET: &[&str] = &["box", "mux"];
 
 /// The provider a `provider_type` names.
 pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
@@ -99,7 +105,7 @@ impl ApiUrls {
 pub struct Registry {
     pub(crate) s3: s3::Clients,
     pub(crate) http: http::Clients,
-    pub(crate) gcs: gcs::Tokens,
+    pub(crate) tokens: tokens::Tokens,
     pub(crate) urls: ApiUrls,
 }
 
@@ -125,7 +131,7 @@ impl Registry {
         Registry {
             s3: s3::Clients::new(guard.clone()),
             http: http::Clients::new(guard),
-            gcs: gcs::Tokens::default(),
+            tokens: tokens::Tokens::default(),
             urls,
         }
     }

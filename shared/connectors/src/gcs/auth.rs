@@ -1,10 +1,9 @@
 //! A service account's OAuth token: a JWT signed with the key (RS256) exchanged at the
-//! key's own `token_uri` (`urn:ietf:params:oauth:grant-type:jwt-bearer`), kept until a
-//! minute before it expires and shared by every source of the process.
+//! key's own `token_uri` (`urn:ietf:params:oauth:grant-type:jwt-bearer`), kept in the
+//! process's token cache.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::sync::Arc;
+use std::time::Duration;
 
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::{Deserialize, Serialize};
@@ -14,12 +13,11 @@ use sluice_core::domain::schema::FieldError;
 use sluice_core::ports::{SourceError, SourceResult};
 
 use crate::http;
+use crate::tokens::Tokens;
 
 /// Read-only access to objects: all a sync needs.
 const SCOPE: &str = "https://www.googleapis.com/auth/devstorage.read_only";
 const DEFAULT_TOKEN_URI: &str = "https://oauth2.googleapis.com/token";
-/// A token is renewed this long before its end.
-const EARLY: Duration = Duration::from_secs(60);
 /// The most of a token answer.
 const MAX_TOKEN_ANSWER: usize = 64 * 1024;
 
@@ -91,35 +89,14 @@ impl ServiceAccount {
     }
 }
 
-/// A token and when it ends, by account and token address.
-type Cache = HashMap<(String, String), (String, Instant)>;
-
-/// Tokens by account and token address, shared by the process's GCS sources.
-#[derive(Clone, Default)]
-pub struct Tokens(Arc<Mutex<Cache>>);
-
-impl Tokens {
-    /// A live token for `key`: the cached one, or a new one from its token address.
-    pub async fn token(
-        &self,
-        client: &reqwest::Client,
-        key: &ServiceAccount,
-    ) -> SourceResult<String> {
-        let id = (key.client_email.clone(), key.token_uri.clone());
-        if let Some((token, until)) = self.lock().get(&id) {
-            if Instant::now() + EARLY < *until {
-                return Ok(token.clone());
-            }
-        }
-        let (token, lifetime) = fetch(client, key).await?;
-        self.lock()
-            .insert(id, (token.clone(), Instant::now() + lifetime));
-        Ok(token)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
+/// A live token for `key`: the process's cached one, or a new one from its token address.
+pub async fn token(
+    tokens: &Tokens,
+    client: &reqwest::Client,
+    key: &ServiceAccount,
+) -> SourceResult<String> {
+    let id = format!("gcs\n{}\n{}", key.client_email, key.token_uri);
+    tokens.get(&id, fetch(client, key)).await
 }
 
 #[derive(Deserialize)]

@@ -16,8 +16,6 @@ use futures::future::BoxFuture;
 use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
 use sluice_core::ports::{Capabilities, Source, SourceBody, SourcePage, SourceResult};
 
-pub use auth::Tokens;
-
 use crate::{Provider, Registry};
 
 pub const PROVIDER: Provider = Provider {
@@ -49,7 +47,7 @@ fn open<'a>(
             .vetted("the key's token_uri", &key.token_uri)?;
         Ok(Arc::new(GcsSource {
             registry_http: registry.http.tenant().clone(),
-            tokens: registry.gcs.clone(),
+            tokens: registry.tokens.clone(),
             key,
             api,
             bucket: bucket.to_string(),
@@ -59,7 +57,7 @@ fn open<'a>(
 
 pub struct GcsSource {
     registry_http: reqwest::Client,
-    tokens: Tokens,
+    tokens: crate::tokens::Tokens,
     key: auth::ServiceAccount,
     api: url::Url,
     bucket: String,
@@ -86,7 +84,7 @@ impl GcsSource {
     }
 
     async fn bearer(&self) -> SourceResult<String> {
-        self.tokens.token(&self.registry_http, &self.key).await
+        auth::token(&self.tokens, &self.registry_http, &self.key).await
     }
 }
 

@@ -1,8 +1,10 @@
 //! The `Source` contract (`sluice_core::testing::source_contract`) on every provider,
 //! each against its emulator on loopback: S3 on moto (`AWS_ENDPOINT_URL`), GCS on
-//! fake-gcs-server (`SLUICE_TEST_GCS_URL`). A provider whose emulator is not named is
+//! fake-gcs-server (`SLUICE_TEST_GCS_URL`), Azure Blob on Azurite
+//! (`SLUICE_TEST_AZURE_URL`: the account's blob endpoint). A provider whose emulator is not named is
 //! skipped, unless `SLUICE_REQUIRE_EMULATORS` (set by `./scripts/test`) says it must run.
 
+mod azure;
 mod gcs;
 mod s3;
 
