@@ -1,4 +1,7 @@
-//! Shared by the benchmarks: the real `sluice-local` binary on a free port.
+//! Shared by the benchmarks: the real `sluice-local` binary on a free port, and the
+//! providers' emulators.
+
+pub mod stores;
 
 /// The number after `name` on the command line, or `default`.
 pub fn arg(name: &str, default: usize) -> usize {
@@ -7,6 +10,14 @@ pub fn arg(name: &str, default: usize) -> usize {
         .nth(1)
         .and_then(|v| v.parse().ok())
         .unwrap_or(default)
+}
+
+/// The text after `name` on the command line, or `default`.
+pub fn arg_text(name: &str, default: &str) -> String {
+    std::env::args()
+        .skip_while(|a| a != name)
+        .nth(1)
+        .unwrap_or_else(|| default.to_string())
 }
 
 /// A running `sluice-local`, killed when dropped.

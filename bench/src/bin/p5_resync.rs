@@ -1,11 +1,13 @@
-//! Syncs on moto (S3), the engine in process over the local backend:
+//! Syncs on a provider's emulator, the engine in process over the local backend:
 //!   P5-sync  a re-sync of N unchanged files vs a bare paginated listing of the same
-//!            bucket (ListObjectsV2, 1 000 a page), same run; and the table writes the
-//!            re-sync made (target: none per file).
+//!            container (the provider's list call, 1 000 a page), same run; and the
+//!            table writes the re-sync made (target: none per file).
 //!   P8       the initial sync of N small text files, trigger → every batch COMPLETED
 //!            (passthrough_extractor), vs a bare listing plus one GET of every file
 //!            (8 at a time, as rclone copies), same run.
-//! usage: AWS_ENDPOINT_URL=<moto> p5_resync [--files N] [--runs N]
+//! usage: p5_resync [--provider s3|gcs|azure_blob] [--files N] [--runs N]
+//!   s3: AWS_ENDPOINT_URL=<moto>; gcs: SLUICE_TEST_GCS_URL=<fake-gcs-server>;
+//!   azure_blob: SLUICE_TEST_AZURE_URL=<Azurite's account endpoint>
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -15,6 +17,7 @@ use async_trait::async_trait;
 use futures::{stream, StreamExt, TryStreamExt};
 use serde_json::json;
 use sluice_bench::arg;
+use sluice_bench::stores::{self, Store};
 use sluice_core::app::{auth, batches, buckets, connections, namespaces, syncs};
 use sluice_core::ports::{
     Item, Key, Page, Query, QueueName, StoreResult, Table, Write,
@@ -77,21 +80,6 @@ async fn wait_run(ctx: &AppContext, bucket: &sluice_core::domain::entities::Buck
     }
 }
 
-async fn bare_listing(s3: &aws_sdk_s3::Client, bucket: &str) -> usize {
-    let mut pages = s3
-        .list_objects_v2()
-        .bucket(bucket)
-        .prefix("files/")
-        .max_keys(1000)
-        .into_paginator()
-        .send();
-    let mut n = 0;
-    while let Some(page) = pages.next().await {
-        n += page.expect("a listing page").contents().len();
-    }
-    n
-}
-
 fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("a request parses")
 }
@@ -100,32 +88,16 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 async fn main() -> anyhow::Result<()> {
     let files = arg("--files", 10_000);
     let runs = arg("--runs", 3);
-    anyhow::ensure!(std::env::var("AWS_ENDPOINT_URL").is_ok(), "AWS_ENDPOINT_URL (moto) is not set");
-    // The sync reads S3 through the SDK's standard variable, as the e2e tests do.
-    std::env::set_var("AWS_ENDPOINT_URL_S3", std::env::var("AWS_ENDPOINT_URL")?);
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
-    let source = "p5-source";
-    s3.create_bucket().bucket(source).send().await?;
+    let provider = sluice_bench::arg_text("--provider", "s3");
+    let store: Box<dyn Store> = stores::open(&provider).await?;
     let started = Instant::now();
-    let present = bare_listing(&s3, source).await;
+    let present = store.count().await?;
     stream::iter(present..files)
-        .map(|i| {
-            let s3 = s3.clone();
-            async move {
-                s3.put_object()
-                    .bucket(source)
-                    .key(format!("files/{i:06}.txt"))
-                    .body(format!("small text file number {i}").into_bytes().into())
-                    .send()
-                    .await
-                    .map(|_| ())
-            }
-        })
+        .map(|i| store.put(format!("files/{i:06}.txt"), format!("small text file number {i}").into_bytes()))
         .buffer_unordered(32)
         .try_collect::<Vec<_>>()
         .await?;
-    eprintln!("{files} files on moto in {:.1}s", started.elapsed().as_secs_f64());
+    eprintln!("{files} files on {provider} in {:.1}s", started.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir()?;
     let config = Config {
@@ -135,8 +107,8 @@ async fn main() -> anyhow::Result<()> {
     let (ctx, _) = sluice_backend_local::context(dir.path(), "http://127.0.0.1:1", config)?;
     let counting = Arc::new(Counting { inner: ctx.table.clone(), writes: AtomicUsize::new(0) });
     let sealer = ctx.sealer.clone();
-    let ctx = AppContext { table: counting.clone(), ..ctx }
-        .with_connectors(Arc::new(sluice_connectors::Registry::new(&ctx.config)), sealer);
+    let registry = sluice_connectors::Registry::new(&ctx.config);
+    let ctx = AppContext { table: counting.clone(), ..ctx }.with_connectors(Arc::new(registry), sealer);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     for q in QueueName::ALL {
         tokio::spawn(sluice_core::jobs::poll(ctx.clone(), q, stopped.clone()));
@@ -151,12 +123,11 @@ async fn main() -> anyhow::Result<()> {
     })))
     .await?;
     let conn = connections::create(&ctx, &org.org_id, "bench", parse(json!({
-        "name": "moto", "provider_type": "s3",
-        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "test", "secret_access_key": "test"}},
+        "name": "source", "provider_type": provider, "provider_config": store.connection(),
     })))
     .await?;
     let sync = syncs::create(&ctx, &ns, &bucket, "bench", parse(json!({
-        "connection_id": conn.connection_id, "source_path": format!("{source}/files/"),
+        "connection_id": conn.connection_id, "source_path": store.source_path("files/"),
         "batch_size": 100,
     })))
     .await?;
@@ -165,22 +136,9 @@ async fn main() -> anyhow::Result<()> {
     let mut baseline8 = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        let keys: Vec<String> = s3
-            .list_objects_v2()
-            .bucket(source)
-            .prefix("files/")
-            .into_paginator()
-            .send()
-            .try_collect()
-            .await?
-            .iter()
-            .flat_map(|p| p.contents().iter().filter_map(|o| o.key().map(str::to_string)))
-            .collect();
+        let keys = store.keys().await?;
         stream::iter(keys)
-            .map(|k| {
-                let s3 = s3.clone();
-                async move { s3.get_object().bucket(source).key(k).send().await?.body.collect().await.map(|_| ()).map_err(anyhow::Error::from) }
-            })
+            .map(|k| store.get(k))
             .buffer_unordered(8)
             .try_collect::<Vec<_>>()
             .await?;
@@ -208,7 +166,7 @@ async fn main() -> anyhow::Result<()> {
     let mut writes = Vec::new();
     for _ in 0..runs {
         let t = Instant::now();
-        anyhow::ensure!(bare_listing(&s3, source).await == files);
+        anyhow::ensure!(store.count().await? == files);
         listing.push(t.elapsed());
         let before = counting.writes.load(Ordering::SeqCst);
         let t = Instant::now();
@@ -221,7 +179,7 @@ async fn main() -> anyhow::Result<()> {
     let (l, r) = (median(listing), median(resync));
     let w = *writes.iter().max().unwrap();
     println!("{}", json!({
-        "P5-sync": format!("re-sync of {files} unchanged files vs a bare listing, same run (median of {runs})"),
+        "P5-sync": format!("{provider}: re-sync of {files} unchanged files vs a bare listing, same run (median of {runs})"),
         "bare_listing_s": (l.as_secs_f64() * 1000.0).round() / 1000.0,
         "resync_s": (r.as_secs_f64() * 1000.0).round() / 1000.0,
         "ratio": (r.as_secs_f64() / l.as_secs_f64() * 100.0).round() / 100.0,
@@ -230,7 +188,7 @@ async fn main() -> anyhow::Result<()> {
     }));
     let b8 = median(baseline8);
     println!("{}", json!({
-        "P8": format!("initial sync of {files} small text files to COMPLETED batches (passthrough) vs listing + a GET of each, same run"),
+        "P8": format!("{provider}: initial sync of {files} small text files to COMPLETED batches (passthrough) vs listing + a GET of each, same run"),
         "listing_and_gets_s": (b8.as_secs_f64() * 1000.0).round() / 1000.0,
         "initial_sync_s": (initial.as_secs_f64() * 1000.0).round() / 1000.0,
         "ratio": (initial.as_secs_f64() / b8.as_secs_f64() * 100.0).round() / 100.0,

@@ -492,6 +492,13 @@ pub struct SyncRun {
     /// Files gone from the source (deletion candidates) seen so far.
     #[serde(default)]
     pub gone: i64,
+    /// The source cannot list in key order: pages look up their keys and spill them, and
+    /// the gone files are found by one merge after the listing (`syncs::spill`).
+    #[serde(default)]
+    pub unordered: bool,
+    /// That merge is done (its gone files recorded, `manifest_entries` set).
+    #[serde(default)]
+    pub merged: bool,
     #[serde(default)]
     pub bytes: i64,
     #[serde(default)]

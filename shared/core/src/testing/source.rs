@@ -25,6 +25,9 @@ pub struct MemoryStorage {
     pub lists: std::sync::atomic::AtomicUsize,
     /// Every list call panics (a stand-in for a bug a provider's answer trips).
     pub panic: std::sync::atomic::AtomicBool,
+    /// Lists newest key first, as Mux does (the token is how many were listed), and
+    /// says it cannot list in key order.
+    pub unordered: std::sync::atomic::AtomicBool,
     /// The only access key and secret it accepts, once set: a source opened with any
     /// other answers as bad credentials would.
     accepted: Mutex<Option<(String, String)>>,
@@ -84,6 +87,14 @@ impl MemoryStorage {
     }
 }
 
+impl MemoryBucket {
+    fn unordered(&self) -> bool {
+        self.storage
+            .unordered
+            .load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
 struct MemoryBucket {
     storage: Arc<MemoryStorage>,
     bucket: String,
@@ -134,17 +145,34 @@ impl crate::ports::Source for MemoryBucket {
                 self.bucket
             )));
         };
+        let entry = |(k, (b, v)): (&String, &(Bytes, u64))| crate::ports::SourceEntry {
+            key: k.clone(),
+            size: b.len() as u64,
+            etag: etag_of(*v),
+            version_id: None,
+            last_modified: Some(modified_at(*v)),
+        };
+        if self.unordered() {
+            let skip: usize = token.and_then(|t| t.parse().ok()).unwrap_or(0);
+            let under: Vec<_> = files
+                .iter()
+                .rev()
+                .filter(|(k, _)| k.starts_with(prefix))
+                .collect();
+            let entries: Vec<_> = under
+                .iter()
+                .skip(skip)
+                .take(limit)
+                .map(|kv| entry(*kv))
+                .collect();
+            let next = (skip + limit < under.len()).then(|| (skip + limit).to_string());
+            return Ok(crate::ports::SourcePage { entries, next });
+        }
         let mut entries: Vec<crate::ports::SourceEntry> = files
             .iter()
             .filter(|(k, _)| k.starts_with(prefix) && token.is_none_or(|t| k.as_str() > t))
             .take(limit + 1)
-            .map(|(k, (b, v))| crate::ports::SourceEntry {
-                key: k.clone(),
-                size: b.len() as u64,
-                etag: etag_of(*v),
-                version_id: None,
-                last_modified: Some(modified_at(*v)),
-            })
+            .map(entry)
             .collect();
         let next = (entries.len() > limit).then(|| {
             entries.truncate(limit);
@@ -172,6 +200,13 @@ impl crate::ports::Source for MemoryBucket {
             return Err(crate::ports::SourceError::TooLarge(key.to_string()));
         }
         Ok(crate::ports::SourceBody::whole(bytes.clone()))
+    }
+
+    fn capabilities(&self) -> crate::ports::Capabilities {
+        crate::ports::Capabilities {
+            ordered_listing: !self.unordered(),
+            ..crate::ports::Capabilities::S3
+        }
     }
 
     async fn check(&self, prefix: &str) -> crate::ports::SourceResult<()> {

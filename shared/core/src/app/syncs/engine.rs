@@ -165,6 +165,8 @@ pub(super) async fn start(
                 last_key: None,
                 counts: RunCounts::default(),
                 manifest_entries: Some(0),
+                unordered: false,
+                merged: false,
                 gone: 0,
                 bytes: 0,
                 batches_created: 0,
@@ -729,9 +731,18 @@ pub(super) fn leave_dead_files(plan: &mut Plan, prior: &HashMap<String, DeadLett
 
 /// Why a listed page cannot be used: its keys are out of order, or its continuation
 /// token is longer than a run keeps.
-pub(super) fn unusable(page: &SourcePage, last_key: Option<&str>) -> Option<String> {
-    if let Some(why) = out_of_order(&page.entries, last_key) {
-        return Some(why);
+pub(super) fn unusable(
+    page: &SourcePage,
+    last_key: Option<&str>,
+    unordered: bool,
+) -> Option<String> {
+    let why = if unordered {
+        twice(&page.entries)
+    } else {
+        out_of_order(&page.entries, last_key)
+    };
+    if why.is_some() {
+        return why;
     }
     let token = page
         .next
@@ -741,6 +752,15 @@ pub(super) fn unusable(page: &SourcePage, last_key: Option<&str>) -> Option<Stri
         "the provider's continuation token is {} bytes, over the {MAX_CONTINUATION_BYTES} this server keeps: nothing deleted",
         token.len()
     ))
+}
+
+/// A page of an unordered source that lists a key twice.
+fn twice(entries: &[SourceEntry]) -> Option<String> {
+    let distinct: std::collections::HashSet<&str> =
+        entries.iter().map(|e| e.key.as_str()).collect();
+    (distinct.len() != entries.len()).then(|| {
+        "the provider listed a key twice in one page: nothing written, nothing deleted".into()
+    })
 }
 
 /// Why a page cannot be merged: keys not strictly ascending within it, or not after
@@ -859,7 +879,12 @@ pub(super) async fn fail(
     let why: String = why.chars().take(ERROR_CHARS).collect();
     tracing::warn!(sync_id = %sync.sync_config_id, run_id = %run.sync_job_id, why, "sync run failed");
     clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    super::spill::clear(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
     let manifest_count = match run.manifest_entries {
+        // An unordered run's pages counted nothing: count the whole manifest.
+        Some(_) if run.unordered => {
+            Some(count_manifest_after(ctx, &sync.sync_config_id, None).await?)
+        }
         Some(done) => Some(
             done + count_manifest_after(ctx, &sync.sync_config_id, run.last_key.as_deref()).await?,
         ),
@@ -957,6 +982,9 @@ async fn clear_gone(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<(),
 /// together. Safe to run again (a resumed run, a retried finish): deleting is
 /// idempotent and the settle writes only while the run is still running.
 pub(super) async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> Result<(), Error> {
+    if run.unordered && !run.merged {
+        run = merge_unordered(ctx, sync, run).await?;
+    }
     let known = match run.manifest_entries {
         Some(n) => n,
         None => sync.manifest_count + run.counts.new,
@@ -996,12 +1024,38 @@ pub(super) async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> R
     })
     .await?;
     clear_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    super::spill::clear(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
     let Some(s) = settled else {
         return Ok(()); // settled by another delivery
     };
     tracing::info!(sync_id = %s.sync_config_id, run_id = %run.sync_job_id, ?counts, "sync run completed");
     connections::record_use(ctx, &s.org_id, &s.connection_id, Ok(())).await?;
     publish(ctx, &s, &run, EventType::SyncCompleted).await
+}
+
+/// An unordered run's gone files, found once its listing is complete and saved on the
+/// run before anything is deleted, so a retried finish works from the same figures.
+async fn merge_unordered(
+    ctx: &AppContext,
+    sync: &Sync,
+    mut run: SyncRun,
+) -> Result<SyncRun, Error> {
+    let (held, gone) =
+        super::spill::record_gone(ctx, &sync.sync_config_id, &run.sync_job_id).await?;
+    run.manifest_entries = Some(held);
+    run.gone = gone;
+    run.merged = true;
+    run.updated_at = now_rfc3339();
+    ctx.table
+        .write(Write::Put {
+            item: to_item(
+                &keys::sync_run(&sync.sync_config_id, &run.sync_job_id),
+                &run,
+            ),
+            cond: Cond::Equals("page".into(), json!(run.page)),
+        })
+        .await?;
+    Ok(run)
 }
 
 /// Why the deletions of files gone from the source are withheld, if they are.

@@ -6,6 +6,7 @@
 pub mod engine;
 pub mod mapping;
 pub mod page;
+mod spill;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

@@ -109,6 +109,8 @@ async fn keep_lease(ctx: &AppContext, sync: Sync, run: &SyncRun) -> Result<Sync,
 /// What a page did, saved on its run by [`advance`].
 struct PageDone {
     listed: SourcePage,
+    /// The source lists out of key order (the run diffs by lookups and a final merge).
+    unordered: bool,
     counts: RunCounts,
     /// Manifest entries in the page's key range once its writes are in.
     entries_after: i64,
@@ -139,8 +141,10 @@ async fn work(
 ) -> Result<PageDone, Halt> {
     let bucket = page_bucket(ctx, sync, bucket).await?;
     let (source, source_bucket, prefix) = open(ctx, sync, connection).await?;
-    let listed = list(ctx, source.as_ref(), &sync.listing_prefix(&prefix), run).await?;
-    let (plan, prior, known) = plan_page(ctx, sync, run, &prefix, &listed).await?;
+    let unordered = !source.capabilities().ordered_listing;
+    let listing_prefix = sync.listing_prefix(&prefix);
+    let listed = list(ctx, source.as_ref(), &listing_prefix, run, unordered).await?;
+    let (plan, prior, known) = plan_page(ctx, sync, run, &prefix, &listed, unordered).await?;
     let schema = bucket.schema()?;
     let mapping = sync
         .schema_mapping
@@ -162,9 +166,23 @@ async fn work(
     writes.create_new(&page, &plan.new).await?;
     writes.update_modified(&page, &plan.modified).await?;
     writes.save(&page, &plan.gone, &prior).await?;
+    if unordered {
+        let keys: Vec<String> = listed.entries.iter().map(|e| e.key.clone()).collect();
+        super::spill::save(
+            ctx,
+            &sync.sync_config_id,
+            &run.sync_job_id,
+            run.page.into(),
+            &keys,
+        )
+        .await?;
+        // The manifest is counted whole by the merge after the listing.
+        writes.entries_after = 0;
+    }
     let batch_ids = submit(&page, msg, &writes.to_process).await?;
     Ok(PageDone {
         listed,
+        unordered,
         counts: writes.counts,
         entries_after: writes.entries_after,
         gone: plan.gone.len() as i64,
@@ -230,6 +248,7 @@ async fn list(
     source: &dyn Source,
     prefix: &str,
     run: &SyncRun,
+    unordered: bool,
 ) -> Result<SourcePage, Halt> {
     let page = source
         .list(prefix, run.token.as_deref(), ctx.config.sync_page_size)
@@ -241,7 +260,12 @@ async fn list(
                 .into(),
         ));
     }
-    match unusable(&page, run.last_key.as_deref()) {
+    let last_key = if unordered {
+        None
+    } else {
+        run.last_key.as_deref()
+    };
+    match unusable(&page, last_key, unordered) {
         Some(why) => Err(Halt::Fail(why)),
         None => Ok(page),
     }
@@ -256,6 +280,7 @@ async fn plan_page(
     run: &SyncRun,
     prefix: &str,
     listed: &SourcePage,
+    unordered: bool,
 ) -> Result<(Plan, HashMap<String, DeadLetter>, i64), Halt> {
     let filters = sync
         .file_filters
@@ -268,7 +293,13 @@ async fn plan_page(
         .as_ref()
         .and(listed.entries.last())
         .map(|e| e.key.as_str());
-    let known = manifest_range(ctx, &sync.sync_config_id, run.last_key.as_deref(), up_to).await?;
+    let known = if unordered {
+        // Only the listed keys' entries: the page cannot say what lies between them.
+        let keys: Vec<String> = listed.entries.iter().map(|e| e.key.clone()).collect();
+        super::spill::entries_of(ctx, &sync.sync_config_id, &keys).await?
+    } else {
+        manifest_range(ctx, &sync.sync_config_id, run.last_key.as_deref(), up_to).await?
+    };
     let known_count = known.len() as i64;
     let rules = Rules {
         filters: filters.as_ref(),
@@ -575,6 +606,7 @@ fn next_run(run: &SyncRun, done: &PageDone) -> SyncRun {
     next.counts.add(&done.counts);
     next.manifest_entries = next.manifest_entries.map(|n| n + done.entries_after);
     next.gone += done.gone;
+    next.unordered = done.unordered;
     next.bytes += done.bytes;
     next.batches_created += done.batch_ids.len() as i64;
     next.batch_ids.extend(done.batch_ids.iter().cloned());

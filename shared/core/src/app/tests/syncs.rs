@@ -1221,3 +1221,66 @@ async fn a_page_that_panics_fails_its_run_with_the_reason_and_nothing_else() {
     );
     assert_eq!((s.consecutive_failures, s.locked()), (1, false));
 }
+
+#[tokio::test]
+async fn a_source_without_key_order_diffs_by_lookups_and_finds_deletions_after_the_listing() {
+    let m = small_pages();
+    m.storage
+        .unordered
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ns, bucket) = space(&m).await;
+    files(&m, 0..25);
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let first = run(&m, &bucket, &s).await;
+    assert_eq!(first.status, crate::domain::status::RunStatus::Completed, "{first:?}");
+    assert!(first.unordered && first.merged);
+    assert_eq!(
+        (first.counts.scanned, first.counts.new),
+        (25, 25),
+        "{:?}",
+        first.counts
+    );
+    let again = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (
+            again.counts.unchanged,
+            again.counts.new,
+            again.counts.deleted
+        ),
+        (25, 0, 0),
+        "{:?}",
+        again.counts
+    );
+    files(&m, 1..3); // a new version of two
+    for i in 3..6 {
+        m.storage.remove("src", &format!("docs/file {i:03}.txt"));
+    }
+    files(&m, 100..104);
+    let third = run(&m, &bucket, &s).await;
+    let c = &third.counts;
+    assert_eq!(
+        (c.new, c.modified, c.deleted, c.unchanged),
+        (4, 2, 3, 20),
+        "{c:?}"
+    );
+    let s = syncs::get(&m.ctx, &bucket, &s.sync_config_id)
+        .await
+        .unwrap();
+    assert_eq!(s.manifest_count, 26);
+    let (spills, _) = m.ctx.blobs.list("sync-spills/", None, 10).await.unwrap();
+    assert!(
+        spills.is_empty(),
+        "a finished run leaves no spill: {spills:?}"
+    );
+    // The brake holds for a merge as for a range: 19 of 26 gone is withheld.
+    for i in 6..25 {
+        m.storage.remove("src", &format!("docs/file {i:03}.txt"));
+    }
+    let braked = run(&m, &bucket, &s).await;
+    assert_eq!(
+        (braked.counts.deleted, braked.counts.withheld_deletions),
+        (0, 19),
+        "{:?}",
+        braked.counts
+    );
+}
