@@ -172,3 +172,30 @@ class AzureStore:
     def inline_connection(self):
         return {"bucket_name": self.container, "endpoint_url": self.endpoint,
                 "credentials": {"account_name": self.ACCOUNT, "account_key": self.KEY}}
+
+
+class MuxStore:
+    """An environment on the Mux fake (`tests/fakes/mux.py`): an access token of its own,
+    assets made, changed and deleted through the fake's control API."""
+
+    provider = "mux"
+
+    def __init__(self, url, name):
+        self.url, self.token = url, f"tok-{name}"
+        self.secret = f"secret-for-{name}"
+        r = requests.post(f"{url}/_fake/tokens", json={"id": self.token, "secret": self.secret}, timeout=10)
+        assert r.status_code == 201, r.text
+
+    def put(self, asset_id, body, **fields):
+        spec = {"token_id": self.token, "id": asset_id, "bytes_b64": base64.b64encode(body).decode(), **fields}
+        r = requests.post(f"{self.url}/_fake/assets", json=spec, timeout=10)
+        assert r.status_code == 201, r.text
+
+    def delete(self, asset_id):
+        r = requests.delete(f"{self.url}/_fake/assets/{self.token}/{asset_id}", timeout=10)
+        assert r.status_code == 204, r.text
+
+    def provider_config(self):
+        """The SDK's `MuxConfig`."""
+        return {"provider_type": "mux", "credentials": {
+            "type": "access_token", "access_token_id": self.token, "access_token_secret": self.secret}}

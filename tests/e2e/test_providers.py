@@ -4,6 +4,8 @@ every file into documents, then 4 modified, 3 deleted and 6 added counted exactl
 unchanged re-sync, the quickstart's inline body, and a run killed with SIGKILL that
 resumes without a duplicate object."""
 
+import json
+import os
 import time
 
 import mixpeek
@@ -12,12 +14,13 @@ from mixpeek.api.bucket_syncs_api import BucketSyncsApi
 from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
 from mixpeek.models.azure_blob_config import AzureBlobConfig
 from mixpeek.models.gcs_config import GCSConfig
+from mixpeek.models.mux_config import MuxConfig
 from mixpeek.models.storage_connection_create_request import StorageConnectionCreateRequest
 from mixpeek.models.storage_connection_model import StorageConnectionModel
 from mixpeek.models.sync_create_request import SyncCreateRequest
 
 from conftest import Sluice, start
-from providers import AzureStore, GcsStore, GoogleTokens, emulator
+from providers import AzureStore, GcsStore, GoogleTokens, MuxStore, emulator
 from test_syncs import trigger, wait_batches, wait_run
 
 PROVIDERS = ["gcs", "azure_blob"]
@@ -45,9 +48,12 @@ def make_store(request, google):
     return make
 
 
+MUX = os.environ.get("SLUICE_TEST_MUX_URL", "")
 ENV = {
     # The emulators listen on loopback, a tenant's endpoint here.
     "SLUICE_ALLOW_PRIVATE_URLS": "true",
+    # Mux's API and media host: its fake.
+    "SLUICE_MUX_API_URL": MUX, "SLUICE_MUX_STREAM_URL": MUX,
     # Runs start only when a test triggers them.
     "SLUICE_SYNC_POLL_SECS": "3600",
 }
@@ -211,3 +217,58 @@ def test_azure_managed_identity_is_refused_at_once_where_the_runtime_has_none(sl
     assert r.status_code == 422, r.text
     assert "managed_identity" in r.json()["error"]["message"] and "account_key" in r.json()["error"]["message"], r.text
     assert time.time() - started < 10, "the identity probe must not hang"
+
+
+def mp4(i):
+    """Bytes an MP4 sniffer takes for one (an `ftyp` box), distinct per asset."""
+    return b"\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00mp42isom" + f"asset {i}".encode()
+
+
+def test_mux_ready_assets_sync_with_their_metadata_and_the_rest_say_why(sluice):
+    """Ready assets become objects read from their MP4 rendition, with duration, aspect
+    ratio and passthrough in the bucket's fields; one still preparing waits for a later
+    run; one without a rendition is a dead letter saying so; a new passthrough is a
+    change; a deleted asset is deleted; an unchanged re-sync changes nothing."""
+    store = MuxStore(emulator("SLUICE_TEST_MUX_URL"), f"e2e{int(time.time() * 1000) % 10**9}")
+    for i in range(10):
+        store.put(f"asset{i}", mp4(i), passthrough=f"video-{i}", created_at=1_800_000_000 + i)
+    store.put("waiting", mp4(19), status="preparing")
+    store.put("norendition", mp4(18), static=False)
+    ns = sluice.call("POST", "/v1/namespaces", json={
+        "namespace_name": "mux-assets", "feature_extractors": [{"feature_extractor_name": "passthrough_extractor", "version": "v1"}],
+    }).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={"bucket_name": "videos", "bucket_schema": {"properties": {
+        "video": {"type": "video"}, "duration": {"type": "number"}, "aspect_ratio": {"type": "string"},
+        "passthrough": {"type": "string"}}}}).json()["bucket_id"]
+    api = sdk(sluice, ns)
+    typed = MuxConfig.from_dict(store.provider_config())
+    conn = OrganizationConnectionsApi(api).create_storage_connection_organizations(StorageConnectionCreateRequest.from_dict({
+        "name": "mux", "provider_type": "mux", "provider_config": typed.to_dict()}))
+    StorageConnectionModel.from_dict(sluice.call("GET", f"/v1/organizations/connections/{conn.connection_id}").json())
+    sync = BucketSyncsApi(api).create_sync_configuration_buckets(bucket, SyncCreateRequest.from_dict({
+        "connection_id": conn.connection_id, "source_path": "/", "polling_interval_seconds": 3600}))
+    first = trigger(sluice, ns, bucket, sync.sync_config_id)
+    c = first["counts"]
+    assert (c["scanned"], c["new"], c["failed"]) == (11, 10, 1), first
+    dead = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sync.sync_config_id}/dlq", ns=ns, json={}).json()
+    assert "static rendition" in json.dumps(dead), dead
+    for b in wait_batches(sluice, ns, bucket, first["batch_ids"], timeout=180):
+        assert b["status"] == "COMPLETED", json.dumps(b)[:3000]
+    objects = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
+    by_key = {o["blobs"][0]["properties"]["synced"]["key"]: o for o in objects}
+    assert sorted(by_key) == [f"asset{i}.mp4" for i in range(10)]
+    meta = by_key["asset3.mp4"]["metadata"]
+    assert (meta["passthrough"], meta["duration"], meta["aspect_ratio"]) == ("video-3", 12.5, "16:9"), meta
+
+    again = trigger(sluice, ns, bucket, sync.sync_config_id)
+    assert (again["counts"]["unchanged"], again["counts"]["new"], again["counts"]["modified"]) == (10, 0, 0), again
+
+    store.put("waiting", mp4(19), created_at=1_800_000_100)  # ready now
+    store.put("asset1", mp4(1), passthrough="renamed", created_at=1_800_000_001)
+    store.delete("asset2")
+    third = trigger(sluice, ns, bucket, sync.sync_config_id)
+    c = third["counts"]
+    assert (c["new"], c["modified"], c["deleted"], c["unchanged"]) == (1, 1, 1, 8), third
+    obj = next(o for o in sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
+               if o["blobs"][0]["properties"]["synced"]["key"] == "asset1.mp4")
+    assert obj["metadata"]["passthrough"] == "renamed"

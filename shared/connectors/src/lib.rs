@@ -15,6 +15,7 @@ mod azure;
 mod errors;
 mod gcs;
 mod http;
+mod mux;
 mod s3;
 mod tokens;
 
@@ -56,10 +57,10 @@ pub struct Provider {
 
 /// Every provider this server syncs from. Adding one is a folder, a line here, an
 /// emulator or fake in `scripts/test`, and a row in docs/syncs.md.
-pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER, azure::PROVIDER];
+pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER, azure::PROVIDER, mux::PROVIDER];
 
 /// The SDK's provider names this server does not sync from yet: refused with a reason.
-const NOT_YET: &[&str] = &["box", "mux"];
+const NOT_YET: &[&str] = &["box"];
 
 /// The provider a `provider_type` names.
 pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
@@ -90,12 +91,17 @@ pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
 pub struct ApiUrls {
     /// `SLUICE_BACKBLAZE_API_URL`: `b2_authorize_account`.
     pub backblaze: String,
+    /// `SLUICE_MUX_API_URL` and `SLUICE_MUX_STREAM_URL`: Mux's API and media host.
+    pub mux_api: String,
+    pub mux_stream: String,
 }
 
 impl ApiUrls {
     pub fn from_config(config: &Config) -> Self {
         ApiUrls {
             backblaze: config.backblaze_api_url.clone(),
+            mux_api: config.mux_api_url.clone(),
+            mux_stream: config.mux_stream_url.clone(),
         }
     }
 }

@@ -59,6 +59,7 @@ fn connectors(lookup: Lookup) -> Registry {
         .build();
     let urls = ApiUrls {
         backblaze: "http://127.0.0.1:1".into(),
+        ..ApiUrls::from_config(&sluice_core::Config::default())
     };
     Registry::guarded(Some(NetGuard::with(private, lookup)), urls).with_sdk(&base)
 }

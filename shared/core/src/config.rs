@@ -55,6 +55,9 @@ pub struct Config {
     pub sync_page_size: usize,
     /// Backblaze's API, where `b2_authorize_account` finds a key's S3 endpoint.
     pub backblaze_api_url: String,
+    /// Mux's API (`/video/v1/assets`), and its media host (static renditions).
+    pub mux_api_url: String,
+    pub mux_stream_url: String,
     /// How often sluice-local's poller looks for due syncs (an EventBridge schedule in AWS).
     pub sync_poll: Duration,
     /// Attempts at one file before its dead letter stops being retried by runs (until
@@ -170,6 +173,22 @@ pub struct ConfigVars {
         default_value = "https://api.backblazeb2.com"
     )]
     backblaze_api_url: String,
+    /// Mux's API, where a `mux` connection lists its assets (a stand-in in tests).
+    #[arg(
+        long,
+        env = "SLUICE_MUX_API_URL",
+        value_name = "SLUICE_MUX_API_URL",
+        default_value = "https://api.mux.com"
+    )]
+    mux_api_url: String,
+    /// Mux's media host, where a ready asset's MP4 static rendition is read.
+    #[arg(
+        long,
+        env = "SLUICE_MUX_STREAM_URL",
+        value_name = "SLUICE_MUX_STREAM_URL",
+        default_value = "https://stream.mux.com"
+    )]
+    mux_stream_url: String,
     /// How often sluice-local looks for due syncs (1 to 3600; an EventBridge schedule in AWS).
     #[arg(long, env = "SLUICE_SYNC_POLL_SECS", value_name = "SLUICE_SYNC_POLL_SECS", default_value_t = 60,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
@@ -209,6 +228,8 @@ impl Default for Config {
             sync_delete_brake_percent: 15,
             sync_page_size: 1000,
             backblaze_api_url: "https://api.backblazeb2.com".into(),
+            mux_api_url: "https://api.mux.com".into(),
+            mux_stream_url: "https://stream.mux.com".into(),
             sync_poll: Duration::from_secs(60),
             sync_max_file_attempts: 3,
             sweep: Duration::from_secs(30),
@@ -263,6 +284,8 @@ impl Config {
             sync_delete_brake_percent: v.sync_delete_brake_percent,
             sync_page_size: v.sync_page_size as usize,
             backblaze_api_url: v.backblaze_api_url,
+            mux_api_url: v.mux_api_url,
+            mux_stream_url: v.mux_stream_url,
             sync_poll: Duration::from_secs(v.sync_poll_secs),
             sync_max_file_attempts: v.sync_max_file_attempts,
             sweep: Duration::from_secs(v.sweep_secs),

@@ -81,6 +81,7 @@ fn parse(xml: &str) -> Result<SourcePage, String> {
                     .to_string(),
                 version_id: None,
                 last_modified: text(props, "Last-Modified").and_then(|t| rfc3339(&t)),
+                ..Default::default()
             });
         }
     }

@@ -24,6 +24,7 @@ pub const PROVIDER: Provider = Provider {
         container_setting: Some("container"),
         prefix_setting: Some("prefix"),
         default_credentials: "account_key",
+        paths: true,
     },
     check: config::check,
     open,

@@ -87,6 +87,7 @@ impl GcsSource {
                 version_id: None,
                 last_modified: o.updated,
                 key: o.name,
+                ..Default::default()
             })
             .collect();
         Ok(SourcePage { entries, next })

@@ -25,6 +25,7 @@ pub const PROVIDER: Provider = Provider {
         container_setting: Some("bucket"),
         prefix_setting: Some("prefix"),
         default_credentials: "service_account",
+        paths: true,
     },
     check: config::check,
     open,

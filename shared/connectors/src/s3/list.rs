@@ -45,6 +45,7 @@ impl S3Source {
                     etag: o.e_tag().unwrap_or_default().trim_matches('"').to_string(),
                     version_id: None,
                     last_modified: o.last_modified().map(|t| t.to_string()),
+                    ..Default::default()
                 })
             })
             .collect();

@@ -1,11 +1,13 @@
 //! The `Source` contract (`sluice_core::testing::source_contract`) on every provider,
 //! each against its emulator on loopback: S3 on moto (`AWS_ENDPOINT_URL`), GCS on
 //! fake-gcs-server (`SLUICE_TEST_GCS_URL`), Azure Blob on Azurite
-//! (`SLUICE_TEST_AZURE_URL`: the account's blob endpoint). A provider whose emulator is not named is
+//! (`SLUICE_TEST_AZURE_URL`: the account's blob endpoint), Mux on its fake
+//! (`SLUICE_TEST_MUX_URL`). A provider whose emulator is not named is
 //! skipped, unless `SLUICE_REQUIRE_EMULATORS` (set by `./scripts/test`) says it must run.
 
 mod azure;
 mod gcs;
+mod mux;
 mod s3;
 
 use sluice_connectors::{ApiUrls, Registry};
@@ -33,6 +35,7 @@ fn registry() -> Registry {
         .build();
     let urls = ApiUrls {
         backblaze: "http://127.0.0.1:1".into(),
+        ..ApiUrls::from_config(&sluice_core::Config::default())
     };
     Registry::guarded(None, urls).with_sdk(&sdk)
 }

@@ -139,6 +139,9 @@ pub struct ProviderRules {
     pub prefix_setting: Option<&'static str>,
     /// The credential type of a request that names none (the quickstart's flat body).
     pub default_credentials: &'static str,
+    /// Whether the source has paths at all: a feed (Mux's assets) has none, and a sync's
+    /// `source_path` is then only `/`.
+    pub paths: bool,
 }
 
 impl ProviderRules {
@@ -148,6 +151,7 @@ impl ProviderRules {
         container_setting: None,
         prefix_setting: None,
         default_credentials: "access_key",
+        paths: true,
     };
 
     /// Where `source_path` points under a connection with these rules and `settings`:
@@ -157,6 +161,15 @@ impl ProviderRules {
         settings: &Map<String, Value>,
         source_path: &str,
     ) -> Result<(String, String), FieldError> {
+        if !self.paths {
+            if !source_path.trim_matches('/').is_empty() {
+                return Err(FieldError::new(
+                    "source_path",
+                    "this provider's files have no paths: give \"/\"",
+                ));
+            }
+            return Ok((String::new(), String::new()));
+        }
         let container = self
             .container_setting
             .and_then(|k| settings.get(k))

@@ -8,7 +8,7 @@ use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
 /// One file as the provider listed it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceEntry {
     pub key: String,
     pub size: u64,
@@ -18,6 +18,14 @@ pub struct SourceEntry {
     pub version_id: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_modified: Option<String>,
+    /// What the provider says of the file beyond its bytes (a Mux asset's duration,
+    /// aspect ratio, passthrough): fills the bucket's fields of the same names.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub metadata: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Listed but not readable, and why (a Mux asset without an MP4 rendition): a dead
+    /// letter with this reason, not an object.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl SourceEntry {

@@ -151,6 +151,7 @@ impl crate::ports::Source for MemoryBucket {
             etag: etag_of(*v),
             version_id: None,
             last_modified: Some(modified_at(*v)),
+            ..Default::default()
         };
         if self.unordered() {
             let skip: usize = token.and_then(|t| t.parse().ok()).unwrap_or(0);

@@ -438,6 +438,11 @@ pub(super) fn plan(
             p.counts.filtered += 1; // a folder marker, not a file
             continue;
         }
+        if let Some(why) = &e.unreadable {
+            p.counts.failed += 1;
+            p.dead.push((e.clone(), "unreadable", why.clone()));
+            continue;
+        }
         if sync.before_sync_from(e.last_modified.as_deref()) {
             p.counts.filtered += 1;
             continue;
@@ -567,6 +572,26 @@ pub(super) fn mapped_fields(
     }
 }
 
+/// A synced file's object fields: the mapping's, the source key, and what the provider
+/// says of the file, where the bucket has a field for each.
+pub(super) fn object_fields(
+    mapping: Option<&SchemaMapping>,
+    schema: &BucketSchema,
+    e: &SourceEntry,
+) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
+    let mut metadata = mapped_fields(mapping, &e.key)?.unwrap_or_default();
+    // The source key is kept beside the object, so a client sees where it came from.
+    if schema.properties.contains_key("source_key") && !metadata.contains_key("source_key") {
+        metadata.insert("source_key".into(), json!(e.key));
+    }
+    for (k, v) in e.metadata.iter().flatten() {
+        if schema.properties.contains_key(k) && !metadata.contains_key(k) {
+            metadata.insert(k.clone(), v.clone());
+        }
+    }
+    Ok((!metadata.is_empty()).then_some(metadata))
+}
+
 pub(super) fn create_request(
     sync: &Sync,
     source_bucket: &str,
@@ -576,14 +601,9 @@ pub(super) fn create_request(
     mapping: Option<&SchemaMapping>,
 ) -> Result<CreateObject, Refusal> {
     let blob = synced_blob(sync, source_bucket, e, schema, mapping)?;
-    let mut metadata = mapped_fields(mapping, &e.key)?.unwrap_or_default();
-    // The source key is kept beside the object, so a client sees where it came from.
-    if schema.properties.contains_key("source_key") && !metadata.contains_key("source_key") {
-        metadata.insert("source_key".into(), json!(e.key));
-    }
     Ok(CreateObject {
         blobs: vec![blob],
-        metadata: (!metadata.is_empty()).then_some(metadata),
+        metadata: object_fields(mapping, schema, e)?,
         idempotency_key: Some(idempotency(sync, run_id, &e.key)),
         ..CreateObject::default()
     })

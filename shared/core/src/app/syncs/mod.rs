@@ -311,11 +311,13 @@ fn desugar(
                     "give connection_id or an inline connection, not both",
                 ));
             }
+            let rules = rules_of(&provider);
             let bucket = match conn.remove("bucket_name") {
                 Some(Value::String(b)) if !b.is_empty() => b,
+                // A feed (Mux) has no bucket to name.
+                None if !rules.paths => String::new(),
                 _ => return Err(Error::field("connection.bucket_name", "is required")),
             };
-            let rules = rules_of(&provider);
             // Flat credentials are the provider's usual kind (the quickstart names no type).
             if let Some(Value::Object(c)) = conn.get_mut("credentials") {
                 c.entry("type")
@@ -323,6 +325,7 @@ fn desugar(
             }
             let path = req.source_path.clone().unwrap_or_default();
             match rules.container_setting {
+                None if !rules.paths => {}
                 // The connection names the container; the path stays a path inside it.
                 Some(setting) => {
                     conn.insert(setting.into(), json!(bucket));

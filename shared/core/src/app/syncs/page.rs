@@ -11,7 +11,7 @@ use serde_json::{json, Value};
 
 use super::engine::{
     create_request, dead_letter_item, fail, finish, idempotency, key_hash, lease_until,
-    leave_dead_files, manifest_item, manifest_range, mapped_fields, mutate, page_state, plan,
+    leave_dead_files, manifest_item, manifest_range, mutate, object_fields, page_state, plan,
     prior_dead_letters, source_failed, synced_blob, unusable, DeadFile, ManifestEntry, Plan, Rules,
 };
 use super::mapping::SchemaMapping;
@@ -404,7 +404,7 @@ impl Writes {
             }
             let mapping = p.mapping.as_ref();
             let placed = synced_blob(p.sync, &p.source_bucket, e, &p.schema, mapping)
-                .and_then(|b| Ok((b, mapped_fields(mapping, &e.key)?)));
+                .and_then(|b| Ok((b, object_fields(mapping, &p.schema, e)?)));
             let (blob, fields) = match placed {
                 Ok(placed) => placed,
                 Err((reason, why)) => {

@@ -1185,7 +1185,7 @@ fn keys_out_of_order_within_a_page_or_behind_the_last_are_refused() {
         size: 1,
         etag: "e".into(),
         version_id: None,
-        last_modified: None,
+        ..Default::default()
     };
     let page = |ks: &[&str]| ks.iter().map(|k| entry(k)).collect::<Vec<_>>();
     assert!(engine::out_of_order(&page(&["a", "b", "c"]), None).is_none());
@@ -1232,7 +1232,11 @@ async fn a_source_without_key_order_diffs_by_lookups_and_finds_deletions_after_t
     files(&m, 0..25);
     let s = sync_for(&m, &ns, &bucket, json!({})).await;
     let first = run(&m, &bucket, &s).await;
-    assert_eq!(first.status, crate::domain::status::RunStatus::Completed, "{first:?}");
+    assert_eq!(
+        first.status,
+        crate::domain::status::RunStatus::Completed,
+        "{first:?}"
+    );
     assert!(first.unordered && first.merged);
     assert_eq!(
         (first.counts.scanned, first.counts.new),
