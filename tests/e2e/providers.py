@@ -195,7 +195,17 @@ class MuxStore:
         r = requests.delete(f"{self.url}/_fake/assets/{self.token}/{asset_id}", timeout=10)
         assert r.status_code == 204, r.text
 
+    WEBHOOK_SECRET = "mux-webhook-signing-secret"
+
     def provider_config(self):
-        """The SDK's `MuxConfig`."""
+        """The SDK's `MuxConfig`, with a webhook signing secret."""
         return {"provider_type": "mux", "credentials": {
-            "type": "access_token", "access_token_id": self.token, "access_token_secret": self.secret}}
+            "type": "access_token", "access_token_id": self.token, "access_token_secret": self.secret,
+            "webhook_secret": self.WEBHOOK_SECRET}}
+
+    def signed_event(self, kind, asset_id, secret=None, at=None):
+        """An event as Mux sends it: the body, and `mux-signature: t=…,v1=…`."""
+        body = json.dumps({"type": kind, "object": {"type": "asset", "id": asset_id}, "data": {"id": asset_id}}).encode()
+        at = int(at or time.time())
+        sig = hmac.new((secret or self.WEBHOOK_SECRET).encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
+        return body, {"mux-signature": f"t={at},v1={sig}", "content-type": "application/json"}

@@ -10,6 +10,7 @@ import time
 
 import mixpeek
 import pytest
+import requests
 from mixpeek.api.bucket_syncs_api import BucketSyncsApi
 from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
 from mixpeek.models.azure_blob_config import AzureBlobConfig
@@ -272,3 +273,45 @@ def test_mux_ready_assets_sync_with_their_metadata_and_the_rest_say_why(sluice):
     obj = next(o for o in sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
                if o["blobs"][0]["properties"]["synced"]["key"] == "asset1.mp4")
     assert obj["metadata"]["passthrough"] == "renamed"
+
+
+def test_mux_signed_events_start_the_connections_syncs(sluice):
+    """`POST /v1/webhooks/mux/{connection_id}`: Mux's signature (HMAC-SHA256 of `t.body`
+    with the connection's webhook secret, five minutes' tolerance) is checked; a good
+    `video.asset.ready` starts the sync, which takes the new asset; anything else is
+    refused and starts nothing."""
+    store = MuxStore(emulator("SLUICE_TEST_MUX_URL"), f"hook{int(time.time() * 1000) % 10**9}")
+    store.put("first", mp4(1))
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "mux-events"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={
+        "bucket_name": "videos", "bucket_schema": {"properties": {"video": {"type": "video"}}}}).json()["bucket_id"]
+    conn = sluice.call("POST", "/v1/organizations/connections", json={
+        "name": "mux events", "provider_type": "mux", "provider_config": store.provider_config()}).json()
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn["connection_id"], "source_path": "/", "skip_batch_submission": True}).json()
+    first = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert first["counts"]["new"] == 1, first
+
+    store.put("second", mp4(2))
+    hook = f"/v1/webhooks/mux/{conn['connection_id']}"
+    for body, headers, why in [
+        (*store.signed_event("video.asset.ready", "second", secret="not-the-secret"), "another secret"),
+        (*store.signed_event("video.asset.ready", "second", at=time.time() - 600), "ten minutes old"),
+        (store.signed_event("video.asset.ready", "second")[0], {"content-type": "application/json"}, "unsigned"),
+    ]:
+        r = requests.post(sluice.url + hook, data=body, headers=headers, timeout=10)
+        assert r.status_code == 401 and r.json()["error"]["type"] == "AuthenticationError", (why, r.text)
+    body, headers = store.signed_event("video.asset.ready", "second")
+    r = requests.post(sluice.url + hook, data=body, headers=headers, timeout=10)
+    assert r.status_code == 200, r.text
+    got = r.json()
+    assert got["event"] == "video.asset.ready" and len(got["sync_job_ids"]) == 1, got
+    job = wait_run(sluice, ns, bucket, sync["sync_config_id"], got["sync_job_ids"][0])
+    assert (job["status"], job["counts"]["new"], job["counts"]["unchanged"]) == ("completed", 1, 1), job
+    assert object_count(sluice, ns, bucket) == 2
+    # An event that changes no asset starts nothing; an unknown connection is a 404.
+    body, headers = store.signed_event("video.upload.created", "x")
+    r = requests.post(sluice.url + hook, data=body, headers=headers, timeout=10)
+    assert r.status_code == 200 and r.json()["sync_job_ids"] == [], r.text
+    r = requests.post(sluice.url + "/v1/webhooks/mux/conn_00000000000000000000000000", data=body, headers=headers, timeout=10)
+    assert r.status_code == 404, r.text

@@ -95,7 +95,7 @@ pub fn status(e: &Error) -> u16 {
     match e {
         Error::Invalid { .. } => 422,
         Error::Malformed(_) => 400,
-        Error::Unauthenticated => 401,
+        Error::Unauthenticated | Error::Unverified(_) => 401,
         Error::NotFound(_) => 404,
         Error::Conflict(_) => 409,
         Error::Busy | Error::NotYet(_) | Error::NotReady(_) => 503,
@@ -108,7 +108,7 @@ pub fn kind(e: &Error) -> &'static str {
     match e {
         Error::Invalid { .. } => "ValidationError",
         Error::Malformed(_) => "BadRequestError",
-        Error::Unauthenticated => "AuthenticationError",
+        Error::Unauthenticated | Error::Unverified(_) => "AuthenticationError",
         Error::NotFound(_) => "NotFoundError",
         Error::Conflict(_) => "ConflictError",
         Error::Busy | Error::NotYet(_) | Error::NotReady(_) => "ServiceUnavailableError",

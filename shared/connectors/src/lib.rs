@@ -27,7 +27,9 @@ use serde_json::{Map, Value};
 use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
 use sluice_core::domain::schema::FieldError;
 use sluice_core::net::NetGuard;
-use sluice_core::ports::{Connectors, Source, SourceError, SourceResult};
+use sluice_core::ports::{
+    Connectors, InboundEvent, InboundRefusal, Source, SourceError, SourceResult,
+};
 use sluice_core::Config;
 
 pub use http::guarded_sdk_client;
@@ -44,6 +46,14 @@ pub type Open = for<'a> fn(
     &'a str,
 ) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>>;
 
+/// Checks a provider's signed event with a connection's credentials at a time.
+pub type Inbound = fn(
+    &ProviderConfig,
+    &std::collections::HashMap<String, String>,
+    &[u8],
+    i64,
+) -> Result<InboundEvent, InboundRefusal>;
+
 /// One provider: the names a request may give, its rules, its check and its opener.
 pub struct Provider {
     /// `provider_type` values this provider answers to (an S3 preset's among them).
@@ -51,8 +61,9 @@ pub struct Provider {
     pub rules: ProviderRules,
     /// Checks a create request's config (the name as given picks a preset).
     pub check: fn(&str, &Map<String, Value>) -> Result<ProviderConfig, FieldError>,
-    /// Opens a container through a checked config.
     pub open: Open,
+    /// Checks the provider's signed events (its webhooks), where it sends any.
+    pub inbound: Option<Inbound>,
 }
 
 /// Every provider this server syncs from. Adding one is a folder, a line here, an
@@ -161,6 +172,22 @@ impl Connectors for Registry {
 
     fn rules(&self, provider_type: &str) -> ProviderRules {
         provider(provider_type).map_or(ProviderRules::S3, |p| p.rules)
+    }
+
+    fn inbound(
+        &self,
+        config: &ProviderConfig,
+        headers: &std::collections::HashMap<String, String>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<InboundEvent, InboundRefusal> {
+        match provider(&config.provider_type).ok().and_then(|p| p.inbound) {
+            Some(inbound) => inbound(config, headers, body, now),
+            None => Err(InboundRefusal::Unsupported(format!(
+                "{} connections receive no events",
+                config.provider_type
+            ))),
+        }
     }
 
     async fn open(

@@ -16,6 +16,9 @@ pub enum Error {
     Malformed(String),
     #[error("missing or invalid API key")]
     Unauthenticated,
+    /// A signed request (a provider's webhook) whose signature does not hold.
+    #[error("{0}")]
+    Unverified(String),
     #[error("{0} not found")]
     NotFound(String),
     /// The request contradicts the current state (a duplicate, a finished upload).

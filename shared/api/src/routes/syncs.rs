@@ -71,6 +71,23 @@ routes! {
         request_body: Some(optional::<RequeueDeadLetters>()),
         permissions: &[ReadTable, WriteTable],
     }
+
+    /// Receive Mux's signed events for a connection (starts the syncs that use it)
+    MUX_EVENTS: POST "/v1/webhooks/mux/{connection_id}" => mux_events -> ProviderEventReceived {
+        access: Access::Public,
+        permissions: &[ReadTable, WriteTable, UseCredentials, Send(QueueName::Syncs)],
+    }
+}
+
+/// Signed by Mux with the connection's `webhook_secret`, not by an API key.
+async fn mux_events(ctx: AppContext, _c: Caller, req: ApiRequest) -> Reply<ProviderEventReceived> {
+    let id = req.param("connection_id")?;
+    let got = syncs::inbound(&ctx, id, &req.headers, &req.body).await?;
+    Ok(ProviderEventReceived {
+        received: true,
+        event: got.event,
+        sync_job_ids: got.sync_job_ids,
+    })
 }
 
 async fn sync_of(

@@ -28,6 +28,7 @@ pub const PROVIDER: Provider = Provider {
     },
     check: config::check,
     open,
+    inbound: None,
 };
 
 /// The REST API version every request names (Shared Key and bearer tokens both work).

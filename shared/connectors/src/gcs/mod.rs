@@ -29,6 +29,7 @@ pub const PROVIDER: Provider = Provider {
     },
     check: config::check,
     open,
+    inbound: None,
 };
 
 /// The public JSON API, unless the connection names another endpoint.

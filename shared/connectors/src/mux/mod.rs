@@ -2,13 +2,15 @@
 //! `ready` assets are listed (one still preparing is taken by a later run); each is read
 //! from its MP4 static rendition on Mux's media host, and one without a readable
 //! rendition is listed as unreadable (a dead letter saying why). The asset's duration,
-//! aspect ratio and passthrough fill the bucket's fields of those names.
+//! aspect ratio and passthrough fill the bucket's fields of those names. Mux's signed
+//! webhooks (`webhook.rs`) start the connection's syncs when an asset changes.
 
 mod auth;
 mod config;
 mod errors;
 mod list;
 mod read;
+mod webhook;
 
 use std::sync::Arc;
 
@@ -30,6 +32,7 @@ pub const PROVIDER: Provider = Provider {
     },
     check: config::check,
     open,
+    inbound: Some(webhook::inbound),
 };
 
 fn open<'a>(

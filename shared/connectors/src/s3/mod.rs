@@ -31,6 +31,7 @@ pub const PROVIDER: Provider = Provider {
     rules: ProviderRules::S3,
     check: config::check,
     open,
+    inbound: None,
 };
 
 /// The process's SDK settings, loaded when a connection first needs them (a server that

@@ -347,6 +347,11 @@ async fn create_inner(
             "connection_id",
             &c.connection_id,
         )),
+        Write::create(pointer(
+            &keys::connection_owner(&c.connection_id),
+            "org_id",
+            org_id,
+        )),
     ];
     match ctx.table.transact(ops).await {
         Ok(()) => Ok(c),
@@ -356,6 +361,25 @@ async fn create_inner(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// A connection by its id alone, for requests that carry no API key (a provider's
+/// webhook). Connections saved before the owner pointer was kept are not found.
+pub async fn by_id(ctx: &AppContext, connection_id: &str) -> Result<Connection, Error> {
+    let not_found = || Error::not_found(format!("connection {connection_id:?}"));
+    if !IdKind::Connection.matches(connection_id) {
+        return Err(not_found());
+    }
+    let owner = ctx
+        .table
+        .get(&keys::connection_owner(connection_id))
+        .await?
+        .ok_or_else(not_found)?;
+    let org = owner
+        .get("org_id")
+        .and_then(Value::as_str)
+        .ok_or_else(not_found)?;
+    get(ctx, org, connection_id).await
 }
 
 /// A connection of the org by id or name.
@@ -533,6 +557,7 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Conne
                 cond: Cond::Exists,
             },
             Write::delete(keys::connection_name(org_id, &c.name)),
+            Write::delete(keys::connection_owner(&c.connection_id)),
         ])
         .await
         .map_err(|e| match e {
@@ -591,12 +616,33 @@ pub async fn record_use(
 }
 
 /// A sync of the org that uses `connection_id`, if any (a connection in use is not deleted).
-/// The first sync that reads through this connection, if any.
 async fn sync_using(
     ctx: &AppContext,
     org_id: &str,
     connection_id: &str,
 ) -> Result<Option<String>, Error> {
+    Ok(syncs_using(ctx, org_id, connection_id, 1)
+        .await?
+        .pop()
+        .map(|s| s.sync_id))
+}
+
+/// Where a sync that reads through a connection lives.
+#[derive(Debug, Clone)]
+pub struct SyncUsing {
+    pub namespace_id: String,
+    pub bucket_id: String,
+    pub sync_id: String,
+}
+
+/// Up to `most` syncs of the org that read through `connection_id`.
+pub async fn syncs_using(
+    ctx: &AppContext,
+    org_id: &str,
+    connection_id: &str,
+    most: usize,
+) -> Result<Vec<SyncUsing>, Error> {
+    let mut found = Vec::new();
     // Syncs live under their buckets; the index of due syncs and the org's buckets are
     // both partial, so look in every bucket of every namespace of the org.
     let namespaces = super::lists::all_items(
@@ -622,18 +668,24 @@ async fn sync_using(
                 Query::partition(keys::bkt_pk(bucket_id)).prefix("SYNC#"),
             )
             .await?;
-            if let Some(s) = syncs
+            for s in syncs
                 .iter()
-                .find(|s| s.get("connection_id").and_then(Value::as_str) == Some(connection_id))
+                .filter(|s| s.get("connection_id").and_then(Value::as_str) == Some(connection_id))
             {
-                return Ok(s
-                    .get("sync_config_id")
-                    .and_then(Value::as_str)
-                    .map(str::to_string));
+                if let Some(id) = s.get("sync_config_id").and_then(Value::as_str) {
+                    found.push(SyncUsing {
+                        namespace_id: ns_id.to_string(),
+                        bucket_id: bucket_id.to_string(),
+                        sync_id: id.to_string(),
+                    });
+                }
+                if found.len() >= most {
+                    return Ok(found);
+                }
             }
         }
     }
-    Ok(None)
+    Ok(found)
 }
 
 /// The blob stage's read of a synced file: at the version listed, as it arrives.

@@ -182,12 +182,50 @@ pub trait Connectors: Send + Sync {
     /// settings move its requests). The S3 family's for a name it does not know.
     fn rules(&self, provider_type: &str) -> crate::domain::connections::ProviderRules;
 
+    /// A provider's signed event about a connection's files (Mux's webhooks), checked
+    /// with the connection's credentials at `now` (Unix seconds).
+    fn inbound(
+        &self,
+        config: &crate::domain::connections::ProviderConfig,
+        headers: &std::collections::HashMap<String, String>,
+        body: &[u8],
+        now: i64,
+    ) -> Result<InboundEvent, InboundRefusal> {
+        let _ = (headers, body, now);
+        Err(InboundRefusal::Unsupported(format!(
+            "{} connections receive no events",
+            config.provider_type
+        )))
+    }
+
     /// Opens `container` (a bucket; empty: the account) through a checked config.
     async fn open(
         &self,
         config: &crate::domain::connections::ProviderConfig,
         container: &str,
     ) -> SourceResult<std::sync::Arc<dyn Source>>;
+}
+
+/// A provider's event, verified.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InboundEvent {
+    /// The provider's name for it (`video.asset.ready`).
+    pub kind: String,
+    /// It changes the files: the syncs that read through the connection run now.
+    pub starts_runs: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundRefusal {
+    /// The provider (or this connection) receives no events.
+    #[error("{0}")]
+    Unsupported(String),
+    /// The signature is missing, wrong or too old.
+    #[error("{0}")]
+    Unverified(String),
+    /// Signed, but not an event this server can read.
+    #[error("{0}")]
+    Invalid(String),
 }
 
 /// Encrypts connection credentials at rest (envelope encryption: KMS in AWS, a key file

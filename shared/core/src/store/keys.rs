@@ -148,6 +148,11 @@ pub fn document_ref(ns: &str, doc: &str) -> Key {
 pub fn connection(org: &str, conn: &str) -> Key {
     Key::new(org_pk(org), format!("CONN#{conn}"))
 }
+/// Which org a connection belongs to, for requests that name only the connection (a
+/// provider's webhook).
+pub fn connection_owner(conn: &str) -> Key {
+    Key::new(format!("CONNID#{conn}"), "OWNER")
+}
 pub fn connection_name(org: &str, name: &str) -> Key {
     Key::new(org_pk(org), format!("CONNNAME#{name}"))
 }

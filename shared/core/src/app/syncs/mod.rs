@@ -4,9 +4,12 @@
 //! change, pause, resume, trigger, unlock, delete, and the runs, metrics and dead letters.
 
 pub mod engine;
+mod inbound;
 pub mod mapping;
 pub mod page;
 mod spill;
+
+pub use inbound::{inbound, Received};
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};

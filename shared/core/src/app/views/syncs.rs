@@ -211,6 +211,16 @@ pub struct SyncTriggered {
     pub message: String,
 }
 
+/// `POST /v1/webhooks/mux/{connection_id}`: the provider's event, verified.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ProviderEventReceived {
+    pub received: bool,
+    /// The provider's name for the event (`video.asset.ready`).
+    pub event: String,
+    /// The sync runs it started.
+    pub sync_job_ids: Vec<String>,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct SyncMetricsView {
     pub sync_config_id: String,
