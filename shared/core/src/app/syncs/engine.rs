@@ -11,9 +11,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::time::Duration;
 
-use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
+pub(super) use super::manifest::ManifestEntry;
 use super::mapping::SchemaMapping;
 use super::{
     at_epoch, get_run, sync_item, CompiledFilters, DeadLetter, RunCounts, Sync, SyncRun,
@@ -42,20 +42,6 @@ const MAX_KEY_BYTES: usize = 1000;
 const MAX_CONTINUATION_BYTES: usize = crate::ports::MAX_CONTINUATION_BYTES;
 /// The most of a source key a dead letter repeats (an over-long key is shortened).
 const MAX_DEAD_KEY_BYTES: usize = 1024;
-
-/// What the manifest knows of one source file.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub(super) struct ManifestEntry {
-    pub(super) source_key: String,
-    pub(super) token: String,
-    pub(super) etag: String,
-    pub(super) size: u64,
-    pub(super) object_id: String,
-    /// The run that wrote it, and as what (`new`, `modified`): a redelivered page of that
-    /// run counts the file as it did the first time.
-    pub(super) run_id: String,
-    pub(super) kind: String,
-}
 
 async fn load(ctx: &AppContext, bucket_id: &str, sync_id: &str) -> Result<Option<Sync>, Error> {
     ctx.table

@@ -5,6 +5,7 @@
 
 pub mod engine;
 mod inbound;
+mod manifest;
 pub mod mapping;
 pub mod page;
 mod spill;

@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use bytes::Bytes;
 use serde_json::json;
 
-use super::engine::ManifestEntry;
+use super::manifest::ManifestEntry;
 use crate::app::{from_item, keys, to_item};
 use crate::context::AppContext;
 use crate::error::Error;
