@@ -12,6 +12,7 @@
 //! stand-in (`AWS_ENDPOINT_URL_S3`, `SLUICE_*_URL`).
 
 mod azure;
+mod r#box;
 mod errors;
 mod gcs;
 mod http;
@@ -28,7 +29,7 @@ use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
 use sluice_core::domain::schema::FieldError;
 use sluice_core::net::NetGuard;
 use sluice_core::ports::{
-    Connectors, InboundEvent, InboundRefusal, Source, SourceError, SourceResult,
+    Connectors, CredentialKeeper, InboundEvent, InboundRefusal, Source, SourceError, SourceResult,
 };
 use sluice_core::Config;
 
@@ -39,11 +40,13 @@ pub use http::guarded_sdk_client;
 pub use azure::auth::shared_key as azure_shared_key;
 pub use s3::S3Source;
 
-/// Opens a container through a checked config.
+/// Opens a container through a checked config, whose renewed credentials go to the
+/// keeper.
 pub type Open = for<'a> fn(
     &'a Registry,
     &'a ProviderConfig,
     &'a str,
+    Arc<dyn CredentialKeeper>,
 ) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>>;
 
 /// Checks a provider's signed event with a connection's credentials at a time.
@@ -68,10 +71,16 @@ pub struct Provider {
 
 /// Every provider this server syncs from. Adding one is a folder, a line here, an
 /// emulator or fake in `scripts/test`, and a row in docs/syncs.md.
-pub const PROVIDERS: &[Provider] = &[s3::PROVIDER, gcs::PROVIDER, azure::PROVIDER, mux::PROVIDER];
+pub const PROVIDERS: &[Provider] = &[
+    s3::PROVIDER,
+    gcs::PROVIDER,
+    azure::PROVIDER,
+    r#box::PROVIDER,
+    mux::PROVIDER,
+];
 
 /// The SDK's provider names this server does not sync from yet: refused with a reason.
-const NOT_YET: &[&str] = &["box"];
+const NOT_YET: &[&str] = &["google_drive"];
 
 /// The provider a `provider_type` names.
 pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
@@ -102,6 +111,8 @@ pub fn provider(provider_type: &str) -> Result<&'static Provider, FieldError> {
 pub struct ApiUrls {
     /// `SLUICE_BACKBLAZE_API_URL`: `b2_authorize_account`.
     pub backblaze: String,
+    /// `SLUICE_BOX_API_URL`: Box's token endpoint and API.
+    pub box_api: String,
     /// `SLUICE_MUX_API_URL` and `SLUICE_MUX_STREAM_URL`: Mux's API and media host.
     pub mux_api: String,
     pub mux_stream: String,
@@ -111,6 +122,7 @@ impl ApiUrls {
     pub fn from_config(config: &Config) -> Self {
         ApiUrls {
             backblaze: config.backblaze_api_url.clone(),
+            box_api: config.box_api_url.clone(),
             mux_api: config.mux_api_url.clone(),
             mux_stream: config.mux_stream_url.clone(),
         }
@@ -190,13 +202,14 @@ impl Connectors for Registry {
         }
     }
 
-    async fn open(
+    async fn open_kept(
         &self,
         config: &ProviderConfig,
         container: &str,
+        keeper: Arc<dyn CredentialKeeper>,
     ) -> SourceResult<Arc<dyn Source>> {
         let p = provider(&config.provider_type).map_err(|e| SourceError::Invalid(e.reason))?;
-        (p.open)(self, config, container).await
+        (p.open)(self, config, container, keeper).await
     }
 }
 
@@ -216,7 +229,7 @@ mod tests {
         for preset in s3::config::PRESETS {
             assert!(s3::PROVIDER.names.contains(&preset.name), "{}", preset.name);
         }
-        let err = provider("box").err().unwrap();
+        let err = provider("google_drive").err().unwrap();
         assert!(
             err.reason.contains("not supported by this server yet"),
             "{}",

@@ -34,6 +34,11 @@ impl Tokens {
         Ok(token)
     }
 
+    /// Drops `key`'s token (the provider refused it before its end).
+    pub fn forget(&self, key: &str) {
+        self.lock().remove(key);
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Cache> {
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -55,6 +55,8 @@ pub struct Config {
     pub sync_page_size: usize,
     /// Backblaze's API, where `b2_authorize_account` finds a key's S3 endpoint.
     pub backblaze_api_url: String,
+    /// Box's API base (`/oauth2/token` and `/2.0/…` under it).
+    pub box_api_url: String,
     /// Mux's API (`/video/v1/assets`), and its media host (static renditions).
     pub mux_api_url: String,
     pub mux_stream_url: String,
@@ -173,6 +175,14 @@ pub struct ConfigVars {
         default_value = "https://api.backblazeb2.com"
     )]
     backblaze_api_url: String,
+    /// Box's API base: its token endpoint (`/oauth2/token`) and its API (`/2.0/…`).
+    #[arg(
+        long,
+        env = "SLUICE_BOX_API_URL",
+        value_name = "SLUICE_BOX_API_URL",
+        default_value = "https://api.box.com"
+    )]
+    box_api_url: String,
     /// Mux's API, where a `mux` connection lists its assets (a stand-in in tests).
     #[arg(
         long,
@@ -228,6 +238,7 @@ impl Default for Config {
             sync_delete_brake_percent: 15,
             sync_page_size: 1000,
             backblaze_api_url: "https://api.backblazeb2.com".into(),
+            box_api_url: "https://api.box.com".into(),
             mux_api_url: "https://api.mux.com".into(),
             mux_stream_url: "https://stream.mux.com".into(),
             sync_poll: Duration::from_secs(60),
@@ -284,6 +295,7 @@ impl Config {
             sync_delete_brake_percent: v.sync_delete_brake_percent,
             sync_page_size: v.sync_page_size as usize,
             backblaze_api_url: v.backblaze_api_url,
+            box_api_url: v.box_api_url,
             mux_api_url: v.mux_api_url,
             mux_stream_url: v.mux_stream_url,
             sync_poll: Duration::from_secs(v.sync_poll_secs),

@@ -92,7 +92,11 @@ fn parse(xml: &str) -> Result<SourcePage, String> {
     {
         return Err(format!("a marker over {MAX_CONTINUATION_BYTES} bytes"));
     }
-    Ok(SourcePage { entries, next })
+    Ok(SourcePage {
+        entries,
+        next,
+        ..Default::default()
+    })
 }
 
 fn child<'a, 'i>(node: roxmltree::Node<'a, 'i>, name: &str) -> Option<roxmltree::Node<'a, 'i>> {

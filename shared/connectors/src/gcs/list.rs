@@ -90,6 +90,10 @@ impl GcsSource {
                 ..Default::default()
             })
             .collect();
-        Ok(SourcePage { entries, next })
+        Ok(SourcePage {
+            entries,
+            next,
+            ..Default::default()
+        })
     }
 }

@@ -195,6 +195,10 @@ impl MuxSource {
             .filter(|a| a.status == "ready")
             .map(Asset::entry)
             .collect();
-        Ok(SourcePage { entries, next })
+        Ok(SourcePage {
+            entries,
+            next,
+            ..Default::default()
+        })
     }
 }

@@ -17,7 +17,9 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use futures::future::BoxFuture;
 use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
-use sluice_core::ports::{Capabilities, Source, SourceBody, SourcePage, SourceResult};
+use sluice_core::ports::{
+    Capabilities, CredentialKeeper, Source, SourceBody, SourcePage, SourceResult,
+};
 
 use crate::{Provider, Registry};
 
@@ -39,6 +41,7 @@ fn open<'a>(
     registry: &'a Registry,
     config: &'a ProviderConfig,
     _: &'a str,
+    _: Arc<dyn CredentialKeeper>,
 ) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>> {
     Box::pin(async move {
         let api = registry

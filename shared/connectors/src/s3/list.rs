@@ -69,6 +69,10 @@ impl S3Source {
             }
             _ => None,
         };
-        Ok(SourcePage { entries, next })
+        Ok(SourcePage {
+            entries,
+            next,
+            ..Default::default()
+        })
     }
 }

@@ -18,7 +18,9 @@ use aws_smithy_runtime_api::client::http::SharedHttpClient;
 use futures::future::BoxFuture;
 use sluice_core::domain::connections::{ProviderConfig, ProviderRules};
 use sluice_core::net::NetGuard;
-use sluice_core::ports::{Source, SourceBody, SourceError, SourcePage, SourceResult};
+use sluice_core::ports::{
+    CredentialKeeper, Source, SourceBody, SourceError, SourcePage, SourceResult,
+};
 
 pub use auth::{Signing, Target};
 use errors::classify;
@@ -81,6 +83,7 @@ fn open<'a>(
     registry: &'a Registry,
     config: &'a ProviderConfig,
     bucket: &'a str,
+    _: Arc<dyn CredentialKeeper>,
 ) -> BoxFuture<'a, SourceResult<Arc<dyn Source>>> {
     Box::pin(async move {
         let http = registry.http.operator();

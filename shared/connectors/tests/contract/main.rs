@@ -1,11 +1,12 @@
 //! The `Source` contract (`sluice_core::testing::source_contract`) on every provider,
 //! each against its emulator on loopback: S3 on moto (`AWS_ENDPOINT_URL`), GCS on
 //! fake-gcs-server (`SLUICE_TEST_GCS_URL`), Azure Blob on Azurite
-//! (`SLUICE_TEST_AZURE_URL`: the account's blob endpoint), Mux on its fake
-//! (`SLUICE_TEST_MUX_URL`). A provider whose emulator is not named is
+//! (`SLUICE_TEST_AZURE_URL`: the account's blob endpoint), Box and Mux on their fakes
+//! (`SLUICE_TEST_BOX_URL`, `SLUICE_TEST_MUX_URL`). A provider whose emulator is not named is
 //! skipped, unless `SLUICE_REQUIRE_EMULATORS` (set by `./scripts/test`) says it must run.
 
 mod azure;
+mod r#box;
 mod gcs;
 mod mux;
 mod s3;

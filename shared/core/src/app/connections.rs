@@ -84,7 +84,7 @@ fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
+pub(super) async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
     let plain = serde_json::to_vec(c).map_err(|e| Error::Internal(e.into()))?;
     ctx.sealer
         .seal(&plain)
@@ -92,7 +92,7 @@ async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
         .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
 }
 
-async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
+pub(super) async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
     let plain = ctx
         .sealer
         .open(&c.sealed_credentials)
@@ -205,13 +205,21 @@ fn with_whole_credentials(
     ctx.connectors.check(provider_type, &config).ok()
 }
 
-/// Opens `bucket` (empty: the account) through a connection's settings.
+/// Opens `bucket` (empty: the account) through a connection's settings; credentials
+/// the source renews go back into `saved` (none before a connection is saved).
 pub async fn open_source(
     ctx: &AppContext,
     config: &ProviderConfig,
     bucket: &str,
+    saved: Option<&Connection>,
 ) -> Result<Arc<dyn Source>, SourceError> {
-    ctx.connectors.open(config, bucket).await
+    match saved {
+        Some(c) => {
+            let keeper = super::credentials::keeper(ctx, c);
+            ctx.connectors.open_kept(config, bucket, keeper).await
+        }
+        None => ctx.connectors.open(config, bucket).await,
+    }
 }
 
 /// Where a sync's `source_path` points under a connection: its container and prefix.
@@ -251,7 +259,11 @@ impl Tested {
     }
 }
 
-async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
+async fn test_config(
+    ctx: &AppContext,
+    config: &ProviderConfig,
+    saved: Option<&Connection>,
+) -> Tested {
     // The container the connection names, if it names one (an S3 connection may name
     // none: then the test lists the account's buckets).
     let rules = ctx.connectors.rules(&config.provider_type);
@@ -261,7 +273,7 @@ async fn test_config(ctx: &AppContext, config: &ProviderConfig) -> Tested {
             String::new(),
         )
     });
-    let outcome = match open_source(ctx, config, &bucket).await {
+    let outcome = match open_source(ctx, config, &bucket, saved).await {
         Ok(source) => source.check(&prefix).await,
         Err(e) => Err(e),
     };
@@ -314,7 +326,7 @@ async fn create_inner(
         .map_err(field_err)?;
     guard_endpoint(ctx, &config).await?;
     if req.test_before_save.unwrap_or(true) {
-        let t = test_config(ctx, &config).await;
+        let t = test_config(ctx, &config, None).await;
         if !t.success {
             return Err(t.refusal());
         }
@@ -504,7 +516,7 @@ pub async fn update(
         }
         guard_endpoint(ctx, &config).await?;
         if req.test_before_save.unwrap_or(true) {
-            let t = test_config(ctx, &config).await;
+            let t = test_config(ctx, &config, None).await;
             if !t.success {
                 return Err(t.refusal());
             }
@@ -571,7 +583,7 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Conne
 pub async fn test(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Tested, Error> {
     let c = get(ctx, org_id, ident).await?;
     let config = provider_config(ctx, &c).await?;
-    let tested = test_config(ctx, &config).await;
+    let tested = test_config(ctx, &config, Some(&c)).await;
     let outcome = if tested.success {
         Ok(())
     } else {
@@ -696,7 +708,7 @@ pub async fn read_file(ctx: &AppContext, file: &SyncedFile) -> Result<SourceBody
     let config = provider_config(ctx, &connection)
         .await
         .map_err(|e| e.to_string())?;
-    let source: Arc<dyn Source> = open_source(ctx, &config, &file.bucket)
+    let source: Arc<dyn Source> = open_source(ctx, &config, &file.bucket, Some(&connection))
         .await
         .map_err(|e| format!("opening {}: {e}", file.bucket))?;
     source

@@ -10,6 +10,7 @@ pub mod batches;
 pub mod buckets;
 pub mod collections;
 pub mod connections;
+pub mod credentials;
 pub mod documents;
 pub mod events;
 pub mod extract;

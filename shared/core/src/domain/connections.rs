@@ -66,6 +66,13 @@ impl Credentials {
         self.0.get(name).and_then(Value::as_str)
     }
 
+    /// These credentials with `fields` set (a renewal's new tokens).
+    pub fn with_fields(&self, fields: Map<String, Value>) -> Credentials {
+        let mut all = self.0.clone();
+        all.extend(fields);
+        Credentials(all)
+    }
+
     /// The fields these credentials hold, for a message asking for them again.
     pub fn field_names(&self) -> Vec<&str> {
         self.0

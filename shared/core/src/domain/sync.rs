@@ -459,6 +459,16 @@ impl RunCounts {
     }
 }
 
+/// Listings a source deferred to after the one it was in (a Box walk's folders), kept in
+/// blobs of the run a page's worth each: how many blobs are written, and the next entry
+/// to take (its blob and its place in it).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Frontier {
+    pub written: i64,
+    pub blob: i64,
+    pub index: i64,
+}
+
 /// One run of a sync (the SDK's sync job).
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct SyncRun {
@@ -499,6 +509,9 @@ pub struct SyncRun {
     /// That merge is done (its gone files recorded, `manifest_entries` set).
     #[serde(default)]
     pub merged: bool,
+    /// Where the listings the source deferred (a folder walk's frontier) stand.
+    #[serde(default)]
+    pub frontier: Frontier,
     #[serde(default)]
     pub bytes: i64,
     #[serde(default)]

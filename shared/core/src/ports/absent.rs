@@ -209,10 +209,11 @@ impl Connectors for Absent {
     fn rules(&self, _: &str) -> crate::domain::connections::ProviderRules {
         crate::domain::connections::ProviderRules::S3
     }
-    async fn open(
+    async fn open_kept(
         &self,
         _: &crate::domain::connections::ProviderConfig,
         _: &str,
+        _: Arc<dyn crate::ports::CredentialKeeper>,
     ) -> SourceResult<Arc<dyn Source>> {
         Err(SourceError::Invalid(format!(
             "this process has no {}",

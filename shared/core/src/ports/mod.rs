@@ -20,8 +20,9 @@ pub use extract::{
 };
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
-    Capabilities, Connectors, InboundEvent, InboundRefusal, SealError, Sealer, Source, SourceBody,
-    SourceEntry, SourceError, SourcePage, SourceResult, MAX_CONTINUATION_BYTES, PROVIDER_SAID,
+    Capabilities, Connectors, CredentialKeeper, InboundEvent, InboundRefusal, Renew, SealError,
+    Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult, Unkept,
+    MAX_CONTINUATION_BYTES, PROVIDER_SAID,
 };
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,

@@ -7,10 +7,18 @@ use async_trait::async_trait;
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 
+use crate::domain::connections::Credentials;
+
 /// One file as the provider listed it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SourceEntry {
+    /// What identifies the file across runs (an S3 key; a Box file id, stable across
+    /// renames and moves).
     pub key: String,
+    /// Where the file sits, when that is not its key (a Box file's folder path and name):
+    /// what filters, MIME types and file names go by.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
     pub size: u64,
     /// The provider's content version (an S3 ETag, quotes removed).
     pub etag: String,
@@ -29,6 +37,11 @@ pub struct SourceEntry {
 }
 
 impl SourceEntry {
+    /// The file's path: its key unless the source says otherwise.
+    pub fn path(&self) -> &str {
+        self.path.as_deref().unwrap_or(&self.key)
+    }
+
     /// What a manifest compares: content version and size (and the version id, where
     /// the bucket keeps versions).
     pub fn version_token(&self) -> String {
@@ -43,8 +56,12 @@ impl SourceEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct SourcePage {
     pub entries: Vec<SourceEntry>,
-    /// Where the next page starts; `None` when this page ends the listing.
+    /// Where the next page starts; `None` when this page ends its listing.
     pub next: Option<String>,
+    /// Listings to take once this one ends, in order (a Box folder's subfolders, as
+    /// tokens `list` starts them from): the engine queues them outside the token, so a
+    /// walk's frontier never has to fit in one.
+    pub deferred: Vec<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -198,12 +215,53 @@ pub trait Connectors: Send + Sync {
         )))
     }
 
-    /// Opens `container` (a bucket; empty: the account) through a checked config.
+    /// Opens `container` (a bucket; empty: the account) through a checked config that
+    /// no saved connection holds (a test before saving): credentials it cannot renew.
     async fn open(
         &self,
         config: &crate::domain::connections::ProviderConfig,
         container: &str,
+    ) -> SourceResult<std::sync::Arc<dyn Source>> {
+        self.open_kept(config, container, std::sync::Arc::new(Unkept))
+            .await
+    }
+
+    /// The same through a saved connection's config: credentials the source renews
+    /// (Box's OAuth pair) go back into the connection through `keeper`.
+    async fn open_kept(
+        &self,
+        config: &crate::domain::connections::ProviderConfig,
+        container: &str,
+        keeper: std::sync::Arc<dyn CredentialKeeper>,
     ) -> SourceResult<std::sync::Arc<dyn Source>>;
+}
+
+/// How a source renews credentials: given what is stored now, the renewed credentials.
+pub type Renew<'a> = &'a (dyn Fn(Credentials) -> futures::future::BoxFuture<'static, SourceResult<Credentials>>
+         + Send
+         + Sync);
+
+/// Keeps a connection's credentials when a source renews them (Box's OAuth pair, whose
+/// refresh token works once): one renewal at a time across every worker, and the new
+/// credentials sealed back into the connection before anyone uses them.
+#[async_trait]
+pub trait CredentialKeeper: Send + Sync {
+    /// Credentials newer than `stale`: another worker's renewal when one happened since,
+    /// else `renew`'s, run only while this worker holds the connection's renewal.
+    async fn renewed(&self, stale: &Credentials, renew: Renew<'_>) -> SourceResult<Credentials>;
+}
+
+/// Credentials with no connection to keep them in: never renewed (a renewal would burn a
+/// single-use token that nothing saves).
+pub struct Unkept;
+
+#[async_trait]
+impl CredentialKeeper for Unkept {
+    async fn renewed(&self, _: &Credentials, _: Renew<'_>) -> SourceResult<Credentials> {
+        Err(SourceError::Denied(
+            "the access token was refused, and credentials are renewed only for a saved connection: give a current access token".into(),
+        ))
+    }
 }
 
 /// A provider's event, verified.

@@ -167,7 +167,11 @@ impl crate::ports::Source for MemoryBucket {
                 .map(|kv| entry(*kv))
                 .collect();
             let next = (skip + limit < under.len()).then(|| (skip + limit).to_string());
-            return Ok(crate::ports::SourcePage { entries, next });
+            return Ok(crate::ports::SourcePage {
+                entries,
+                next,
+                ..Default::default()
+            });
         }
         let mut entries: Vec<crate::ports::SourceEntry> = files
             .iter()
@@ -179,7 +183,11 @@ impl crate::ports::Source for MemoryBucket {
             entries.truncate(limit);
             entries.last().map(|e| e.key.clone()).unwrap_or_default()
         });
-        Ok(crate::ports::SourcePage { entries, next })
+        Ok(crate::ports::SourcePage {
+            entries,
+            next,
+            ..Default::default()
+        })
     }
 
     async fn read(
@@ -258,10 +266,11 @@ impl crate::ports::Connectors for MemoryConnectors {
         crate::domain::connections::ProviderRules::S3
     }
 
-    async fn open(
+    async fn open_kept(
         &self,
         config: &crate::domain::connections::ProviderConfig,
         container: &str,
+        _: Arc<dyn crate::ports::CredentialKeeper>,
     ) -> crate::ports::SourceResult<Arc<dyn crate::ports::Source>> {
         Ok(Arc::new(MemoryBucket {
             storage: self.0.clone(),

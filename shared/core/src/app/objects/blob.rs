@@ -96,7 +96,10 @@ pub(super) fn stored_blob(file: StoredFile, ty: FieldType, path: &str) -> Result
 /// A file a sync listed: read from its source when processed.
 pub(super) fn synced_blob(b: &CreateBlob, file: SyncedFile) -> Result<LaidOut, Error> {
     let details = BlobDetails {
-        filename: file.key.rsplit('/').next().map(str::to_string),
+        filename: b
+            .filename
+            .clone()
+            .or_else(|| file.key.rsplit('/').next().map(str::to_string)),
         size_bytes: Some(file.size as i64),
         mime_type: b.mime_type.clone().or_else(|| {
             mime_guess::from_path(&file.key)

@@ -153,6 +153,7 @@ pub(super) async fn start(
                 manifest_entries: Some(0),
                 unordered: false,
                 merged: false,
+                frontier: Default::default(),
                 gone: 0,
                 bytes: 0,
                 batches_created: 0,
@@ -419,8 +420,8 @@ pub(super) fn plan(
     for e in entries {
         p.counts.scanned += 1;
         let old = known.remove(&e.key);
-        let relative = e.key.strip_prefix(prefix).unwrap_or(&e.key);
-        if e.key.ends_with('/') && e.size == 0 {
+        let relative = e.path().strip_prefix(prefix).unwrap_or(e.path());
+        if e.path().ends_with('/') && e.size == 0 {
             p.counts.filtered += 1; // a folder marker, not a file
             continue;
         }
@@ -514,10 +515,10 @@ pub(super) fn synced_blob(
             target
                 .mime_type_override
                 .clone()
-                .unwrap_or_else(|| mime_of(&e.key)),
+                .unwrap_or_else(|| mime_of(e.path())),
         ),
         None => {
-            let mime = mime_of(&e.key);
+            let mime = mime_of(e.path());
             let (property, ty) = property_for(schema, &mime).ok_or_else(|| {
                 (
                     "no_blob_property",
@@ -531,6 +532,11 @@ pub(super) fn synced_blob(
         property,
         blob_type: ty.as_str().to_string(),
         mime_type: Some(mime),
+        filename: e
+            .path
+            .as_deref()
+            .and_then(|p| p.rsplit('/').next())
+            .map(str::to_string),
         synced: Some(SyncedFile {
             org_id: sync.org_id.clone(),
             connection_id: sync.connection_id.clone(),
@@ -565,10 +571,10 @@ pub(super) fn object_fields(
     schema: &BucketSchema,
     e: &SourceEntry,
 ) -> Result<Option<serde_json::Map<String, Value>>, Refusal> {
-    let mut metadata = mapped_fields(mapping, &e.key)?.unwrap_or_default();
+    let mut metadata = mapped_fields(mapping, e.path())?.unwrap_or_default();
     // The source key is kept beside the object, so a client sees where it came from.
     if schema.properties.contains_key("source_key") && !metadata.contains_key("source_key") {
-        metadata.insert("source_key".into(), json!(e.key));
+        metadata.insert("source_key".into(), json!(e.path()));
     }
     for (k, v) in e.metadata.iter().flatten() {
         if schema.properties.contains_key(k) && !metadata.contains_key(k) {

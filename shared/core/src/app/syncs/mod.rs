@@ -4,6 +4,7 @@
 //! change, pause, resume, trigger, unlock, delete, and the runs, metrics and dead letters.
 
 pub mod engine;
+mod frontier;
 mod inbound;
 mod manifest;
 pub mod mapping;

@@ -24,6 +24,7 @@ use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::schema::BucketSchema;
 use crate::domain::status::RunStatus;
+use crate::domain::sync::Frontier;
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
@@ -109,6 +110,9 @@ async fn keep_lease(ctx: &AppContext, sync: Sync, run: &SyncRun) -> Result<Sync,
 /// What a page did, saved on its run by [`advance`].
 struct PageDone {
     listed: SourcePage,
+    /// Where the next page starts (`None`: the listing is complete).
+    next: Option<String>,
+    frontier: Frontier,
     /// The source lists out of key order (the run diffs by lookups and a final merge).
     unordered: bool,
     counts: RunCounts,
@@ -180,7 +184,10 @@ async fn work(
         writes.entries_after = 0;
     }
     let batch_ids = submit(&page, msg, &writes.to_process).await?;
+    let (next, frontier) = next_listing(ctx, sync, run, &listed).await?;
     Ok(PageDone {
+        next,
+        frontier,
         listed,
         unordered,
         counts: writes.counts,
@@ -189,6 +196,29 @@ async fn work(
         bytes: writes.bytes,
         batch_ids,
     })
+}
+
+/// Where the listing goes on: the page's own next token, or else the oldest listing the
+/// source deferred (`None`: the listing is complete). The page's deferred listings are
+/// queued first.
+async fn next_listing(
+    ctx: &AppContext,
+    sync: &Sync,
+    run: &SyncRun,
+    listed: &SourcePage,
+) -> Result<(Option<String>, Frontier), Error> {
+    let (sync_id, run_id) = (&sync.sync_config_id, &run.sync_job_id);
+    let frontier =
+        super::frontier::push(ctx, sync_id, run_id, &run.frontier, &listed.deferred).await?;
+    if listed.next.is_some() {
+        return Ok((listed.next.clone(), frontier));
+    }
+    Ok(
+        match super::frontier::take(ctx, sync_id, run_id, &frontier).await? {
+            Some((token, after)) => (Some(token), after),
+            None => (None, frontier),
+        },
+    )
 }
 
 async fn page_bucket(
@@ -236,7 +266,7 @@ async fn open(
                 "the sync's source_path no longer fits its connection: {e}"
             ))
         })?;
-    let source = connections::open_source(ctx, &config, &source_bucket)
+    let source = connections::open_source(ctx, &config, &source_bucket, Some(&connection))
         .await
         .map_err(Halt::Source)?;
     Ok((source, source_bucket, prefix))
@@ -254,11 +284,28 @@ async fn list(
         .list(prefix, run.token.as_deref(), ctx.config.sync_page_size)
         .await
         .map_err(Halt::Source)?;
-    if page.next.is_some() && (page.entries.is_empty() || page.next == run.token) {
+    let empty = page.entries.is_empty() && page.deferred.is_empty();
+    if page.next.is_some() && (empty || page.next == run.token) {
         return Err(Halt::Fail(
             "the provider's listing did not advance (an empty or repeated page): nothing deleted"
                 .into(),
         ));
+    }
+    if !unordered && !page.deferred.is_empty() {
+        return Err(Halt::Fail(
+            "a source that lists in key order deferred a listing: nothing deleted".into(),
+        ));
+    }
+    if let Some(long) = page
+        .deferred
+        .iter()
+        .find(|t| t.len() > crate::ports::MAX_CONTINUATION_BYTES)
+    {
+        return Err(Halt::Fail(format!(
+            "the provider deferred a listing whose token is {} bytes, over the {} this server keeps: nothing deleted",
+            long.len(),
+            crate::ports::MAX_CONTINUATION_BYTES
+        )));
     }
     let last_key = if unordered {
         None
@@ -582,7 +629,7 @@ async fn advance(
     }
     let c = &done.counts;
     tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = done.listed.entries.len(), new = c.new, modified = c.modified, unchanged = c.unchanged, "sync page done");
-    if done.listed.next.is_none() {
+    if done.next.is_none() {
         return finish(ctx, sync, next).await;
     }
     let msg = PageMessage {
@@ -599,7 +646,8 @@ async fn advance(
 fn next_run(run: &SyncRun, done: &PageDone) -> SyncRun {
     let mut next = run.clone();
     next.page = run.page + 1;
-    next.token = done.listed.next.clone();
+    next.token = done.next.clone();
+    next.frontier = done.frontier.clone();
     if let Some(k) = done.listed.entries.last() {
         next.last_key = Some(k.key.clone());
     }
@@ -611,7 +659,7 @@ fn next_run(run: &SyncRun, done: &PageDone) -> SyncRun {
     next.batches_created += done.batch_ids.len() as i64;
     next.batch_ids.extend(done.batch_ids.iter().cloned());
     next.batch_ids.truncate(100);
-    next.phase = if done.listed.next.is_some() {
+    next.phase = if done.next.is_some() {
         "discovering".into()
     } else {
         "deleting".into()

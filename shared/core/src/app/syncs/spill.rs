@@ -2,7 +2,7 @@
 //! first). Each page looks up the manifest entries of the keys it lists (point reads, no
 //! writes), so an unchanged file still costs no write; deletions cannot be found page by
 //! page, so each page also spills its listed keys, sorted, to one blob of the run
-//! (`sync-spills/{sync}/{run}/{page}`). After a complete listing the spills are read back
+//! (`sync-spills/{sync}/{run}/listed/{page}`). After a complete listing the spills are read back
 //! and merged against the manifest, in key order: an entry no page listed is gone. The
 //! merge holds the run's listed keys (their bytes, about 20 MB for a million Box ids)
 //! and streams the manifest a query page at a time.
@@ -18,9 +18,14 @@ use crate::context::AppContext;
 use crate::error::Error;
 use crate::ports::{Key, Query};
 
-/// Where a run's spills live in the blob store.
-fn prefix(sync_id: &str, run_id: &str) -> String {
+/// Where a run's blobs live in the blob store (its spills and its frontier).
+pub(super) fn run_dir(sync_id: &str, run_id: &str) -> String {
     format!("sync-spills/{sync_id}/{run_id}/")
+}
+
+/// Where a run's spills live.
+fn prefix(sync_id: &str, run_id: &str) -> String {
+    format!("{}listed/", run_dir(sync_id, run_id))
 }
 
 /// The manifest entries of `listed` keys (those the manifest has).
@@ -115,8 +120,8 @@ pub(super) async fn record_gone(
     }
 }
 
-/// Removes the run's spills (once it has finished or failed).
+/// Removes the run's blobs, its spills and its frontier (once it has finished or failed).
 pub(super) async fn clear(ctx: &AppContext, sync_id: &str, run_id: &str) -> Result<(), Error> {
-    ctx.blobs.delete_prefix(&prefix(sync_id, run_id)).await?;
+    ctx.blobs.delete_prefix(&run_dir(sync_id, run_id)).await?;
     Ok(())
 }
