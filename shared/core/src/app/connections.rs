@@ -6,6 +6,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 
+use super::credentials::{seal, unseal};
 use super::{from_item, keys, pointer, to_item};
 use crate::context::AppContext;
 pub use crate::domain::connections::Connection;
@@ -82,24 +83,6 @@ fn check_name(name: &str) -> Result<(), Error> {
         return Err(Error::field("name", "must not hold control characters"));
     }
     Ok(())
-}
-
-pub(super) async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
-    let plain = serde_json::to_vec(c).map_err(|e| Error::Internal(e.into()))?;
-    ctx.sealer
-        .seal(&plain)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
-}
-
-pub(super) async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
-    let plain = ctx
-        .sealer
-        .open(&c.sealed_credentials)
-        .await
-        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
-    serde_json::from_slice(&plain)
-        .map_err(|e| Error::Internal(anyhow::anyhow!("sealed credentials unreadable: {e}")))
 }
 
 /// The provider config as parsed from what is stored.

@@ -1,5 +1,5 @@
-//! Credentials a source renews (Box's OAuth pair: its refresh token works once), sealed
-//! back into their connection. A renewal is single-flight across every worker: the one
+//! Connection credentials at rest: sealed, opened, and, when a source renews them (Box's
+//! OAuth pair: its refresh token works once), sealed back into their connection. A renewal is single-flight across every worker: the one
 //! that takes the connection's renewal lease (a conditional write on its version) calls
 //! the provider; the others wait for the sealed result, so two workers never spend one
 //! refresh token.
@@ -10,16 +10,35 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde_json::{json, Value};
 
-use super::connections::{seal, unseal, Connection};
 use super::from_item;
 use super::keys;
 use crate::context::AppContext;
-use crate::domain::connections::Credentials;
+use crate::domain::connections::{Connection, Credentials};
 use crate::domain::time::now;
 use crate::error::Error;
 use crate::ports::{
     Cond, CredentialKeeper, Renew, SourceError, SourceResult, StoreError, Update, Write,
 };
+
+/// Credentials as stored: sealed by the process's sealer (KMS in AWS, a key file locally).
+pub(super) async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
+    let plain = serde_json::to_vec(c).map_err(|e| Error::Internal(e.into()))?;
+    ctx.sealer
+        .seal(&plain)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
+}
+
+/// A connection's credentials, opened.
+pub(super) async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
+    let plain = ctx
+        .sealer
+        .open(&c.sealed_credentials)
+        .await
+        .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
+    serde_json::from_slice(&plain)
+        .map_err(|e| Error::Internal(anyhow::anyhow!("sealed credentials unreadable: {e}")))
+}
 
 /// How long a renewal may hold the lease before another worker may take it over.
 const LEASE_SECONDS: i64 = 30;

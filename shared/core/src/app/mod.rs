@@ -28,6 +28,8 @@ pub mod webhooks;
 
 /// The use-case modules, lowest first: a module may use those of earlier layers only.
 pub const LAYERS: &[&[&str]] = &[
+    // Credentials at rest, under the connections that hold them.
+    &["credentials"],
     // Leaves: response views, queue payloads, publishing events, and the two features
     // every other reaches (callers, storage connections).
     &["views", "messages", "events", "auth", "connections"],

@@ -28,6 +28,9 @@ pub struct MemoryStorage {
     /// Lists newest key first, as Mux does (the token is how many were listed), and
     /// says it cannot list in key order.
     pub unordered: std::sync::atomic::AtomicBool,
+    /// Walks folders as Box does: a page lists one folder's own files (the token says
+    /// which folder and how far) and defers its subfolders.
+    pub folders: std::sync::atomic::AtomicBool,
     /// The only access key and secret it accepts, once set: a source opened with any
     /// other answers as bad credentials would.
     accepted: Mutex<Option<(String, String)>>,
@@ -153,6 +156,13 @@ impl crate::ports::Source for MemoryBucket {
             last_modified: Some(modified_at(*v)),
             ..Default::default()
         };
+        if self
+            .storage
+            .folders
+            .load(std::sync::atomic::Ordering::SeqCst)
+        {
+            return Ok(folder_page(files, prefix, token, limit, entry));
+        }
         if self.unordered() {
             let skip: usize = token.and_then(|t| t.parse().ok()).unwrap_or(0);
             let under: Vec<_> = files
@@ -212,8 +222,12 @@ impl crate::ports::Source for MemoryBucket {
     }
 
     fn capabilities(&self) -> crate::ports::Capabilities {
+        let folders = self
+            .storage
+            .folders
+            .load(std::sync::atomic::Ordering::SeqCst);
         crate::ports::Capabilities {
-            ordered_listing: !self.unordered(),
+            ordered_listing: !self.unordered() && !folders,
             ..crate::ports::Capabilities::S3
         }
     }
@@ -225,6 +239,46 @@ impl crate::ports::Source for MemoryBucket {
         }
         self.list(prefix, None, 1).await.map(|_| ())
     }
+}
+
+/// One page of a folder walk: the folder's own files after `skip` (the token is
+/// `{skip} {folder}`), and on its first page its subfolders under `prefix`, deferred.
+fn folder_page(
+    files: &Files,
+    prefix: &str,
+    token: Option<&str>,
+    limit: usize,
+    entry: impl Fn((&String, &(Bytes, u64))) -> crate::ports::SourceEntry,
+) -> crate::ports::SourcePage {
+    let (skip, folder) = token
+        .and_then(|t| t.split_once(' '))
+        .map_or((0, ""), |(n, f)| (n.parse().unwrap_or(0), f));
+    let inside = |k: &&String| k.starts_with(folder);
+    let own: Vec<_> = files
+        .iter()
+        .filter(|(k, _)| inside(k) && !k[folder.len()..].contains('/') && k.starts_with(prefix))
+        .collect();
+    let mut page = crate::ports::SourcePage {
+        entries: own
+            .iter()
+            .skip(skip)
+            .take(limit)
+            .map(|kv| entry(*kv))
+            .collect(),
+        next: (skip + limit < own.len()).then(|| format!("{} {folder}", skip + limit)),
+        deferred: Vec::new(),
+    };
+    if skip == 0 {
+        let subfolders: std::collections::BTreeSet<String> = files
+            .keys()
+            .filter(|k| inside(k))
+            .filter_map(|k| k[folder.len()..].split_once('/'))
+            .map(|(sub, _)| format!("{folder}{sub}/"))
+            .filter(|sub| sub.starts_with(prefix) || prefix.starts_with(sub.as_str()))
+            .collect();
+        page.deferred = subfolders.into_iter().map(|f| format!("0 {f}")).collect();
+    }
+    page
 }
 
 /// Opens [`MemoryStorage`] buckets whatever the provider. Its check is the envelope's

@@ -1288,3 +1288,106 @@ async fn a_source_without_key_order_diffs_by_lookups_and_finds_deletions_after_t
         braked.counts
     );
 }
+
+#[tokio::test]
+async fn a_folder_walk_queues_its_frontier_outside_the_token() {
+    let m = small_pages();
+    m.storage
+        .folders
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let (ns, bucket) = space(&m).await;
+    for d in 0..12 {
+        for f in 0..3 {
+            m.storage.put(
+                "src",
+                &format!("docs/d{d:02}/sub/f{f}.txt"),
+                format!("{d} {f}"),
+            );
+        }
+    }
+    files(&m, 0..5);
+    m.storage
+        .put("src", "other/skipped.txt", "outside the path");
+    let s = sync_for(&m, &ns, &bucket, json!({})).await;
+    let first = run(&m, &bucket, &s).await;
+    assert_eq!(
+        first.status,
+        crate::domain::status::RunStatus::Completed,
+        "{first:?}"
+    );
+    assert_eq!(
+        (first.counts.scanned, first.counts.new),
+        (41, 41),
+        "{:?}",
+        first.counts
+    );
+    // A blob per folder with subfolders: the root's (docs/), docs/'s (12), each dNN/'s.
+    assert_eq!(first.frontier.written, 14, "{:?}", first.frontier);
+    let (left, _) = m.ctx.blobs.list("sync-spills/", None, 10).await.unwrap();
+    assert!(left.is_empty(), "a finished walk leaves no blob: {left:?}");
+    for d in 0..2 {
+        m.storage.remove("src", &format!("docs/d{d:02}/sub/f0.txt"));
+    }
+    let again = run(&m, &bucket, &s).await;
+    let c = &again.counts;
+    assert_eq!((c.unchanged, c.new, c.deleted), (39, 0, 2), "{c:?}");
+}
+
+#[tokio::test]
+async fn two_workers_renewing_one_connection_spend_its_refresh_token_once() {
+    use crate::domain::connections::Credentials;
+    use std::sync::atomic::AtomicUsize;
+    use std::sync::Arc;
+    let m = small_pages();
+    let (ns, _) = space(&m).await;
+    let made = connections::create(&m.ctx, &ns.org_id, "key_test", parse(json!({
+        "name": "renewing", "provider_type": "s3",
+        "provider_config": {"credentials": {"type": "access_key", "access_key_id": "AKIATEST", "secret_access_key": "first"}},
+    })))
+    .await
+    .unwrap();
+    let c = connections::get(&m.ctx, &ns.org_id, &made.connection_id)
+        .await
+        .unwrap();
+    let stale = connections::provider_config(&m.ctx, &c)
+        .await
+        .unwrap()
+        .credentials;
+    let calls = Arc::new(AtomicUsize::new(0));
+    let counted = calls.clone();
+    let renew = move |stored: Credentials| -> futures::future::BoxFuture<
+        'static,
+        crate::ports::SourceResult<Credentials>,
+    > {
+        counted.fetch_add(1, Ordering::SeqCst);
+        Box::pin(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            let mut fields = serde_json::Map::new();
+            fields.insert("secret_access_key".into(), json!("second"));
+            Ok(stored.with_fields(fields))
+        })
+    };
+    let (one, two) = (
+        crate::app::credentials::keeper(&m.ctx, &c),
+        crate::app::credentials::keeper(&m.ctx, &c),
+    );
+    let (a, b) = tokio::join!(one.renewed(&stale, &renew), two.renewed(&stale, &renew));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "one renewal for two workers"
+    );
+    assert_eq!(a.text("secret_access_key"), Some("second"));
+    assert_eq!(b.text("secret_access_key"), Some("second"));
+    let kept = connections::get(&m.ctx, &ns.org_id, &made.connection_id)
+        .await
+        .unwrap();
+    let sealed = connections::provider_config(&m.ctx, &kept).await.unwrap();
+    assert_eq!(sealed.credentials.text("secret_access_key"), Some("second"));
+    // A third worker holding the old credentials takes the renewed ones, renewing nothing.
+    let three = crate::app::credentials::keeper(&m.ctx, &kept);
+    let c3 = three.renewed(&stale, &renew).await.unwrap();
+    assert_eq!(c3.text("secret_access_key"), Some("second"));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}
