@@ -209,3 +209,62 @@ class MuxStore:
         at = int(at or time.time())
         sig = hmac.new((secret or self.WEBHOOK_SECRET).encode(), f"{at}.".encode() + body, hashlib.sha256).hexdigest()
         return body, {"mux-signature": f"t={at},v1={sig}", "content-type": "application/json"}
+
+
+class BoxStore:
+    """An app on the Box fake (`tests/fakes/box.py`) with a tree of its own, reached with
+    an OAuth pair as the consent flow gives one; files written, moved and deleted through
+    the fake's control API."""
+
+    provider = "box"
+
+    def __init__(self, url, name):
+        self.url, self.client_id, self.secret = url, f"app-{name}", f"secret-{name}"
+        self.ids = {}
+        self.control("apps", {"client_id": self.client_id, "client_secret": self.secret,
+                              "enterprise_id": "4242"})
+        self.pair = self.control("oauth", {"client_id": self.client_id})
+
+    def control(self, path, spec):
+        r = requests.post(f"{self.url}/_fake/{path}", json=spec, timeout=10)
+        assert r.status_code in (200, 201), r.text
+        return r.json()
+
+    def put(self, key, body):
+        made = self.control("files", {"client_id": self.client_id, "path": key,
+                                      "bytes_b64": base64.b64encode(body).decode()})
+        self.ids[key] = made["id"]
+
+    def delete(self, key):
+        r = requests.delete(f"{self.url}/_fake/files", params={"client_id": self.client_id, "path": key}, timeout=10)
+        assert r.status_code == 204, r.text
+
+    def move(self, key, to):
+        self.control("move", {"client_id": self.client_id, "from": key, "to": to})
+        self.ids[to] = self.ids.pop(key)
+
+    def expire_tokens(self):
+        self.control("expire", {"client_id": self.client_id})
+
+    def stats(self):
+        return requests.get(f"{self.url}/_fake/stats", params={"client_id": self.client_id}, timeout=10).json()
+
+    def listed_key(self, key):
+        """A file is listed under its id."""
+        return self.ids[key]
+
+    def credentials(self):
+        return {"client_id": self.client_id, "client_secret": self.secret,
+                "access_token": self.pair["access_token"], "refresh_token": self.pair["refresh_token"]}
+
+    def provider_config(self, prefix=None):
+        """The SDK's `BoxConfig` with OAuth credentials (the root folder by default)."""
+        return {"provider_type": "box", "credentials": {"type": "oauth", **self.credentials()}}
+
+    def endpoint_setting(self):
+        """Box's API is the operator's (`SLUICE_BOX_API_URL`), not a connection's."""
+        return {}
+
+    def inline_connection(self):
+        """The quickstart's `connection` body: OAuth, the type left out."""
+        return {"credentials": self.credentials()}

@@ -14,6 +14,7 @@ import requests
 from mixpeek.api.bucket_syncs_api import BucketSyncsApi
 from mixpeek.api.organization_connections_api import OrganizationConnectionsApi
 from mixpeek.models.azure_blob_config import AzureBlobConfig
+from mixpeek.models.box_config import BoxConfig
 from mixpeek.models.gcs_config import GCSConfig
 from mixpeek.models.mux_config import MuxConfig
 from mixpeek.models.storage_connection_create_request import StorageConnectionCreateRequest
@@ -21,12 +22,12 @@ from mixpeek.models.storage_connection_model import StorageConnectionModel
 from mixpeek.models.sync_create_request import SyncCreateRequest
 
 from conftest import Sluice, start
-from providers import AzureStore, GcsStore, GoogleTokens, MuxStore, emulator
+from providers import AzureStore, BoxStore, GcsStore, GoogleTokens, MuxStore, emulator
 from test_syncs import trigger, wait_batches, wait_run
 
-PROVIDERS = ["gcs", "azure_blob"]
+PROVIDERS = ["gcs", "azure_blob", "box"]
 # Typed configs the SDK has for each provider: the request is built through them.
-SDK_CONFIGS = {"gcs": GCSConfig, "azure_blob": AzureBlobConfig}
+SDK_CONFIGS = {"gcs": GCSConfig, "azure_blob": AzureBlobConfig, "box": BoxConfig}
 
 
 @pytest.fixture(scope="module")
@@ -45,6 +46,8 @@ def make_store(request, google):
             return GcsStore(emulator("SLUICE_TEST_GCS_URL"), google, name)
         if provider == "azure_blob":
             return AzureStore(emulator("SLUICE_TEST_AZURE_URL"), name)
+        if provider == "box":
+            return BoxStore(emulator("SLUICE_TEST_BOX_URL"), name)
         if provider == "mux":
             return MuxStore(emulator("SLUICE_TEST_MUX_URL"), name)
         raise AssertionError(provider)
@@ -55,6 +58,8 @@ MUX = os.environ.get("SLUICE_TEST_MUX_URL", "")
 ENV = {
     # The emulators listen on loopback, a tenant's endpoint here.
     "SLUICE_ALLOW_PRIVATE_URLS": "true",
+    # Box's API: its fake.
+    "SLUICE_BOX_API_URL": os.environ.get("SLUICE_TEST_BOX_URL", ""),
     # Mux's API and media host: its fake.
     "SLUICE_MUX_API_URL": MUX, "SLUICE_MUX_STREAM_URL": MUX,
     # Runs start only when a test triggers them.
@@ -72,6 +77,11 @@ def sluice(tmp_path_factory):
         proc.wait(timeout=10)
         log = "".join(proc.log)
         assert "PRIVATE KEY" not in log and "private_key" not in log, "a key reached the log"
+
+
+def listed_key(store, key):
+    """The key a file written as `key` is listed under (a Box file's id)."""
+    return store.listed_key(key) if hasattr(store, "listed_key") else key
 
 
 def space(sluice, name, extractor="passthrough_extractor"):
@@ -165,7 +175,7 @@ def test_the_quickstart_inline_body_makes_the_connection(sluice, make_store, pro
     assert job["status"] == "completed" and job["counts"]["new"] == len(names), job
     objects = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]
     keys = sorted(o["blobs"][0]["properties"]["synced"]["key"] for o in objects)
-    assert keys == sorted(f"videos/{n}" for n in names)
+    assert keys == sorted(listed_key(store, f"videos/{n}") for n in names)
 
 
 @pytest.mark.parametrize("provider", PROVIDERS + ["mux"])
@@ -213,8 +223,8 @@ def test_a_run_killed_mid_way_resumes_without_duplicates(tmp_path, make_store, p
         # miss a page whose objects landed just before the kill; see docs/syncs.md).
         listed = sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=1000", ns=ns).json()["results"]
         keys = [o["blobs"][0]["properties"]["synced"]["key"] for o in listed]
-        want = [f"c{i:04d}.mp4" if provider == "mux" else f"c/{i:04d}.txt" for i in range(200)]
-        assert sorted(keys) == want, "a file missing or twice"
+        want = [f"c{i:04d}.mp4" if provider == "mux" else listed_key(store, f"c/{i:04d}.txt") for i in range(200)]
+        assert sorted(keys) == sorted(want), "a file missing or twice"
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -326,3 +336,44 @@ def test_mux_signed_events_start_the_connections_syncs(sluice):
     assert r.status_code == 200 and r.json()["sync_job_ids"] == [], r.text
     r = requests.post(sluice.url + "/v1/webhooks/mux/conn_00000000000000000000000000", data=body, headers=headers, timeout=10)
     assert r.status_code == 404, r.text
+
+
+def test_box_renames_update_their_object_and_expired_tokens_renew_into_the_connection(sluice):
+    """A Box file keeps its id through a rename or a move: the object is updated, not
+    deleted and made again. An expired OAuth access token is renewed with the refresh
+    token (single-use), and the new pair is sealed into the connection: the next
+    renewal spends the new refresh token, never the old one."""
+    store = BoxStore(emulator("SLUICE_TEST_BOX_URL"), f"rename{int(time.time() * 1000) % 10**9}")
+    for name in ("plan.txt", "notes/a.txt", "notes/deep/b.txt"):
+        store.put(f"work/{name}", f"text of {name}".encode())
+    ns, bucket = space(sluice, "box-renames")
+    typed = BoxConfig.from_dict({**store.provider_config(), "folder_id": "0"})
+    conn = OrganizationConnectionsApi(sdk(sluice, ns)).create_storage_connection_organizations(
+        StorageConnectionCreateRequest.from_dict({"name": "box", "provider_type": "box",
+                                                   "provider_config": typed.to_dict()}))
+    sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "connection_id": conn.connection_id, "source_path": "/work/", "skip_batch_submission": True}).json()
+    sid = sync["sync_config_id"]
+    first = trigger(sluice, ns, bucket, sid)
+    assert (first["counts"]["new"], first["status"]) == (3, "completed"), first
+    before = {o["blobs"][0]["properties"]["synced"]["key"]: o["object_id"] for o in
+              sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]}
+
+    store.move("work/plan.txt", "work/archive/plan-final.txt")
+    store.expire_tokens()
+    second = trigger(sluice, ns, bucket, sid)
+    c = second["counts"]
+    assert (c["modified"], c["new"], c["deleted"], c["unchanged"]) == (1, 0, 0, 2), second
+    after = {o["blobs"][0]["properties"]["synced"]["key"]: o for o in
+             sluice.call("GET", f"/v1/buckets/{bucket}/objects?limit=100", ns=ns).json()["results"]}
+    moved = after[store.listed_key("work/archive/plan-final.txt")]
+    assert moved["object_id"] == before[moved["blobs"][0]["properties"]["synced"]["key"]], "the same object"
+    assert store.stats()["refreshes"] == 1, store.stats()
+
+    store.expire_tokens()
+    third = trigger(sluice, ns, bucket, sid)
+    assert third["status"] == "completed" and third["counts"]["unchanged"] == 3, third
+    stats = store.stats()
+    assert (stats["refreshes"], stats["refused_refreshes"]) == (2, 0), stats
+    shown = sluice.call("GET", f"/v1/organizations/connections/{conn.connection_id}").json()
+    assert shown["provider_config"]["credentials"] == {"type": "oauth"}, shown

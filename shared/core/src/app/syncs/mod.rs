@@ -318,9 +318,10 @@ fn desugar(
             }
             let rules = rules_of(&provider);
             let bucket = match conn.remove("bucket_name") {
-                Some(Value::String(b)) if !b.is_empty() => b,
-                // A feed (Mux) has no bucket to name.
-                None if !rules.paths => String::new(),
+                Some(Value::String(b)) if !b.is_empty() => Some(b),
+                // A feed (Mux) has no bucket to name; a provider whose own setting names
+                // the container (Box's folder_id, or its root by default) needs none.
+                None if !rules.paths || rules.container_setting.is_some() => None,
                 _ => return Err(Error::field("connection.bucket_name", "is required")),
             };
             // Flat credentials are the provider's usual kind (the quickstart names no type).
@@ -329,18 +330,19 @@ fn desugar(
                     .or_insert_with(|| json!(rules.default_credentials));
             }
             let path = req.source_path.clone().unwrap_or_default();
-            match rules.container_setting {
-                None if !rules.paths => {}
+            match (rules.container_setting, &bucket) {
                 // The connection names the container; the path stays a path inside it.
-                Some(setting) => {
-                    conn.insert(setting.into(), json!(bucket));
+                (Some(setting), Some(b)) => {
+                    conn.insert(setting.into(), json!(b));
                 }
-                None => {
-                    req.source_path = Some(format!("{bucket}/{}", path.trim_start_matches('/')))
+                (None, Some(b)) => {
+                    req.source_path = Some(format!("{b}/{}", path.trim_start_matches('/')))
                 }
+                _ => {}
             }
+            let named = bucket.unwrap_or_default();
             Some(CreateConnection {
-                name: format!("{provider}:{bucket} ({})", IdKind::Connection.new_id()),
+                name: format!("{provider}:{named} ({})", IdKind::Connection.new_id()),
                 provider_type: provider,
                 provider_config: conn,
                 description: Some(
