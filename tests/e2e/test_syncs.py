@@ -265,7 +265,7 @@ def test_bad_credentials_are_refused_before_save_and_runs_fail_with_the_reason(s
     assert refused.json()["error"]["details"]["field"] == "provider_config"
     assert SECRET not in refused.text
     unsupported = sluice.call("POST", "/v1/organizations/connections", json={
-        "name": "box", "provider_type": "box", "provider_config": {}})
+        "name": "drive", "provider_type": "google_drive", "provider_config": {}})
     assert unsupported.status_code == 422 and "not supported by this server yet" in unsupported.text
 
 
