@@ -64,6 +64,7 @@ def new_app(spec):
         keys[kid] = serialization.load_pem_public_key(pem.encode())
     root = {"type": "folder", "id": "0", "name": "All Files", "parent": None}
     return {
+        "kids": {},  # folder id -> {name: item}
         "secret": spec["client_secret"],
         "enterprise": spec.get("enterprise_id"),
         "users": set(spec.get("users", [])),
@@ -80,12 +81,26 @@ def valid_name(name):
 
 
 def children(app, folder_id):
-    items = [i for i in app["items"].values() if i["parent"] == folder_id]
+    items = app["kids"].get(folder_id, {}).values()
     return sorted(items, key=lambda i: (i["type"] != "folder", i["name"]))
 
 
 def child(app, folder_id, name):
-    return next((i for i in children(app, folder_id) if i["name"] == name), None)
+    return app["kids"].get(folder_id, {}).get(name)
+
+
+def place(app, item, parent, name):
+    """Puts `item` in `parent` under `name` (taking it out of where it was)."""
+    if item.get("parent") is not None:
+        app["kids"].get(item["parent"], {}).pop(item["name"], None)
+    item["parent"], item["name"] = parent, name
+    app["kids"].setdefault(parent, {})[name] = item
+    app["items"][item["id"]] = item
+
+
+def remove(app, item):
+    app["kids"].get(item["parent"], {}).pop(item["name"], None)
+    del app["items"][item["id"]]
 
 
 def folder_at(app, names):
@@ -94,8 +109,8 @@ def folder_at(app, names):
     for name in names:
         found = child(app, parent, name)
         if found is None:
-            found = {"type": "folder", "id": next_id(), "name": name, "parent": parent}
-            app["items"][found["id"]] = found
+            found = {"type": "folder", "id": next_id(), "parent": None}
+            place(app, found, parent, name)
         elif found["type"] != "folder":
             raise ValueError(f"{name} is a file")
         parent = found["id"]
@@ -110,8 +125,8 @@ def put_file(app, path, body):
         parent = folder_at(app, names[:-1])
         f = child(app, parent, names[-1])
         if f is None:
-            f = {"type": "file", "id": next_id(), "name": names[-1], "parent": parent, "versions": {}}
-            app["items"][f["id"]] = f
+            f = {"type": "file", "id": next_id(), "parent": None, "versions": {}}
+            place(app, f, parent, names[-1])
         version = next_id()
         f["versions"][version] = body
         f["file_version"] = version
@@ -392,8 +407,7 @@ class Handler(BaseHTTPRequestHandler):
         if not all(valid_name(n) for n in names):
             raise ValueError(f"item_name_invalid: {spec['to']!r}")
         with LOCK:
-            f["parent"] = folder_at(app, names[:-1])
-            f["name"] = names[-1]
+            place(app, f, folder_at(app, names[:-1]), names[-1])
         return self.reply(200, {"id": f["id"]})
 
     def do_DELETE(self):
@@ -405,7 +419,7 @@ class Handler(BaseHTTPRequestHandler):
         with LOCK:
             f = find_path(app, query["path"])
             if f is not None:
-                del app["items"][f["id"]]
+                remove(app, f)
         self.reply(204 if f else 404, raw=b"")
 
 
