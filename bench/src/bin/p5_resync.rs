@@ -5,9 +5,11 @@
 //!   P8       the initial sync of N small text files, trigger → every batch COMPLETED
 //!            (passthrough_extractor), vs a bare listing plus one GET of every file
 //!            (8 at a time, as rclone copies), same run.
-//! usage: p5_resync [--provider s3|gcs|azure_blob] [--files N] [--runs N]
+//! usage: p5_resync [--provider s3|gcs|azure_blob|box] [--files N] [--runs N]
 //!   s3: AWS_ENDPOINT_URL=<moto>; gcs: SLUICE_TEST_GCS_URL=<fake-gcs-server>;
-//!   azure_blob: SLUICE_TEST_AZURE_URL=<Azurite's account endpoint>
+//!   azure_blob: SLUICE_TEST_AZURE_URL=<Azurite's account endpoint>;
+//!   box: SLUICE_TEST_BOX_URL=<the Box fake> (the files in 100 folders, walked breadth
+//!   first by the sync and by the bare listing alike)
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -100,10 +102,13 @@ async fn main() -> anyhow::Result<()> {
     eprintln!("{files} files on {provider} in {:.1}s", started.elapsed().as_secs_f64());
 
     let dir = tempfile::tempdir()?;
-    let config = Config {
+    let mut config = Config {
         allow_private_urls: true,
         ..Config::default()
     };
+    if let Ok(url) = std::env::var("SLUICE_TEST_BOX_URL") {
+        config.box_api_url = url;
+    }
     let (ctx, _) = sluice_backend_local::context(dir.path(), "http://127.0.0.1:1", config)?;
     let counting = Arc::new(Counting { inner: ctx.table.clone(), writes: AtomicUsize::new(0) });
     let sealer = ctx.sealer.clone();
