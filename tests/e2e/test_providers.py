@@ -296,6 +296,27 @@ def test_mux_ready_assets_sync_with_their_metadata_and_the_rest_say_why(sluice):
     assert obj["metadata"]["passthrough"] == "renamed"
 
 
+def test_the_quickstart_inline_body_makes_a_mux_connection(sluice):
+    """Mux's assets have no paths: the quickstart's body names no bucket, its path is `/`,
+    and its flat credentials are an access token."""
+    store = MuxStore(emulator("SLUICE_TEST_MUX_URL"), f"inline{int(time.time() * 1000) % 10**9}")
+    for i in range(3):
+        store.put(f"clip{i}", mp4(i), created_at=1_800_000_000 + i)
+    ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "mux-inline"}).json()["namespace_id"]
+    bucket = sluice.call("POST", "/v1/buckets", ns=ns, json={"bucket_name": "clips", "bucket_schema": {
+        "properties": {"video": {"type": "video"}}}}).json()["bucket_id"]
+    creds = store.provider_config()["credentials"]
+    r = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
+        "provider": "mux", "connection": {"credentials": {k: v for k, v in creds.items() if k != "type"}},
+        "sync_config": {"source_path": "/", "sync_mode": "incremental", "polling_interval": 3600}})
+    assert r.status_code == 200, r.text
+    sync = r.json()
+    job = trigger(sluice, ns, bucket, sync["sync_config_id"])
+    assert job["status"] == "completed" and job["counts"]["new"] == 3, job
+    conn = sluice.call("GET", f"/v1/organizations/connections/{sync['connection_id']}").json()
+    assert conn["provider_type"] == "mux" and conn["provider_config"]["credentials"] == {"type": "access_token"}, conn
+
+
 def test_mux_signed_events_start_the_connections_syncs(sluice):
     """`POST /v1/webhooks/mux/{connection_id}`: Mux's signature (HMAC-SHA256 of `t.body`
     with the connection's webhook secret, five minutes' tolerance) is checked; a good
