@@ -1,7 +1,10 @@
 //! `GET /2.0/folders/{id}/items`: one folder's items a page at a time (marker pages).
 //! Files become entries keyed by their id (stable across renames and moves) with their
-//! path beside it; subfolders are deferred listings, so the engine walks the tree
-//! breadth first and keeps the frontier out of the token.
+//! path beside it. A page walks on into the subfolders it finds while it has room; the
+//! rest are deferred listings, so the engine walks the tree breadth first and keeps the
+//! frontier out of the token.
+
+use std::collections::VecDeque;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map};
@@ -14,8 +17,9 @@ use crate::http;
 /// Box answers at most 1000 items a page.
 const MAX_LIMIT: usize = 1000;
 const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
-/// Pages of nothing a sync takes (web links only) read in one call before answering.
-const MAX_EMPTY_PAGES: usize = 10;
+/// Box calls one page may make (folders of web links, or of nothing under the prefix,
+/// are passed through without answering empty).
+const MAX_CALLS: usize = 50;
 /// Only what a sync needs of each item.
 const FIELDS: &str = "type,id,name,size,sha1,file_version,modified_at,content_modified_at";
 
@@ -112,13 +116,16 @@ fn leads_to(path: &str, prefix: &str) -> bool {
 }
 
 impl BoxSource {
+    /// Up to `limit` files: the folder the token names, then the subfolders found on the
+    /// way while the page has room (breadth first); the folders not reached are deferred
+    /// to the run's frontier.
     pub(super) async fn list_page(
         &self,
         prefix: &str,
         token: Option<&str>,
         limit: usize,
     ) -> SourceResult<SourcePage> {
-        let mut at = match token {
+        let start = match token {
             Some(t) => serde_json::from_str::<At>(t)
                 .map_err(|_| SourceError::Invalid("not a Box listing token".into()))?,
             None => At {
@@ -128,29 +135,41 @@ impl BoxSource {
             },
         };
         let mut page = SourcePage::default();
-        for _ in 0..MAX_EMPTY_PAGES {
-            let items = self.items(&at, limit).await?;
+        let mut queue = VecDeque::from([start]);
+        let mut calls = 0;
+        while let Some(mut at) = queue.pop_front() {
+            let room = limit.saturating_sub(page.entries.len());
+            if room == 0 || calls == MAX_CALLS {
+                queue.push_front(at);
+                break;
+            }
+            let items = self.items(&at, room).await?;
+            calls += 1;
             for item in &items.entries {
                 let path = format!("{}{}", at.path, item.name);
                 match item.kind.as_str() {
                     "file" if path.starts_with(prefix) => page.entries.push(item.entry(path)),
-                    "folder" if leads_to(&format!("{path}/"), prefix) => {
-                        let sub = At {
-                            folder: item.id.clone(),
-                            path: format!("{path}/"),
-                            marker: None,
-                        };
-                        page.deferred.push(sub.token());
-                    }
+                    "folder" if leads_to(&format!("{path}/"), prefix) => queue.push_back(At {
+                        folder: item.id.clone(),
+                        path: format!("{path}/"),
+                        marker: None,
+                    }),
                     _ => {} // a web link, or outside the prefix
                 }
             }
             at.marker = items.next_marker.filter(|m| !m.is_empty());
-            if at.marker.is_none() || !page.entries.is_empty() || !page.deferred.is_empty() {
-                break;
+            if at.marker.is_none() {
+                continue;
             }
+            // The folder goes on: on the next page, unless this one has nothing yet.
+            if page.entries.is_empty() && queue.is_empty() && calls < MAX_CALLS {
+                queue.push_front(at);
+                continue;
+            }
+            page.next = Some(at.token());
+            break;
         }
-        page.next = at.marker.is_some().then(|| at.token());
+        page.deferred = queue.iter().map(At::token).collect();
         Ok(page)
     }
 

@@ -273,15 +273,26 @@ async fn a_rename_keeps_the_key_and_changes_the_version() {
 }
 
 #[tokio::test]
-async fn a_walk_defers_subfolders_and_keeps_to_the_prefix() {
+async fn a_walk_fills_its_page_defers_the_rest_and_keeps_to_the_prefix() {
     let Some(f) = fixture().await else { return };
     for path in ["top.txt", "a/one.txt", "a/b/two.txt", "c/three.txt"] {
         f.put(path, path.as_bytes()).await;
     }
     let source = f.source().await;
-    let first = source.list("", None, 100).await.unwrap();
-    assert_eq!(first.entries.len(), 1, "only the root's own file");
+    // Box answers folders first: a page of two is the root's two folders.
+    let first = source.list("", None, 2).await.unwrap();
+    assert!(
+        first.entries.is_empty() && first.next.is_some(),
+        "{first:?}"
+    );
     assert_eq!(first.deferred.len(), 2, "a/ and c/ wait their turn");
+    // A page with room walks on into the folders it finds.
+    let whole = source.list("", None, 100).await.unwrap();
+    assert_eq!(whole.entries.len(), 4, "{whole:?}");
+    assert!(
+        whole.next.is_none() && whole.deferred.is_empty(),
+        "{whole:?}"
+    );
     let (under_a, _) = list_all(source.as_ref(), "a/", 100).await.unwrap();
     let mut paths: Vec<&str> = under_a.iter().map(|e| e.path()).collect();
     paths.sort();
