@@ -1,8 +1,8 @@
 //! `GET /2.0/folders/{id}/items`: one folder's items a page at a time (marker pages).
 //! Files become entries keyed by their id (stable across renames and moves) with their
-//! path beside it. A page walks on into the subfolders it finds while it has room; the
-//! rest are deferred listings, so the engine walks the tree breadth first and keeps the
-//! frontier out of the token.
+//! path beside it. A page walks the folders its token names and those it finds while it
+//! has room; what is left goes in the next token as far as it fits, and the rest is
+//! deferred to the run's frontier, so no token has to hold a wide tree.
 
 use std::collections::VecDeque;
 
@@ -18,7 +18,7 @@ use crate::http;
 const MAX_LIMIT: usize = 1000;
 const MAX_PAGE_BYTES: usize = 16 * 1024 * 1024;
 /// Box calls one page may make (folders of web links, or of nothing under the prefix,
-/// are passed through without answering empty).
+/// are walked through rather than answered as empty pages).
 const MAX_CALLS: usize = 50;
 /// Only what a sync needs of each item.
 const FIELDS: &str = "type,id,name,size,sha1,file_version,modified_at,content_modified_at";
@@ -35,10 +35,28 @@ pub(super) struct At {
     marker: Option<String>,
 }
 
-impl At {
-    fn token(&self) -> String {
-        serde_json::to_string(self).unwrap_or_default()
+/// The most of a token's folders: a token names as many folders to walk as fit (so a
+/// page taken from the frontier walks on while it has room), well under the engine's
+/// continuation limit.
+const TOKEN_BYTES: usize = 2048;
+
+/// `folders` as tokens of at most [`TOKEN_BYTES`] each (a folder whose own path is
+/// longer makes a token of its own), in order.
+fn tokens(folders: impl IntoIterator<Item = At>) -> Vec<String> {
+    let (mut out, mut batch, mut bytes) = (Vec::new(), Vec::new(), 0);
+    for at in folders {
+        let size = serde_json::to_string(&at).map_or(0, |t| t.len() + 1);
+        if !batch.is_empty() && bytes + size > TOKEN_BYTES {
+            out.push(serde_json::to_string(&batch).unwrap_or_default());
+            (batch, bytes) = (Vec::new(), 0);
+        }
+        bytes += size;
+        batch.push(at);
     }
+    if !batch.is_empty() {
+        out.push(serde_json::to_string(&batch).unwrap_or_default());
+    }
+    out
 }
 
 #[derive(Deserialize)]
@@ -116,26 +134,26 @@ fn leads_to(path: &str, prefix: &str) -> bool {
 }
 
 impl BoxSource {
-    /// Up to `limit` files: the folder the token names, then the subfolders found on the
-    /// way while the page has room (breadth first); the folders not reached are deferred
-    /// to the run's frontier.
+    /// Up to `limit` files: the folders the token names (a folder the page before left
+    /// half done first), then the subfolders found on the way while the page has room,
+    /// breadth first. What is left goes on in the next token and, past what a token
+    /// holds, in listings deferred to the run's frontier.
     pub(super) async fn list_page(
         &self,
         prefix: &str,
         token: Option<&str>,
         limit: usize,
     ) -> SourceResult<SourcePage> {
-        let start = match token {
-            Some(t) => serde_json::from_str::<At>(t)
+        let mut queue: VecDeque<At> = match token {
+            Some(t) => serde_json::from_str(t)
                 .map_err(|_| SourceError::Invalid("not a Box listing token".into()))?,
-            None => At {
+            None => VecDeque::from([At {
                 folder: self.folder.clone(),
                 path: String::new(),
                 marker: None,
-            },
+            }]),
         };
         let mut page = SourcePage::default();
-        let mut queue = VecDeque::from([start]);
         let mut calls = 0;
         while let Some(mut at) = queue.pop_front() {
             let room = limit.saturating_sub(page.entries.len());
@@ -158,18 +176,14 @@ impl BoxSource {
                 }
             }
             at.marker = items.next_marker.filter(|m| !m.is_empty());
-            if at.marker.is_none() {
-                continue;
-            }
-            // The folder goes on: on the next page, unless this one has nothing yet.
-            if page.entries.is_empty() && queue.is_empty() && calls < MAX_CALLS {
+            if at.marker.is_some() {
+                // The folder goes on, before the ones queued after it.
                 queue.push_front(at);
-                continue;
             }
-            page.next = Some(at.token());
-            break;
         }
-        page.deferred = queue.iter().map(At::token).collect();
+        let mut left = tokens(queue).into_iter();
+        page.next = left.next();
+        page.deferred = left.collect();
         Ok(page)
     }
 

@@ -279,13 +279,9 @@ async fn a_walk_fills_its_page_defers_the_rest_and_keeps_to_the_prefix() {
         f.put(path, path.as_bytes()).await;
     }
     let source = f.source().await;
-    // Box answers folders first: a page of two is the root's two folders.
-    let first = source.list("", None, 2).await.unwrap();
-    assert!(
-        first.entries.is_empty() && first.next.is_some(),
-        "{first:?}"
-    );
-    assert_eq!(first.deferred.len(), 2, "a/ and c/ wait their turn");
+    let small = source.list("", None, 2).await.unwrap();
+    assert_eq!(small.entries.len(), 2, "{small:?}");
+    assert!(small.next.is_some(), "{small:?}");
     // A page with room walks on into the folders it finds.
     let whole = source.list("", None, 100).await.unwrap();
     assert_eq!(whole.entries.len(), 4, "{whole:?}");
@@ -297,4 +293,25 @@ async fn a_walk_fills_its_page_defers_the_rest_and_keeps_to_the_prefix() {
     let mut paths: Vec<&str> = under_a.iter().map(|e| e.path()).collect();
     paths.sort();
     assert_eq!(paths, ["a/b/two.txt", "a/one.txt"]);
+}
+
+#[tokio::test]
+async fn a_wide_tree_goes_on_in_the_token_and_the_frontier() {
+    let Some(f) = fixture().await else { return };
+    for i in 0..150 {
+        f.put(&format!("wide/f{i:03}/x.txt"), b"x").await;
+    }
+    let source = f.source().await;
+    // 50 calls a page: the root, wide/ and 48 of its folders; the other 102 folders do
+    // not fit one token.
+    let first = source.list("", None, 1000).await.unwrap();
+    assert_eq!(first.entries.len(), 48);
+    assert!(
+        first.next.is_some() && !first.deferred.is_empty(),
+        "{first:?}"
+    );
+    assert!(first.deferred.iter().all(|t| t.len() <= 4096));
+    let (all, _) = list_all(source.as_ref(), "", 1000).await.unwrap();
+    let ids: std::collections::HashSet<&str> = all.iter().map(|e| e.key.as_str()).collect();
+    assert_eq!((all.len(), ids.len()), (150, 150), "each file once");
 }

@@ -284,7 +284,9 @@ async fn list(
         .list(prefix, run.token.as_deref(), ctx.config.sync_page_size)
         .await
         .map_err(Halt::Source)?;
-    let empty = page.entries.is_empty() && page.deferred.is_empty();
+    // A walk or a feed may pass a page with nothing to take (folders of web links,
+    // assets still preparing): only a repeated token says it is stuck.
+    let empty = page.entries.is_empty() && page.deferred.is_empty() && !unordered;
     if page.next.is_some() && (empty || page.next == run.token) {
         return Err(Halt::Fail(
             "the provider's listing did not advance (an empty or repeated page): nothing deleted"
