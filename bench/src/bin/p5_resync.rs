@@ -88,6 +88,10 @@ fn parse<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // The engine's logs (each sync page's timings) when SLUICE_BENCH_LOG is set.
+    if std::env::var_os("SLUICE_BENCH_LOG").is_some() {
+        tracing_subscriber::fmt().with_writer(std::io::stderr).init();
+    }
     let files = arg("--files", 10_000);
     let runs = arg("--runs", 3);
     let provider = sluice_bench::arg_text("--provider", "s3");
@@ -169,6 +173,7 @@ async fn main() -> anyhow::Result<()> {
     let mut listing = Vec::new();
     let mut resync = Vec::new();
     let mut writes = Vec::new();
+    let mut last_pages = 0;
     for _ in 0..runs {
         let t = Instant::now();
         anyhow::ensure!(store.count().await? == files);
@@ -180,6 +185,7 @@ async fn main() -> anyhow::Result<()> {
         resync.push(t.elapsed());
         writes.push(counting.writes.load(Ordering::SeqCst) - before);
         anyhow::ensure!(r.counts.unchanged == files as i64 && r.counts.new == 0, "re-sync: {r:?}");
+        last_pages = r.page;
     }
     let (l, r) = (median(listing), median(resync));
     let w = *writes.iter().max().unwrap();
@@ -189,6 +195,7 @@ async fn main() -> anyhow::Result<()> {
         "resync_s": (r.as_secs_f64() * 1000.0).round() / 1000.0,
         "ratio": (r.as_secs_f64() / l.as_secs_f64() * 100.0).round() / 100.0,
         "table_writes": w,
+        "pages": last_pages,
         "table_writes_per_file": (w as f64 / files as f64 * 10000.0).round() / 10000.0,
     }));
     let b8 = median(baseline8);

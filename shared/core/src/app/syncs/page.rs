@@ -112,6 +112,8 @@ struct PageDone {
     listed: SourcePage,
     /// Where the next page starts (`None`: the listing is complete).
     next: Option<String>,
+    /// Milliseconds to open and list, to merge with the manifest, and in all.
+    took_ms: [u64; 3],
     frontier: Frontier,
     /// The source lists out of key order (the run diffs by lookups and a final merge).
     unordered: bool,
@@ -143,12 +145,15 @@ async fn work(
     bucket: Option<Bucket>,
     connection: Option<Connection>,
 ) -> Result<PageDone, Halt> {
+    let started = std::time::Instant::now();
     let bucket = page_bucket(ctx, sync, bucket).await?;
     let (source, source_bucket, prefix) = open(ctx, sync, connection).await?;
     let unordered = !source.capabilities().ordered_listing;
     let listing_prefix = sync.listing_prefix(&prefix);
     let listed = list(ctx, source.as_ref(), &listing_prefix, run, unordered).await?;
+    let list_ms = started.elapsed().as_millis() as u64;
     let (plan, prior, known) = plan_page(ctx, sync, run, &prefix, &listed, unordered).await?;
+    let plan_ms = started.elapsed().as_millis() as u64 - list_ms;
     let schema = bucket.schema()?;
     let mapping = sync
         .schema_mapping
@@ -186,6 +191,7 @@ async fn work(
     let batch_ids = submit(&page, msg, &writes.to_process).await?;
     let (next, frontier) = next_listing(ctx, sync, run, &listed).await?;
     Ok(PageDone {
+        took_ms: [list_ms, plan_ms, started.elapsed().as_millis() as u64],
         next,
         frontier,
         listed,
@@ -630,7 +636,8 @@ async fn advance(
         Err(e) => return Err(e.into()),
     }
     let c = &done.counts;
-    tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = done.listed.entries.len(), new = c.new, modified = c.modified, unchanged = c.unchanged, "sync page done");
+    let [list_ms, plan_ms, work_ms] = done.took_ms;
+    tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = done.listed.entries.len(), new = c.new, modified = c.modified, unchanged = c.unchanged, list_ms, plan_ms, work_ms, "sync page done");
     if done.next.is_none() {
         return finish(ctx, sync, next).await;
     }
