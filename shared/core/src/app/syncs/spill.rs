@@ -10,6 +10,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use bytes::Bytes;
+use futures::StreamExt;
 use serde_json::json;
 
 use super::manifest::ManifestEntry;
@@ -28,16 +29,21 @@ fn prefix(sync_id: &str, run_id: &str) -> String {
     format!("{}listed/", run_dir(sync_id, run_id))
 }
 
-/// The manifest entries of `listed` keys (those the manifest has).
+/// The manifest entries of `listed` keys (those the manifest has): 100 keys a read
+/// (DynamoDB's most for one BatchGetItem), four reads at a time.
 pub(super) async fn entries_of(
     ctx: &AppContext,
     sync_id: &str,
     listed: &[String],
 ) -> Result<BTreeMap<String, ManifestEntry>, Error> {
-    let mut out = BTreeMap::new();
-    for chunk in listed.chunks(100) {
+    let reads = listed.chunks(100).map(|chunk| {
         let wanted: Vec<Key> = chunk.iter().map(|k| keys::manifest(sync_id, k)).collect();
-        for item in ctx.table.get_many(wanted).await? {
+        ctx.table.get_many(wanted)
+    });
+    let mut found = futures::stream::iter(reads).buffer_unordered(4);
+    let mut out = BTreeMap::new();
+    while let Some(items) = found.next().await {
+        for item in items? {
             let m: ManifestEntry = from_item(item)?;
             out.insert(m.source_key.clone(), m);
         }
