@@ -36,10 +36,14 @@ pub(super) async fn entries_of(
     sync_id: &str,
     listed: &[String],
 ) -> Result<BTreeMap<String, ManifestEntry>, Error> {
-    let reads = listed.chunks(100).map(|chunk| {
-        let wanted: Vec<Key> = chunk.iter().map(|k| keys::manifest(sync_id, k)).collect();
-        ctx.table.get_many(wanted)
-    });
+    let reads: Vec<_> = listed
+        .chunks(100)
+        .map(|chunk| {
+            let wanted: Vec<Key> = chunk.iter().map(|k| keys::manifest(sync_id, k)).collect();
+            let table = ctx.table.clone();
+            async move { table.get_many(wanted).await }
+        })
+        .collect();
     let mut found = futures::stream::iter(reads).buffer_unordered(4);
     let mut out = BTreeMap::new();
     while let Some(items) = found.next().await {
