@@ -197,7 +197,11 @@ impl Auth {
                 ));
                 form.push(("assertion", self.assertion()?));
             }
-            Grant::OAuth => unreachable!("an OAuth connection's token is its own"),
+            Grant::OAuth => {
+                return Err(SourceError::Invalid(
+                    "an OAuth connection's token is its own, not granted".into(),
+                ))
+            }
         }
         let answer = exchange(&self.http, &self.token_url, &form).await?;
         let lifetime = answer.lifetime();
