@@ -23,7 +23,7 @@ from mixpeek.models.sync_create_request import SyncCreateRequest
 
 from conftest import Sluice, start
 from providers import AzureStore, BoxStore, GcsStore, GoogleTokens, MuxStore, emulator
-from test_syncs import trigger, wait_batches, wait_run
+from test_syncs import kill_mid_run, trigger, wait_batches, wait_run
 
 PROVIDERS = ["gcs", "azure_blob", "box"]
 # Typed configs the SDK has for each provider: the request is built through them.
@@ -202,16 +202,7 @@ def test_a_run_killed_mid_way_resumes_without_duplicates(tmp_path, make_store, p
         "connection_id": conn["connection_id"], "source_path": "/" if provider == "mux" else "/c/",
         "skip_batch_submission": True}).json()
     sid = sync["sync_config_id"]
-    job_id = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sid}/trigger", ns=ns).json()["sync_job_id"]
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sid}/jobs/{job_id}", ns=ns).json()
-        if job["files_synced"] >= 20:
-            break
-        time.sleep(0.05)
-    proc.kill()  # kill -9, mid-run
-    proc.wait()
-    assert job["status"] == "running" and job["files_synced"] < 200, f"the run ended before the kill: {job}"
+    job_id = kill_mid_run(proc, sluice, ns, bucket, sid, after=20, total=200)
     proc, url, key = start(data, env)
     try:
         sluice = Sluice(url, key, data)

@@ -128,6 +128,22 @@ def trigger(sluice, ns, bucket, sync_id):
     return wait_run(sluice, ns, bucket, sync_id, start_run(sluice, ns, bucket, sync_id))
 
 
+def kill_mid_run(proc, sluice, ns, bucket, sync_id, after, total):
+    """Triggers a run, kills the server with SIGKILL once `after` of its `total` files are
+    synced (the run still going), and returns the run's id."""
+    job_id = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sync_id}/trigger", ns=ns).json()["sync_job_id"]
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sync_id}/jobs/{job_id}", ns=ns).json()
+        if job["files_synced"] >= after:
+            break
+        time.sleep(0.05)
+    proc.kill()  # kill -9, mid-run
+    proc.wait()
+    assert job["status"] == "running" and job["files_synced"] < total, f"the run ended before the kill: {job}"
+    return job_id
+
+
 def test_quickstart_sync_and_trigger_verbatim(syncing, s3):
     sluice, _ = syncing
     fresh_bucket(s3, "my-source-bucket")
@@ -506,16 +522,7 @@ def test_a_run_killed_mid_way_resumes_after_restart_with_exact_counts(tmp_path, 
     sync = sluice.call("POST", f"/v1/buckets/{bucket}/syncs", ns=ns, json={
         "connection_id": conn["connection_id"], "source_path": "crash-source/c/", "skip_batch_submission": True}).json()
     sid = sync["sync_config_id"]
-    job_id = sluice.call("POST", f"/v1/buckets/{bucket}/syncs/{sid}/trigger", ns=ns).json()["sync_job_id"]
-    deadline = time.time() + 60
-    while time.time() < deadline:
-        job = sluice.call("GET", f"/v1/buckets/{bucket}/syncs/{sid}/jobs/{job_id}", ns=ns).json()
-        if job["files_synced"] >= 30:
-            break
-        time.sleep(0.05)
-    proc.kill()  # kill -9, mid-run
-    proc.wait()
-    assert job["status"] == "running" and job["files_synced"] < 300, f"the run ended before the kill: {job}"
+    job_id = kill_mid_run(proc, sluice, ns, bucket, sid, after=30, total=300)
     proc, url, key = start(data, env)
     try:
         sluice = Sluice(url, key, data)
