@@ -121,9 +121,14 @@ impl Auth {
         })
     }
 
-    /// Where this app's granted tokens sit in the process's cache.
+    /// Where this app's granted tokens for its subject sit in the process's cache.
     fn cache_key(&self) -> String {
-        format!("box\n{}\n{}", self.token_url, self.client_id)
+        format!(
+            "box\n{}\n{}\n{}",
+            self.token_url,
+            self.client_id,
+            self.subject()
+        )
     }
 
     /// A token to send now.
@@ -132,15 +137,13 @@ impl Auth {
             let c = self.credentials.lock().await;
             return Ok(c.text("access_token").unwrap_or_default().to_string());
         }
-        let key = format!("{}\n{}", self.cache_key(), self.subject());
-        self.tokens.get(&key, self.grant_token()).await
+        self.tokens.get(&self.cache_key(), self.grant_token()).await
     }
 
     /// A token other than `refused`, which Box has just refused.
     pub async fn renew(&self, refused: &str) -> SourceResult<String> {
         if !matches!(self.grant, Grant::OAuth) {
-            self.tokens
-                .forget(&format!("{}\n{}", self.cache_key(), self.subject()));
+            self.tokens.forget(&self.cache_key());
             return self.token().await;
         }
         // One renewal per source at a time; the keeper makes it one per connection.
