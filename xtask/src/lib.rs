@@ -238,6 +238,9 @@ fn policies(route: &Route) -> String {
     let vectors: Vec<&str> = [
         (QueryVectors, "s3vectors:QueryVectors"),
         (GetVectors, "s3vectors:GetVectors"),
+        (PutVectors, "s3vectors:PutVectors"),
+        (PutVectors, "s3vectors:CreateIndex"),
+        (PutVectors, "s3vectors:GetIndex"),
         (DeleteVectors, "s3vectors:DeleteVectors"),
         (DeleteVectorIndexes, "s3vectors:DeleteIndex"),
     ]

@@ -64,6 +64,8 @@ pub enum Permission {
     PublishEvents,
     QueryVectors,
     GetVectors,
+    /// PutVectors, with CreateIndex and GetIndex for a collection's first vector.
+    PutVectors,
     DeleteVectors,
     DeleteVectorIndexes,
     InvokeBedrock,
@@ -147,6 +149,7 @@ impl Route {
                 p,
                 Permission::QueryVectors
                     | Permission::GetVectors
+                    | Permission::PutVectors
                     | Permission::DeleteVectors
                     | Permission::DeleteVectorIndexes
             )

@@ -19,6 +19,9 @@ pub enum Error {
     /// A signed request (a provider's webhook) whose signature does not hold.
     #[error("{0}")]
     Unverified(String),
+    /// The caller is known but may not do this (a document's ACL).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("{0} not found")]
     NotFound(String),
     /// The request contradicts the current state (a duplicate, a finished upload).

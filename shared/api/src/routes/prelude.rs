@@ -25,6 +25,7 @@ pub use sluice_core::app::uploads::{
 pub use sluice_core::app::views::*;
 pub use sluice_core::app::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
 pub use sluice_core::context::AppContext;
+pub use sluice_core::domain::collection::Collection;
 pub use sluice_core::domain::entities::Bucket;
 pub use sluice_core::domain::extractors;
 pub use sluice_core::ports::QueueName;

@@ -13,5 +13,6 @@ routes! {
 
 async fn features_search(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SearchView> {
     let body: search::FeatureSearch = req.json()?;
-    Ok(search::features_search(&ctx, c.namespace()?, &body).await?)
+    let reader = c.principal.as_ref().map(|p| p.key_id.as_str());
+    Ok(search::features_search(&ctx, c.namespace()?, &body, reader).await?)
 }

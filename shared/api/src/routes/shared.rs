@@ -37,3 +37,16 @@ pub(super) fn creator(c: &Caller) -> String {
         .map(|p| p.key_id.clone())
         .unwrap_or_default()
 }
+
+/// The API key behind the request, for documents' ACLs.
+pub(super) fn key_id(c: &Caller) -> Option<&str> {
+    c.principal.as_ref().map(|p| p.key_id.as_str())
+}
+
+/// Who changes a document: the caller's namespace and key.
+pub(super) fn writer(c: &Caller) -> Result<documents::Writer<'_>, ApiError> {
+    Ok(documents::Writer {
+        namespace: c.namespace()?,
+        key_id: key_id(c),
+    })
+}

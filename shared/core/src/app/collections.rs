@@ -85,6 +85,7 @@ pub fn writes_for(ns: &Namespace) -> Vec<Write> {
                 enabled: true,
                 metadata: None,
                 created_at: ns.updated_at.clone(),
+                document_count: 0,
             };
             [
                 Write::put(pointer(
@@ -168,6 +169,7 @@ pub async fn create(
         enabled: req.enabled.unwrap_or(true),
         metadata: req.metadata,
         created_at: now_rfc3339(),
+        document_count: 0,
     };
     let result = ctx
         .table

@@ -6,13 +6,13 @@
 //! with the batch's counters, so a redelivered chunk changes nothing; the batch ends
 //! with one conditional write, and its event is published until that is recorded.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 
 use futures::{stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::batches::{self, ChunkMessage};
-use super::documents::Document;
+use super::documents::{Document, DocumentOrigin};
 use super::extract::{self, ExtractInput, StageError};
 use super::{from_item, keys, tasks, to_item};
 use crate::context::AppContext;
@@ -92,10 +92,11 @@ pub async fn run_chunk(
             process_object(ctx, &batch, id, objects.get(id), msg.attempt, was_failed)
         })
         .collect();
-    let processed: Vec<Processed> = stream::iter(work)
+    let mut processed: Vec<Processed> = stream::iter(work)
         .buffered(OBJECT_CONCURRENCY)
         .collect()
         .await;
+    carry_over(ctx, &batch, &mut processed).await?;
     tracing::debug!(
         read_and_process_us = t0.elapsed().as_micros() as u64,
         "chunk processed"
@@ -196,6 +197,12 @@ async fn record(
     let key = keys::batch(&msg.bucket_id, &msg.batch_id);
     // Documents first: a recorded result never points at a missing document.
     let doc_count = processed.iter().map(|p| p.documents.len()).sum::<usize>() as i64;
+    let mut new_in: BTreeMap<&str, i64> = BTreeMap::new();
+    for d in processed.iter().flat_map(|p| &p.documents) {
+        if d.counted_by.as_deref() == Some(batch.batch_id.as_str()) {
+            *new_in.entry(&d.collection_id).or_default() += 1;
+        }
+    }
     let docs: Vec<Item> = processed
         .iter()
         .flat_map(|p| p.documents.iter().flat_map(|d| [d.to_item(), d.ref_item()]))
@@ -241,7 +248,25 @@ async fn record(
         cond: batches::status_cond(Action::Record),
     });
     let batch_index = writes.len() - 1;
-    match ctx.table.transact(writes).await {
+    // Counted with the results, so a chunk delivered twice counts its documents once.
+    let counters: Vec<Write> = new_in
+        .into_iter()
+        .map(|(collection_id, n)| Write::Update {
+            key: keys::collection(&batch.namespace_id, collection_id),
+            updates: vec![Update::Add("document_count".into(), n)],
+            cond: Cond::Exists,
+        })
+        .collect();
+    let mut counted = writes.clone();
+    counted.extend(counters);
+    let outcome = match ctx.table.transact(counted).await {
+        // A collection was deleted meanwhile: there is nothing of it to count.
+        Err(StoreError::ConditionFailed { index: Some(i) }) if i > batch_index => {
+            ctx.table.transact(writes).await
+        }
+        other => other,
+    };
+    match outcome {
         Ok(()) => Ok(true),
         // Another delivery of this chunk recorded it first.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => Ok(true),
@@ -343,8 +368,7 @@ async fn process_object(
     }
 }
 
-/// Puts the documents' vectors into their collections' indexes (creating an index
-/// when a put finds none).
+/// Puts the documents' vectors into their collections' indexes.
 async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), Error> {
     let mut by_collection: HashMap<&str, Vec<VectorRecord>> = HashMap::new();
     for d in processed.iter().flat_map(|p| &p.documents) {
@@ -353,16 +377,41 @@ async fn index_vectors(ctx: &AppContext, processed: &[Processed]) -> Result<(), 
         }
     }
     for (collection, records) in by_collection {
-        // An index is made with a collection's first vectors; asking first would cost
-        // a call per chunk for the life of the collection.
-        match ctx.vectors.put(collection, records.clone()).await {
-            Err(StoreError::NotFound) => {
-                ctx.vectors
-                    .ensure_index(collection, records[0].vector.len())
-                    .await?;
-                ctx.vectors.put(collection, records).await?;
+        super::documents::put_vectors(ctx, collection, records).await?;
+    }
+    Ok(())
+}
+
+/// A document written again keeps what it was given before: its creation time, its ACL,
+/// a version above the one it had (so a change read before this write fails), and the
+/// batch that counted it. One written for the first time is counted by this batch.
+async fn carry_over(
+    ctx: &AppContext,
+    batch: &Batch,
+    processed: &mut [Processed],
+) -> Result<(), Error> {
+    let keys: Vec<Key> = processed
+        .iter()
+        .flat_map(|p| p.documents.iter().map(Document::key))
+        .collect();
+    if keys.is_empty() {
+        return Ok(());
+    }
+    let mut before: HashMap<String, Document> = HashMap::new();
+    for item in ctx.table.get_many(keys).await? {
+        let d: Document = from_item(item)?;
+        before.insert(d.document_id.clone(), d);
+    }
+    for d in processed.iter_mut().flat_map(|p| p.documents.iter_mut()) {
+        match before.remove(&d.document_id) {
+            Some(old) => {
+                d.created_at = old.created_at;
+                d.acl = old.acl;
+                d.version = old.version + 1;
+                d.counted_by = old.counted_by;
+                d.updated_at = Some(now_rfc3339());
             }
-            other => other?,
+            None => d.counted_by = Some(batch.batch_id.clone()),
         }
     }
     Ok(())
@@ -446,6 +495,11 @@ async fn extract_documents(
                 index,
                 fields: out.fields,
                 created_at: created_at.clone(),
+                origin: DocumentOrigin::Extracted,
+                updated_at: None,
+                counted_by: None,
+                acl: None,
+                version: 0,
                 embedding: out.embedding,
             },
         ));

@@ -9,16 +9,15 @@ use serde_json::Value;
 
 use super::collections::{self, Collection};
 use super::documents::Document;
+use super::from_item;
 use super::lists::Filter;
 use super::views::{DocumentView, SearchHit, SearchView};
-use super::{from_item, keys};
 use crate::context::AppContext;
 use crate::domain::entities::Namespace;
 use crate::error::Error;
 use crate::ports::{EmbedError, EmbeddingSpec, Media, MediaKind, StoreError, VectorMatch};
 
-/// Extractors whose documents carry an `embedding` feature.
-const EMBEDDING_EXTRACTORS: [&str; 2] = ["text_extractor", "multimodal_extractor"];
+use crate::domain::extractors::EMBEDDING_EXTRACTORS;
 
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -243,6 +242,7 @@ pub async fn features_search(
     ctx: &AppContext,
     ns: &Namespace,
     req: &FeatureSearch,
+    reader: Option<&str>,
 ) -> Result<SearchView, Error> {
     let top_k = req.top_k.unwrap_or(25);
     if !(1..=1000).contains(&top_k) {
@@ -298,11 +298,7 @@ pub async fn features_search(
     // The documents behind the hits, in one read; a hit whose document is gone is dropped.
     let wanted_keys = hits
         .iter()
-        .filter_map(|(col, m)| {
-            let s = |k: &str| m.metadata.get(k).and_then(Value::as_str);
-            let index = m.metadata.get("index").and_then(Value::as_u64)? as usize;
-            Some(keys::document(s("bucket_id")?, s("object_id")?, col, index))
-        })
+        .filter_map(|(col, m)| super::documents::key_of_match(col, m))
         .collect();
     let mut docs: std::collections::HashMap<String, Document> = Default::default();
     for item in ctx.table.get_many(wanted_keys).await? {
@@ -312,8 +308,9 @@ pub async fn features_search(
     let results: Vec<SearchHit> = hits
         .iter()
         .filter_map(|(_, m)| {
+            let doc = docs.get(&m.key).filter(|d| d.may_read(reader))?;
             Some(SearchHit {
-                document: DocumentView::from(docs.get(&m.key)?),
+                document: DocumentView::from(doc),
                 score: m.score,
             })
         })

@@ -13,6 +13,9 @@ wire_enum! {
         /// One event for a bulk create, in place of one per object.
         ObjectsCreatedBatch = "objects.created.batch",
         UploadCompleted = "upload.completed",
+        DocumentCreated = "document.created",
+        DocumentUpdated = "document.updated",
+        DocumentDeleted = "document.deleted",
         BatchCompleted = "batch.completed",
         BatchFailed = "batch.failed",
         SyncCompleted = "sync.completed",

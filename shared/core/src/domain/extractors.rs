@@ -76,6 +76,13 @@ impl ExtractorSpec {
     }
 }
 
+/// Extractors whose documents carry an `embedding` feature (a vector per document).
+pub const EMBEDDING_EXTRACTORS: [&str; 2] = ["text_extractor", "multimodal_extractor"];
+
+pub fn writes_embeddings(extractor_name: &str) -> bool {
+    EMBEDDING_EXTRACTORS.contains(&extractor_name)
+}
+
 pub fn find(name: &str, version: &str) -> Option<&'static ExtractorSpec> {
     CATALOGUE
         .iter()

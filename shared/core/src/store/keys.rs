@@ -121,6 +121,11 @@ pub const ACTIVE_BATCHES: &str = "BATCHES#ACTIVE";
 pub fn document(bkt: &str, obj: &str, col: &str, n: usize) -> Key {
     Key::new(bkt_pk(bkt), format!("DOC#{obj}#{col}#{n:04}"))
 }
+/// A document created through the API: in its collection's own partition, apart from
+/// what extractors write per object (which a reprocessing replaces).
+pub fn created_document(col: &str, doc: &str) -> Key {
+    Key::new(format!("COLDOC#{col}"), format!("DOC#{doc}"))
+}
 pub fn object_documents_prefix(obj: &str) -> String {
     format!("DOC#{obj}#")
 }

@@ -57,6 +57,22 @@ impl MemoryQueue {
         }
     }
 
+    /// Sends every waiting message of `queue` a second time (at-least-once delivery).
+    pub fn duplicate(&self, queue: QueueName) {
+        if let Some(q) = lock(&self.queues).get_mut(&queue) {
+            let copies: Vec<Message> = q
+                .iter()
+                .map(|m| Message {
+                    body: m.body.clone(),
+                    receipt: String::new(),
+                    receive_count: 0,
+                    visible_at: m.visible_at,
+                })
+                .collect();
+            q.extend(copies);
+        }
+    }
+
     /// The oldest message of any queue, whatever its delay, marked received.
     pub(crate) fn next_any(&self) -> Option<(QueueName, Received)> {
         let mut queues = lock(&self.queues);

@@ -57,7 +57,7 @@ async fn a_submitted_batch_runs_on_the_queue_and_writes_documents() {
         (done.processed, done.failed, done.documents_written),
         (3, 0, 3)
     );
-    let docs = documents::list_for_object(&m.ctx, &bucket, &ids[1], &ListRequest::default())
+    let docs = documents::list_for_object(&m.ctx, &bucket, &ids[1], &ListRequest::default(), None)
         .await
         .unwrap();
     assert_eq!(docs.results.len(), 1);

@@ -3,6 +3,7 @@
 //! `tests/backend` proves the real backends behave as these ports do.
 
 mod batches;
+mod documents;
 mod layers;
 mod objects;
 mod purge;

@@ -549,10 +549,15 @@ async fn batches_process_synced_files_through_the_connection() {
         .results[0]
         .clone();
     let object_id = object["object_id"].as_str().unwrap();
-    let docs =
-        crate::app::documents::list_for_object(&m.ctx, &bucket, object_id, &Default::default())
-            .await
-            .unwrap();
+    let docs = crate::app::documents::list_for_object(
+        &m.ctx,
+        &bucket,
+        object_id,
+        &Default::default(),
+        None,
+    )
+    .await
+    .unwrap();
     assert_eq!(docs.results.len(), 1, "processed: {object}");
     assert!(
         docs.results[0]["text"]

@@ -47,6 +47,8 @@ pub struct CollectionView {
     pub enabled: bool,
     pub metadata: Option<Map<String, Value>>,
     pub created_at: String,
+    /// Its documents, counted as they are written and removed.
+    pub document_count: i64,
 }
 
 impl From<&Collection> for CollectionView {
@@ -74,6 +76,7 @@ impl From<&Collection> for CollectionView {
             enabled: c.enabled,
             metadata: c.metadata.clone(),
             created_at: c.created_at.clone(),
+            document_count: c.document_count,
         }
     }
 }

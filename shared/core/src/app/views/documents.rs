@@ -15,12 +15,15 @@ pub struct DocumentView {
     pub document_id: String,
     pub collection_id: String,
     pub namespace_id: String,
-    pub source_object_id: String,
-    pub root_object_id: String,
-    pub source_bucket_id: String,
-    pub batch_id: String,
+    /// The object it came from (`null` for a created document that named none).
+    pub source_object_id: Option<String>,
+    pub root_object_id: Option<String>,
+    pub source_bucket_id: Option<String>,
+    /// The batch that wrote it (`null` for a created document).
+    pub batch_id: Option<String>,
     pub feature_extractor: ExtractorRef,
     pub created_at: String,
+    pub updated_at: Option<String>,
     #[serde(flatten)]
     pub fields: Map<String, Value>,
 }
@@ -35,6 +38,7 @@ const DOCUMENT_FIXED: &[&str] = &[
     "batch_id",
     "feature_extractor",
     "created_at",
+    "updated_at",
     "score",
 ];
 
@@ -44,10 +48,10 @@ impl From<&Document> for DocumentView {
             document_id: d.document_id.clone(),
             collection_id: d.collection_id.clone(),
             namespace_id: d.namespace_id.clone(),
-            source_object_id: d.object_id.clone(),
-            root_object_id: d.object_id.clone(),
-            source_bucket_id: d.bucket_id.clone(),
-            batch_id: d.batch_id.clone(),
+            source_object_id: some(&d.object_id),
+            root_object_id: some(&d.object_id),
+            source_bucket_id: some(&d.bucket_id),
+            batch_id: some(&d.batch_id),
             feature_extractor: ExtractorRef {
                 feature_extractor_name: d.feature_extractor.feature_extractor_name.clone(),
                 version: d.feature_extractor.version.clone(),
@@ -55,6 +59,7 @@ impl From<&Document> for DocumentView {
                 feature_extractor_id: None,
             },
             created_at: d.created_at.clone(),
+            updated_at: d.updated_at.clone(),
             // The provenance fields above win over an extractor field of the same name.
             fields: d
                 .fields
@@ -64,4 +69,79 @@ impl From<&Document> for DocumentView {
                 .collect(),
         }
     }
+}
+
+fn some(s: &str) -> Option<String> {
+    (!s.is_empty()).then(|| s.to_string())
+}
+
+/// What one document of a batch request came to.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentOutcome {
+    pub document_id: String,
+    pub success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// What a batch or bulk change of documents came to, document by document.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentsChanged {
+    /// `completed`: the change ran within the request.
+    pub status: String,
+    pub updated_count: usize,
+    pub failed_count: usize,
+    pub results: Vec<DocumentOutcome>,
+    pub message: String,
+}
+
+impl DocumentsChanged {
+    pub fn new(results: Vec<DocumentOutcome>) -> Self {
+        let failed_count = results.iter().filter(|r| !r.success).count();
+        let updated_count = results.len() - failed_count;
+        DocumentsChanged {
+            status: "completed".into(),
+            message: format!("{updated_count} updated, {failed_count} failed"),
+            updated_count,
+            failed_count,
+            results,
+        }
+    }
+}
+
+/// What a batch delete of documents came to, document by document.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentsDeleted {
+    pub status: String,
+    pub deleted_count: usize,
+    pub failed_count: usize,
+    pub results: Vec<DocumentOutcome>,
+    pub message: String,
+}
+
+impl DocumentsDeleted {
+    pub fn new(results: Vec<DocumentOutcome>) -> Self {
+        let failed_count = results.iter().filter(|r| !r.success).count();
+        let deleted_count = results.len() - failed_count;
+        DocumentsDeleted {
+            status: "completed".into(),
+            message: format!("{deleted_count} deleted, {failed_count} failed"),
+            deleted_count,
+            failed_count,
+            results,
+        }
+    }
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentCount {
+    pub collection_id: String,
+    pub count: i64,
+}
+
+/// Documents asked for by id: those found, and the ids not found (or not readable).
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentsFound {
+    pub documents: Vec<DocumentView>,
+    pub not_found: Vec<String>,
 }

@@ -1,0 +1,8 @@
+//! PATCH /v1/collections/{collection_identifier}/documents/{document_id}/acl (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::documents::COLLECTIONS_DOCUMENTS_ACL;
+    let clients = Clients::table().events();
+    sluice_lambda::serve_route(route, clients)
+}

@@ -1,0 +1,374 @@
+//! Documents: what extractors produce, one record per output, keyed so that writing an
+//! object's output again replaces it instead of adding a copy; and documents created,
+//! changed and deleted through the API (`write`).
+
+use std::collections::BTreeMap;
+
+use futures::StreamExt;
+
+use serde_json::{json, Map, Value};
+
+use super::lists::{collect, ListRequest};
+use super::views::{record, DocumentView, DocumentsFound, Page};
+use super::{from_item, keys, to_item};
+use crate::context::AppContext;
+pub use crate::domain::collection::{Collection, Document, DocumentAcl, DocumentOrigin};
+use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::ids::{derived_id, IdKind};
+use crate::error::Error;
+use crate::ports::{Cond, Item, Key, Query, StoreError, Update, VectorMatch, VectorRecord, Write};
+
+/// Largest filterable metadata S3 Vectors takes per vector is 2 KB; stay under it.
+const VECTOR_METADATA_BUDGET: usize = 1500;
+/// S3 Vectors takes at most 50 metadata keys per vector.
+const VECTOR_METADATA_KEYS: usize = 50;
+
+mod write;
+
+pub use write::{
+    batch_delete, batch_update, bulk_update, change, create, delete, update_acl, BatchDelete,
+    BatchUpdate, BulkUpdate, CreateDocument, DocumentChange, UpdateAcl, Writer, BATCH_LIMIT,
+    BULK_LIMIT,
+};
+
+impl Document {
+    pub fn id_for(collection_id: &str, object_id: &str, index: usize) -> String {
+        derived_id(
+            IdKind::Document,
+            &[collection_id, object_id, &index.to_string()],
+        )
+    }
+
+    /// Where it is stored: by object for what extractors write, in its collection's own
+    /// partition when created through the API.
+    pub fn key(&self) -> Key {
+        key_of(
+            self.origin,
+            &self.bucket_id,
+            &self.object_id,
+            &self.collection_id,
+            self.index,
+            &self.document_id,
+        )
+    }
+
+    pub fn to_item(&self) -> Item {
+        let mut item = to_item(&self.key(), self);
+        let in_collection = match self.origin {
+            DocumentOrigin::Extracted => &self.object_id,
+            DocumentOrigin::Created => &self.document_id,
+        };
+        crate::store::index::Entry::Document {
+            collection_id: &self.collection_id,
+            object_id: in_collection,
+            n: self.index,
+        }
+        .insert_into(&mut item);
+        item
+    }
+}
+
+fn key_of(
+    origin: DocumentOrigin,
+    bucket_id: &str,
+    object_id: &str,
+    collection_id: &str,
+    index: usize,
+    document_id: &str,
+) -> Key {
+    match origin {
+        DocumentOrigin::Extracted => keys::document(bucket_id, object_id, collection_id, index),
+        DocumentOrigin::Created => keys::created_document(collection_id, document_id),
+    }
+}
+
+impl Document {
+    /// The pointer that finds this document by its id alone.
+    pub fn ref_item(&self) -> Item {
+        let mut item = super::pointer(
+            &keys::document_ref(&self.namespace_id, &self.document_id),
+            "bucket_id",
+            &self.bucket_id,
+        );
+        item.insert("object_id".into(), json!(self.object_id));
+        item.insert("collection_id".into(), json!(self.collection_id));
+        item.insert("index".into(), json!(self.index));
+        item.insert("origin".into(), json!(self.origin));
+        item
+    }
+}
+
+impl Document {
+    /// Its vector with what search filters on: where it came from, and the object's
+    /// scalar metadata as `metadata.<key>`.
+    pub fn vector_record(&self) -> Option<VectorRecord> {
+        let vector = self.embedding.clone()?;
+        let mut metadata = Map::new();
+        metadata.insert("object_id".into(), json!(self.object_id));
+        metadata.insert("bucket_id".into(), json!(self.bucket_id));
+        metadata.insert("index".into(), json!(self.index));
+        if let Some(m) = self.fields.get("modality") {
+            metadata.insert("modality".into(), m.clone());
+        }
+        if self.origin == DocumentOrigin::Created {
+            metadata.insert("origin".into(), json!(self.origin));
+        }
+        let mut used = Value::Object(metadata.clone()).to_string().len();
+        if let Some(Value::Object(meta)) = self.fields.get("metadata") {
+            for (k, v) in meta {
+                let fits = match v {
+                    Value::String(s) => s.len() <= 256,
+                    Value::Number(_) | Value::Bool(_) => true,
+                    Value::Array(a) => a.iter().all(|x| x.as_str().is_some_and(|s| s.len() <= 64)),
+                    _ => false,
+                };
+                let cost = k.len() + v.to_string().len() + 16;
+                let room = metadata.len() < VECTOR_METADATA_KEYS;
+                if fits && room && used + cost <= VECTOR_METADATA_BUDGET {
+                    used += cost;
+                    metadata.insert(format!("metadata.{k}"), v.clone());
+                }
+            }
+        }
+        Some(VectorRecord {
+            key: self.document_id.clone(),
+            vector,
+            metadata,
+        })
+    }
+}
+
+/// Where the document behind a search hit in `collection_id` is stored (from what its
+/// vector carries).
+pub fn key_of_match(collection_id: &str, m: &VectorMatch) -> Option<Key> {
+    let s = |k: &str| m.metadata.get(k).and_then(Value::as_str);
+    if s("origin") == Some("created") {
+        return Some(keys::created_document(collection_id, &m.key));
+    }
+    let index = m.metadata.get("index").and_then(Value::as_u64)? as usize;
+    Some(keys::document(
+        s("bucket_id")?,
+        s("object_id")?,
+        collection_id,
+        index,
+    ))
+}
+
+/// Removes stored documents with everything that hangs off them: their by-id pointers,
+/// their vectors, their thumbnails and their place in their collections' counts.
+pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
+    let mut by_collection: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    for item in items {
+        let attr = |k: &str| item.get(k).and_then(Value::as_str);
+        if let (Some(ns), Some(col), Some(id)) = (
+            attr("namespace_id"),
+            attr("collection_id"),
+            attr("document_id"),
+        ) {
+            by_collection
+                .entry((ns, col))
+                .or_default()
+                .push(id.to_string());
+        }
+    }
+    for ((_, collection), keys) in &by_collection {
+        ctx.vectors.delete(collection, keys).await?;
+    }
+    for item in items {
+        let thumbnail = item
+            .get("fields")
+            .and_then(|f| f.get("thumbnail"))
+            .and_then(|t| t.get("storage_key"))
+            .and_then(Value::as_str);
+        if let Some(key) = thumbnail {
+            ctx.blobs.delete(key).await?;
+        }
+    }
+    ctx.table.delete_many(keys_with_refs(items)).await?;
+    for ((ns, collection), ids) in by_collection {
+        let write = Write::Update {
+            key: keys::collection(ns, collection),
+            updates: vec![Update::Add("document_count".into(), -(ids.len() as i64))],
+            cond: Cond::Exists,
+        };
+        match ctx.table.write(write).await {
+            // The collection itself is being deleted.
+            Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
+}
+
+/// Puts vectors in a collection's index, making the index with its first vectors (asking
+/// first would cost a call per write for the life of the collection).
+pub async fn put_vectors(
+    ctx: &AppContext,
+    collection_id: &str,
+    records: Vec<VectorRecord>,
+) -> Result<(), Error> {
+    let Some(dimensions) = records.first().map(|r| r.vector.len()) else {
+        return Ok(());
+    };
+    match ctx.vectors.put(collection_id, records.clone()).await {
+        Err(StoreError::NotFound) => {
+            ctx.vectors.ensure_index(collection_id, dimensions).await?;
+            ctx.vectors.put(collection_id, records).await?;
+        }
+        other => other?,
+    }
+    Ok(())
+}
+
+/// The keys of stored documents and of their by-id pointers, for deleting both.
+pub fn keys_with_refs(items: &[Item]) -> Vec<Key> {
+    let mut out = Vec::with_capacity(items.len() * 2);
+    for item in items {
+        out.extend(Key::of(item));
+        let attr = |k: &str| item.get(k).and_then(Value::as_str);
+        if let (Some(ns), Some(id)) = (attr("namespace_id"), attr("document_id")) {
+            out.push(keys::document_ref(ns, id));
+        }
+    }
+    out
+}
+
+/// A stored document by id, within the namespace (and collection, when given).
+pub async fn stored(
+    ctx: &AppContext,
+    namespace_id: &str,
+    collection_id: Option<&str>,
+    document_id: &str,
+) -> Result<Document, Error> {
+    let missing = || Error::not_found(format!("document {document_id:?}"));
+    let pointer = ctx
+        .table
+        .get(&keys::document_ref(namespace_id, document_id))
+        .await?
+        .ok_or_else(missing)?;
+    let attr = |k: &str| pointer.get(k).and_then(Value::as_str).unwrap_or_default();
+    if collection_id.is_some_and(|c| c != attr("collection_id")) {
+        return Err(missing());
+    }
+    let origin = pointer
+        .get("origin")
+        .cloned()
+        .and_then(|o| serde_json::from_value(o).ok())
+        .unwrap_or_default();
+    let index = pointer.get("index").and_then(Value::as_u64).unwrap_or(0) as usize;
+    let key = key_of(
+        origin,
+        attr("bucket_id"),
+        attr("object_id"),
+        attr("collection_id"),
+        index,
+        document_id,
+    );
+    let item = ctx.table.get(&key).await?.ok_or_else(missing)?;
+    from_item(item)
+}
+
+/// A document by id, within the caller's namespace (and collection, when given), if the
+/// caller's key may read it.
+pub async fn get(
+    ctx: &AppContext,
+    ns: &Namespace,
+    collection_id: Option<&str>,
+    document_id: &str,
+    reader: Option<&str>,
+) -> Result<DocumentView, Error> {
+    let d = stored(ctx, &ns.namespace_id, collection_id, document_id).await?;
+    if !d.may_read(reader) {
+        return Err(Error::not_found(format!("document {document_id:?}")));
+    }
+    Ok(DocumentView::from(&d))
+}
+
+/// `GET …/objects/{id}/documents`: the object's documents in every collection.
+pub async fn list_for_object(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    object_id: &str,
+    req: &ListRequest,
+    reader: Option<&str>,
+) -> Result<Page<DocumentView>, Error> {
+    let size = req.page_size()?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix(keys::object_documents_prefix(object_id))
+        .cursor(req.cursor()?);
+    let filter = req.filter(&["collection_id", "document_id", "batch_id"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let d: Document = from_item(item)?;
+        readable(&d, reader)
+    })
+    .await?;
+    Ok(Page::new(req.project(results), next, size, None).counted())
+}
+
+/// `POST /v1/collections/{id}/documents/list`.
+pub async fn list_for_collection(
+    ctx: &AppContext,
+    collection: &Collection,
+    req: &ListRequest,
+    reader: Option<&str>,
+) -> Result<Page<DocumentView>, Error> {
+    let collection_id = collection.collection_id.as_str();
+    let size = req.page_size()?;
+    let query = crate::store::index::collection_documents(collection_id).cursor(req.cursor()?);
+    let filter = req.filter(&["object_id", "document_id", "batch_id", "source_object_id"])?;
+    let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
+        let d: Document = from_item(item)?;
+        readable(&d, reader)
+    })
+    .await?;
+    Ok(Page::new(req.project(results), next, size, None).counted())
+}
+
+/// A listed document's record, if the caller's key may read it.
+fn readable(d: &Document, reader: Option<&str>) -> Result<Option<Value>, Error> {
+    if !d.may_read(reader) {
+        return Ok(None);
+    }
+    record(&DocumentView::from(d)).map(Some)
+}
+
+/// `POST /v1/documents/batch-get`.
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchGet {
+    pub document_ids: Vec<String>,
+    pub return_presigned_urls: Option<bool>,
+}
+
+/// Documents of the namespace by id, at most [`BATCH_LIMIT`] of them.
+pub async fn batch_get(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: &BatchGet,
+    reader: Option<&str>,
+) -> Result<DocumentsFound, Error> {
+    if req.document_ids.is_empty() || req.document_ids.len() > BATCH_LIMIT {
+        return Err(Error::field(
+            "document_ids",
+            format!("name 1 to {BATCH_LIMIT} documents"),
+        ));
+    }
+    let mut found = DocumentsFound {
+        documents: Vec::new(),
+        not_found: Vec::new(),
+    };
+    let lookups: Vec<_> = req
+        .document_ids
+        .iter()
+        .map(|id| get(ctx, ns, None, id, reader))
+        .collect();
+    let results: Vec<_> = futures::stream::iter(lookups).buffered(16).collect().await;
+    for (id, result) in req.document_ids.iter().zip(results) {
+        match result {
+            Ok(view) => found.documents.push(view),
+            Err(Error::NotFound(_)) => found.not_found.push(id.clone()),
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(found)
+}
