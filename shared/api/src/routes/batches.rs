@@ -19,7 +19,7 @@ routes! {
     /// Get a batch with its progress and failures
     BATCHES_GET: GET "/v1/buckets/{bucket_identifier}/batches/{batch_id}" => batches_get -> BatchView {}
 
-    /// Delete a draft batch
+    /// Delete a batch that is not running (a draft, or a finished or canceled one)
     BATCHES_DELETE: DELETE "/v1/buckets/{bucket_identifier}/batches/{batch_id}" => batches_delete -> Done {
         permissions: &[ReadTable, WriteTable],
     }
@@ -50,6 +50,11 @@ routes! {
         request_body: Some(optional::<RetryBatch>()),
         idempotent: true,
         permissions: &[ReadTable, WriteTable, Send(QueueName::Batches)],
+    }
+
+    /// The org's batches in flight (in the namespace, when one is named)
+    BATCHES_QUEUE: GET "/v1/batches/queue" => batches_queue -> QueueStatus {
+        access: Access::OrgOptionalNamespace,
     }
 
     /// Get a batch by id alone
@@ -210,4 +215,9 @@ async fn batches_results(
     let list = ListRequest::default().merge_query(&req.query)?;
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(batches::list_results(&ctx, &bucket, batch_id(&req)?, &list).await?)
+}
+
+async fn batches_queue(ctx: AppContext, c: Caller, _req: ApiRequest) -> Reply<QueueStatus> {
+    let ns = c.namespace.as_ref().map(|n| n.namespace_id.as_str());
+    Ok(batches::queue_status(&ctx, c.org()?, ns).await?)
 }

@@ -41,6 +41,16 @@ routes! {
         access: Access::Org,
         permissions: &[ReadTable, UseCredentials],
     }
+
+    /// Browse a Google Drive connection's files (Sluice has no Google Drive provider)
+    CONNECTIONS_DRIVE_FILES: GET "/v1/organizations/connections/{connection_identifier}/files" => connections_drive_files -> Value {
+        access: Access::Org,
+    }
+
+    /// Browse a Google Drive connection's folders (Sluice has no Google Drive provider)
+    CONNECTIONS_DRIVE_FOLDERS: GET "/v1/organizations/connections/{connection_identifier}/folders" => connections_drive_folders -> Value {
+        access: Access::Org,
+    }
 }
 
 fn connection_id(req: &ApiRequest) -> Result<&str, ApiError> {
@@ -88,4 +98,26 @@ async fn connections_test(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<
         success: t.success,
         message: t.message,
     })
+}
+
+/// Files and folders are browsed on Google Drive connections only, which Sluice cannot
+/// make yet: the answer names the connection's provider.
+async fn drive_browse(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+    let found = connections::get(&ctx, c.org()?, connection_id(&req)?).await?;
+    Err(ApiError::field(
+        "connection_identifier",
+        format!(
+            "connection {} is a {} connection; files and folders are browsed on google_drive connections, which Sluice does not offer yet",
+            found.connection_id,
+            found.provider_type
+        ),
+    ))
+}
+
+async fn connections_drive_files(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+    drive_browse(ctx, c, req).await
+}
+
+async fn connections_drive_folders(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+    drive_browse(ctx, c, req).await
 }

@@ -15,6 +15,12 @@ routes! {
         permissions: &[],
     }
 
+    /// The features each file type can be searched by, and which extractors make them
+    FEATURES_DISCOVER: GET "/v1/collections/features" => features_discover -> FeatureDiscovery {
+        access: Access::Public,
+        permissions: &[],
+    }
+
     /// Get one feature extractor
     EXTRACTORS_GET: GET "/v1/collections/features/extractors/{feature_extractor_id}" => extractors_get -> ExtractorView {
         access: Access::Public,
@@ -42,4 +48,12 @@ async fn extractors_get(_ctx: AppContext, _c: Caller, req: ApiRequest) -> Reply<
     let spec = extractors::find_by_id(id)
         .ok_or_else(|| ApiError::not_found(format!("feature extractor {id:?}")))?;
     Ok(ExtractorView::from(spec))
+}
+
+async fn features_discover(
+    _ctx: AppContext,
+    _c: Caller,
+    _req: ApiRequest,
+) -> Reply<FeatureDiscovery> {
+    Ok(FeatureDiscovery::of(extractors::CATALOGUE))
 }

@@ -72,6 +72,12 @@ routes! {
         permissions: &[ReadTable, WriteTable],
     }
 
+    /// Stop retrying the dead files whose error is of the given types
+    SYNCS_DLQ_MARK_FAILED: POST "/v1/buckets/{bucket_identifier}/syncs/{sync_config_id}/dlq/bulk-mark-failed" => syncs_dlq_mark_failed -> MarkedFailed {
+        request_body: Some(required::<MarkFailed>()),
+        permissions: &[ReadTable, WriteTable],
+    }
+
     /// Receive Mux's signed events for a connection (starts the syncs that use it)
     MUX_EVENTS: POST "/v1/webhooks/mux/{connection_id}" => mux_events -> ProviderEventReceived {
         access: Access::Public,
@@ -238,4 +244,18 @@ async fn syncs_dlq_requeue(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply
         requeued: done.requeued,
         sync_job_id: done.sync_job_id,
     })
+}
+
+#[derive(Debug, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+struct MarkFailed {
+    /// Error types (`error_type` of the dead letters) to stop retrying.
+    error_types: Vec<String>,
+}
+
+async fn syncs_dlq_mark_failed(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<MarkedFailed> {
+    let body: MarkFailed = req.json()?;
+    let (_, sync) = sync_of(&ctx, &c, &req).await?;
+    let updated = syncs::mark_permanently_failed(&ctx, &sync, &body.error_types).await?;
+    Ok(MarkedFailed { updated })
 }

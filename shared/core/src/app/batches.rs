@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 
 use super::lists::{collect, each_item, ListRequest};
 pub use super::messages::ChunkMessage;
-use super::views::{record, BatchView, ObjectResultView, ObjectView, Page};
+use super::views::{record, BatchView, ObjectResultView, ObjectView, Page, QueueStatus};
 use super::{collections, from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::batch::{Action, Batch, BatchStatus, ObjectResult, ResultStatus};
@@ -22,7 +22,7 @@ use crate::domain::ids::IdKind;
 use crate::domain::status::TaskStatus;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::Error;
-use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
+use crate::ports::{Cond, Key, Query, QueueName, StoreError, Update, Write};
 use crate::store::index;
 
 /// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
@@ -754,13 +754,57 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result
         ])
         .await;
     match result {
-        Ok(()) => Ok(()),
+        Ok(()) => {}
         Err(StoreError::ConditionFailed { .. }) => {
             let batch = get(ctx, bucket, batch_id).await?;
-            Err(conflict(&batch, Action::Delete))
+            return Err(conflict(&batch, Action::Delete));
         }
-        Err(e) => Err(e.into()),
+        Err(e) => return Err(e.into()),
     }
+    // A finished batch leaves its per-object results, which nothing reaches any more.
+    let results = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix(keys::batch_results_prefix(batch_id))
+        .limit(500);
+    loop {
+        let page = ctx.table.query(&results).await?;
+        if page.items.is_empty() {
+            return Ok(());
+        }
+        ctx.table
+            .delete_many(page.items.iter().filter_map(Key::of).collect())
+            .await?;
+    }
+}
+
+/// What the org's batch queue holds now: the batches in flight, by status, with their
+/// objects still to process (from the in-flight index, never a scan of batches).
+pub async fn queue_status(
+    ctx: &AppContext,
+    org_id: &str,
+    namespace_id: Option<&str>,
+) -> Result<QueueStatus, Error> {
+    let mut status = QueueStatus::default();
+    let in_flight = index::batches_idle_since("~");
+    each_item(ctx.table.as_ref(), in_flight, |item| {
+        let b: Batch = from_item(item)?;
+        if b.org_id != org_id || namespace_id.is_some_and(|n| n != b.namespace_id) {
+            return Ok(true);
+        }
+        match b.status {
+            BatchStatus::Queued => status.queued_batches += 1,
+            BatchStatus::Processing => status.processing_batches += 1,
+            _ => return Ok(true),
+        }
+        status.pending_objects += b.pending.max(0);
+        if let Some(at) = b.submitted_at {
+            if status.oldest_submitted_at.as_ref().is_none_or(|o| &at < o) {
+                status.oldest_submitted_at = Some(at);
+            }
+        }
+        Ok(true)
+    })
+    .await?;
+    Ok(status)
 }
 
 /// Reads a batch's results in key order, handing each to `keep_going` until it says stop.

@@ -188,7 +188,7 @@ pub async fn list(
 ) -> Result<Page<BucketView>, Error> {
     let size = req.page_size()?;
     let query = Query::partition(keys::ns_pk(&ns.namespace_id))
-        .prefix("BKT#")
+        .prefix(keys::BUCKETS_PREFIX)
         .cursor(req.cursor()?)
         .descending(req.descending()?);
     let filter = req.filter(&["bucket_name", "bucket_id", "description"])?;

@@ -651,7 +651,7 @@ pub async fn syncs_using(
         };
         let buckets = super::lists::all_items(
             ctx.table.as_ref(),
-            Query::partition(keys::ns_pk(ns_id)).prefix("BKT#"),
+            Query::partition(keys::ns_pk(ns_id)).prefix(keys::BUCKETS_PREFIX),
         )
         .await?;
         for b in buckets {

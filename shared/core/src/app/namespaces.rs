@@ -4,12 +4,16 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::lists::{collect, ListRequest};
+use super::lists::{all_records, collect, ListRequest};
 use super::purge::{self, PurgeScope};
-use super::views::{record, DeletionQueued, NamespaceView, Page};
+use super::views::{
+    record, DeletionQueued, ExtractorView, IndexState, IndexesEnsured, NamespaceExtractors,
+    NamespaceStats, NamespaceStatsBatch, NamespaceView, Page,
+};
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
-use crate::domain::entities::Namespace;
+use crate::domain::embedding::EmbeddingSpec;
+use crate::domain::entities::{Bucket, Namespace};
 use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::IdKind;
 use crate::domain::names;
@@ -316,5 +320,114 @@ pub async fn delete(ctx: &AppContext, org_id: &str, ident: &str) -> Result<Delet
             Err(Error::not_found(format!("namespace {ident:?}")))
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The most namespaces one stats request may name.
+pub const STATS_BATCH_LIMIT: usize = 100;
+
+/// Counts from the counters buckets and collections keep as objects and documents are
+/// written: one read per bucket and per collection item, never a scan of their contents.
+pub async fn stats(ctx: &AppContext, ns: &Namespace) -> Result<NamespaceStats, Error> {
+    let buckets: Vec<Bucket> = all_records(
+        ctx.table.as_ref(),
+        Query::partition(keys::ns_pk(&ns.namespace_id)).prefix(keys::BUCKETS_PREFIX),
+    )
+    .await?;
+    let collections = super::collections::all(ctx, &ns.namespace_id).await?;
+    Ok(NamespaceStats {
+        namespace_id: ns.namespace_id.clone(),
+        bucket_count: buckets.len() as i64,
+        object_count: buckets.iter().map(|b| b.object_count.max(0)).sum(),
+        collection_count: collections.len() as i64,
+        document_count: collections.iter().map(|c| c.document_count.max(0)).sum(),
+        document_count_complete: true,
+    })
+}
+
+/// Stats of several namespaces of the org (ids or names); an unknown one is a 422.
+pub async fn stats_batch(
+    ctx: &AppContext,
+    org_id: &str,
+    idents: &[String],
+) -> Result<NamespaceStatsBatch, Error> {
+    if idents.is_empty() || idents.len() > STATS_BATCH_LIMIT {
+        return Err(Error::field(
+            "namespace_ids",
+            format!("name 1 to {STATS_BATCH_LIMIT} namespaces"),
+        ));
+    }
+    let mut out = NamespaceStatsBatch {
+        stats: Default::default(),
+    };
+    for ident in idents {
+        let ns = resolve(ctx, org_id, ident).await.map_err(|_| {
+            Error::field(
+                "namespace_ids",
+                format!("no namespace {ident:?} in this org"),
+            )
+        })?;
+        out.stats.insert(ident.clone(), stats(ctx, &ns).await?);
+    }
+    Ok(out)
+}
+
+/// Makes the vector index of every collection that keeps vectors, if it is missing
+/// (idempotent). Indexes are written vector by vector, so there is never a rebuild to ask for.
+pub async fn ensure_indexes(
+    ctx: &AppContext,
+    ns: &Namespace,
+    force_rebuild: bool,
+) -> Result<IndexesEnsured, Error> {
+    if force_rebuild {
+        return Err(Error::field(
+            "force_rebuild",
+            "Sluice writes each vector with its document, so an index is never rebuilt; omit it",
+        ));
+    }
+    let mut indexes = Vec::new();
+    for c in super::collections::all(ctx, &ns.namespace_id).await? {
+        if !extractors::writes_embeddings(&c.feature_extractor.feature_extractor_name) {
+            continue;
+        }
+        let dimensions = EmbeddingSpec::of(c.feature_extractor.params.as_ref()).dimensions;
+        ctx.vectors
+            .ensure_index(&c.collection_id, dimensions)
+            .await?;
+        indexes.push(IndexState {
+            collection_id: c.collection_id,
+            dimensions,
+            status: "ready".into(),
+        });
+    }
+    Ok(IndexesEnsured {
+        namespace_id: ns.namespace_id.clone(),
+        message: format!("{} vector indexes ready", indexes.len()),
+        indexes,
+    })
+}
+
+/// The extractors the namespace runs, as the catalogue describes them, with the
+/// parameters the namespace chose.
+pub fn extractors_of(ns: &Namespace) -> NamespaceExtractors {
+    let extractors: Vec<ExtractorView> = ns
+        .feature_extractors
+        .iter()
+        .filter_map(|choice| {
+            let spec = extractors::find(&choice.feature_extractor_name, &choice.version)?;
+            let mut view = ExtractorView::from(spec);
+            if let Some(params) = &choice.params {
+                view.default_parameters.extend(params.clone());
+            }
+            Some(view)
+        })
+        .collect();
+    NamespaceExtractors {
+        success: true,
+        namespace_id: ns.namespace_id.clone(),
+        total: extractors.len(),
+        builtin_count: extractors.len(),
+        custom_count: 0,
+        extractors,
     }
 }

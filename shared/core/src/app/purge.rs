@@ -141,7 +141,7 @@ pub async fn run(ctx: &AppContext, msg: &PurgeMessage, receive_count: u32) -> Re
                     .table
                     .query(
                         &Query::partition(keys::ns_pk(namespace_id))
-                            .prefix("BKT#")
+                            .prefix(keys::BUCKETS_PREFIX)
                             .limit(100),
                     )
                     .await?;

@@ -34,7 +34,9 @@ impl BatchStatus {
     pub fn allowed_from(action: Action) -> &'static [BatchStatus] {
         use BatchStatus::*;
         match action {
-            Action::AddObjects | Action::Submit | Action::Delete => &[Draft],
+            Action::AddObjects | Action::Submit => &[Draft],
+            // Not while it runs: cancel it first.
+            Action::Delete => &[Draft, Canceled, Completed, CompletedWithErrors, Failed],
             Action::Start => &[Queued],
             Action::Record => &[Queued, Processing],
             Action::Cancel => &[Draft, Queued, Processing],
@@ -184,7 +186,6 @@ mod tests {
         for a in [
             Action::AddObjects,
             Action::Submit,
-            Action::Delete,
             Action::Start,
             Action::Record,
         ] {

@@ -45,8 +45,10 @@ pub fn ns_pk(ns: &str) -> String {
     format!("NS#{ns}")
 }
 pub fn bucket(ns: &str, bkt: &str) -> Key {
-    Key::new(ns_pk(ns), format!("BKT#{bkt}"))
+    Key::new(ns_pk(ns), format!("{BUCKETS_PREFIX}{bkt}"))
 }
+/// The sort-key prefix of a namespace's buckets, in the namespace's partition.
+pub const BUCKETS_PREFIX: &str = "BKT#";
 pub fn bucket_name(ns: &str, name: &str) -> Key {
     Key::new(ns_pk(ns), format!("BKTNAME#{name}"))
 }

@@ -30,7 +30,7 @@ pub use crate::domain::sync::{
 };
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
-use crate::ports::{Cond, Item, Query, StoreError, Write};
+use crate::ports::{Cond, Item, Key, Query, StoreError, Update, Write};
 
 /// `POST /v1/buckets/{id}/syncs`: the SDK's body, or the quickstart's (`provider`,
 /// inline `connection`, `sync_config`), which makes a connection of its own.
@@ -991,4 +991,41 @@ mod tests {
                 .unwrap();
         assert!(desugar(both, |_| ProviderRules::S3).is_err());
     }
+}
+
+/// Stops retries of the dead files whose error is one of `error_types`: they stay in
+/// the dead-letter list, out of attempts, until requeued. Returns how many changed.
+pub async fn mark_permanently_failed(
+    ctx: &AppContext,
+    s: &Sync,
+    error_types: &[String],
+) -> Result<usize, Error> {
+    if error_types.is_empty() || error_types.len() > 50 {
+        return Err(Error::field("error_types", "name 1 to 50 error types"));
+    }
+    let letters = super::lists::all_items(
+        ctx.table.as_ref(),
+        Query::partition(keys::sync_pk(&s.sync_config_id)).prefix("DLQ#"),
+    )
+    .await?;
+    let mut updated = 0;
+    for item in &letters {
+        let Some(key) = Key::of(item) else { continue };
+        let d: DeadLetter = from_item(item.clone())?;
+        if d.max_retries_reached || !error_types.contains(&d.error_type) {
+            continue;
+        }
+        let write = Write::Update {
+            key,
+            updates: vec![Update::Set("max_retries_reached".into(), json!(true))],
+            cond: Cond::Exists,
+        };
+        match ctx.table.write(write).await {
+            Ok(_) => updated += 1,
+            // Taken by a run meanwhile (the file synced): nothing to stop.
+            Err(StoreError::ConditionFailed { .. }) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(updated)
 }

@@ -236,3 +236,14 @@ pub struct BatchRetried {
     pub task_id: String,
     pub task: TaskView,
 }
+
+/// `GET /v1/batches/queue`: the org's batches in flight.
+#[derive(Debug, Default, Serialize, JsonSchema)]
+pub struct QueueStatus {
+    pub queued_batches: i64,
+    pub processing_batches: i64,
+    /// Objects of those batches not processed yet.
+    pub pending_objects: i64,
+    /// When the longest-waiting of them was submitted.
+    pub oldest_submitted_at: Option<String>,
+}

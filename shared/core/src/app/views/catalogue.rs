@@ -84,3 +84,54 @@ impl From<&ExtractorSpec> for ExtractorView {
         }
     }
 }
+
+/// `GET /v1/collections/features`: per file type, the extractors that take it and the
+/// features a collection of each makes searchable. Sluice is self-hosted: nothing is
+/// billed per unit, so every rate is 0 and the unit says what work is counted.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FeatureDiscovery {
+    pub modalities: Vec<Value>,
+    pub custom_features: Vec<Value>,
+    /// 1: media are processed at the resolution given, never normalized first.
+    pub full_res_multiplier: f64,
+}
+
+impl FeatureDiscovery {
+    pub fn of(catalogue: &[ExtractorSpec]) -> Self {
+        let mut modalities: Vec<&str> = Vec::new();
+        for e in catalogue {
+            for t in e.input_types {
+                if !modalities.contains(t) {
+                    modalities.push(t);
+                }
+            }
+        }
+        let modalities = modalities
+            .into_iter()
+            .map(|m| {
+                let takes: Vec<&ExtractorSpec> = catalogue
+                    .iter()
+                    .filter(|e| e.input_types.contains(&m))
+                    .collect();
+                let search_by: Vec<String> = takes
+                    .iter()
+                    .filter(|e| e.embeds)
+                    .map(|e| format!("mixpeek://{}@{}/embedding", e.name, e.version))
+                    .collect();
+                serde_json::json!({
+                    "modality": m,
+                    "billing_unit": "object",
+                    "rate": 0,
+                    "base_feature": search_by.first(),
+                    "search_by": search_by,
+                    "extractors": takes.iter().map(|e| e.id()).collect::<Vec<_>>(),
+                })
+            })
+            .collect();
+        FeatureDiscovery {
+            modalities,
+            custom_features: Vec::new(),
+            full_res_multiplier: 1.0,
+        }
+    }
+}

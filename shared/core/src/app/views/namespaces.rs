@@ -37,3 +37,46 @@ impl From<&Namespace> for NamespaceView {
         }
     }
 }
+
+/// `GET /v1/namespaces/{id}/stats`, from the counters kept as things change.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NamespaceStats {
+    pub namespace_id: String,
+    pub bucket_count: i64,
+    pub object_count: i64,
+    pub collection_count: i64,
+    pub document_count: i64,
+    /// Always true: the counts are kept with every write, not sampled.
+    pub document_count_complete: bool,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NamespaceStatsBatch {
+    pub stats: std::collections::BTreeMap<String, NamespaceStats>,
+}
+
+/// One collection's vector index, made if it was missing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IndexState {
+    pub collection_id: String,
+    pub dimensions: usize,
+    pub status: String,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct IndexesEnsured {
+    pub namespace_id: String,
+    pub indexes: Vec<IndexState>,
+    pub message: String,
+}
+
+/// `GET /v1/namespaces/{id}/extractors`: the extractors the namespace runs.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct NamespaceExtractors {
+    pub success: bool,
+    pub namespace_id: String,
+    pub extractors: Vec<super::ExtractorView>,
+    pub total: usize,
+    pub builtin_count: usize,
+    pub custom_count: usize,
+}

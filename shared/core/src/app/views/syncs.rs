@@ -244,6 +244,12 @@ pub struct DeadLetterList {
     pub total: usize,
 }
 
+/// How many dead letters were marked out of attempts.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MarkedFailed {
+    pub updated: usize,
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct Requeued {
     pub requeued: usize,

@@ -1,0 +1,8 @@
+//! POST /v1/namespaces/stats/batch (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::namespaces::NAMESPACES_STATS_BATCH;
+    let clients = Clients::table();
+    sluice_lambda::serve_route(route, clients)
+}
