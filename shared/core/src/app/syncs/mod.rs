@@ -962,37 +962,6 @@ pub fn health(s: &Sync, last: Option<&SyncRun>) -> Health {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_quickstart_body_is_the_sdks() {
-        let req: CreateSync = serde_json::from_value(json!({
-            "provider": "s3",
-            "connection": {"bucket_name": "my-source-bucket", "region": "us-east-1",
-                           "credentials": {"access_key_id": "AKIA...", "secret_access_key": "..."}},
-            "sync_config": {"source_path": "/videos/", "sync_mode": "incremental", "polling_interval": 3600}
-        }))
-        .unwrap();
-        let (flat, conn) = desugar(req, |_| ProviderRules::S3).unwrap();
-        assert_eq!(
-            flat.source_path.as_deref(),
-            Some("my-source-bucket/videos/")
-        );
-        assert_eq!(flat.polling_interval_seconds, Some(3600));
-        assert_eq!(sync_mode(flat.sync_mode.as_deref()).unwrap(), "continuous");
-        let conn = conn.unwrap();
-        assert_eq!(conn.provider_type, "s3");
-        assert_eq!(conn.provider_config["credentials"]["type"], "access_key");
-        assert!(!conn.provider_config.contains_key("bucket_name"));
-        let both: CreateSync =
-            serde_json::from_value(json!({"batch_size": 5, "sync_config": {"batch_size": 6}}))
-                .unwrap();
-        assert!(desugar(both, |_| ProviderRules::S3).is_err());
-    }
-}
-
 /// Stops retries of the dead files whose error is one of `error_types`: they stay in
 /// the dead-letter list, out of attempts, until requeued. Returns how many changed.
 pub async fn mark_permanently_failed(
@@ -1028,4 +997,35 @@ pub async fn mark_permanently_failed(
         }
     }
     Ok(updated)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_quickstart_body_is_the_sdks() {
+        let req: CreateSync = serde_json::from_value(json!({
+            "provider": "s3",
+            "connection": {"bucket_name": "my-source-bucket", "region": "us-east-1",
+                           "credentials": {"access_key_id": "AKIA...", "secret_access_key": "..."}},
+            "sync_config": {"source_path": "/videos/", "sync_mode": "incremental", "polling_interval": 3600}
+        }))
+        .unwrap();
+        let (flat, conn) = desugar(req, |_| ProviderRules::S3).unwrap();
+        assert_eq!(
+            flat.source_path.as_deref(),
+            Some("my-source-bucket/videos/")
+        );
+        assert_eq!(flat.polling_interval_seconds, Some(3600));
+        assert_eq!(sync_mode(flat.sync_mode.as_deref()).unwrap(), "continuous");
+        let conn = conn.unwrap();
+        assert_eq!(conn.provider_type, "s3");
+        assert_eq!(conn.provider_config["credentials"]["type"], "access_key");
+        assert!(!conn.provider_config.contains_key("bucket_name"));
+        let both: CreateSync =
+            serde_json::from_value(json!({"batch_size": 5, "sync_config": {"batch_size": 6}}))
+                .unwrap();
+        assert!(desugar(both, |_| ProviderRules::S3).is_err());
+    }
 }
