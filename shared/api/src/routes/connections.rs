@@ -43,12 +43,12 @@ routes! {
     }
 
     /// Browse a Google Drive connection's files (Sluice has no Google Drive provider)
-    CONNECTIONS_DRIVE_FILES: GET "/v1/organizations/connections/{connection_identifier}/files" => connections_drive_files -> Value {
+    CONNECTIONS_DRIVE_FILES: GET "/v1/organizations/connections/{connection_identifier}/files" => connections_drive_files -> Unreachable {
         access: Access::Org,
     }
 
     /// Browse a Google Drive connection's folders (Sluice has no Google Drive provider)
-    CONNECTIONS_DRIVE_FOLDERS: GET "/v1/organizations/connections/{connection_identifier}/folders" => connections_drive_folders -> Value {
+    CONNECTIONS_DRIVE_FOLDERS: GET "/v1/organizations/connections/{connection_identifier}/folders" => connections_drive_folders -> Unreachable {
         access: Access::Org,
     }
 }
@@ -102,7 +102,7 @@ async fn connections_test(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<
 
 /// Files and folders are browsed on Google Drive connections only, which Sluice cannot
 /// make yet: the answer names the connection's provider.
-async fn drive_browse(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+async fn drive_browse(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Unreachable> {
     let found = connections::get(&ctx, c.org()?, connection_id(&req)?).await?;
     Err(ApiError::field(
         "connection_identifier",
@@ -114,10 +114,18 @@ async fn drive_browse(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Valu
     ))
 }
 
-async fn connections_drive_files(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+async fn connections_drive_files(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Unreachable> {
     drive_browse(ctx, c, req).await
 }
 
-async fn connections_drive_folders(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Value> {
+async fn connections_drive_folders(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<Unreachable> {
     drive_browse(ctx, c, req).await
 }

@@ -11,7 +11,6 @@ pub use sluice_core::app::collections::{self, CreateCollection};
 pub use sluice_core::app::connections::{
     self, CreateConnection, ListConnections, UpdateConnection,
 };
-pub use sluice_core::app::documents;
 pub use sluice_core::app::namespaces::{self, CreateNamespace, UpdateNamespace};
 pub use sluice_core::app::objects::{self, CreateObject, CreateObjectsBulk, PatchObject, Policy};
 pub use sluice_core::app::search::{self, FeatureSearch};
@@ -24,7 +23,9 @@ pub use sluice_core::app::uploads::{
 };
 pub use sluice_core::app::views::*;
 pub use sluice_core::app::webhooks::{self, CreateWebhook, ListWebhooks, UpdateWebhook};
+pub use sluice_core::app::{documents, lineage};
 pub use sluice_core::context::AppContext;
+pub use sluice_core::domain::aggregate::{Aggregation, AggregationResult};
 pub use sluice_core::domain::collection::Collection;
 pub use sluice_core::domain::entities::Bucket;
 pub use sluice_core::domain::extractors;

@@ -14,6 +14,7 @@ pub mod credentials;
 pub mod documents;
 pub mod events;
 pub mod extract;
+pub mod lineage;
 pub mod messages;
 pub mod namespaces;
 pub mod objects;
@@ -37,7 +38,7 @@ pub const LAYERS: &[&[&str]] = &[
     &["purge", "objects"],
     &["buckets", "uploads"],
     &["collections"],
-    &["batches", "namespaces", "search"],
+    &["batches", "namespaces", "search", "lineage"],
     &["pipeline", "syncs"],
 ];
 

@@ -17,6 +17,8 @@ pub enum IdKind {
     Blob,
     Upload,
     Batch,
+    /// The batches one bulk submit made.
+    BatchGroup,
     Task,
     Sync,
     Job,
@@ -29,7 +31,7 @@ pub enum IdKind {
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 17] = [
+    pub const ALL: [IdKind; 18] = [
         IdKind::Org,
         IdKind::ApiKey,
         IdKind::Namespace,
@@ -38,6 +40,7 @@ impl IdKind {
         IdKind::Blob,
         IdKind::Upload,
         IdKind::Batch,
+        IdKind::BatchGroup,
         IdKind::Task,
         IdKind::Sync,
         IdKind::Job,
@@ -59,6 +62,7 @@ impl IdKind {
             IdKind::Blob => "blob",
             IdKind::Upload => "upl",
             IdKind::Batch => "btch",
+            IdKind::BatchGroup => "bgrp",
             IdKind::Task => "task",
             IdKind::Sync => "sync",
             IdKind::Job => "job",

@@ -1,5 +1,6 @@
 //! Entities, validation and rules. No I/O.
 
+pub mod aggregate;
 pub mod batch;
 pub mod chunking;
 pub mod collection;

@@ -283,5 +283,6 @@ async fn work_until(ctx: &AppContext, mut done: impl AsyncFnMut() -> bool) {
 
 mod api;
 mod batches;
+mod documents;
 mod syncs;
 mod uploads;

@@ -23,12 +23,15 @@ const VECTOR_METADATA_BUDGET: usize = 1500;
 /// S3 Vectors takes at most 50 metadata keys per vector.
 const VECTOR_METADATA_KEYS: usize = 50;
 
+mod stats;
 mod write;
 
+pub use stats::{aggregate, distinct, Distinct, DistinctValues};
+
 pub use write::{
-    batch_delete, batch_update, bulk_update, change, create, delete, update_acl, BatchDelete,
-    BatchUpdate, BulkUpdate, CreateDocument, DocumentChange, UpdateAcl, Writer, BATCH_LIMIT,
-    BULK_LIMIT,
+    batch_delete, batch_update, bulk_update, change, create, delete, update_acl, validate,
+    BatchDelete, BatchUpdate, BulkUpdate, CreateDocument, DocumentChange, UpdateAcl, Writer,
+    BATCH_LIMIT, BULK_LIMIT,
 };
 
 impl Document {
@@ -371,4 +374,101 @@ pub async fn batch_get(
         }
     }
     Ok(found)
+}
+
+/// `POST /v1/documents/list`: a namespace's documents across collections.
+#[derive(Debug, Default, Clone, serde::Deserialize, schemars::JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NamespaceList {
+    /// Collection ids or names; omitted: every collection of the namespace.
+    pub collection_ids: Option<Vec<String>>,
+    pub filters: Option<Value>,
+    pub sort: Option<Value>,
+    pub search: Option<String>,
+    pub cursor: Option<String>,
+    pub include_total: Option<bool>,
+    pub return_presigned_urls: Option<bool>,
+    pub select: Option<Vec<String>>,
+    pub limit: Option<i64>,
+    /// `limit`'s other name.
+    pub page_size: Option<i64>,
+    pub offset: Option<i64>,
+    /// Not served (vectors stay in the index): `true` is a 422.
+    pub return_vectors: Option<bool>,
+    pub return_vector_names: Option<Value>,
+    pub group_by: Option<String>,
+    pub expand: Option<Vec<String>>,
+    pub partition: Option<Value>,
+}
+
+impl NamespaceList {
+    /// The one-collection list request it stands for, after refusing what Sluice does
+    /// not serve.
+    pub fn list_request(&self) -> Result<ListRequest, Error> {
+        let refuse = |field: &str, why: &str| Err(Error::field(field, why));
+        if self.return_vectors == Some(true) || self.return_vector_names.is_some() {
+            return refuse(
+                "return_vectors",
+                "vectors stay in the index; search returns scores",
+            );
+        }
+        if self.group_by.is_some() {
+            return refuse("group_by", "use POST …/documents/aggregate to group");
+        }
+        if self.expand.as_ref().is_some_and(|e| !e.is_empty()) || self.partition.is_some() {
+            return refuse(
+                "expand",
+                "documents are listed whole, unexpanded and unpartitioned",
+            );
+        }
+        Ok(ListRequest {
+            limit: self.limit.or(self.page_size),
+            offset: self.offset,
+            filters: self.filters.clone(),
+            sort: self.sort.clone(),
+            search: self.search.clone(),
+            include_total: self.include_total,
+            return_presigned_urls: self.return_presigned_urls,
+            select: self.select.clone(),
+            ..ListRequest::default()
+        })
+    }
+}
+
+/// The documents of `collections` in turn, one page at a time: the cursor names the
+/// collection it stopped in and the position within it.
+pub async fn list_in_namespace(
+    ctx: &AppContext,
+    collections: &[Collection],
+    req: &NamespaceList,
+    reader: Option<&str>,
+) -> Result<Page<DocumentView>, Error> {
+    let mut list = req.list_request()?;
+    let size = list.page_size()?;
+    let (mut start, mut inner) = (0, None);
+    if let Some(c) = req.cursor.as_ref().filter(|c| !c.is_empty()) {
+        let (col, rest) = c.split_once('~').unwrap_or((c.as_str(), ""));
+        start = collections
+            .iter()
+            .position(|x| x.collection_id == col)
+            .ok_or_else(|| Error::Malformed("cursor: not from this list".into()))?;
+        inner = (!rest.is_empty()).then(|| rest.to_string());
+    }
+    let mut results = Vec::new();
+    for (i, c) in collections.iter().enumerate().skip(start) {
+        list.limit = Some((size - results.len()) as i64);
+        list.cursor = inner.take();
+        let page = list_for_collection(ctx, c, &list, reader).await?;
+        results.extend(page.results);
+        let next = match page.pagination.next_cursor {
+            Some(n) => Some(format!("{}~{n}", c.collection_id)),
+            None => collections
+                .get(i + 1)
+                .map(|n| format!("{}~", n.collection_id)),
+        };
+        if results.len() >= size || next.is_none() {
+            return Ok(Page::new(results, next, size, None).counted());
+        }
+    }
+    Ok(Page::new(results, None, size, None).counted())
 }

@@ -9,7 +9,7 @@ use serde_json::{json, Map, Value};
 
 use super::{put_vectors, remove, stored, Document, DocumentOrigin};
 use crate::app::lists::{all_items, Filter};
-use crate::app::views::{record, DocumentOutcome, DocumentView};
+use crate::app::views::{record, DocumentOutcome, DocumentValidation, DocumentView};
 use crate::app::{from_item, keys};
 use crate::context::AppContext;
 use crate::domain::collection::Collection;
@@ -598,5 +598,35 @@ pub(super) fn count_write(collection: &Collection, delta: i64) -> Write {
         key: keys::collection(&collection.namespace_id, &collection.collection_id),
         updates: vec![Update::Add("document_count".into(), delta)],
         cond: Cond::Exists,
+    }
+}
+
+/// What a create or change would say of `body`, written nowhere: `valid`, or each refusal
+/// with its field.
+pub fn validate(collection: &Collection, body: &DocumentChange) -> DocumentValidation {
+    let mut errors = Vec::new();
+    let mut refuse = |e: Error| {
+        if let Error::Invalid { details, .. } = e {
+            errors.push(details);
+        }
+    };
+    let mut fields = body.clone();
+    let vectors = fields.remove("vectors");
+    if let Err(e) = check_change(&fields) {
+        refuse(e);
+    }
+    match vectors {
+        Some(Value::Object(v)) => {
+            if let Err(e) = given_vector(collection, &v, "vectors") {
+                refuse(e);
+            }
+        }
+        Some(_) => refuse(Error::field("vectors", "must be an object of vectors")),
+        None => {}
+    }
+    DocumentValidation {
+        valid: errors.is_empty(),
+        errors,
+        collection_id: collection.collection_id.clone(),
     }
 }

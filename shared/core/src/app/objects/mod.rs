@@ -209,6 +209,18 @@ pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<O
         .ok_or_else(|| Error::not_found(format!("object {object_id:?}")))
 }
 
+/// An object by the ids a document or result keeps of it.
+pub async fn find(
+    ctx: &AppContext,
+    bucket_id: &str,
+    object_id: &str,
+) -> Result<Option<Object>, Error> {
+    match ctx.table.get(&keys::object(bucket_id, object_id)).await? {
+        Some(item) => Ok(Some(from_item(item)?)),
+        None => Ok(None),
+    }
+}
+
 /// An object's view as GET shows it: with its document count, and when asked, short-lived
 /// GET URLs for its stored blobs (and the source URL of a blob registered by URL).
 pub async fn view(ctx: &AppContext, o: &Object, presigned_urls: bool) -> Result<ObjectView, Error> {

@@ -115,14 +115,7 @@ pub(super) async fn load(
     bucket: &Bucket,
     object_id: &str,
 ) -> Result<Option<Object>, Error> {
-    match ctx
-        .table
-        .get(&keys::object(&bucket.bucket_id, object_id))
-        .await?
-    {
-        Some(item) => Ok(Some(from_item(item)?)),
-        None => Ok(None),
-    }
+    find(ctx, &bucket.bucket_id, object_id).await
 }
 
 pub(super) async fn load_pointer(

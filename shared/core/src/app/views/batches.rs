@@ -62,6 +62,18 @@ pub struct FailedObject {
     pub timestamp: String,
 }
 
+impl From<&ObjectResult> for FailedObject {
+    fn from(f: &ObjectResult) -> Self {
+        FailedObject {
+            object_id: f.object_id.clone(),
+            error: f.reason.clone().unwrap_or_default(),
+            error_type: "permanent".into(),
+            stage: f.stage.clone(),
+            timestamp: f.finished_at.clone(),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, JsonSchema)]
 pub struct BatchView {
     pub batch_id: String,
@@ -189,16 +201,7 @@ impl BatchView {
                 first_error: failures.first().and_then(|f| f.reason.clone()),
                 documents_written: b.documents_written,
             },
-            failed_objects: failures
-                .iter()
-                .map(|f| FailedObject {
-                    object_id: f.object_id.clone(),
-                    error: f.reason.clone().unwrap_or_default(),
-                    error_type: "permanent".into(),
-                    stage: f.stage.clone(),
-                    timestamp: f.finished_at.clone(),
-                })
-                .collect(),
+            failed_objects: failures.iter().map(FailedObject::from).collect(),
             error_summary,
             failure_reason: b.failure_reason.clone(),
             error: b.failure_reason.clone(),
@@ -246,4 +249,136 @@ pub struct QueueStatus {
     pub pending_objects: i64,
     /// When the longest-waiting of them was submitted.
     pub oldest_submitted_at: Option<String>,
+}
+
+/// One line of a batch's log.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchLogLine {
+    pub at: String,
+    /// `info` for transitions, `error` for a failed object.
+    pub level: String,
+    pub message: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub object_id: Option<String>,
+}
+
+/// `GET …/batches/{id}/logs`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchLogs {
+    pub batch_id: String,
+    pub tier_num: u32,
+    pub logs: Vec<BatchLogLine>,
+}
+
+/// `GET …/batches/{id}/audit`: tier 0's accounting, by counters and by ledger.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchAudit {
+    pub batch_id: String,
+    pub status: String,
+    pub tiers: Vec<Value>,
+    /// Every submitted object is accounted for, and the counters agree with the ledger.
+    pub invariant_holds: bool,
+}
+
+/// `POST …/batches/{id}/estimate-cost`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchCostEstimate {
+    pub batch_id: String,
+    pub collection_ids: Vec<String>,
+    pub object_count: i64,
+    /// Objects already processed (by this or another batch).
+    pub already_extracted_count: i64,
+    pub estimated_credits: i64,
+    pub estimated_usd: f64,
+    pub features: Vec<String>,
+    pub extractors: Vec<String>,
+    pub content_summary: Value,
+    pub warnings: Vec<String>,
+}
+
+/// `GET …/batches/{id}/failed-documents`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct FailedDocuments {
+    pub batch_id: String,
+    pub tier_num: u32,
+    pub failed_documents: Vec<FailedObject>,
+    pub total: usize,
+    pub limit: usize,
+    pub offset: usize,
+}
+
+/// What a request that submits several batches did with each.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SubmittedBatch {
+    pub batch_id: String,
+    pub status: String,
+    pub object_count: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// `POST …/batches/submit-all`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DraftsSubmitted {
+    pub submitted: usize,
+    pub failed: usize,
+    pub batches: Vec<SubmittedBatch>,
+}
+
+/// `POST …/batches/bulk-submit`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BulkSubmitted {
+    pub batch_group_id: String,
+    pub total_objects: usize,
+    pub total_batches: usize,
+    pub submitted: usize,
+    pub failed: usize,
+    pub chunk_size: usize,
+    pub batches: Vec<SubmittedBatch>,
+}
+
+/// `POST …/batches/{id}/resubmit`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct Resubmitted {
+    pub batch_id: String,
+    pub status: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
+    pub message: String,
+}
+
+/// `DELETE …/batches/{id}/documents`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchDocumentsDeleted {
+    pub batch_id: String,
+    pub documents_deleted: usize,
+    pub message: String,
+}
+
+/// `GET …/batches/{id}/diagnose`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct BatchDiagnosis {
+    pub batch_id: String,
+    pub status: String,
+    /// `OK`, or `STALLED` when nothing has moved for the stall time.
+    pub health: String,
+    pub timing: Value,
+    pub progress: Value,
+    pub errors: Value,
+    pub failed_documents: Vec<Value>,
+    /// Always empty: Sluice has no cluster whose events could explain a batch.
+    pub infrastructure_events: Vec<Value>,
+    pub recommendations: Vec<String>,
+}
+
+/// `POST …/tiers/0/heal`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct TierHealed {
+    pub batch_id: String,
+    pub tier_num: u32,
+    pub action: String,
+    pub stuck: bool,
+    pub diagnosis: BatchDiagnosis,
 }

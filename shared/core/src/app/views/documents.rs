@@ -145,3 +145,52 @@ pub struct DocumentsFound {
     pub documents: Vec<DocumentView>,
     pub not_found: Vec<String>,
 }
+
+/// `POST …/documents/schema/validate`: what a create or change would say of a body.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentValidation {
+    pub valid: bool,
+    /// Each refusal: `{field, reason}`.
+    pub errors: Vec<Value>,
+    pub collection_id: String,
+}
+
+/// `GET …/documents/{id}/diagnostics`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct DocumentDiagnostics {
+    pub document_id: String,
+    pub collection_id: String,
+    pub source_object_id: Option<String>,
+    /// `{searchable, reason, source_object_id}`.
+    pub visibility_reason: Value,
+    /// `{failures: [{source, object_id, status, error}], reason}`.
+    pub recent_failures: Value,
+    /// `{entries: [{source, timestamp, detail}]}`.
+    pub diagnostic_history: Value,
+}
+
+/// `GET …/documents/{id}/download`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct MediaLink {
+    pub download_url: String,
+    pub cached: bool,
+    /// The stretch of the media the document covers, in seconds (0 to 0: all of it).
+    pub start_time: f64,
+    pub end_time: f64,
+    pub expires_in_seconds: u64,
+}
+
+/// One list of `POST /v1/documents/list/batch`: its page, or why it failed.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListBatchResult {
+    pub key: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response: Option<Page<DocumentView>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct ListBatchResults {
+    pub results: Vec<ListBatchResult>,
+}

@@ -178,3 +178,8 @@ impl<T> ListOf<T> {
         }
     }
 }
+
+/// The body of a route that never succeeds (it always answers with a 4xx saying why):
+/// its OpenAPI schema admits nothing.
+#[derive(Debug, Serialize, JsonSchema)]
+pub enum Unreachable {}

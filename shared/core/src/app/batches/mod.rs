@@ -22,10 +22,18 @@ use crate::domain::ids::IdKind;
 use crate::domain::status::TaskStatus;
 use crate::domain::time::{now, now_rfc3339, rfc3339};
 use crate::error::Error;
-use crate::ports::{Cond, Key, Query, QueueName, StoreError, Update, Write};
+use crate::ports::{Cond, Query, QueueName, StoreError, Update, Write};
 use crate::store::index;
 
 /// Largest batch: its object ids live in the batch item (DynamoDB items hold 400 KB).
+mod inspect;
+mod rerun;
+
+pub use inspect::{audit, check_tier, diagnose, estimate, failed, logs};
+pub use rerun::{
+    bulk_submit, delete_documents, patch, resubmit, submit_all, BulkSubmit, PatchBatch,
+};
+
 pub const MAX_OBJECTS: usize = 5_000;
 /// `failed_objects` shown on a batch.
 const FAILED_OBJECTS_SHOWN: usize = 100;
@@ -741,8 +749,10 @@ pub async fn retry(
     }
 }
 
-/// Deletes a draft (a submitted batch has results and documents that refer to it).
+/// Deletes a batch that is not running, with its results. The documents it wrote stay
+/// (`DELETE …/documents` takes them first).
 pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result<(), Error> {
+    let gone = get(ctx, bucket, batch_id).await?;
     let result = ctx
         .table
         .transact(vec![
@@ -762,18 +772,7 @@ pub async fn delete(ctx: &AppContext, bucket: &Bucket, batch_id: &str) -> Result
         Err(e) => return Err(e.into()),
     }
     // A finished batch leaves its per-object results, which nothing reaches any more.
-    let results = Query::partition(keys::bkt_pk(&bucket.bucket_id))
-        .prefix(keys::batch_results_prefix(batch_id))
-        .limit(500);
-    loop {
-        let page = ctx.table.query(&results).await?;
-        if page.items.is_empty() {
-            return Ok(());
-        }
-        ctx.table
-            .delete_many(page.items.iter().filter_map(Key::of).collect())
-            .await?;
-    }
+    rerun::delete_results(ctx, &gone).await
 }
 
 /// What the org's batch queue holds now: the batches in flight, by status, with their
@@ -876,9 +875,7 @@ pub fn stalled(batch: &Batch, stall: std::time::Duration) -> bool {
     let Some(last) = batch.last_activity_at.as_deref() else {
         return false;
     };
-    let Ok(last) =
-        time::OffsetDateTime::parse(last, &time::format_description::well_known::Rfc3339)
-    else {
+    let Some(last) = crate::domain::time::parse(last) else {
         return false;
     };
     matches!(batch.status, BatchStatus::Queued | BatchStatus::Processing)

@@ -1,0 +1,8 @@
+//! PATCH /v1/buckets/{bucket_identifier}/batches/{batch_id} (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::batches::BATCHES_PATCH;
+    let clients = Clients::table();
+    sluice_lambda::serve_route(route, clients)
+}

@@ -1,0 +1,8 @@
+//! POST /v1/buckets/{bucket_identifier}/batches/submit-all (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::batches::BATCHES_SUBMIT_ALL;
+    let clients = Clients::table().queues();
+    sluice_lambda::serve_route(route, clients)
+}

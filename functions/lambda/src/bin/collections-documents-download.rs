@@ -1,0 +1,8 @@
+//! GET /v1/collections/{collection_identifier}/documents/{document_id}/download (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::documents::COLLECTIONS_DOCUMENTS_DOWNLOAD;
+    let clients = Clients::table().blobs();
+    sluice_lambda::serve_route(route, clients)
+}
