@@ -1,11 +1,13 @@
 """The quickstart's curl requests, run verbatim with only the host changed."""
 
+import io
 import json
 import os
 import pathlib
 import subprocess
 
 import requests
+from PIL import Image
 
 QUICKSTART = pathlib.Path(__file__).resolve().parents[1] / "fixtures" / "quickstart.md"
 
@@ -73,3 +75,23 @@ def test_quickstart_verbatim(sluice):
     got = sluice.call("GET", f"/v1/buckets/{bucket['bucket_id']}/objects/{obj['object_id']}?return_presigned_urls=true", ns="production").json()
     url = {b["property"]: b for b in got["blobs"]}["product_text"]["presigned_url"]
     assert requests.get(url, timeout=10).text == "Wireless headphones"
+
+    # The direct upload, verbatim: the file alone cannot make an object (the schema also
+    # requires product_text), so it is uploaded and confirmed on its own, and the
+    # response says how to make the object from it.
+    status, up = run(find(commands, "POST", "/uploads"), sluice.url, env)
+    assert status == 200, up
+    assert up["create_object_on_confirm"] is False and "product_text" in up["message"], up
+    jpeg = io.BytesIO()
+    Image.new("RGB", (32, 24), (10, 120, 200)).save(jpeg, "JPEG")
+    put = requests.put(up["presigned_url"], data=jpeg.getvalue(), headers={"Content-Type": "image/jpeg"}, timeout=10)
+    assert put.status_code == 200, put.text
+    ns_id, bucket_id = ns["namespace_id"], bucket["bucket_id"]
+    done = sluice.call("POST", f"/v1/buckets/{bucket_id}/uploads/{up['upload_id']}/confirm", ns=ns_id, json={}).json()
+    assert done["status"] == "COMPLETED" and done["object_id"] is None, done
+    made = sluice.call("POST", f"/v1/buckets/{bucket_id}/objects", ns=ns_id, json={"blobs": [
+        {"property": "hero_image", "type": "image", "upload_id": up["upload_id"]},
+        {"property": "product_text", "type": "text", "content": "Studio monitor headphones"},
+    ]})
+    assert made.status_code == 200, made.text
+    assert {b["property"]: b for b in made.json()["blobs"]}["hero_image"]["properties"]["upload_id"] == up["upload_id"]

@@ -79,13 +79,19 @@ def test_quickstart_bucket_needs_its_required_text(sluice):
     # The quickstart bucket requires product_text: an image alone cannot become its object.
     ns = sluice.call("POST", "/v1/namespaces", json={"namespace_name": "qs-uploads"}).json()["namespace_id"]
     bkt = sluice.call("POST", "/v1/buckets", ns=ns, json={"bucket_name": "product-catalog", "bucket_schema": {"properties": {
-        "product_text": {"type": "text", "required": True}, "hero_image": {"type": "image"}}}}).json()["bucket_id"]
+        "product_text": {"type": "text", "required": True}, "hero_image": {"type": "image"}, "year": {"type": "integer"}}}}).json()["bucket_id"]
+    # Not asked for an object, the upload stands alone and says what the object needs.
     r = sluice.call("POST", f"/v1/buckets/{bkt}/uploads", ns=ns, json={"filename": "photo.jpg", "content_type": "image/jpeg"})
-    assert r.status_code == 422 and "product_text" in r.json()["error"]["message"]
-    # Without creating an object on confirm, the same upload is fine.
+    assert r.status_code == 200 and not r.json()["create_object_on_confirm"]
+    assert "product_text" in r.json()["message"] and r.json()["upload_id"] in r.json()["message"]
+    # Asked for one, it cannot be had: a 422 names the missing blob.
     r = sluice.call("POST", f"/v1/buckets/{bkt}/uploads", ns=ns, json={
-        "filename": "photo.jpg", "content_type": "image/jpeg", "create_object_on_confirm": False})
-    assert r.status_code == 200
+        "filename": "photo.jpg", "content_type": "image/jpeg", "create_object_on_confirm": True})
+    assert r.status_code == 422 and "product_text" in r.json()["error"]["message"]
+    # Metadata the object could never take is refused either way.
+    r = sluice.call("POST", f"/v1/buckets/{bkt}/uploads", ns=ns, json={
+        "filename": "photo.jpg", "content_type": "image/jpeg", "object_metadata": {"year": "soon"}})
+    assert r.status_code == 422 and "year" in r.json()["error"]["message"]
 
 
 def test_sdk_upload_flow(sluice, photos):

@@ -541,6 +541,18 @@ impl BucketSchema {
         Ok(())
     }
 
+    /// The blob properties the schema requires that `present` leaves out.
+    pub fn missing_blobs<'a>(&self, present: impl IntoIterator<Item = &'a str>) -> Vec<String> {
+        let present: Vec<&str> = present.into_iter().collect();
+        self.properties
+            .iter()
+            .filter(|(name, spec)| {
+                spec.ty.is_blob() && spec.required && !present.contains(&name.as_str())
+            })
+            .map(|(name, _)| name.clone())
+            .collect()
+    }
+
     /// Fills defaults for absent metadata fields.
     pub fn apply_defaults(&self, metadata: &mut Map<String, Value>) {
         for (name, spec) in &self.properties {

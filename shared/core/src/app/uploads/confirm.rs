@@ -316,7 +316,14 @@ pub(super) async fn complete(
             Update::Set("etag".into(), json!(head.etag)),
             Update::Set("file_hash".into(), json!(checked.sha256)),
             Update::Set("file_size_bytes".into(), json!(head.size)),
-            Update::Set("message".into(), Value::Null),
+            // An upload that makes no object keeps saying what its object needs.
+            Update::Set(
+                "message".into(),
+                match up.create_object_on_confirm {
+                    true => Value::Null,
+                    false => json!(up.message),
+                },
+            ),
         ],
     );
     let complete = Write::Update {

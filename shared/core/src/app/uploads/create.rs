@@ -9,7 +9,7 @@ use crate::app::views::{UploadView, UploadsCreated};
 use crate::context::AppContext;
 use crate::domain::entities::{Bucket, Upload};
 use crate::domain::ids::IdKind;
-use crate::domain::schema::{BucketSchema, FieldType};
+use crate::domain::schema::{BucketSchema, FieldError, FieldType};
 use crate::domain::status::UploadStatus;
 use crate::domain::time::{now, rfc3339};
 use crate::error::Error;
@@ -145,14 +145,63 @@ pub(super) fn check_object_fits(
     }
     let mut meta = req.object_metadata.clone().unwrap_or_default();
     schema.apply_defaults(&mut meta);
-    schema.check_object(&meta, [property]).map_err(|e| {
-        let field = e
-            .field
-            .strip_prefix("metadata")
-            .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
-        Error::field(f(&field), e.reason)
-    })?;
+    schema
+        .check_object(&meta, [property])
+        .map_err(|e| metadata_error(e, f))?;
     Ok(())
+}
+
+/// A schema refusal of the object's metadata, named as the upload request spells it.
+fn metadata_error(e: FieldError, f: &dyn Fn(&str) -> String) -> Error {
+    let field = e
+        .field
+        .strip_prefix("metadata")
+        .map_or(e.field.clone(), |rest| format!("object_metadata{rest}"));
+    Error::field(f(&field), e.reason)
+}
+
+/// Whether confirming the upload makes an object, and if not by default, why. A file the
+/// schema cannot make an object of alone (it requires other blobs) is still uploaded when
+/// the request did not ask for an object: the message says what the object needs and how
+/// to make it from this upload. Asked for explicitly, such an upload is a 422.
+fn object_on_confirm(
+    schema: &BucketSchema,
+    req: &CreateUpload,
+    property: &str,
+    ty: FieldType,
+    upload_id: &str,
+    f: &dyn Fn(&str) -> String,
+) -> Result<(bool, Option<String>), Error> {
+    if req.create_object_on_confirm == Some(false) {
+        return Ok((false, None));
+    }
+    let missing = schema.missing_blobs([property]);
+    if req.create_object_on_confirm == Some(true) || missing.is_empty() {
+        check_object_fits(schema, req, property, ty, f)?;
+        return Ok((true, None));
+    }
+    // What else the object would need is checked as if those blobs were there.
+    let with_them: Vec<&str> = missing
+        .iter()
+        .map(String::as_str)
+        .chain([property])
+        .collect();
+    schema
+        .blob_field(property, ty, "")
+        .map_err(|e| Error::field(f("blob_property"), e.reason))?;
+    let mut meta = req.object_metadata.clone().unwrap_or_default();
+    schema.apply_defaults(&mut meta);
+    schema
+        .check_object(&meta, with_them)
+        .map_err(|e| metadata_error(e, f))?;
+    Ok((
+        false,
+        Some(format!(
+            "confirming stores the file without making an object: the bucket schema also requires {missing:?}; \
+             create the object with those blobs and {{\"property\": \"{property}\", \"type\": \"{}\", \"upload_id\": \"{upload_id}\"}}",
+            ty.as_str()
+        )),
+    ))
 }
 
 /// Validates a create request; nothing is issued unless the upload could complete.
@@ -182,11 +231,8 @@ pub(super) fn draft(
         .blob_property
         .clone()
         .unwrap_or_else(|| default_property(schema, ty, &req.filename));
-    let create_object = req.create_object_on_confirm.unwrap_or(true);
-    if create_object {
-        check_object_fits(schema, &req, &property, ty, &f)?;
-    }
     let upload_id = IdKind::Upload.new_id();
+    let (create_object, message) = object_on_confirm(schema, &req, &property, ty, &upload_id, &f)?;
     let created = now();
     let expires = created + Duration::from_secs(expiration as u64);
     Ok(Upload {
@@ -211,7 +257,7 @@ pub(super) fn draft(
         skip_duplicates: req.skip_duplicates.unwrap_or(true),
         metadata: req.metadata,
         status: UploadStatus::Pending,
-        message: None,
+        message,
         linked: false,
         object_id: None,
         etag: None,
