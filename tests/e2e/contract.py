@@ -42,7 +42,8 @@ def _load(base_url: str):
     for template, ops in doc["paths"].items():
         pattern = "^" + re.sub(r"\\\{[^/]+\\\}", "[^/]+", re.escape(template)) + "/?$"
         for method, op in ops.items():
-            schema = op["responses"]["200"]["content"]["application/json"]["schema"]
+            ok = next(code for code in op["responses"] if code.startswith("2"))
+            schema = op["responses"][ok]["content"]["application/json"]["schema"]
             _ROUTES.append((method.upper(), re.compile(pattern), template, schema))
     # Literal segments first: /v1/batches/list before /v1/batches/{batch_id}.
     _ROUTES.sort(key=lambda r: r[2].count("{"))
@@ -70,7 +71,7 @@ def sdk_response_models() -> dict:
         source = module.read_text()
         # Each operation: `def name(` ... its 200 type, then `def _name_serialize(` ... its route.
         returns = dict(re.findall(
-            r"\n    def (\w+)\(\n" + _WITHIN_DEF + r"'200': \"(\w+)\"", source, flags=re.S))
+            r"\n    def (\w+)\(\n" + _WITHIN_DEF + r"'20[02]': \"(\w+)\"", source, flags=re.S))
         for name, method, path in re.findall(
                 r"\n    def _(\w+)_serialize\(" + _WITHIN_DEF + r"method='(\w+)',\s*resource_path='([^']+)'",
                 source, flags=re.S):

@@ -32,12 +32,17 @@ pub fn document() -> Value {
             }));
         }
         let success = (route.response)(&mut generator);
+        let ok = if route.status == 202 {
+            "Accepted"
+        } else {
+            "Success"
+        };
         let mut op = json!({
             "operationId": route.function(),
             "summary": route.summary,
             "parameters": parameters,
             "responses": {
-                "200": {"description": "Success", "content": {"application/json": {"schema": success}}},
+                route.status.to_string(): {"description": ok, "content": {"application/json": {"schema": success}}},
                 "4XX": {"description": "Client error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}},
                 "5XX": {"description": "Server error", "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
             }

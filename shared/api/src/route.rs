@@ -35,8 +35,11 @@ pub struct Route {
     pub access: Access,
     pub summary: &'static str,
     pub request_body: Option<RequestBody>,
-    /// The schema of its 200 body (the handler's return type).
+    /// The schema of its success body (the handler's return type).
     pub response: fn(&mut SchemaGenerator) -> Schema,
+    /// The status of a success: 200, or 202 where the work goes on after the answer
+    /// (as the SDK expects of those routes).
+    pub status: u16,
     pub handler: Handler,
     /// Honours an `Idempotency-Key` header (the creates and the submits).
     pub idempotent: bool,
@@ -201,6 +204,7 @@ impl Route {
         summary: "",
         request_body: None,
         response: body::<()>,
+        status: 200,
         handler: undeclared,
         idempotent: false,
         embeds: false,
@@ -286,7 +290,9 @@ macro_rules! routes {
                     ) -> $crate::HandlerFuture {
                         Box::pin(async move {
                             let view: $response = $handler(ctx, caller, req).await?;
-                            Ok($crate::ApiResponse::json(&view))
+                            let mut resp = $crate::ApiResponse::json(&view);
+                            resp.status = $ident.status;
+                            Ok(resp)
                         })
                     }
                     call

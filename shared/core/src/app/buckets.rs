@@ -127,6 +127,12 @@ pub async fn resolve(ctx: &AppContext, ns: &Namespace, ident: &str) -> Result<Bu
     Ok(bucket)
 }
 
+/// Every bucket of the namespace (a namespace holds few; each read is its counters).
+pub async fn all(ctx: &AppContext, ns: &Namespace) -> Result<Vec<Bucket>, Error> {
+    let query = Query::partition(keys::ns_pk(&ns.namespace_id)).prefix(keys::BUCKETS_PREFIX);
+    super::lists::all_records(ctx.table.as_ref(), query).await
+}
+
 pub async fn create(ctx: &AppContext, ns: &Namespace, req: CreateBucket) -> Result<Bucket, Error> {
     check_name(&req.bucket_name)?;
     let schema = BucketSchema::parse(&req.bucket_schema).map_err(field_err)?;

@@ -4,7 +4,7 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::lists::{all_records, collect, ListRequest};
+use super::lists::{collect, ListRequest};
 use super::purge::{self, PurgeScope};
 use super::views::{
     record, DeletionQueued, ExtractorView, IndexState, IndexesEnsured, NamespaceExtractors,
@@ -13,7 +13,7 @@ use super::views::{
 use super::{from_item, keys, pointer, tasks, to_item};
 use crate::context::AppContext;
 use crate::domain::embedding::EmbeddingSpec;
-use crate::domain::entities::{Bucket, Namespace};
+use crate::domain::entities::Namespace;
 use crate::domain::extractors::{self, ExtractorChoice};
 use crate::domain::ids::IdKind;
 use crate::domain::names;
@@ -329,11 +329,7 @@ pub const STATS_BATCH_LIMIT: usize = 100;
 /// Counts from the counters buckets and collections keep as objects and documents are
 /// written: one read per bucket and per collection item, never a scan of their contents.
 pub async fn stats(ctx: &AppContext, ns: &Namespace) -> Result<NamespaceStats, Error> {
-    let buckets: Vec<Bucket> = all_records(
-        ctx.table.as_ref(),
-        Query::partition(keys::ns_pk(&ns.namespace_id)).prefix(keys::BUCKETS_PREFIX),
-    )
-    .await?;
+    let buckets = super::buckets::all(ctx, ns).await?;
     let collections = super::collections::all(ctx, &ns.namespace_id).await?;
     Ok(NamespaceStats {
         namespace_id: ns.namespace_id.clone(),

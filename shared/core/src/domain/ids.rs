@@ -19,6 +19,8 @@ pub enum IdKind {
     Batch,
     /// The batches one bulk submit made.
     BatchGroup,
+    /// A collection's export.
+    Export,
     Task,
     Sync,
     Job,
@@ -31,7 +33,7 @@ pub enum IdKind {
 }
 
 impl IdKind {
-    pub const ALL: [IdKind; 18] = [
+    pub const ALL: [IdKind; 19] = [
         IdKind::Org,
         IdKind::ApiKey,
         IdKind::Namespace,
@@ -41,6 +43,7 @@ impl IdKind {
         IdKind::Upload,
         IdKind::Batch,
         IdKind::BatchGroup,
+        IdKind::Export,
         IdKind::Task,
         IdKind::Sync,
         IdKind::Job,
@@ -63,6 +66,7 @@ impl IdKind {
             IdKind::Upload => "upl",
             IdKind::Batch => "btch",
             IdKind::BatchGroup => "bgrp",
+            IdKind::Export => "exp",
             IdKind::Task => "task",
             IdKind::Sync => "sync",
             IdKind::Job => "job",

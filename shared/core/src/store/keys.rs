@@ -99,6 +99,10 @@ pub fn bucket_blob_prefix(ns: &str, bkt: &str) -> String {
 pub fn namespace_blob_prefix(ns: &str) -> String {
     format!("{ns}/")
 }
+/// Where one export of a collection writes its shards (and manifest).
+pub fn export_prefix(ns: &str, col: &str, export: &str) -> String {
+    format!("{ns}/exports/{col}/{export}/")
+}
 pub fn blob_storage_key(ns: &str, bkt: &str, obj: &str, blob: &str) -> String {
     format!("{ns}/{bkt}/objects/{obj}/{blob}")
 }

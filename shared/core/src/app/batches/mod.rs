@@ -31,7 +31,8 @@ mod rerun;
 
 pub use inspect::{audit, check_tier, diagnose, estimate, failed, logs};
 pub use rerun::{
-    bulk_submit, delete_documents, patch, resubmit, submit_all, BulkSubmit, PatchBatch,
+    bulk_submit, delete_documents, patch, resubmit, submit_all, trigger, BulkSubmit, PatchBatch,
+    TriggerCollection,
 };
 
 pub const MAX_OBJECTS: usize = 5_000;

@@ -351,3 +351,92 @@ pub async fn delete_documents(
         message: format!("{deleted} documents of batch {batch_id} deleted"),
     })
 }
+
+/// `POST /v1/collections/{id}/trigger`: the collection's source objects (those named, or
+/// that `source_filters` match) submitted as batches to this collection alone, bucket by
+/// bucket.
+#[derive(Debug, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TriggerCollection {
+    /// Of the collection's source buckets, only these (ids or names).
+    pub include_buckets: Option<Vec<String>>,
+    /// Collections are fed by buckets only: a non-empty list is refused.
+    pub include_collections: Option<Vec<String>>,
+    pub object_ids: Option<Vec<String>>,
+    pub source_filters: Option<Value>,
+    /// Sluice runs each object once per batch: only `null` is taken.
+    pub dedup_strategy: Option<Value>,
+    /// Stored texts are embedded again by processing their objects: not taken separately.
+    pub reembed: Option<Value>,
+}
+
+pub async fn trigger(
+    ctx: &AppContext,
+    ns: &Namespace,
+    c: &crate::domain::collection::Collection,
+    sources: Vec<Bucket>,
+    req: TriggerCollection,
+) -> Result<Vec<BulkSubmitted>, Error> {
+    if req
+        .include_collections
+        .as_ref()
+        .is_some_and(|c| !c.is_empty())
+    {
+        return Err(Error::field(
+            "include_collections",
+            "collections are fed by buckets only",
+        ));
+    }
+    if req.reembed.as_ref().is_some_and(|r| !r.is_null()) {
+        return Err(Error::field(
+            "reembed",
+            "documents are embedded again by processing their objects: trigger without it",
+        ));
+    }
+    if !c.enabled {
+        return Err(Error::Conflict(format!(
+            "collection {} is disabled; enable it first",
+            c.collection_id
+        )));
+    }
+    let filters = match (&req.object_ids, &req.source_filters) {
+        (Some(ids), None) if !ids.is_empty() && ids.len() <= MAX_OBJECTS => {
+            Some(json!({"AND": [{"field": "object_id", "operator": "in", "value": ids}]}))
+        }
+        (Some(_), None) => {
+            return Err(Error::field(
+                "object_ids",
+                format!("name 1 to {MAX_OBJECTS} objects"),
+            ))
+        }
+        (None, f) => f.clone(),
+        (Some(_), Some(_)) => {
+            return Err(Error::field(
+                "object_ids",
+                "give object_ids or source_filters, not both",
+            ))
+        }
+    };
+    let mut runs = Vec::new();
+    for bucket in sources {
+        let bulk = BulkSubmit {
+            collection_ids: Some(vec![c.collection_id.clone()]),
+            filters: filters.clone(),
+            dedup_strategy: req.dedup_strategy.clone(),
+            ..BulkSubmit::default()
+        };
+        match bulk_submit(ctx, ns, &bucket, bulk).await {
+            Ok(done) => runs.push(done),
+            // Nothing of this bucket matches: the others may.
+            Err(Error::Invalid { details, .. }) if details["field"] == "filters" => {}
+            Err(e) => return Err(e),
+        }
+    }
+    if runs.is_empty() {
+        return Err(Error::field(
+            "object_ids",
+            "no object of the collection's sources matches",
+        ));
+    }
+    Ok(runs)
+}

@@ -29,9 +29,9 @@ mod write;
 pub use stats::{aggregate, distinct, Distinct, DistinctValues};
 
 pub use write::{
-    batch_delete, batch_update, bulk_update, change, create, delete, update_acl, validate,
-    BatchDelete, BatchUpdate, BulkUpdate, CreateDocument, DocumentChange, UpdateAcl, Writer,
-    BATCH_LIMIT, BULK_LIMIT,
+    batch_delete, batch_update, bulk_update, change, create, delete, is_reserved, update_acl,
+    validate, BatchDelete, BatchUpdate, BulkUpdate, CreateDocument, DocumentChange, UpdateAcl,
+    Writer, BATCH_LIMIT, BULK_LIMIT,
 };
 
 impl Document {

@@ -47,6 +47,11 @@ const RESERVED: &[&str] = &[
     "score",
 ];
 
+/// Whether a document field is Sluice's to keep (a request cannot write it).
+pub fn is_reserved(field: &str) -> bool {
+    RESERVED.contains(&field)
+}
+
 /// `POST /v1/collections/{id}/documents`: a document the caller writes itself. Keys this
 /// body does not name become the document's fields.
 #[derive(Debug, Default, Deserialize, JsonSchema)]

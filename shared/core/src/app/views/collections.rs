@@ -80,3 +80,28 @@ impl From<&Collection> for CollectionView {
         }
     }
 }
+
+/// `POST /v1/collections/{id}/clone`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CollectionCloned {
+    pub collection: CollectionView,
+    pub source_collection_id: String,
+}
+
+/// `POST /v1/collections/{id}/trigger` (202): the batches submitted, the first named as
+/// the SDK expects.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct CollectionTriggered {
+    pub collection_id: String,
+    pub batch_id: Option<String>,
+    pub task_id: String,
+    pub source_bucket_ids: Vec<String>,
+    pub object_count: usize,
+    pub batch_ids: Vec<String>,
+    pub task_ids: Vec<String>,
+    pub batch_count: usize,
+    /// Always 1: Sluice runs a batch as one tier.
+    pub total_tiers: u32,
+    pub message: String,
+    pub batches: Vec<super::SubmittedBatch>,
+}

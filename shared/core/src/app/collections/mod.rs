@@ -3,6 +3,17 @@
 //! every writer agrees on it); more can be created over chosen buckets. A batch writes
 //! to every collection of its namespace that its bucket feeds.
 
+mod change;
+mod reconcile;
+mod transfer;
+
+pub use change::{clone, features, update, CloneCollection, CollectionFeatures, UpdateCollection};
+pub use reconcile::{reconcile, Reconciliation};
+pub use transfer::{
+    export, import, infer_schema, validate_mapping, Export, Exported, Import, Imported,
+    InferSchema, InferredSchema, MappingCheck, ValidateMapping,
+};
+
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
@@ -65,7 +76,7 @@ pub fn collection_id(namespace_id: &str, extractor: &ExtractorChoice) -> String 
     )
 }
 
-fn name_key(ns: &str, name: &str) -> crate::ports::Key {
+pub(crate) fn name_key(ns: &str, name: &str) -> crate::ports::Key {
     crate::ports::Key::new(keys::ns_pk(ns), format!("COLNAME#{name}"))
 }
 
@@ -107,6 +118,18 @@ pub async fn create(
     ns: &Namespace,
     req: CreateCollection,
 ) -> Result<Collection, Error> {
+    create_over(ctx, ns, req, false).await
+}
+
+/// `every_bucket`: a request that names no buckets takes from every bucket of the
+/// namespace, as its own collections do (a clone of one of them); otherwise it must name
+/// at least one.
+pub(crate) async fn create_over(
+    ctx: &AppContext,
+    ns: &Namespace,
+    req: CreateCollection,
+    every_bucket: bool,
+) -> Result<Collection, Error> {
     names::check(&req.collection_name, 3, 100, IdKind::Collection)
         .map_err(|reason| Error::field("collection_name", reason))?;
     let fe = req.feature_extractor;
@@ -144,27 +167,22 @@ pub async fn create(
             "only 'bucket' sources are supported",
         ));
     }
-    let wanted = req
-        .source
-        .bucket_ids
-        .filter(|ids| !ids.is_empty())
-        .ok_or_else(|| Error::field("source.bucket_ids", "name at least one bucket"))?;
-    let mut bucket_ids = Vec::with_capacity(wanted.len());
-    for ident in &wanted {
-        let bucket = buckets::resolve(ctx, ns, ident).await.map_err(|_| {
-            Error::field(
+    let source_bucket_ids = match req.source.bucket_ids.filter(|ids| !ids.is_empty()) {
+        Some(wanted) => Some(bucket_ids(ctx, ns, &wanted).await?),
+        None if every_bucket => None,
+        None => {
+            return Err(Error::field(
                 "source.bucket_ids",
-                format!("no bucket {ident:?} in this namespace"),
-            )
-        })?;
-        bucket_ids.push(bucket.bucket_id);
-    }
+                "name at least one bucket",
+            ))
+        }
+    };
     let c = Collection {
         collection_id: IdKind::Collection.new_id(),
         collection_name: req.collection_name,
         namespace_id: ns.namespace_id.clone(),
         feature_extractor: extractor,
-        source_bucket_ids: Some(bucket_ids),
+        source_bucket_ids,
         description: req.description,
         enabled: req.enabled.unwrap_or(true),
         metadata: req.metadata,
@@ -193,6 +211,25 @@ pub async fn create(
         ))),
         Err(e) => Err(e.into()),
     }
+}
+
+/// The ids of the buckets named (ids or names); a 422 names one that is not there.
+async fn bucket_ids(
+    ctx: &AppContext,
+    ns: &Namespace,
+    wanted: &[String],
+) -> Result<Vec<String>, Error> {
+    let mut ids = Vec::with_capacity(wanted.len());
+    for ident in wanted {
+        let bucket = buckets::resolve(ctx, ns, ident).await.map_err(|_| {
+            Error::field(
+                "source.bucket_ids",
+                format!("no bucket {ident:?} in this namespace"),
+            )
+        })?;
+        ids.push(bucket.bucket_id);
+    }
+    Ok(ids)
 }
 
 /// A collection by id or name.

@@ -1,0 +1,8 @@
+//! GET /v1/collections/{collection_identifier}/reconciliation (written by `cargo xtask routes`)
+use sluice_lambda::Clients;
+
+fn main() -> Result<(), sluice_lambda::Error> {
+    let route = &sluice_api::routes::collections::COLLECTIONS_RECONCILE;
+    let clients = Clients::table();
+    sluice_lambda::serve_route(route, clients)
+}
