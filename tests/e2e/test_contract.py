@@ -96,6 +96,8 @@ def test_replacing_puts_and_plain_lists(sluice):
     put = sluice.call("PUT", f"/v1/namespaces/{ns}", json={"namespace_name": "contract-puts-2", "description": "replaced"})
     assert put.status_code == 200, put.text
     assert put.json()["namespace_name"] == "contract-puts-2"
+    # The SDK's PUT declares only the name: a rename keeps the namespace's extractors.
+    assert [e["feature_extractor_id"] for e in put.json()["feature_extractors"]] == ["passthrough_extractor_v1"]
     put = sluice.call("PUT", f"/v1/buckets/{bucket}", ns=ns, json={
         "bucket_name": "items-2", "bucket_schema": {"properties": {"body": {"type": "text"}, "n": {"type": "integer"}}},
     })

@@ -26,6 +26,17 @@ routes! {
     /// List objects
     OBJECTS_LIST_GET: GET "/v1/buckets/{bucket_identifier}/objects" => objects_list_get -> Page<ObjectView> {}
 
+    /// Take objects out of use, with their documents (records kept; no self-service restore)
+    OBJECTS_SOFT_DELETE: POST "/v1/buckets/{bucket_identifier}/objects/bulk-soft-delete" => objects_soft_delete -> SoftDeletedView {
+        request_body: Some(required::<objects::SoftDelete>()),
+        permissions: &[ReadTable, WriteTable, DeleteVectors],
+    }
+
+    /// Group a bucket's objects and compute metrics per group
+    OBJECTS_AGGREGATE: POST "/v1/buckets/{bucket_identifier}/objects/aggregate" => objects_aggregate -> AggregationResult {
+        request_body: Some(required::<Aggregation>()),
+    }
+
     /// Get an object
     OBJECTS_GET: GET "/v1/buckets/{bucket_identifier}/objects/{object_identifier}" => objects_get -> ObjectView {
         permissions: &[ReadTable, GetBlobs],
@@ -158,4 +169,36 @@ async fn objects_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<Ob
 async fn objects_delete(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<ObjectDeleted> {
     let bucket = bucket_of(&ctx, &c, &req).await?;
     Ok(objects::delete(&ctx, &bucket, req.param("object_identifier")?).await?)
+}
+
+async fn objects_aggregate(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<AggregationResult> {
+    let body: Aggregation = req.json()?;
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    Ok(objects::aggregate(&ctx, &bucket, body).await?)
+}
+
+async fn objects_soft_delete(
+    ctx: AppContext,
+    c: Caller,
+    req: ApiRequest,
+) -> Reply<SoftDeletedView> {
+    let body: objects::SoftDelete = req.json()?;
+    let requested = body.object_ids.len();
+    let bucket = bucket_of(&ctx, &c, &req).await?;
+    let done = objects::soft_delete(&ctx, &bucket, body).await?;
+    let collections = collections::all(&ctx, &bucket.namespace_id)
+        .await?
+        .iter()
+        .filter(|col| col.takes_from(&bucket.bucket_id))
+        .count();
+    Ok(SoftDeletedView {
+        soft_deleted: done.objects,
+        requested,
+        collections,
+        documents: done.documents,
+    })
 }

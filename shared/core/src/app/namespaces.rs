@@ -35,7 +35,8 @@ pub struct CreateNamespace {
     pub mode: Option<String>,
 }
 
-/// `PATCH` (absent fields are kept; extractors are appended) and `PUT` (replaced).
+/// `PATCH` (absent fields are kept; extractors are appended) and `PUT` (the name is
+/// required; extractors given replace the namespace's, absent fields are kept).
 #[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateNamespace {
@@ -178,7 +179,9 @@ pub async fn update(
     } else if replace {
         return Err(Error::field("namespace_name", "is required"));
     }
-    if replace || req.description.is_some() {
+    // The SDK's PUT body declares only the name: a field it leaves out is kept, or a
+    // rename through it would wipe the namespace's extractors.
+    if req.description.is_some() {
         next.description = req.description;
     }
     if let Some(given) = req.feature_extractors {
@@ -222,8 +225,6 @@ pub async fn update(
                 }
             }
         }
-    } else if replace {
-        next.feature_extractors.clear();
     }
     next.updated_at = now_rfc3339();
     next.version = current.version + 1;

@@ -177,7 +177,10 @@ async fn load_chunk(
             .is_some_and(|sk| sk.starts_with("OBJ#"));
         if is_object {
             let o: Object = from_item(item)?;
-            objects.insert(o.object_id.clone(), o);
+            // A soft-deleted object is out of use: processed as if gone.
+            if o.lifecycle.is_none() {
+                objects.insert(o.object_id.clone(), o);
+            }
         } else {
             let r: ObjectResult = from_item(item)?;
             earlier.insert(r.object_id.clone(), r);
@@ -500,6 +503,7 @@ async fn extract_documents(
                 counted_by: None,
                 acl: None,
                 version: 0,
+                lifecycle: None,
                 embedding: out.embedding,
             },
         ));

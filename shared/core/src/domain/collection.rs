@@ -105,6 +105,9 @@ pub struct Document {
     /// Raised by each change through the API; a change is written over the version read.
     #[serde(default)]
     pub version: i64,
+    /// Its object's, once the object is soft-deleted: not retrieved or searched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<super::entities::Lifecycle>,
     /// Kept in the collection's vector index, not in the table.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
@@ -112,7 +115,7 @@ pub struct Document {
 
 impl Document {
     pub fn may_read(&self, key_id: Option<&str>) -> bool {
-        self.acl.as_ref().is_none_or(|a| a.may_read(key_id))
+        self.lifecycle.is_none() && self.acl.as_ref().is_none_or(|a| a.may_read(key_id))
     }
     pub fn may_write(&self, key_id: Option<&str>) -> bool {
         self.acl.as_ref().is_none_or(|a| a.may_write(key_id))

@@ -142,6 +142,21 @@ pub struct Object {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
+    /// Set by a soft delete: the record stays, and retrieval no longer sees it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lifecycle: Option<Lifecycle>,
+}
+
+/// A record kept but out of use: its objects and their documents are not retrieved,
+/// searched or processed. There is no self-service way back (as in Mixpeek).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
+pub struct Lifecycle {
+    /// `disabled` unless the request named another.
+    pub state: String,
+    pub reason: String,
+    /// Who flipped it (`bulk_purge` unless named).
+    pub source: String,
+    pub at: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -161,6 +161,8 @@ pub fn key_of_match(collection_id: &str, m: &VectorMatch) -> Option<Key> {
 /// their vectors, their thumbnails and their place in their collections' counts.
 pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
     let mut by_collection: BTreeMap<(&str, &str), Vec<String>> = BTreeMap::new();
+    // A soft-deleted object's documents left search and their counts already.
+    let mut counted: BTreeMap<(&str, &str), i64> = BTreeMap::new();
     for item in items {
         let attr = |k: &str| item.get(k).and_then(Value::as_str);
         if let (Some(ns), Some(col), Some(id)) = (
@@ -172,6 +174,9 @@ pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
                 .entry((ns, col))
                 .or_default()
                 .push(id.to_string());
+            if item.get("lifecycle").is_none_or(Value::is_null) {
+                *counted.entry((ns, col)).or_default() += 1;
+            }
         }
     }
     for ((_, collection), keys) in &by_collection {
@@ -188,10 +193,10 @@ pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
         }
     }
     ctx.table.delete_many(keys_with_refs(items)).await?;
-    for ((ns, collection), ids) in by_collection {
+    for ((ns, collection), n) in counted {
         let write = Write::Update {
             key: keys::collection(ns, collection),
-            updates: vec![Update::Add("document_count".into(), -(ids.len() as i64))],
+            updates: vec![Update::Add("document_count".into(), -n)],
             cond: Cond::Exists,
         };
         match ctx.table.write(write).await {

@@ -165,6 +165,7 @@ pub async fn create(
         counted_by: None,
         acl: None,
         version: 0,
+        lifecycle: None,
         embedding: None,
     };
     doc.embedding = match req.vectors.as_ref() {

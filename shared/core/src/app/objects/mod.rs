@@ -16,6 +16,7 @@ use super::lists::{collect, ListRequest};
 use super::views::{record, BulkView, FailedRow, ObjectView, Page};
 use super::{from_item, keys};
 use crate::context::AppContext;
+use crate::domain::aggregate::{Aggregation, AggregationResult, Aggregator};
 use crate::domain::entities::{Bucket, Object};
 use crate::domain::schema::FieldError;
 pub use crate::domain::sync::SyncedFile;
@@ -25,11 +26,13 @@ use crate::ports::{Query, Write};
 mod blob;
 mod change;
 mod input;
+mod lifecycle;
 mod write;
 
 use blob::*;
 pub use change::{delete, update};
 use input::*;
+pub use lifecycle::{soft_delete, SoftDelete, SoftDeleted, MAX_SOFT_DELETE};
 use write::*;
 pub use write::{create_many, ItemResult};
 
@@ -203,9 +206,11 @@ pub struct Confirming {
     pub also: Vec<Write>,
 }
 
+/// An object in use: a soft-deleted one is not retrieved (its record stays).
 pub async fn get(ctx: &AppContext, bucket: &Bucket, object_id: &str) -> Result<Object, Error> {
     load(ctx, bucket, object_id)
         .await?
+        .filter(|o| o.lifecycle.is_none())
         .ok_or_else(|| Error::not_found(format!("object {object_id:?}")))
 }
 
@@ -256,6 +261,40 @@ async fn with_presigned_urls(ctx: &AppContext, o: &Object) -> Result<ObjectView,
     Ok(view)
 }
 
+/// `POST …/objects/aggregate`: groups of the bucket's objects (those `filters` match) with
+/// metrics, streamed page by page; only the groups are held.
+pub async fn aggregate(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    spec: Aggregation,
+) -> Result<AggregationResult, Error> {
+    if spec.group_by.is_empty() {
+        return Err(Error::field(
+            "group_by",
+            "name at least one field to group by",
+        ));
+    }
+    let list = ListRequest {
+        filters: spec.filters.clone(),
+        ..ListRequest::default()
+    };
+    let filter = list.filter(&["key_prefix", "object_id"])?;
+    let mut agg = Aggregator::new(spec)?;
+    let query = Query::partition(keys::bkt_pk(&bucket.bucket_id))
+        .prefix("OBJ#")
+        .limit(500);
+    super::lists::each_item(ctx.table.as_ref(), query, |item| {
+        let o: Object = from_item(item)?;
+        let view = record(&ObjectView::from(&o))?;
+        if o.lifecycle.is_none() && filter.matches(&view) {
+            agg.add(&view)?;
+        }
+        Ok(true)
+    })
+    .await?;
+    Ok(agg.finish())
+}
+
 pub async fn list(
     ctx: &AppContext,
     bucket: &Bucket,
@@ -269,7 +308,10 @@ pub async fn list(
     let filter = req.filter(&["key_prefix", "object_id"])?;
     let (results, next) = collect(ctx.table.as_ref(), query, size, &filter, |item| {
         let o: Object = from_item(item)?;
-        record(&ObjectView::from(&o)).map(Some)
+        match o.lifecycle {
+            Some(_) => Ok(None),
+            None => record(&ObjectView::from(&o)).map(Some),
+        }
     })
     .await?;
     let total =

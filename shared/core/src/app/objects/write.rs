@@ -282,6 +282,7 @@ pub(super) async fn prepare(
             .as_ref()
             .map_or_else(|| now.clone(), |o| o.created_at.clone()),
         updated_at: now,
+        lifecycle: None,
     };
     Ok(Outcome::Write(Box::new(Prepared {
         object,

@@ -111,3 +111,14 @@ pub struct BulkView {
     pub succeeded: Vec<ObjectView>,
     pub failed: Vec<FailedRow>,
 }
+
+/// `POST …/objects/bulk-soft-delete`.
+#[derive(Debug, Serialize, JsonSchema)]
+pub struct SoftDeletedView {
+    /// Objects flipped out of use (those missing or already out are not counted).
+    pub soft_deleted: usize,
+    pub requested: usize,
+    /// Collections fed by the bucket, whose documents of these objects went too.
+    pub collections: usize,
+    pub documents: usize,
+}
