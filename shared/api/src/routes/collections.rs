@@ -152,7 +152,8 @@ async fn collections_export(
 ) -> Reply<collections::Exported> {
     let body: collections::Export = req.json_or_default()?;
     let collection = collection_of(&ctx, &c, &req).await?;
-    Ok(collections::export(&ctx, &collection, body).await?)
+    let reader = c.principal.as_ref().map(|p| p.key_id.as_str());
+    Ok(collections::export(&ctx, &collection, body, reader).await?)
 }
 
 async fn collections_import(

@@ -157,7 +157,13 @@ impl Shards<'_> {
     }
 }
 
-pub async fn export(ctx: &AppContext, c: &Collection, req: Export) -> Result<Exported, Error> {
+/// The documents the caller's key may read (ACLs, soft deletes), as JSON Lines shards.
+pub async fn export(
+    ctx: &AppContext,
+    c: &Collection,
+    req: Export,
+    reader: Option<&str>,
+) -> Result<Exported, Error> {
     let (sample, per_shard) = req.check()?;
     let filter = match req.filters.as_ref().filter(|f| !f.is_null()) {
         Some(f) => Some(Filter::parse(f, false)?),
@@ -181,6 +187,9 @@ pub async fn export(ctx: &AppContext, c: &Collection, req: Export) -> Result<Exp
         let page = ctx.table.query(&query).await?;
         for item in page.items {
             let d: Document = from_item(item)?;
+            if !d.may_read(reader) {
+                continue;
+            }
             let view = record(&DocumentView::from(&d))?;
             if filter.as_ref().is_some_and(|f| !f.matches(&view)) {
                 continue;
