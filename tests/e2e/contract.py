@@ -207,5 +207,11 @@ def install():
     rest.RESTClientObject.request = observed_request
 
 
+# A route whose success body admits nothing always answers 4xx (the Google Drive
+# browsers, the Ray job cancel); a test sees its refusal instead.
+NEVER_SUCCEEDS = {"$ref": "#/components/schemas/Unreachable"}
+
+
 def uncovered():
-    return sorted({(m, t) for m, _, t, _ in _ROUTES} - COVERED)
+    declared = {(m, t) for m, _, t, schema in _ROUTES if schema != NEVER_SUCCEEDS}
+    return sorted(declared - COVERED)
