@@ -1,6 +1,7 @@
 //! Collections: one extractor's output over a namespace's buckets.
 
 use super::prelude::*;
+use super::shared::*;
 
 routes! {
     /// Create a collection: one extractor over chosen buckets
@@ -115,11 +116,6 @@ async fn collections_delete(
     Ok(collections::delete(&ctx, c.namespace()?, req.param("collection_identifier")?).await?)
 }
 
-async fn collection_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Reply<Collection> {
-    let id = req.param("collection_identifier")?;
-    Ok(collections::get(ctx, c.namespace()?, id).await?)
-}
-
 async fn collections_update(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<CollectionView> {
     let body: collections::UpdateCollection = req.json()?;
     let id = req.param("collection_identifier")?;
@@ -152,8 +148,7 @@ async fn collections_export(
 ) -> Reply<collections::Exported> {
     let body: collections::Export = req.json_or_default()?;
     let collection = collection_of(&ctx, &c, &req).await?;
-    let reader = c.principal.as_ref().map(|p| p.key_id.as_str());
-    Ok(collections::export(&ctx, &collection, body, reader).await?)
+    Ok(collections::export(&ctx, &collection, body, key_id(&c)).await?)
 }
 
 async fn collections_import(
@@ -163,11 +158,7 @@ async fn collections_import(
 ) -> Reply<collections::Imported> {
     let body: collections::Import = req.json()?;
     let collection = collection_of(&ctx, &c, &req).await?;
-    let by = documents::Writer {
-        namespace: c.namespace()?,
-        key_id: c.principal.as_ref().map(|p| p.key_id.as_str()),
-    };
-    Ok(collections::import(&ctx, &by, &collection, body).await?)
+    Ok(collections::import(&ctx, &writer(&c)?, &collection, body).await?)
 }
 
 async fn collections_import_infer(

@@ -148,11 +148,6 @@ async fn objects_documents(
     Ok(documents::list_for_object(&ctx, &bucket, &object.object_id, &list, reader).await?)
 }
 
-async fn collection_of(ctx: &AppContext, c: &Caller, req: &ApiRequest) -> Reply<Collection> {
-    let id = req.param("collection_identifier")?;
-    Ok(collections::get(ctx, c.namespace()?, id).await?)
-}
-
 async fn collections_documents_list(
     ctx: AppContext,
     c: Caller,

@@ -1,6 +1,7 @@
 //! Feature search over collections' vectors.
 
 use super::prelude::*;
+use super::shared::key_id;
 
 routes! {
     /// Search a namespace's collections by embedding (text or vector query, metadata filters)
@@ -13,6 +14,5 @@ routes! {
 
 async fn features_search(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<SearchView> {
     let body: search::FeatureSearch = req.json()?;
-    let reader = c.principal.as_ref().map(|p| p.key_id.as_str());
-    Ok(search::features_search(&ctx, c.namespace()?, &body, reader).await?)
+    Ok(search::features_search(&ctx, c.namespace()?, &body, key_id(&c)).await?)
 }

@@ -2,6 +2,16 @@
 
 use super::prelude::*;
 
+/// The collection a route's path names (id or name), in the caller's namespace.
+pub(super) async fn collection_of(
+    ctx: &AppContext,
+    c: &Caller,
+    req: &ApiRequest,
+) -> Result<Collection, ApiError> {
+    let id = req.param("collection_identifier")?;
+    Ok(collections::get(ctx, c.namespace()?, id).await?)
+}
+
 pub(super) async fn bucket_of(
     ctx: &AppContext,
     c: &Caller,
