@@ -12,7 +12,7 @@ use futures::{stream, StreamExt};
 use serde_json::{json, Value};
 
 use super::batches::{self, ChunkMessage};
-use super::documents::{Document, DocumentOrigin};
+use super::documents::{self, Document, DocumentOrigin};
 use super::extract::{self, ExtractInput, StageError};
 use super::{from_item, keys, tasks, to_item};
 use crate::context::AppContext;
@@ -254,11 +254,7 @@ async fn record(
     // Counted with the results, so a chunk delivered twice counts its documents once.
     let counters: Vec<Write> = new_in
         .into_iter()
-        .map(|(collection_id, n)| Write::Update {
-            key: keys::collection(&batch.namespace_id, collection_id),
-            updates: vec![Update::Add("document_count".into(), n)],
-            cond: Cond::Exists,
-        })
+        .map(|(collection_id, n)| documents::count_write(&batch.namespace_id, collection_id, n))
         .collect();
     let mut counted = writes.clone();
     counted.extend(counters);

@@ -258,6 +258,13 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
 }
 
 impl Filter {
+    /// A request's optional `filters` (absent or null: none), case-insensitive.
+    pub fn optional(v: Option<&Value>) -> Result<Option<Filter>, Error> {
+        v.filter(|f| !f.is_null())
+            .map(|f| Filter::parse(f, false))
+            .transpose()
+    }
+
     pub fn parse(v: &Value, case_sensitive: bool) -> Result<Filter, Error> {
         let obj = v
             .as_object()

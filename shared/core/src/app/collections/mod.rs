@@ -4,15 +4,17 @@
 //! to every collection of its namespace that its bucket feeds.
 
 mod change;
+mod export;
+mod import;
 mod reconcile;
-mod transfer;
 
 pub use change::{clone, features, update, CloneCollection, CollectionFeatures, UpdateCollection};
-pub use reconcile::{reconcile, Reconciliation};
-pub use transfer::{
-    export, import, infer_schema, validate_mapping, Export, Exported, Import, Imported,
-    InferSchema, InferredSchema, MappingCheck, ValidateMapping,
+pub use export::{export, Export, Exported};
+pub use import::{
+    import, infer_schema, validate_mapping, Import, Imported, InferSchema, InferredSchema,
+    MappingCheck, ValidateMapping,
 };
+pub use reconcile::{reconcile, Reconciliation};
 
 use serde::Deserialize;
 use serde_json::{Map, Value};

@@ -194,18 +194,36 @@ pub async fn remove(ctx: &AppContext, items: &[Item]) -> Result<(), Error> {
     }
     ctx.table.delete_many(keys_with_refs(items)).await?;
     for ((ns, collection), n) in counted {
-        let write = Write::Update {
-            key: keys::collection(ns, collection),
-            updates: vec![Update::Add("document_count".into(), -n)],
-            cond: Cond::Exists,
-        };
-        match ctx.table.write(write).await {
-            // The collection itself is being deleted.
-            Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        recount(ctx, ns, collection, -n).await?;
     }
     Ok(())
+}
+
+/// Adds to a collection's document count, in a transaction of the caller's.
+pub fn count_write(namespace_id: &str, collection_id: &str, delta: i64) -> Write {
+    Write::Update {
+        key: keys::collection(namespace_id, collection_id),
+        updates: vec![Update::Add("document_count".into(), delta)],
+        cond: Cond::Exists,
+    }
+}
+
+/// Adds to a collection's document count on its own; a collection being deleted has
+/// none left to keep.
+pub async fn recount(
+    ctx: &AppContext,
+    namespace_id: &str,
+    collection_id: &str,
+    delta: i64,
+) -> Result<(), Error> {
+    match ctx
+        .table
+        .write(count_write(namespace_id, collection_id, delta))
+        .await
+    {
+        Ok(_) | Err(StoreError::ConditionFailed { .. }) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
 }
 
 /// Puts vectors in a collection's index, making the index with its first vectors (asking

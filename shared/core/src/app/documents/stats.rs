@@ -47,10 +47,7 @@ async fn each_document(
     reader: Option<&str>,
     mut each: impl FnMut(&Value) -> Result<(), Error>,
 ) -> Result<(), Error> {
-    let filter = match filters.filter(|f| !f.is_null()) {
-        Some(f) => Some(Filter::parse(f, false)?),
-        None => None,
-    };
+    let filter = Filter::optional(filters)?;
     let query = index::collection_documents(&collection.collection_id).limit(500);
     each_item(ctx.table.as_ref(), query, |item| {
         let d: Document = from_item(item)?;

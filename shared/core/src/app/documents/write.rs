@@ -7,10 +7,12 @@ use schemars::JsonSchema;
 use serde::Deserialize;
 use serde_json::{json, Map, Value};
 
-use super::{put_vectors, remove, stored, Document, DocumentOrigin};
+use super::{count_write, put_vectors, remove, stored, Document, DocumentOrigin};
+use crate::app::from_item;
 use crate::app::lists::{all_items, Filter};
-use crate::app::views::{record, DocumentOutcome, DocumentValidation, DocumentView};
-use crate::app::{from_item, keys};
+use crate::app::views::{
+    record, DocumentOutcome, DocumentValidation, DocumentView, DOCUMENT_FIXED,
+};
 use crate::context::AppContext;
 use crate::domain::collection::Collection;
 use crate::domain::embedding::EmbeddingSpec;
@@ -20,7 +22,7 @@ use crate::domain::extractors::writes_embeddings;
 use crate::domain::ids::IdKind;
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
-use crate::ports::{Cond, Event, StoreError, Update, Write};
+use crate::ports::{Cond, Event, StoreError, Write};
 use crate::store::index;
 
 /// Documents one batch request may name (ids or updates).
@@ -29,27 +31,13 @@ pub const BATCH_LIMIT: usize = 1000;
 /// narrower filter (the response says how many matched).
 pub const BULK_LIMIT: usize = 10_000;
 
-/// Fields a request cannot set: where the document came from, and what Sluice keeps.
-const RESERVED: &[&str] = &[
-    "document_id",
-    "collection_id",
-    "namespace_id",
-    "source_object_id",
-    "root_object_id",
-    "source_bucket_id",
-    "root_bucket_id",
-    "batch_id",
-    "feature_extractor",
-    "created_at",
-    "updated_at",
-    "_internal",
-    "document_blobs",
-    "score",
-];
+/// Fields a request cannot set: those a document's view shows from its provenance
+/// (`DOCUMENT_FIXED`), and these of Mixpeek's that Sluice keeps for itself.
+const ALSO_RESERVED: &[&str] = &["root_bucket_id", "_internal", "document_blobs"];
 
 /// Whether a document field is Sluice's to keep (a request cannot write it).
 pub fn is_reserved(field: &str) -> bool {
-    RESERVED.contains(&field)
+    DOCUMENT_FIXED.contains(&field) || ALSO_RESERVED.contains(&field)
 }
 
 /// `POST /v1/collections/{id}/documents`: a document the caller writes itself. Keys this
@@ -177,7 +165,7 @@ pub async fn create(
         .transact(vec![
             Write::create(doc.to_item()),
             Write::create(doc.ref_item()),
-            count_write(collection, 1),
+            count_write(&collection.namespace_id, &collection.collection_id, 1),
         ])
         .await?;
     announce(ctx, by, EventType::DocumentCreated, &doc).await?;
@@ -342,10 +330,7 @@ async fn matching(
     collection: &Collection,
     filters: Option<&Value>,
 ) -> Result<Vec<String>, Error> {
-    let filter = match filters.filter(|f| !f.is_null()) {
-        Some(f) => Some(Filter::parse(f, false)?),
-        None => None,
-    };
+    let filter = Filter::optional(filters)?;
     let query = index::collection_documents(&collection.collection_id);
     let mut ids = Vec::new();
     for item in all_items(ctx.table.as_ref(), query).await? {
@@ -425,7 +410,7 @@ async fn changed(
 }
 
 fn check_change(change: &DocumentChange) -> Result<(), Error> {
-    if let Some(k) = change.keys().find(|k| RESERVED.contains(&k.as_str())) {
+    if let Some(k) = change.keys().find(|k| is_reserved(k)) {
         return Err(Error::field(
             k.clone(),
             "is kept by Sluice and cannot be written",
@@ -595,15 +580,6 @@ async fn index_vector(ctx: &AppContext, doc: &Document) -> Result<(), Error> {
     match doc.vector_record() {
         Some(record) => put_vectors(ctx, &doc.collection_id, vec![record]).await,
         None => Ok(()),
-    }
-}
-
-/// Adds to the collection's document count.
-pub(super) fn count_write(collection: &Collection, delta: i64) -> Write {
-    Write::Update {
-        key: keys::collection(&collection.namespace_id, &collection.collection_id),
-        updates: vec![Update::Add("document_count".into(), delta)],
-        cond: Cond::Exists,
     }
 }
 

@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use crate::app::lists::all_items;
-use crate::app::{from_item, keys};
+use crate::app::{documents, from_item, keys};
 use crate::context::AppContext;
 use crate::domain::collection::Document;
 use crate::domain::entities::{Bucket, Lifecycle, Object};
@@ -138,15 +138,7 @@ async fn retire_documents(
     }
     for (collection, ids) in &by_collection {
         ctx.vectors.delete(collection, ids).await?;
-        let count = Write::Update {
-            key: keys::collection(&o.namespace_id, collection),
-            updates: vec![Update::Add("document_count".into(), -(ids.len() as i64))],
-            cond: Cond::Exists,
-        };
-        match ctx.table.write(count).await {
-            Ok(_) | Err(StoreError::ConditionFailed { .. }) => {}
-            Err(e) => return Err(e.into()),
-        }
+        documents::recount(ctx, &o.namespace_id, collection, -(ids.len() as i64)).await?;
     }
     let n = marked.len();
     for chunk in marked.chunks(25) {

@@ -28,7 +28,9 @@ pub struct DocumentView {
     pub fields: Map<String, Value>,
 }
 
-const DOCUMENT_FIXED: &[&str] = &[
+/// The provenance fields of a document's view: an extractor's field of the same name
+/// does not show, and a request cannot write one.
+pub const DOCUMENT_FIXED: &[&str] = &[
     "document_id",
     "collection_id",
     "namespace_id",
