@@ -14,6 +14,8 @@ use sluice_core::ports::{StoreError, StoreResult, VectorIndex, VectorMatch, Vect
 
 /// PutVectors and DeleteVectors take at most 500 vectors per call.
 const MAX_PER_CALL: usize = 500;
+/// GetVectors takes at most 100 keys.
+const MAX_GET_PER_CALL: usize = 100;
 
 pub struct S3VectorIndex {
     client: Client,
@@ -156,6 +158,42 @@ impl VectorIndex for S3VectorIndex {
                 .map_err(backend)?;
         }
         Ok(())
+    }
+
+    async fn get(&self, index: &str, keys: &[String]) -> StoreResult<Vec<VectorRecord>> {
+        let name = index_name(index);
+        let mut out = Vec::with_capacity(keys.len());
+        for chunk in keys.chunks(MAX_GET_PER_CALL) {
+            let sent = self
+                .client
+                .get_vectors()
+                .vector_bucket_name(&self.bucket)
+                .index_name(&name)
+                .set_keys(Some(chunk.to_vec()))
+                .return_data(true)
+                .return_metadata(true)
+                .send()
+                .await;
+            let got = match sent {
+                Ok(got) => got,
+                Err(e) if error_code(&e) == Some("NotFoundException") => return Ok(Vec::new()),
+                Err(e) => return Err(backend(e)),
+            };
+            out.extend(got.vectors().iter().filter_map(|v| {
+                let Some(VectorData::Float32(vector)) = v.data() else {
+                    return None;
+                };
+                Some(VectorRecord {
+                    key: v.key().to_string(),
+                    vector: vector.clone(),
+                    metadata: match v.metadata().map(from_document) {
+                        Some(Value::Object(m)) => m,
+                        _ => Map::new(),
+                    },
+                })
+            }));
+        }
+        Ok(out)
     }
 
     async fn delete(&self, index: &str, keys: &[String]) -> StoreResult<()> {

@@ -1,6 +1,10 @@
 //! Vector indexes on SQLite, searched exactly: every index is kept in memory as one
 //! contiguous array of unit vectors (loaded on first use, updated with each write), and a
 //! query is a dot product with each row that passes the filter.
+//!
+//! Each write raises its index's generation in the same SQLite transaction; a copy in
+//! memory older than the stored generation (another process wrote: `sluice-admin`) is
+//! loaded again before use.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
@@ -19,10 +23,38 @@ CREATE TABLE IF NOT EXISTS vector_indexes (name TEXT PRIMARY KEY, dimensions INT
 CREATE TABLE IF NOT EXISTS vectors (
   index_name TEXT NOT NULL, key TEXT NOT NULL, vector BLOB NOT NULL, metadata TEXT NOT NULL,
   PRIMARY KEY (index_name, key)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS vector_generations (
+  name TEXT PRIMARY KEY, generation INTEGER NOT NULL) WITHOUT ROWID;
 ";
+
+/// Raises an index's generation; returns the new one.
+fn bump(conn: &rusqlite::Connection, name: &str) -> StoreResult<i64> {
+    conn.query_row(
+        "INSERT INTO vector_generations (name, generation) VALUES (?1, 1)
+         ON CONFLICT (name) DO UPDATE SET generation = generation + 1 RETURNING generation",
+        params![name],
+        |r| r.get(0),
+    )
+    .map_err(sql_err)
+}
+
+fn generation(conn: &rusqlite::Connection, name: &str) -> StoreResult<i64> {
+    conn.query_row(
+        "SELECT generation FROM vector_generations WHERE name = ?1",
+        params![name],
+        |r| r.get(0),
+    )
+    .or_else(|e| match e {
+        rusqlite::Error::QueryReturnedNoRows => Ok(0),
+        e => Err(e),
+    })
+    .map_err(sql_err)
+}
 
 #[derive(Default)]
 struct Loaded {
+    /// The stored generation this copy holds (at least).
+    generation: i64,
     dimensions: usize,
     keys: Vec<String>,
     /// Row `i` is `vectors[i * dimensions..(i + 1) * dimensions]`, unit length.
@@ -105,16 +137,22 @@ impl LocalVectorIndex {
         })
     }
 
-    /// The in-memory copy of an index, read from SQLite on first use; `None` if the
-    /// index does not exist.
+    /// The in-memory copy of an index, read from SQLite on first use and again when
+    /// another process wrote to it; `None` if the index does not exist.
     async fn index(&self, name: &str) -> StoreResult<Option<Arc<RwLock<Loaded>>>> {
-        if let Some(l) = self
+        let cached = self
             .loaded
             .read()
             .unwrap_or_else(|p| p.into_inner())
             .get(name)
-        {
-            return Ok(Some(l.clone()));
+            .cloned();
+        if let Some(l) = cached {
+            let owned = name.to_string();
+            let stored = self.db.read(move |conn| generation(conn, &owned)).await?;
+            if l.read().unwrap_or_else(|p| p.into_inner()).generation >= stored {
+                return Ok(Some(l));
+            }
+            self.forget(name);
         }
         let owned = name.to_string();
         let loaded = self
@@ -134,6 +172,7 @@ impl LocalVectorIndex {
                     .map_err(sql_err)?;
                 let Some(dims) = dims else { return Ok(None) };
                 let mut l = Loaded {
+                    generation: generation(conn, &owned)?,
                     dimensions: dims as usize,
                     ..Default::default()
                 };
@@ -161,6 +200,13 @@ impl LocalVectorIndex {
                 .or_insert_with(|| Arc::new(RwLock::new(loaded)))
                 .clone(),
         ))
+    }
+
+    fn forget(&self, name: &str) {
+        self.loaded
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(name);
     }
 
     async fn existing(&self, name: &str) -> StoreResult<Arc<RwLock<Loaded>>> {
@@ -224,7 +270,8 @@ impl VectorIndex for LocalVectorIndex {
                 )
             })
             .collect();
-        self.db
+        let written = self
+            .db
             .write(move |conn| {
                 {
                     let mut stmt = conn
@@ -236,14 +283,32 @@ impl VectorIndex for LocalVectorIndex {
                         stmt.execute(params![name, key, blob, meta]).map_err(sql_err)?;
                     }
                 }
-                Ok(())
+                bump(conn, &name)
             })
             .await?;
         let mut l = loaded.write().unwrap_or_else(|p| p.into_inner());
+        l.generation = l.generation.max(written);
         for r in records {
             l.upsert(r.key, &r.vector, r.metadata);
         }
         Ok(())
+    }
+
+    async fn get(&self, index: &str, keys: &[String]) -> StoreResult<Vec<VectorRecord>> {
+        let Some(loaded) = self.index(index).await? else {
+            return Ok(Vec::new());
+        };
+        let l = loaded.read().unwrap_or_else(|p| p.into_inner());
+        let d = l.dimensions;
+        Ok(keys
+            .iter()
+            .filter_map(|k| l.slot.get(k))
+            .map(|&i| VectorRecord {
+                key: l.keys[i].clone(),
+                vector: l.vectors[i * d..(i + 1) * d].to_vec(),
+                metadata: l.metadata[i].clone(),
+            })
+            .collect())
     }
 
     async fn delete(&self, index: &str, keys: &[String]) -> StoreResult<()> {
@@ -252,7 +317,8 @@ impl VectorIndex for LocalVectorIndex {
         };
         let name = index.to_string();
         let owned = keys.to_vec();
-        self.db
+        let written = self
+            .db
             .write(move |conn| {
                 for key in &owned {
                     conn.execute(
@@ -261,10 +327,11 @@ impl VectorIndex for LocalVectorIndex {
                     )
                     .map_err(sql_err)?;
                 }
-                Ok(())
+                bump(conn, &name)
             })
             .await?;
         let mut l = loaded.write().unwrap_or_else(|p| p.into_inner());
+        l.generation = l.generation.max(written);
         keys.iter().for_each(|k| l.remove(k));
         Ok(())
     }
@@ -327,13 +394,10 @@ impl VectorIndex for LocalVectorIndex {
                     .map_err(sql_err)?;
                 conn.execute("DELETE FROM vector_indexes WHERE name = ?1", params![name])
                     .map_err(sql_err)?;
-                Ok(())
+                bump(conn, &name).map(drop)
             })
             .await?;
-        self.loaded
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(index);
+        self.forget(index);
         Ok(())
     }
 }

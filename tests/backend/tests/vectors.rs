@@ -73,6 +73,21 @@ async fn contract(ix: &dyn VectorIndex) {
     assert!(hits[0].score > hits[1].score && (hits[0].score - 0.9939).abs() < 1e-3);
     assert_eq!(hits[0].metadata["object_id"], "o1");
     assert_eq!(hits[1].metadata["index"], 1);
+    // Records read back by key, in the direction put; absent keys are skipped.
+    let mut got = ix
+        .get("col-a", &["north".into(), "missing".into(), "east".into()])
+        .await
+        .unwrap();
+    got.sort_by(|a, b| a.key.cmp(&b.key));
+    let keys: Vec<&str> = got.iter().map(|r| r.key.as_str()).collect();
+    assert_eq!(keys, ["east", "north"]);
+    assert!((dot(&normalized(got[1].vector.clone()), &[0.0, 1.0, 0.0]) - 1.0).abs() < 1e-6);
+    assert_eq!(got[1].metadata["metadata.tag"], "b");
+    assert!(ix
+        .get("col-none", &["east".into()])
+        .await
+        .unwrap()
+        .is_empty());
     // Filters apply before ranking.
     let hits = ix
         .query(
@@ -153,6 +168,50 @@ async fn local_index_keeps_the_contract_and_survives_a_restart() {
             .await,
         Err(StoreError::Backend(_))
     ));
+}
+
+/// Two handles on one file stand for two processes (`sluice-local` and `sluice-admin`):
+/// what one writes, the other's copy in memory picks up.
+#[tokio::test]
+async fn local_index_sees_another_process_writes() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("vectors.db");
+    let server = LocalVectorIndex::open(&path).unwrap();
+    let admin = LocalVectorIndex::open(&path).unwrap();
+    server.ensure_index("shared", 2).await.unwrap();
+    server
+        .put("shared", vec![record("a", &[1.0, 0.0], json!({}))])
+        .await
+        .unwrap();
+    assert_eq!(
+        server
+            .query("shared", &[0.0, 1.0], 5, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    admin
+        .put("shared", vec![record("b", &[0.0, 1.0], json!({}))])
+        .await
+        .unwrap();
+    let hits = server.query("shared", &[0.0, 1.0], 5, None).await.unwrap();
+    assert_eq!(hits[0].key, "b");
+    admin.delete("shared", &["a".into()]).await.unwrap();
+    assert_eq!(
+        server
+            .query("shared", &[1.0, 0.0], 5, None)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    admin.drop_index("shared").await.unwrap();
+    assert!(server
+        .query("shared", &[1.0, 0.0], 5, None)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 // ---- A fake of S3 Vectors' documented REST API (restJson1: POST /<Operation>). ----
@@ -267,6 +326,30 @@ async fn operation(
                 ix.vectors.remove(k.as_str().unwrap());
             }
             Json(json!({})).into_response()
+        }
+        "GetVectors" => {
+            let Some(ix) = all.get(&name) else {
+                return error(StatusCode::NOT_FOUND, "NotFoundException");
+            };
+            let keys = body["keys"].as_array().unwrap();
+            if keys.is_empty() || keys.len() > 100 {
+                return error(StatusCode::BAD_REQUEST, "ValidationException");
+            }
+            let vectors: Vec<Value> = keys
+                .iter()
+                .filter_map(|k| ix.vectors.get_key_value(k.as_str().unwrap()))
+                .map(|(k, (v, m))| {
+                    let mut out = json!({"key": k});
+                    if body["returnData"] == true {
+                        out["data"] = json!({"float32": v});
+                    }
+                    if body["returnMetadata"] == true {
+                        out["metadata"] = Value::Object(m.clone());
+                    }
+                    out
+                })
+                .collect();
+            Json(json!({"vectors": vectors})).into_response()
         }
         "QueryVectors" => {
             let Some(ix) = all.get(&name) else {
@@ -384,19 +467,11 @@ async fn s3_vectors_writes_on_moto() {
     .await
     .unwrap();
     ix.delete("col_A", &["d1".into()]).await.unwrap();
-    let got = c
-        .get_vectors()
-        .vector_bucket_name(&bucket)
-        .index_name("col-a")
-        .keys("d1")
-        .keys("d2")
-        .return_data(true)
-        .return_metadata(true)
-        .send()
-        .await
-        .unwrap();
-    let keys: Vec<&str> = got.vectors().iter().map(|v| v.key()).collect();
+    let got = ix.get("col_A", &["d1".into(), "d2".into()]).await.unwrap();
+    let keys: Vec<&str> = got.iter().map(|v| v.key.as_str()).collect();
     assert_eq!(keys, ["d2"]);
+    assert_eq!(got[0].vector, [0.0, 1.0, 0.0]);
+    assert_eq!(got[0].metadata["index"], 1);
     ix.drop_index("col_A").await.unwrap();
     ix.drop_index("col_A").await.unwrap();
 }

@@ -106,6 +106,9 @@ impl VectorIndex for Absent {
     async fn put(&self, _: &str, _: Vec<VectorRecord>) -> StoreResult<()> {
         self.refuse()
     }
+    async fn get(&self, _: &str, _: &[String]) -> StoreResult<Vec<VectorRecord>> {
+        self.refuse()
+    }
     async fn delete(&self, _: &str, _: &[String]) -> StoreResult<()> {
         self.refuse()
     }

@@ -30,6 +30,10 @@ pub trait VectorIndex: Send + Sync {
     /// Inserts or replaces records by key; `StoreError::NotFound` if the index does not
     /// exist.
     async fn put(&self, index: &str, records: Vec<VectorRecord>) -> StoreResult<()>;
+    /// The records stored under `keys` (a vector in the direction put; a backend may have
+    /// scaled it to unit length). Absent keys, and an index that does not exist, yield
+    /// nothing.
+    async fn get(&self, index: &str, keys: &[String]) -> StoreResult<Vec<VectorRecord>>;
     /// Removes records; absent keys are not an error.
     async fn delete(&self, index: &str, keys: &[String]) -> StoreResult<()>;
     /// The `top_k` records most similar to `vector` among those passing `filter`.

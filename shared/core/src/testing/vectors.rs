@@ -67,6 +67,13 @@ impl VectorIndex for MemoryVectors {
         }
         Ok(())
     }
+    async fn get(&self, index: &str, keys: &[String]) -> StoreResult<Vec<VectorRecord>> {
+        let indexes = lock(&self.indexes);
+        let Some((_, stored)) = indexes.get(index) else {
+            return Ok(Vec::new());
+        };
+        Ok(keys.iter().filter_map(|k| stored.get(k).cloned()).collect())
+    }
     async fn delete(&self, index: &str, keys: &[String]) -> StoreResult<()> {
         if let Some((_, stored)) = lock(&self.indexes).get_mut(index) {
             for k in keys {
