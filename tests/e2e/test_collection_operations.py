@@ -55,6 +55,19 @@ def test_update_features_clone_trigger_and_reconcile(sluice):
     # Only the clone was written to.
     assert api.reconcile_collection_reconciliation("facts").produced_object_count == 0
 
+    # A clone that copies documents with their vectors (a task); searching it finds them.
+    copied = sluice.call("POST", f"/v1/collections/{clone.collection.collection_id}/clone?copy_documents=true",
+                         ns=ns, json={"collection_name": "facts-copy-2"}).json()
+    assert sluice.wait_task(copied["task_id"])["status"] == "COMPLETED"
+    again = api.get_collection("facts-copy-2")
+    assert again.document_count == 2
+    hits = sluice.call("POST", "/v1/features/search", ns=ns, json={
+        "query": {"text": "fact 1"}, "collection_identifiers": [again.collection_id], "top_k": 2}).json()
+    assert {h["collection_id"] for h in hits["results"]} == {again.collection_id}, hits
+    refused = sluice.call("POST", "/v1/collections/facts/clone?copy_documents=true", ns=ns, json={
+        "collection_name": "x-copy", "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"}})
+    assert refused.status_code == 422 and "copy_documents" in refused.text
+
 
 def test_export_streams_shards_and_import_maps_rows(sluice):
     ns, _ = make_space(sluice, "col-transfer", "text_extractor")

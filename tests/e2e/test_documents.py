@@ -1,6 +1,8 @@
 """Documents written through the API, and the namespace, batch and feature methods of the
 `mixpeek` SDK that came with them, driven through its generated client and strict models."""
 
+import json
+
 import mixpeek
 import pytest
 from mixpeek.api.batches_api import BatchesApi
@@ -159,3 +161,37 @@ def test_the_batch_queue_and_drive_browsing(sluice, space):
         OrganizationConnectionsApi(client(sluice)).list_google_drive_files_organizations_connections(conn)
     assert refused.value.status == 422
     assert "s3" in refused.value.body and "google_drive" in refused.value.body
+
+
+def test_a_soft_delete_leaves_search_and_the_operator_restores_it(sluice):
+    """Soft-deleted objects leave search; `sluice-admin restore-objects`, run beside the
+    server on the same data directory, brings them back with their vectors."""
+    from conftest import Sluice
+    from test_batches import add_objects, make_space, wait_batch
+
+    org = sluice.admin("create-org", "--name", "restorers")
+    me = Sluice(sluice.url, sluice.admin("create-key", "--org", org), sluice.data_dir)
+    ns, bucket = make_space(me, "restorable", "text_extractor")
+    texts = ["the lighthouse keeper lit the lamp at dusk", "a recipe for lemon cake with icing"]
+    ids = add_objects(me, ns, bucket, [{"property": "body", "type": "text", "content": t} for t in texts])
+    batch = me.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
+    me.call("POST", f"/v1/buckets/{bucket}/batches/{batch['batch_id']}/submit", ns=ns)
+    assert wait_batch(me, ns, bucket, batch["batch_id"])["status"] == "COMPLETED"
+
+    def top(query):
+        r = me.call("POST", "/v1/features/search", ns=ns, json={"query": {"text": query}, "top_k": 1})
+        assert r.status_code == 200, r.text
+        return [hit["source_object_id"] for hit in r.json()["results"]]
+
+    assert top("lighthouse lamp") == [ids[0]]
+    gone = me.call("POST", f"/v1/buckets/{bucket}/objects/bulk-soft-delete", ns=ns,
+                   json={"object_ids": [ids[0]], "reason": "takedown"}).json()
+    assert gone["soft_deleted"] == 1, gone
+    assert top("lighthouse lamp") != [ids[0]]
+    assert me.call("GET", f"/v1/buckets/{bucket}/objects/{ids[0]}", ns=ns).status_code == 404
+
+    out = json.loads(sluice.admin("restore-objects", "--org", org, "--namespace", ns, "--bucket", bucket, ids[0], "obj_missing"))
+    assert (out["objects"], out["documents"]) == (1, 1), out
+    assert out["not_restored"] == [{"object_id": "obj_missing", "reason": "no such object"}]
+    assert top("lighthouse lamp") == [ids[0]]
+    assert me.call("GET", f"/v1/buckets/{bucket}/objects/{ids[0]}", ns=ns).status_code == 200

@@ -31,7 +31,7 @@ pub const WORKERS: &[Worker] = &[
     Worker {
         function: "tasks-worker",
         crate_dir: "functions/lambda",
-        doc: "Works the tasks queue (namespace and bucket purges).",
+        doc: "Works the tasks queue (purges, bulk upload confirms, clones' document copies).",
         main: "sluice_lambda::work_queue(sluice_core::ports::QueueName::Tasks)",
     },
     Worker {
@@ -43,7 +43,7 @@ pub const WORKERS: &[Worker] = &[
     Worker {
         function: "sweeper",
         crate_dir: "functions/lambda",
-        doc: "Scheduled: fails expired pending uploads (removing their bytes) and stalled batches.",
+        doc: "Scheduled: fails expired uploads and stalled batches; purges soft deletes past their window.",
         main: "sluice_lambda::sweep()",
     },
     Worker {

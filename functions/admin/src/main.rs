@@ -5,8 +5,8 @@
 use std::path::PathBuf;
 
 use clap::{Parser, Subcommand, ValueEnum};
-use sluice_core::app::auth;
 use sluice_core::app::views::ApiKeyView;
+use sluice_core::app::{auth, buckets, namespaces, objects};
 use sluice_core::{AppContext, Config};
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -20,7 +20,7 @@ enum Backend {
 #[derive(Parser, Debug)]
 #[command(
     name = "sluice-admin",
-    about = "Manage Sluice organisations and API keys"
+    about = "Manage Sluice organisations and API keys, and restore soft-deleted objects"
 )]
 struct Args {
     #[arg(long, value_enum, env = "SLUICE_BACKEND", default_value = "local")]
@@ -62,6 +62,20 @@ enum Command {
         org: String,
         #[arg(long)]
         key_id: String,
+    },
+    /// Restore soft-deleted objects (with their documents and vectors) before their
+    /// restore window ends; prints what was restored and why any object was not.
+    RestoreObjects {
+        #[arg(long)]
+        org: String,
+        /// Namespace id or name.
+        #[arg(long)]
+        namespace: String,
+        /// Bucket id or name.
+        #[arg(long)]
+        bucket: String,
+        #[arg(required = true)]
+        object_ids: Vec<String>,
     },
 }
 
@@ -123,6 +137,21 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?;
             println!("revoked {key_id}");
+        }
+        Command::RestoreObjects {
+            org,
+            namespace,
+            bucket,
+            object_ids,
+        } => {
+            let ns = namespaces::resolve(&ctx, org, namespace)
+                .await
+                .map_err(fail)?;
+            let bucket = buckets::resolve(&ctx, &ns, bucket).await.map_err(fail)?;
+            let restored = objects::restore(&ctx, &bucket, object_ids)
+                .await
+                .map_err(fail)?;
+            println!("{}", serde_json::to_string(&restored)?);
         }
     }
     Ok(())

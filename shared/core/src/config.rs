@@ -68,6 +68,8 @@ pub struct Config {
     /// How often sluice-local sweeps expired uploads and stalled batches (a schedule in
     /// AWS).
     pub sweep: Duration,
+    /// How long a soft-deleted object can be restored before the sweeper deletes it.
+    pub soft_delete_retention: Duration,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -211,6 +213,10 @@ pub struct ConfigVars {
     #[arg(long, env = "SLUICE_SWEEP_SECS", value_name = "SLUICE_SWEEP_SECS", default_value_t = 30,
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     sweep_secs: u64,
+    /// How long a soft-deleted object can be restored (`sluice-admin restore-objects`) before the sweeper deletes it for good (0 to 315360000; default 30 days).
+    #[arg(long, env = "SLUICE_SOFT_DELETE_RETENTION_SECS", value_name = "SLUICE_SOFT_DELETE_RETENTION_SECS", default_value_t = 2_592_000,
+          value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
+    soft_delete_retention_secs: u64,
 }
 
 // The same values as `ConfigVars`'s defaults (a test holds them equal).
@@ -244,6 +250,7 @@ impl Default for Config {
             sync_poll: Duration::from_secs(60),
             sync_max_file_attempts: 3,
             sweep: Duration::from_secs(30),
+            soft_delete_retention: Duration::from_secs(2_592_000),
         }
     }
 }
@@ -301,6 +308,7 @@ impl Config {
             sync_poll: Duration::from_secs(v.sync_poll_secs),
             sync_max_file_attempts: v.sync_max_file_attempts,
             sweep: Duration::from_secs(v.sweep_secs),
+            soft_delete_retention: Duration::from_secs(v.soft_delete_retention_secs),
         })
     }
 }

@@ -1,7 +1,9 @@
 //! Queue workers: the same code runs in a Lambda (SQS event) and in `sluice-local`.
 
+use crate::app::collections;
 pub use crate::app::messages::TaskMessage;
 use crate::app::messages::{ChunkMessage, WebhookMessage};
+use crate::app::objects;
 use crate::app::pipeline;
 use crate::app::purge;
 use crate::app::syncs::engine;
@@ -69,6 +71,9 @@ async fn dispatch(
                 TaskMessage::ConfirmUploads(c) => {
                     uploads::run_confirm_bulk(ctx, &c, receive_count).await
                 }
+                TaskMessage::CopyDocuments(c) => {
+                    collections::copy_documents(ctx, &c, receive_count).await
+                }
             }
         }
         QueueName::Batches => match serde_json::from_str::<ChunkMessage>(body) {
@@ -100,6 +105,7 @@ async fn dispatch(
 pub async fn sweep(ctx: &AppContext) -> Result<(), Error> {
     uploads::sweep_expired(ctx).await?;
     pipeline::sweep_stalled(ctx).await?;
+    objects::purge_retired(ctx).await?;
     Ok(())
 }
 

@@ -1,4 +1,4 @@
-//! Works the tasks queue (namespace and bucket purges).
+//! Works the tasks queue (purges, bulk upload confirms, clones' document copies).
 fn main() -> Result<(), sluice_lambda::Error> {
     sluice_lambda::work_queue(sluice_core::ports::QueueName::Tasks)
 }

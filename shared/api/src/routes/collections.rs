@@ -31,10 +31,10 @@ routes! {
     /// The features a collection makes searchable
     COLLECTIONS_FEATURES: GET "/v1/collections/{collection_identifier}/features" => collections_features -> collections::CollectionFeatures {}
 
-    /// A new collection with this one's configuration (empty; trigger fills it)
+    /// A new collection with this one's configuration (empty, or with a copy of its documents and vectors when `?copy_documents=true`)
     COLLECTIONS_CLONE: POST "/v1/collections/{collection_identifier}/clone" => collections_clone -> CollectionCloned {
         request_body: Some(required::<collections::CloneCollection>()),
-        permissions: &[ReadTable, WriteTable],
+        permissions: &[ReadTable, WriteTable, Send(QueueName::Tasks)],
     }
 
     /// Write a collection's documents as JSON Lines shards to the blob store
@@ -134,10 +134,12 @@ async fn collections_features(
 async fn collections_clone(ctx: AppContext, c: Caller, req: ApiRequest) -> Reply<CollectionCloned> {
     let body: collections::CloneCollection = req.json()?;
     let id = req.param("collection_identifier")?;
-    let (from, made) = collections::clone(&ctx, c.namespace()?, id, body).await?;
+    let copy = objects::flag(&req.query, "copy_documents")?;
+    let cloned = collections::clone(&ctx, c.namespace()?, id, body, copy).await?;
     Ok(CollectionCloned {
-        collection: CollectionView::from(&made),
-        source_collection_id: from.collection_id,
+        collection: CollectionView::from(&cloned.made),
+        source_collection_id: cloned.from.collection_id,
+        task_id: cloned.copying.map(|t| t.task_id),
     })
 }
 

@@ -12,6 +12,7 @@ use crate::ports::Event;
 pub enum TaskMessage {
     Purge(PurgeMessage),
     ConfirmUploads(ConfirmBulkMessage),
+    CopyDocuments(CopyDocumentsMessage),
 }
 
 impl TaskMessage {
@@ -59,6 +60,17 @@ pub struct ConfirmBulkMessage {
     pub namespace_id: String,
     pub bucket_id: String,
     pub items: Vec<ConfirmItem>,
+}
+
+/// One page of a clone's document copy: where the previous page stopped.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CopyDocumentsMessage {
+    pub task_id: String,
+    pub org_id: String,
+    pub namespace_id: String,
+    pub from_collection_id: String,
+    pub to_collection_id: String,
+    pub cursor: Option<String>,
 }
 
 /// One chunk of a batch's objects on the batches queue.

@@ -500,6 +500,7 @@ async fn extract_documents(
                 acl: None,
                 version: 0,
                 lifecycle: None,
+                retired_vector: None,
                 embedding: out.embedding,
             },
         ));

@@ -108,6 +108,9 @@ pub struct Document {
     /// Its object's, once the object is soft-deleted: not retrieved or searched.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lifecycle: Option<super::entities::Lifecycle>,
+    /// Its vector while its object is soft-deleted (out of the index, kept for a restore).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_vector: Option<Vec<f32>>,
     /// Kept in the collection's vector index, not in the table.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,

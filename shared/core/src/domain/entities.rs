@@ -148,7 +148,9 @@ pub struct Object {
 }
 
 /// A record kept but out of use: its objects and their documents are not retrieved,
-/// searched or processed. There is no self-service way back (as in Mixpeek).
+/// searched or processed. There is no self-service way back (as in Mixpeek): the
+/// operator may restore it (`sluice-admin restore-objects`) until `purge_after`, when
+/// the sweeper deletes it for good.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Lifecycle {
     /// `disabled` unless the request named another.
@@ -157,6 +159,9 @@ pub struct Lifecycle {
     /// Who flipped it (`bulk_purge` unless named).
     pub source: String,
     pub at: String,
+    /// The end of the restore window (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub purge_after: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

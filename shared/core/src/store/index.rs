@@ -20,6 +20,12 @@ pub enum Entry<'a> {
         upload_id: &'a str,
         expires_epoch: i64,
     },
+    /// A soft-deleted object, by the end of its restore window (the sweeper purges it).
+    RetiredObject {
+        bucket_id: &'a str,
+        object_id: &'a str,
+        purge_epoch: i64,
+    },
     /// A sync with a next run, by when it is due (the poller).
     DueSync { sync_id: &'a str, epoch: i64 },
     /// A document in its collection, by object and chunk.
@@ -36,6 +42,7 @@ impl Entry<'_> {
             Entry::ActiveBatch { .. } => keys::ACTIVE_BATCHES.into(),
             Entry::PendingUpload { .. } => keys::PENDING_UPLOADS.into(),
             Entry::DueSync { .. } => keys::DUE_SYNCS.into(),
+            Entry::RetiredObject { .. } => keys::RETIRED_OBJECTS.into(),
             Entry::Document { collection_id, .. } => keys::collection_index_pk(collection_id),
         }
     }
@@ -50,6 +57,11 @@ impl Entry<'_> {
                 format!("{expires_epoch:012}#{upload_id}")
             }
             Entry::DueSync { sync_id, epoch } => keys::due_sort_key(*epoch, sync_id),
+            Entry::RetiredObject {
+                bucket_id,
+                object_id,
+                purge_epoch,
+            } => format!("{purge_epoch:012}#{bucket_id}#{object_id}"),
             Entry::Document { object_id, n, .. } => format!("{object_id}#{n:04}"),
         }
     }
@@ -89,6 +101,13 @@ pub fn batches_idle_since(cutoff: &str) -> Query {
 /// The pending uploads expired by `epoch`, soonest expiry first.
 pub fn uploads_expired_by(epoch: i64) -> Query {
     let mut query = Query::partition(keys::PENDING_UPLOADS).on(Index::Gsi1);
+    query.sk_max = Some(format!("{epoch:012}~"));
+    query
+}
+
+/// The soft-deleted objects whose restore window ended by `epoch`, soonest first.
+pub fn objects_retired_until(epoch: i64) -> Query {
+    let mut query = Query::partition(keys::RETIRED_OBJECTS).on(Index::Gsi1);
     query.sk_max = Some(format!("{epoch:012}~"));
     query
 }

@@ -68,6 +68,9 @@ pub fn upload(bkt: &str, upl: &str) -> Key {
 pub fn upload_hash(bkt: &str, sha256: &str) -> Key {
     Key::new(bkt_pk(bkt), format!("UPLHASH#{sha256}"))
 }
+/// The index partition of soft-deleted objects, sorted by the end of their restore
+/// window, for the sweeper.
+pub const RETIRED_OBJECTS: &str = "OBJECTS#RETIRED";
 /// The index partition of pending uploads, sorted by expiry, for the sweeper.
 pub const PENDING_UPLOADS: &str = "UPLOADS#PENDING";
 pub fn upload_storage_key(ns: &str, bkt: &str, upl: &str, filename: &str) -> String {

@@ -172,6 +172,55 @@ async fn transfer(c: &Client, ns: &str, col: &str) {
         .filter(|l| !l.is_empty())
         .count();
     assert_eq!(lines, 2);
+    copy(c, ns, col).await;
+}
+
+/// A clone with a copy of the documents (the hidden one too: a copy keeps its ACL) and
+/// their vectors, made by the tasks worker.
+async fn copy(c: &Client, ns: &str, col: &str) {
+    let path = format!("/v1/collections/{col}/clone?copy_documents=true");
+    let body = json!({"collection_name": "docs-conf-copy"});
+    let (s, cloned) = c.call("POST", &path, Some(ns), Some(body)).await;
+    assert_eq!(s, 200, "{cloned}");
+    let task = cloned["task_id"].as_str().unwrap().to_string();
+    let copy = cloned["collection"]["collection_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    work_until(&c.ctx, async || {
+        let (_, t) = c
+            .call("GET", &format!("/v1/tasks/{task}"), None, None)
+            .await;
+        t["status"] == "COMPLETED"
+    })
+    .await;
+    let (s, n) = c
+        .call(
+            "GET",
+            &format!("/v1/collections/{copy}/documents/count"),
+            Some(ns),
+            None,
+        )
+        .await;
+    assert_eq!((s, n["count"].clone()), (200, json!(6)), "{n}");
+    let (s, listed) = c
+        .call(
+            "POST",
+            &format!("/v1/collections/{copy}/documents/list"),
+            Some(ns),
+            Some(json!({"limit": 100})),
+        )
+        .await;
+    assert_eq!(s, 200, "{listed}");
+    let ids: Vec<String> = listed["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["document_id"].as_str().unwrap().to_string())
+        .collect();
+    // Five listed (the hidden one is not, to this key), each with its vector.
+    assert_eq!(ids.len(), 5, "{listed}");
+    assert_eq!(c.ctx.vectors.get(&copy, &ids).await.unwrap().len(), 5);
 }
 
 conformance!(documents_on, documents_flow);

@@ -10,7 +10,7 @@ use crate::app::{keys, pointer};
 use crate::context::AppContext;
 use crate::domain::collection::Collection;
 use crate::domain::embedding::EmbeddingSpec;
-use crate::domain::entities::Namespace;
+use crate::domain::entities::{Namespace, Task};
 use crate::domain::extractors::writes_embeddings;
 use crate::domain::ids::IdKind;
 use crate::domain::names;
@@ -96,7 +96,8 @@ pub async fn update(
 }
 
 /// `POST /v1/collections/{id}/clone`: a new collection with the source's configuration
-/// and whatever the request changes. It starts empty; `POST …/trigger` fills it.
+/// and whatever the request changes. It starts empty (`POST …/trigger` fills it), unless
+/// asked to copy the source's documents and vectors (a task).
 #[derive(Debug, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CloneCollection {
@@ -110,12 +111,27 @@ pub struct CloneCollection {
     pub taxonomy_applications: Option<Vec<Value>>,
 }
 
+pub struct Cloned {
+    pub from: Collection,
+    pub made: Collection,
+    /// The task copying the documents, when asked.
+    pub copying: Option<Task>,
+}
+
 pub async fn clone(
     ctx: &AppContext,
     ns: &Namespace,
     ident: &str,
     req: CloneCollection,
-) -> Result<(Collection, Collection), Error> {
+    copy_documents: bool,
+) -> Result<Cloned, Error> {
+    if copy_documents && (req.source.is_some() || req.feature_extractor.is_some()) {
+        return Err(Error::field(
+            "copy_documents",
+            "documents were made from the source's buckets by its extractor: clone without \
+             changing `source` or `feature_extractor` to copy them",
+        ));
+    }
     if req
         .taxonomy_applications
         .as_ref()
@@ -154,7 +170,15 @@ pub async fn clone(
         true,
     )
     .await?;
-    Ok((from, made))
+    let copying = match copy_documents {
+        true => Some(super::copy::start(ctx, ns, &from, &made).await?),
+        false => None,
+    };
+    Ok(Cloned {
+        from,
+        made,
+        copying,
+    })
 }
 
 /// One feature a collection makes searchable.

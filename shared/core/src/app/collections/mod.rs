@@ -4,11 +4,15 @@
 //! to every collection of its namespace that its bucket feeds.
 
 mod change;
+mod copy;
 mod export;
 mod import;
 mod reconcile;
 
-pub use change::{clone, features, update, CloneCollection, CollectionFeatures, UpdateCollection};
+pub use change::{
+    clone, features, update, CloneCollection, Cloned, CollectionFeatures, UpdateCollection,
+};
+pub use copy::run as copy_documents;
 pub use export::{export, Export, Exported};
 pub use import::{
     import, infer_schema, validate_mapping, Import, Imported, InferSchema, InferredSchema,

@@ -154,6 +154,7 @@ pub async fn create(
         acl: None,
         version: 0,
         lifecycle: None,
+        retired_vector: None,
         embedding: None,
     };
     doc.embedding = match req.vectors.as_ref() {

@@ -155,6 +155,21 @@ pub async fn delete(
     object_id: &str,
 ) -> Result<ObjectDeleted, Error> {
     let current = get(ctx, bucket, object_id).await?;
+    remove(ctx, bucket, &current).await?;
+    Ok(ObjectDeleted {
+        success: true,
+        object_id: current.object_id,
+        message: "object deleted".into(),
+    })
+}
+
+/// Removes an object as read (over its version) with its bytes and documents. A
+/// soft-deleted one left its bucket's counts already.
+pub(super) async fn remove(
+    ctx: &AppContext,
+    bucket: &Bucket,
+    current: &Object,
+) -> Result<(), Error> {
     let mut ops = vec![Write::Delete {
         key: keys::object(&bucket.bucket_id, &current.object_id),
         cond: Cond::Equals("version".into(), json!(current.version)),
@@ -165,14 +180,16 @@ pub async fn delete(
             cond: Cond::Equals("object_id".into(), json!(current.object_id)),
         });
     }
-    ops.push(Write::Update {
-        key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
-        updates: vec![
-            Update::Add("object_count".into(), -1),
-            Update::Add("total_size_bytes".into(), -current.size_bytes),
-        ],
-        cond: Cond::Exists,
-    });
+    if current.lifecycle.is_none() {
+        ops.push(Write::Update {
+            key: keys::bucket(&bucket.namespace_id, &bucket.bucket_id),
+            updates: vec![
+                Update::Add("object_count".into(), -1),
+                Update::Add("total_size_bytes".into(), -current.size_bytes),
+            ],
+            cond: Cond::Exists,
+        });
+    }
     match ctx.table.transact(ops).await {
         Ok(()) => {}
         Err(StoreError::ConditionFailed { .. }) => {
@@ -202,14 +219,10 @@ pub async fn delete(
         ctx,
         vec![object_event(
             EventType::ObjectDeleted,
-            &current,
+            current,
             &bucket.org_id,
         )],
     )
     .await;
-    Ok(ObjectDeleted {
-        success: true,
-        object_id: current.object_id,
-        message: "object deleted".into(),
-    })
+    Ok(())
 }

@@ -32,7 +32,9 @@ mod write;
 use blob::*;
 pub use change::{delete, update};
 use input::*;
-pub use lifecycle::{soft_delete, SoftDelete, SoftDeleted, MAX_SOFT_DELETE};
+pub use lifecycle::{
+    purge_retired, restore, soft_delete, Restored, SoftDelete, SoftDeleted, MAX_SOFT_DELETE,
+};
 use write::*;
 pub use write::{create_many, ItemResult};
 

@@ -231,3 +231,200 @@ async fn an_acl_hides_a_document_from_other_keys_and_refuses_their_changes() {
     assert_eq!(done.len(), 1);
     assert!(done[0].success);
 }
+
+#[tokio::test]
+async fn a_clone_copies_documents_with_their_vectors_once_however_often_a_page_is_delivered() {
+    let m = Memory::new();
+    let (ns, col) = text_space(&m).await;
+    let by = Writer {
+        namespace: &ns,
+        key_id: None,
+    };
+    // Three pages of documents.
+    for i in 0..230 {
+        let body = json!({"title": format!("note {i}"), "vectors": vector(1.0 + i as f32)});
+        documents::create(&m.ctx, &by, &col, None, parse(body))
+            .await
+            .unwrap();
+    }
+    let changed = json!({"collection_name": "other", "feature_extractor": {"feature_extractor_name": "text_extractor", "version": "v1"}});
+    let refused = collections::clone(&m.ctx, &ns, &col.collection_id, parse(changed), true).await;
+    assert!(
+        matches!(refused, Err(Error::Invalid { .. })),
+        "{:?}",
+        refused.err()
+    );
+
+    let cloned = collections::clone(
+        &m.ctx,
+        &ns,
+        &col.collection_id,
+        parse(json!({"collection_name": "copy"})),
+        true,
+    )
+    .await
+    .unwrap();
+    let task = cloned.copying.expect("a copy task");
+    m.queue.duplicate(crate::ports::QueueName::Tasks);
+    assert!(m.run_queues().await.is_empty());
+    let to = &cloned.made.collection_id;
+    let made = collections::get(&m.ctx, &ns, to).await.unwrap();
+    assert_eq!(made.document_count, 230);
+    assert_eq!(m.vectors.len(to), 230);
+    let done = crate::app::tasks::get(&m.ctx, &ns.org_id, &task.task_id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(done.status, crate::domain::status::TaskStatus::Completed);
+    assert_eq!(done.outputs[0]["document_count"], 230);
+    // A copy is a document of the clone, with the original's fields and vector.
+    let list = documents::list_for_collection(&m.ctx, &made, &ListRequest::default(), None)
+        .await
+        .unwrap();
+    let first = &list.results[0];
+    assert_eq!(first["collection_id"], json!(to));
+    let copy_id = first["document_id"].as_str().unwrap();
+    let same_title = ListRequest {
+        filters: Some(json!({"title": first["title"]})),
+        ..ListRequest::default()
+    };
+    let original = documents::list_for_collection(&m.ctx, &col, &same_title, None)
+        .await
+        .unwrap()
+        .results
+        .remove(0);
+    let pair = [
+        original["document_id"].as_str().unwrap().to_string(),
+        copy_id.to_string(),
+    ];
+    let a = m
+        .ctx
+        .vectors
+        .get(&col.collection_id, &pair[..1])
+        .await
+        .unwrap();
+    let b = m.ctx.vectors.get(to, &pair[1..]).await.unwrap();
+    assert_eq!(a[0].vector, b[0].vector);
+    // The source is untouched.
+    assert_eq!(collection(&m, &ns).await.document_count, 230);
+}
+
+/// An object soft-deleted with `retention`, its documents given vectors first (as an
+/// embedding extractor would): the namespace, bucket, collection and the object ids.
+async fn retired(
+    m: &Memory,
+) -> (
+    Namespace,
+    crate::domain::entities::Bucket,
+    Collection,
+    Vec<String>,
+) {
+    let (ns, bucket) = space(m).await;
+    let requests = (0..2)
+        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("d{i}")}]}))))
+        .collect();
+    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap().0.object_id)
+        .collect();
+    let (draft, _) = batches::create(&m.ctx, &ns, &bucket, parse(json!({"object_ids": ids})))
+        .await
+        .unwrap();
+    batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id, None)
+        .await
+        .unwrap();
+    assert!(m.run_queues().await.is_empty());
+    let col = collection(m, &ns).await;
+    let docs = documents::list_for_collection(&m.ctx, &col, &ListRequest::default(), None)
+        .await
+        .unwrap()
+        .results;
+    let records = docs
+        .iter()
+        .map(|d| crate::ports::VectorRecord {
+            key: d["document_id"].as_str().unwrap().into(),
+            vector: if d["source_object_id"] == json!(ids[0]) {
+                vec![1.0, 0.0, 0.0]
+            } else {
+                vec![0.0, 1.0, 0.0]
+            },
+            metadata: Default::default(),
+        })
+        .collect();
+    documents::put_vectors(&m.ctx, &col.collection_id, records)
+        .await
+        .unwrap();
+    let req = parse(json!({"object_ids": [ids[0]], "reason": "takedown"}));
+    let done = objects::soft_delete(&m.ctx, &bucket, req).await.unwrap();
+    assert_eq!((done.objects, done.documents), (1, 1));
+    assert_eq!(m.vectors.len(&col.collection_id), 1);
+    assert_eq!(collection(m, &ns).await.document_count, 1);
+    assert_eq!(super::reload(m, &ns, &bucket).await.object_count, 1);
+    (ns, bucket, col, ids)
+}
+
+fn retaining(secs: u64) -> Memory {
+    Memory::with_config(crate::config::Config {
+        purge_settle: std::time::Duration::ZERO,
+        soft_delete_retention: std::time::Duration::from_secs(secs),
+        ..Default::default()
+    })
+}
+
+#[tokio::test]
+async fn a_soft_deleted_object_is_restored_with_its_vectors_within_its_window() {
+    let m = retaining(3600);
+    let (ns, bucket, col, ids) = retired(&m).await;
+    let asked = [ids[0].clone(), "obj_none".into(), ids[1].clone()];
+    let r = objects::restore(&m.ctx, &bucket, &asked).await.unwrap();
+    assert_eq!((r.objects, r.documents), (1, 1));
+    let refused: Vec<&str> = r.not_restored.iter().map(|n| n.reason.as_str()).collect();
+    assert_eq!(refused, ["no such object", "not soft-deleted"]);
+    assert_eq!(m.vectors.len(&col.collection_id), 2);
+    assert_eq!(collection(&m, &ns).await.document_count, 2);
+    assert_eq!(super::reload(&m, &ns, &bucket).await.object_count, 2);
+    objects::get(&m.ctx, &bucket, &ids[0]).await.unwrap();
+    let found = m
+        .ctx
+        .vectors
+        .query(&col.collection_id, &[1.0, 0.0, 0.0], 1, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        found[0].metadata.get("object_id"),
+        Some(&json!(ids[0])),
+        "{found:?}"
+    );
+    // The sweeper leaves a restored object alone.
+    crate::jobs::sweep(&m.ctx).await.unwrap();
+    objects::get(&m.ctx, &bucket, &ids[0]).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_soft_deleted_object_is_purged_once_its_window_ends() {
+    let m = retaining(0);
+    let (ns, bucket, col, ids) = retired(&m).await;
+    let r = objects::restore(&m.ctx, &bucket, &ids[..1]).await.unwrap();
+    assert_eq!(r.objects, 0);
+    assert!(
+        r.not_restored[0].reason.contains("restore window ended"),
+        "{:?}",
+        r.not_restored
+    );
+    crate::jobs::sweep(&m.ctx).await.unwrap();
+    assert!(objects::find(&m.ctx, &bucket.bucket_id, &ids[0])
+        .await
+        .unwrap()
+        .is_none());
+    let left = documents::list_for_collection(&m.ctx, &col, &ListRequest::default(), None)
+        .await
+        .unwrap()
+        .results;
+    assert_eq!(left.len(), 1);
+    // Counts moved once, at the soft delete.
+    assert_eq!(collection(&m, &ns).await.document_count, 1);
+    assert_eq!(super::reload(&m, &ns, &bucket).await.object_count, 1);
+    assert_eq!(m.vectors.len(&col.collection_id), 1);
+}

@@ -86,6 +86,9 @@ impl From<&Collection> for CollectionView {
 pub struct CollectionCloned {
     pub collection: CollectionView,
     pub source_collection_id: String,
+    /// With `?copy_documents=true`: the task copying the documents and their vectors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub task_id: Option<String>,
 }
 
 /// `POST /v1/collections/{id}/trigger` (202): the batches submitted, the first named as
