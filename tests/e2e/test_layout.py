@@ -1,5 +1,5 @@
-"""One route table: every route has one Lambda binary and one template function with a
-matching HttpApi event, and nothing else is there."""
+"""One route table: every route has one Lambda binary and one function in a route stack
+(stacks/routes-*.yaml) with a matching API route, and nothing else is there."""
 
 import pathlib
 
@@ -24,20 +24,28 @@ def routes(sluice):
 
 
 def template_functions():
-    template, errors = decode(str(ROOT / "template.yaml"))
-    assert not errors, errors
+    """Each function's binary, with the API routes that reach it (through an integration)."""
     functions = {}
-    for name, res in template["Resources"].items():
-        if res["Type"] != "AWS::Serverless::Function":
-            continue
-        binary = res["Metadata"]["BuildProperties"]["Binary"]
-        events = [
-            (e["Properties"]["Method"], e["Properties"]["Path"])
-            for e in res["Properties"].get("Events", {}).values()
-            if e["Type"] == "HttpApi"
-        ]
-        assert binary not in functions, f"{binary} is built by two functions"
-        functions[binary] = events
+    for path in [ROOT / "template.yaml", *sorted((ROOT / "stacks").glob("*.yaml"))]:
+        template, errors = decode(str(path))
+        assert not errors, errors
+        resources = template["Resources"]
+        by_integration = {
+            name: res["Properties"]["IntegrationUri"]["Fn::GetAtt"][0]
+            for name, res in resources.items() if res["Type"] == "AWS::ApiGatewayV2::Integration"
+        }
+        routes = {}
+        for res in resources.values():
+            if res["Type"] == "AWS::ApiGatewayV2::Route":
+                integration = res["Properties"]["Target"]["Fn::Sub"].split("${")[1].rstrip("}")
+                method, route_path = res["Properties"]["RouteKey"].split(" ", 1)
+                routes.setdefault(by_integration[integration], []).append((method, route_path))
+        for name, res in resources.items():
+            if res["Type"] != "AWS::Serverless::Function":
+                continue
+            binary = res["Metadata"]["BuildProperties"]["Binary"]
+            assert binary not in functions, f"{binary} is built by two functions"
+            functions[binary] = routes.get(name, [])
     return functions
 
 

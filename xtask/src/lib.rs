@@ -81,8 +81,8 @@ pub const CONFIGURATION_PATH: &str = "docs/configuration.md";
 pub const OPENAPI_PATH: &str = "shared/api/openapi.json";
 
 pub const BEGIN: &str =
-    "  # BEGIN route functions: written by `cargo xtask routes` from the route table (shared/api/src/routes.rs); edit that, not this.\n";
-pub const END: &str = "  # END route functions\n";
+    "  # BEGIN route stacks: written by `cargo xtask routes` from the route table (shared/api/src/routes); edit that, not this.\n";
+pub const END: &str = "  # END route stacks\n";
 
 /// The crate whose `src/bin` holds a route's binary: routes that embed live apart, so
 /// the others do not link the models, Bedrock or the extractors.
@@ -173,6 +173,35 @@ fn queue_resource(q: QueueName) -> &'static str {
     }
 }
 
+/// What a route stack takes from the root stack: its parameter, and the root's value.
+/// A stack declares (and is passed) only those its text refers to.
+const SHARED: &[(&str, &str)] = &[
+    ("HttpApiId", "!Ref HttpApi"),
+    ("Architecture", "!Ref Architecture"),
+    ("LogLevel", "!Ref LogLevel"),
+    ("PurgeSettleSeconds", "!Ref PurgeSettleSeconds"),
+    ("EmbeddingBackend", "!Ref EmbeddingBackend"),
+    ("BedrockEmbeddingModel", "!Ref BedrockEmbeddingModel"),
+    ("TableName", "!Ref Table"),
+    ("TableArn", "!GetAtt Table.Arn"),
+    ("BlobBucketName", "!Ref BlobBucket"),
+    ("BlobBucketArn", "!GetAtt BlobBucket.Arn"),
+    ("TasksQueueUrl", "!Ref TasksQueue"),
+    ("TasksQueueArn", "!GetAtt TasksQueue.Arn"),
+    ("BatchesQueueUrl", "!Ref BatchesQueue"),
+    ("BatchesQueueArn", "!GetAtt BatchesQueue.Arn"),
+    ("WebhooksQueueUrl", "!Ref WebhooksQueue"),
+    ("WebhooksQueueArn", "!GetAtt WebhooksQueue.Arn"),
+    ("SyncsQueueUrl", "!Ref SyncsQueue"),
+    ("SyncsQueueArn", "!GetAtt SyncsQueue.Arn"),
+    ("EventBusName", "!Ref EventBus"),
+    ("EventBusArn", "!GetAtt EventBus.Arn"),
+    ("VectorBucketArn", "!GetAtt VectorBucket.VectorBucketArn"),
+    ("CredentialKeyId", "!Ref CredentialKey"),
+    ("CredentialKeyArn", "!GetAtt CredentialKey.Arn"),
+    ("ModelsLayerArn", "!Ref ModelsLayer"),
+];
+
 fn statement(out: &mut String, actions: &[&str], resources: &[&str]) {
     out.push_str("            - Effect: Allow\n              Action:\n");
     for a in actions {
@@ -209,7 +238,7 @@ fn policies(route: &Route) -> String {
         statement(
             &mut s,
             &table,
-            &["!GetAtt Table.Arn", "!Sub \"${Table.Arn}/index/*\""],
+            &["!Ref TableArn", "!Sub \"${TableArn}/index/*\""],
         );
     }
     let blobs: Vec<&str> = [
@@ -224,14 +253,14 @@ fn policies(route: &Route) -> String {
     .map(|(_, a)| a)
     .collect();
     if !blobs.is_empty() {
-        statement(&mut s, &blobs, &["!Sub \"${BlobBucket.Arn}/*\""]);
+        statement(&mut s, &blobs, &["!Sub \"${BlobBucketArn}/*\""]);
     }
     if has(PublishEvents) {
-        statement(&mut s, &["events:PutEvents"], &["!GetAtt EventBus.Arn"]);
+        statement(&mut s, &["events:PutEvents"], &["!Ref EventBusArn"]);
     }
     for p in route.permissions {
         if let Send(q) = p {
-            let arn = format!("!GetAtt {}.Arn", queue_resource(*q));
+            let arn = format!("!Ref {}Arn", queue_resource(*q));
             statement(&mut s, &["sqs:SendMessage"], &[&arn]);
         }
     }
@@ -253,8 +282,8 @@ fn policies(route: &Route) -> String {
             &mut s,
             &vectors,
             &[
-                "!GetAtt VectorBucket.VectorBucketArn",
-                "!Sub \"${VectorBucket.VectorBucketArn}/index/*\"",
+                "!Ref VectorBucketArn",
+                "!Sub \"${VectorBucketArn}/index/*\"",
             ],
         );
     }
@@ -262,7 +291,7 @@ fn policies(route: &Route) -> String {
         statement(
             &mut s,
             &["kms:GenerateDataKey", "kms:Decrypt"],
-            &["!GetAtt CredentialKey.Arn"],
+            &["!Ref CredentialKeyArn"],
         );
     }
     if has(UseCredentials) {
@@ -282,27 +311,157 @@ fn policies(route: &Route) -> String {
     format!("      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n{s}")
 }
 
+/// The API Gateway source ARN of a route: path parameters match any segment.
+fn source_arn(route: &Route) -> String {
+    let path: Vec<&str> = route
+        .path
+        .split('/')
+        .map(|seg| if seg.starts_with('{') { "*" } else { seg })
+        .collect();
+    format!(
+        "!Sub \"arn:${{AWS::Partition}}:execute-api:${{AWS::Region}}:${{AWS::AccountId}}:${{HttpApiId}}/*/{}{}\"",
+        route.method,
+        path.join("/")
+    )
+}
+
+/// A route's resources in its stack: the function (its IAM role comes with it), and its
+/// API Gateway integration, route and invoke permission.
 pub fn template_block(route: &Route) -> String {
+    let function = resource_name(&route.function());
+    let base = function.trim_end_matches("Function");
     let mut s = format!(
-        "  {}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n    Properties:\n      Description: {} {}\n",
-        resource_name(&route.function()),
+        "  {function}:\n    Type: AWS::Serverless::Function\n    Metadata:\n      BuildMethod: rust-cargolambda\n      BuildProperties:\n        Binary: {}\n    Properties:\n      Description: {} {}\n",
         route.function(),
         route.method,
         route.path
     );
     if route.embeds {
-        s.push_str("      # The model is loaded once per container; it needs the memory (and the CPU share).\n      MemorySize: 1024\n      Layers:\n        - !Ref ModelsLayer\n");
+        s.push_str("      # The model is loaded once per container; it needs the memory (and the CPU share).\n      MemorySize: 1024\n      Layers:\n        - !Ref ModelsLayerArn\n");
     }
     s.push_str(&policies(route));
     let _ = write!(
         s,
-        "      Events:\n        Http:\n          Type: HttpApi\n          Properties:\n            ApiId: !Ref HttpApi\n            Method: {}\n            Path: {}\n",
-        route.method, route.path
+        "  {base}Integration:\n    Type: AWS::ApiGatewayV2::Integration\n    Properties:\n      ApiId: !Ref HttpApiId\n      IntegrationType: AWS_PROXY\n      IntegrationUri: !GetAtt {function}.Arn\n      PayloadFormatVersion: \"2.0\"\n\
+         \x20 {base}Route:\n    Type: AWS::ApiGatewayV2::Route\n    Properties:\n      ApiId: !Ref HttpApiId\n      RouteKey: {} {}\n      Target: !Sub \"integrations/${{{base}Integration}}\"\n\
+         \x20 {base}Permission:\n    Type: AWS::Lambda::Permission\n    Properties:\n      Action: lambda:InvokeFunction\n      FunctionName: !Ref {function}\n      Principal: apigateway.amazonaws.com\n      SourceArn: {}\n",
+        route.method,
+        route.path,
+        source_arn(route),
     );
     s
 }
 
-/// `template` with its route-function section replaced by the table's.
+/// The route modules, in the table's order: each is one nested stack.
+pub fn route_groups() -> Vec<&'static str> {
+    let mut groups: Vec<&'static str> = Vec::new();
+    for r in ROUTES.iter() {
+        let group = group_of(r);
+        if !groups.contains(&group) {
+            groups.push(group);
+        }
+    }
+    groups
+}
+
+fn group_of(route: &Route) -> &'static str {
+    route.module.rsplit("::").next().unwrap_or(route.module)
+}
+
+pub fn stack_path(group: &str) -> PathBuf {
+    PathBuf::from(format!("stacks/routes-{group}.yaml"))
+}
+
+fn stack_resource(group: &str) -> String {
+    let mut name: String = group
+        .split('_')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
+        })
+        .collect();
+    name.push_str("Routes");
+    name
+}
+
+/// The settings every function of a route stack shares, as the root's `Globals`.
+const STACK_GLOBALS: &str = "Globals:
+  Function:
+    # Paths are relative to this file: the workspace is one level up.
+    CodeUri: ..
+    Handler: bootstrap
+    Runtime: provided.al2023
+    Architectures:
+      - !Ref Architecture
+    MemorySize: 256
+    Timeout: 29
+    LoggingConfig:
+      LogFormat: JSON
+    Environment:
+      Variables:
+        SLUICE_TABLE: !Ref TableName
+        SLUICE_BUCKET: !Ref BlobBucketName
+        SLUICE_TASKS_QUEUE_URL: !Ref TasksQueueUrl
+        SLUICE_BATCHES_QUEUE_URL: !Ref BatchesQueueUrl
+        SLUICE_WEBHOOKS_QUEUE_URL: !Ref WebhooksQueueUrl
+        SLUICE_SYNCS_QUEUE_URL: !Ref SyncsQueueUrl
+        SLUICE_CREDENTIAL_KEY: !Ref CredentialKeyId
+        SLUICE_EVENT_BUS: !Ref EventBusName
+        SLUICE_VECTOR_BUCKET: !Select [1, !Split [\"/\", !Ref VectorBucketArn]]
+        SLUICE_MODELS_DIR: /opt/models
+        SLUICE_EMBEDDING_BACKEND: !Ref EmbeddingBackend
+        SLUICE_BEDROCK_MODEL: !Ref BedrockEmbeddingModel
+        SLUICE_LOG: !Ref LogLevel
+        SLUICE_PURGE_SETTLE_SECS: !Ref PurgeSettleSeconds
+        SSL_CERT_FILE: /etc/pki/tls/certs/ca-bundle.crt
+";
+
+/// The parameters of `SHARED` that `text` refers to.
+fn used_parameters(text: &str) -> Vec<(&'static str, &'static str)> {
+    SHARED
+        .iter()
+        .copied()
+        .filter(|(name, _)| {
+            text.contains(&format!("!Ref {name}\n"))
+                || text.contains(&format!("!Ref {name}]"))
+                || text.contains(&format!("${{{name}}}"))
+        })
+        .collect()
+}
+
+/// A route module's nested stack: its routes' functions and API resources.
+pub fn stack_template(group: &str) -> String {
+    let blocks: Vec<String> = ROUTES
+        .iter()
+        .filter(|r| group_of(r) == group)
+        .map(|r| template_block(r))
+        .collect();
+    let body = format!("{STACK_GLOBALS}\nResources:\n{}", blocks.join("\n"));
+    let mut params = String::new();
+    for (name, _) in used_parameters(&body) {
+        let _ = write!(params, "  {name}:\n    Type: String\n");
+    }
+    format!(
+        "AWSTemplateFormatVersion: \"2010-09-09\"\nTransform: AWS::Serverless-2016-10-31\nDescription: Sluice routes of {group} (written by `cargo xtask routes` from the route table; edit that, not this)\n\nParameters:\n{params}\n{body}"
+    )
+}
+
+/// The root stack's entry for a route module's nested stack.
+fn stack_entry(group: &str) -> String {
+    let mut s = format!(
+        "  {}:\n    Type: AWS::Serverless::Application\n    Properties:\n      Location: {}\n      Parameters:\n",
+        stack_resource(group),
+        stack_path(group).display()
+    );
+    for (name, value) in used_parameters(&stack_template(group)) {
+        let _ = writeln!(s, "        {name}: {value}");
+    }
+    s
+}
+
+/// `template` with its route-stack section replaced by the table's.
 pub fn template_with_routes(template: &str) -> anyhow::Result<String> {
     let start = template
         .find(BEGIN)
@@ -311,11 +470,11 @@ pub fn template_with_routes(template: &str) -> anyhow::Result<String> {
         .find(END)
         .map(|i| start + i)
         .ok_or_else(|| anyhow::anyhow!("template.yaml has no {END:?} line"))?;
-    let blocks: Vec<String> = ROUTES.iter().map(|r| template_block(r)).collect();
+    let entries: Vec<String> = route_groups().iter().map(|g| stack_entry(g)).collect();
     Ok(format!(
         "{}{BEGIN}{}{}",
         &template[..start],
-        blocks.join("\n"),
+        entries.join("\n"),
         &template[end..]
     ))
 }
@@ -375,6 +534,12 @@ pub fn expected(root: &Path) -> anyhow::Result<Vec<Expected>> {
             }
         }
     }
+    for group in route_groups() {
+        out.push(Expected {
+            path: stack_path(group),
+            contents: Some(stack_template(group)),
+        });
+    }
     let template = std::fs::read_to_string(root.join("template.yaml"))?;
     out.push(Expected {
         path: "template.yaml".into(),
@@ -405,7 +570,12 @@ pub fn write(root: &Path) -> anyhow::Result<Vec<PathBuf>> {
             continue;
         }
         match &e.contents {
-            Some(c) => std::fs::write(&path, c)?,
+            Some(c) => {
+                if let Some(dir) = path.parent() {
+                    std::fs::create_dir_all(dir)?;
+                }
+                std::fs::write(&path, c)?
+            }
             None => std::fs::remove_file(&path)?,
         }
         changed.push(e.path);

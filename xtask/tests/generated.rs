@@ -10,18 +10,18 @@ fn generated_files_match_the_route_table() {
 }
 
 #[test]
-fn every_template_route_block_has_its_event_and_policy() {
+fn every_route_block_has_its_api_route_permission_and_policy() {
     for route in sluice_api::ROUTES.iter() {
         let block = xtask::template_block(route);
         assert!(block.contains(&format!("Binary: {}\n", route.function())));
-        assert!(block.contains(&format!("Method: {}\n", route.method)));
-        assert!(block.contains(&format!("Path: {}\n", route.path)));
+        assert!(block.contains(&format!("RouteKey: {} {}\n", route.method, route.path)));
+        assert!(block.contains("Principal: apigateway.amazonaws.com\n"));
         assert_eq!(
             block.contains("Policies:"),
             !route.permissions.is_empty(),
             "{route:?}"
         );
-        assert_eq!(block.contains("ModelsLayer"), route.embeds, "{route:?}");
+        assert_eq!(block.contains("ModelsLayerArn"), route.embeds, "{route:?}");
     }
 }
 
