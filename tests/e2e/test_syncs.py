@@ -80,6 +80,7 @@ def syncing(tmp_path_factory, s3):
         # Runs start only when a test triggers them: a poller could start one first.
         "SLUICE_SYNC_POLL_SECS": "3600",
         "SLUICE_BACKBLAZE_API_URL": b2.url, "SLUICE_SYNC_MAX_FILE_ATTEMPTS": "1",
+        "SLUICE_AWS_ACCOUNT_ID": "000000000000",
     })
     log = proc.log
     try:
@@ -291,11 +292,25 @@ def test_an_iam_role_connection_assumes_the_role_through_sts(syncing, s3):
     sluice, _ = syncing
     fresh_bucket(s3, "role-source")
     s3.put_object(Bucket="role-source", Key="r/a.txt", Body=b"read through a role")
-    conn = sluice.call("POST", "/v1/organizations/connections", json={
-        "name": "by role", "provider_type": "s3",
-        "provider_config": {"region": "us-east-1", "credentials": {
-            "type": "iam_role", "role_arn": "arn:aws:iam::123456789012:role/sluice-reader", "external_id": "sluice-external-7"}},
-    })
+    def by_role(role_arn, external_id, name="by role"):
+        return sluice.call("POST", "/v1/organizations/connections", json={
+            "name": name, "provider_type": "s3",
+            "provider_config": {"region": "us-east-1", "credentials": {
+                "type": "iam_role", "role_arn": role_arn, "external_id": external_id}},
+        })
+
+    # The external id is Sluice's to issue, one per organisation: any other is refused
+    # with the one to require in the role's trust policy.
+    role = "arn:aws:iam::123456789012:role/sluice-reader"
+    guessed = by_role(role, "mixpeek-org_guessable")
+    assert guessed.status_code == 422, guessed.text
+    assert guessed.json()["error"]["details"]["field"] == "provider_config.credentials.external_id"
+    issued = guessed.json()["error"]["message"].split("external id, ")[1].split(":")[0]
+    assert issued.startswith("sluice-") and len(issued) > 30, issued
+    # A role in the account Sluice runs in (SLUICE_AWS_ACCOUNT_ID) is refused.
+    own = by_role("arn:aws:iam::000000000000:role/anyone-trusting-the-account", issued, "own account")
+    assert own.status_code == 422 and "account Sluice runs in" in own.text, own.text
+    conn = by_role(role, issued)
     assert conn.status_code == 200, conn.text
     conn = conn.json()
     assert conn["provider_config"]["credentials"] == {"type": "iam_role"}, conn

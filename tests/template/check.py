@@ -46,7 +46,9 @@ def sends_to(function_role, queue):
     """Whether the role's inline policies allow sqs:SendMessage to `queue`."""
     for policy in function_role["Properties"].get("Policies", []):
         for statement in policy["PolicyDocument"]["Statement"]:
-            actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
+            # A conditional statement (Fn::If) grants nothing it could loop with.
+            actions = statement.get("Action", [])
+            actions = actions if isinstance(actions, list) else [actions]
             if "sqs:SendMessage" in actions and queue in json.dumps(statement["Resource"]):
                 return True
     return False

@@ -200,6 +200,7 @@ const SHARED: &[(&str, &str)] = &[
     ("CredentialKeyId", "!Ref CredentialKey"),
     ("CredentialKeyArn", "!GetAtt CredentialKey.Arn"),
     ("ModelsLayerArn", "!Ref ModelsLayer"),
+    ("AllowSameAccountRoles", "!Ref AllowSameAccountRoles"),
 ];
 
 fn statement(out: &mut String, actions: &[&str], resources: &[&str]) {
@@ -295,8 +296,10 @@ fn policies(route: &Route) -> String {
         );
     }
     if has(UseCredentials) {
-        // A connection's iam_role credentials: the role's trust policy decides.
+        // A connection's iam_role credentials: the role's trust policy decides, but never
+        // a role of Sluice's own account unless the operator allows it.
         statement(&mut s, &["sts:AssumeRole"], &["\"*\""]);
+        s.push_str(SAME_ACCOUNT_DENY);
     }
     if has(InvokeBedrock) {
         let models: Vec<String> = sluice_core::domain::embedding::bedrock_models()
@@ -310,6 +313,14 @@ fn policies(route: &Route) -> String {
     }
     format!("      Policies:\n        - Version: \"2012-10-17\"\n          Statement:\n{s}")
 }
+
+const SAME_ACCOUNT_DENY: &str = "            - !If
+              - SameAccountRolesAllowed
+              - !Ref AWS::NoValue
+              - Effect: Deny
+                Action: sts:AssumeRole
+                Resource: !Sub \"arn:${AWS::Partition}:iam::${AWS::AccountId}:role/*\"
+";
 
 /// The API Gateway source ARN of a route: path parameters match any segment.
 fn source_arn(route: &Route) -> String {
@@ -415,6 +426,8 @@ const STACK_GLOBALS: &str = "Globals:
         SLUICE_BEDROCK_MODEL: !Ref BedrockEmbeddingModel
         SLUICE_LOG: !Ref LogLevel
         SLUICE_PURGE_SETTLE_SECS: !Ref PurgeSettleSeconds
+        SLUICE_AWS_ACCOUNT_ID: !Ref AWS::AccountId
+        SLUICE_ALLOW_SAME_ACCOUNT_ROLES: !Ref AllowSameAccountRoles
         SSL_CERT_FILE: /etc/pki/tls/certs/ca-bundle.crt
 ";
 
@@ -443,8 +456,13 @@ pub fn stack_template(group: &str) -> String {
     for (name, _) in used_parameters(&body) {
         let _ = write!(params, "  {name}:\n    Type: String\n");
     }
+    let conditions = if body.contains("- SameAccountRolesAllowed\n") {
+        "Conditions:\n  SameAccountRolesAllowed: !Equals [!Ref AllowSameAccountRoles, \"true\"]\n\n"
+    } else {
+        ""
+    };
     format!(
-        "AWSTemplateFormatVersion: \"2010-09-09\"\nTransform: AWS::Serverless-2016-10-31\nDescription: Sluice routes of {group} (written by `cargo xtask routes` from the route table; edit that, not this)\n\nParameters:\n{params}\n{body}"
+        "AWSTemplateFormatVersion: \"2010-09-09\"\nTransform: AWS::Serverless-2016-10-31\nDescription: Sluice routes of {group} (written by `cargo xtask routes` from the route table; edit that, not this)\n\nParameters:\n{params}\n{conditions}{body}"
     )
 }
 

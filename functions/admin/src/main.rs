@@ -39,7 +39,7 @@ enum Command {
         #[arg(long, default_value = "sluice-dev")]
         prefix: String,
     },
-    /// Create an organisation; prints its id.
+    /// Create an organisation; prints its id (and its external id, on stderr).
     CreateOrg {
         #[arg(long)]
         name: String,
@@ -62,6 +62,12 @@ enum Command {
         org: String,
         #[arg(long)]
         key_id: String,
+    },
+    /// Print the external id an organisation's `iam_role` connections must use: its
+    /// roles' trust policies require it as `sts:ExternalId`.
+    ExternalId {
+        #[arg(long)]
+        org: String,
     },
     /// Restore soft-deleted objects (with their documents and vectors) before their
     /// restore window ends; prints what was restored and why any object was not.
@@ -118,6 +124,8 @@ async fn main() -> anyhow::Result<()> {
         Command::Provision { .. } => unreachable!("handled above"),
         Command::CreateOrg { name } => {
             let org = auth::create_org(&ctx, name).await.map_err(fail)?;
+            let external = auth::external_id(&ctx, &org.org_id).await.map_err(fail)?;
+            eprintln!("external id for iam_role connections: {external}");
             println!("{}", org.org_id);
         }
         Command::CreateKey { org, name } => {
@@ -137,6 +145,10 @@ async fn main() -> anyhow::Result<()> {
                 .await
                 .map_err(fail)?;
             println!("revoked {key_id}");
+        }
+        Command::ExternalId { org } => {
+            auth::get_org(&ctx, org).await.map_err(fail)?;
+            println!("{}", auth::external_id(&ctx, org).await.map_err(fail)?);
         }
         Command::RestoreObjects {
             org,

@@ -70,6 +70,10 @@ pub struct Config {
     pub sweep: Duration,
     /// How long a soft-deleted object can be restored before the sweeper deletes it.
     pub soft_delete_retention: Duration,
+    /// The AWS account Sluice runs in (set by the template): an `iam_role` connection's
+    /// role in it is refused unless `allow_same_account_roles`.
+    pub aws_account_id: Option<String>,
+    pub allow_same_account_roles: bool,
 }
 
 const MIB: u64 = 1024 * 1024;
@@ -217,6 +221,17 @@ pub struct ConfigVars {
     #[arg(long, env = "SLUICE_SOFT_DELETE_RETENTION_SECS", value_name = "SLUICE_SOFT_DELETE_RETENTION_SECS", default_value_t = 2_592_000,
           value_parser = clap::value_parser!(u64).range(0..=315_360_000))]
     soft_delete_retention_secs: u64,
+    /// The AWS account Sluice runs in (the template sets it): `iam_role` connections may not name a role in it unless SLUICE_ALLOW_SAME_ACCOUNT_ROLES.
+    #[arg(
+        long,
+        env = "SLUICE_AWS_ACCOUNT_ID",
+        value_name = "SLUICE_AWS_ACCOUNT_ID"
+    )]
+    aws_account_id: Option<String>,
+    /// Let `iam_role` connections name a role in Sluice's own account (off: such a role could be any tenant's).
+    #[arg(long, env = "SLUICE_ALLOW_SAME_ACCOUNT_ROLES", value_name = "SLUICE_ALLOW_SAME_ACCOUNT_ROLES", default_value_t = false,
+          action = clap::ArgAction::Set, value_parser = clap::builder::BoolishValueParser::new())]
+    allow_same_account_roles: bool,
 }
 
 // The same values as `ConfigVars`'s defaults (a test holds them equal).
@@ -251,6 +266,8 @@ impl Default for Config {
             sync_max_file_attempts: 3,
             sweep: Duration::from_secs(30),
             soft_delete_retention: Duration::from_secs(2_592_000),
+            aws_account_id: None,
+            allow_same_account_roles: false,
         }
     }
 }
@@ -309,6 +326,8 @@ impl Config {
             sync_max_file_attempts: v.sync_max_file_attempts,
             sweep: Duration::from_secs(v.sweep_secs),
             soft_delete_retention: Duration::from_secs(v.soft_delete_retention_secs),
+            aws_account_id: v.aws_account_id.filter(|a| !a.is_empty()),
+            allow_same_account_roles: v.allow_same_account_roles,
         })
     }
 }

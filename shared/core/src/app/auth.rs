@@ -60,9 +60,40 @@ pub async fn create_org(ctx: &AppContext, name: &str) -> Result<Org, Error> {
         namespace_count: 0,
     };
     ctx.table
-        .write(Write::create(to_item(&keys::org(&org.org_id), &org)))
+        .transact(vec![
+            Write::create(to_item(&keys::org(&org.org_id), &org)),
+            Write::create(external_id_item(&org.org_id, &new_external_id())),
+        ])
         .await?;
     Ok(org)
+}
+
+/// A fresh external id: random, so no tenant can work out another's.
+fn new_external_id() -> String {
+    format!("sluice-{}", hex::encode(rand::random::<[u8; 16]>()))
+}
+
+fn external_id_item(org_id: &str, external_id: &str) -> crate::ports::Item {
+    super::pointer(&keys::org_external_id(org_id), "external_id", external_id)
+}
+
+/// The external id the organisation's `iam_role` connections must use (the `sts:ExternalId`
+/// their roles' trust policies require): issued by Sluice, stable, one per organisation.
+/// An organisation from before external ids were issued gets one on first use.
+pub async fn external_id(ctx: &AppContext, org_id: &str) -> Result<String, Error> {
+    let key = keys::org_external_id(org_id);
+    loop {
+        if let Some(item) = ctx.table.get(&key).await? {
+            let id = item.get("external_id").and_then(serde_json::Value::as_str);
+            return Ok(id.unwrap_or_default().to_string());
+        }
+        let issued = external_id_item(org_id, &new_external_id());
+        match ctx.table.write(Write::create(issued)).await {
+            // Issued here, or by a concurrent request: read what won.
+            Ok(_) | Err(StoreError::ConditionFailed { .. }) => continue,
+            Err(e) => return Err(e.into()),
+        }
+    }
 }
 
 pub async fn get_org(ctx: &AppContext, org_id: &str) -> Result<Org, Error> {

@@ -85,13 +85,45 @@ fn check_name(name: &str) -> Result<(), Error> {
     Ok(())
 }
 
-/// The provider config as parsed from what is stored.
+/// The provider config as parsed from what is stored, if it may still be used (a
+/// connection saved before the role rules is held to them at its next use).
 pub async fn provider_config(ctx: &AppContext, c: &Connection) -> Result<ProviderConfig, Error> {
-    Ok(ProviderConfig {
+    let config = ProviderConfig {
         provider_type: c.provider_type.clone(),
         settings: c.settings.clone(),
         credentials: unseal(ctx, c).await?,
-    })
+    };
+    guard_role(ctx, &c.org_id, &config).await?;
+    Ok(config)
+}
+
+/// An `iam_role` connection is Sluice assuming a role for a tenant: the role must
+/// require the tenant's own external id (issued by Sluice, so no tenant can present
+/// another's), and may not be in Sluice's own account unless the operator allows it
+/// (any role there that trusts the account could be named by any tenant).
+async fn guard_role(ctx: &AppContext, org_id: &str, config: &ProviderConfig) -> Result<(), Error> {
+    if config.credentials.kind() != "iam_role" {
+        return Ok(());
+    }
+    let issued = super::auth::external_id(ctx, org_id).await?;
+    if config.credentials.text("external_id") != Some(issued.as_str()) {
+        return Err(Error::field(
+            "provider_config.credentials.external_id",
+            format!(
+                "must be this organisation's external id, {issued}: require it in the role's trust policy (Condition StringEquals sts:ExternalId)"
+            ),
+        ));
+    }
+    let role = config.credentials.text("role_arn").unwrap_or_default();
+    let account = role.split(':').nth(4).unwrap_or_default();
+    if !ctx.config.allow_same_account_roles && ctx.config.aws_account_id.as_deref() == Some(account)
+    {
+        return Err(Error::field(
+            "provider_config.credentials.role_arn",
+            "names a role in the account Sluice runs in; use a role in the account that owns the bucket (the operator may allow same-account roles: AllowSameAccountRoles)",
+        ));
+    }
+    Ok(())
 }
 
 /// Refuses an endpoint the network guard would refuse at connect time, and one whose
@@ -308,6 +340,7 @@ async fn create_inner(
         .check(&req.provider_type, &req.provider_config)
         .map_err(field_err)?;
     guard_endpoint(ctx, &config).await?;
+    guard_role(ctx, org_id, &config).await?;
     if req.test_before_save.unwrap_or(true) {
         let t = test_config(ctx, &config, None).await;
         if !t.success {
@@ -498,6 +531,7 @@ pub async fn update(
             })?;
         }
         guard_endpoint(ctx, &config).await?;
+        guard_role(ctx, &before.org_id, &config).await?;
         if req.test_before_save.unwrap_or(true) {
             let t = test_config(ctx, &config, None).await;
             if !t.success {

@@ -26,6 +26,10 @@ pub fn api_key(hash: &str) -> Key {
 pub fn org(org: &str) -> Key {
     Key::new(org_pk(org), "ORG")
 }
+/// The organisation's external id for roles it asks Sluice to assume (`external_id`).
+pub fn org_external_id(org: &str) -> Key {
+    Key::new(org_pk(org), "ORG#EXTERNAL_ID")
+}
 pub fn org_pk(org: &str) -> String {
     format!("ORG#{org}")
 }

@@ -4,6 +4,7 @@
 
 mod batches;
 mod documents;
+mod external_ids;
 mod layers;
 mod objects;
 mod purge;
