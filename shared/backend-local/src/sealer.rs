@@ -3,13 +3,16 @@
 
 use std::path::Path;
 
-use aes_gcm::aead::{Aead, KeyInit};
+use aes_gcm::aead::{Aead, KeyInit, Payload};
 use aes_gcm::{Aes256Gcm, Nonce};
 use async_trait::async_trait;
 use base64::Engine;
-use sluice_core::ports::{SealError, Sealer};
+use sluice_core::ports::{SealContext, SealError, Sealer};
 
-const PREFIX: &str = "local:v1:";
+/// `local:v2:` values bind their organisation and purpose as the cipher's associated
+/// data; `local:v1:` values, sealed before, open without.
+const PREFIX: &str = "local:v2:";
+const LEGACY_PREFIX: &str = "local:v1:";
 
 pub struct KeyFileSealer {
     cipher: Aes256Gcm,
@@ -40,11 +43,16 @@ impl KeyFileSealer {
 
 #[async_trait]
 impl Sealer for KeyFileSealer {
-    async fn seal(&self, plaintext: &[u8]) -> Result<String, SealError> {
+    async fn seal(&self, plaintext: &[u8], context: &SealContext<'_>) -> Result<String, SealError> {
         let nonce: [u8; 12] = rand::random();
+        let bound = context.bound();
+        let payload = Payload {
+            msg: plaintext,
+            aad: bound.as_bytes(),
+        };
         let sealed = self
             .cipher
-            .encrypt(Nonce::from_slice(&nonce), plaintext)
+            .encrypt(Nonce::from_slice(&nonce), payload)
             .map_err(|e| SealError(e.to_string()))?;
         let mut out = nonce.to_vec();
         out.extend(sealed);
@@ -54,10 +62,12 @@ impl Sealer for KeyFileSealer {
         ))
     }
 
-    async fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError> {
-        let body = sealed
-            .strip_prefix(PREFIX)
-            .ok_or_else(|| SealError("not sealed by this server's key file".into()))?;
+    async fn open(&self, sealed: &str, context: &SealContext<'_>) -> Result<Vec<u8>, SealError> {
+        let (body, bound) = match sealed.strip_prefix(PREFIX) {
+            Some(body) => (Some(body), context.bound()),
+            None => (sealed.strip_prefix(LEGACY_PREFIX), String::new()),
+        };
+        let body = body.ok_or_else(|| SealError("not sealed by this server's key file".into()))?;
         let raw = base64::engine::general_purpose::STANDARD
             .decode(body)
             .map_err(|e| SealError(e.to_string()))?;
@@ -65,11 +75,15 @@ impl Sealer for KeyFileSealer {
             return Err(SealError("sealed value too short".into()));
         }
         let (nonce, ct) = raw.split_at(12);
+        let payload = Payload {
+            msg: ct,
+            aad: bound.as_bytes(),
+        };
         self.cipher
-            .decrypt(Nonce::from_slice(nonce), ct)
+            .decrypt(Nonce::from_slice(nonce), payload)
             .map_err(|_| {
                 SealError(
-                    "the credential key does not open this value (a different key file?)".into(),
+                    "the credential key does not open this value (a different key file, or sealed for another organisation or purpose?)".into(),
                 )
             })
     }
@@ -78,28 +92,45 @@ impl Sealer for KeyFileSealer {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use sluice_core::ports::SealPurpose;
+
+    const ORG_A: SealContext<'static> = SealContext {
+        org_id: "org_a",
+        purpose: SealPurpose::ConnectionCredentials,
+    };
 
     #[tokio::test]
     async fn seals_open_with_the_same_key_only() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("credentials.key");
         let s = KeyFileSealer::open(&path).unwrap();
-        let sealed = s.seal(b"secret").await.unwrap();
+        let sealed = s.seal(b"secret", &ORG_A).await.unwrap();
         assert!(!sealed.contains("secret"));
-        assert_eq!(s.open(&sealed).await.unwrap(), b"secret");
+        assert_eq!(s.open(&sealed, &ORG_A).await.unwrap(), b"secret");
         assert_ne!(
-            s.seal(b"secret").await.unwrap(),
+            s.seal(b"secret", &ORG_A).await.unwrap(),
             sealed,
             "a fresh nonce each time"
         );
         assert_eq!(
             KeyFileSealer::open(&path)
                 .unwrap()
-                .open(&sealed)
+                .open(&sealed, &ORG_A)
                 .await
                 .unwrap(),
             b"secret"
         );
+        // Bound to its organisation and purpose.
+        let other_org = SealContext {
+            org_id: "org_b",
+            ..ORG_A
+        };
+        assert!(s.open(&sealed, &other_org).await.is_err());
+        let other_purpose = SealContext {
+            purpose: SealPurpose::WebhookSecret,
+            ..ORG_A
+        };
+        assert!(s.open(&sealed, &other_purpose).await.is_err());
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
@@ -109,6 +140,6 @@ mod tests {
             );
         }
         let other = KeyFileSealer::open(&dir.path().join("other.key")).unwrap();
-        assert!(other.open(&sealed).await.is_err());
+        assert!(other.open(&sealed, &ORG_A).await.is_err());
     }
 }

@@ -356,7 +356,7 @@ async fn create_inner(
         provider_type: config.provider_type.clone(),
         settings: config.settings.clone(),
         credential_type: config.credentials.kind().to_string(),
-        sealed_credentials: seal(ctx, &config.credentials).await?,
+        sealed_credentials: seal(ctx, org_id, &config.credentials).await?,
         metadata: req.metadata,
         status: ConnectionStatus::Active,
         last_used_at: None,
@@ -540,7 +540,7 @@ pub async fn update(
         }
         c.settings = config.settings;
         c.credential_type = config.credentials.kind().into();
-        c.sealed_credentials = seal(ctx, &config.credentials).await?;
+        c.sealed_credentials = seal(ctx, &before.org_id, &config.credentials).await?;
     }
     c.updated_at = now_rfc3339();
     c.version = before.version + 1;

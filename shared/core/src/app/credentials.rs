@@ -17,14 +17,24 @@ use crate::domain::connections::{Connection, Credentials};
 use crate::domain::time::now;
 use crate::error::Error;
 use crate::ports::{
-    Cond, CredentialKeeper, Renew, SourceError, SourceResult, StoreError, Update, Write,
+    Cond, CredentialKeeper, Renew, SealContext, SealPurpose, SourceError, SourceResult, StoreError,
+    Update, Write,
 };
 
-/// Credentials as stored: sealed by the process's sealer (KMS in AWS, a key file locally).
-pub(super) async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Error> {
+/// What a connection's credentials are sealed for.
+fn context(org_id: &str) -> SealContext<'_> {
+    SealContext {
+        org_id,
+        purpose: SealPurpose::ConnectionCredentials,
+    }
+}
+
+/// Credentials as stored: sealed by the process's sealer (KMS in AWS, a key file locally)
+/// for the organisation that owns them.
+pub(super) async fn seal(ctx: &AppContext, org_id: &str, c: &Credentials) -> Result<String, Error> {
     let plain = serde_json::to_vec(c).map_err(|e| Error::Internal(e.into()))?;
     ctx.sealer
-        .seal(&plain)
+        .seal(&plain, &context(org_id))
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))
 }
@@ -33,7 +43,7 @@ pub(super) async fn seal(ctx: &AppContext, c: &Credentials) -> Result<String, Er
 pub(super) async fn unseal(ctx: &AppContext, c: &Connection) -> Result<Credentials, Error> {
     let plain = ctx
         .sealer
-        .open(&c.sealed_credentials)
+        .open(&c.sealed_credentials, &context(&c.org_id))
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("{e}")))?;
     serde_json::from_slice(&plain)
@@ -110,7 +120,9 @@ impl Keeper {
     /// Seals `renewed` into the connection and gives up the lease (held at `version`).
     /// A connection changed meanwhile (credentials given again by hand) keeps its own.
     async fn save(&self, version: i64, renewed: &Credentials) -> SourceResult<()> {
-        let sealed = seal(&self.ctx, renewed).await.map_err(failed)?;
+        let sealed = seal(&self.ctx, &self.org_id, renewed)
+            .await
+            .map_err(failed)?;
         let write = Write::Update {
             key: keys::connection(&self.org_id, &self.connection_id),
             updates: vec![

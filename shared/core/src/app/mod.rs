@@ -29,11 +29,12 @@ pub mod webhooks;
 
 /// The use-case modules, lowest first: a module may use those of earlier layers only.
 pub const LAYERS: &[&[&str]] = &[
-    // Credentials at rest, under the connections that hold them.
-    &["credentials"],
-    // Leaves: response views, queue payloads, publishing events, and the two features
-    // every other reaches (callers, storage connections).
-    &["views", "messages", "events", "auth", "connections"],
+    // Credentials at rest, under the connections that hold them; callers (keys, and the
+    // external ids connections are held to).
+    &["credentials", "auth"],
+    // Leaves: response views, queue payloads, publishing events, and storage
+    // connections, which every other feature reaches.
+    &["views", "messages", "events", "connections"],
     &["tasks", "documents", "webhooks", "extract"],
     &["purge", "objects"],
     &["buckets", "uploads"],

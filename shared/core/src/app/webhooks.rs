@@ -173,7 +173,7 @@ pub async fn create(
     let secret = new_secret();
     let sealed = ctx
         .sealer
-        .seal(secret.as_bytes())
+        .seal(secret.as_bytes(), &secret_context(org_id))
         .await
         .map_err(|e| Error::Internal(anyhow::anyhow!("sealing the signing secret: {e}")))?;
     let wh = Webhook {
@@ -302,14 +302,23 @@ pub async fn list(
     })
 }
 
+/// What a webhook's signing secret is sealed for.
+fn secret_context(org_id: &str) -> crate::ports::SealContext<'_> {
+    crate::ports::SealContext {
+        org_id,
+        purpose: crate::ports::SealPurpose::WebhookSecret,
+    }
+}
+
 /// The webhook's signing secret, opened from its sealed form.
 async fn signing_secret(ctx: &AppContext, wh: &Webhook) -> Result<String, Error> {
     match (&wh.sealed_secret, &wh.secret) {
         (Some(sealed), _) => {
-            let plain =
-                ctx.sealer.open(sealed).await.map_err(|e| {
-                    Error::Internal(anyhow::anyhow!("opening the signing secret: {e}"))
-                })?;
+            let plain = ctx
+                .sealer
+                .open(sealed, &secret_context(&wh.org_id))
+                .await
+                .map_err(|e| Error::Internal(anyhow::anyhow!("opening the signing secret: {e}")))?;
             String::from_utf8(plain)
                 .map_err(|_| Error::Internal(anyhow::anyhow!("the signing secret is not text")))
         }

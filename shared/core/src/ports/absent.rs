@@ -11,8 +11,8 @@ use bytes::Bytes;
 
 use super::{
     BlobMeta, BlobStore, Connectors, Event, EventBus, Item, Key, Page, PutConstraints, Query,
-    Queue, QueueName, Received, SealError, Sealer, Source, SourceError, SourceResult, StoreError,
-    StoreResult, StoredPart, Table, VectorIndex, VectorMatch, VectorRecord, Write,
+    Queue, QueueName, Received, SealContext, SealError, Sealer, Source, SourceError, SourceResult,
+    StoreError, StoreResult, StoredPart, Table, VectorIndex, VectorMatch, VectorRecord, Write,
 };
 
 /// A port this process does not have; `what` names it in the error.
@@ -227,10 +227,10 @@ impl Connectors for Absent {
 
 #[async_trait]
 impl Sealer for Absent {
-    async fn seal(&self, _: &[u8]) -> Result<String, SealError> {
+    async fn seal(&self, _: &[u8], _: &SealContext<'_>) -> Result<String, SealError> {
         Err(SealError(format!("this process has no {}", self.0)))
     }
-    async fn open(&self, _: &str) -> Result<Vec<u8>, SealError> {
+    async fn open(&self, _: &str, _: &SealContext<'_>) -> Result<Vec<u8>, SealError> {
         Err(SealError(format!("this process has no {}", self.0)))
     }
 }

@@ -20,9 +20,9 @@ pub use extract::{
 };
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
-    Capabilities, Connectors, CredentialKeeper, InboundEvent, InboundRefusal, Renew, SealError,
-    Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage, SourceResult, Unkept,
-    MAX_CONTINUATION_BYTES, PROVIDER_SAID,
+    Capabilities, Connectors, CredentialKeeper, InboundEvent, InboundRefusal, Renew, SealContext,
+    SealError, SealPurpose, Sealer, Source, SourceBody, SourceEntry, SourceError, SourcePage,
+    SourceResult, Unkept, MAX_CONTINUATION_BYTES, PROVIDER_SAID,
 };
 pub use table::{
     apply_updates, cond_holds, Cond, CursorPos, Index, Item, Key, Page, Query, Table, Update, Write,

@@ -286,12 +286,48 @@ pub enum InboundRefusal {
     Invalid(String),
 }
 
-/// Encrypts connection credentials at rest (envelope encryption: KMS in AWS, a key file
-/// locally). The sealed form is opaque text safe to store.
+/// Encrypts secrets at rest (envelope encryption: KMS in AWS, a key file locally). The
+/// sealed form is opaque text safe to store, bound to its context: it opens only with
+/// the organisation and purpose it was sealed for (KMS's encryption context, the local
+/// cipher's associated data), so one tenant's sealed value copied into another's
+/// record does not open.
 #[async_trait]
 pub trait Sealer: Send + Sync {
-    async fn seal(&self, plaintext: &[u8]) -> Result<String, SealError>;
-    async fn open(&self, sealed: &str) -> Result<Vec<u8>, SealError>;
+    async fn seal(&self, plaintext: &[u8], context: &SealContext<'_>) -> Result<String, SealError>;
+    async fn open(&self, sealed: &str, context: &SealContext<'_>) -> Result<Vec<u8>, SealError>;
+}
+
+/// Whose secret, and what for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealContext<'a> {
+    pub org_id: &'a str,
+    pub purpose: SealPurpose,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SealPurpose {
+    ConnectionCredentials,
+    WebhookSecret,
+}
+
+impl SealPurpose {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SealPurpose::ConnectionCredentials => "connection-credentials",
+            SealPurpose::WebhookSecret => "webhook-secret",
+        }
+    }
+}
+
+impl SealContext<'_> {
+    /// The pairs KMS binds (its encryption context), in a fixed order.
+    pub fn pairs(&self) -> [(&'static str, &str); 2] {
+        [("org_id", self.org_id), ("purpose", self.purpose.as_str())]
+    }
+    /// The same, as one string (associated data for a local cipher, a cache key).
+    pub fn bound(&self) -> String {
+        format!("org_id={};purpose={}", self.org_id, self.purpose.as_str())
+    }
 }
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -11,20 +11,30 @@ use super::lock;
 /// holds a plaintext credential in tests either.
 #[derive(Default)]
 pub struct MemorySealer {
-    sealed: Mutex<HashMap<String, Vec<u8>>>,
+    /// Handle → (the context it was sealed for, the plaintext).
+    sealed: Mutex<HashMap<String, (String, Vec<u8>)>>,
 }
 
 #[async_trait]
 impl crate::ports::Sealer for MemorySealer {
-    async fn seal(&self, plaintext: &[u8]) -> Result<String, crate::ports::SealError> {
+    async fn seal(
+        &self,
+        plaintext: &[u8],
+        context: &crate::ports::SealContext<'_>,
+    ) -> Result<String, crate::ports::SealError> {
         let handle = format!("memory:{}", crate::domain::ids::IdKind::Event.new_id());
-        lock(&self.sealed).insert(handle.clone(), plaintext.to_vec());
+        lock(&self.sealed).insert(handle.clone(), (context.bound(), plaintext.to_vec()));
         Ok(handle)
     }
-    async fn open(&self, sealed: &str) -> Result<Vec<u8>, crate::ports::SealError> {
-        lock(&self.sealed)
-            .get(sealed)
-            .cloned()
-            .ok_or_else(|| crate::ports::SealError("unknown sealed value".into()))
+    async fn open(
+        &self,
+        sealed: &str,
+        context: &crate::ports::SealContext<'_>,
+    ) -> Result<Vec<u8>, crate::ports::SealError> {
+        match lock(&self.sealed).get(sealed) {
+            Some((bound, plain)) if *bound == context.bound() => Ok(plain.clone()),
+            Some(_) => Err(crate::ports::SealError("sealed for another context".into())),
+            None => Err(crate::ports::SealError("unknown sealed value".into())),
+        }
     }
 }

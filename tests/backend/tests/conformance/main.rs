@@ -256,6 +256,29 @@ async fn expiring_items(ctx: AppContext) {
 }
 conformance!(expiring_items_on, expiring_items);
 
+/// A sealed secret opens only for the organisation and purpose it was sealed for (KMS
+/// encryption context on moto, associated data on the key file).
+async fn sealing(ctx: AppContext) {
+    use sluice_core::ports::{SealContext, SealPurpose};
+    let a = SealContext {
+        org_id: "org_a",
+        purpose: SealPurpose::ConnectionCredentials,
+    };
+    let sealed = ctx.sealer.seal(b"secret", &a).await.unwrap();
+    assert_eq!(ctx.sealer.open(&sealed, &a).await.unwrap(), b"secret");
+    let other_org = SealContext {
+        org_id: "org_b",
+        ..a
+    };
+    assert!(ctx.sealer.open(&sealed, &other_org).await.is_err());
+    let other_purpose = SealContext {
+        purpose: SealPurpose::WebhookSecret,
+        ..a
+    };
+    assert!(ctx.sealer.open(&sealed, &other_purpose).await.is_err());
+}
+conformance!(sealing_on, sealing);
+
 /// Works the tasks queue in-process until `done` holds (or fails after a while).
 async fn work_until(ctx: &AppContext, mut done: impl AsyncFnMut() -> bool) {
     for _ in 0..60 {

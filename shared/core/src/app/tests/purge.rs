@@ -89,15 +89,18 @@ async fn deleting_a_namespace_purges_everything_under_it() {
         assert!(!m.vectors.has_index(&c.collection_id) || m.vectors.is_empty(&c.collection_id));
     }
     assert_eq!(in_sync(&m), 0, "a sync's partition outlived its namespace");
-    // Only the org, its API keys, its connection (and its owner pointer) and the task
-    // remain in the table.
+    // Only the org (and its external id), its API keys, its connection (and its owner
+    // pointer) and the task remain in the table.
     let left: Vec<String> = m
         .table
         .all()
         .iter()
         .filter_map(|i| i.get("sk").and_then(|s| s.as_str()).map(str::to_string))
         .filter(|sk| {
-            !sk.starts_with("TASK#") && !sk.starts_with("CONN") && sk != "ORG" && sk != "OWNER"
+            !sk.starts_with("TASK#")
+                && !sk.starts_with("CONN")
+                && !sk.starts_with("ORG")
+                && sk != "OWNER"
         })
         .collect();
     assert!(left.is_empty(), "left behind: {left:?}");
