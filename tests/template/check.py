@@ -7,6 +7,8 @@ translator, as `sam deploy` runs it): run by ./scripts/test with SAM's virtualen
 - every asynchronously invoked function has an on-failure destination;
 - every EventBridge rule target has a dead-letter queue;
 - every route function has its API route, integration and invoke permission;
+- every variable the AWS backend reads is set for every function and exported by the
+  stack's `AdminEnvironment` output (what sluice-admin evaluates);
 - every stack (the root and each route stack under stacks/) holds at most 450
   resources and its expanded template at most 800 KB (CloudFormation takes 500 and
   1 MB), so routes can be added without a stack passing the limits.
@@ -90,15 +92,42 @@ def route_problems(name, res):
     return problems
 
 
+def aws_variables():
+    """The variables `AwsNames::from_env` reads (the queue URLs by their pattern)."""
+    source = (ROOT / "shared/backend-aws/src/lib.rs").read_text()
+    source = source.split("pub fn from_env()", 1)[1].split("\n    }\n", 1)[0]
+    names = set(re.findall(r'var\("(SLUICE_[A-Z_]+)"\)', source))
+    if "_QUEUE_URL" in source:
+        names |= {f"SLUICE_{q}_QUEUE_URL" for q in ("TASKS", "BATCHES", "WEBHOOKS", "SYNCS")}
+    assert names, "no variables found in shared/backend-aws/src/lib.rs"
+    return names
+
+
+def environment_problems(name, template, needed):
+    problems = []
+    for fname, res in template["Resources"].items():
+        if res["Type"] != "AWS::Lambda::Function":
+            continue
+        env = res["Properties"].get("Environment", {}).get("Variables", {})
+        for var in sorted(needed - set(env)):
+            problems.append(f"{name}: {fname} is not given {var}")
+    return problems
+
+
 def main():
+    needed = aws_variables()
     root = expanded(ROOT / "template.yaml")
+    admin = json.dumps(root["Outputs"]["AdminEnvironment"]["Value"])
+    problems_admin = [f"AdminEnvironment does not export {v}" for v in sorted(needed) if f"{v}=" not in admin]
     res = root["Resources"]
     problems, count = size_problems("template.yaml", root)
+    problems += problems_admin + environment_problems("template.yaml", root, needed)
     counts = [count]
     for stack in sorted((ROOT / "stacks").glob("*.yaml")):
         template = expanded(stack)
         found, n = size_problems(f"stacks/{stack.name}", template)
         problems += found + route_problems(f"stacks/{stack.name}", template["Resources"])
+        problems += environment_problems(f"stacks/{stack.name}", template, needed)
         counts.append(n)
     functions = {k: v for k, v in res.items() if v["Type"] == "AWS::Lambda::Function"}
     for name, mapping in res.items():
