@@ -201,6 +201,8 @@ const SHARED: &[(&str, &str)] = &[
     ("CredentialKeyArn", "!GetAtt CredentialKey.Arn"),
     ("ModelsLayerArn", "!Ref ModelsLayer"),
     ("AllowSameAccountRoles", "!Ref AllowSameAccountRoles"),
+    ("Tracing", "!Ref Tracing"),
+    ("FunctionLogGroup", "!Ref FunctionLogGroup"),
 ];
 
 fn statement(out: &mut String, actions: &[&str], resources: &[&str]) {
@@ -408,8 +410,10 @@ const STACK_GLOBALS: &str = "Globals:
       - !Ref Architecture
     MemorySize: 256
     Timeout: 29
+    Tracing: !Ref Tracing
     LoggingConfig:
       LogFormat: JSON
+      LogGroup: !Ref FunctionLogGroup
     Environment:
       Variables:
         SLUICE_TABLE: !Ref TableName
