@@ -153,7 +153,8 @@ def observe(method: str, url: str, status: int, content_type: str, body: bytes, 
     if base not in SERVERS:
         return
     secret_scan.observe(method, parsed.path, status, body)
-    if parsed.path.startswith("/_blobs/") or _DOCUMENT is None:
+    # The blob endpoint and sluice-local's Prometheus text are not the API.
+    if parsed.path.startswith("/_blobs/") or parsed.path == "/metrics" or _DOCUMENT is None:
         return
     what = f"{method} {parsed.path} → {status}"
     if "application/json" not in (content_type or ""):

@@ -456,3 +456,23 @@ def test_a_delivery_is_attempted_at_most_max_attempts_times(tmp_path):
     finally:
         proc.kill()
         proc.wait()
+
+
+def test_sluice_local_serves_its_figures_for_prometheus(sluice):
+    """GET /metrics: the business figures a batch moved (as EMF lines do in Lambda)."""
+    ns, bucket = make_space(sluice, "figures")
+    ids = add_objects(sluice, ns, bucket, [{"property": "body", "type": "text", "content": f"m{i}"} for i in range(2)])
+    batch = sluice.call("POST", f"/v1/buckets/{bucket}/batches", ns=ns, json={"object_ids": ids}).json()
+    sluice.call("POST", f"/v1/buckets/{bucket}/batches/{batch['batch_id']}/submit", ns=ns)
+    assert wait_batch(sluice, ns, bucket, batch["batch_id"])["status"] == "COMPLETED"
+    r = requests.get(sluice.url + "/metrics", timeout=10)
+    assert r.status_code == 200 and r.headers["content-type"].startswith("application/openmetrics-text"), r.text
+    figures = {}
+    for line in r.text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            figures[name] = float(value)
+    assert figures["sluice_objects_registered_total"] >= 2, r.text
+    assert figures["sluice_objects_processed_total"] >= 2, r.text
+    assert figures['sluice_batch_duration_milliseconds_count{status="COMPLETED"}'] >= 1, r.text
+    assert figures['sluice_extraction_time_milliseconds_count{modality="text"}'] >= 2, r.text

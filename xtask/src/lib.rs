@@ -203,6 +203,7 @@ const SHARED: &[(&str, &str)] = &[
     ("AllowSameAccountRoles", "!Ref AllowSameAccountRoles"),
     ("Tracing", "!Ref Tracing"),
     ("FunctionLogGroup", "!Ref FunctionLogGroup"),
+    ("ServiceName", "!Ref AWS::StackName"),
 ];
 
 fn statement(out: &mut String, actions: &[&str], resources: &[&str]) {
@@ -432,6 +433,8 @@ const STACK_GLOBALS: &str = "Globals:
         SLUICE_PURGE_SETTLE_SECS: !Ref PurgeSettleSeconds
         SLUICE_AWS_ACCOUNT_ID: !Ref AWS::AccountId
         SLUICE_ALLOW_SAME_ACCOUNT_ROLES: !Ref AllowSameAccountRoles
+        POWERTOOLS_METRICS_NAMESPACE: Sluice
+        POWERTOOLS_SERVICE_NAME: !Ref ServiceName
         SSL_CERT_FILE: /etc/pki/tls/certs/ca-bundle.crt
 ";
 

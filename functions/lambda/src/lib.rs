@@ -31,6 +31,13 @@ async fn context(route: Option<&Route>, clients: Clients) -> Result<AppContext, 
     let names = sluice_backend_aws::AwsNames::from_env()?;
     let sdk = sluice_backend_aws::sdk_config().await;
     let ctx = sluice_backend_aws::context_with(&sdk, names, config, clients);
+    // Powertools' variables, so its tooling finds the figures where it looks.
+    let var = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.into());
+    let metrics = sluice_backend_aws::EmfMetrics::new(
+        var("POWERTOOLS_METRICS_NAMESPACE", "Sluice"),
+        var("POWERTOOLS_SERVICE_NAME", "sluice"),
+    );
+    let ctx = ctx.with_metrics(std::sync::Arc::new(metrics));
     Ok(match route {
         Some(route) => route.restrict(&ctx),
         None => ctx,

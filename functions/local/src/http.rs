@@ -36,6 +36,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         .config
         .max_body_bytes
         .max(shared.ctx.config.max_inline_bytes);
+    if path == METRICS_ROUTE && parts.method == axum::http::Method::GET {
+        return metrics_response(&shared);
+    }
     if let Some(key) = path.strip_prefix(local::BLOB_ROUTE) {
         let key = percent(key);
         return blob_request(
@@ -82,6 +85,20 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, req: Request) -> R
         }
     };
     json_response(&resp, &request_id)
+}
+
+/// Where sluice-local serves its figures in the OpenMetrics text format (on the loopback
+/// address it binds, like the API; no key, as Prometheus scrapes).
+const METRICS_ROUTE: &str = "/metrics";
+
+fn metrics_response(shared: &Shared) -> Response {
+    Response::builder()
+        .header(
+            "content-type",
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )
+        .body(axum::body::Body::from(shared.metrics.render()))
+        .expect("a static header is valid")
 }
 
 fn percent(s: &str) -> String {

@@ -41,6 +41,7 @@ struct Shared {
     ctx: AppContext,
     router: Router,
     blobs: Arc<LocalBlobStore>,
+    metrics: Arc<local::PrometheusMetrics>,
 }
 
 const DEV_KEY_FILE: &str = "dev-api-key";
@@ -89,7 +90,9 @@ impl Server {
             sluice_bedrock::with_bedrock(sluice_models::embedders(ctx.config.models_dir.clone()));
         let sealer = ctx.sealer.clone();
         let connectors = sluice_connectors::Registry::new(&ctx.config);
+        let metrics = Arc::new(local::PrometheusMetrics::new());
         let ctx = ctx
+            .with_metrics(metrics.clone())
             .with_embedders(embedders)
             .with_extractors(sluice_extract::Extractors::shared())
             .with_connectors(Arc::new(connectors), sealer);
@@ -120,6 +123,7 @@ impl Server {
             ctx: ctx.clone(),
             router: Router::new(&ROUTES),
             blobs,
+            metrics,
         });
         let app = axum::Router::new()
             .fallback(http::handle)

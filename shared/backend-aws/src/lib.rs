@@ -6,6 +6,7 @@
 //! every client at a stand-in such as moto for tests.
 
 mod dynamo;
+mod emf;
 mod eventbridge;
 mod kms;
 mod s3;
@@ -14,6 +15,7 @@ mod sqs;
 
 pub use aws_config::SdkConfig;
 pub use dynamo::DynamoTable;
+pub use emf::EmfMetrics;
 pub use eventbridge::EventBridgeBus;
 pub use kms::KmsSealer;
 pub use s3::S3BlobStore;

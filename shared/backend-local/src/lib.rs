@@ -3,6 +3,7 @@
 
 mod blob;
 mod events;
+mod metrics;
 pub mod private;
 mod queue;
 mod sealer;
@@ -12,6 +13,7 @@ mod vectors;
 
 pub use blob::{BlobAccessError, BlobBody, LocalBlobStore, BLOB_ROUTE, PACKED_MAX};
 pub use events::LocalEventBus;
+pub use metrics::PrometheusMetrics;
 pub use queue::LocalQueue;
 pub use sealer::KeyFileSealer;
 pub use table::{decode_doc, LocalTable};

@@ -7,7 +7,10 @@ use std::sync::Arc;
 use crate::config::Config;
 use crate::net::HttpClient;
 use crate::ports::absent::Absent;
-use crate::ports::{BlobStore, Connectors, Embedders, EventBus, Queue, Sealer, Table, VectorIndex};
+use crate::ports::{
+    BlobStore, Connectors, Embedders, EventBus, LoggedMetrics, Metrics, Queue, Sealer, Table,
+    VectorIndex,
+};
 use crate::ports::{ExtractorSet, NoExtractors};
 
 #[derive(Clone)]
@@ -28,6 +31,8 @@ pub struct AppContext {
     pub connectors: Arc<dyn Connectors>,
     /// Seals connection credentials at rest.
     pub sealer: Arc<dyn Sealer>,
+    /// Business figures (EMF in Lambda, Prometheus on sluice-local).
+    pub metrics: Arc<dyn Metrics>,
     pub config: Config,
 }
 
@@ -53,6 +58,7 @@ impl AppContext {
             http: HttpClient::new(config.allow_private_urls, config.fetch_timeout),
             connectors: Arc::new(Absent("external storage connectors")),
             sealer: Arc::new(Absent("the credential key")),
+            metrics: Arc::new(LoggedMetrics),
             config,
         }
     }
@@ -69,6 +75,12 @@ impl AppContext {
     /// With these extractors (the processes that run batches or decode query images).
     pub fn with_extractors(mut self, extractors: Arc<dyn ExtractorSet>) -> Self {
         self.extractors = extractors;
+        self
+    }
+
+    /// With this writer of business figures.
+    pub fn with_metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = metrics;
         self
     }
 

@@ -22,9 +22,11 @@ use crate::domain::events::EventType;
 use crate::domain::ids::derived_id;
 use crate::domain::ids::IdKind;
 use crate::domain::status::TaskStatus;
-use crate::domain::time::now_rfc3339;
+use crate::domain::time::{now, now_rfc3339, parse};
 use crate::error::Error;
-use crate::ports::{Cond, Event, Item, Key, Query, StoreError, Update, VectorRecord, Write};
+use crate::ports::{
+    Cond, Event, Item, Key, Measurement, Query, StoreError, Update, VectorRecord, Write,
+};
 use crate::store::index;
 
 /// Deliveries after which a chunk whose submit never committed is dropped.
@@ -266,12 +268,51 @@ async fn record(
         other => other,
     };
     match outcome {
-        Ok(()) => Ok(true),
+        Ok(()) => {
+            measure_results(ctx, processed);
+            Ok(true)
+        }
         // Another delivery of this chunk recorded it first.
         Err(StoreError::ConditionFailed { index: Some(i) }) if i < batch_index => Ok(true),
         // Canceled (or ended) meanwhile: nothing to record.
         Err(StoreError::ConditionFailed { .. }) => Ok(false),
         Err(e) => Err(e.into()),
+    }
+}
+
+/// An object's modality for the extraction figure: its blobs' one type, or `mixed`.
+fn modality(o: &Object) -> &str {
+    let mut types = o.blobs.iter().map(|b| b.blob_type.as_str());
+    let first = types.next().unwrap_or("none");
+    if types.all(|t| t == first) {
+        first
+    } else {
+        "mixed"
+    }
+}
+
+/// Milliseconds from an RFC 3339 time until now.
+fn millis_since(at: &str) -> Option<u64> {
+    let elapsed = now() - parse(at)?;
+    u64::try_from(elapsed.whole_milliseconds()).ok()
+}
+
+/// What a recorded chunk did: objects processed, and failed by stage.
+fn measure_results(ctx: &AppContext, processed: &[Processed]) {
+    let mut failed: BTreeMap<&str, usize> = BTreeMap::new();
+    let mut done = 0;
+    for p in processed {
+        match (&p.result.status, &p.result.stage) {
+            (ResultStatus::Completed, _) => done += 1,
+            (ResultStatus::Failed, Some(stage)) => *failed.entry(stage.as_str()).or_default() += 1,
+            _ => {}
+        }
+    }
+    if done > 0 {
+        ctx.metrics.record(Measurement::objects_processed(done));
+    }
+    for (stage, n) in failed {
+        ctx.metrics.record(Measurement::objects_failed(stage, n));
     }
 }
 
@@ -325,7 +366,14 @@ async fn process_object(
     let outcome = match object {
         None => Err(StageError::new("load", "the object no longer exists")),
         Some(_) if batch.targets.is_empty() => Ok(None),
-        Some(o) => extract_documents(ctx, batch, o).await.map(Some),
+        Some(o) => {
+            let started = std::time::Instant::now();
+            let made = extract_documents(ctx, batch, o).await;
+            let millis = started.elapsed().as_millis() as u64;
+            ctx.metrics
+                .record(Measurement::extraction_time(modality(o), millis));
+            made.map(Some)
+        }
     };
     let finished_at = now_rfc3339();
     let (status, stage, reason, documents) = match outcome {
@@ -586,6 +634,10 @@ pub async fn end(
         Err(StoreError::ConditionFailed { .. }) => return Ok(()),
         Err(e) => return Err(e.into()),
     };
+    if let Some(millis) = ended.submitted_at.as_deref().and_then(millis_since) {
+        ctx.metrics
+            .record(Measurement::batch_duration(ended.status.as_str(), millis));
+    }
     announce(ctx, &ended).await
 }
 

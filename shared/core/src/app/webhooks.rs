@@ -418,6 +418,10 @@ pub async fn deliver(ctx: &AppContext, msg: DeliveryMessage) -> Result<(), Error
         return Ok(());
     }
     let attempted = post(ctx, &wh, &msg).await?;
+    ctx.metrics
+        .record(crate::ports::Measurement::webhook_attempt(
+            attempted.failure.is_none(),
+        ));
     let at = now_rfc3339();
     log_delivery(ctx, &wh, &msg, &attempted, &at).await?;
     let key = keys::webhook(&wh.org_id, &wh.webhook_id);

@@ -5,6 +5,7 @@ mod blob;
 mod embed;
 mod events;
 mod extract;
+mod metrics;
 mod queue;
 mod source;
 mod table;
@@ -18,6 +19,7 @@ pub use extract::{
     BlobFile, ExtractInput, Extracted, Extractor, ExtractorSet, FetchedBlob, NoExtractors,
     StageError,
 };
+pub use metrics::{Figure, LoggedMetrics, Measurement, Metrics, Unit};
 pub use queue::{Queue, QueueName, Received};
 pub use source::{
     Capabilities, Connectors, CredentialKeeper, InboundEvent, InboundRefusal, Renew, SealContext,

@@ -43,3 +43,32 @@ impl EventBus for MemoryEvents {
         Ok(())
     }
 }
+
+/// Records every measurement, to sum by figure and label.
+#[derive(Default)]
+pub struct MemoryMetrics {
+    recorded: Mutex<Vec<crate::ports::Measurement>>,
+}
+
+impl MemoryMetrics {
+    /// The sum of a figure's values (with this label, when given).
+    pub fn sum(&self, figure: crate::ports::Figure, label: Option<&str>) -> f64 {
+        lock(&self.recorded)
+            .iter()
+            .filter(|m| m.figure == figure && (label.is_none() || m.label.as_deref() == label))
+            .map(|m| m.value)
+            .sum()
+    }
+    pub fn count(&self, figure: crate::ports::Figure) -> usize {
+        lock(&self.recorded)
+            .iter()
+            .filter(|m| m.figure == figure)
+            .count()
+    }
+}
+
+impl crate::ports::Metrics for MemoryMetrics {
+    fn record(&self, m: crate::ports::Measurement) {
+        lock(&self.recorded).push(m);
+    }
+}

@@ -9,8 +9,8 @@ use crate::error::Error;
 use crate::jobs;
 
 use super::{
-    MemoryBlobs, MemoryConnectors, MemoryEvents, MemoryQueue, MemorySealer, MemoryStorage,
-    MemoryTable, MemoryVectors,
+    MemoryBlobs, MemoryConnectors, MemoryEvents, MemoryMetrics, MemoryQueue, MemorySealer,
+    MemoryStorage, MemoryTable, MemoryVectors,
 };
 
 /// A context on fresh in-memory ports, and handles to look inside them.
@@ -23,6 +23,7 @@ pub struct Memory {
     pub vectors: Arc<MemoryVectors>,
     /// What syncs read.
     pub storage: Arc<MemoryStorage>,
+    pub metrics: Arc<MemoryMetrics>,
 }
 
 impl Memory {
@@ -43,6 +44,7 @@ impl Memory {
         });
         let vectors = Arc::new(MemoryVectors::default());
         let storage = Arc::new(MemoryStorage::default());
+        let metrics = Arc::new(MemoryMetrics::default());
         let ctx = AppContext::new(
             table.clone(),
             blobs.clone(),
@@ -54,7 +56,8 @@ impl Memory {
         .with_connectors(
             Arc::new(MemoryConnectors(storage.clone())),
             Arc::new(MemorySealer::default()),
-        );
+        )
+        .with_metrics(metrics.clone());
         Memory {
             ctx,
             table,
@@ -63,6 +66,7 @@ impl Memory {
             events,
             vectors,
             storage,
+            metrics,
         }
     }
 

@@ -17,7 +17,7 @@ mod table;
 mod vectors;
 
 pub use blobs::MemoryBlobs;
-pub use events::MemoryEvents;
+pub use events::{MemoryEvents, MemoryMetrics};
 pub use harness::Memory;
 pub use queue::MemoryQueue;
 pub use sealer::MemorySealer;

@@ -15,7 +15,7 @@ use crate::domain::schema::{BucketSchema, FieldType};
 use crate::domain::status::{ObjectStatus, UploadStatus};
 use crate::domain::time::now_rfc3339;
 use crate::error::Error;
-use crate::ports::{Cond, Event, StoreError, Update, Write};
+use crate::ports::{Cond, Event, Measurement, StoreError, Update, Write};
 
 use super::*;
 
@@ -541,6 +541,10 @@ pub(super) async fn create_many_once(
         publish_object_events(ctx, bucket, events)
     );
     counted?;
+    if added > 0 {
+        ctx.metrics
+            .record(Measurement::objects_registered(added as usize));
+    }
     for key in stale_keys {
         let _ = ctx.blobs.delete(&key).await;
     }

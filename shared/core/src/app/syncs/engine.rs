@@ -1013,6 +1013,13 @@ pub(super) async fn finish(ctx: &AppContext, sync: &Sync, mut run: SyncRun) -> R
         None => deleted = delete_gone(ctx, sync, &gone).await?,
     }
     run.counts.deleted += deleted;
+    let withheld = run.counts.withheld_deletions;
+    for (outcome, n) in [("deleted", deleted), ("withheld_deletion", withheld)] {
+        if n > 0 {
+            ctx.metrics
+                .record(crate::ports::Measurement::sync_files(outcome, n));
+        }
+    }
     let at = now_rfc3339();
     run.status = RunStatus::Completed;
     run.phase = "idle".into();

@@ -28,7 +28,8 @@ use crate::domain::sync::Frontier;
 use crate::domain::time::{now, now_rfc3339};
 use crate::error::Error;
 use crate::ports::{
-    Cond, Item, QueueName, Source, SourceEntry, SourceError, SourcePage, StoreError, Write,
+    Cond, Item, Measurement, QueueName, Source, SourceEntry, SourceError, SourcePage, StoreError,
+    Write,
 };
 
 /// Why a page stops before its outcome is saved.
@@ -636,6 +637,7 @@ async fn advance(
         Err(e) => return Err(e.into()),
     }
     let c = &done.counts;
+    measure_files(ctx, c);
     let [list_ms, plan_ms, work_ms] = done.took_ms;
     tracing::info!(run_id = %run.sync_job_id, page = run.page, listed = done.listed.entries.len(), new = c.new, modified = c.modified, unchanged = c.unchanged, list_ms, plan_ms, work_ms, "sync page done");
     if done.next.is_none() {
@@ -649,6 +651,23 @@ async fn advance(
         .send(QueueName::Syncs, vec![msg.body()], Duration::ZERO)
         .await?;
     Ok(())
+}
+
+/// What became of a saved page's files (deletions are measured where they are applied).
+fn measure_files(ctx: &AppContext, c: &RunCounts) {
+    let outcomes = [
+        ("new", c.new),
+        ("modified", c.modified),
+        ("unchanged", c.unchanged),
+        ("filtered", c.filtered),
+        ("failed", c.failed),
+        ("deferred", c.deferred),
+    ];
+    for (outcome, n) in outcomes {
+        if n > 0 {
+            ctx.metrics.record(Measurement::sync_files(outcome, n));
+        }
+    }
 }
 
 /// The run after this page.

@@ -428,3 +428,35 @@ async fn a_soft_deleted_object_is_purged_once_its_window_ends() {
     assert_eq!(super::reload(&m, &ns, &bucket).await.object_count, 1);
     assert_eq!(m.vectors.len(&col.collection_id), 1);
 }
+
+#[tokio::test]
+async fn the_figures_an_operator_charts_are_recorded_once_where_they_happen() {
+    use crate::ports::Figure;
+    let m = Memory::new();
+    let (ns, bucket) = space(&m).await;
+    let requests = (0..4)
+        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("f{i}")}]}))))
+        .collect();
+    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap().0.object_id)
+        .collect();
+    assert_eq!(m.metrics.sum(Figure::ObjectsRegistered, None), 4.0);
+    let (draft, _) = batches::create(&m.ctx, &ns, &bucket, parse(json!({"object_ids": ids})))
+        .await
+        .unwrap();
+    batches::submit(&m.ctx, &ns, &bucket, &draft.batch_id, None)
+        .await
+        .unwrap();
+    // One object goes before its chunk runs; every chunk is delivered twice.
+    objects::delete(&m.ctx, &bucket, &ids[3]).await.unwrap();
+    m.queue.duplicate(crate::ports::QueueName::Batches);
+    assert!(m.run_queues().await.is_empty());
+    assert_eq!(m.metrics.sum(Figure::ObjectsProcessed, None), 3.0);
+    assert_eq!(m.metrics.sum(Figure::ObjectsFailed, Some("load")), 1.0);
+    assert_eq!(m.metrics.count(Figure::BatchDuration), 1);
+    assert!(m.metrics.count(Figure::ExtractionTime) >= 3);
+    assert!(m.metrics.sum(Figure::ExtractionTime, Some("text")) >= 0.0);
+}
