@@ -112,8 +112,10 @@ impl Clients {
         Self::table().blobs().queues().events().vectors().sealer()
     }
     pub fn blobs(mut self) -> Self {
-        self.blobs =
-            Some(|sdk, names| Arc::new(S3BlobStore::new(s3::client(sdk), names.bucket.clone())));
+        self.blobs = Some(|sdk, names| {
+            let store = S3BlobStore::new(s3::client(sdk), names.bucket.clone());
+            Arc::new(store.signing_with(sdk.credentials_provider()))
+        });
         self
     }
     pub fn queues(mut self) -> Self {

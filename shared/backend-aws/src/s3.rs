@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use aws_sdk_s3::config::{ProvideCredentials, SharedCredentialsProvider};
+
 use async_trait::async_trait;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 use aws_sdk_s3::presigning::PresigningConfig;
@@ -18,10 +20,23 @@ use sluice_core::ports::{
 
 /// Metadata key holding the hex sha256 of what Sluice stored.
 const SHA256_META: &str = "sha256";
+/// A URL stops this long before the signing session does: clocks differ, and a client
+/// needs time to send the bytes it started with.
+const SIGNING_MARGIN: Duration = Duration::from_secs(300);
 
 pub struct S3BlobStore {
     client: Client,
     bucket: String,
+    /// The credentials URLs are signed with, to know how long they live.
+    signer: Option<SharedCredentialsProvider>,
+}
+
+impl S3BlobStore {
+    /// Knowing the credentials it signs with, so URLs never outlive them.
+    pub fn signing_with(mut self, signer: Option<SharedCredentialsProvider>) -> Self {
+        self.signer = signer;
+        self
+    }
 }
 
 /// An S3 client; with a custom endpoint (a stand-in), path-style addressing.
@@ -41,7 +56,11 @@ fn err<E: std::error::Error + Send + Sync + 'static, R: std::fmt::Debug + Send +
 
 impl S3BlobStore {
     pub fn new(client: Client, bucket: String) -> Self {
-        S3BlobStore { client, bucket }
+        S3BlobStore {
+            client,
+            bucket,
+            signer: None,
+        }
     }
 }
 
@@ -372,6 +391,22 @@ impl BlobStore for S3BlobStore {
     }
 
     /// Content type, length and sha256 become signed headers: S3 refuses a different file.
+    async fn signing_horizon(&self) -> StoreResult<Option<Duration>> {
+        let Some(provider) = &self.signer else {
+            return Ok(None);
+        };
+        let credentials = provider
+            .provide_credentials()
+            .await
+            .map_err(StoreError::backend)?;
+        // A URL must not outlive the session that signed it: S3 refuses it then.
+        Ok(credentials.expiry().map(|at| {
+            at.duration_since(std::time::SystemTime::now())
+                .unwrap_or_default()
+                .saturating_sub(SIGNING_MARGIN)
+        }))
+    }
+
     async fn presign_put(
         &self,
         key: &str,
@@ -433,5 +468,35 @@ pub async fn create_bucket(client: &Client, bucket: &str) -> anyhow::Result<()> 
             "create bucket {bucket}: {}",
             DisplayErrorContext(e)
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use aws_sdk_s3::config::Credentials;
+    use std::time::SystemTime;
+
+    fn store(expiry: Option<SystemTime>) -> S3BlobStore {
+        let creds = Credentials::new("AKIA", "secret", Some("token".into()), expiry, "test");
+        let config = aws_sdk_s3::Config::builder()
+            .behavior_version_latest()
+            .region(aws_sdk_s3::config::Region::new("us-east-1"))
+            .credentials_provider(creds.clone())
+            .build();
+        S3BlobStore::new(Client::from_conf(config), "b".into())
+            .signing_with(Some(SharedCredentialsProvider::new(creds)))
+    }
+
+    #[tokio::test]
+    async fn urls_live_no_longer_than_the_session_that_signs_them() {
+        let in_20_min = SystemTime::now() + Duration::from_secs(1200);
+        let horizon = store(Some(in_20_min))
+            .signing_horizon()
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(horizon <= Duration::from_secs(900) && horizon > Duration::from_secs(890));
+        assert_eq!(store(None).signing_horizon().await.unwrap(), None);
     }
 }

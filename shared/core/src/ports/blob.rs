@@ -76,6 +76,12 @@ pub trait BlobStore: Send + Sync {
     /// it expires; its notification of the late write brings the key back here.
     async fn retire(&self, key: &str) -> StoreResult<()>;
     async fn presign_get(&self, key: &str, expires_in: Duration) -> StoreResult<String>;
+    /// How long a URL signed now can stay valid: what is left of the signing credentials'
+    /// life when they are temporary (a Lambda role's session), `None` when only the URL's
+    /// own expiry bounds it.
+    async fn signing_horizon(&self) -> StoreResult<Option<Duration>> {
+        Ok(None)
+    }
     /// Starts a multipart upload (for files above one PUT's limit); returns its id.
     async fn create_multipart(&self, key: &str, content_type: &str) -> StoreResult<String>;
     /// The parts received so far, in part order.

@@ -282,9 +282,14 @@ pub enum Target {
     },
 }
 
-/// Fresh URLs for a pending upload, valid for the rest of its time.
+/// Fresh URLs for a pending upload, valid for the rest of its time, or for as long as
+/// the signing credentials live if that is shorter (a Lambda role's session): a GET of
+/// the upload signs fresh ones until it expires.
 pub(super) async fn presign(ctx: &AppContext, up: &Upload) -> Result<Target, Error> {
-    let left = Duration::from_secs((expires_epoch(up) - epoch(now())).max(1) as u64);
+    let mut left = Duration::from_secs((expires_epoch(up) - epoch(now())).max(1) as u64);
+    if let Some(horizon) = ctx.blobs.signing_horizon().await? {
+        left = left.min(horizon.max(Duration::from_secs(1)));
+    }
     if let (Some(multipart_id), Some(part_size), Some(size)) =
         (&up.multipart_id, up.part_size, up.file_size_bytes)
     {
