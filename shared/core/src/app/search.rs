@@ -288,6 +288,11 @@ pub async fn features_search(
                 StoreError::Backend(why) if why.contains("dimensions") => {
                     Error::field("query.vector", why)
                 }
+                // The index failed (or its stand-in lacks QueryVectors, as moto does): a
+                // clear 503 naming it, not a bare 500.
+                StoreError::Backend(why) => {
+                    Error::NotReady(format!("the vector index could not answer: {why}"))
+                }
                 other => other.into(),
             })?;
         hits.extend(found.into_iter().map(|m| (c.collection_id.clone(), m)));

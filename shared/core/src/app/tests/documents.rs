@@ -460,3 +460,18 @@ async fn the_figures_an_operator_charts_are_recorded_once_where_they_happen() {
     assert!(m.metrics.count(Figure::ExtractionTime) >= 3);
     assert!(m.metrics.sum(Figure::ExtractionTime, Some("text")) >= 0.0);
 }
+
+#[tokio::test]
+async fn a_vector_index_that_fails_is_a_clear_503_not_a_bare_500() {
+    let m = Memory::new();
+    let (ns, _) = text_space(&m).await;
+    let mut ctx = m.ctx.clone();
+    ctx.vectors = std::sync::Arc::new(crate::ports::absent::Absent("QueryVectors"));
+    let vector: Vec<f32> = (0..384).map(|i| if i == 0 { 1.0 } else { 0.0 }).collect();
+    let req = parse(json!({"query": {"input_mode": "vector", "vector": vector}}));
+    let failed = crate::app::search::features_search(&ctx, &ns, &req, None).await;
+    match failed {
+        Err(Error::NotReady(why)) => assert!(why.contains("vector index"), "{why}"),
+        other => panic!("{:?}", other.map(|_| ())),
+    }
+}
