@@ -39,7 +39,8 @@ routes! {
     /// Test a storage connection's credentials
     CONNECTIONS_TEST: POST "/v1/organizations/connections/{connection_identifier}/test" => connections_test -> ConnectionTested {
         access: Access::Org,
-        permissions: &[ReadTable, UseCredentials],
+        // It records the use (last_used_at, last_error) on the connection.
+        permissions: &[ReadTable, WriteTable, UseCredentials],
     }
 
     /// Browse a Google Drive connection's files (Sluice has no Google Drive provider)

@@ -39,6 +39,13 @@ async fn sync_flow(ctx: AppContext) {
         .await;
     assert_eq!(s, 200, "{conn}");
     assert!(!conn.to_string().contains("conformance-secret"));
+    // Testing it records the use on the connection: the route writes the table.
+    let test_path = format!(
+        "/v1/organizations/connections/{}/test",
+        conn["connection_id"].as_str().unwrap()
+    );
+    let (s, tested) = c.call("POST", &test_path, None, None).await;
+    assert_eq!(s, 200, "{tested}");
     let (s, sync) = c
         .call("POST", &format!("/v1/buckets/{bkt}/syncs"), Some(&ns_id), Some(json!({
             "connection_id": conn["connection_id"], "source_path": "src/in/", "skip_batch_submission": true,
