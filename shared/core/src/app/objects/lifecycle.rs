@@ -129,11 +129,19 @@ async fn flip(
         object_id: &o.object_id,
         purge_epoch,
     };
-    let mut updates = vec![
-        Update::Set("lifecycle".into(), json!(lifecycle)),
-        Update::Add("version".into(), 1),
-    ];
+    let mut updates = vec![Update::Set("lifecycle".into(), json!(lifecycle))];
     updates.extend(retired.set());
+    change_over_version(ctx, o, updates).await
+}
+
+/// Applies `updates` (and a new version) to the object if it is still at the version
+/// read; `false` when it changed or went meanwhile.
+async fn change_over_version(
+    ctx: &AppContext,
+    o: &Object,
+    mut updates: Vec<Update>,
+) -> Result<bool, Error> {
+    updates.push(Update::Add("version".into(), 1));
     let write = Write::Update {
         key: keys::object(&o.bucket_id, &o.object_id),
         updates,
@@ -278,21 +286,9 @@ fn refusal(o: &Object) -> Option<String> {
 
 /// Clears the mark over the version read and takes the object off the sweeper's list.
 async fn unflip(ctx: &AppContext, o: &Object) -> Result<bool, Error> {
-    let mut updates = vec![
-        Update::Remove("lifecycle".into()),
-        Update::Add("version".into(), 1),
-    ];
+    let mut updates = vec![Update::Remove("lifecycle".into())];
     updates.extend(index::remove());
-    let write = Write::Update {
-        key: keys::object(&o.bucket_id, &o.object_id),
-        updates,
-        cond: Cond::Equals("version".into(), json!(o.version)),
-    };
-    match ctx.table.write(write).await {
-        Ok(_) => Ok(true),
-        Err(StoreError::ConditionFailed { .. }) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
+    change_over_version(ctx, o, updates).await
 }
 
 /// The object's soft-deleted documents back in use: vectors first, then the marks, then
