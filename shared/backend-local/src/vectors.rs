@@ -4,11 +4,14 @@
 //!
 //! Each write raises its index's generation in the same SQLite transaction; a copy in
 //! memory older than the stored generation (another process wrote: `sluice-admin`) is
-//! loaded again before use.
+//! loaded again before use. The stored generation is read at most once a second per
+//! index, so a query does not pay a SQLite read: another process's writes show within
+//! a second.
 
 use std::collections::{BinaryHeap, HashMap};
 use std::path::Path;
 use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use rusqlite::params;
@@ -53,8 +56,9 @@ fn generation(conn: &rusqlite::Connection, name: &str) -> StoreResult<i64> {
 
 #[derive(Default)]
 struct Loaded {
-    /// The stored generation this copy holds (at least).
+    /// The stored generation this copy holds (at least), and when that was last checked.
     generation: i64,
+    checked: Option<Instant>,
     dimensions: usize,
     keys: Vec<String>,
     /// Row `i` is `vectors[i * dimensions..(i + 1) * dimensions]`, unit length.
@@ -98,7 +102,12 @@ impl Loaded {
 pub struct LocalVectorIndex {
     db: Db,
     loaded: RwLock<HashMap<String, Arc<RwLock<Loaded>>>>,
+    /// How long a copy is trusted before the stored generation is read again.
+    recheck: Duration,
 }
+
+/// How often a copy in memory looks for another process's writes.
+const RECHECK: Duration = Duration::from_secs(1);
 
 /// A candidate ordered by score, lowest first in the heap (so the worst is popped).
 struct Scored(f32, usize);
@@ -131,9 +140,15 @@ fn from_blob(b: &[u8]) -> Vec<f32> {
 
 impl LocalVectorIndex {
     pub fn open(path: &Path) -> anyhow::Result<Self> {
+        Self::open_rechecking(path, RECHECK)
+    }
+
+    /// With another interval for noticing other processes' writes (tests use zero).
+    pub fn open_rechecking(path: &Path, recheck: Duration) -> anyhow::Result<Self> {
         Ok(LocalVectorIndex {
             db: Db::open(path, &[SCHEMA], 2)?,
             loaded: RwLock::new(HashMap::new()),
+            recheck,
         })
     }
 
@@ -147,11 +162,19 @@ impl LocalVectorIndex {
             .get(name)
             .cloned();
         if let Some(l) = cached {
-            let owned = name.to_string();
-            let stored = self.db.read(move |conn| generation(conn, &owned)).await?;
-            if l.read().unwrap_or_else(|p| p.into_inner()).generation >= stored {
+            let checked = l.read().unwrap_or_else(|p| p.into_inner()).checked;
+            if checked.is_some_and(|at| at.elapsed() < self.recheck) {
                 return Ok(Some(l));
             }
+            let owned = name.to_string();
+            let stored = self.db.read(move |conn| generation(conn, &owned)).await?;
+            let mut copy = l.write().unwrap_or_else(|p| p.into_inner());
+            if copy.generation >= stored {
+                copy.checked = Some(Instant::now());
+                drop(copy);
+                return Ok(Some(l));
+            }
+            drop(copy);
             self.forget(name);
         }
         let owned = name.to_string();
@@ -173,6 +196,7 @@ impl LocalVectorIndex {
                 let Some(dims) = dims else { return Ok(None) };
                 let mut l = Loaded {
                     generation: generation(conn, &owned)?,
+                    checked: Some(Instant::now()),
                     dimensions: dims as usize,
                     ..Default::default()
                 };

@@ -176,7 +176,7 @@ async fn local_index_keeps_the_contract_and_survives_a_restart() {
 async fn local_index_sees_another_process_writes() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("vectors.db");
-    let server = LocalVectorIndex::open(&path).unwrap();
+    let server = LocalVectorIndex::open_rechecking(&path, std::time::Duration::ZERO).unwrap();
     let admin = LocalVectorIndex::open(&path).unwrap();
     server.ensure_index("shared", 2).await.unwrap();
     server
