@@ -161,17 +161,8 @@ async fn retire_documents(
     o: &Object,
     lifecycle: &Lifecycle,
 ) -> Result<usize, Error> {
-    let mut by_collection: BTreeMap<String, Vec<Document>> = BTreeMap::new();
-    for d in object_documents(ctx, o).await? {
-        if d.lifecycle.is_none() {
-            by_collection
-                .entry(d.collection_id.clone())
-                .or_default()
-                .push(d);
-        }
-    }
     let mut n = 0;
-    for (collection, docs) in by_collection {
+    for (collection, docs) in documents_by_collection(ctx, o, false).await? {
         let ids: Vec<String> = docs.iter().map(|d| d.document_id.clone()).collect();
         let mut stash: BTreeMap<String, Vec<f32>> = ctx
             .vectors
@@ -197,14 +188,25 @@ async fn retire_documents(
     Ok(n)
 }
 
-async fn object_documents(ctx: &AppContext, o: &Object) -> Result<Vec<Document>, Error> {
+/// The object's documents that are (or are not) soft-deleted, by collection.
+async fn documents_by_collection(
+    ctx: &AppContext,
+    o: &Object,
+    retired: bool,
+) -> Result<BTreeMap<String, Vec<Document>>, Error> {
     let query = Query::partition(keys::bkt_pk(&o.bucket_id))
         .prefix(keys::object_documents_prefix(&o.object_id));
-    all_items(ctx.table.as_ref(), query)
-        .await?
-        .into_iter()
-        .map(from_item)
-        .collect()
+    let mut by_collection: BTreeMap<String, Vec<Document>> = BTreeMap::new();
+    for item in all_items(ctx.table.as_ref(), query).await? {
+        let d: Document = from_item(item)?;
+        if d.lifecycle.is_some() == retired {
+            by_collection
+                .entry(d.collection_id.clone())
+                .or_default()
+                .push(d);
+        }
+    }
+    Ok(by_collection)
 }
 
 async fn put_all(ctx: &AppContext, items: Vec<Item>) -> Result<(), Error> {
@@ -294,17 +296,8 @@ async fn unflip(ctx: &AppContext, o: &Object) -> Result<bool, Error> {
 /// The object's soft-deleted documents back in use: vectors first, then the marks, then
 /// the counts.
 async fn restore_documents(ctx: &AppContext, o: &Object) -> Result<usize, Error> {
-    let mut by_collection: BTreeMap<String, Vec<Document>> = BTreeMap::new();
-    for d in object_documents(ctx, o).await? {
-        if d.lifecycle.is_some() {
-            by_collection
-                .entry(d.collection_id.clone())
-                .or_default()
-                .push(d);
-        }
-    }
     let mut n = 0;
-    for (collection, docs) in by_collection {
+    for (collection, docs) in documents_by_collection(ctx, o, true).await? {
         let records: Vec<VectorRecord> = docs
             .iter()
             .filter_map(|d| {

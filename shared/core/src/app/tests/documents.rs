@@ -2,7 +2,7 @@ use serde_json::{json, Value};
 
 use super::{parse, space};
 use crate::app::documents::{self, Writer};
-use crate::app::objects::{self, Policy};
+use crate::app::objects;
 use crate::app::{batches, collections, namespaces};
 use crate::domain::collection::Collection;
 use crate::domain::entities::Namespace;
@@ -42,15 +42,7 @@ fn vector(x: f32) -> Value {
 async fn batches_count_their_documents_once_however_often_a_chunk_is_delivered() {
     let m = Memory::new();
     let (ns, bucket) = space(&m).await;
-    let requests = (0..3)
-        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("d{i}")}]}))))
-        .collect();
-    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.unwrap().0.object_id)
-        .collect();
+    let ids = super::text_objects(&m, &bucket, 3).await;
     for round in 0..2 {
         let (draft, _) = batches::create(
             &m.ctx,
@@ -320,15 +312,7 @@ async fn retired(
     Vec<String>,
 ) {
     let (ns, bucket) = space(m).await;
-    let requests = (0..2)
-        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("d{i}")}]}))))
-        .collect();
-    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.unwrap().0.object_id)
-        .collect();
+    let ids = super::text_objects(m, &bucket, 2).await;
     let (draft, _) = batches::create(&m.ctx, &ns, &bucket, parse(json!({"object_ids": ids})))
         .await
         .unwrap();
@@ -434,15 +418,7 @@ async fn the_figures_an_operator_charts_are_recorded_once_where_they_happen() {
     use crate::ports::Figure;
     let m = Memory::new();
     let (ns, bucket) = space(&m).await;
-    let requests = (0..4)
-        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("f{i}")}]}))))
-        .collect();
-    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.unwrap().0.object_id)
-        .collect();
+    let ids = super::text_objects(&m, &bucket, 4).await;
     assert_eq!(m.metrics.sum(Figure::ObjectsRegistered, None), 4.0);
     let (draft, _) = batches::create(&m.ctx, &ns, &bucket, parse(json!({"object_ids": ids})))
         .await

@@ -59,6 +59,25 @@ pub async fn space_with(
     (ns, bucket)
 }
 
+/// `n` text objects in the bucket (bodies `d0`, `d1`, …); their ids.
+pub async fn text_objects(m: &Memory, bucket: &Bucket, n: usize) -> Vec<String> {
+    let requests = (0..n)
+        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("d{i}")}]}))))
+        .collect();
+    crate::app::objects::create_many(
+        &m.ctx,
+        bucket,
+        requests,
+        crate::app::objects::Policy::Insert,
+        None,
+    )
+    .await
+    .unwrap()
+    .into_iter()
+    .map(|r| r.unwrap().0.object_id)
+    .collect()
+}
+
 /// The bucket as stored now (its counters move with each write).
 pub async fn reload(m: &Memory, ns: &Namespace, bucket: &Bucket) -> Bucket {
     buckets::resolve(&m.ctx, ns, &bucket.bucket_id)

@@ -1,7 +1,6 @@
 use serde_json::json;
 
 use super::{parse, space};
-use crate::app::objects::{self, Policy};
 use crate::app::{batches, buckets, namespaces, tasks};
 use crate::error::Error;
 use crate::testing::Memory;
@@ -14,15 +13,7 @@ async fn deleting_a_namespace_purges_everything_under_it() {
         ..crate::config::Config::default()
     });
     let (ns, bucket) = space(&m).await;
-    let requests = (0..3)
-        .map(|i| Ok(parse(json!({"blobs": [{"property": "body", "type": "text", "content": format!("d{i}")}]}))))
-        .collect();
-    let ids: Vec<String> = objects::create_many(&m.ctx, &bucket, requests, Policy::Insert, None)
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|r| r.unwrap().0.object_id)
-        .collect();
+    let ids = super::text_objects(&m, &bucket, 3).await;
     batches::create(
         &m.ctx,
         &ns,
