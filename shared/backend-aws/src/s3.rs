@@ -29,7 +29,13 @@ pub struct S3BlobStore {
     bucket: String,
     /// The credentials URLs are signed with, to know how long they live.
     signer: Option<SharedCredentialsProvider>,
+    /// When the signer was last asked, and the expiry it gave: asking is not free (a
+    /// provider chain may call STS), and a session's expiry does not move within it.
+    session: std::sync::Mutex<Option<(std::time::Instant, Option<std::time::SystemTime>)>>,
 }
+
+/// How long a session's expiry, once read, is trusted before the signer is asked again.
+const SESSION_RECHECK: Duration = Duration::from_secs(60);
 
 impl S3BlobStore {
     /// Knowing the credentials it signs with, so URLs never outlive them.
@@ -60,6 +66,7 @@ impl S3BlobStore {
             client,
             bucket,
             signer: None,
+            session: std::sync::Mutex::new(None),
         }
     }
 }
@@ -395,12 +402,30 @@ impl BlobStore for S3BlobStore {
         let Some(provider) = &self.signer else {
             return Ok(None);
         };
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(StoreError::backend)?;
+        let known = *self.session.lock().unwrap_or_else(|e| e.into_inner());
+        let expiry = match known {
+            // Trusted while fresh, unless the session is nearly over (it may be renewed).
+            Some((asked, expiry))
+                if asked.elapsed() < SESSION_RECHECK
+                    && expiry.is_none_or(|at| {
+                        at > std::time::SystemTime::now() + SIGNING_MARGIN + SESSION_RECHECK
+                    }) =>
+            {
+                expiry
+            }
+            _ => {
+                let credentials = provider
+                    .provide_credentials()
+                    .await
+                    .map_err(StoreError::backend)?;
+                let expiry = credentials.expiry();
+                *self.session.lock().unwrap_or_else(|e| e.into_inner()) =
+                    Some((std::time::Instant::now(), expiry));
+                expiry
+            }
+        };
         // A URL must not outlive the session that signed it: S3 refuses it then.
-        Ok(credentials.expiry().map(|at| {
+        Ok(expiry.map(|at| {
             at.duration_since(std::time::SystemTime::now())
                 .unwrap_or_default()
                 .saturating_sub(SIGNING_MARGIN)
